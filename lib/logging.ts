@@ -7,9 +7,12 @@ export type { Logger };
  * actors log through `forActor` so that every line also carries `actor`.
  * The level comes from `LOG_LEVEL` unless given; tests run quiet by default.
  */
-export function createLogger(options: { node: string; level?: LevelWithSilent | string; name?: string }): Logger {
+export function createLogger(options: { node?: string; level?: LevelWithSilent | string; name?: string } = {}): Logger {
   const level = options.level ?? process.env['LOG_LEVEL'] ?? 'info';
-  return pino({ level, base: { node: options.node, ...(options.name ? { name: options.name } : {}) } });
+  const base: Record<string, string> = {};
+  if (options.name) base['name'] = options.name;
+  if (options.node) base['node'] = options.node;
+  return pino({ level, base });
 }
 
 export function forActor(log: Logger, actor: string): Logger {

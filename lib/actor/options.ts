@@ -1,0 +1,113 @@
+/**
+ * Options of an ActorSystem, their defaults, and their validation. Every problem names the key
+ * and what is allowed, so a bad configuration fails at start, not at the first message.
+ */
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { TlsSettings } from '../transport/transport.js';
+import type { SupervisionPolicy } from './supervision.js';
+import { defaultSupervision } from './supervision.js';
+
+export interface ActorSystemOptions {
+  /** Cluster id: peers with another id are refused in the handshake. */
+  clusterId: string;
+  /** Shared secret for the handshake's HMAC challenge-response (at least 16 characters). */
+  secret: string;
+  /** Address to listen on; loopback by default. */
+  host?: string;
+  /** 0 picks an ephemeral port. */
+  port?: number;
+  /** false for a client-only system (it dials, nobody dials it). Default true. */
+  listen?: boolean;
+  /** Mutual TLS with these PEMs; plain TCP when absent. */
+  tls?: TlsSettings | null;
+  heartbeatIntervalMs?: number;
+  /** A connection silent for this long is declared lost. */
+  heartbeatTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  /** Largest frame accepted or sent. */
+  maxFrameBytes?: number;
+  /** Bound on bytes queued per peer; beyond it `tell` throws and `send` waits. */
+  sendQueueBytes?: number;
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; giveUpAfterMs?: number };
+  /** Default ask timeout. */
+  askTimeoutMs?: number;
+  /** Default supervision of spawned actors. */
+  supervision?: Partial<SupervisionPolicy>;
+  /** A logger to use; by default one is created with `LOG_LEVEL`. */
+  logger?: Logger;
+  /** A name for logs (e.g. 'master', 'taskexecutor-1'). */
+  name?: string;
+}
+
+export type ResolvedOptions = Required<Omit<ActorSystemOptions, 'logger' | 'reconnect' | 'supervision' | 'tls' | 'name'>> & {
+  tls: TlsSettings | null;
+  reconnect: { initialDelayMs: number; maxDelayMs: number; giveUpAfterMs: number };
+  supervision: SupervisionPolicy;
+  logger: Logger | undefined;
+  name: string;
+};
+
+export const defaults = {
+  host: '127.0.0.1',
+  port: 0,
+  listen: true,
+  heartbeatIntervalMs: 1000,
+  heartbeatTimeoutMs: 5000,
+  handshakeTimeoutMs: 5000,
+  maxFrameBytes: 16 * 1024 * 1024,
+  sendQueueBytes: 64 * 1024 * 1024,
+  reconnect: { initialDelayMs: 50, maxDelayMs: 2000, giveUpAfterMs: 10_000 },
+  askTimeoutMs: 5000,
+} as const;
+
+export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
+  const o: ResolvedOptions = {
+    clusterId: options.clusterId,
+    secret: options.secret,
+    host: options.host ?? defaults.host,
+    port: options.port ?? defaults.port,
+    listen: options.listen ?? defaults.listen,
+    tls: options.tls ?? null,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? defaults.handshakeTimeoutMs,
+    maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
+    sendQueueBytes: options.sendQueueBytes ?? defaults.sendQueueBytes,
+    reconnect: { ...defaults.reconnect, ...options.reconnect },
+    askTimeoutMs: options.askTimeoutMs ?? defaults.askTimeoutMs,
+    supervision: { ...defaultSupervision, ...options.supervision },
+    logger: options.logger,
+    name: options.name ?? 'actor-system',
+  };
+  if (typeof o.clusterId !== 'string' || o.clusterId.length === 0) throw new ConfigError('clusterId', 'must be a non-empty string');
+  if (typeof o.secret !== 'string' || o.secret.length < 16) throw new ConfigError('secret', 'must be a string of at least 16 characters');
+  if (typeof o.host !== 'string' || o.host.length === 0) throw new ConfigError('host', 'must be a host name or IP address');
+  positiveInt('port', o.port, 0, 65535);
+  positiveInt('heartbeatIntervalMs', o.heartbeatIntervalMs, 10);
+  positiveInt('heartbeatTimeoutMs', o.heartbeatTimeoutMs, o.heartbeatIntervalMs + 1);
+  positiveInt('handshakeTimeoutMs', o.handshakeTimeoutMs, 10);
+  positiveInt('maxFrameBytes', o.maxFrameBytes, 1024, 2 ** 31 - 1);
+  positiveInt('sendQueueBytes', o.sendQueueBytes, o.maxFrameBytes);
+  positiveInt('reconnect.initialDelayMs', o.reconnect.initialDelayMs, 1);
+  positiveInt('reconnect.maxDelayMs', o.reconnect.maxDelayMs, o.reconnect.initialDelayMs);
+  positiveInt('reconnect.giveUpAfterMs', o.reconnect.giveUpAfterMs, 0);
+  positiveInt('askTimeoutMs', o.askTimeoutMs, 1);
+  if (o.supervision.strategy !== 'restart' && o.supervision.strategy !== 'stop') {
+    throw new ConfigError('supervision.strategy', "must be 'restart' or 'stop'");
+  }
+  positiveInt('supervision.maxRestarts', o.supervision.maxRestarts, 0);
+  positiveInt('supervision.withinMs', o.supervision.withinMs, 1);
+  if (o.tls) {
+    for (const key of ['cert', 'key', 'ca'] as const) {
+      if (!o.tls[key]) throw new ConfigError(`tls.${key}`, 'is required when tls is set (PEM text or Buffer)');
+    }
+  }
+  return o;
+}
+
+function positiveInt(key: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(key, `must be an integer between ${min} and ${max}, got ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,437 @@
+/**
+ * ActorSystem: hosts local actors (xstate machines) and connects them to actors in other
+ * systems over the transport. One per process is usual; several are fine (tests, embedding).
+ */
+import { EventEmitter } from 'node:events';
+import type { AnyActorLogic, EventFromLogic, InputFrom } from 'xstate';
+import {
+  AskTimeoutError,
+  DeadLetterError,
+  ErrorCode,
+  PeerUnreachableError,
+  RuntimeError,
+  fromWireError,
+  toWireError,
+  type WireError,
+} from '../errors.js';
+import { createLogger, forActor, type Logger } from '../logging.js';
+import { Transport, type PeerLossReason } from '../transport/transport.js';
+import { EnvelopeKind, type Envelope, type TerminationReason } from '../transport/protocol.js';
+import { ActorCell } from './cell.js';
+import { createWireCodec } from './codec.js';
+import type { ActorTerminated, WatchNotice, Watcher } from './notices.js';
+import { resolveOptions, type ActorSystemOptions, type ResolvedOptions } from './options.js';
+import { ActorRef, isAskFailure, replyError, type Message, type RefRouter } from './ref.js';
+import type { SupervisionPolicy } from './supervision.js';
+
+/** What a spawned actor's machine can be given to reach the runtime. */
+export interface ActorEnv {
+  self: ActorRef<any>;
+  system: ActorSystem;
+  log: Logger;
+}
+
+export interface SpawnOptions<L extends AnyActorLogic> {
+  /** The machine's input; a function receives the actor's own ref, the system and a logger. */
+  input?: InputFrom<L> | ((env: ActorEnv) => InputFrom<L>);
+  supervision?: Partial<SupervisionPolicy>;
+}
+
+/** Membership and delivery events of a system. */
+export interface SystemEvents {
+  'node.up': [node: string];
+  'node.down': [node: string, reason: PeerLossReason, detail: string];
+  'dead-letter': [letter: DeadLetter];
+}
+
+export interface DeadLetter {
+  target: string;
+  messageType: string;
+  reason: string;
+}
+
+interface PendingAsk {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+  targetNode: string;
+}
+
+const ASK_PREFIX = '$ask/';
+
+/**
+ * @example
+ * const system = await ActorSystem.start({ clusterId: 'demo', secret: 'a-long-shared-secret' });
+ * const counter = system.spawn('counter', counterMachine);
+ * counter.tell({ type: 'inc' });
+ * console.log(await counter.ask({ type: 'get' }));
+ * await system.terminate();
+ */
+export class ActorSystem implements RefRouter {
+  /** The system's logger; every line carries `node` (and `actor` for an actor's lines). */
+  log: Logger;
+  readonly events = new EventEmitter<SystemEvents>();
+  private readonly options: ResolvedOptions;
+  private readonly transport: Transport;
+  private readonly cells = new Map<string, ActorCell>();
+  private readonly asks = new Map<number, PendingAsk>();
+  private nextAskId = 1;
+  /** Watches on actors of other nodes: node → actor name → watchers. */
+  private readonly remoteWatches = new Map<string, Map<string, Set<Watcher>>>();
+  /** Other nodes that watch our actors: actor name → nodes. */
+  private readonly remoteWatchers = new Map<string, Set<string>>();
+  /** Watchers of our own actors: actor name → watchers. */
+  private readonly localWatchers = new Map<string, Set<Watcher>>();
+  private deadLetterCount = 0;
+  private terminated = false;
+
+  static async start(options: ActorSystemOptions): Promise<ActorSystem> {
+    const system = new ActorSystem(resolveOptions(options));
+    await system.transport.start();
+    // The node id is known only once listening.
+    system.log = system.log.child({ node: system.node });
+    system.transport.log = system.log;
+    system.log.debug({ listen: system.options.listen }, 'actor system started');
+    return system;
+  }
+
+  private constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.log = options.logger ?? createLogger({ name: options.name });
+    const codec = createWireCodec((node, name) => this.ref(node, name));
+    this.transport = new Transport(
+      { ...options, cluster: options.clusterId },
+      codec,
+      {
+        onEnvelope: (from, envelope) => this.onEnvelope(from, envelope),
+        onPeerUp: (node) => this.events.emit('node.up', node),
+        onPeerLost: (node, reason, detail) => this.onPeerLost(node, reason, detail),
+        onUndeliverable: (node, messages, reason) => {
+          this.deadLetterCount += messages;
+          this.events.emit('dead-letter', { target: `*@${node}`, messageType: `${messages} queued messages`, reason });
+        },
+      },
+      this.log,
+    );
+  }
+
+  /** This node's id, `host:port` (or a client id when not listening). */
+  get node(): string {
+    return this.transport.node;
+  }
+
+  /** Messages that found no recipient so far. */
+  get deadLetters(): number {
+    return this.deadLetterCount;
+  }
+
+  /**
+   * Start an actor under `name` (unique in this system). Returns its ref, typed by the
+   * machine's events.
+   */
+  spawn<L extends AnyActorLogic>(name: string, logic: L, options: SpawnOptions<L> = {}): ActorRef<EventFromLogic<L>> {
+    if (this.terminated) throw new RuntimeError(ErrorCode.SystemTerminated, 'the actor system is terminated');
+    if (!name || name.startsWith('$') || name.includes('@')) {
+      throw new RuntimeError(ErrorCode.InvalidArgument, `invalid actor name '${name}': non-empty, no '@', not starting with '$'`);
+    }
+    if (this.cells.has(name)) throw new RuntimeError(ErrorCode.ActorNameTaken, `an actor named '${name}' already runs here`);
+    const ref = new ActorRef<EventFromLogic<L>>(this.node, name, this);
+    const log = forActor(this.log, name);
+    const input =
+      typeof options.input === 'function'
+        ? (options.input as (env: ActorEnv) => InputFrom<L>)({ self: ref, system: this, log })
+        : options.input;
+    const cell = new ActorCell(
+      ref,
+      logic,
+      input,
+      { ...this.options.supervision, ...options.supervision },
+      {
+        onStopped: (c, reason, error) => this.onCellStopped(c, reason, error),
+        onRestarted: (c, error) => this.notifyWatchers(c.name, { type: 'actor.restarted', ref: c.ref, error }),
+        onUndelivered: (c, message) => this.deadLetter(c.name, message, 'actor stopped'),
+      },
+      log,
+    );
+    this.cells.set(name, cell);
+    ref.cell = cell;
+    return ref;
+  }
+
+  /** A ref to actor `name` on `node` (this node's id for a local actor). */
+  ref<M = unknown>(node: string, name: string): ActorRef<M> {
+    return new ActorRef<M>(node, name, this);
+  }
+
+  /** Parse `name@host:port`. */
+  refFor<M = unknown>(path: string): ActorRef<M> {
+    const at = path.indexOf('@');
+    if (at <= 0 || at === path.length - 1) {
+      throw new RuntimeError(ErrorCode.InvalidArgument, `invalid actor path '${path}': expected name@host:port`);
+    }
+    return this.ref<M>(path.slice(at + 1), path.slice(0, at));
+  }
+
+  /** Stop a local actor; its watchers are told. */
+  stop(ref: ActorRef<any>): void {
+    if (!ref.isLocal) throw new RuntimeError(ErrorCode.InvalidArgument, `cannot stop remote actor ${ref.path}`);
+    this.cells.get(ref.name)?.stop('stopped');
+  }
+
+  /** The current xstate snapshot of a local actor, or undefined if it does not run here. */
+  snapshotOf(ref: ActorRef<any>): unknown {
+    return ref.isLocal ? this.cells.get(ref.name)?.getSnapshot() : undefined;
+  }
+
+  /**
+   * Be told when `target` stops, fails and restarts, or becomes unreachable (its node's
+   * connection lost or heartbeats timed out). Returns a function that ends the watch.
+   */
+  watch(target: ActorRef<any>, watcher: Watcher): () => void {
+    if (target.isLocal) {
+      if (!this.cells.has(target.name)) {
+        queueMicrotask(() => notify(watcher, { type: 'actor.terminated', ref: target, reason: 'not-found' }));
+        return () => {};
+      }
+      addTo(this.localWatchers, target.name, watcher);
+      return () => removeFrom(this.localWatchers, target.name, watcher);
+    }
+    let byName = this.remoteWatches.get(target.node);
+    if (!byName) this.remoteWatches.set(target.node, (byName = new Map()));
+    const first = !byName.has(target.name);
+    addTo(byName, target.name, watcher);
+    if (first) {
+      try {
+        this.transport.send(target.node, [EnvelopeKind.Watch, target.name]);
+      } catch (err) {
+        byName.delete(target.name);
+        queueMicrotask(() =>
+          notify(watcher, { type: 'actor.terminated', ref: target, reason: 'connection-lost', error: toWireError(err) }),
+        );
+      }
+    }
+    return () => {
+      const watchers = byName.get(target.name);
+      if (!watchers?.delete(watcher) || watchers.size > 0) return;
+      byName.delete(target.name);
+      try {
+        this.transport.send(target.node, [EnvelopeKind.Unwatch, target.name]);
+      } catch {
+        // Unreachable: its watch ends with the connection anyway.
+      }
+    };
+  }
+
+  /** Stop every actor, tell the watchers, close every connection. */
+  async terminate(): Promise<void> {
+    if (this.terminated) return;
+    this.terminated = true;
+    for (const cell of [...this.cells.values()]) cell.stop('system-terminated');
+    for (const [id, pending] of this.asks) {
+      clearTimeout(pending.timer);
+      pending.reject(new RuntimeError(ErrorCode.SystemTerminated, 'the actor system terminated before the reply'));
+      this.asks.delete(id);
+    }
+    await this.transport.stop();
+  }
+
+  // ---- RefRouter: the paths every tell and ask take ----
+
+  /** @internal */
+  deliver(target: ActorRef<any>, message: unknown, replyTo: ActorRef<any> | undefined): void {
+    if (target.node === this.node) {
+      this.deliverLocal(target, message, replyTo);
+      return;
+    }
+    this.transport.send(
+      target.node,
+      replyTo ? [EnvelopeKind.Tell, target.name, message, replyTo] : [EnvelopeKind.Tell, target.name, message],
+    );
+  }
+
+  /** @internal */
+  ask(target: ActorRef<any>, message: Message, timeoutMs: number | undefined): Promise<unknown> {
+    const timeout = timeoutMs ?? this.options.askTimeoutMs;
+    const id = this.nextAskId++;
+    const replyTo = new ActorRef(this.node, ASK_PREFIX + id, this);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.asks.delete(id);
+        reject(new AskTimeoutError(target.path, messageType(message), timeout));
+      }, timeout);
+      this.asks.set(id, { resolve, reject, timer, targetNode: target.node });
+      try {
+        this.deliver(target, { ...message, replyTo }, replyTo);
+      } catch (err) {
+        clearTimeout(timer);
+        this.asks.delete(id);
+        reject(err);
+      }
+    });
+  }
+
+  /** @internal */
+  async deliverWhenRoom(target: ActorRef<any>, message: unknown, timeoutMs: number | undefined): Promise<void> {
+    const timeout = timeoutMs ?? this.options.askTimeoutMs;
+    try {
+      this.deliver(target, message, undefined);
+    } catch (err) {
+      if ((err as RuntimeError).code !== ErrorCode.SendQueueFull) throw err;
+      await this.transport.waitForRoom(target.node, 0, timeout);
+      this.deliver(target, message, undefined);
+    }
+  }
+
+  private deliverLocal(target: ActorRef<any>, message: unknown, replyTo: ActorRef<any> | undefined): void {
+    let cell = target.cell as ActorCell | undefined;
+    if (cell === undefined || cell.stopped) {
+      if (target.name.startsWith(ASK_PREFIX)) return this.completeAsk(target.name, message);
+      cell = this.cells.get(target.name);
+      if (!cell) return this.deadLetter(target.name, message, 'no such actor', replyTo);
+      target.cell = cell;
+    }
+    cell.enqueue(message);
+  }
+
+  private completeAsk(name: string, message: unknown): void {
+    const id = Number(name.slice(ASK_PREFIX.length));
+    const pending = this.asks.get(id);
+    if (!pending) {
+      // The ask timed out or its connection was lost first; the late reply has nowhere to go.
+      this.deadLetter(name, message, 'reply after the ask ended');
+      return;
+    }
+    this.asks.delete(id);
+    clearTimeout(pending.timer);
+    if (isAskFailure(message)) pending.reject(fromWireError(message.error));
+    else pending.resolve(message);
+  }
+
+  private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>): void {
+    this.deadLetterCount++;
+    const letter: DeadLetter = { target, messageType: messageType(message), reason };
+    this.log.warn({ deadLetter: letter }, 'dead letter');
+    this.events.emit('dead-letter', letter);
+    // An asker learns at once rather than at its timeout.
+    const asker = replyTo ?? (message as { replyTo?: unknown } | null)?.replyTo;
+    if (asker instanceof ActorRef) {
+      try {
+        replyError(asker, new DeadLetterError(`${target}@${this.node}`, letter.messageType));
+      } catch {
+        // The asker's node is gone too; nothing more to tell.
+      }
+    }
+  }
+
+  private onEnvelope(from: string, envelope: Envelope): void {
+    switch (envelope[0]) {
+      case EnvelopeKind.Tell:
+        this.deliverLocal(this.ref(this.node, envelope[1]), envelope[2], envelope[3] as ActorRef<any> | undefined);
+        return;
+      case EnvelopeKind.Watch:
+        if (this.cells.has(envelope[1])) addTo(this.remoteWatchers, envelope[1], from);
+        else this.sendQuietly(from, [EnvelopeKind.Terminated, envelope[1], 'not-found']);
+        return;
+      case EnvelopeKind.Unwatch:
+        removeFrom(this.remoteWatchers, envelope[1], from);
+        return;
+      case EnvelopeKind.Terminated: {
+        const byName = this.remoteWatches.get(from);
+        const watchers = byName?.get(envelope[1]);
+        byName?.delete(envelope[1]);
+        const notice: ActorTerminated = { type: 'actor.terminated', ref: this.ref(from, envelope[1]), reason: envelope[2] };
+        if (envelope[3]) Object.assign(notice, { error: envelope[3] });
+        for (const w of watchers ?? []) notify(w, notice);
+        return;
+      }
+      case EnvelopeKind.Restarted: {
+        const watchers = this.remoteWatches.get(from)?.get(envelope[1]);
+        const notice: WatchNotice = { type: 'actor.restarted', ref: this.ref(from, envelope[1]), error: envelope[2] };
+        for (const w of watchers ?? []) notify(w, notice);
+        return;
+      }
+      case EnvelopeKind.Heartbeat:
+        return;
+    }
+  }
+
+  private onPeerLost(node: string, reason: PeerLossReason, detail: string): void {
+    this.events.emit('node.down', node, reason, detail);
+    const byName = this.remoteWatches.get(node);
+    this.remoteWatches.delete(node);
+    const error: WireError = { code: ErrorCode.PeerUnreachable, message: `node ${node}: ${detail}` };
+    for (const [name, watchers] of byName ?? []) {
+      const notice: ActorTerminated = { type: 'actor.terminated', ref: this.ref(node, name), reason, error };
+      for (const w of watchers) notify(w, notice);
+    }
+    for (const nodes of this.remoteWatchers.values()) nodes.delete(node);
+    for (const [id, pending] of this.asks) {
+      if (pending.targetNode !== node) continue;
+      this.asks.delete(id);
+      clearTimeout(pending.timer);
+      pending.reject(new PeerUnreachableError(node, detail));
+    }
+  }
+
+  private onCellStopped(cell: ActorCell, reason: TerminationReason, error: WireError | undefined): void {
+    this.cells.delete(cell.name);
+    const notice: ActorTerminated = error
+      ? { type: 'actor.terminated', ref: cell.ref, reason, error }
+      : { type: 'actor.terminated', ref: cell.ref, reason };
+    const watchers = this.localWatchers.get(cell.name);
+    this.localWatchers.delete(cell.name);
+    for (const w of watchers ?? []) notify(w, notice);
+    const nodes = this.remoteWatchers.get(cell.name);
+    this.remoteWatchers.delete(cell.name);
+    for (const node of nodes ?? []) {
+      this.sendQuietly(node, error ? [EnvelopeKind.Terminated, cell.name, reason, error] : [EnvelopeKind.Terminated, cell.name, reason]);
+    }
+  }
+
+  private notifyWatchers(name: string, notice: WatchNotice): void {
+    for (const w of this.localWatchers.get(name) ?? []) notify(w, notice);
+    if (notice.type !== 'actor.restarted') return;
+    for (const node of this.remoteWatchers.get(name) ?? []) this.sendQuietly(node, [EnvelopeKind.Restarted, name, notice.error]);
+  }
+
+  /** For system messages whose loss the connection-loss path already reports. */
+  private sendQuietly(node: string, envelope: Envelope): void {
+    try {
+      this.transport.send(node, envelope);
+    } catch (err) {
+      this.log.debug({ err, peer: node }, 'system message not sent');
+    }
+  }
+}
+
+function notify(watcher: Watcher, notice: WatchNotice): void {
+  if (typeof watcher === 'function') {
+    try {
+      watcher(notice);
+    } catch {
+      // A watcher's own fault must not break delivery to the others.
+    }
+    return;
+  }
+  try {
+    watcher.tell(notice);
+  } catch {
+    // The watching actor's node is unreachable; it learns of that through its own watches.
+  }
+}
+
+function messageType(message: unknown): string {
+  const type = (message as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : typeof message;
+}
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (set?.delete(value) && set.size === 0) map.delete(key);
+}

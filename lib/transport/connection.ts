@@ -1,0 +1,242 @@
+/**
+ * One TCP (or TLS) connection to a peer node: the handshake, framing, heartbeats and a clean
+ * close with a reason. It knows nothing of actors; the Transport decides what a connection is for.
+ */
+import type { Socket } from 'node:net';
+import { Packr } from 'msgpackr';
+import { ErrorCode } from '../errors.js';
+import type { Logger } from '../logging.js';
+import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
+import {
+  HANDSHAKE_MAX_FRAME_BYTES,
+  authMac,
+  helloProblem,
+  isAuth,
+  isRefuse,
+  makeHello,
+  verifyAuth,
+  type Hello,
+  type HandshakeMessage,
+} from './handshake.js';
+import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
+
+/** Encodes and decodes envelopes; the actor system's codec knows how to carry ActorRefs. */
+export interface WireCodec {
+  encode(value: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+export interface ConnectionSettings {
+  cluster: string;
+  secret: string;
+  node: string;
+  uid: string;
+  maxFrameBytes: number;
+  handshakeTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+export type CloseKind = 'refused' | 'lost' | 'heartbeat-timeout' | 'protocol-error' | 'local';
+
+export interface ConnectionHandlers {
+  onOpen(conn: Connection): void;
+  onEnvelope(conn: Connection, envelope: Envelope): void;
+  onDrain(conn: Connection): void;
+  onClose(conn: Connection, kind: CloseKind, reason: string): void;
+}
+
+const handshakePackr = new Packr({ useRecords: false });
+const HEARTBEAT_FRAME = encodeFrame(handshakePackr.pack([EnvelopeKind.Heartbeat]));
+
+export class Connection {
+  state: 'handshaking' | 'open' | 'closed' = 'handshaking';
+  /** The peer's hello, once received. */
+  peer: Hello | null = null;
+  private readonly hello: Hello;
+  private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
+  private peerVerified = false;
+  private lastReceived = Date.now();
+  private wroteSinceTick = false;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** A retired connection lost a tie-break to a twin: it drains and closes without being a loss. */
+  retired = false;
+
+  constructor(
+    readonly socket: Socket,
+    /** Whether this side dialed. */
+    readonly initiator: boolean,
+    private readonly settings: ConnectionSettings,
+    private readonly codec: WireCodec,
+    private readonly handlers: ConnectionHandlers,
+    private readonly log: Logger,
+    /** For a dialed connection: the node id we dialed, which the peer must announce. */
+    readonly expectedNode: string | null = null,
+  ) {
+    this.hello = makeHello(settings.cluster, settings.node, settings.uid);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.handlers.onDrain(this));
+    socket.on('error', (err) => this.close('lost', err.message));
+    socket.on('end', () => {
+      // The peer finished writing; for a retired twin that is the orderly end.
+      if (this.retired) socket.end();
+      this.close(this.retired ? 'local' : 'lost', 'peer closed the connection');
+    });
+    socket.on('close', () => this.close('lost', 'socket closed'));
+    this.handshakeTimer = setTimeout(
+      () => this.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`),
+      settings.handshakeTimeoutMs,
+    );
+    this.sendHandshake(this.hello);
+  }
+
+  get remoteAddress(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+  }
+
+  /** Bytes the kernel has not yet taken. */
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /** Write a batch of frames; returns false when the socket wants a drain before more. */
+  write(batch: Buffer): boolean {
+    this.wroteSinceTick = true;
+    return this.socket.write(batch);
+  }
+
+  /** Stop using this connection and close it once the peer has finished writing to it. */
+  retire(): void {
+    if (this.state === 'closed' || this.retired) return;
+    this.retired = true;
+    this.stopTimers();
+    this.socket.end();
+  }
+
+  close(kind: CloseKind, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.stopTimers();
+    this.socket.destroy();
+    this.handlers.onClose(this, kind, reason);
+  }
+
+  private refuse(code: string, reason: string): void {
+    if (this.state === 'closed') return;
+    this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, code, reason }, 'connection refused');
+    try {
+      this.sendHandshake({ t: 'refuse', code, reason });
+      this.socket.end();
+    } finally {
+      this.close('refused', `${code}: ${reason}`);
+    }
+  }
+
+  private sendHandshake(msg: HandshakeMessage): void {
+    this.socket.write(encodeFrame(handshakePackr.pack(msg)));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastReceived = Date.now();
+    try {
+      this.decoder.push(chunk, (frame) => {
+        if (this.state === 'closed') return;
+        if (this.state === 'handshaking') this.onHandshakeFrame(frame);
+        else this.onFrame(frame);
+      });
+    } catch (err) {
+      const reason = err instanceof FrameError ? err.message : `malformed frame: ${(err as Error).message}`;
+      this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, reason }, 'closing connection on bad input');
+      this.close('protocol-error', reason);
+    }
+  }
+
+  private onHandshakeFrame(frame: Buffer): void {
+    let msg: unknown;
+    try {
+      msg = handshakePackr.unpack(frame);
+    } catch {
+      this.refuse('BAD_HANDSHAKE', 'handshake frame is not MessagePack');
+      return;
+    }
+    if (isRefuse(msg)) {
+      this.log.warn({ remote: this.remoteAddress, code: msg.code, reason: msg.reason }, 'peer refused the connection');
+      this.close('refused', `${msg.code}: ${msg.reason}`);
+      return;
+    }
+    if (!this.peer) {
+      const problem = helloProblem(this.hello, msg);
+      if (problem) return this.refuse(problem.code, problem.reason);
+      const hello = msg as Hello;
+      if (this.expectedNode !== null && hello.node !== this.expectedNode) {
+        return this.refuse('WRONG_NODE', `dialed ${this.expectedNode} but the peer is ${hello.node}`);
+      }
+      this.peer = hello;
+      this.sendHandshake({ t: 'auth', mac: authMac(this.settings.secret, this.hello, this.peer) });
+      return;
+    }
+    if (!isAuth(msg) || !verifyAuth(this.settings.secret, this.peer, this.hello, Buffer.from(msg.mac))) {
+      return this.refuse('AUTH_FAILED', 'the peer does not know the cluster secret');
+    }
+    this.peerVerified = true;
+    this.open();
+  }
+
+  private open(): void {
+    if (!this.peerVerified || !this.peer) return;
+    this.state = 'open';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+    this.lastReceived = Date.now();
+    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+    this.handlers.onOpen(this);
+  }
+
+  private onFrame(frame: Buffer): void {
+    let envelope: unknown;
+    try {
+      envelope = this.codec.decode(frame);
+    } catch (err) {
+      throw new FrameError(ErrorCode.ProtocolViolation, `malformed frame: ${(err as Error).message}`);
+    }
+    const problem = envelopeProblem(envelope);
+    if (problem) {
+      this.log.warn({ peer: this.peer?.node, reason: problem }, 'closing connection on bad input');
+      this.close('protocol-error', problem);
+      return;
+    }
+    if ((envelope as Envelope)[0] === EnvelopeKind.Heartbeat) return;
+    try {
+      this.handlers.onEnvelope(this, envelope as Envelope);
+    } catch (err) {
+      // A fault of ours, not the peer's: keep the connection, report loudly.
+      this.log.error({ err, peer: this.peer?.node }, 'failed to dispatch an envelope');
+    }
+  }
+
+  private onHeartbeatTick(): void {
+    const silentFor = Date.now() - this.lastReceived;
+    if (silentFor > this.settings.heartbeatTimeoutMs) {
+      this.log.warn({ peer: this.peer?.node, silentForMs: silentFor }, 'heartbeat timeout');
+      this.close('heartbeat-timeout', `no heartbeat for ${silentFor} ms`);
+      return;
+    }
+    if (!this.wroteSinceTick) this.socket.write(HEARTBEAT_FRAME);
+    this.wroteSinceTick = false;
+  }
+
+  private stopTimers(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.handshakeTimer = null;
+    this.heartbeatTimer = null;
+  }
+}

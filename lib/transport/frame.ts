@@ -1,0 +1,102 @@
+/**
+ * Length-prefixed framing: each frame is a 4-byte big-endian length followed by that many
+ * bytes of MessagePack. The decoder is a streaming parser that rejects a frame whose length
+ * exceeds the limit before buffering it, so that a bad peer cannot make us allocate.
+ */
+import { ErrorCode, RuntimeError } from '../errors.js';
+
+export const FRAME_HEADER_BYTES = 4;
+
+export class FrameError extends RuntimeError {
+  override name = 'FrameError';
+}
+
+export class FrameDecoder {
+  private pending: Buffer | null = null;
+
+  constructor(private maxFrameBytes: number) {}
+
+  /** Set a new limit (the handshake runs with a small one, an open connection with the configured one). */
+  setMaxFrameBytes(limit: number): void {
+    this.maxFrameBytes = limit;
+  }
+
+  /** Feed bytes; calls `onFrame` for every complete frame. Throws FrameError on an oversized frame. */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    let buf = chunk;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let offset = 0;
+    while (buf.length - offset >= FRAME_HEADER_BYTES) {
+      const length = buf.readUInt32BE(offset);
+      if (length > this.maxFrameBytes) {
+        throw new FrameError(ErrorCode.FrameTooLarge, `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`, {
+          details: { length, limit: this.maxFrameBytes },
+        });
+      }
+      if (length === 0) throw new FrameError(ErrorCode.ProtocolViolation, 'empty frame');
+      const end = offset + FRAME_HEADER_BYTES + length;
+      if (end > buf.length) break;
+      onFrame(buf.subarray(offset + FRAME_HEADER_BYTES, end));
+      offset = end;
+    }
+    if (offset < buf.length) this.pending = Buffer.from(buf.subarray(offset));
+  }
+
+  /** Bytes held for a frame not yet complete. */
+  get bufferedBytes(): number {
+    return this.pending?.length ?? 0;
+  }
+}
+
+/**
+ * Accumulates encoded frames into one buffer, so that many small messages go to the socket in
+ * one write. The caller decides when to `take()` the batch.
+ */
+export class FrameBatch {
+  private buf: Buffer;
+  private length = 0;
+
+  constructor(private readonly initialBytes = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  get size(): number {
+    return this.length;
+  }
+
+  /** Append one frame whose payload is `payload` (copied). */
+  append(payload: Uint8Array): void {
+    const needed = this.length + FRAME_HEADER_BYTES + payload.length;
+    if (needed > this.buf.length) this.grow(needed);
+    this.buf.writeUInt32BE(payload.length, this.length);
+    this.buf.set(payload, this.length + FRAME_HEADER_BYTES);
+    this.length = needed;
+  }
+
+  /** Hand over the batch and start a new one. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.length);
+    this.buf = Buffer.allocUnsafe(Math.max(this.initialBytes, Math.min(this.buf.length, 1024 * 1024)));
+    this.length = 0;
+    return out;
+  }
+
+  private grow(needed: number): void {
+    let size = this.buf.length * 2;
+    while (size < needed) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+}
+
+/** One standalone frame (for the handshake and tests). */
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}

@@ -1,0 +1,361 @@
+/**
+ * The transport: one connection per pair of nodes, carrying every actor's messages. Per peer it
+ * keeps an Association — a bounded send queue that outlives any one socket — so that messages
+ * sent while a connection is (re)established are delivered once it opens, or reported when the
+ * peer turns out to be unreachable. Never silently dropped.
+ *
+ * Two nodes may dial each other at the same moment. Both keep the connection dialed by the
+ * smaller node id and retire the other: they stop writing to it and half-close it, reading what
+ * the peer had already sent until its end, so no message is lost in the swap.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, PeerUnreachableError, SendQueueFullError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import { FrameBatch, FrameError } from './frame.js';
+import { Connection, type CloseKind, type ConnectionSettings, type WireCodec } from './connection.js';
+import type { Envelope } from './protocol.js';
+
+export interface TlsSettings {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca: string | Buffer;
+}
+
+export interface ReconnectSettings {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** After this long without a connection, queued messages are reported undeliverable. */
+  giveUpAfterMs: number;
+}
+
+export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'uid'> {
+  host: string;
+  port: number;
+  /** A client-only system does not listen; peers reach it over the connections it dials. */
+  listen: boolean;
+  tls: TlsSettings | null;
+  sendQueueBytes: number;
+  reconnect: ReconnectSettings;
+}
+
+export type PeerLossReason = 'connection-lost' | 'heartbeat-timeout';
+
+export interface TransportHandlers {
+  onEnvelope(fromNode: string, envelope: Envelope): void;
+  onPeerUp(node: string): void;
+  onPeerLost(node: string, reason: PeerLossReason, detail: string): void;
+  /** Queued messages that could not be delivered: the peer was unreachable for too long or refused us. */
+  onUndeliverable(node: string, messages: number, reason: string): void;
+}
+
+class Association {
+  conn: Connection | null = null;
+  dialing: Connection | null = null;
+  uid: string | null = null;
+  readonly batch = new FrameBatch();
+  queuedMessages = 0;
+  flushScheduled = false;
+  reconnectTimer: NodeJS.Timeout | null = null;
+  reconnectAttempts = 0;
+  disconnectedSince: number | null = null;
+  readonly drainWaiters: Array<() => void> = [];
+
+  constructor(readonly node: string) {}
+}
+
+export class Transport {
+  /** This node's id: `host:port` when listening, else a unique client id. */
+  node: string;
+  readonly uid = randomUUID();
+  private server: net.Server | null = null;
+  private readonly associations = new Map<string, Association>();
+  private readonly pending = new Set<Connection>();
+  private stopped = false;
+
+  constructor(
+    private readonly settings: TransportSettings,
+    private readonly codec: WireCodec,
+    private readonly handlers: TransportHandlers,
+    /** Replaced by the owner once the node id is known. */
+    public log: Logger,
+  ) {
+    this.node = `client-${this.uid}`;
+  }
+
+  async start(): Promise<void> {
+    if (!this.settings.listen) return;
+    const server = this.settings.tls
+      ? tls.createServer({ ...this.settings.tls, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true })
+      : net.createServer({ allowHalfOpen: true });
+    const event = this.settings.tls ? 'secureConnection' : 'connection';
+    server.on(event, (socket: net.Socket) => this.accept(socket));
+    server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+      this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message }, 'TLS handshake refused');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.settings.port, this.settings.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as net.AddressInfo;
+    this.node = `${this.settings.host}:${address.port}`;
+    this.server = server;
+  }
+
+  /**
+   * Queue an envelope for `node`. Throws (so that the sender is told at once) when the peer cannot
+   * be reached at all, when the message is larger than a frame may be, or when the queue is full.
+   */
+  send(node: string, envelope: Envelope): void {
+    const assoc = this.association(node);
+    const payload = this.codec.encode(envelope);
+    if (payload.length > this.settings.maxFrameBytes) {
+      throw new FrameError(
+        ErrorCode.FrameTooLarge,
+        `message of ${payload.length} bytes exceeds the frame limit of ${this.settings.maxFrameBytes}`,
+      );
+    }
+    const queued = this.queuedBytes(assoc);
+    if (queued + payload.length > this.settings.sendQueueBytes) {
+      throw new SendQueueFullError(node, queued, this.settings.sendQueueBytes);
+    }
+    assoc.batch.append(payload);
+    assoc.queuedMessages++;
+    if (assoc.conn) this.scheduleFlush(assoc);
+    else this.ensureConnecting(assoc);
+  }
+
+  /** Resolves once the queue to `node` has room for `bytes` more (or rejects at the deadline). */
+  async waitForRoom(node: string, bytes: number, timeoutMs: number): Promise<void> {
+    const assoc = this.association(node);
+    const deadline = Date.now() + timeoutMs;
+    while (this.queuedBytes(assoc) + bytes > this.settings.sendQueueBytes) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new SendQueueFullError(node, this.queuedBytes(assoc), this.settings.sendQueueBytes);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        assoc.drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Whether a connection to `node` is open now. */
+  isConnected(node: string): boolean {
+    return this.associations.get(node)?.conn != null;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const assoc of this.associations.values()) {
+      if (assoc.reconnectTimer) clearTimeout(assoc.reconnectTimer);
+      this.flush(assoc);
+      for (const conn of [assoc.conn, assoc.dialing]) if (conn) endGracefully(conn);
+    }
+    for (const conn of this.pending) conn.close('local', 'transport stopped');
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private queuedBytes(assoc: Association): number {
+    return assoc.batch.size + (assoc.conn?.writableLength ?? 0);
+  }
+
+  private association(node: string): Association {
+    let assoc = this.associations.get(node);
+    if (!assoc) {
+      assoc = new Association(node);
+      this.associations.set(node, assoc);
+    }
+    return assoc;
+  }
+
+  private scheduleFlush(assoc: Association): void {
+    if (assoc.flushScheduled) return;
+    assoc.flushScheduled = true;
+    process.nextTick(() => {
+      assoc.flushScheduled = false;
+      this.flush(assoc);
+    });
+  }
+
+  private flush(assoc: Association): void {
+    const conn = assoc.conn;
+    if (!conn || assoc.batch.size === 0 || conn.needsDrain) return;
+    conn.write(assoc.batch.take());
+    assoc.queuedMessages = 0;
+    this.wakeDrainWaiters(assoc);
+  }
+
+  private wakeDrainWaiters(assoc: Association): void {
+    const waiters = assoc.drainWaiters.splice(0);
+    for (const wake of waiters) wake();
+  }
+
+  private ensureConnecting(assoc: Association): void {
+    if (this.stopped) {
+      this.dropQueued(assoc, 'the actor system is terminating');
+      return;
+    }
+    if (assoc.dialing || assoc.reconnectTimer) return;
+    const address = parseNodeAddress(assoc.node);
+    if (!address) {
+      // A client-only node: it can only be reached over a connection it opened.
+      this.dropQueued(assoc, 'not connected, and the node does not listen');
+      throw new PeerUnreachableError(assoc.node, 'not connected, and the node does not listen');
+    }
+    assoc.disconnectedSince ??= Date.now();
+    const socket = this.settings.tls
+      ? tls.connect({ ...this.settings.tls, host: address.host, port: address.port })
+      : net.connect({ host: address.host, port: address.port, allowHalfOpen: true });
+    assoc.dialing = this.createConnection(socket, assoc.node);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    this.pending.add(this.createConnection(socket, null));
+  }
+
+  /** `dialed` is the node we dialed, or null for an accepted connection. */
+  private createConnection(socket: net.Socket, dialed: string | null): Connection {
+    const settings: ConnectionSettings = { ...this.settings, node: this.node, uid: this.uid };
+    return new Connection(
+      socket,
+      dialed !== null,
+      settings,
+      this.codec,
+      {
+        onOpen: (conn) => this.onOpen(conn),
+        onEnvelope: (conn, envelope) => this.handlers.onEnvelope(conn.peer!.node, envelope),
+        onDrain: (conn) => {
+          const assoc = conn.peer && this.associations.get(conn.peer.node);
+          if (assoc?.conn === conn) this.flush(assoc);
+        },
+        onClose: (conn, kind, reason) => this.onClose(conn, kind, reason),
+      },
+      this.log,
+      dialed,
+    );
+  }
+
+  private onOpen(conn: Connection): void {
+    this.pending.delete(conn);
+    const peer = conn.peer!;
+    const assoc = this.association(peer.node);
+    if (assoc.dialing === conn) assoc.dialing = null;
+    if (assoc.conn && assoc.uid !== peer.uid) {
+      // The peer restarted: whatever the old connection carried belonged to a dead incarnation.
+      assoc.conn.close('lost', 'peer restarted');
+    }
+    const current = assoc.conn;
+    if (current) {
+      // The same dialer dialing again means it saw the old connection die: trust the new one.
+      const keepNew =
+        this.dialer(current) === this.dialer(conn) || this.dialer(conn) === (this.node < peer.node ? this.node : peer.node);
+      if (!keepNew) {
+        conn.retire();
+        return;
+      }
+      assoc.conn = conn;
+      current.retire();
+    } else {
+      assoc.conn = conn;
+    }
+    const wasDown = assoc.uid !== peer.uid || current === null;
+    assoc.uid = peer.uid;
+    assoc.reconnectAttempts = 0;
+    assoc.disconnectedSince = null;
+    this.log.debug({ peer: peer.node, initiator: conn.initiator }, 'connection open');
+    if (wasDown) this.handlers.onPeerUp(peer.node);
+    this.flush(assoc);
+  }
+
+  private dialer(conn: Connection): string {
+    return conn.initiator ? this.node : conn.peer!.node;
+  }
+
+  private onClose(conn: Connection, kind: CloseKind, reason: string): void {
+    this.pending.delete(conn);
+    const node = conn.expectedNode ?? conn.peer?.node;
+    const assoc = node === undefined ? undefined : this.associations.get(node);
+    if (!assoc) return;
+    if (assoc.dialing === conn) {
+      assoc.dialing = null;
+      this.onDialFailed(assoc, kind, reason);
+      return;
+    }
+    if (assoc.conn !== conn) return; // a retired twin or a stale incarnation
+    assoc.conn = null;
+    assoc.disconnectedSince = Date.now();
+    this.log.info({ peer: assoc.node, kind, reason }, 'connection lost');
+    this.wakeDrainWaiters(assoc);
+    this.handlers.onPeerLost(assoc.node, kind === 'heartbeat-timeout' ? 'heartbeat-timeout' : 'connection-lost', reason);
+    if (assoc.batch.size > 0 && !this.stopped) this.scheduleReconnect(assoc, reason);
+  }
+
+  private onDialFailed(assoc: Association, kind: CloseKind, reason: string): void {
+    if (this.stopped) return this.dropQueued(assoc, 'the actor system is terminating');
+    if (kind === 'refused') return this.dropQueued(assoc, `connection refused: ${reason}`);
+    this.scheduleReconnect(assoc, reason);
+  }
+
+  private scheduleReconnect(assoc: Association, reason: string): void {
+    const { initialDelayMs, maxDelayMs, giveUpAfterMs } = this.settings.reconnect;
+    const downFor = Date.now() - (assoc.disconnectedSince ?? Date.now());
+    if (downFor >= giveUpAfterMs) {
+      this.dropQueued(assoc, `unreachable for ${downFor} ms (${reason})`);
+      return;
+    }
+    const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** assoc.reconnectAttempts);
+    assoc.reconnectAttempts++;
+    this.log.debug({ peer: assoc.node, delayMs: delay, attempt: assoc.reconnectAttempts, reason }, 'reconnecting');
+    assoc.reconnectTimer = setTimeout(() => {
+      assoc.reconnectTimer = null;
+      if (assoc.conn || assoc.batch.size === 0) return;
+      try {
+        this.ensureConnecting(assoc);
+      } catch {
+        // ensureConnecting reported the queue as undeliverable already.
+      }
+    }, delay);
+    assoc.reconnectTimer.unref();
+  }
+
+  private dropQueued(assoc: Association, reason: string): void {
+    const messages = assoc.queuedMessages;
+    assoc.batch.take();
+    assoc.queuedMessages = 0;
+    assoc.reconnectAttempts = 0;
+    assoc.disconnectedSince = null;
+    this.wakeDrainWaiters(assoc);
+    if (messages > 0) {
+      this.log.warn({ peer: assoc.node, messages, reason }, 'messages undeliverable');
+      this.handlers.onUndeliverable(assoc.node, messages, reason);
+    }
+  }
+}
+
+function endGracefully(conn: Connection): void {
+  conn.retire();
+  // A peer that never answers the FIN must not keep us alive.
+  setTimeout(() => conn.close('local', 'transport stopped'), 1000).unref();
+}
+
+/** `host:port` node ids are dialable; client ids are not. */
+export function parseNodeAddress(node: string): { host: string; port: number } | null {
+  const i = node.lastIndexOf(':');
+  if (i <= 0) return null;
+  const port = Number(node.slice(i + 1));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return null;
+  return { host: node.slice(0, i), port };
+}
