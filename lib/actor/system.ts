@@ -82,6 +82,7 @@ export class ActorSystem implements RefRouter {
   private readonly remoteWatchers = new Map<string, Set<string>>();
   /** Watchers of our own actors: actor name → watchers. */
   private readonly localWatchers = new Map<string, Set<Watcher>>();
+  private readonly upNodes = new Set<string>();
   private deadLetterCount = 0;
   private terminated = false;
 
@@ -104,7 +105,10 @@ export class ActorSystem implements RefRouter {
       codec,
       {
         onEnvelope: (from, envelope) => this.onEnvelope(from, envelope),
-        onPeerUp: (node) => this.events.emit('node.up', node),
+        onPeerUp: (node) => {
+          this.upNodes.add(node);
+          this.events.emit('node.up', node);
+        },
         onPeerLost: (node, reason, detail) => this.onPeerLost(node, reason, detail),
         onUndeliverable: (node, messages, reason) => {
           this.deadLetterCount += messages;
@@ -310,7 +314,9 @@ export class ActorSystem implements RefRouter {
   private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>): void {
     this.deadLetterCount++;
     const letter: DeadLetter = { target, messageType: messageType(message), reason };
-    this.log.warn({ deadLetter: letter }, 'dead letter');
+    // A late reply is routine (its ask timed out); anything else deserves attention.
+    if (target.startsWith(ASK_PREFIX)) this.log.debug({ deadLetter: letter }, 'late reply');
+    else this.log.warn({ deadLetter: letter }, 'dead letter');
     this.events.emit('dead-letter', letter);
     // An asker learns at once rather than at its timeout.
     const asker = replyTo ?? (message as { replyTo?: unknown } | null)?.replyTo;
@@ -356,7 +362,7 @@ export class ActorSystem implements RefRouter {
   }
 
   private onPeerLost(node: string, reason: PeerLossReason, detail: string): void {
-    this.events.emit('node.down', node, reason, detail);
+    if (this.upNodes.delete(node)) this.events.emit('node.down', node, reason, detail);
     const byName = this.remoteWatches.get(node);
     this.remoteWatches.delete(node);
     const error: WireError = { code: ErrorCode.PeerUnreachable, message: `node ${node}: ${detail}` };

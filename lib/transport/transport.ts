@@ -45,6 +45,7 @@ export type PeerLossReason = 'connection-lost' | 'heartbeat-timeout';
 export interface TransportHandlers {
   onEnvelope(fromNode: string, envelope: Envelope): void;
   onPeerUp(node: string): void;
+  /** An open connection was lost, or a dial failed: the peer is unreachable right now. */
   onPeerLost(node: string, reason: PeerLossReason, detail: string): void;
   /** Queued messages that could not be delivered: the peer was unreachable for too long or refused us. */
   onUndeliverable(node: string, messages: number, reason: string): void;
@@ -296,6 +297,7 @@ export class Transport {
     }
     if (assoc.conn !== conn) return; // a retired twin or a stale incarnation
     assoc.conn = null;
+    if (this.stopped) return;
     assoc.disconnectedSince = Date.now();
     this.log.info({ peer: assoc.node, kind, reason }, 'connection lost');
     this.wakeDrainWaiters(assoc);
@@ -305,6 +307,8 @@ export class Transport {
 
   private onDialFailed(assoc: Association, kind: CloseKind, reason: string): void {
     if (this.stopped) return this.dropQueued(assoc, 'the actor system is terminating');
+    // Asks and watches waiting on this peer learn now; queued tells wait for the reconnect.
+    this.handlers.onPeerLost(assoc.node, 'connection-lost', `cannot connect: ${reason}`);
     if (kind === 'refused') return this.dropQueued(assoc, `connection refused: ${reason}`);
     this.scheduleReconnect(assoc, reason);
   }

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { setup } from 'xstate';
+import { ActorSystem, type ActorRef, type WatchNotice } from '../../../lib/index.js';
+import { counterMachine, echoMachine } from '../../fixtures/machines.js';
+import { waitFor } from '../../support/wait.js';
+
+const options = { clusterId: 'unit', secret: 'unit-test-secret-123' };
+
+describe('actor - local system', () => {
+  let system: ActorSystem;
+  beforeEach(async () => {
+    system = await ActorSystem.start({ ...options, listen: false });
+  });
+  afterEach(() => system.terminate());
+
+  it('delivers tells in order and answers asks', async () => {
+    const counter = system.spawn('counter', counterMachine);
+    for (let i = 0; i < 1000; i++) counter.tell({ type: 'inc' });
+    counter.tell({ type: 'inc', by: 5 });
+    assert.equal(await counter.ask({ type: 'get' }), 1005);
+  });
+
+  it('never runs an actor inside the sender call stack', () => {
+    const counter = system.spawn('counter', counterMachine);
+    counter.tell({ type: 'inc' });
+    const snapshot = system.snapshotOf(counter) as { context: { n: number } };
+    assert.equal(snapshot.context.n, 0);
+  });
+
+  it('rejects an ask with no reply with ASK_TIMEOUT', async () => {
+    const echo = system.spawn('echo', echoMachine);
+    await assert.rejects(echo.ask({ type: 'ignore' }, { timeoutMs: 50 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ASK_TIMEOUT');
+      assert.match(err.message, /ignore.*50 ms/);
+      return true;
+    });
+  });
+
+  it('fails an ask to an unknown actor at once with DEAD_LETTER and counts it', async () => {
+    const started = Date.now();
+    const ghost = system.ref<{ type: 'get'; replyTo: ActorRef<number> }>(system.node, 'ghost');
+    await assert.rejects(ghost.ask({ type: 'get' }, { timeoutMs: 5000 }), { code: 'DEAD_LETTER' });
+    assert.ok(Date.now() - started < 1000, 'the asker must not wait for its timeout');
+    assert.equal(system.deadLetters, 1);
+  });
+
+  it('passes an error reply to the asker with its code', async () => {
+    const counter = system.spawn('counter', counterMachine);
+    await assert.rejects(counter.ask({ type: 'fail-ask' }), { code: 'TEST_FAILURE', message: 'asked to fail' });
+  });
+
+  it('restarts a failing actor with fresh state and tells its watchers', async () => {
+    const counter = system.spawn('counter', counterMachine);
+    const notices: WatchNotice[] = [];
+    system.watch(counter, (n) => notices.push(n));
+    counter.tell({ type: 'inc' });
+    counter.tell({ type: 'crash' });
+    counter.tell({ type: 'inc' });
+    assert.equal(await counter.ask({ type: 'get' }), 1, 'the message after the crash reaches the restarted actor');
+    assert.deepEqual(
+      notices.map((n) => n.type),
+      ['actor.restarted'],
+    );
+  });
+
+  it('stops an actor that fails more often than its policy allows, and tells its watchers why', async () => {
+    const counter = system.spawn('counter', counterMachine, { supervision: { maxRestarts: 1 } });
+    const notices: WatchNotice[] = [];
+    system.watch(counter, (n) => notices.push(n));
+    counter.tell({ type: 'crash' });
+    counter.tell({ type: 'crash' });
+    const terminated = await waitFor('termination', () => notices.find((n) => n.type === 'actor.terminated'));
+    assert.equal(terminated.type === 'actor.terminated' && terminated.reason, 'failed');
+    assert.match(JSON.stringify(terminated), /crash requested/);
+    await assert.rejects(counter.ask({ type: 'get' }), { code: 'DEAD_LETTER' });
+  });
+
+  it('stops at the first failure under the stop strategy', async () => {
+    const counter = system.spawn('counter', counterMachine, { supervision: { strategy: 'stop' } });
+    const terminated = new Promise<WatchNotice>((resolve) => system.watch(counter, resolve));
+    counter.tell({ type: 'crash' });
+    assert.equal((await terminated).type, 'actor.terminated');
+  });
+
+  it('tells watchers when an actor reaches its final state', async () => {
+    const once = setup({}).createMachine({ initial: 'on', states: { on: { on: { done: 'off' } }, off: { type: 'final' } } });
+    const ref = system.spawn('once', once);
+    const notice = new Promise<WatchNotice>((resolve) => system.watch(ref, resolve));
+    ref.tell({ type: 'done' });
+    const n = await notice;
+    assert.equal(n.type === 'actor.terminated' && n.reason, 'stopped');
+  });
+
+  it('tells a watcher of a name that does not exist at once', async () => {
+    const notice = await new Promise<WatchNotice>((resolve) => system.watch(system.ref(system.node, 'nobody'), resolve));
+    assert.equal(notice.type === 'actor.terminated' && notice.reason, 'not-found');
+  });
+
+  it('refuses a name that is taken or malformed', () => {
+    system.spawn('counter', counterMachine);
+    assert.throws(() => system.spawn('counter', counterMachine), { code: 'ACTOR_NAME_TAKEN' });
+    assert.throws(() => system.spawn('$ask/1', counterMachine), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => system.refFor('no-at-sign'), { code: 'INVALID_ARGUMENT' });
+  });
+
+  it('parses refs from paths', () => {
+    const ref = system.refFor('counter@127.0.0.1:4000');
+    assert.equal(ref.node, '127.0.0.1:4000');
+    assert.equal(ref.name, 'counter');
+    assert.equal(ref.path, 'counter@127.0.0.1:4000');
+  });
+});
+
+describe('actor - typed protocols', () => {
+  it('makes a wrong message type a compile error', async () => {
+    const system = await ActorSystem.start({ ...options, listen: false });
+    try {
+      const counter = system.spawn('counter', counterMachine);
+      // Never called: these lines exist for the compiler, which must reject them.
+      const wrong = [
+        // @ts-expect-error 'dec' is not in the counter's protocol
+        () => counter.tell({ type: 'dec' }),
+        // @ts-expect-error 'inc' expects no reply, so it cannot be asked
+        () => counter.ask({ type: 'inc' }),
+      ];
+      assert.equal(wrong.length, 2);
+      const n: number = await counter.ask({ type: 'get' });
+      assert.equal(n, 0);
+    } finally {
+      await system.terminate();
+    }
+  });
+});
