@@ -6,6 +6,7 @@
 import { createActor, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { toWireError, type WireError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { RingQueue } from '../util/ring-queue.js';
 import type { ActorRef } from './ref.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
 import type { TerminationReason } from './notices.js';
@@ -23,8 +24,7 @@ export interface CellHooks {
 
 export class ActorCell {
   private actor: AnyActorRef;
-  private mailbox: unknown[] = [];
-  private head = 0;
+  private readonly mailbox = new RingQueue<unknown>();
   private scheduled = false;
   private failure: { error: unknown } | null = null;
   private readonly restarts: number[] = [];
@@ -67,33 +67,21 @@ export class ActorCell {
     this.stopped = true;
     this.scheduled = false;
     this.actor.stop();
-    const left = this.mailbox.slice(this.head);
-    this.mailbox = [];
-    this.head = 0;
+    const left = this.mailbox.drain();
     this.hooks.onStopped(this, reason, error);
     for (const message of left) this.hooks.onUndelivered(this, message);
   }
 
   private readonly drain = (): void => {
     let budget = THROUGHPUT;
-    while (this.head < this.mailbox.length && budget-- > 0) {
+    while (this.mailbox.length > 0 && budget-- > 0) {
       if (this.failure) this.onFailure();
       if (this.stopped) return;
-      const message = this.mailbox[this.head];
-      this.mailbox[this.head++] = undefined;
-      this.actor.send(message as { type: string });
+      this.actor.send(this.mailbox.shift() as { type: string });
     }
     if (this.failure) this.onFailure();
     if (this.stopped) return;
-    if (this.head >= this.mailbox.length) {
-      this.mailbox.length = 0;
-      this.head = 0;
-      this.scheduled = false;
-    } else if (this.head > 4096) {
-      this.mailbox = this.mailbox.slice(this.head);
-      this.head = 0;
-    }
-    if (this.scheduled && !this.stopped) setImmediate(this.drain);
+    if (this.mailbox.length > 0) setImmediate(this.drain);
     else this.scheduled = false;
   };
 

@@ -289,12 +289,23 @@ export class ActorSystem implements RefRouter {
   private deliverLocal(target: ActorRef<any>, message: unknown, replyTo: ActorRef<any> | undefined): void {
     let cell = target.cell as ActorCell | undefined;
     if (cell === undefined || cell.stopped) {
-      if (target.name.startsWith(ASK_PREFIX)) return this.completeAsk(target.name, message);
       cell = this.cells.get(target.name);
-      if (!cell) return this.deadLetter(target.name, message, 'no such actor', replyTo);
+      if (!cell) return this.undeliverable(target.name, message, replyTo);
       target.cell = cell;
     }
     cell.enqueue(message);
+  }
+
+  /** The remote path: by name, without making a ref per message. */
+  private deliverByName(name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
+    const cell = this.cells.get(name);
+    if (cell) cell.enqueue(message);
+    else this.undeliverable(name, message, replyTo);
+  }
+
+  private undeliverable(name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
+    if (name.startsWith(ASK_PREFIX)) this.completeAsk(name, message);
+    else this.deadLetter(name, message, 'no such actor', replyTo);
   }
 
   private completeAsk(name: string, message: unknown): void {
@@ -332,7 +343,7 @@ export class ActorSystem implements RefRouter {
   private onEnvelope(from: string, envelope: Envelope): void {
     switch (envelope[0]) {
       case EnvelopeKind.Tell:
-        this.deliverLocal(this.ref(this.node, envelope[1]), envelope[2], envelope[3] as ActorRef<any> | undefined);
+        this.deliverByName(envelope[1], envelope[2], envelope[3] as ActorRef<any> | undefined);
         return;
       case EnvelopeKind.Watch:
         if (this.cells.has(envelope[1])) addTo(this.remoteWatchers, envelope[1], from);
