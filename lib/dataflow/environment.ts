@@ -1,0 +1,448 @@
+/**
+ * The DataStream API: a job module builds its dataflow with it, on the Master to get the
+ * graph and again in each task to get its functions back. Operator ids are therefore assigned
+ * deterministically, `op-<n>` in construction order (or the operator's `uid`), so that the
+ * same module yields the same ids in every process.
+ *
+ * As in Flink, partitioning calls (`keyBy`, `rebalance`, `broadcast`, `forward`) create no
+ * operator: they decide how the next operator's input edge distributes records. Settings
+ * (`setParallelism`, `name`, `uid`, chaining, slot sharing) apply to the operator that produced
+ * a stream, so they are on `SingleOutputStream` and `StreamSink`, not on partitioned streams.
+ */
+import { ChainingStrategy, DEFAULT_SLOT_SHARING_GROUP, OperatorKind, Partitioner, type SinkSpec } from './description.js';
+import type { OperatorDescription, StreamGraphDescription } from './description.js';
+import { InvalidJobGraphError } from './errors.js';
+import type {
+  FilterFunction,
+  FlatMapFunction,
+  GeneratorFunction,
+  KeyedProcessFunction,
+  KeySelector,
+  MapFunction,
+  ReduceFunction,
+} from './functions.js';
+import { DEFAULT_MAX_PARALLELISM } from './keygroups.js';
+import type { Key } from './keyhash.js';
+import { collectionSource, generatorSource, sequenceSource, textFileSource, type SourceFunction } from './sources.js';
+import { StreamGraph, type OperatorLogic, type StreamEdge, type StreamOperator, type SumField } from './streamgraph.js';
+import { validateJobGraph } from './validation.js';
+
+export interface StreamEnvironmentOptions {
+  /** Default parallelism of operators that set none (e.g. from the CLI's `-p`). Default 1. */
+  parallelism?: number;
+  /** Default number of key groups. Default 128. */
+  maxParallelism?: number;
+}
+
+/** @internal An input of a node under construction; the partitioner is resolved at build time. */
+export interface PendingInput {
+  readonly node: OperatorNode;
+  readonly partitioner: Partitioner | undefined;
+  readonly keySelector: ((value: unknown) => Key) | undefined;
+}
+
+/** How the next operator reads a stream: set by keyBy / rebalance / broadcast / forward. */
+interface Partitioning {
+  readonly partitioner: Partitioner | undefined;
+  readonly keySelector: ((value: unknown) => Key) | undefined;
+}
+
+const UNPARTITIONED: Partitioning = { partitioner: undefined, keySelector: undefined };
+
+function checkPositiveInteger(what: string, n: number, operator: string | undefined): void {
+  if (!Number.isInteger(n) || n < 1) throw new InvalidJobGraphError(operator, `${what} must be an integer >= 1, got ${n}`);
+}
+
+/** @internal An operator under construction. Settings may change until `build()`. */
+export class OperatorNode {
+  uid: string | undefined;
+  parallelism: number | undefined;
+  maxParallelism: number | undefined;
+  chaining: ChainingStrategy = ChainingStrategy.Always;
+  slotSharingGroup: string | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly kind: OperatorKind,
+    public name: string,
+    readonly logic: OperatorLogic,
+    readonly inputs: readonly PendingInput[],
+    readonly keySelector: ((value: unknown) => Key) | undefined,
+    readonly sink: SinkSpec | undefined,
+  ) {}
+
+  get label(): string {
+    return `'${this.uid ?? `op-${this.index}`}' (${this.name})`;
+  }
+
+  setParallelism(n: number): void {
+    checkPositiveInteger('parallelism', n, this.label);
+    this.parallelism = n;
+  }
+
+  setMaxParallelism(n: number): void {
+    checkPositiveInteger('max parallelism', n, this.label);
+    this.maxParallelism = n;
+  }
+
+  setUid(uid: string): void {
+    if (uid.length === 0) throw new InvalidJobGraphError(this.label, 'uid must not be empty');
+    this.uid = uid;
+  }
+
+  setSlotSharingGroup(group: string): void {
+    if (group.length === 0) throw new InvalidJobGraphError(this.label, 'slot sharing group must not be empty');
+    this.slotSharingGroup = group;
+  }
+}
+
+/**
+ * Where a job module builds its dataflow. A job module default-exports
+ * `(env: StreamEnvironment) => void`.
+ *
+ * @example
+ * export default (env: StreamEnvironment) => {
+ *   env.setParallelism(2);
+ *   env.readTextFile('/data/in.txt')
+ *     .flatMap((line) => line.split(/\s+/).filter(Boolean))
+ *     .keyBy((word) => word)
+ *     .sum(() => 1)          // [word, count]
+ *     .print().setParallelism(1);
+ * };
+ */
+export class StreamEnvironment {
+  private readonly nodes: OperatorNode[] = [];
+  private parallelism: number;
+  private maxParallelism: number;
+
+  constructor(options: StreamEnvironmentOptions = {}) {
+    this.parallelism = options.parallelism ?? 1;
+    this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    checkPositiveInteger('default parallelism', this.parallelism, undefined);
+    checkPositiveInteger('default max parallelism', this.maxParallelism, undefined);
+  }
+
+  /** Default parallelism of operators that set none. */
+  setParallelism(n: number): this {
+    checkPositiveInteger('default parallelism', n, undefined);
+    this.parallelism = n;
+    return this;
+  }
+
+  getParallelism(): number {
+    return this.parallelism;
+  }
+
+  /** Default number of key groups (the upper bound for rescaling keyed operators). */
+  setMaxParallelism(n: number): this {
+    checkPositiveInteger('default max parallelism', n, undefined);
+    this.maxParallelism = n;
+    return this;
+  }
+
+  getMaxParallelism(): number {
+    return this.maxParallelism;
+  }
+
+  /** The numbers from..to inclusive, split into contiguous ranges over the subtasks. */
+  fromSequence(from: number, to: number): SingleOutputStream<number> {
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) {
+      throw new InvalidJobGraphError(undefined, `fromSequence needs safe integers, got ${from}..${to}`);
+    }
+    return this.addSource('sequence', sequenceSource(from, to));
+  }
+
+  /**
+   * The items of a collection, round-robin over the subtasks. Like Flink's fromCollection the
+   * default parallelism is 1, which keeps the items in order; set it higher to split them.
+   */
+  fromCollection<T>(items: Iterable<T>): SingleOutputStream<T> {
+    const stream = this.addSource('collection', collectionSource([...items]));
+    stream.setParallelism(1);
+    return stream;
+  }
+
+  /** The lines of a UTF-8 text file, read by every subtask, line i kept by subtask i mod p. */
+  readTextFile(path: string): SingleOutputStream<string> {
+    return this.addSource('textFile', textFileSource(path));
+  }
+
+  /** fn(0), fn(1), ... up to `count` records, or unbounded without `count`. */
+  fromGenerator<T>(fn: GeneratorFunction<T>, count?: number): SingleOutputStream<T> {
+    if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
+      throw new InvalidJobGraphError(undefined, `fromGenerator count must be an integer >= 0, got ${count}`);
+    }
+    return this.addSource('generator', generatorSource(fn, count));
+  }
+
+  /**
+   * Resolves ids, default parallelism, slot sharing groups and default partitioners, validates
+   * the result (InvalidJobGraphError) and returns the graph with its functions.
+   */
+  build(): StreamGraph {
+    const ids = new Map<OperatorNode, string>();
+    for (const node of this.nodes) {
+      const id = node.uid ?? `op-${node.index}`;
+      for (const [other, otherId] of ids) {
+        if (otherId === id) throw new InvalidJobGraphError(node.label, `id '${id}' is already used by ${other.label}`);
+      }
+      ids.set(node, id);
+    }
+    const descriptions = new Map<OperatorNode, OperatorDescription>();
+    const operators: StreamOperator[] = [];
+    const edges: StreamEdge[] = [];
+    // Nodes are in construction order, so every input is described before its consumers.
+    for (const node of this.nodes) {
+      const inputs = node.inputs.map((input) => ({ input, upstream: descriptions.get(input.node) as OperatorDescription }));
+      const parallelism = node.parallelism ?? this.parallelism;
+      const description: OperatorDescription = {
+        id: ids.get(node) as string,
+        name: node.name,
+        kind: node.kind,
+        parallelism,
+        maxParallelism: node.maxParallelism ?? this.maxParallelism,
+        chaining: node.chaining,
+        slotSharingGroup: node.slotSharingGroup ?? inheritedSlotSharingGroup(inputs.map((i) => i.upstream.slotSharingGroup)),
+        keyed: node.keySelector !== undefined,
+        ...(node.logic.kind === 'source' ? { source: node.logic.source.spec } : {}),
+        ...(node.sink === undefined ? {} : { sink: node.sink }),
+      };
+      descriptions.set(node, description);
+      operators.push(node.keySelector === undefined ? { description, logic: node.logic } : { description, logic: node.logic, keySelector: node.keySelector });
+      for (const { input, upstream } of inputs) {
+        const partitioner = input.partitioner ?? (upstream.parallelism === parallelism ? Partitioner.Forward : Partitioner.Rebalance);
+        const edge = { source: upstream.id, target: description.id, partitioner };
+        edges.push(input.keySelector === undefined ? edge : { ...edge, keySelector: input.keySelector });
+      }
+    }
+    const graph = new StreamGraph(operators, edges);
+    validateJobGraph(graph.describe());
+    return graph;
+  }
+
+  /** The description only; same as `build().describe()`. */
+  describe(): StreamGraphDescription {
+    return this.build().describe();
+  }
+
+  /** @internal Adds an operator; used by the stream classes. */
+  addOperator(
+    kind: OperatorKind,
+    name: string,
+    logic: OperatorLogic,
+    inputs: readonly PendingInput[],
+    keySelector?: (value: unknown) => Key,
+    sink?: SinkSpec,
+  ): OperatorNode {
+    const node = new OperatorNode(this.nodes.length, kind, name, logic, inputs, keySelector, sink);
+    this.nodes.push(node);
+    return node;
+  }
+
+  private addSource<T>(what: string, source: SourceFunction<T>): SingleOutputStream<T> {
+    const node = this.addOperator(OperatorKind.Source, `Source: ${what}`, { kind: 'source', source: source as SourceFunction<unknown> }, []);
+    return new SingleOutputStream<T>(this, node, UNPARTITIONED);
+  }
+}
+
+/** Flink's rule: the group of the inputs when they all agree, else the default group. */
+function inheritedSlotSharingGroup(inputGroups: readonly string[]): string {
+  const first = inputGroups[0];
+  if (first === undefined) return DEFAULT_SLOT_SHARING_GROUP;
+  return inputGroups.every((g) => g === first) ? first : DEFAULT_SLOT_SHARING_GROUP;
+}
+
+/**
+ * A stream of records of type T. Transformations return new streams and add operators to the
+ * environment; nothing runs until the graph is submitted.
+ */
+export class DataStream<T> {
+  /** @internal */
+  constructor(
+    protected readonly env: StreamEnvironment,
+    protected readonly node: OperatorNode,
+    protected readonly partitioning: Partitioning,
+  ) {}
+
+  /** The records as `fn` transforms them, one for one. */
+  map<O>(fn: MapFunction<T, O>): SingleOutputStream<O> {
+    return this.transform<O>(OperatorKind.Map, 'Map', { kind: 'map', fn: fn as MapFunction<unknown, unknown> });
+  }
+
+  /** The records for which `fn` returns true. */
+  filter(fn: FilterFunction<T>): SingleOutputStream<T> {
+    return this.transform<T>(OperatorKind.Filter, 'Filter', { kind: 'filter', fn: fn as FilterFunction<unknown> });
+  }
+
+  /** Every record of the iterable that `fn` returns for each input record. */
+  flatMap<O>(fn: FlatMapFunction<T, O>): SingleOutputStream<O> {
+    return this.transform<O>(OperatorKind.FlatMap, 'Flat Map', { kind: 'flatMap', fn: fn as FlatMapFunction<unknown, unknown> });
+  }
+
+  /** Partitions by key: records with the same key go to the same subtask (by key group). */
+  keyBy<K extends Key>(keySelector: KeySelector<T, K>): KeyedStream<T, K> {
+    return new KeyedStream<T, K>(this.env, this.node, { partitioner: Partitioner.Hash, keySelector: keySelector as (value: unknown) => Key });
+  }
+
+  /** Round-robin to all subtasks of the next operator (breaks chains). */
+  rebalance(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Rebalance, keySelector: undefined });
+  }
+
+  /** Every record to every subtask of the next operator. */
+  broadcast(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Broadcast, keySelector: undefined });
+  }
+
+  /** Subtask i to subtask i of the next operator; parallelism must be equal. */
+  forward(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Forward, keySelector: undefined });
+  }
+
+  /** Prints every record on the task's stdout (`i> record` when the sink is parallel). */
+  print(): StreamSink {
+    return this.sink('print', { kind: 'print' });
+  }
+
+  /** Writes records as lines; one file per subtask. */
+  writeAsText(path: string): StreamSink {
+    return this.sink('text', { kind: 'text', path });
+  }
+
+  /** Sends the records back to the client that submitted the job. */
+  collect(): StreamSink {
+    return this.sink('collect', { kind: 'collect' });
+  }
+
+  /** @internal */
+  protected transform<O>(kind: OperatorKind, name: string, logic: OperatorLogic, keyed = false): SingleOutputStream<O> {
+    const node = this.env.addOperator(kind, name, logic, [this.input()], keyed ? this.partitioning.keySelector : undefined);
+    return new SingleOutputStream<O>(this.env, node, UNPARTITIONED);
+  }
+
+  private sink(what: string, spec: SinkSpec): StreamSink {
+    const node = this.env.addOperator(OperatorKind.Sink, `Sink: ${what}`, { kind: 'sink' }, [this.input()], undefined, spec);
+    return new StreamSink(node);
+  }
+
+  private input(): PendingInput {
+    return { node: this.node, partitioner: this.partitioning.partitioner, keySelector: this.partitioning.keySelector };
+  }
+}
+
+/** The output of one operator: a stream whose operator can still be configured. */
+export class SingleOutputStream<T> extends DataStream<T> {
+  /** Parallelism of this operator (overrides the environment's default). */
+  setParallelism(n: number): this {
+    this.node.setParallelism(n);
+    return this;
+  }
+
+  /** Number of key groups of this operator, if keyed. */
+  setMaxParallelism(n: number): this {
+    this.node.setMaxParallelism(n);
+    return this;
+  }
+
+  /** Display name, used in job vertex names ("Source: sequence -> Map"). */
+  name(name: string): this {
+    this.node.name = name;
+    return this;
+  }
+
+  /** A stable id that replaces the generated `op-<n>` (keeps state mapping across job versions). */
+  uid(uid: string): this {
+    this.node.setUid(uid);
+    return this;
+  }
+
+  /** Begins a new chain at this operator; later operators may still chain to it. */
+  startNewChain(): this {
+    this.node.chaining = ChainingStrategy.Head;
+    return this;
+  }
+
+  /** Chains this operator to nothing, neither upstream nor downstream. */
+  disableChaining(): this {
+    this.node.chaining = ChainingStrategy.Never;
+    return this;
+  }
+
+  /** Subtasks of operators in the same group may share a slot; groups never share. */
+  slotSharingGroup(group: string): this {
+    this.node.setSlotSharingGroup(group);
+    return this;
+  }
+}
+
+/**
+ * A stream partitioned by key. Operators on it may use keyed state, scoped to the key of the
+ * record being processed. Non-keyed transformations (map...) are allowed and read the stream
+ * hash-partitioned.
+ */
+export class KeyedStream<T, K extends Key> extends DataStream<T> {
+  /** A running reduce per key: emits the new aggregate after each record. */
+  reduce(fn: ReduceFunction<T>): SingleOutputStream<T> {
+    return this.transform<T>(OperatorKind.Reduce, 'Keyed Reduce', { kind: 'reduce', fn: fn as ReduceFunction<unknown> }, true);
+  }
+
+  /** A running sum of the numbers per key. */
+  sum(this: KeyedStream<number, K>): SingleOutputStream<number>;
+  /** A running sum of what `selector` returns per key, emitted as `[key, sum]`. */
+  sum(selector: (value: T) => number): SingleOutputStream<[K, number]>;
+  /**
+   * A running sum of a numeric tuple index or field per key; emits the key's first record
+   * with that field replaced by the sum (as Flink's sum aggregation).
+   */
+  sum(field: number | string): SingleOutputStream<T>;
+  sum(fieldOrSelector?: number | string | ((value: T) => number)): SingleOutputStream<unknown> {
+    const field: SumField =
+      fieldOrSelector === undefined
+        ? { kind: 'value' }
+        : typeof fieldOrSelector === 'function'
+          ? { kind: 'selector', select: fieldOrSelector as (value: unknown) => number }
+          : { kind: 'field', field: fieldOrSelector };
+    return this.transform<unknown>(OperatorKind.Sum, 'Keyed Aggregation', { kind: 'sum', field }, true);
+  }
+
+  /** A keyed process function `(value, ctx, out)`, with value and map state per key. */
+  process<O>(fn: KeyedProcessFunction<T, K, O>): SingleOutputStream<O> {
+    return this.transform<O>(OperatorKind.Process, 'KeyedProcess', { kind: 'process', fn: fn as unknown as KeyedProcessFunction<unknown, Key, unknown> }, true);
+  }
+}
+
+/** A sink: configurable like an operator, but ends the stream. */
+export class StreamSink {
+  /** @internal */
+  constructor(private readonly node: OperatorNode) {}
+
+  setParallelism(n: number): this {
+    this.node.setParallelism(n);
+    return this;
+  }
+
+  name(name: string): this {
+    this.node.name = name;
+    return this;
+  }
+
+  uid(uid: string): this {
+    this.node.setUid(uid);
+    return this;
+  }
+
+  startNewChain(): this {
+    this.node.chaining = ChainingStrategy.Head;
+    return this;
+  }
+
+  disableChaining(): this {
+    this.node.chaining = ChainingStrategy.Never;
+    return this;
+  }
+
+  slotSharingGroup(group: string): this {
+    this.node.setSlotSharingGroup(group);
+    return this;
+  }
+}
