@@ -32,6 +32,8 @@ export interface StreamEnvironmentOptions {
   parallelism?: number;
   /** Default number of key groups. Default 128. */
   maxParallelism?: number;
+  /** Arguments given at submission (`run JOB --arg k=v`), read by the job as `env.args`. */
+  args?: Readonly<Record<string, unknown>>;
 }
 
 /** @internal An input of a node under construction; the partitioner is resolved at build time. */
@@ -115,7 +117,11 @@ export class StreamEnvironment {
   private parallelism: number;
   private maxParallelism: number;
 
+  /** Arguments given at submission; the same on the Master and in every task. */
+  readonly args: Readonly<Record<string, unknown>>;
+
   constructor(options: StreamEnvironmentOptions = {}) {
+    this.args = options.args ?? {};
     this.parallelism = options.parallelism ?? 1;
     this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
     checkPositiveInteger('default parallelism', this.parallelism, undefined);

@@ -1,0 +1,66 @@
+/** What the JobMaster reports about its job: plain data for the Master, the CLI and REST. */
+import type { WireError } from '../../lib/errors.js';
+import type { ExecutionState, TaskMetrics } from '../../lib/task/descriptor.js';
+
+/** The job's states, as the JobMaster machine names them. */
+export const JobState = {
+  Created: 'created',
+  WaitingForResources: 'waitingForResources',
+  Running: 'running',
+  Failing: 'failing',
+  Canceling: 'canceling',
+  Finished: 'finished',
+  Failed: 'failed',
+  Canceled: 'canceled',
+  Suspended: 'suspended',
+} as const;
+export type JobState = (typeof JobState)[keyof typeof JobState];
+
+export function isGloballyTerminal(state: JobState): boolean {
+  return state === 'finished' || state === 'failed' || state === 'canceled';
+}
+
+export interface SubtaskStatus {
+  vertexId: string;
+  index: number;
+  executionId: string;
+  state: ExecutionState;
+  taskExecutorId: string | null;
+  slotIndex: number | null;
+  metrics: TaskMetrics;
+  error?: WireError;
+}
+
+export interface VertexStatus {
+  id: string;
+  name: string;
+  parallelism: number;
+  slotSharingGroup: string;
+  operatorIds: readonly string[];
+  inputs: Array<{ source: string; partitioner: string }>;
+}
+
+export interface JobDetails {
+  jobId: string;
+  name: string;
+  state: JobState;
+  submittedAt: number;
+  endedAt: number | null;
+  vertices: VertexStatus[];
+  subtasks: SubtaskStatus[];
+  slots: Array<{ allocationId: string; taskExecutorId: string; slotIndex: number; group: string }>;
+  failure?: WireError;
+}
+
+/** What is kept of a job once it has ended. */
+export interface JobResult {
+  jobId: string;
+  name: string;
+  state: 'finished' | 'failed' | 'canceled';
+  submittedAt: number;
+  endedAt: number;
+  /** Records of `collect()` sinks, in arrival order per subtask. */
+  collected: unknown[];
+  failure?: WireError;
+  details: JobDetails;
+}

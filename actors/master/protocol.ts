@@ -1,0 +1,49 @@
+/** The messages the Master accepts: from clients, from its JobMasters, from leader election. */
+import type { ActorRef, WatchNotice } from '../../lib/index.js';
+import type { ClusterOverview } from '../resourcemanager/protocol.js';
+import type { JobDetails, JobResult, JobState } from '../jobmaster/status.js';
+
+export interface JobSummary {
+  jobId: string;
+  name: string;
+  state: JobState;
+  submittedAt: number;
+  endedAt: number | null;
+}
+
+export interface SubmitJob {
+  /** The job module's source (an ES module whose default export builds the dataflow). */
+  code: Uint8Array;
+  name?: string;
+  /** Default parallelism for operators that set none. */
+  parallelism?: number;
+  args?: Record<string, unknown>;
+}
+
+export type MasterMessage =
+  | ({ type: 'master.job.submit'; replyTo: ActorRef<{ jobId: string }> } & SubmitJob)
+  | { type: 'master.job.list'; replyTo: ActorRef<JobSummary[]> }
+  | { type: 'master.job.status'; jobId: string; replyTo: ActorRef<JobDetails> }
+  | { type: 'master.job.result'; jobId: string; replyTo: ActorRef<JobResult | null> }
+  | { type: 'master.job.cancel'; jobId: string; replyTo: ActorRef<{ state: string }> }
+  | { type: 'master.code.get'; hash: string; replyTo: ActorRef<Uint8Array> }
+  | { type: 'master.cluster.overview'; replyTo: ActorRef<ClusterOverview> }
+  | { type: 'master.job.ended'; leaderSessionId: string; result: JobResult }
+  /** Internal: a submission whose module has been loaded and checked (or not). */
+  | { type: 'master.job.prepared'; jobId: string; prepared: PreparedJob }
+  | { type: 'master.leadership.granted'; sessionId: string }
+  | { type: 'master.leadership.revoked' }
+  | { type: 'master.stop' }
+  | WatchNotice;
+
+/** A job whose module loaded and whose graph is valid, ready for a JobMaster. */
+export interface PreparedJob {
+  jobId: string;
+  name: string;
+  codeHash: string;
+  args: Record<string, unknown>;
+  parallelism: number;
+  submittedAt: number;
+  jobGraph: import('../../lib/dataflow/jobgraph.js').JobGraph;
+  replyTo: ActorRef<{ jobId: string }>;
+}

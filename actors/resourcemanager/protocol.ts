@@ -1,0 +1,40 @@
+/** The messages the ResourceManager accepts. */
+import type { ActorRef, WatchNotice } from '../../lib/index.js';
+import type { JobMasterMessage } from '../jobmaster/protocol.js';
+import type { SlotReport, TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import type { SlotProfile, SlotRequirement } from './slot-manager.js';
+
+export interface RegistrationSuccess {
+  leaderSessionId: string;
+  resourceManagerId: string;
+}
+
+export interface ClusterOverview {
+  leaderSessionId: string;
+  taskExecutors: Array<{
+    id: string;
+    dataAddress: string;
+    node: string;
+    slots: Array<{ index: number; managedMemoryBytes: number; jobId: string | null; allocationId: string | null; group: string | null }>;
+  }>;
+  slotsTotal: number;
+  slotsFree: number;
+  waitingJobs: Array<{ jobId: string; slots: number; sinceMs: number }>;
+}
+
+export type ResourceManagerMessage =
+  | {
+      type: 'rm.te.register';
+      taskExecutorId: string;
+      taskExecutor: ActorRef<TaskExecutorMessage>;
+      dataAddress: string;
+      slots: SlotProfile[];
+      replyTo: ActorRef<RegistrationSuccess>;
+    }
+  | { type: 'rm.slots.declare'; leaderSessionId: string; jobId: string; jobMaster: ActorRef<JobMasterMessage>; requirements: SlotRequirement[] }
+  | { type: 'rm.slots.release'; leaderSessionId: string; jobId: string }
+  | { type: 'rm.overview'; replyTo: ActorRef<ClusterOverview> }
+  /** Internal: time to heartbeat every TaskExecutor. */
+  | { type: 'rm.heartbeat.tick' }
+  | { type: 'rm.heartbeat.report'; report: SlotReport; at: number }
+  | WatchNotice;

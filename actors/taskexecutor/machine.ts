@@ -1,0 +1,284 @@
+/**
+ * The TaskExecutor: a worker process with a fixed number of slots. It registers with the
+ * leader's ResourceManager, offers slots to JobMasters when the ResourceManager asks, runs the
+ * tasks it is given (each in its own worker thread, through the TaskRunner), and reports their
+ * states to their JobMasters.
+ *
+ * States: `disconnected` (no leader known) → `registering` (asking the ResourceManager, retried
+ * with a delay) → `registered`. A lost ResourceManager or a new leader sends it back to
+ * `registering`; its tasks belonged to the old leader's jobs and are cancelled.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
+import { toWireError } from '../../lib/errors.js';
+import type { TaskEvent } from '../../lib/task/descriptor.js';
+import type { JobMasterMessage } from '../jobmaster/protocol.js';
+import type { MasterMessage } from '../master/protocol.js';
+import type { RegistrationSuccess, ResourceManagerMessage } from '../resourcemanager/protocol.js';
+import type { SlotProfile } from '../resourcemanager/slot-manager.js';
+import { CodeCache } from './code-cache.js';
+import type { SlotReport, TaskExecutorMessage } from './protocol.js';
+
+/** What the TaskExecutor needs of the task runtime (lib/task's TaskRunner). */
+export interface TaskRuntime {
+  deploy(
+    tdd: import('../../lib/task/descriptor.js').TaskDeploymentDescriptor,
+    slot: { managedMemoryBytes: number },
+    onEvent: (event: TaskEvent) => void,
+  ): void;
+  cancel(executionId: string): void;
+  cancelJob(jobId: string): void;
+}
+
+export interface TaskExecutorInput {
+  env: ActorEnv;
+  taskExecutorId: string;
+  slots: SlotProfile[];
+  dataAddress: string;
+  runtime: TaskRuntime;
+  codeCache: CodeCache;
+  registrationTimeoutMs: number;
+  registrationRetryMs: number;
+}
+
+type Event = TaskExecutorMessage | { type: 'te.leader.changed'; masterNode: string | null };
+
+interface SlotUse {
+  allocationId: string;
+  jobId: string;
+  jobMaster: ActorRef<JobMasterMessage>;
+}
+
+interface Execution {
+  jobId: string;
+  jobMaster: ActorRef<JobMasterMessage>;
+}
+
+interface Context extends TaskExecutorInput {
+  masterNode: string | null;
+  resourceManager: ActorRef<ResourceManagerMessage> | null;
+  leaderSessionId: string | null;
+  slotUse: Map<number, SlotUse>;
+  executions: Map<string, Execution>;
+  unwatch: (() => void) | null;
+}
+
+export const taskExecutorMachine = setup({
+  types: { context: {} as Context, events: {} as Event, input: {} as TaskExecutorInput },
+  delays: { retry: ({ context }) => context.registrationRetryMs },
+  actors: {
+    register: fromPromise<RegistrationSuccess, { context: Context }>(({ input: { context } }) => {
+      const rm = context.env.system.ref<ResourceManagerMessage>(context.masterNode!, 'resourcemanager');
+      return rm.ask(
+        {
+          type: 'rm.te.register',
+          taskExecutorId: context.taskExecutorId,
+          taskExecutor: context.env.self as ActorRef<TaskExecutorMessage>,
+          dataAddress: context.dataAddress,
+          slots: context.slots,
+        },
+        { timeoutMs: context.registrationTimeoutMs },
+      );
+    }),
+  },
+  guards: {
+    fromCurrentLeader: ({ context, event }) => {
+      const sessionId = (event as { leaderSessionId?: string }).leaderSessionId;
+      if (sessionId === context.leaderSessionId) return true;
+      context.env.log.warn({ type: event.type, received: sessionId, current: context.leaderSessionId }, 'rejected a message of a stale leader session');
+      return false;
+    },
+    isResourceManager: ({ context, event }) =>
+      event.type === 'actor.terminated' && context.resourceManager !== null && event.ref.equals(context.resourceManager),
+    hasLeader: ({ event }) => event.type === 'te.leader.changed' && event.masterNode !== null,
+  },
+  actions: {
+    setLeader: assign({ masterNode: ({ event }) => (event.type === 'te.leader.changed' ? event.masterNode : null) }),
+    dropLeaderSession: ({ context }) => {
+      // Everything the old leader's jobs ran here is cancelled: a new leader restarts them.
+      for (const jobId of new Set([...context.slotUse.values()].map((s) => s.jobId))) context.runtime.cancelJob(jobId);
+      context.slotUse.clear();
+      context.unwatch?.();
+      context.unwatch = null;
+      context.resourceManager = null;
+      context.leaderSessionId = null;
+    },
+    heartbeat: ({ context, event }) => {
+      if (event.type !== 'te.heartbeat') return;
+      reply(event.replyTo, slotReport(context));
+    },
+    offerSlot: ({ context, event }) => {
+      if (event.type !== 'te.slots.request') return;
+      const used = context.slotUse.get(event.slotIndex);
+      if (used && used.allocationId !== event.allocationId) {
+        context.env.log.warn({ slot: event.slotIndex, held: used.allocationId, requested: event.allocationId }, 'slot already allocated');
+        return;
+      }
+      if (!context.slots.some((s) => s.index === event.slotIndex)) {
+        context.env.log.warn({ slot: event.slotIndex }, 'slot request for a slot this TaskExecutor does not have');
+        return;
+      }
+      context.slotUse.set(event.slotIndex, { allocationId: event.allocationId, jobId: event.jobId, jobMaster: event.jobMaster });
+      tellSafely(context, event.jobMaster, {
+        type: 'jm.slots.offer',
+        taskExecutorId: context.taskExecutorId,
+        taskExecutor: context.env.self as ActorRef<TaskExecutorMessage>,
+        dataAddress: context.dataAddress,
+        slots: [{ allocationId: event.allocationId, slotIndex: event.slotIndex, group: event.group }],
+      });
+    },
+    freeSlots: ({ context, event }) => {
+      if (event.type !== 'te.slots.free') return;
+      context.runtime.cancelJob(event.jobId);
+      for (const [index, use] of context.slotUse) if (use.jobId === event.jobId) context.slotUse.delete(index);
+    },
+    submitTask: ({ context, event }) => {
+      if (event.type !== 'te.task.submit') return;
+      const { tdd } = event;
+      const slot = [...context.slotUse.entries()].find(([, use]) => use.allocationId === event.allocationId);
+      if (!slot || slot[1].jobId !== tdd.jobId) {
+        context.env.log.warn({ executionId: tdd.executionId, allocationId: event.allocationId }, 'task submitted to a slot not allocated to its job');
+        return;
+      }
+      const [slotIndex, use] = slot;
+      context.executions.set(tdd.executionId, { jobId: tdd.jobId, jobMaster: use.jobMaster });
+      const master = context.env.system.ref<MasterMessage>(context.masterNode!, 'master');
+      const managedMemoryBytes = context.slots.find((s) => s.index === slotIndex)!.managedMemoryBytes;
+      context.codeCache.fetch(event.codeHash, master).then(
+        (jobModulePath) => {
+          if (!context.executions.has(tdd.executionId)) return; // cancelled meanwhile
+          context.runtime.deploy({ ...tdd, jobModulePath }, { managedMemoryBytes }, (taskEvent) =>
+            context.env.self.tell({ type: 'te.task.event', event: taskEvent }),
+          );
+        },
+        (err: unknown) =>
+          context.env.self.tell({
+            type: 'te.task.event',
+            event: { type: 'task.state', executionId: tdd.executionId, state: 'failed', error: toWireError(err) },
+          }),
+      );
+    },
+    cancelTask: ({ context, event }) => {
+      if (event.type !== 'te.task.cancel') return;
+      if (!context.executions.has(event.executionId)) return;
+      context.runtime.cancel(event.executionId);
+    },
+    forwardTaskEvent: ({ context, event }) => {
+      if (event.type !== 'te.task.event') return;
+      const e = event.event;
+      const execution = context.executions.get(e.executionId);
+      if (!execution) return;
+      if (e.type === 'task.state') {
+        if (e.state !== 'running') context.executions.delete(e.executionId);
+        tellSafely(context, execution.jobMaster, {
+          type: 'jm.task.state',
+          executionId: e.executionId,
+          state: e.state,
+          ...(e.error ? { error: e.error } : {}),
+          ...(e.metrics ? { metrics: e.metrics } : {}),
+        });
+      } else if (e.type === 'task.collect') {
+        tellSafely(context, execution.jobMaster, { type: 'jm.task.collect', executionId: e.executionId, records: e.records });
+      } else {
+        tellSafely(context, execution.jobMaster, { type: 'jm.task.metrics', executionId: e.executionId, metrics: e.metrics });
+      }
+    },
+  },
+}).createMachine({
+  id: 'taskexecutor',
+  context: ({ input }) => ({
+    ...input,
+    masterNode: null,
+    resourceManager: null,
+    leaderSessionId: null,
+    slotUse: new Map(),
+    executions: new Map(),
+    unwatch: null,
+  }),
+  initial: 'disconnected',
+  on: {
+    'te.task.event': { actions: 'forwardTaskEvent' },
+  },
+  states: {
+    disconnected: {
+      on: { 'te.leader.changed': { guard: 'hasLeader', target: 'registering', actions: 'setLeader' } },
+    },
+    registering: {
+      invoke: {
+        src: 'register',
+        input: ({ context }) => ({ context }),
+        onDone: {
+          target: 'registered',
+          actions: assign(({ context, event }) => {
+            const rm = context.env.system.ref<ResourceManagerMessage>(context.masterNode!, 'resourcemanager');
+            context.env.log.info({ resourceManager: rm.path, leaderSessionId: event.output.leaderSessionId }, 'registered');
+            return {
+              resourceManager: rm,
+              leaderSessionId: event.output.leaderSessionId,
+              unwatch: context.env.system.watch(rm, context.env.self),
+            };
+          }),
+        },
+        onError: {
+          target: 'waitingToRetry',
+          actions: ({ context, event }) =>
+            context.env.log.warn({ err: event.error, master: context.masterNode }, 'registration failed; will retry'),
+        },
+      },
+      on: {
+        'te.leader.changed': [
+          { guard: 'hasLeader', target: 'registering', reenter: true, actions: 'setLeader' },
+          { target: 'disconnected', actions: 'setLeader' },
+        ],
+      },
+    },
+    waitingToRetry: {
+      after: { retry: 'registering' },
+      on: {
+        'te.leader.changed': [
+          { guard: 'hasLeader', target: 'registering', actions: 'setLeader' },
+          { target: 'disconnected', actions: 'setLeader' },
+        ],
+      },
+    },
+    registered: {
+      on: {
+        'te.heartbeat': { guard: 'fromCurrentLeader', actions: 'heartbeat' },
+        'te.slots.request': { guard: 'fromCurrentLeader', actions: 'offerSlot' },
+        'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
+        'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },
+        'te.task.cancel': { guard: 'fromCurrentLeader', actions: 'cancelTask' },
+        'actor.terminated': {
+          guard: 'isResourceManager',
+          target: 'registering',
+          actions: [
+            ({ context, event }) => context.env.log.warn({ reason: event.type === 'actor.terminated' ? event.reason : '' }, 'ResourceManager lost'),
+            'dropLeaderSession',
+          ],
+        },
+        'te.leader.changed': [
+          { guard: 'hasLeader', target: 'registering', actions: ['dropLeaderSession', 'setLeader'] },
+          { target: 'disconnected', actions: ['dropLeaderSession', 'setLeader'] },
+        ],
+      },
+    },
+  },
+});
+
+function slotReport(context: Context): SlotReport {
+  return {
+    taskExecutorId: context.taskExecutorId,
+    slots: context.slots.map((s) => {
+      const use = context.slotUse.get(s.index);
+      return { index: s.index, allocationId: use?.allocationId ?? null, jobId: use?.jobId ?? null };
+    }),
+  };
+}
+
+function tellSafely<M>(context: Context, ref: ActorRef<M>, message: M): void {
+  try {
+    ref.tell(message);
+  } catch (err) {
+    context.env.log.warn({ err, to: ref.path }, 'message not sent');
+  }
+}

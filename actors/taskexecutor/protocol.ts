@@ -1,0 +1,33 @@
+/** The messages a TaskExecutor accepts. Every command from a leader carries its session id. */
+import type { ActorRef, WatchNotice } from '../../lib/index.js';
+import type { TaskDeploymentDescriptor, TaskEvent } from '../../lib/task/descriptor.js';
+import type { JobMasterMessage } from '../jobmaster/protocol.js';
+
+export interface SlotReport {
+  taskExecutorId: string;
+  slots: Array<{ index: number; allocationId: string | null; jobId: string | null }>;
+}
+
+export type TaskExecutorMessage =
+  | { type: 'te.heartbeat'; leaderSessionId: string; replyTo: ActorRef<SlotReport> }
+  | {
+      type: 'te.slots.request';
+      leaderSessionId: string;
+      allocationId: string;
+      jobId: string;
+      slotIndex: number;
+      group: string;
+      jobMaster: ActorRef<JobMasterMessage>;
+    }
+  | { type: 'te.slots.free'; leaderSessionId: string; jobId: string }
+  | {
+      type: 'te.task.submit';
+      leaderSessionId: string;
+      allocationId: string;
+      codeHash: string;
+      tdd: TaskDeploymentDescriptor;
+    }
+  | { type: 'te.task.cancel'; leaderSessionId: string; executionId: string }
+  /** From the task runtime on this process. */
+  | { type: 'te.task.event'; event: TaskEvent }
+  | WatchNotice;

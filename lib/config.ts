@@ -1,0 +1,174 @@
+/**
+ * The cluster's configuration: one typed object with documented defaults. Values come from
+ * (lowest to highest precedence) the defaults, a JSON config file, `FLINKISH_*` environment
+ * variables, and command-line flags. Every problem names the key and what is allowed.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+
+export interface ClusterConfig {
+  /** Peers with another cluster id are refused. */
+  clusterId: string;
+  /** Shared secret for the handshake (>= 16 characters). */
+  secret: string;
+  /** Address every process binds to; loopback by default. */
+  host: string;
+  /** Master RPC port; 0 picks a free one. */
+  masterPort: number;
+  /** `host:port` of the Master, for TaskExecutors and clients (standalone mode). */
+  masterAddress: string;
+  /** etcd client URLs (comma separated); empty means standalone mode (no HA). */
+  etcdEndpoints: string[];
+  /** Working directory for job code, caches and checkpoints. */
+  workDir: string;
+  /** Slots per TaskExecutor. */
+  slots: number;
+  /** Managed memory per slot, in MiB: the heap limit of each task's worker thread. */
+  slotMemoryMb: number;
+  /** Default parallelism of jobs that set none. */
+  defaultParallelism: number;
+  /** How long a job waits for its slots before it fails. */
+  slotRequestTimeoutMs: number;
+  /** How long cancelled subtasks have to confirm before they are declared failed. */
+  cancelTimeoutMs: number;
+  /** ResourceManager → TaskExecutor heartbeats. */
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  /** Records kept per job from collect() sinks. */
+  maxCollectedRecords: number;
+  logLevel: string;
+}
+
+export const configDefaults: ClusterConfig = {
+  clusterId: 'flinkish',
+  secret: '',
+  host: '127.0.0.1',
+  masterPort: 6123,
+  masterAddress: '127.0.0.1:6123',
+  etcdEndpoints: [],
+  workDir: '.flinkish',
+  slots: 2,
+  slotMemoryMb: 256,
+  defaultParallelism: 1,
+  slotRequestTimeoutMs: 60_000,
+  cancelTimeoutMs: 10_000,
+  heartbeatIntervalMs: 1000,
+  heartbeatTimeoutMs: 5000,
+  maxCollectedRecords: 1_000_000,
+  logLevel: 'info',
+};
+
+type Kind = 'string' | 'int' | 'list';
+
+const KINDS: Record<keyof ClusterConfig, Kind> = {
+  clusterId: 'string',
+  secret: 'string',
+  host: 'string',
+  masterPort: 'int',
+  masterAddress: 'string',
+  etcdEndpoints: 'list',
+  workDir: 'string',
+  slots: 'int',
+  slotMemoryMb: 'int',
+  defaultParallelism: 'int',
+  slotRequestTimeoutMs: 'int',
+  cancelTimeoutMs: 'int',
+  heartbeatIntervalMs: 'int',
+  heartbeatTimeoutMs: 'int',
+  maxCollectedRecords: 'int',
+  logLevel: 'string',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** `FLINKISH_SLOT_MEMORY_MB` for `slotMemoryMb`. */
+export function envName(key: string): string {
+  return `FLINKISH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function configKeys(): Array<keyof ClusterConfig> {
+  return Object.keys(KINDS) as Array<keyof ClusterConfig>;
+}
+
+/**
+ * Resolve the configuration. `flags` are already-parsed command-line values (undefined when
+ * not given); strings from files, env and flags are converted and validated alike.
+ */
+export function loadConfig(
+  options: { file?: string; env?: NodeJS.ProcessEnv; flags?: Partial<Record<keyof ClusterConfig, unknown>> } = {},
+): ClusterConfig {
+  const merged: Record<string, unknown> = { ...configDefaults };
+  if (options.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(options.file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError('config file', `cannot read ${options.file} as JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('config file', 'must hold a JSON object');
+    for (const [key, value] of Object.entries(parsed)) {
+      if (!(key in KINDS)) throw new ConfigError(key, `unknown key in ${options.file}; known keys: ${configKeys().join(', ')}`);
+      merged[key] = convert(key as keyof ClusterConfig, value, `${options.file}`);
+    }
+  }
+  const env = options.env ?? process.env;
+  for (const key of configKeys()) {
+    const value = env[envName(key)];
+    if (value !== undefined && value !== '') merged[key] = convert(key, value, envName(key));
+  }
+  for (const [key, value] of Object.entries(options.flags ?? {})) {
+    if (value === undefined) continue;
+    if (!(key in KINDS)) throw new ConfigError(key, 'unknown key');
+    merged[key] = convert(key as keyof ClusterConfig, value, `--${key}`);
+  }
+  return validate(merged as unknown as ClusterConfig);
+}
+
+function convert(key: keyof ClusterConfig, value: unknown, source: string): unknown {
+  switch (KINDS[key]) {
+    case 'int': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n)) throw new ConfigError(key, `must be an integer, got ${JSON.stringify(value)} (from ${source})`);
+      return n;
+    }
+    case 'list':
+      if (Array.isArray(value)) return value.map(String);
+      if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
+      throw new ConfigError(key, `must be a list or a comma-separated string (from ${source})`);
+    case 'string':
+      if (typeof value !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(value)} (from ${source})`);
+      return value;
+  }
+}
+
+function validate(c: ClusterConfig): ClusterConfig {
+  range(c, 'masterPort', 0, 65535);
+  range(c, 'slots', 1, 1024);
+  range(c, 'slotMemoryMb', 16, 1 << 20);
+  range(c, 'defaultParallelism', 1, 32768);
+  range(c, 'slotRequestTimeoutMs', 1, 24 * 3600_000);
+  range(c, 'cancelTimeoutMs', 1, 3600_000);
+  range(c, 'heartbeatIntervalMs', 10, 3600_000);
+  range(c, 'heartbeatTimeoutMs', c.heartbeatIntervalMs + 1, 3600_000);
+  range(c, 'maxCollectedRecords', 0, 100_000_000);
+  if (!c.clusterId) throw new ConfigError('clusterId', 'must not be empty');
+  if (!/^[^:\s]+:\d+$/.test(c.masterAddress)) throw new ConfigError('masterAddress', `must be host:port, got '${c.masterAddress}'`);
+  if (!LOG_LEVELS.includes(c.logLevel)) throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got '${c.logLevel}'`);
+  for (const endpoint of c.etcdEndpoints) {
+    if (!/^https?:\/\/[^/\s]+$/.test(endpoint)) throw new ConfigError('etcdEndpoints', `each must be http(s)://host:port, got '${endpoint}'`);
+  }
+  return c;
+}
+
+function range(c: ClusterConfig, key: keyof ClusterConfig, min: number, max: number): void {
+  const v = c[key] as number;
+  if (v < min || v > max) throw new ConfigError(key, `must be between ${min} and ${max}, got ${v}`);
+}
+
+/** The secret must be set for any process that joins a cluster. */
+export function requireSecret(c: ClusterConfig): string {
+  if (c.secret.length < 16) {
+    throw new ConfigError('secret', `must be at least 16 characters; set ${envName('secret')} or --secret (the local cluster script generates one)`);
+  }
+  return c.secret;
+}

@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+/**
+ * The command line: run cluster processes, submit and manage jobs, and start or stop a local
+ * cluster. `flinkish --help` and `flinkish COMMAND --help` document every option.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, RuntimeError } from '../lib/errors.js';
+import { loadConfig, type ClusterConfig } from '../lib/config.js';
+import { ClusterClient } from '../lib/client/cluster-client.js';
+import { createLogger } from '../lib/logging.js';
+import { startMaster } from './processes/master.js';
+import { startTaskExecutor } from './processes/taskexecutor.js';
+import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster.js';
+import { printProgress, printResult } from './progress.js';
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
+  return Number(value);
+}
+
+function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError(`expected a port (0-65535), got '${value}'`);
+  return Number(value);
+}
+
+function keyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const i = value.indexOf('=');
+  if (i <= 0) throw new InvalidArgumentError(`expected key=value, got '${value}'`);
+  return { ...previous, [value.slice(0, i)]: value.slice(i + 1) };
+}
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+  master?: string;
+  secret?: string;
+  clusterId?: string;
+  etcd?: string;
+}
+
+const program = new Command('flinkish')
+  .description("A high-availability actor-system runtime with Apache Flink's runtime architecture.")
+  .option('-c, --config <file>', 'JSON configuration file (precedence: defaults < file < FLINKISH_* env < flags)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .option('-m, --master <host:port>', 'address of the Master (default: the local cluster started by `cluster start`)')
+  .option('--secret <secret>', 'cluster secret (prefer FLINKISH_SECRET)')
+  .option('--cluster-id <id>', 'cluster id')
+  .option('--etcd <urls>', 'etcd endpoints, comma separated (HA mode)')
+  .showHelpAfterError('(run with --help for usage)');
+
+/** Configuration for this invocation; client commands fall back on the local cluster's state file. */
+function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLocalCluster = false): ClusterConfig {
+  const g = program.opts<GlobalOptions>();
+  const local = useLocalCluster ? readClusterState(process.env['FLINKISH_WORK_DIR'] ?? '.flinkish') : null;
+  return loadConfig({
+    ...(g.config ? { file: g.config } : {}),
+    flags: {
+      ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS'] ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId } : {}),
+      logLevel: g.logLevel,
+      masterAddress: g.master,
+      secret: g.secret,
+      clusterId: g.clusterId,
+      etcdEndpoints: g.etcd,
+      ...extra,
+    },
+  });
+}
+
+async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Promise<T>): Promise<T> {
+  const c = config({}, true);
+  const client = await ClusterClient.connect({
+    masterAddress: c.masterAddress,
+    clusterId: c.clusterId,
+    secret: c.secret,
+    logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
+  });
+  try {
+    return await fn(client, c);
+  } finally {
+    await client.close();
+  }
+}
+
+function ready(role: string, fields: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ ready: true, role, pid: process.pid, ...fields }) + '\n');
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+program
+  .command('master')
+  .description('run a Master process (standalone, or one of several HA Masters with --etcd)')
+  .option('--host <host>', 'address to bind')
+  .option('--port <port>', 'RPC port (0: any free port)', port)
+  .option('--work-dir <dir>', 'working directory')
+  .option('--slot-request-timeout-ms <ms>', 'how long a job waits for slots', positiveInt)
+  .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish master --port 6123')
+  .action(async (o: { host?: string; port?: number; workDir?: string; slotRequestTimeoutMs?: number }) => {
+    const c = config({ host: o.host, masterPort: o.port, workDir: o.workDir, slotRequestTimeoutMs: o.slotRequestTimeoutMs });
+    const master = await startMaster(c);
+    onSignals(() => master.stop());
+    ready('master', { node: master.node });
+  });
+
+program
+  .command('taskexecutor')
+  .description('run a TaskExecutor process that registers with the Master')
+  .option('--slots <n>', 'number of task slots', positiveInt)
+  .option('--slot-memory-mb <mb>', 'managed memory per slot (heap limit of each task thread)', positiveInt)
+  .option('--id <id>', 'TaskExecutor id (default: derived from its port)')
+  .option('--work-dir <dir>', 'working directory')
+  .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish taskexecutor --master 127.0.0.1:6123 --slots 2')
+  .action(async (o: { slots?: number; slotMemoryMb?: number; id?: string; workDir?: string }) => {
+    const c = config({ slots: o.slots, slotMemoryMb: o.slotMemoryMb, workDir: o.workDir });
+    const te = await startTaskExecutor(c, o.id ? { id: o.id } : {});
+    onSignals(() => te.stop());
+    ready('taskexecutor', { node: te.node, taskExecutorId: te.taskExecutorId, dataAddress: te.dataAddress });
+  });
+
+program
+  .command('run')
+  .description('submit a job module; attached, follow it until it ends and print its result')
+  .argument('<job-module>', 'ES module whose default export builds the dataflow: export default (env) => { ... }')
+  .option('-d, --detached', 'print the job id and return at once')
+  .option('-p, --parallelism <n>', 'default parallelism', positiveInt)
+  .option('-a, --arg <key=value>', 'argument for the job (env.args), repeatable', keyValue)
+  .option('--name <name>', 'job name (default: the module file name)')
+  .addHelpText('after', '\nExamples:\n  flinkish run examples/wordcount.mjs -p 2\n  flinkish run job.mjs --detached --arg words=1000000')
+  .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string }) => {
+    const code = await withClient(async (client) => {
+      const jobId = await client.submitFile(file, {
+        ...(o.parallelism ? { parallelism: o.parallelism } : {}),
+        ...(o.arg ? { args: o.arg } : {}),
+        ...(o.name ? { name: o.name } : {}),
+      });
+      if (o.detached) {
+        console.log(jobId);
+        return 0;
+      }
+      console.error(`submitted job ${jobId}`);
+      const result = await client.waitForResult(jobId, { onProgress: printProgress });
+      printResult(result);
+      return result.state === 'finished' ? 0 : 1;
+    });
+    process.exitCode = code;
+  });
+
+program
+  .command('list')
+  .description('list running and finished jobs')
+  .action(async () => {
+    const jobs = await withClient((client) => client.list());
+    if (jobs.length === 0) console.log('no jobs');
+    for (const j of jobs) console.log(`${j.jobId}  ${j.state.padEnd(10)}  ${new Date(j.submittedAt).toISOString()}  ${j.name}`);
+  });
+
+program
+  .command('status')
+  .description("show a job's state, its tasks and the slots they run in")
+  .argument('<job-id>')
+  .action(async (jobId: string) => {
+    const details = await withClient((client) => client.status(jobId));
+    console.log(JSON.stringify(details, null, 2));
+  });
+
+program
+  .command('cancel')
+  .description('cancel a job')
+  .argument('<job-id>')
+  .action(async (jobId: string) => {
+    const answer = await withClient((client) => client.cancel(jobId));
+    console.log(`${jobId}: ${answer.state}`);
+  });
+
+const cluster = program.command('cluster').description('a local cluster of processes on this machine');
+cluster
+  .command('start')
+  .description('start a Master and TaskExecutors as background processes')
+  .option('-n, --task-executors <n>', 'number of TaskExecutors', positiveInt, 2)
+  .option('--slots <n>', 'slots per TaskExecutor', positiveInt, 2)
+  .option('--port <port>', 'Master port (0: any free port)', port, 0)
+  .addHelpText('after', '\nExample:\n  flinkish cluster start -n 2 --slots 2 && flinkish run examples/wordcount.mjs')
+  .action(async (o: { taskExecutors: number; slots: number; port: number }) => {
+    const state = await startLocalCluster({ taskExecutors: o.taskExecutors, slots: o.slots, port: o.port, workDir: process.env['FLINKISH_WORK_DIR'] ?? '.flinkish' });
+    console.log(`local cluster up: Master at ${state.masterAddress}, ${state.processes.length - 1} TaskExecutors (state in ${state.file})`);
+  });
+cluster
+  .command('stop')
+  .description('stop the local cluster started by `cluster start`')
+  .action(async () => {
+    const stopped = await stopLocalCluster(process.env['FLINKISH_WORK_DIR'] ?? '.flinkish');
+    console.log(stopped > 0 ? `stopped ${stopped} processes` : 'no local cluster running');
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof RuntimeError) {
+    console.error(`error [${err.code}]: ${err.message}`);
+  } else {
+    console.error(`error: ${(err as Error).message}`);
+  }
+  process.exit(err instanceof ConfigError ? 2 : 1);
+}

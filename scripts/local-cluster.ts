@@ -1,0 +1,117 @@
+/**
+ * A local session cluster: a Master and N TaskExecutors as background processes on loopback.
+ * `start` records their PIDs, addresses and the generated secret in `<workDir>/cluster.json`
+ * (mode 0600), so that `stop` and the client commands find them; each process logs to
+ * `<workDir>/logs/`. Processes are stopped by PID: SIGTERM, then SIGKILL after a deadline.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface LocalClusterState {
+  file: string;
+  clusterId: string;
+  secret: string;
+  masterAddress: string;
+  processes: Array<{ role: string; pid: number; log: string; node?: string }>;
+}
+
+const cliPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
+
+export function readClusterState(workDir: string): LocalClusterState | null {
+  const file = path.join(workDir, 'cluster.json');
+  if (!existsSync(file)) return null;
+  return JSON.parse(readFileSync(file, 'utf8')) as LocalClusterState;
+}
+
+export async function startLocalCluster(options: { taskExecutors: number; slots: number; port: number; workDir: string }): Promise<LocalClusterState> {
+  const workDir = path.resolve(options.workDir);
+  const existing = readClusterState(workDir);
+  if (existing && existing.processes.some((p) => alive(p.pid))) {
+    throw new Error(`a local cluster is already running (${path.join(workDir, 'cluster.json')}); stop it with 'flinkish cluster stop'`);
+  }
+  mkdirSync(path.join(workDir, 'logs'), { recursive: true });
+  const state: LocalClusterState = {
+    file: path.join(workDir, 'cluster.json'),
+    clusterId: `local-${randomBytes(4).toString('hex')}`,
+    secret: randomBytes(24).toString('hex'),
+    masterAddress: '',
+    processes: [],
+  };
+  const env = { ...process.env, FLINKISH_SECRET: state.secret, FLINKISH_CLUSTER_ID: state.clusterId, FLINKISH_WORK_DIR: workDir };
+  try {
+    const master = await startDetached('master', ['master', '--port', String(options.port), '--work-dir', workDir], env, workDir);
+    state.processes.push(master);
+    state.masterAddress = master.node!;
+    const tes = await Promise.all(
+      Array.from({ length: options.taskExecutors }, (_, i) =>
+        startDetached(`taskexecutor-${i + 1}`, ['--master', state.masterAddress, 'taskexecutor', '--slots', String(options.slots), '--work-dir', workDir, '--id', `te-${i + 1}`], env, workDir),
+      ),
+    );
+    state.processes.push(...tes);
+  } catch (err) {
+    for (const p of state.processes) kill(p.pid, 'SIGKILL');
+    throw err;
+  }
+  writeFileSync(state.file, JSON.stringify(state, null, 2), { mode: 0o600 });
+  return state;
+}
+
+export async function stopLocalCluster(workDir: string): Promise<number> {
+  const state = readClusterState(path.resolve(workDir));
+  if (!state) return 0;
+  const pids = state.processes.map((p) => p.pid).filter(alive);
+  // TaskExecutors first, so that they do not spend their last moments reconnecting.
+  for (const pid of [...pids].reverse()) kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const pid of pids.filter(alive)) kill(pid, 'SIGKILL');
+  rmSync(state.file, { force: true });
+  return pids.length;
+}
+
+async function startDetached(
+  role: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  workDir: string,
+): Promise<{ role: string; pid: number; log: string; node?: string }> {
+  const log = path.join(workDir, 'logs', `${role}.log`);
+  const fd = openSync(log, 'w');
+  const child = spawn(process.execPath, [cliPath, ...args], { env, detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  const pid = child.pid!;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const line = readFileSync(log, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"ready":true'));
+    if (line) return { role, pid, log, node: (JSON.parse(line) as { node: string }).node };
+    if (!alive(pid)) throw new Error(`${role} exited during start; see ${log}:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+    if (Date.now() > deadline) {
+      kill(pid, 'SIGKILL');
+      throw new Error(`${role} was not ready within 20 s; see ${log}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}

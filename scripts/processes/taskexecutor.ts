@@ -1,0 +1,57 @@
+/**
+ * A TaskExecutor process: an actor system with the TaskExecutor actor, and the task runtime
+ * that runs each task in its own worker thread and serves the data plane.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ActorSystem } from '../../lib/index.js';
+import { requireSecret, type ClusterConfig } from '../../lib/config.js';
+import { createLogger } from '../../lib/logging.js';
+import { TaskRunner } from '../../lib/task/runner.js';
+import { taskExecutorMachine } from '../../actors/taskexecutor/machine.js';
+import { CodeCache } from '../../actors/taskexecutor/code-cache.js';
+
+export interface RunningTaskExecutor {
+  system: ActorSystem;
+  node: string;
+  taskExecutorId: string;
+  dataAddress: string;
+  stop(): Promise<void>;
+}
+
+export async function startTaskExecutor(config: ClusterConfig, options: { id?: string } = {}): Promise<RunningTaskExecutor> {
+  const logger = createLogger({ name: 'taskexecutor', level: config.logLevel });
+  const secret = requireSecret(config);
+  const system = await ActorSystem.start({ clusterId: config.clusterId, secret, host: config.host, port: 0, name: 'taskexecutor', logger });
+  const taskExecutorId = options.id ?? `te-${system.node.split(':')[1]}-${randomBytes(3).toString('hex')}`;
+  const workDir = path.resolve(config.workDir, `taskexecutor-${taskExecutorId}`);
+  mkdirSync(workDir, { recursive: true });
+  const runner = new TaskRunner({ taskExecutorId, host: config.host, clusterId: config.clusterId, secret, log: system.log, workDir });
+  const { dataAddress } = await runner.start();
+  const slotMemory = config.slotMemoryMb * 1024 * 1024;
+  const te = system.spawn('taskexecutor', taskExecutorMachine, {
+    input: (env) => ({
+      env,
+      taskExecutorId,
+      slots: Array.from({ length: config.slots }, (_, index) => ({ index, managedMemoryBytes: slotMemory })),
+      dataAddress,
+      runtime: runner,
+      codeCache: new CodeCache(path.join(workDir, 'code')),
+      registrationTimeoutMs: 5000,
+      registrationRetryMs: 500,
+    }),
+  });
+  if (config.etcdEndpoints.length > 0) throw new Error('HA mode (etcdEndpoints) is not available in this build');
+  te.tell({ type: 'te.leader.changed', masterNode: config.masterAddress });
+  return {
+    system,
+    node: system.node,
+    taskExecutorId,
+    dataAddress,
+    async stop() {
+      await runner.stop();
+      await system.terminate();
+    },
+  };
+}

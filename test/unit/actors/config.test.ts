@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { configDefaults, envName, loadConfig, requireSecret } from '../../../lib/config.js';
+import { ConfigError } from '../../../lib/errors.js';
+
+describe('config - loading and validation', () => {
+  it('uses defaults < file < env < flags', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ slots: 3, slotMemoryMb: 64, defaultParallelism: 2 }));
+    const c = loadConfig({ file, env: { FLINKISH_SLOT_MEMORY_MB: '128', FLINKISH_DEFAULT_PARALLELISM: '4' }, flags: { defaultParallelism: 8 } });
+    assert.equal(c.slots, 3);
+    assert.equal(c.slotMemoryMb, 128);
+    assert.equal(c.defaultParallelism, 8);
+    assert.equal(c.heartbeatIntervalMs, configDefaults.heartbeatIntervalMs);
+  });
+
+  it('maps keys to environment variable names', () => {
+    assert.equal(envName('slotMemoryMb'), 'FLINKISH_SLOT_MEMORY_MB');
+    assert.equal(envName('etcdEndpoints'), 'FLINKISH_ETCD_ENDPOINTS');
+  });
+
+  it('names the bad key, its source and what is allowed', () => {
+    const bad = (options: Parameters<typeof loadConfig>[0], pattern: RegExp) =>
+      assert.throws(() => loadConfig({ env: {}, ...options }), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
+    bad({ env: { FLINKISH_SLOTS: 'two' } }, /'slots': must be an integer, got "two" \(from FLINKISH_SLOTS\)/);
+    bad({ flags: { slots: 0 } }, /'slots': must be between 1 and 1024/);
+    bad({ flags: { logLevel: 'loud' } }, /'logLevel': must be one of/);
+    bad({ flags: { masterAddress: 'nohost' } }, /'masterAddress': must be host:port/);
+    bad({ flags: { etcdEndpoints: 'ftp://x' } }, /'etcdEndpoints'/);
+    bad({ flags: { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1000 } }, /'heartbeatTimeoutMs'/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    writeFileSync(path.join(dir, 'typo.json'), JSON.stringify({ slotz: 2 }));
+    bad({ file: path.join(dir, 'typo.json') }, /'slotz': unknown key/);
+    writeFileSync(path.join(dir, 'broken.json'), '{ not json');
+    bad({ file: path.join(dir, 'broken.json') }, /cannot read .* as JSON/);
+  });
+
+  it('requires a secret long enough to join a cluster', () => {
+    assert.throws(() => requireSecret(loadConfig({ env: {} })), /'secret'/);
+    assert.equal(requireSecret(loadConfig({ env: { FLINKISH_SECRET: 'x'.repeat(16) } })), 'x'.repeat(16));
+  });
+});
