@@ -173,9 +173,8 @@ export const jobMasterMachine = setup({
       if (event.type !== 'jm.status') return;
       reply(event.replyTo, detailsOf(context, stateOf(self.getSnapshot().value)));
     },
-    end: ({ context, self }) => {
+    end: ({ context }, { state }: { state: JobResult['state'] }) => {
       context.endedAt = Date.now();
-      const state = stateOf(self.getSnapshot().value) as JobResult['state'];
       const result: JobResult = {
         jobId: context.jobId,
         name: context.name,
@@ -242,9 +241,9 @@ export const jobMasterMachine = setup({
       always: { guard: 'allTerminal', target: 'canceled' },
       after: { cancelTimeout: { target: 'canceled', actions: 'forceTerminal' } },
     },
-    finished: { type: 'final', entry: 'end' },
-    failed: { type: 'final', entry: 'end' },
-    canceled: { type: 'final', entry: 'end' },
+    finished: { type: 'final', entry: { type: 'end', params: { state: 'finished' } } },
+    failed: { type: 'final', entry: { type: 'end', params: { state: 'failed' } } },
+    canceled: { type: 'final', entry: { type: 'end', params: { state: 'canceled' } } },
   },
 });
 

@@ -57,7 +57,7 @@ describe('cluster - jobs on a Master and two TaskExecutors of two slots', functi
     assert.deepEqual(
       details.vertices.map((v) => [v.name, v.parallelism]),
       [
-        ['Source: Source -> map()', 2],
+        ['Source -> map()', 2],
         ['keyBy()/window()/apply()', 2],
         ['Sink', 1],
       ],

@@ -1,0 +1,332 @@
+/**
+ * Leader election over etcd, with the leader's own lease clock as a safety net.
+ *
+ * Protocol (as etcd's `concurrency.Election`, one key per candidacy):
+ * 1. **granting**: grant a lease of `leaseTtlSeconds` (etcd may round it up to its minimum;
+ *    the granted TTL is used). Note the local time *before* the request: the lease cannot
+ *    expire on the server earlier than that time + TTL.
+ * 2. **registering**: create `leader/<leaseId>` = address, attached to the lease, in a
+ *    transaction `if create_revision == 0`. Its create revision R is the candidacy's id.
+ * 3. **waiting**: the leader is the key under `leader/` with the lowest create revision.
+ *    Keys created later have higher revisions, so a key that is lowest stays lowest until
+ *    it is deleted: "my key exists with revision R" is exactly "I lead", and that is the
+ *    comparison every guarded write makes (see fenced-txn.ts). Watch the prefix, re-check
+ *    on each event and after each keepalive.
+ * 4. **leading**: `grantLeadership(sessionId)` with sessionId = R zero-padded to 20 digits,
+ *    so that it compares as a string the way it does as a number; a later term always has
+ *    a higher R (its key was created after, or existed below, the previous lowest key).
+ * 5. **term over** (key deleted, keepalive answered TTL 0, or no keepalive confirmed for
+ *    2/3 of the TTL): `revokeLeadership()` first, synchronously, then revoke the lease
+ *    (best effort, hastens the handover) and start again at 1 after a backoff.
+ *
+ * Keepalives go every TTL/5, each as a fresh stream with a deadline of TTL/3; a confirmed
+ * keepalive vouches for the lease until (its *send* time + TTL) on the server's side.
+ * Revoking at 2/3 TTL after the last confirmed send leaves TTL/3 for clock-rate drift and
+ * for the contender to stop. A paused process checks that window before any guarded write,
+ * and etcd rejects the write anyway if the key is gone.
+ * `resign()` revokes the lease (the next contender takes over at once); `close()` only stops
+ * renewing (the key expires after the TTL, as after a crash).
+ */
+import type { IKeyValue, Namespace, Watcher } from 'etcd3';
+import type { Logger } from '../logging.js';
+import { FencingError, HaClosedError } from './errors.js';
+import { etcdCall, HaKeys } from './etcd-client.js';
+import type { EtcdLeaderGuard } from './fenced-txn.js';
+import type { LeaderContender, LeaderElection } from './types.js';
+import { monotonicClock, withDeadline, type Clock } from './util.js';
+
+/** Default lease TTL: etcd's minimum is 2 s with our launcher's 1 s election timeout. */
+export const DEFAULT_LEASE_TTL_SECONDS = 3;
+
+export interface EtcdLeaderElectionOptions {
+  /** The cluster's root namespace: `client.namespace(haRoot(clusterId))`. */
+  root: Namespace;
+  leaseTtlSeconds?: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** The zero-padded session id of a leader key's create revision. */
+export function sessionIdOf(createRevision: string): string {
+  return createRevision.padStart(20, '0');
+}
+
+interface Term {
+  leaseId: string;
+  ttlMs: number;
+  key: string;
+  createRevision: string;
+  sessionId: string;
+  /** Local time at which the last confirmed keepalive (or the grant) was sent. */
+  confirmedAt: number;
+  leading: boolean;
+  over: boolean;
+  timers: NodeJS.Timeout[];
+  watcher: Promise<Watcher | null>;
+  evaluating: boolean;
+  evaluateAgain: boolean;
+}
+
+/**
+ * Campaigns for leadership of one cluster.
+ *
+ * @example
+ * ```ts
+ * const election = new EtcdLeaderElection({ root: client.namespace(haRoot('c1')) });
+ * election.campaign({
+ *   grantLeadership: (sessionId) => master.lead(sessionId, election.guard()!),
+ *   revokeLeadership: () => master.standBy(),
+ * }, 'tcp://127.0.0.1:6123');
+ * // on shutdown:
+ * await election.resign();
+ * await election.close();
+ * ```
+ */
+export class EtcdLeaderElection implements LeaderElection {
+  private readonly root: Namespace;
+  private readonly ttlSeconds: number;
+  private readonly clock: Clock;
+  private readonly log: Logger | undefined;
+  private contender: LeaderContender | null = null;
+  private address = '';
+  private campaigning = false;
+  private closed = false;
+  private term: Term | null = null;
+  private retryDelayMs = 100;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: EtcdLeaderElectionOptions) {
+    this.root = options.root;
+    this.ttlSeconds = options.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
+    this.clock = options.clock ?? monotonicClock;
+    this.log = options.log;
+    if (!Number.isInteger(this.ttlSeconds) || this.ttlSeconds < 1) {
+      throw new RangeError(`leaseTtlSeconds must be a positive integer, got ${this.ttlSeconds}`);
+    }
+  }
+
+  campaign(contender: LeaderContender, address: string): void {
+    if (this.closed) throw new HaClosedError('leader election');
+    if (this.campaigning) throw new RangeError('already campaigning; resign first');
+    this.contender = contender;
+    this.address = address;
+    this.campaigning = true;
+    void this.startTerm();
+  }
+
+  guard(): EtcdLeaderGuard | null {
+    const term = this.term;
+    return term && term.leading ? this.guardOf(term) : null;
+  }
+
+  /** True while this contender leads (and its lease is vouched for). */
+  isLeader(): boolean {
+    return this.term?.leading === true;
+  }
+
+  async resign(): Promise<void> {
+    this.campaigning = false;
+    clearTimeout(this.retryTimer);
+    const term = this.term;
+    if (term) await this.endTerm(term, 'resigned', true);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.campaigning = false;
+    clearTimeout(this.retryTimer);
+    const term = this.term;
+    if (term) await this.endTerm(term, 'closed', false);
+  }
+
+  private async startTerm(): Promise<void> {
+    if (!this.campaigning) return;
+    const sentAt = this.clock.now();
+    let leaseId: string | undefined;
+    try {
+      const grant = await etcdCall('lease grant', () => this.root.leaseClient.leaseGrant({ TTL: this.ttlSeconds, ID: 0 }));
+      leaseId = grant.ID;
+      const key = `${HaKeys.leaderPrefix}${BigInt(leaseId).toString(16)}`;
+      const put = await etcdCall('leader key create', () =>
+        this.root.if(key, 'Create', '==', 0).then(this.root.put(key).value(this.address).lease(grant.ID)).commit(),
+      );
+      if (!put.succeeded) throw new Error(`leader key ${key} exists already`);
+      const term: Term = {
+        leaseId,
+        ttlMs: Number(grant.TTL) * 1000,
+        key,
+        createRevision: put.header.revision,
+        sessionId: sessionIdOf(put.header.revision),
+        confirmedAt: sentAt,
+        leading: false,
+        over: false,
+        timers: [],
+        watcher: Promise.resolve(null),
+        evaluating: false,
+        evaluateAgain: false,
+      };
+      if (!this.campaigning) {
+        await this.revokeLease(leaseId);
+        return;
+      }
+      this.term = term;
+      this.retryDelayMs = 100;
+      this.log?.debug({ key, createRevision: term.createRevision, ttlMs: term.ttlMs }, 'candidacy registered');
+      term.timers.push(setInterval(() => this.keepalive(term), term.ttlMs / 5));
+      term.timers.push(setInterval(() => this.checkLease(term), Math.max(20, term.ttlMs / 30)));
+      term.watcher = this.watch(term);
+      await this.evaluate(term);
+    } catch (err) {
+      this.log?.warn({ err }, 'campaign attempt failed, retrying');
+      if (leaseId !== undefined && this.term?.leaseId !== leaseId) void this.revokeLease(leaseId);
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (!this.campaigning) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.startTerm(), this.retryDelayMs);
+    this.retryDelayMs = Math.min(2000, this.retryDelayMs * 2);
+  }
+
+  private watch(term: Term): Promise<Watcher | null> {
+    return this.root
+      .watch()
+      .prefix(HaKeys.leaderPrefix)
+      .create()
+      .then((watcher) => {
+        const again = (): void => void this.evaluate(term);
+        watcher.on('put', again).on('delete', again).on('connected', again);
+        watcher.on('error', (err) => this.log?.debug({ err }, 'election watch error'));
+        if (term.over) void withDeadline(watcher.cancel(), 1000);
+        else again();
+        return watcher;
+      })
+      .catch((err: unknown) => {
+        this.log?.debug({ err }, 'election watch failed');
+        return null;
+      });
+  }
+
+  /** Who leads now? Serialized per term: one read in flight, at most one more queued. */
+  private async evaluate(term: Term): Promise<void> {
+    if (term.over) return;
+    if (term.evaluating) {
+      term.evaluateAgain = true;
+      return;
+    }
+    term.evaluating = true;
+    try {
+      do {
+        term.evaluateAgain = false;
+        const kvs: IKeyValue[] = await etcdCall('leader read', () =>
+          this.root.getAll().prefix(HaKeys.leaderPrefix).sort('Create', 'Ascend').exec().then((r) => r.kvs),
+        );
+        if (term.over) return;
+        const mine = kvs.some((kv) => kv.create_revision === term.createRevision);
+        if (!mine) {
+          await this.endTerm(term, 'leader key deleted', true);
+          return;
+        }
+        if (!term.leading && kvs[0]?.create_revision === term.createRevision && this.leaseVouched(term)) {
+          term.leading = true;
+          this.log?.info({ sessionId: term.sessionId }, 'leadership granted');
+          this.contender?.grantLeadership(term.sessionId);
+        }
+      } while (term.evaluateAgain && !term.over);
+    } catch (err) {
+      this.log?.debug({ err }, 'leader read failed; the keepalive loop retries');
+    } finally {
+      term.evaluating = false;
+    }
+  }
+
+  private keepalive(term: Term): void {
+    const sentAt = this.clock.now();
+    void this.root.leaseClient
+      .leaseKeepAlive({ deadline: Date.now() + term.ttlMs / 3 })
+      .then(
+        (stream) =>
+          new Promise<string>((resolve, reject) => {
+            stream.on('data', (res: { TTL: string }) => resolve(res.TTL));
+            stream.on('error', reject);
+            stream.write({ ID: term.leaseId });
+          }).finally(() => stream.end()),
+      )
+      .then(
+        (ttl) => {
+          if (term.over) return;
+          if (ttl === '0') {
+            void this.endTerm(term, 'lease expired on the server', false);
+            return;
+          }
+          term.confirmedAt = Math.max(term.confirmedAt, sentAt);
+          if (!term.leading) void this.evaluate(term);
+        },
+        (err: unknown) => {
+          this.log?.debug({ err }, 'lease keepalive failed');
+          // Retry soon (likely on another member) rather than a whole interval later: the
+          // 2/3-TTL window must cover an etcd leader election (1-2 s with our launcher).
+          if (!term.over) term.timers.push(setTimeout(() => !term.over && this.keepalive(term), Math.max(50, term.ttlMs / 20)));
+        },
+      );
+  }
+
+  private leaseVouched(term: Term): boolean {
+    return this.clock.now() - term.confirmedAt < (term.ttlMs * 2) / 3;
+  }
+
+  private checkLease(term: Term): void {
+    if (!term.over && !this.leaseVouched(term)) void this.endTerm(term, 'lease not confirmed for 2/3 of its TTL', true);
+  }
+
+  private guardOf(term: Term): EtcdLeaderGuard {
+    return {
+      sessionId: term.sessionId,
+      leaderKey: term.key,
+      createRevision: term.createRevision,
+      check: () => {
+        if (term.over || !term.leading) throw new FencingError(term.sessionId, 'not-leader');
+        if (!this.leaseVouched(term)) {
+          void this.endTerm(term, 'lease not confirmed for 2/3 of its TTL', true);
+          throw new FencingError(term.sessionId, 'lease-unconfirmed');
+        }
+      },
+    };
+  }
+
+  /** Revoke leadership first (synchronously), then clean up and campaign again if still on. */
+  private async endTerm(term: Term, reason: string, revokeLease: boolean): Promise<void> {
+    if (term.over) return;
+    term.over = true;
+    for (const timer of term.timers) clearTimeout(timer);
+    if (term.leading) {
+      term.leading = false;
+      this.log?.warn({ sessionId: term.sessionId, reason }, 'leadership revoked');
+      try {
+        this.contender?.revokeLeadership();
+      } catch (err) {
+        this.log?.error({ err }, 'revokeLeadership threw');
+      }
+    } else {
+      this.log?.debug({ reason }, 'candidacy ended');
+    }
+    if (this.term === term) this.term = null;
+    // A watch that etcd never confirmed (etcd down) is cancelled when it is (see watch()).
+    const watcher = await withDeadline(term.watcher, 1000);
+    await Promise.all([
+      watcher ? withDeadline(watcher.cancel(), 1000) : undefined,
+      revokeLease ? this.revokeLease(term.leaseId) : undefined,
+    ]);
+    this.scheduleRetry();
+  }
+
+  private async revokeLease(leaseId: string): Promise<void> {
+    try {
+      await this.root.leaseClient.leaseRevoke({ ID: leaseId });
+    } catch (err) {
+      this.log?.debug({ err }, 'lease revoke failed; it expires by itself');
+    }
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * Starts and stops real etcd processes (Debian's etcd-server 3.4) for scripts, the demo and
+ * tests: loopback only, ephemeral ports, temp data dirs, every process killed by PID.
+ *
+ * Timing. etcd's defaults (heartbeat 100 ms, election timeout 1000 ms) are kept: on a busy
+ * two-core test machine a shorter election timeout makes the etcd cluster itself flap.
+ * etcd grants no lease shorter than its minimum TTL, ceil(1.5 × election timeout) =
+ * ceil(1.5 s) = 2 s here (measured: a 1 s lease request is granted with TTL 2). The election
+ * default TTL of 3 s ({@link DEFAULT_LEASE_TTL_SECONDS}) sits above that with a margin.
+ * `--grpc-keepalive-min-time` is lowered to 500 ms so that clients may ping every second or
+ * two to detect a dead or paused member, instead of being sent GOAWAY(too_many_pings).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { connect, createServer, type Server } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Etcd3 } from 'etcd3';
+import type { Logger } from '../logging.js';
+import { EtcdStartError } from './errors.js';
+
+export const DEFAULT_ETCD_HEARTBEAT_MS = 100;
+export const DEFAULT_ETCD_ELECTION_TIMEOUT_MS = 1000;
+
+export interface EtcdClusterOptions {
+  members: 1 | 3;
+  /** Parent directory for the members' data dirs; a fresh temp dir (removed on stop) if absent. */
+  dataDir?: string;
+  electionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  log?: Logger;
+  /** The etcd binary; `ETCD_BIN` or /usr/bin/etcd by default. */
+  binary?: string;
+  /** Deadline for the whole cluster to answer a linearizable read after start. */
+  readyTimeoutMs?: number;
+}
+
+export interface EtcdMember {
+  readonly name: string;
+  /** PID of the current process (changes on restart); undefined while it is not running. */
+  readonly pid: number | undefined;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly running: boolean;
+  kill(signal?: NodeJS.Signals): void;
+  pause(): void;
+  resume(): void;
+  /** Kill (if running) and start again on the same ports and data dir; resolves once it serves. */
+  restart(): Promise<void>;
+  /** Last lines etcd printed, for failure messages. */
+  tail(lines?: number): string;
+}
+
+export interface EtcdCluster {
+  readonly endpoints: string[];
+  readonly members: EtcdMember[];
+  /** Resolves once every running member answers a linearizable read; rejects at the deadline. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Kill every member by PID and remove the temp dirs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** PIDs of every etcd this process started, killed on exit so that none is orphaned. */
+const livePids = new Set<number>();
+let exitHookInstalled = false;
+function trackPid(pid: number): void {
+  livePids.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const p of livePids) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+class EtcdProcess implements EtcdMember {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly output: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly clientUrl: string,
+    readonly peerUrl: string,
+    private readonly dir: string,
+    private readonly args: () => string[],
+    private readonly binary: string,
+    private readonly log: Logger | undefined,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Spawn the process; rejects if it exits during `graceMs` (e.g. a port clash). */
+  start(): void {
+    const child = spawn(this.binary, ['--data-dir', this.dir, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    if (child.pid !== undefined) trackPid(child.pid);
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        if (child.pid !== undefined) livePids.delete(child.pid);
+        this.log?.debug({ member: this.name, code, signal }, 'etcd member exited');
+        resolve();
+      });
+      child.once('error', (err) => {
+        this.output.push(`spawn error: ${err.message}`);
+        resolve();
+      });
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) if (line) this.output.push(line);
+        if (this.output.length > 500) this.output.splice(0, this.output.length - 500);
+      });
+    }
+    this.log?.debug({ member: this.name, pid: child.pid, clientUrl: this.clientUrl }, 'etcd member started');
+  }
+
+  /** True if the last run exited because a port was taken. */
+  portClash(): boolean {
+    return !this.running && this.output.some((l) => l.includes('address already in use'));
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    // A stopped process does not act on SIGTERM until continued.
+    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') process.kill(pid, 'SIGCONT');
+    process.kill(pid, signal);
+  }
+
+  pause(): void {
+    this.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.kill('SIGCONT');
+  }
+
+  async waitForExit(timeoutMs = 5000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const done = await Promise.race([this.exited.then(() => true), timedOut]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.kill('SIGKILL');
+    await this.waitForExit();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.output.length = 0;
+    this.start();
+    // etcd serves clients only once it has joined a quorum, so a member restarted while the
+    // others are down cannot answer any request: this only waits until it has bound its
+    // client port; `waitHealthy` waits for a quorum.
+    await waitUntil(`${this.name} restarted`, 10_000, async () => {
+      if (!this.running) throw new EtcdStartError(this.name, `exited on restart:\n${this.tail()}`);
+      return canConnect(this.clientUrl);
+    });
+  }
+
+  tail(lines = 20): string {
+    return this.output.slice(-lines).join('\n');
+  }
+}
+
+/** Reserve `count` distinct free loopback ports (held open together, then released). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const address = s.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    return address.port;
+  });
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      if (err instanceof EtcdStartError) throw err;
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new EtcdStartError(what, `not healthy within ${timeoutMs} ms`, { cause: last });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function canConnect(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** One linearizable read (it needs a quorum) through this member only, with a short deadline. */
+async function probeMember(clientUrl: string): Promise<boolean> {
+  const client = new Etcd3({
+    hosts: [clientUrl],
+    dialTimeout: 500,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 500 }),
+  });
+  try {
+    await client.get('/flinkish-health-probe').string();
+    return true;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Start a 1- or 3-member etcd cluster on 127.0.0.1 and wait until it serves reads.
+ *
+ * @example
+ * ```ts
+ * const etcd = await startEtcdCluster({ members: 3 });
+ * const client = createEtcdClient({ endpoints: etcd.endpoints });
+ * etcd.members[0]!.kill('SIGKILL'); // the other two still form a quorum
+ * await etcd.stop();
+ * ```
+ */
+export async function startEtcdCluster(options: EtcdClusterOptions): Promise<EtcdCluster> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof PortClash)) throw err;
+      options.log?.warn({ attempt }, 'etcd port clash, retrying on new ports');
+    }
+  }
+  throw lastError;
+}
+
+/** etcd exited because a port picked as free was taken meanwhile: retry on new ports. */
+class PortClash extends EtcdStartError {
+  constructor(member: string, tail: string) {
+    super(member, `port clash:\n${tail}`);
+  }
+}
+
+async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
+  const count = options.members;
+  const heartbeat = options.heartbeatIntervalMs ?? DEFAULT_ETCD_HEARTBEAT_MS;
+  const election = options.electionTimeoutMs ?? DEFAULT_ETCD_ELECTION_TIMEOUT_MS;
+  const binary = options.binary ?? process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
+  const ownsRoot = options.dataDir === undefined;
+  const root = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'flinkish-etcd-')));
+  const ports = await freePorts(2 * count);
+  const token = `flinkish-${randomBytes(6).toString('hex')}`;
+  const specs = Array.from({ length: count }, (_, i) => ({
+    name: `etcd${i}`,
+    clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
+    peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+  }));
+  const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
+  const members: EtcdProcess[] = [];
+  for (const spec of specs) {
+    const dir = path.join(root, spec.name);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const args = (): string[] => [
+      '--name', spec.name,
+      '--listen-client-urls', spec.clientUrl,
+      '--advertise-client-urls', spec.clientUrl,
+      '--listen-peer-urls', spec.peerUrl,
+      '--initial-advertise-peer-urls', spec.peerUrl,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', token,
+      '--heartbeat-interval', String(heartbeat),
+      '--election-timeout', String(election),
+      '--grpc-keepalive-min-time', '500ms',
+      '--logger', 'zap',
+      '--log-level', 'warn',
+      '--enable-v2=false',
+    ];
+    members.push(new EtcdProcess(spec.name, spec.clientUrl, spec.peerUrl, dir, args, binary, options.log));
+  }
+
+  let stopped = false;
+  const cluster: EtcdCluster = {
+    endpoints: specs.map((s) => s.clientUrl),
+    members,
+    async waitHealthy(timeoutMs = 10_000) {
+      await Promise.all(
+        members
+          .filter((m) => m.running)
+          .map((m) => waitUntil(m.name, timeoutMs, () => probeMember(m.clientUrl))),
+      );
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await Promise.all(members.map((m) => m.stop()));
+      if (ownsRoot) await rm(root, { recursive: true, force: true });
+      else await Promise.all(specs.map((s) => rm(path.join(root, s.name), { recursive: true, force: true })));
+    },
+  };
+
+  for (const member of members) member.start();
+  try {
+    await waitUntil('etcd cluster', options.readyTimeoutMs ?? 15_000, async () => {
+      const dead = members.find((m) => !m.running);
+      if (dead) {
+        if (dead.portClash()) throw new PortClash(dead.name, dead.tail());
+        throw new EtcdStartError(dead.name, `exited during start:\n${dead.tail()}`);
+      }
+      const answers = await Promise.all(members.map((m) => probeMember(m.clientUrl)));
+      return answers.every(Boolean);
+    });
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  options.log?.info({ endpoints: cluster.endpoints, heartbeat, election }, 'etcd cluster ready');
+  return cluster;
+}

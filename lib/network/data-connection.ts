@@ -1,0 +1,183 @@
+/**
+ * One TCP data connection between two TaskExecutors, multiplexing every channel between them.
+ * It opens with the same HMAC handshake as the control plane (lib/transport/handshake.ts,
+ * keyed by the cluster secret), then carries data frames (data-frames.ts). A frame that cannot
+ * be decoded closes the connection with the reason logged: after a framing error nothing that
+ * follows can be trusted.
+ *
+ * Writes are corked and uncorked on the next tick, so that the many small frames of one
+ * event-loop turn go out in one writev while buffers are never copied. No write queue limit is
+ * needed: credits bound what can be in flight.
+ */
+import type { Socket } from 'node:net';
+import { Packr } from 'msgpackr';
+import type { Logger } from '../logging.js';
+import { FrameDecoder, FrameError, encodeFrame } from '../transport/frame.js';
+import {
+  HANDSHAKE_MAX_FRAME_BYTES,
+  authMac,
+  helloProblem,
+  isAuth,
+  isRefuse,
+  makeHello,
+  verifyAuth,
+  type HandshakeMessage,
+  type Hello,
+} from '../transport/handshake.js';
+import { decodeDataFrame, encodeDataMessage } from './data-frames.js';
+import { DataProtocolError } from './errors.js';
+import type { DataMessage } from './messages.js';
+
+export interface DataConnectionSettings {
+  readonly cluster: string;
+  readonly secret: string;
+  /** This TaskExecutor's id: the `node` of its hello. */
+  readonly node: string;
+  /** Unique per TaskRunner instance. */
+  readonly uid: string;
+  readonly maxFrameBytes: number;
+  readonly handshakeTimeoutMs: number;
+}
+
+export interface DataConnectionHandlers {
+  onOpen(conn: DataConnection): void;
+  onMessage(conn: DataConnection, msg: DataMessage): void;
+  /** `local`: closed by us on purpose. */
+  onClose(conn: DataConnection, reason: string, local: boolean): void;
+}
+
+const handshakePackr = new Packr({ useRecords: false });
+
+export class DataConnection {
+  state: 'handshaking' | 'open' | 'closed' = 'handshaking';
+  /** The peer's hello once received: `peer.node` is its TaskExecutor id. */
+  peer: Hello | null = null;
+  private readonly hello: Hello;
+  private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
+  private handshakeTimer: NodeJS.Timeout | null;
+  /** Messages sent before the handshake completed, in order. */
+  private early: DataMessage[] = [];
+  private corked = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly settings: DataConnectionSettings,
+    private readonly handlers: DataConnectionHandlers,
+    private readonly log: Logger,
+    /** For a dialed connection: the TaskExecutor we meant to reach. */
+    readonly expectedNode: string | null,
+  ) {
+    this.hello = makeHello(settings.cluster, settings.node, settings.uid);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.close(err.message, false));
+    socket.on('end', () => this.close('peer closed the connection', false));
+    socket.on('close', () => this.close('socket closed', false));
+    this.handshakeTimer = setTimeout(() => this.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`), settings.handshakeTimeoutMs);
+    this.writeHandshake(this.hello);
+  }
+
+  get remoteAddress(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+  }
+
+  /** Sends a data message, or holds it until the handshake is done. */
+  send(msg: DataMessage): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'handshaking') {
+      this.early.push(msg);
+      return;
+    }
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    for (const chunk of encodeDataMessage(msg)) this.socket.write(chunk);
+  }
+
+  close(reason: string, local: boolean): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.early = [];
+    if (local) this.socket.end();
+    else this.socket.destroy();
+    this.handlers.onClose(this, reason, local);
+  }
+
+  private refuse(code: string, reason: string): void {
+    if (this.state === 'closed') return;
+    this.log.warn({ remote: this.remoteAddress, peer: this.peer?.node, code, reason }, 'data connection refused');
+    this.writeHandshake({ t: 'refuse', code, reason });
+    this.close(`${code}: ${reason}`, false);
+  }
+
+  private writeHandshake(msg: HandshakeMessage): void {
+    this.socket.write(encodeFrame(handshakePackr.pack(msg)));
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (frame) => {
+        if (this.state === 'open') this.dispatch(decodeDataFrame(frame));
+        else if (this.state === 'handshaking') this.onHandshakeFrame(frame);
+      });
+    } catch (err) {
+      if (err instanceof FrameError || err instanceof DataProtocolError) {
+        this.log.warn({ remote: this.remoteAddress, peer: this.peer?.node, reason: err.message, code: err.code }, 'closing data connection on bad input');
+        this.close(err.message, false);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private dispatch(msg: DataMessage): void {
+    try {
+      this.handlers.onMessage(this, msg);
+    } catch (err) {
+      // A fault of ours, not the peer's: keep the connection, report loudly.
+      this.log.error({ err, peer: this.peer?.node, channel: msg.ch }, 'failed to route a data message');
+    }
+  }
+
+  private onHandshakeFrame(frame: Buffer): void {
+    let msg: unknown;
+    try {
+      msg = handshakePackr.unpack(frame);
+    } catch {
+      return this.refuse('BAD_HANDSHAKE', 'handshake frame is not MessagePack');
+    }
+    if (isRefuse(msg)) {
+      this.log.warn({ remote: this.remoteAddress, code: msg.code, reason: msg.reason }, 'peer refused the data connection');
+      return this.close(`${msg.code}: ${msg.reason}`, false);
+    }
+    if (this.peer === null) {
+      const problem = helloProblem(this.hello, msg);
+      if (problem) return this.refuse(problem.code, problem.reason);
+      const hello = msg as Hello;
+      if (this.expectedNode !== null && hello.node !== this.expectedNode) {
+        return this.refuse('WRONG_NODE', `dialed ${this.expectedNode} but the peer is ${hello.node}`);
+      }
+      this.peer = hello;
+      this.writeHandshake({ t: 'auth', mac: authMac(this.settings.secret, this.hello, hello) });
+      return;
+    }
+    if (!isAuth(msg) || !verifyAuth(this.settings.secret, this.peer, this.hello, Buffer.from(msg.mac))) {
+      return this.refuse('AUTH_FAILED', 'the peer does not know the cluster secret');
+    }
+    this.state = 'open';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+    this.handlers.onOpen(this);
+    const early = this.early;
+    this.early = [];
+    for (const msg of early) this.send(msg);
+  }
+}

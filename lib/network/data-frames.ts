@@ -1,0 +1,89 @@
+/**
+ * Data messages on a TCP data connection, inside the length-prefixed frames of
+ * lib/transport/frame.ts. A binary layout rather than MessagePack, so that a 32 KB buffer is
+ * written to the socket as is (no copy into an encoder) and read back with one copy:
+ *
+ *   [u32 frame length][u8 kind][u16 channel id length][channel id, utf8][body]
+ *   body: buffer -> [u32 backlog][records]; credit -> [u32 n]; end-of-partition -> nothing
+ */
+import { FRAME_HEADER_BYTES } from '../transport/frame.js';
+import { DataProtocolError } from './errors.js';
+import { DataMessageType, type DataMessage } from './messages.js';
+
+const KIND_BUFFER = 1;
+const KIND_END_OF_PARTITION = 2;
+const KIND_CREDIT = 3;
+
+/** The header's size for a channel id of `idBytes` bytes, without the body. */
+function headerSize(idBytes: number): number {
+  return FRAME_HEADER_BYTES + 1 + 2 + idBytes;
+}
+
+/**
+ * The chunks to write for one message: a small header and, for a buffer, the records as a
+ * view on the message's ArrayBuffer (not copied).
+ */
+export function encodeDataMessage(msg: DataMessage): Buffer[] {
+  const idBytes = Buffer.byteLength(msg.ch);
+  if (idBytes > 0xffff) throw new DataProtocolError(`channel id of ${idBytes} bytes`);
+  const base = headerSize(idBytes);
+  switch (msg.t) {
+    case DataMessageType.Buffer: {
+      const head = Buffer.allocUnsafe(base + 4);
+      writeHead(head, KIND_BUFFER, msg.ch, idBytes, head.length - FRAME_HEADER_BYTES + msg.length);
+      head.writeUInt32BE(msg.backlog, base);
+      return [head, Buffer.from(msg.data, 0, msg.length)];
+    }
+    case DataMessageType.Credit: {
+      const head = Buffer.allocUnsafe(base + 4);
+      writeHead(head, KIND_CREDIT, msg.ch, idBytes, head.length - FRAME_HEADER_BYTES);
+      head.writeUInt32BE(msg.n, base);
+      return [head];
+    }
+    case DataMessageType.EndOfPartition: {
+      const head = Buffer.allocUnsafe(base);
+      writeHead(head, KIND_END_OF_PARTITION, msg.ch, idBytes, head.length - FRAME_HEADER_BYTES);
+      return [head];
+    }
+  }
+}
+
+function writeHead(head: Buffer, kind: number, ch: string, idBytes: number, frameLength: number): void {
+  head.writeUInt32BE(frameLength, 0);
+  head.writeUInt8(kind, FRAME_HEADER_BYTES);
+  head.writeUInt16BE(idBytes, FRAME_HEADER_BYTES + 1);
+  head.write(ch, FRAME_HEADER_BYTES + 3, idBytes, 'utf8');
+}
+
+/**
+ * Decodes one frame's payload (without its length prefix). A buffer's records are copied into
+ * a fresh ArrayBuffer, which is then transferred to the consumer's worker. Throws
+ * DataProtocolError on anything malformed.
+ */
+export function decodeDataFrame(frame: Buffer): DataMessage {
+  if (frame.length < 3) throw new DataProtocolError(`frame of ${frame.length} bytes is too short`);
+  const kind = frame.readUInt8(0);
+  const idBytes = frame.readUInt16BE(1);
+  const bodyAt = 3 + idBytes;
+  if (idBytes === 0 || bodyAt > frame.length) throw new DataProtocolError(`channel id of ${idBytes} bytes does not fit the frame`);
+  const ch = frame.toString('utf8', 3, bodyAt);
+  const bodyBytes = frame.length - bodyAt;
+  switch (kind) {
+    case KIND_BUFFER: {
+      if (bodyBytes < 5) throw new DataProtocolError('buffer frame without records');
+      const backlog = frame.readUInt32BE(bodyAt);
+      const length = bodyBytes - 4;
+      const data = new ArrayBuffer(length);
+      frame.copy(Buffer.from(data), 0, bodyAt + 4);
+      return { t: DataMessageType.Buffer, ch, data, length, backlog };
+    }
+    case KIND_CREDIT:
+      if (bodyBytes !== 4) throw new DataProtocolError(`credit frame with a body of ${bodyBytes} bytes`);
+      return { t: DataMessageType.Credit, ch, n: frame.readUInt32BE(bodyAt) };
+    case KIND_END_OF_PARTITION:
+      if (bodyBytes !== 0) throw new DataProtocolError(`end-of-partition frame with a body of ${bodyBytes} bytes`);
+      return { t: DataMessageType.EndOfPartition, ch };
+    default:
+      throw new DataProtocolError(`unknown frame kind ${kind}`);
+  }
+}

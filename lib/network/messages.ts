@@ -1,0 +1,24 @@
+/**
+ * The data-plane messages, as they travel between a task's worker thread and its TaskRunner
+ * (structured clone, the buffer's ArrayBuffer transferred) and, re-encoded by data-frames.ts,
+ * between TaskRunners over TCP. Short keys: one message per buffer, not per record.
+ */
+
+export const DataMessageType = {
+  /** A buffer of records, producer -> consumer. `backlog`: buffers still queued at the producer. */
+  Buffer: 'buffer',
+  /** End of partition: the producer sends nothing more on this channel. */
+  EndOfPartition: 'eop',
+  /** `n` more buffers may be sent, consumer -> producer. */
+  Credit: 'credit',
+} as const;
+
+export type BufferMessage = { t: typeof DataMessageType.Buffer; ch: string; data: ArrayBuffer; length: number; backlog: number };
+export type EndOfPartitionMessage = { t: typeof DataMessageType.EndOfPartition; ch: string };
+export type CreditMessage = { t: typeof DataMessageType.Credit; ch: string; n: number };
+
+export type DataMessage = BufferMessage | EndOfPartitionMessage | CreditMessage;
+
+export function isDataMessage(m: { t: string }): m is DataMessage {
+  return m.t === DataMessageType.Buffer || m.t === DataMessageType.EndOfPartition || m.t === DataMessageType.Credit;
+}

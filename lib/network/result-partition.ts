@@ -1,0 +1,178 @@
+/**
+ * The producer side of credit-based flow control (Flink's ResultPartition and
+ * CreditBasedSequenceNumberingViewReader folded into one): one ResultPartition per output
+ * edge of a task, one Subpartition per consumer subtask.
+ *
+ * A subpartition fills a buffer, queues it when full, and sends a queued buffer only against a
+ * credit that its consumer announced. Each sent buffer carries the backlog (buffers still
+ * queued) so that the consumer can grant floating credits. The task asks `isAvailable()` before
+ * it takes more input: a subpartition with more than `maxBacklog` buffers waiting for credit
+ * makes the whole partition unavailable, which is how a slow consumer slows its producers and
+ * how memory stays bounded at (credits + maxBacklog + 1) buffers per channel.
+ *
+ * End-of-partition is an event after the last buffer; like Flink's events it needs no credit,
+ * but it is only sent once every buffer before it has left.
+ */
+import { ALL_CHANNELS, type ChannelSelector } from '../dataflow/partitioners.js';
+import { RingQueue } from '../util/ring-queue.js';
+import { BufferBuilder, DEFAULT_BUFFER_BYTES, RecordSerializer, type NetworkBuffer } from './buffer.js';
+
+/** Where a subpartition's buffers and events go (the worker's port to the TaskRunner, or a test). */
+export interface PartitionSender {
+  sendBuffer(channelId: string, buffer: NetworkBuffer, backlog: number): void;
+  sendEndOfPartition(channelId: string): void;
+}
+
+export interface ResultPartitionOptions {
+  /** Bytes per buffer (default 32 KB). */
+  readonly bufferBytes?: number;
+  /** Full buffers a subpartition may queue without credit before the task must stop (default 2). */
+  readonly maxBacklog?: number;
+}
+
+/** One channel to one consumer subtask. */
+export class Subpartition {
+  private readonly builder: BufferBuilder;
+  private readonly queue = new RingQueue<NetworkBuffer>(8);
+  private credits = 0;
+  private finishing = false;
+  private ended = false;
+  buffersSent = 0;
+
+  constructor(
+    readonly channelId: string,
+    private readonly sender: PartitionSender,
+    bufferBytes: number,
+  ) {
+    this.builder = new BufferBuilder(bufferBytes);
+  }
+
+  /** Full buffers waiting for credit. */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  get availableCredits(): number {
+    return this.credits;
+  }
+
+  /** True once end-of-partition has been sent. */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Appends one serialized record, queuing (and if possible sending) the buffer when full. */
+  write(src: Buffer, start: number, end: number): void {
+    if (end - start > this.builder.remaining && !this.builder.isEmpty) this.queueCurrent();
+    this.builder.append(src, start, end);
+    if (this.builder.remaining === 0) this.queueCurrent();
+  }
+
+  /**
+   * The buffer timeout: hands over a partly filled buffer, but only when it would leave now.
+   * With buffers already waiting for credit, a flush would only cut the buffer short.
+   */
+  flushIfIdle(): void {
+    if (!this.builder.isEmpty && this.queue.length === 0 && this.credits > 0) {
+      this.queueCurrent();
+    }
+  }
+
+  addCredit(n: number): void {
+    this.credits += n;
+    this.trySend();
+  }
+
+  /** No more records: flush, then end-of-partition once everything has left. */
+  finish(): void {
+    if (this.finishing) return;
+    this.finishing = true;
+    if (!this.builder.isEmpty) this.queue.push(this.builder.take());
+    this.trySend();
+  }
+
+  private queueCurrent(): void {
+    this.queue.push(this.builder.take());
+    this.trySend();
+  }
+
+  private trySend(): void {
+    while (this.credits > 0 && this.queue.length > 0) {
+      const buffer = this.queue.shift() as NetworkBuffer;
+      this.credits--;
+      this.buffersSent++;
+      this.sender.sendBuffer(this.channelId, buffer, this.queue.length);
+    }
+    if (this.finishing && !this.ended && this.queue.length === 0) {
+      this.ended = true;
+      this.sender.sendEndOfPartition(this.channelId);
+    }
+  }
+}
+
+/**
+ * The output of a task for one job edge: records routed to subpartitions by the edge's
+ * channel selector.
+ *
+ * @example
+ * const partition = new ResultPartition(channelIds, createChannelSelector({...}), serializer, sender);
+ * partition.emit(record);              // per record, no allocation of ours
+ * if (!partition.isAvailable()) wait;  // until credit arrives
+ * partition.finish();                  // flush, then end-of-partition on every channel
+ */
+export class ResultPartition {
+  readonly subpartitions: readonly Subpartition[];
+  private readonly byChannel: ReadonlyMap<string, Subpartition>;
+  private readonly maxBacklog: number;
+
+  constructor(
+    channelIds: readonly string[],
+    private readonly selector: ChannelSelector,
+    private readonly serializer: RecordSerializer,
+    sender: PartitionSender,
+    options: ResultPartitionOptions = {},
+  ) {
+    const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+    this.maxBacklog = options.maxBacklog ?? 2;
+    this.subpartitions = channelIds.map((id) => new Subpartition(id, sender, bufferBytes));
+    this.byChannel = new Map(this.subpartitions.map((s) => [s.channelId, s]));
+  }
+
+  /** Routes one record. The serializer's bytes are reused, so every target copies them now. */
+  emit(record: unknown): void {
+    const s = this.serializer;
+    const channel = this.selector(record);
+    s.pack(record);
+    if (channel === ALL_CHANNELS) {
+      for (const sub of this.subpartitions) sub.write(s.target, s.start, s.end);
+    } else {
+      (this.subpartitions[channel] as Subpartition).write(s.target, s.start, s.end);
+    }
+  }
+
+  /** The subpartition of a channel (credits arrive by channel id). */
+  subpartition(channelId: string): Subpartition | undefined {
+    return this.byChannel.get(channelId);
+  }
+
+  /** False while any channel has more than `maxBacklog` buffers waiting for credit. */
+  isAvailable(): boolean {
+    for (const sub of this.subpartitions) if (sub.backlog > this.maxBacklog) return false;
+    return true;
+  }
+
+  /** The buffer timeout fired. */
+  flush(): void {
+    for (const sub of this.subpartitions) sub.flushIfIdle();
+  }
+
+  finish(): void {
+    for (const sub of this.subpartitions) sub.finish();
+  }
+
+  /** True once every channel has sent end-of-partition. */
+  isFinished(): boolean {
+    for (const sub of this.subpartitions) if (!sub.isEnded) return false;
+    return true;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The writers behind the built-in sinks, inside a task's worker: print (lines to the
+ * TaskExecutor process's stdout, formatted by dataflow/sinks.ts), writeAsText (a file per
+ * subtask) and collect (records batched into `task.collect` events for the JobMaster).
+ *
+ * All of them batch: the worker posts one message per batch, not per record, and the file
+ * writer writes 64 KB at a time. `flush()` runs on the task's buffer timeout so that output
+ * does not wait for a batch to fill.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { SinkContext, SinkWriter } from '../dataflow/collector.js';
+import { formatPrintLine, formatRecord, textSinkFile } from '../dataflow/sinks.js';
+import type { FromWorker } from './worker-protocol.js';
+
+const TEXT_BATCH_CHARS = 64 * 1024;
+
+export interface FlushableSinkWriter extends SinkWriter {
+  flush(): void;
+}
+
+/** Creates the writers of a task's sinks and flushes them together. */
+export class SinkWriters {
+  private readonly writers: FlushableSinkWriter[] = [];
+
+  constructor(
+    private readonly post: (msg: FromWorker) => void,
+    private readonly collectBatchRecords: number,
+  ) {}
+
+  /** The SinkWriterFactory for ChainRunner. */
+  readonly create = (ctx: SinkContext): SinkWriter => {
+    let writer: FlushableSinkWriter;
+    switch (ctx.spec.kind) {
+      case 'print':
+        writer = new PrintWriter(ctx, this.post);
+        break;
+      case 'text':
+        writer = new TextFileWriter(textSinkFile(ctx.spec.path, ctx.subtaskIndex, ctx.parallelism));
+        break;
+      case 'collect':
+        writer = new CollectWriter(this.post, this.collectBatchRecords);
+        break;
+    }
+    this.writers.push(writer);
+    return writer;
+  };
+
+  flush(): void {
+    for (const w of this.writers) w.flush();
+  }
+}
+
+class PrintWriter implements FlushableSinkWriter {
+  private text = '';
+
+  constructor(
+    private readonly ctx: SinkContext,
+    private readonly post: (msg: FromWorker) => void,
+  ) {}
+
+  write(record: unknown): void {
+    this.text += formatPrintLine(record, this.ctx.subtaskIndex, this.ctx.parallelism) + '\n';
+    if (this.text.length >= TEXT_BATCH_CHARS) this.flush();
+  }
+
+  flush(): void {
+    if (this.text.length === 0) return;
+    this.post({ t: 'stdout', text: this.text });
+    this.text = '';
+  }
+
+  close(): void {
+    this.flush();
+  }
+}
+
+class TextFileWriter implements FlushableSinkWriter {
+  private fd: number | undefined;
+  private text = '';
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'w');
+  }
+
+  write(record: unknown): void {
+    this.text += formatRecord(record) + '\n';
+    if (this.text.length >= TEXT_BATCH_CHARS) this.flush();
+  }
+
+  flush(): void {
+    if (this.text.length === 0 || this.fd === undefined) return;
+    writeSync(this.fd, this.text);
+    this.text = '';
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+class CollectWriter implements FlushableSinkWriter {
+  private records: unknown[] = [];
+
+  constructor(
+    private readonly post: (msg: FromWorker) => void,
+    private readonly batch: number,
+  ) {}
+
+  write(record: unknown): void {
+    this.records.push(record);
+    if (this.records.length >= this.batch) this.flush();
+  }
+
+  flush(): void {
+    if (this.records.length === 0) return;
+    this.post({ t: 'collect', records: this.records });
+    this.records = [];
+  }
+
+  close(): void {
+    this.flush();
+  }
+}

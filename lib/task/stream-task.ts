@@ -1,0 +1,290 @@
+/**
+ * One subtask at run time, inside its worker thread (Flink's StreamTask): the chain of
+ * operators between the task's input gates and result partitions, driven by a loop that never
+ * blocks the worker's event loop, so that credits and buffers keep arriving while it works.
+ *
+ * The loop runs in slices of at most `sliceMs`: a source chain polls its source in batches, any
+ * other chain processes whole input buffers. Before each batch or buffer it checks that every
+ * result partition is available (has credit, or little backlog); if not, it stops and resumes
+ * when a credit arrives. That is the whole of backpressure: a task without credit takes no
+ * input, so its own input channels return no credit upstream, and so on back to the source.
+ *
+ * The task finishes when the source is exhausted or every input channel has delivered
+ * end-of-partition: it closes the chain (sinks flush), flushes its partitions, and reports
+ * `finished` once end-of-partition has left on every output channel.
+ */
+import { performance } from 'node:perf_hooks';
+import type { JobVertex } from '../dataflow/jobgraph.js';
+import { ChainRunner } from '../dataflow/operators.js';
+import type { StreamGraph } from '../dataflow/streamgraph.js';
+import { toWireError } from '../errors.js';
+import { RecordDeserializer, type NetworkBuffer } from '../network/buffer.js';
+import { DataConnectionLostError, UnknownChannelError } from '../network/errors.js';
+import type { InputGate } from '../network/input-gate.js';
+import { DataMessageType } from '../network/messages.js';
+import type { ResultPartition } from '../network/result-partition.js';
+import type { TaskDeploymentDescriptor, TaskMetrics } from './descriptor.js';
+import { wireNetwork, type TaskNetwork } from './network-wiring.js';
+import type { TaskSettings } from './settings.js';
+import { SinkWriters } from './sink-writers.js';
+import type { FromWorker, ToWorker } from './worker-protocol.js';
+
+/** How the task talks to its TaskRunner: the worker's parentPort, or a test double. */
+export interface TaskPort {
+  post(msg: FromWorker, transfer?: ArrayBuffer[]): void;
+}
+
+/**
+ * @example
+ * const task = new StreamTask(tdd, graph, vertex, { post: (m, t) => parentPort.postMessage(m, t) }, settings);
+ * parentPort.on('message', (m) => task.onMessage(m));
+ * task.start(); // reports 'running', then 'finished' or 'failed'
+ */
+export class StreamTask {
+  private readonly net: TaskNetwork;
+  private readonly chain: ChainRunner;
+  private readonly sinks: SinkWriters;
+  private readonly deserializer = new RecordDeserializer();
+  private readonly partitions: ResultPartition[];
+  private readonly gates: InputGate[];
+  private recordsIn = 0;
+  private recordsOut = 0;
+  private backPressuredMs = 0;
+  private backPressuredSince: number | null = null;
+  private scheduled = false;
+  private finishing = false;
+  private done = false;
+  private nextGate = 0;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private metricsTimer: NodeJS.Timeout | null = null;
+  /** Called once the task has reported its terminal state. */
+  onDone: () => void = () => undefined;
+
+  constructor(
+    tdd: TaskDeploymentDescriptor,
+    graph: StreamGraph,
+    vertex: JobVertex,
+    private readonly port: TaskPort,
+    private readonly settings: TaskSettings,
+  ) {
+    this.sinks = new SinkWriters((msg) => port.post(msg), settings.collectBatchRecords);
+    this.net = wireNetwork(tdd, vertex, graph, this.sender, settings);
+    this.partitions = this.net.partitions;
+    this.gates = this.net.gates;
+    const partitions = this.partitions;
+    const only = partitions.length === 1 ? partitions[0] : undefined;
+    // The chain's output: counted, then routed; a closure per shape so the hot path has no loop when it need not.
+    const output =
+      only !== undefined
+        ? {
+            emit: (record: unknown) => {
+              this.recordsOut++;
+              only.emit(record);
+            },
+          }
+        : {
+            emit: (record: unknown) => {
+              this.recordsOut++;
+              for (const p of partitions) p.emit(record);
+            },
+          };
+    this.chain = ChainRunner.create(graph, vertex.operatorIds, { subtaskIndex: tdd.subtaskIndex, output, sinkWriter: this.sinks.create });
+  }
+
+  /** Announces credits, reports `running` and starts the loop. */
+  start(): void {
+    for (const gate of this.gates) gate.start();
+    this.port.post({ t: 'state', state: 'running' });
+    this.flushTimer = setInterval(() => this.onBufferTimeout(), this.settings.bufferTimeoutMs);
+    this.metricsTimer = setInterval(() => this.port.post({ t: 'metrics', metrics: this.metrics() }), this.settings.metricsIntervalMs);
+    this.schedule();
+  }
+
+  onMessage(msg: ToWorker): void {
+    if (this.done) return;
+    try {
+      switch (msg.t) {
+        case DataMessageType.Buffer:
+          this.gateFor(msg.ch).onBuffer(msg.ch, msg.data, msg.length, msg.backlog);
+          break;
+        case DataMessageType.EndOfPartition:
+          this.gateFor(msg.ch).onEndOfPartition(msg.ch);
+          break;
+        case DataMessageType.Credit: {
+          const sub = this.subpartitionFor(msg.ch);
+          sub.addCredit(msg.n);
+          if (this.finishing) return this.checkFinished();
+          break;
+        }
+        case 'peerLost':
+          return this.onPeerLost(msg.taskExecutorId, msg.reason);
+      }
+      this.schedule();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  metrics(): TaskMetrics {
+    const ongoing = this.backPressuredSince === null ? 0 : performance.now() - this.backPressuredSince;
+    return { recordsIn: this.recordsIn, recordsOut: this.recordsOut, backPressuredMs: Math.round(this.backPressuredMs + ongoing) };
+  }
+
+  /** Fails the task (a user function threw, a channel broke...). Idempotent. */
+  fail(err: unknown): void {
+    if (this.done) return;
+    this.end({ t: 'state', state: 'failed', error: toWireError(err), metrics: this.metrics() });
+  }
+
+  private readonly sender = {
+    sendBuffer: (ch: string, buffer: NetworkBuffer, backlog: number): void => {
+      this.port.post({ t: DataMessageType.Buffer, ch, data: buffer.data, length: buffer.length, backlog }, [buffer.data]);
+    },
+    sendEndOfPartition: (ch: string): void => {
+      this.port.post({ t: DataMessageType.EndOfPartition, ch });
+    },
+    sendCredit: (ch: string, n: number): void => {
+      this.port.post({ t: DataMessageType.Credit, ch, n });
+    },
+  };
+
+  private schedule(): void {
+    if (this.scheduled || this.done || this.finishing) return;
+    this.scheduled = true;
+    setImmediate(this.runSlice);
+  }
+
+  private readonly runSlice = (): void => {
+    this.scheduled = false;
+    if (this.done || this.finishing) return;
+    try {
+      if (this.chain.isSource) this.runSourceSlice();
+      else this.runInputSlice();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  /** True when every partition can take records; else notes the start of backpressure. */
+  private outputsAvailable(): boolean {
+    for (const p of this.partitions) {
+      if (!p.isAvailable()) {
+        if (this.backPressuredSince === null) this.backPressuredSince = performance.now();
+        return false;
+      }
+    }
+    if (this.backPressuredSince !== null) {
+      this.backPressuredMs += performance.now() - this.backPressuredSince;
+      this.backPressuredSince = null;
+    }
+    return true;
+  }
+
+  private runSourceSlice(): void {
+    const deadline = performance.now() + this.settings.sliceMs;
+    const batch = this.settings.sourceBatchRecords;
+    for (;;) {
+      if (!this.outputsAvailable()) return; // a credit resumes us
+      if (!this.chain.pollSource(batch)) return this.endOfInput();
+      if (performance.now() >= deadline) break;
+    }
+    this.schedule();
+  }
+
+  private runInputSlice(): void {
+    const deadline = performance.now() + this.settings.sliceMs;
+    const push = this.pushRecord;
+    try {
+      for (;;) {
+        if (!this.outputsAvailable()) return;
+        const gate = this.pollableGate();
+        if (gate === undefined) {
+          if (this.gates.every((g) => g.isFinished())) return this.endOfInput();
+          return; // a buffer resumes us
+        }
+        const entry = gate.poll();
+        if (entry === undefined) continue;
+        if (entry.data !== null) {
+          this.recordsIn += this.deserializer.forEach(entry.data, entry.length, push);
+          gate.recycle(entry.channelIndex);
+        }
+        if (performance.now() >= deadline) break;
+      }
+    } finally {
+      for (const gate of this.gates) gate.flushCredits();
+    }
+    this.schedule();
+  }
+
+  private readonly pushRecord = (record: unknown): void => this.chain.push(record);
+
+  /** Round-robin over gates with something queued, so that no input starves another. */
+  private pollableGate(): InputGate | undefined {
+    const n = this.gates.length;
+    for (let i = 0; i < n; i++) {
+      const gate = this.gates[(this.nextGate + i) % n] as InputGate;
+      if (gate.queued > 0) {
+        this.nextGate = (this.nextGate + i + 1) % n;
+        return gate;
+      }
+    }
+    return undefined;
+  }
+
+  private endOfInput(): void {
+    this.finishing = true;
+    this.chain.finish();
+    this.sinks.flush();
+    for (const p of this.partitions) p.finish();
+    this.checkFinished();
+  }
+
+  private checkFinished(): void {
+    if (this.done) return;
+    for (const p of this.partitions) if (!p.isFinished()) return;
+    this.end({ t: 'state', state: 'finished', metrics: this.metrics() });
+  }
+
+  private end(final: FromWorker): void {
+    this.done = true;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.metricsTimer) clearInterval(this.metricsTimer);
+    this.flushTimer = this.metricsTimer = null;
+    if (final.t === 'state' && final.state === 'finished') this.sinks.flush();
+    this.port.post(final);
+    this.onDone();
+  }
+
+  private onBufferTimeout(): void {
+    if (this.done) return;
+    try {
+      for (const p of this.partitions) p.flush();
+      this.sinks.flush();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private onPeerLost(taskExecutorId: string, reason: string): void {
+    for (const [ch, peer] of this.net.peerOf) {
+      if (peer !== taskExecutorId) continue;
+      const gate = this.net.gateOf.get(ch);
+      const open = gate !== undefined ? !gate.isChannelEnded(ch) : this.subpartitionFor(ch).isEnded === false;
+      if (open) return this.fail(new DataConnectionLostError(taskExecutorId, reason));
+    }
+  }
+
+  private gateFor(ch: string): InputGate {
+    const gate = this.net.gateOf.get(ch);
+    if (gate === undefined) throw new UnknownChannelError(ch);
+    return gate;
+  }
+
+  private subpartitionFor(ch: string) {
+    for (const p of this.partitions) {
+      const sub = p.subpartition(ch);
+      if (sub !== undefined) return sub;
+    }
+    throw new UnknownChannelError(ch);
+  }
+}

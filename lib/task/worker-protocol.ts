@@ -1,0 +1,32 @@
+/**
+ * Messages between a task's worker thread and its TaskRunner (structured clone over the
+ * worker's MessagePort). Data-plane messages carry whole buffers (transferred, not copied);
+ * nothing here is per record.
+ */
+import type { WireError } from '../errors.js';
+import type { DataMessage } from '../network/messages.js';
+import type { TaskDeploymentDescriptor, TaskMetrics } from './descriptor.js';
+import type { TaskSettings } from './settings.js';
+
+/** `workerData` of a task's worker. */
+export interface WorkerInit {
+  readonly tdd: TaskDeploymentDescriptor;
+  readonly settings: TaskSettings;
+}
+
+/** The data connection to a TaskExecutor closed: channels to it that have not ended are broken. */
+export interface PeerLostMessage {
+  t: 'peerLost';
+  taskExecutorId: string;
+  reason: string;
+}
+
+export type ToWorker = DataMessage | PeerLostMessage;
+
+export type FromWorker =
+  | DataMessage
+  | { t: 'state'; state: 'running' | 'finished' | 'failed'; error?: WireError; metrics?: TaskMetrics }
+  | { t: 'collect'; records: unknown[] }
+  | { t: 'metrics'; metrics: TaskMetrics }
+  /** Lines of print sinks, written to the process's stdout by the main thread (in order, none lost on exit). */
+  | { t: 'stdout'; text: string };

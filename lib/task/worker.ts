@@ -1,0 +1,51 @@
+/**
+ * The entry of a task's worker thread. It rebuilds the job's stream graph from the job module
+ * (the same module and arguments as on the Master, so the same operator ids), finds its
+ * vertex, wires the StreamTask to the TaskRunner through `parentPort`, and runs it.
+ *
+ * Messages that arrive while the module is still loading are held and handed over in order.
+ * When the task has reported its terminal state the port is unref'd, so the thread ends by
+ * itself once its last messages are out.
+ */
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildJobGraph, jobVertex } from '../dataflow/jobgraph.js';
+import { buildStreamGraph, importJobFunction } from '../dataflow/jobmodule.js';
+import { toWireError } from '../errors.js';
+import { UnknownVertexError } from './errors.js';
+import { StreamTask } from './stream-task.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('lib/task/worker.js runs only as a worker thread');
+const { tdd, settings } = workerData as WorkerInit;
+
+let task: StreamTask | null = null;
+const early: ToWorker[] = [];
+port.on('message', (msg: ToWorker) => {
+  if (task === null) early.push(msg);
+  else task.onMessage(msg);
+});
+
+function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
+  port!.postMessage(msg, transfer);
+}
+
+function moduleUrl(path: string): string {
+  return /^(file|data):/.test(path) ? path : pathToFileURL(path).href;
+}
+
+try {
+  const job = await importJobFunction(moduleUrl(tdd.jobModulePath));
+  const graph = buildStreamGraph(job, { parallelism: tdd.defaultParallelism, args: tdd.jobArgs });
+  const vertex = jobVertex(buildJobGraph(graph.describe()), tdd.vertexId);
+  if (vertex === undefined) throw new UnknownVertexError(tdd.vertexId);
+  const created = new StreamTask(tdd, graph, vertex, { post }, settings);
+  created.onDone = () => port.unref();
+  task = created;
+  created.start();
+  for (const msg of early.splice(0)) created.onMessage(msg);
+} catch (err) {
+  post({ t: 'state', state: 'failed', error: toWireError(err) });
+  port.unref();
+}
