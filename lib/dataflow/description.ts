@@ -5,6 +5,8 @@
  * them back by evaluating the module again and looking operators up by id.
  */
 
+import type { JobConfig } from './job-config.js';
+
 /** How a record goes from the subtasks of one operator to those of the next. */
 export const Partitioner = {
   /** Subtask i sends to subtask i of the next operator (same parallelism); chainable. */
@@ -79,4 +81,6 @@ export interface EdgeDescription {
 export interface StreamGraphDescription {
   readonly operators: readonly OperatorDescription[];
   readonly edges: readonly EdgeDescription[];
+  /** Job-level settings (checkpointing, restarts); absent in hand-made descriptions. */
+  readonly config?: JobConfig;
 }

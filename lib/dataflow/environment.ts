@@ -26,6 +26,15 @@ import type { Key } from './keyhash.js';
 import { collectionSource, generatorSource, sequenceSource, textFileSource, type SourceFunction } from './sources.js';
 import { StreamGraph, type OperatorLogic, type StreamEdge, type StreamOperator, type SumField } from './streamgraph.js';
 import { validateJobGraph } from './validation.js';
+import {
+  defaultCheckpointConfig,
+  defaultRestartStrategy,
+  validateCheckpointConfig,
+  validateRestartStrategy,
+  type CheckpointConfig,
+  type JobConfig,
+  type RestartStrategy,
+} from './job-config.js';
 
 export interface StreamEnvironmentOptions {
   /** Default parallelism of operators that set none (e.g. from the CLI's `-p`). Default 1. */
@@ -116,6 +125,8 @@ export class StreamEnvironment {
   private readonly nodes: OperatorNode[] = [];
   private parallelism: number;
   private maxParallelism: number;
+  private checkpointing: CheckpointConfig | null = null;
+  private restartStrategy: RestartStrategy | null = null;
 
   /** Arguments given at submission; the same on the Master and in every task. */
   readonly args: Readonly<Record<string, unknown>>;
@@ -126,6 +137,26 @@ export class StreamEnvironment {
     this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
     checkPositiveInteger('default parallelism', this.parallelism, undefined);
     checkPositiveInteger('default max parallelism', this.maxParallelism, undefined);
+  }
+
+  /**
+   * Take a checkpoint every `intervalMs` (asynchronous barrier snapshots); with it the job
+   * restarts from its latest checkpoint on failures (see `setRestartStrategy`).
+   */
+  enableCheckpointing(intervalMs: number, options: Partial<Omit<CheckpointConfig, 'intervalMs'>> = {}): this {
+    this.checkpointing = validateCheckpointConfig({ ...defaultCheckpointConfig(intervalMs), ...options, intervalMs });
+    return this;
+  }
+
+  /** How the job restarts after a failure: none, fixed-delay, exponential-delay or failure-rate. */
+  setRestartStrategy(strategy: RestartStrategy): this {
+    this.restartStrategy = validateRestartStrategy(strategy);
+    return this;
+  }
+
+  /** The job-level settings, as the JobMaster receives them. */
+  jobConfig(): JobConfig {
+    return { checkpointing: this.checkpointing, restartStrategy: this.restartStrategy ?? defaultRestartStrategy(this.checkpointing !== null) };
   }
 
   /** Default parallelism of operators that set none. */
@@ -221,7 +252,7 @@ export class StreamEnvironment {
         edges.push(input.keySelector === undefined ? edge : { ...edge, keySelector: input.keySelector });
       }
     }
-    const graph = new StreamGraph(operators, edges);
+    const graph = new StreamGraph(operators, edges, this.jobConfig());
     validateJobGraph(graph.describe());
     return graph;
   }

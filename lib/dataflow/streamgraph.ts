@@ -8,6 +8,7 @@ import { UnknownOperatorError } from './errors.js';
 import type { FilterFunction, FlatMapFunction, KeyedProcessFunction, MapFunction, ReduceFunction } from './functions.js';
 import type { Key } from './keyhash.js';
 import type { SourceFunction } from './sources.js';
+import type { JobConfig } from './job-config.js';
 
 /** What `sum` adds up: the record itself, a tuple index or field name, or a selected number. */
 export type SumField = { readonly kind: 'value' } | { readonly kind: 'field'; readonly field: number | string } | { readonly kind: 'selector'; readonly select: (value: unknown) => number };
@@ -50,6 +51,8 @@ export class StreamGraph {
   constructor(
     readonly operators: readonly StreamOperator[],
     readonly edges: readonly StreamEdge[],
+    /** Checkpointing and restart settings of the job. */
+    readonly config: JobConfig = { checkpointing: null, restartStrategy: { type: 'none' } },
   ) {
     this.byId = new Map(operators.map((op) => [op.description.id, op]));
   }
@@ -74,6 +77,7 @@ export class StreamGraph {
     return {
       operators: this.operators.map((op) => ({ ...op.description })),
       edges: this.edges.map(({ source, target, partitioner }) => ({ source, target, partitioner })),
+      config: this.config,
     };
   }
 }
