@@ -4,6 +4,7 @@
  * variables, and command-line flags. Every problem names the key and what is allowed.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError } from './errors.js';
 
 export interface ClusterConfig {
@@ -21,6 +22,12 @@ export interface ClusterConfig {
   etcdEndpoints: string[];
   /** Working directory for job code, caches and checkpoints. */
   workDir: string;
+  /** Checkpoint storage, shared by every TaskExecutor (default: `<workDir>/checkpoints`). */
+  checkpointDir: string;
+  /** Default directory for savepoints (default: `<workDir>/savepoints`). */
+  savepointDir: string;
+  /** Leader election lease TTL in seconds (HA mode). */
+  leaseTtlSeconds: number;
   /** Slots per TaskExecutor. */
   slots: number;
   /** Managed memory per slot, in MiB: the heap limit of each task's worker thread. */
@@ -37,6 +44,12 @@ export interface ClusterConfig {
   /** Records kept per job from collect() sinks. */
   maxCollectedRecords: number;
   logLevel: string;
+  /** REST API and dashboard of a Master, bound to `host`; 0 picks a free port, -1 turns it off. */
+  restPort: number;
+  /** Prometheus `/metrics` of every process, bound to `host`; 0 picks a free port, -1 turns it off. */
+  metricsPort: number;
+  /** Bearer token for the REST API's mutating endpoints (>= 16 characters); empty turns them off. */
+  restToken: string;
 }
 
 export const configDefaults: ClusterConfig = {
@@ -47,6 +60,9 @@ export const configDefaults: ClusterConfig = {
   masterAddress: '127.0.0.1:6123',
   etcdEndpoints: [],
   workDir: '.flinkish',
+  checkpointDir: '',
+  savepointDir: '',
+  leaseTtlSeconds: 3,
   slots: 2,
   slotMemoryMb: 256,
   defaultParallelism: 1,
@@ -56,6 +72,11 @@ export const configDefaults: ClusterConfig = {
   heartbeatTimeoutMs: 5000,
   maxCollectedRecords: 1_000_000,
   logLevel: 'info',
+  // Ephemeral by default: a host runs several Masters and TaskExecutors (and test clusters),
+  // so a fixed default port would clash; the ready line prints the address.
+  restPort: 0,
+  metricsPort: 0,
+  restToken: '',
 };
 
 type Kind = 'string' | 'int' | 'list';
@@ -68,6 +89,9 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   masterAddress: 'string',
   etcdEndpoints: 'list',
   workDir: 'string',
+  checkpointDir: 'string',
+  savepointDir: 'string',
+  leaseTtlSeconds: 'int',
   slots: 'int',
   slotMemoryMb: 'int',
   defaultParallelism: 'int',
@@ -77,6 +101,9 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   heartbeatTimeoutMs: 'int',
   maxCollectedRecords: 'int',
   logLevel: 'string',
+  restPort: 'int',
+  metricsPort: 'int',
+  restToken: 'string',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -143,6 +170,7 @@ function convert(key: keyof ClusterConfig, value: unknown, source: string): unkn
 
 function validate(c: ClusterConfig): ClusterConfig {
   range(c, 'masterPort', 0, 65535);
+  range(c, 'leaseTtlSeconds', 2, 600);
   range(c, 'slots', 1, 1024);
   range(c, 'slotMemoryMb', 16, 1 << 20);
   range(c, 'defaultParallelism', 1, 32768);
@@ -151,12 +179,18 @@ function validate(c: ClusterConfig): ClusterConfig {
   range(c, 'heartbeatIntervalMs', 10, 3600_000);
   range(c, 'heartbeatTimeoutMs', c.heartbeatIntervalMs + 1, 3600_000);
   range(c, 'maxCollectedRecords', 0, 100_000_000);
+  range(c, 'restPort', -1, 65535);
+  range(c, 'metricsPort', -1, 65535);
+  if (c.restToken !== '' && c.restToken.length < 16) throw new ConfigError('restToken', 'must be at least 16 characters (or empty to turn mutating REST endpoints off)');
   if (!c.clusterId) throw new ConfigError('clusterId', 'must not be empty');
   if (!/^[^:\s]+:\d+$/.test(c.masterAddress)) throw new ConfigError('masterAddress', `must be host:port, got '${c.masterAddress}'`);
   if (!LOG_LEVELS.includes(c.logLevel)) throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got '${c.logLevel}'`);
   for (const endpoint of c.etcdEndpoints) {
     if (!/^https?:\/\/[^/\s]+$/.test(endpoint)) throw new ConfigError('etcdEndpoints', `each must be http(s)://host:port, got '${endpoint}'`);
   }
+  // Directories default to places inside the work dir.
+  if (!c.checkpointDir) c.checkpointDir = path.resolve(c.workDir, 'checkpoints');
+  if (!c.savepointDir) c.savepointDir = path.resolve(c.workDir, 'savepoints');
   return c;
 }
 

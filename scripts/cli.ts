@@ -3,6 +3,7 @@
  * The command line: run cluster processes, submit and manage jobs, and start or stop a local
  * cluster. `flinkish --help` and `flinkish COMMAND --help` document every option.
  */
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, RuntimeError } from '../lib/errors.js';
 import { loadConfig, type ClusterConfig } from '../lib/config.js';
@@ -55,7 +56,9 @@ function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLo
   return loadConfig({
     ...(g.config ? { file: g.config } : {}),
     flags: {
-      ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS'] ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId } : {}),
+      ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS']
+        ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined }
+        : {}),
       logLevel: g.logLevel,
       masterAddress: g.master,
       secret: g.secret,
@@ -70,6 +73,7 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
   const c = config({}, true);
   const client = await ClusterClient.connect({
     masterAddress: c.masterAddress,
+    etcdEndpoints: c.etcdEndpoints,
     clusterId: c.clusterId,
     secret: c.secret,
     logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
@@ -137,13 +141,15 @@ program
   .option('-p, --parallelism <n>', 'default parallelism', positiveInt)
   .option('-a, --arg <key=value>', 'argument for the job (env.args), repeatable', keyValue)
   .option('--name <name>', 'job name (default: the module file name)')
-  .addHelpText('after', '\nExamples:\n  flinkish run examples/wordcount.mjs -p 2\n  flinkish run job.mjs --detached --arg words=1000000')
-  .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string }) => {
+  .option('-s, --from-savepoint <dir>', 'start from this savepoint (rescaling allowed: key groups are redistributed)')
+  .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
+  .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string; fromSavepoint?: string }) => {
     const code = await withClient(async (client) => {
       const jobId = await client.submitFile(file, {
         ...(o.parallelism ? { parallelism: o.parallelism } : {}),
         ...(o.arg ? { args: o.arg } : {}),
         ...(o.name ? { name: o.name } : {}),
+        ...(o.fromSavepoint ? { fromSavepoint: path.resolve(o.fromSavepoint) } : {}),
       });
       if (o.detached) {
         console.log(jobId);
@@ -184,17 +190,39 @@ program
     console.log(`${jobId}: ${answer.state}`);
   });
 
+program
+  .command('savepoint')
+  .description('take a savepoint of a running job (and stop it with --stop)')
+  .argument('<job-id>')
+  .option('--dir <dir>', 'target directory (default: the cluster\'s savepointDir)')
+  .option('--stop', 'cancel the job once the savepoint is taken')
+  .addHelpText('after', '\nExamples:\n  flinkish savepoint 3f2a... \n  flinkish savepoint 3f2a... --stop --dir /shared/savepoints')
+  .action(async (jobId: string, o: { dir?: string; stop?: boolean }) => {
+    const answer = await withClient((client) => client.savepoint(jobId, { ...(o.dir ? { dir: o.dir } : {}), stop: o.stop ?? false }));
+    console.log(answer.path);
+  });
+
 const cluster = program.command('cluster').description('a local cluster of processes on this machine');
 cluster
   .command('start')
   .description('start a Master and TaskExecutors as background processes')
   .option('-n, --task-executors <n>', 'number of TaskExecutors', positiveInt, 2)
   .option('--slots <n>', 'slots per TaskExecutor', positiveInt, 2)
-  .option('--port <port>', 'Master port (0: any free port)', port, 0)
-  .addHelpText('after', '\nExample:\n  flinkish cluster start -n 2 --slots 2 && flinkish run examples/wordcount.mjs')
-  .action(async (o: { taskExecutors: number; slots: number; port: number }) => {
-    const state = await startLocalCluster({ taskExecutors: o.taskExecutors, slots: o.slots, port: o.port, workDir: process.env['FLINKISH_WORK_DIR'] ?? '.flinkish' });
-    console.log(`local cluster up: Master at ${state.masterAddress}, ${state.processes.length - 1} TaskExecutors (state in ${state.file})`);
+  .option('--port <port>', 'port of the first Master (0: any free port)', port, 0)
+  .option('--masters <n>', 'Masters: one leads, the others stand by', positiveInt, 1)
+  .option('--no-etcd', 'standalone: no etcd, one Master, no checkpoints or recovery')
+  .addHelpText('after', '\nExamples:\n  flinkish cluster start -n 2 --slots 2\n  flinkish cluster start --masters 3 -n 3    # HA: a leader and two standbys')
+  .action(async (o: { taskExecutors: number; slots: number; port: number; masters: number; etcd: boolean }) => {
+    const state = await startLocalCluster({
+      taskExecutors: o.taskExecutors,
+      slots: o.slots,
+      port: o.port,
+      masters: o.masters,
+      etcd: o.etcd,
+      workDir: process.env['FLINKISH_WORK_DIR'] ?? '.flinkish',
+    });
+    const etcd = state.etcdEndpoints.length > 0 ? `, etcd at ${state.etcdEndpoints.join(',')}` : ' (standalone)';
+    console.log(`local cluster up: ${o.masters} Master(s), first at ${state.masterAddress}, ${o.taskExecutors} TaskExecutors${etcd}; state in ${state.file}`);
   });
 cluster
   .command('stop')

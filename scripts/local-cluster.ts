@@ -1,7 +1,8 @@
 /**
- * A local session cluster: a Master and N TaskExecutors as background processes on loopback.
- * `start` records their PIDs, addresses and the generated secret in `<workDir>/cluster.json`
- * (mode 0600), so that `stop` and the client commands find them; each process logs to
+ * A local session cluster on loopback, as background processes: its own etcd (unless
+ * `etcd: false`), M Masters (one leads, the others stand by) and N TaskExecutors. `start`
+ * records their PIDs, addresses and the generated secret in `<workDir>/cluster.json` (mode
+ * 0600), so that `stop` and the client commands find them; each process logs to
  * `<workDir>/logs/`. Processes are stopped by PID: SIGTERM, then SIGKILL after a deadline.
  */
 import { spawn } from 'node:child_process';
@@ -9,12 +10,15 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startEtcdCluster } from '../lib/ha/etcd-server.js';
 
 export interface LocalClusterState {
   file: string;
   clusterId: string;
   secret: string;
+  /** The first Master's address (in HA mode the leader may be another: ask etcd). */
   masterAddress: string;
+  etcdEndpoints: string[];
   processes: Array<{ role: string; pid: number; log: string; node?: string }>;
 }
 
@@ -26,7 +30,19 @@ export function readClusterState(workDir: string): LocalClusterState | null {
   return JSON.parse(readFileSync(file, 'utf8')) as LocalClusterState;
 }
 
-export async function startLocalCluster(options: { taskExecutors: number; slots: number; port: number; workDir: string }): Promise<LocalClusterState> {
+export interface LocalClusterOptions {
+  taskExecutors: number;
+  slots: number;
+  /** Port of the first Master (0: any free port). */
+  port: number;
+  workDir: string;
+  /** Masters to start; more than one needs etcd. */
+  masters?: number;
+  /** Start a local etcd and run in HA mode (default true). */
+  etcd?: boolean;
+}
+
+export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalClusterState> {
   const workDir = path.resolve(options.workDir);
   const existing = readClusterState(workDir);
   if (existing && existing.processes.some((p) => alive(p.pid))) {
@@ -38,13 +54,31 @@ export async function startLocalCluster(options: { taskExecutors: number; slots:
     clusterId: `local-${randomBytes(4).toString('hex')}`,
     secret: randomBytes(24).toString('hex'),
     masterAddress: '',
+    etcdEndpoints: [],
     processes: [],
   };
-  const env = { ...process.env, FLINKISH_SECRET: state.secret, FLINKISH_CLUSTER_ID: state.clusterId, FLINKISH_WORK_DIR: workDir };
+  const masters = options.masters ?? 1;
+  const useEtcd = options.etcd ?? true;
+  if (masters > 1 && !useEtcd) throw new Error('several Masters need etcd for leader election');
   try {
-    const master = await startDetached('master', ['master', '--port', String(options.port), '--work-dir', workDir], env, workDir);
-    state.processes.push(master);
-    state.masterAddress = master.node!;
+    if (useEtcd) {
+      const etcd = await startEtcdCluster({ members: 1, dataDir: path.join(workDir, 'etcd'), detached: true });
+      state.etcdEndpoints = etcd.endpoints;
+      for (const member of etcd.members) state.processes.push({ role: `etcd-${member.name}`, pid: member.pid!, log: path.join(workDir, 'etcd', `${member.name}.log`) });
+    }
+    const env = {
+      ...process.env,
+      FLINKISH_SECRET: state.secret,
+      FLINKISH_CLUSTER_ID: state.clusterId,
+      FLINKISH_WORK_DIR: workDir,
+      FLINKISH_ETCD_ENDPOINTS: state.etcdEndpoints.join(','),
+    };
+    for (let i = 0; i < masters; i++) {
+      const port = i === 0 ? options.port : 0;
+      const master = await startDetached(`master-${i + 1}`, ['master', '--port', String(port), '--work-dir', workDir], env, workDir);
+      state.processes.push(master);
+      if (i === 0) state.masterAddress = master.node!;
+    }
     const tes = await Promise.all(
       Array.from({ length: options.taskExecutors }, (_, i) =>
         startDetached(`taskexecutor-${i + 1}`, ['--master', state.masterAddress, 'taskexecutor', '--slots', String(options.slots), '--work-dir', workDir, '--id', `te-${i + 1}`], env, workDir),
@@ -63,8 +97,13 @@ export async function stopLocalCluster(workDir: string): Promise<number> {
   const state = readClusterState(path.resolve(workDir));
   if (!state) return 0;
   const pids = state.processes.map((p) => p.pid).filter(alive);
-  // TaskExecutors first, so that they do not spend their last moments reconnecting.
-  for (const pid of [...pids].reverse()) kill(pid, 'SIGTERM');
+  // TaskExecutors first, so that they do not spend their last moments reconnecting; etcd last.
+  const etcdPids = state.processes.filter((p) => p.role.startsWith('etcd')).map((p) => p.pid);
+  for (const pid of [...pids].reverse()) if (!etcdPids.includes(pid)) kill(pid, 'SIGTERM');
+  const others = pids.filter((pid) => !etcdPids.includes(pid));
+  const early = Date.now() + 10_000;
+  while (others.some(alive) && Date.now() < early) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const pid of etcdPids) kill(pid, 'SIGTERM');
   const deadline = Date.now() + 10_000;
   while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   for (const pid of pids.filter(alive)) kill(pid, 'SIGKILL');

@@ -1,74 +1,81 @@
 /**
  * The JobMaster: runs one job. It turns the job graph into an execution graph of subtasks,
  * declares the slots it needs to the ResourceManager, takes the slots TaskExecutors offer,
- * deploys every subtask once it holds them all, tracks each subtask's state, and ends the job:
- * finished when every subtask finished; failed, with the first failure as the reason, when a
- * subtask or a TaskExecutor fails or the slots do not come in time; canceled on request.
+ * deploys every subtask once it holds them all, tracks each subtask's state, coordinates
+ * checkpoints (see checkpointing.ts), and restarts the job from its latest checkpoint after a
+ * failure, as its restart strategy allows.
  *
- * States: `created` → `waitingForResources` → `running` → `finished`, or through `failing` /
- * `canceling` (the remaining subtasks are cancelled first) to `failed` / `canceled`.
+ * States: `created` (finding the checkpoint or savepoint to start from) → `waitingForResources`
+ * → `running` → `finished`; on a failure `running` → `restarting` (cancel what runs, free the
+ * slots, wait the strategy's delay) → `created` with the next attempt, or, when no restart is
+ * left, `failing` → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
+ * the same job starts over in `created` and resumes from the latest completed checkpoint.
  */
-import { assign, setup } from 'xstate';
-import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
-import { toWireError, type WireError } from '../../lib/errors.js';
-import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
+import { assign, fromPromise, setup } from 'xstate';
+import { reply, type ActorRef } from '../../lib/index.js';
+import { toWireError } from '../../lib/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import { ExecutionState, isTerminal } from '../../lib/task/descriptor.js';
-import type { MasterMessage } from '../master/protocol.js';
-import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import {
+  abortAll,
+  abortCheckpoint,
+  abortExpired,
+  acknowledgeCheckpoint,
+  beginCheckpoint,
+  checkpointStored,
+  jobCheckpointDir,
+  triggerCheckpoint,
+} from './checkpointing.js';
+import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
 import { JobMasterError } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
 import type { JobMasterMessage } from './protocol.js';
-import type { JobDetails, JobResult, JobState } from './status.js';
+import { loadRestorePoint, restoreFor, type RestorePoint } from './restore.js';
+import type { JobResult, JobState } from './status.js';
 
-export interface JobMasterInput {
-  env: ActorEnv;
-  jobId: string;
-  name: string;
-  jobGraph: JobGraph;
-  codeHash: string;
-  args: Record<string, unknown>;
-  parallelism: number;
-  submittedAt: number;
-  leaderSessionId: string;
-  master: ActorRef<MasterMessage>;
-  resourceManager: ActorRef<ResourceManagerMessage>;
-  slotRequestTimeoutMs: number;
-  cancelTimeoutMs: number;
-  /** Upper bound on records kept from collect() sinks. */
-  maxCollectedRecords: number;
-}
-
-interface Context extends JobMasterInput {
-  graph: ExecutionGraph<ActorRef<TaskExecutorMessage>>;
-  collected: unknown[];
-  failure: WireError | null;
-  endedAt: number | null;
-}
+export type { JobMasterInput };
 
 export const jobMasterMachine = setup({
   types: { context: {} as Context, events: {} as JobMasterMessage, input: {} as JobMasterInput },
+  actors: {
+    loadRestorePoint: fromPromise<RestorePoint, { context: Context }>(({ input: { context } }) =>
+      loadRestorePoint({
+        jobId: context.job.jobId,
+        store: context.stores && context.coordinator ? context.stores.checkpoints(context.coordinator.config.retained) : null,
+        fromSavepoint: context.job.fromSavepoint,
+        fromLatest: context.job.recovered || context.graph.attempt > 0,
+      }),
+    ),
+  },
   delays: {
     slotRequestTimeout: ({ context }) => context.slotRequestTimeoutMs,
     cancelTimeout: ({ context }) => context.cancelTimeoutMs,
+    checkpointInterval: ({ context }) => context.coordinator?.config.intervalMs ?? 1000,
+    restartDelay: ({ context }) => context.restartDelayMs,
   },
   guards: {
     hasAllSlots: ({ context }) => context.graph.hasAllSlots(),
     allFinished: ({ context }) => context.graph.allFinished(),
-    anyFailed: ({ context }) => context.graph.firstFailure() !== undefined,
+    anyFailed: ({ context }) => context.graph.firstFailure() !== undefined || context.failure !== null,
     allTerminal: ({ context }) => context.graph.allTerminal(),
+    checkpointing: ({ context }) => context.coordinator !== null,
+    stopRequested: ({ context }) => context.stopRequested,
+    mayRestart: ({ context }) => context.restartDelayMs >= 0,
   },
   actions: {
     declareSlots: ({ context }) => {
       context.resourceManager.tell({
         type: 'rm.slots.declare',
         leaderSessionId: context.leaderSessionId,
-        jobId: context.jobId,
+        jobId: context.job.jobId,
         jobMaster: context.env.self as ActorRef<JobMasterMessage>,
         requirements: context.graph.requirements(),
       });
-      context.env.log.info({ jobId: context.jobId, slots: context.graph.requiredSlots() }, 'waiting for slots');
+      context.env.log.info({ jobId: context.job.jobId, attempt: context.graph.attempt, slots: context.graph.requiredSlots() }, 'waiting for slots');
+    },
+    releaseSlots: ({ context }) => {
+      context.resourceManager.tell({ type: 'rm.slots.release', leaderSessionId: context.leaderSessionId, jobId: context.job.jobId });
     },
     takeOffer: ({ context, event }) => {
       if (event.type !== 'jm.slots.offer') return;
@@ -77,39 +84,42 @@ export const jobMasterMachine = setup({
       }
     },
     deploy: ({ context }) => {
-      const { graph } = context;
+      const { graph, job } = context;
       graph.schedule();
-      const descriptors = buildDeploymentDescriptors(context.jobGraph, {
-        jobId: context.jobId,
-        jobName: context.name,
+      const checkpointing = context.coordinator !== null;
+      const descriptors = buildDeploymentDescriptors(job.jobGraph, {
+        jobId: job.jobId,
+        jobName: job.name,
         attempt: graph.attempt,
         jobModulePath: '', // each TaskExecutor fills in its cached copy
-        jobArgs: context.args,
-        defaultParallelism: context.parallelism,
+        jobArgs: job.args,
+        defaultParallelism: job.parallelism,
         placement: (vertexId, index) => graph.location(vertexId, index),
+        checkpointDir: checkpointing ? jobCheckpointDir(context) : null,
+        restoreFor: (vertexId) => restoreFor(context.restorePoint, vertexId),
       });
       for (const tdd of descriptors) {
         const ev = graph.get(tdd.executionId)!;
         graph.transition(ev, ExecutionState.Deploying);
-        try {
-          ev.slot!.taskExecutor.tell({
-            type: 'te.task.submit',
-            leaderSessionId: context.leaderSessionId,
-            allocationId: ev.slot!.allocationId,
-            codeHash: context.codeHash,
-            tdd,
-          });
-        } catch (err) {
-          graph.transition(ev, ExecutionState.Failed, toWireError(err));
-        }
+        const sent = tellSafely(context, ev.slot!.taskExecutor, {
+          type: 'te.task.submit',
+          leaderSessionId: context.leaderSessionId,
+          allocationId: ev.slot!.allocationId,
+          codeHash: job.codeHash,
+          tdd,
+        });
+        if (!sent) graph.transition(ev, ExecutionState.Failed, { code: 'DEPLOY_FAILED', message: `TaskExecutor ${ev.slot!.taskExecutorId} is unreachable` });
       }
-      context.env.log.info({ jobId: context.jobId, subtasks: descriptors.length, slots: graph.heldSlots().length }, 'job deployed');
+      context.env.log.info(
+        { jobId: job.jobId, attempt: graph.attempt, subtasks: descriptors.length, slots: graph.heldSlots().length, restoredFrom: context.restorePoint?.checkpointId ?? null },
+        'job deployed',
+      );
     },
     taskState: ({ context, event }) => {
       if (event.type !== 'jm.task.state') return;
       const accepted = context.graph.update(event.executionId, event.state, event.error, event.metrics);
       if (accepted && event.state === 'failed') {
-        context.env.log.warn({ jobId: context.jobId, executionId: event.executionId, error: event.error }, 'subtask failed');
+        context.env.log.warn({ jobId: context.job.jobId, executionId: event.executionId, error: event.error }, 'subtask failed');
       }
     },
     taskMetrics: ({ context, event }) => {
@@ -118,25 +128,40 @@ export const jobMasterMachine = setup({
       if (ev) ev.metrics = event.metrics;
     },
     collect: ({ context, event }) => {
-      if (event.type !== 'jm.task.collect') return;
+      if (event.type !== 'jm.task.collect' || !context.graph.get(event.executionId)) return;
       const room = context.maxCollectedRecords - context.collected.length;
       if (room <= 0) return;
       for (const record of room >= event.records.length ? event.records : event.records.slice(0, room)) context.collected.push(record);
     },
     taskExecutorLost: ({ context, event }) => {
       if (event.type !== 'jm.taskexecutor.lost' || event.leaderSessionId !== context.leaderSessionId) return;
-      const error = new JobMasterError('TASK_EXECUTOR_LOST', `TaskExecutor ${event.taskExecutorId} was lost: ${event.reason}`, {
-        taskExecutorId: event.taskExecutorId,
-      });
+      const error = toWireError(
+        new JobMasterError('TASK_EXECUTOR_LOST', `TaskExecutor ${event.taskExecutorId} was lost: ${event.reason}`, { taskExecutorId: event.taskExecutorId }),
+      );
+      let hit = false;
       for (const ev of context.graph.onTaskExecutor(event.taskExecutorId)) {
-        if (!isTerminal(ev.state)) context.graph.transition(ev, ExecutionState.Failed, toWireError(error));
+        if (!isTerminal(ev.state)) hit = context.graph.transition(ev, ExecutionState.Failed, error) || hit;
       }
-      context.failure ??= toWireError(error);
+      // Slots offered but not yet used are gone too: the attempt cannot run as planned.
+      if (hit || context.graph.heldSlots().some((s) => s.taskExecutorId === event.taskExecutorId)) context.failure ??= error;
     },
-    recordFirstFailure: assign({
-      failure: ({ context }) => context.failure ?? context.graph.firstFailure()?.error ?? null,
+    decideRestart: assign(({ context }) => {
+      const failure = context.failure ?? context.graph.firstFailure()?.error ?? null;
+      const decision = context.backoff.onFailure(Date.now());
+      if (decision.restart) {
+        context.env.log.warn({ jobId: context.job.jobId, failure, delayMs: decision.delayMs, restarts: context.backoff.restartCount }, 'job restarting');
+        return { failure, restartDelayMs: decision.delayMs };
+      }
+      const message = failure ? `${failure.message} (no restart: ${decision.reason})` : decision.reason;
+      return { failure: failure ? { ...failure, message } : { code: 'JOB_FAILED', message }, restartDelayMs: -1 };
     }),
+    nextAttempt: assign(({ context }) => ({
+      graph: new ExecutionGraph(context.job.jobId, context.job.jobGraph, context.graph.attempt + 1),
+      failure: null,
+      restorePoint: null,
+    })),
     cancelSubtasks: ({ context }) => {
+      abortAll(context, 'the job is stopping or restarting');
       for (const ev of context.graph.subtasks) {
         if (isTerminal(ev.state)) continue;
         if (ev.state === ExecutionState.Created || ev.state === ExecutionState.Scheduled) {
@@ -144,12 +169,8 @@ export const jobMasterMachine = setup({
           continue;
         }
         context.graph.transition(ev, ExecutionState.Canceling);
-        try {
-          ev.slot!.taskExecutor.tell({ type: 'te.task.cancel', leaderSessionId: context.leaderSessionId, executionId: ev.executionId });
-        } catch {
-          // Unreachable: the TaskExecutor's loss ends it.
-          context.graph.transition(ev, ExecutionState.Canceled);
-        }
+        const sent = tellSafely(context, ev.slot!.taskExecutor, { type: 'te.task.cancel', leaderSessionId: context.leaderSessionId, executionId: ev.executionId });
+        if (!sent) context.graph.transition(ev, ExecutionState.Canceled);
       }
     },
     forceTerminal: ({ context }) => {
@@ -169,60 +190,143 @@ export const jobMasterMachine = setup({
           ),
         ),
     }),
+    restoreFailed: assign({ failure: ({ event }) => toWireError((event as unknown as { error: unknown }).error) }),
+    periodicCheckpoint: ({ context }) => {
+      triggerCheckpoint(context, null);
+    },
+    sweepExpired: ({ context }) => abortExpired(context),
+    checkpointEvent: ({ context, event }) => {
+      switch (event.type) {
+        case 'jm.checkpoint.begin':
+          return beginCheckpoint(context, event.checkpointId, event.attempt, event.savepoint);
+        case 'jm.checkpoint.triggerFailed':
+          if (context.coordinator) context.coordinator.triggering = false;
+          context.env.log.warn({ error: event.error }, 'checkpoint could not be triggered');
+          if (event.savepoint) reply(event.savepoint.replyTo as ActorRef<unknown>, { type: 'actor.ask.failure', error: event.error });
+          return;
+        case 'jm.checkpoint.ack':
+          return acknowledgeCheckpoint(context, event.executionId, event.checkpointId, event.handle);
+        case 'jm.checkpoint.declined':
+          return abortCheckpoint(context, event.checkpointId, `declined by ${event.executionId}: ${event.error.message}`);
+        case 'jm.checkpoint.stored':
+          return checkpointStored(context, event.checkpointId);
+        case 'jm.checkpoint.storeFailed':
+          return abortCheckpoint(context, event.checkpointId, `its metadata could not be stored: ${event.error.message}`);
+        case 'jm.source.exhausted':
+          if (!context.coordinator) return;
+          context.finalCheckpointWanted = !triggerCheckpoint(context, null);
+          return;
+      }
+    },
+    savepoint: ({ context, event }) => {
+      if (event.type !== 'jm.savepoint') return;
+      triggerCheckpoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, replyTo: event.replyTo });
+    },
     status: ({ context, event, self }) => {
       if (event.type !== 'jm.status') return;
       reply(event.replyTo, detailsOf(context, stateOf(self.getSnapshot().value)));
     },
     end: ({ context }, { state }: { state: JobResult['state'] }) => {
       context.endedAt = Date.now();
+      abortAll(context, `the job ${state}`);
+      const { job } = context;
       const result: JobResult = {
-        jobId: context.jobId,
-        name: context.name,
+        jobId: job.jobId,
+        name: job.name,
         state,
-        submittedAt: context.submittedAt,
+        submittedAt: job.submittedAt,
         endedAt: context.endedAt,
         collected: context.collected,
-        ...(context.failure ? { failure: context.failure } : {}),
+        ...(context.failure && state !== 'finished' ? { failure: context.failure } : {}),
         details: detailsOf(context, state),
       };
-      context.env.log.info({ jobId: context.jobId, state, failure: context.failure?.message }, 'job ended');
-      context.resourceManager.tell({ type: 'rm.slots.release', leaderSessionId: context.leaderSessionId, jobId: context.jobId });
+      context.env.log.info({ jobId: job.jobId, state, failure: context.failure?.message }, 'job ended');
+      context.resourceManager.tell({ type: 'rm.slots.release', leaderSessionId: context.leaderSessionId, jobId: job.jobId });
       context.master.tell({ type: 'master.job.ended', leaderSessionId: context.leaderSessionId, result });
     },
   },
 }).createMachine({
   id: 'jobmaster',
-  context: ({ input }) => ({ ...input, graph: new ExecutionGraph(input.jobId, input.jobGraph, 0), collected: [], failure: null, endedAt: null }),
+  context: ({ input }) => initialContext(input),
   initial: 'created',
   on: {
     'jm.status': { actions: 'status' },
     'jm.task.collect': { actions: 'collect' },
     'jm.task.metrics': { actions: 'taskMetrics' },
+    // Checkpoint traffic of an attempt that is gone (or of a restart in progress) is harmless here.
+    'jm.checkpoint.begin': { actions: 'checkpointEvent' },
+    'jm.checkpoint.triggerFailed': { actions: 'checkpointEvent' },
+    'jm.checkpoint.stored': { actions: 'checkpointEvent' },
+    'jm.checkpoint.storeFailed': { actions: 'checkpointEvent' },
   },
   states: {
-    created: { always: { target: 'waitingForResources', actions: 'declareSlots' } },
+    created: {
+      invoke: {
+        src: 'loadRestorePoint',
+        input: ({ context }) => ({ context }),
+        onDone: { target: 'waitingForResources', actions: assign({ restorePoint: ({ event }) => event.output }) },
+        onError: { target: 'failed', actions: 'restoreFailed' },
+      },
+      on: { 'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) } },
+    },
     waitingForResources: {
+      entry: 'declareSlots',
       on: {
         'jm.slots.offer': { actions: 'takeOffer' },
         'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) },
-        'jm.taskexecutor.lost': { target: 'failing', actions: 'taskExecutorLost' },
+        'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
       },
-      always: { guard: 'hasAllSlots', target: 'running', actions: 'deploy' },
-      after: { slotRequestTimeout: { target: 'failed', actions: 'slotTimeout' } },
+      always: [
+        { guard: 'anyFailed', target: 'deciding' },
+        { guard: 'hasAllSlots', target: 'running', actions: 'deploy' },
+      ],
+      after: { slotRequestTimeout: { target: 'failing', actions: 'slotTimeout' } },
     },
     running: {
+      initial: 'active',
+      states: {
+        active: {
+          after: {
+            checkpointInterval: { guard: 'checkpointing', target: 'active', reenter: true, actions: ['sweepExpired', 'periodicCheckpoint'] },
+          },
+        },
+      },
       on: {
         'jm.task.state': { actions: 'taskState' },
         'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
         'jm.cancel': { target: 'canceling', actions: ({ event }) => reply(event.replyTo, { state: 'canceling' }) },
+        'jm.savepoint': { actions: 'savepoint' },
+        'jm.checkpoint.ack': { actions: 'checkpointEvent' },
+        'jm.checkpoint.declined': { actions: 'checkpointEvent' },
+        'jm.source.exhausted': { actions: 'checkpointEvent' },
+        'jm.checkpoint.stored': { actions: 'checkpointEvent' },
       },
       always: [
-        { guard: 'anyFailed', target: 'failing' },
+        { guard: 'anyFailed', target: 'deciding' },
+        { guard: 'stopRequested', target: 'canceling' },
         { guard: 'allFinished', target: 'finished' },
       ],
     },
+    deciding: {
+      entry: 'decideRestart',
+      always: [{ guard: 'mayRestart', target: 'restarting' }, { target: 'failing' }],
+    },
+    restarting: {
+      initial: 'stoppingTasks',
+      entry: 'cancelSubtasks',
+      on: { 'jm.task.state': { actions: 'taskState' }, 'jm.cancel': { target: 'canceling', actions: ({ event }) => reply(event.replyTo, { state: 'canceling' }) } },
+      states: {
+        stoppingTasks: {
+          always: { guard: 'allTerminal', target: 'waitingToRestart', actions: 'releaseSlots' },
+          after: { cancelTimeout: { target: 'waitingToRestart', actions: ['forceTerminal', 'releaseSlots'] } },
+        },
+        waitingToRestart: {
+          after: { restartDelay: { target: '#jobmaster.created', actions: 'nextAttempt' } },
+        },
+      },
+    },
     failing: {
-      entry: ['recordFirstFailure', 'cancelSubtasks'],
+      entry: 'cancelSubtasks',
       on: {
         'jm.task.state': { actions: 'taskState' },
         'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
@@ -248,26 +352,8 @@ export const jobMasterMachine = setup({
 });
 
 function stateOf(value: unknown): JobState {
-  return String(value) as JobState;
+  if (typeof value === 'string') return (value === 'deciding' ? 'restarting' : value) as JobState;
+  return Object.keys(value as object)[0] as JobState;
 }
 
-function detailsOf(context: Context, state: JobState): JobDetails {
-  return {
-    jobId: context.jobId,
-    name: context.name,
-    state,
-    submittedAt: context.submittedAt,
-    endedAt: context.endedAt,
-    vertices: context.jobGraph.vertices.map((v) => ({
-      id: v.id,
-      name: v.name,
-      parallelism: v.parallelism,
-      slotSharingGroup: v.slotSharingGroup,
-      operatorIds: v.operatorIds,
-      inputs: v.inputs.map((i) => ({ source: i.source, partitioner: i.partitioner })),
-    })),
-    subtasks: context.graph.status(),
-    slots: context.graph.heldSlots().map((s) => ({ allocationId: s.allocationId, taskExecutorId: s.taskExecutorId, slotIndex: s.slotIndex, group: s.group })),
-    ...(context.failure ? { failure: context.failure } : {}),
-  };
-}
+export type { TaskExecutorMessage };

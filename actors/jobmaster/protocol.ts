@@ -1,9 +1,15 @@
 /** The messages a JobMaster accepts. */
 import type { ActorRef, WatchNotice } from '../../lib/index.js';
 import type { WireError } from '../../lib/errors.js';
-import type { TaskMetrics } from '../../lib/task/descriptor.js';
+import type { StateHandle, TaskMetrics } from '../../lib/task/descriptor.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { JobDetails } from './status.js';
+
+export interface SavepointRequest {
+  dir: string;
+  stop: boolean;
+  replyTo: ActorRef<{ path: string }>;
+}
 
 export interface OfferedSlot {
   allocationId: string;
@@ -22,8 +28,19 @@ export type JobMasterMessage =
   | { type: 'jm.task.state'; executionId: string; state: 'running' | 'finished' | 'canceled' | 'failed'; error?: WireError; metrics?: TaskMetrics }
   | { type: 'jm.task.collect'; executionId: string; records: unknown[] }
   | { type: 'jm.task.metrics'; executionId: string; metrics: TaskMetrics }
+  | { type: 'jm.checkpoint.ack'; executionId: string; checkpointId: number; handle: StateHandle }
+  | { type: 'jm.checkpoint.declined'; executionId: string; checkpointId: number; error: WireError }
+  | { type: 'jm.source.exhausted'; executionId: string }
   | { type: 'jm.taskexecutor.lost'; leaderSessionId: string; taskExecutorId: string; reason: string }
   | { type: 'jm.deploy.failed'; executionId: string; error: WireError }
   | { type: 'jm.cancel'; replyTo: ActorRef<{ state: string }> }
+  /** Take a savepoint into `dir` (default: the cluster's savepoint directory); with `stop`, cancel after it. */
+  | { type: 'jm.savepoint'; dir?: string; stop: boolean; replyTo: ActorRef<{ path: string }> }
+  /** Internal: a checkpoint id was drawn from the counter; start that checkpoint. */
+  | { type: 'jm.checkpoint.begin'; checkpointId: number; attempt: number; savepoint: SavepointRequest | null }
+  | { type: 'jm.checkpoint.triggerFailed'; error: WireError; savepoint: SavepointRequest | null }
+  /** Internal: the completed checkpoint's metadata is in the store (or could not be stored). */
+  | { type: 'jm.checkpoint.stored'; checkpointId: number }
+  | { type: 'jm.checkpoint.storeFailed'; checkpointId: number; error: WireError }
   | { type: 'jm.status'; replyTo: ActorRef<JobDetails> }
   | WatchNotice;

@@ -1,6 +1,7 @@
 /** What the JobMaster reports about its job: plain data for the Master, the CLI and REST. */
 import type { WireError } from '../../lib/errors.js';
 import type { ExecutionState, TaskMetrics } from '../../lib/task/descriptor.js';
+import type { CheckpointStats } from './checkpoint-coordinator.js';
 
 /** The job's states, as the JobMaster machine names them. */
 export const JobState = {
@@ -8,6 +9,7 @@ export const JobState = {
   WaitingForResources: 'waitingForResources',
   Running: 'running',
   Failing: 'failing',
+  Restarting: 'restarting',
   Canceling: 'canceling',
   Finished: 'finished',
   Failed: 'failed',
@@ -49,6 +51,12 @@ export interface JobDetails {
   vertices: VertexStatus[];
   subtasks: SubtaskStatus[];
   slots: Array<{ allocationId: string; taskExecutorId: string; slotIndex: number; group: string }>;
+  /** Execution attempt: 0 for the first run, +1 per restart. */
+  attempt: number;
+  restarts: number;
+  checkpoints: CheckpointStats[];
+  /** The checkpoint or savepoint the current attempt restored, if any. */
+  restoredFrom: number | null;
   failure?: WireError;
 }
 

@@ -10,10 +10,12 @@ import { pathToFileURL } from 'node:url';
 import { buildStreamGraph, importJobFunction } from '../../lib/dataflow/jobmodule.js';
 import { buildJobGraph, type JobGraph } from '../../lib/dataflow/jobgraph.js';
 import { RuntimeError } from '../../lib/errors.js';
+import type { JobConfig } from '../../lib/dataflow/job-config.js';
 
 export interface PreparedGraph {
   codeHash: string;
   jobGraph: JobGraph;
+  jobConfig: JobConfig;
   /** The job's name: given at submission, or the module's file name. */
   name: string;
 }
@@ -52,5 +54,5 @@ export async function prepareJob(
   const job = await importJobFunction(pathToFileURL(file).href);
   const graph = buildStreamGraph(job, { parallelism: options.parallelism, args: options.args });
   const jobGraph = buildJobGraph(graph.describe());
-  return { codeHash: hash, jobGraph, name: options.name ?? 'job' };
+  return { codeHash: hash, jobGraph, jobConfig: graph.config, name: options.name ?? 'job' };
 }

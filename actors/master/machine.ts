@@ -3,24 +3,32 @@
  * JobMaster per running job, accepts submissions, answers list / status / cancel, serves job
  * code to TaskExecutors, and keeps the results of finished jobs.
  *
- * States: `standby` (not leading: it only answers with what it knows) → `leader` (granted a
- * leader session) → `standby` again when leadership is revoked: its ResourceManager and
- * JobMasters stop at once, since a new leader owns the cluster now. `stopping` is final.
+ * States: `standby` (not leading: requests are refused with NOT_LEADER) → `leader`, which
+ * first `recovering` (with HA: load the results of ended jobs and restart every job that has
+ * not ended, from its latest checkpoint; requests are refused with RECOVERING, which clients
+ * retry) and then `serving`. Leadership revoked → `standby` at once: its ResourceManager and
+ * JobMasters stop, since a new leader owns the cluster now. `stopping` is final.
  */
-import { assign, setup } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
-import { RuntimeError } from '../../lib/errors.js';
+import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { jobMasterMachine } from '../jobmaster/machine.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { JobResult } from '../jobmaster/status.js';
 import { resourceManagerMachine } from '../resourcemanager/machine.js';
 import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
+import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
 import { newJobId, prepareJob } from './job-preparation.js';
 import type { JobSummary, MasterMessage, PreparedJob } from './protocol.js';
+import { persistResult, recoverJobs, type Recovered } from './recovery.js';
 
 export interface MasterSettings {
   /** Where job code is stored. */
   workDir: string;
+  /** Checkpoint storage shared by the TaskExecutors. */
+  checkpointDir: string;
+  /** Default directory of savepoints. */
+  savepointDir: string;
   slotRequestTimeoutMs: number;
   cancelTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -32,6 +40,8 @@ export interface MasterSettings {
 export interface MasterInput {
   env: ActorEnv;
   settings: MasterSettings;
+  /** HA services, or null in standalone mode. */
+  ha: MasterHa | null;
 }
 
 interface RunningJob {
@@ -41,16 +51,41 @@ interface RunningJob {
 
 interface Context extends MasterInput {
   leaderSessionId: string | null;
+  stores: LeaderStores | null;
   resourceManager: ActorRef<ResourceManagerMessage> | null;
   running: Map<string, RunningJob>;
   results: Map<string, JobResult>;
   code: Map<string, Uint8Array>;
 }
 
-export const MasterErrorCode = { NotLeader: 'NOT_LEADER', UnknownJob: 'UNKNOWN_JOB', UnknownCode: 'UNKNOWN_CODE' } as const;
+export const MasterErrorCode = {
+  NotLeader: 'NOT_LEADER',
+  Recovering: 'RECOVERING',
+  UnknownJob: 'UNKNOWN_JOB',
+  UnknownCode: 'UNKNOWN_CODE',
+  CheckpointingNeedsHa: 'CHECKPOINTING_NEEDS_HA',
+} as const;
+
+/** Requests from clients and TaskExecutors; refused while not serving. */
+const REQUESTS = [
+  'master.job.submit',
+  'master.job.list',
+  'master.job.status',
+  'master.job.result',
+  'master.job.cancel',
+  'master.job.savepoint',
+  'master.code.get',
+  'master.cluster.overview',
+] as const;
+
+const refuseAll = (code: string) => Object.fromEntries(REQUESTS.map((type) => [type, { actions: { type: 'refuse', params: { code } } }]));
 
 export const masterMachine = setup({
   types: { context: {} as Context, events: {} as MasterMessage, input: {} as MasterInput },
+  actors: {
+    recover: fromPromise<Recovered, { stores: LeaderStores | null }>(({ input }) => recoverJobs(input.stores)),
+  },
+  delays: { recoveryRetry: 1000 },
   actions: {
     becomeLeader: assign(({ context, event }) => {
       if (event.type !== 'master.leadership.granted') return {};
@@ -64,34 +99,57 @@ export const masterMachine = setup({
           heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
         }),
       });
-      return { leaderSessionId: event.sessionId, resourceManager: rm };
+      return { leaderSessionId: event.sessionId, resourceManager: rm, stores: context.ha?.storesForCurrentTerm() ?? null };
     }),
     stepDown: assign(({ context }) => {
       context.env.log.warn({ leaderSessionId: context.leaderSessionId }, 'leadership revoked: stopping ResourceManager and JobMasters');
       for (const job of context.running.values()) context.env.system.stop(job.jobMaster);
       if (context.resourceManager) context.env.system.stop(context.resourceManager);
-      return { leaderSessionId: null, resourceManager: null, running: new Map() };
+      return { leaderSessionId: null, resourceManager: null, stores: null, running: new Map(), results: new Map() };
     }),
+    adoptRecovered: ({ context }, recovered: Recovered) => {
+      for (const result of recovered.results) context.results.set(result.jobId, result);
+      for (const job of recovered.jobs) {
+        context.code.set(job.codeHash, job.code);
+        startJobMaster(context, { ...job, replyTo: null, recovered: true });
+      }
+      context.env.log.info({ recovered: recovered.jobs.length, results: recovered.results.length }, 'recovery done: serving');
+    },
     submit: ({ context, event }) => {
       if (event.type !== 'master.job.submit') return;
-      const { env, settings } = context;
+      const { env, settings, stores } = context;
       const jobId = newJobId();
       const parallelism = event.parallelism ?? settings.defaultParallelism;
       const args = event.args ?? {};
-      prepareJob(`${settings.workDir}/jobs`, event.code, { parallelism, args, ...(event.name ? { name: event.name } : {}) }).then(
-        (prepared) => {
-          context.code.set(prepared.codeHash, event.code);
-          env.self.tell({
-            type: 'master.job.prepared',
+      prepareJob(`${settings.workDir}/jobs`, event.code, { parallelism, args, ...(event.name ? { name: event.name } : {}) })
+        .then(async (prepared) => {
+          if (prepared.jobConfig.checkpointing && !stores) {
+            throw new RuntimeError(
+              MasterErrorCode.CheckpointingNeedsHa,
+              'the job enables checkpointing, which needs the HA services: start the cluster with etcd (--etcd)',
+            );
+          }
+          const stored: StoredJob = {
             jobId,
-            prepared: { jobId, name: prepared.name, codeHash: prepared.codeHash, args, parallelism, submittedAt: Date.now(), jobGraph: prepared.jobGraph, replyTo: event.replyTo },
-          });
-        },
-        (error: Error) => {
+            name: prepared.name,
+            codeHash: prepared.codeHash,
+            code: event.code,
+            args,
+            parallelism,
+            submittedAt: Date.now(),
+            jobGraph: prepared.jobGraph,
+            jobConfig: prepared.jobConfig,
+            fromSavepoint: event.fromSavepoint ?? null,
+          };
+          // Stored before it runs: a new leader must find every job it has to run.
+          await stores?.jobGraphs.put(jobId, stored);
+          context.code.set(prepared.codeHash, event.code);
+          env.self.tell({ type: 'master.job.prepared', jobId, prepared: { ...stored, replyTo: event.replyTo, recovered: false } });
+        })
+        .catch((error: Error) => {
           env.log.warn({ err: error }, 'job submission rejected');
           replyError(event.replyTo, error);
-        },
-      );
+        });
     },
     startJob: ({ context, event }) => {
       if (event.type !== 'master.job.prepared') return;
@@ -102,6 +160,11 @@ export const masterMachine = setup({
       const { result } = event;
       context.running.delete(result.jobId);
       context.results.set(result.jobId, result);
+      if (context.stores) {
+        persistResult(context.stores, result).catch((err: Error) =>
+          context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
+        );
+      }
     },
     jobMasterTerminated: ({ context, event }) => {
       if (event.type !== 'actor.terminated') return;
@@ -111,28 +174,44 @@ export const masterMachine = setup({
         context.running.delete(jobId);
         const failure = event.error ?? { code: 'JOB_MASTER_FAILED', message: `JobMaster stopped: ${event.reason}` };
         const now = Date.now();
+        const { name, submittedAt } = job.summary;
         context.results.set(jobId, {
           jobId,
-          name: job.summary.name,
+          name,
           state: 'failed',
-          submittedAt: job.summary.submittedAt,
+          submittedAt,
           endedAt: now,
           collected: [],
           failure,
-          details: { jobId, name: job.summary.name, state: 'failed', submittedAt: job.summary.submittedAt, endedAt: now, vertices: [], subtasks: [], slots: [], failure },
+          details: {
+            jobId,
+            name,
+            state: 'failed',
+            submittedAt,
+            endedAt: now,
+            vertices: [],
+            subtasks: [],
+            slots: [],
+            attempt: 0,
+            restarts: 0,
+            checkpoints: [],
+            restoredFrom: null,
+            failure,
+          },
         });
       }
     },
     list: ({ context, event }) => {
       if (event.type !== 'master.job.list') return;
-      const finished: JobSummary[] = [...context.results.values()].map((r) => ({
+      const ended: JobSummary[] = [...context.results.values()].map((r) => ({
         jobId: r.jobId,
         name: r.name,
         state: r.state,
         submittedAt: r.submittedAt,
         endedAt: r.endedAt,
       }));
-      reply(event.replyTo, [...[...context.running.values()].map((j) => j.summary), ...finished].sort((a, b) => a.submittedAt - b.submittedAt));
+      const all = [...[...context.running.values()].map((j) => j.summary), ...ended];
+      reply(event.replyTo, all.sort((a, b) => a.submittedAt - b.submittedAt));
     },
     status: ({ context, event }) => {
       if (event.type !== 'master.job.status') return;
@@ -162,6 +241,19 @@ export const masterMachine = setup({
         (err: Error) => replyError(event.replyTo, err),
       );
     },
+    savepoint: ({ context, event }) => {
+      if (event.type !== 'master.job.savepoint') return;
+      const job = context.running.get(event.jobId);
+      if (!job) {
+        const done = context.results.get(event.jobId);
+        return replyError(event.replyTo, done ? new RuntimeError('JOB_ENDED', `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
+      }
+      const timeoutMs = 10 * 60_000;
+      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, ...(event.dir ? { dir: event.dir } : {}) }, { timeoutMs }).then(
+        (answer) => reply(event.replyTo, answer),
+        (err: Error) => replyError(event.replyTo, err),
+      );
+    },
     code: ({ context, event }) => {
       if (event.type !== 'master.code.get') return;
       const code = context.code.get(event.hash);
@@ -175,14 +267,23 @@ export const masterMachine = setup({
         (err: Error) => replyError(event.replyTo, err),
       );
     },
-    refuseNotLeader: ({ event }) => {
+    refuse: ({ event }, { code }: { code: string }) => {
       const replyTo = (event as { replyTo?: ActorRef<never> }).replyTo;
-      replyError(replyTo, new RuntimeError(MasterErrorCode.NotLeader, 'this Master is not the leader'));
+      const message = code === MasterErrorCode.Recovering ? 'the new leader is recovering its jobs; retry shortly' : 'this Master is not the leader';
+      replyError(replyTo, new RuntimeError(code, message));
     },
   },
 }).createMachine({
   id: 'master',
-  context: ({ input }) => ({ ...input, leaderSessionId: null, resourceManager: null, running: new Map(), results: new Map(), code: new Map() }),
+  context: ({ input }) => ({
+    ...input,
+    leaderSessionId: null,
+    stores: null,
+    resourceManager: null,
+    running: new Map(),
+    results: new Map(),
+    code: new Map(),
+  }),
   initial: 'standby',
   on: {
     'master.stop': '.stopping',
@@ -191,28 +292,47 @@ export const masterMachine = setup({
     standby: {
       on: {
         'master.leadership.granted': { target: 'leader', actions: 'becomeLeader' },
-        'master.job.submit': { actions: 'refuseNotLeader' },
-        'master.job.list': { actions: 'refuseNotLeader' },
-        'master.job.status': { actions: 'refuseNotLeader' },
-        'master.job.result': { actions: 'refuseNotLeader' },
-        'master.job.cancel': { actions: 'refuseNotLeader' },
-        'master.code.get': { actions: 'refuseNotLeader' },
-        'master.cluster.overview': { actions: 'refuseNotLeader' },
+        ...refuseAll(MasterErrorCode.NotLeader),
       },
     },
     leader: {
+      initial: 'recovering',
       on: {
         'master.leadership.revoked': { target: 'standby', actions: 'stepDown' },
-        'master.job.submit': { actions: 'submit' },
-        'master.job.prepared': { actions: 'startJob' },
         'master.job.ended': { actions: 'jobEnded' },
-        'master.job.list': { actions: 'list' },
-        'master.job.status': { actions: 'status' },
-        'master.job.result': { actions: 'result' },
-        'master.job.cancel': { actions: 'cancel' },
-        'master.code.get': { actions: 'code' },
-        'master.cluster.overview': { actions: 'overview' },
         'actor.terminated': { actions: 'jobMasterTerminated' },
+        // The RM serves code to TaskExecutors that deploy recovered jobs even while recovering.
+        'master.code.get': { actions: 'code' },
+      },
+      states: {
+        recovering: {
+          invoke: {
+            src: 'recover',
+            input: ({ context }) => ({ stores: context.stores }),
+            onDone: { target: 'serving', actions: { type: 'adoptRecovered', params: ({ event }) => event.output } },
+            onError: {
+              target: 'retryingRecovery',
+              actions: ({ context, event }) => context.env.log.warn({ err: toWireError(event.error) }, 'job recovery failed; retrying'),
+            },
+          },
+          on: { ...refuseAll(MasterErrorCode.Recovering), 'master.code.get': { actions: 'code' } },
+        },
+        retryingRecovery: {
+          after: { recoveryRetry: 'recovering' },
+          on: { ...refuseAll(MasterErrorCode.Recovering), 'master.code.get': { actions: 'code' } },
+        },
+        serving: {
+          on: {
+            'master.job.submit': { actions: 'submit' },
+            'master.job.prepared': { actions: 'startJob' },
+            'master.job.list': { actions: 'list' },
+            'master.job.status': { actions: 'status' },
+            'master.job.result': { actions: 'result' },
+            'master.job.cancel': { actions: 'cancel' },
+            'master.job.savepoint': { actions: 'savepoint' },
+            'master.cluster.overview': { actions: 'overview' },
+          },
+        },
       },
     },
     stopping: {
@@ -234,16 +354,13 @@ function startJobMaster(context: Context, prepared: PreparedJob): void {
   const jobMaster = env.system.spawn(`jobmaster-${prepared.jobId}`, jobMasterMachine, {
     input: (jmEnv) => ({
       env: jmEnv,
-      jobId: prepared.jobId,
-      name: prepared.name,
-      jobGraph: prepared.jobGraph,
-      codeHash: prepared.codeHash,
-      args: prepared.args,
-      parallelism: prepared.parallelism,
-      submittedAt: prepared.submittedAt,
+      job: prepared,
       leaderSessionId: context.leaderSessionId!,
       master: env.self as ActorRef<MasterMessage>,
       resourceManager: context.resourceManager!,
+      stores: context.stores,
+      checkpointDir: settings.checkpointDir,
+      savepointDir: settings.savepointDir,
       slotRequestTimeoutMs: settings.slotRequestTimeoutMs,
       cancelTimeoutMs: settings.cancelTimeoutMs,
       maxCollectedRecords: settings.maxCollectedRecords,
@@ -256,6 +373,6 @@ function startJobMaster(context: Context, prepared: PreparedJob): void {
     jobMaster,
     summary: { jobId: prepared.jobId, name: prepared.name, state: 'running', submittedAt: prepared.submittedAt, endedAt: null },
   });
-  env.log.info({ jobId: prepared.jobId, name: prepared.name, vertices: prepared.jobGraph.vertices.length }, 'job submitted');
-  reply(prepared.replyTo, { jobId: prepared.jobId });
+  env.log.info({ jobId: prepared.jobId, name: prepared.name, recovered: prepared.recovered }, prepared.recovered ? 'job recovered' : 'job submitted');
+  if (prepared.replyTo) reply(prepared.replyTo, { jobId: prepared.jobId });
 }

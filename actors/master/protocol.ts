@@ -2,6 +2,7 @@
 import type { ActorRef, WatchNotice } from '../../lib/index.js';
 import type { ClusterOverview } from '../resourcemanager/protocol.js';
 import type { JobDetails, JobResult, JobState } from '../jobmaster/status.js';
+import type { StoredJob } from './ha.js';
 
 export interface JobSummary {
   jobId: string;
@@ -18,6 +19,8 @@ export interface SubmitJob {
   /** Default parallelism for operators that set none. */
   parallelism?: number;
   args?: Record<string, unknown>;
+  /** Start from this savepoint (its directory). */
+  fromSavepoint?: string;
 }
 
 export type MasterMessage =
@@ -26,10 +29,11 @@ export type MasterMessage =
   | { type: 'master.job.status'; jobId: string; replyTo: ActorRef<JobDetails> }
   | { type: 'master.job.result'; jobId: string; replyTo: ActorRef<JobResult | null> }
   | { type: 'master.job.cancel'; jobId: string; replyTo: ActorRef<{ state: string }> }
+  | { type: 'master.job.savepoint'; jobId: string; dir?: string; stop: boolean; replyTo: ActorRef<{ path: string }> }
   | { type: 'master.code.get'; hash: string; replyTo: ActorRef<Uint8Array> }
   | { type: 'master.cluster.overview'; replyTo: ActorRef<ClusterOverview> }
   | { type: 'master.job.ended'; leaderSessionId: string; result: JobResult }
-  /** Internal: a submission whose module has been loaded and checked (or not). */
+  /** Internal: a submission whose module has been loaded, checked and stored. */
   | { type: 'master.job.prepared'; jobId: string; prepared: PreparedJob }
   | { type: 'master.leadership.granted'; sessionId: string }
   | { type: 'master.leadership.revoked' }
@@ -37,13 +41,9 @@ export type MasterMessage =
   | WatchNotice;
 
 /** A job whose module loaded and whose graph is valid, ready for a JobMaster. */
-export interface PreparedJob {
-  jobId: string;
-  name: string;
-  codeHash: string;
-  args: Record<string, unknown>;
-  parallelism: number;
-  submittedAt: number;
-  jobGraph: import('../../lib/dataflow/jobgraph.js').JobGraph;
-  replyTo: ActorRef<{ jobId: string }>;
+export interface PreparedJob extends StoredJob {
+  /** The client to answer once the JobMaster runs; null for a job recovered by a new leader. */
+  replyTo: ActorRef<{ jobId: string }> | null;
+  /** A recovered job resumes from its latest completed checkpoint. */
+  recovered: boolean;
 }

@@ -11,7 +11,7 @@
 import { assign, fromPromise, setup } from 'xstate';
 import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { toWireError } from '../../lib/errors.js';
-import type { TaskEvent } from '../../lib/task/descriptor.js';
+import type { CheckpointOptions, TaskEvent } from '../../lib/task/descriptor.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { MasterMessage } from '../master/protocol.js';
 import type { RegistrationSuccess, ResourceManagerMessage } from '../resourcemanager/protocol.js';
@@ -28,6 +28,9 @@ export interface TaskRuntime {
   ): void;
   cancel(executionId: string): void;
   cancelJob(jobId: string): void;
+  triggerCheckpoint(executionId: string, checkpointId: number, options: CheckpointOptions): void;
+  notifyCheckpointComplete(jobId: string, checkpointId: number): void;
+  notifyCheckpointAborted(jobId: string, checkpointId: number): void;
 }
 
 export interface TaskExecutorInput {
@@ -158,6 +161,15 @@ export const taskExecutorMachine = setup({
           }),
       );
     },
+    triggerCheckpoint: ({ context, event }) => {
+      if (event.type !== 'te.checkpoint.trigger' || !context.executions.has(event.executionId)) return;
+      context.runtime.triggerCheckpoint(event.executionId, event.checkpointId, event.options);
+    },
+    notifyCheckpoint: ({ context, event }) => {
+      if (event.type !== 'te.checkpoint.notify') return;
+      if (event.outcome === 'complete') context.runtime.notifyCheckpointComplete(event.jobId, event.checkpointId);
+      else context.runtime.notifyCheckpointAborted(event.jobId, event.checkpointId);
+    },
     cancelTask: ({ context, event }) => {
       if (event.type !== 'te.task.cancel') return;
       if (!context.executions.has(event.executionId)) return;
@@ -177,10 +189,8 @@ export const taskExecutorMachine = setup({
           ...(e.error ? { error: e.error } : {}),
           ...(e.metrics ? { metrics: e.metrics } : {}),
         });
-      } else if (e.type === 'task.collect') {
-        tellSafely(context, execution.jobMaster, { type: 'jm.task.collect', executionId: e.executionId, records: e.records });
       } else {
-        tellSafely(context, execution.jobMaster, { type: 'jm.task.metrics', executionId: e.executionId, metrics: e.metrics });
+        tellSafely(context, execution.jobMaster, toJobMaster(e));
       }
     },
   },
@@ -248,6 +258,8 @@ export const taskExecutorMachine = setup({
         'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
         'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },
         'te.task.cancel': { guard: 'fromCurrentLeader', actions: 'cancelTask' },
+        'te.checkpoint.trigger': { guard: 'fromCurrentLeader', actions: 'triggerCheckpoint' },
+        'te.checkpoint.notify': { guard: 'fromCurrentLeader', actions: 'notifyCheckpoint' },
         'actor.terminated': {
           guard: 'isResourceManager',
           target: 'registering',
@@ -264,6 +276,22 @@ export const taskExecutorMachine = setup({
     },
   },
 });
+
+/** Task events other than state changes, as JobMaster messages. */
+function toJobMaster(e: Exclude<TaskEvent, { type: 'task.state' }>): JobMasterMessage {
+  switch (e.type) {
+    case 'task.collect':
+      return { type: 'jm.task.collect', executionId: e.executionId, records: e.records };
+    case 'task.metrics':
+      return { type: 'jm.task.metrics', executionId: e.executionId, metrics: e.metrics };
+    case 'task.checkpoint.ack':
+      return { type: 'jm.checkpoint.ack', executionId: e.executionId, checkpointId: e.checkpointId, handle: e.handle };
+    case 'task.checkpoint.declined':
+      return { type: 'jm.checkpoint.declined', executionId: e.executionId, checkpointId: e.checkpointId, error: e.error };
+    case 'task.source.exhausted':
+      return { type: 'jm.source.exhausted', executionId: e.executionId };
+  }
+}
 
 function slotReport(context: Context): SlotReport {
   return {

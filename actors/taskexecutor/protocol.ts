@@ -1,6 +1,6 @@
 /** The messages a TaskExecutor accepts. Every command from a leader carries its session id. */
 import type { ActorRef, WatchNotice } from '../../lib/index.js';
-import type { TaskDeploymentDescriptor, TaskEvent } from '../../lib/task/descriptor.js';
+import type { CheckpointOptions, TaskDeploymentDescriptor, TaskEvent } from '../../lib/task/descriptor.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 
 export interface SlotReport {
@@ -28,6 +28,10 @@ export type TaskExecutorMessage =
       tdd: TaskDeploymentDescriptor;
     }
   | { type: 'te.task.cancel'; leaderSessionId: string; executionId: string }
+  /** Start checkpoint `checkpointId` at a source subtask: it snapshots and injects the barrier. */
+  | { type: 'te.checkpoint.trigger'; leaderSessionId: string; executionId: string; checkpointId: number; options: CheckpointOptions }
+  /** A checkpoint of the job completed (sinks commit) or was aborted (its partial work is dropped). */
+  | { type: 'te.checkpoint.notify'; leaderSessionId: string; jobId: string; checkpointId: number; outcome: 'complete' | 'abort' }
   /** From the task runtime on this process. */
   | { type: 'te.task.event'; event: TaskEvent }
   | WatchNotice;

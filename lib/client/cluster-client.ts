@@ -2,36 +2,57 @@
  * The client: prepares a job (reads its module), sends it to the leading Master, and then
  * either disconnects or follows the job's progress until it ends. It runs a client-only actor
  * system: it dials the Master and is reachable only over that connection.
+ *
+ * In HA mode (etcd endpoints given) it finds the leader through etcd and follows it: a request
+ * that meets a Master that no longer leads, one that is still recovering, or a lost connection
+ * is retried against the new leader until `failoverTimeoutMs`. Submissions are retried only when
+ * the Master certainly did not take them (not leader, recovering), never twice.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ActorSystem } from '../actor/system.js';
 import type { ActorRef } from '../actor/ref.js';
+import { ErrorCode, RuntimeError } from '../errors.js';
+import { EtcdHaServices } from '../ha/etcd-ha-services.js';
+import type { LeaderRetrieval } from '../ha/types.js';
 import type { Logger } from '../logging.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
 import type { JobSummary, MasterMessage } from '../../actors/master/protocol.js';
 import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
 
 export interface ClientOptions {
-  masterAddress: string;
+  /** The Master's `host:port` (standalone mode). */
+  masterAddress?: string;
+  /** etcd endpoints (HA mode): the leader is looked up there. */
+  etcdEndpoints?: string[];
   clusterId: string;
   secret: string;
   logger?: Logger;
   /** Timeout of each request to the Master. */
   requestTimeoutMs?: number;
+  /** How long a request keeps retrying across a leader change. */
+  failoverTimeoutMs?: number;
 }
 
 export interface SubmitOptions {
   parallelism?: number;
   args?: Record<string, unknown>;
   name?: string;
+  fromSavepoint?: string;
 }
+
+/** Errors after which the Master certainly did not act on the request. */
+const NOT_TAKEN = new Set(['NOT_LEADER', 'RECOVERING']);
+/** Errors after which an idempotent request is worth sending again. */
+const RETRYABLE = new Set(['NOT_LEADER', 'RECOVERING', ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter]);
 
 export class ClusterClient {
   private constructor(
     private readonly system: ActorSystem,
-    private readonly master: ActorRef<MasterMessage>,
+    private readonly leaderAddress: () => string | null,
+    private readonly closeHa: () => Promise<void>,
     private readonly timeoutMs: number,
+    private readonly failoverTimeoutMs: number,
   ) {}
 
   static async connect(options: ClientOptions): Promise<ClusterClient> {
@@ -42,7 +63,26 @@ export class ClusterClient {
       name: 'client',
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    return new ClusterClient(system, system.ref<MasterMessage>(options.masterAddress, 'master'), options.requestTimeoutMs ?? 30_000);
+    let retrieval: LeaderRetrieval | null = null;
+    let ha: EtcdHaServices | null = null;
+    if (options.etcdEndpoints && options.etcdEndpoints.length > 0) {
+      ha = new EtcdHaServices({ endpoints: options.etcdEndpoints, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
+      retrieval = ha.leaderRetrieval();
+      retrieval.start(() => undefined);
+    } else if (!options.masterAddress) {
+      await system.terminate();
+      throw new RuntimeError(ErrorCode.InvalidArgument, 'give the Master address or etcd endpoints');
+    }
+    const fixed = options.masterAddress ?? null;
+    return new ClusterClient(
+      system,
+      () => (retrieval ? (retrieval.current()?.address ?? null) : fixed),
+      async () => {
+        await ha?.close();
+      },
+      options.requestTimeoutMs ?? 30_000,
+      options.failoverTimeoutMs ?? 60_000,
+    );
   }
 
   /** Submit the job module at `file`; resolves with the job id once the Master accepted it. */
@@ -52,41 +92,63 @@ export class ClusterClient {
   }
 
   async submit(code: Uint8Array, options: SubmitOptions = {}): Promise<string> {
-    const { jobId } = await this.master.ask(
-      {
-        type: 'master.job.submit',
-        code,
-        ...(options.name ? { name: options.name } : {}),
-        ...(options.parallelism ? { parallelism: options.parallelism } : {}),
-        ...(options.args ? { args: options.args } : {}),
-      },
-      { timeoutMs: this.timeoutMs },
+    const { jobId } = await this.request(
+      (master) =>
+        master.ask(
+          {
+            type: 'master.job.submit',
+            code,
+            ...(options.name ? { name: options.name } : {}),
+            ...(options.parallelism ? { parallelism: options.parallelism } : {}),
+            ...(options.args ? { args: options.args } : {}),
+            ...(options.fromSavepoint ? { fromSavepoint: options.fromSavepoint } : {}),
+          },
+          { timeoutMs: this.timeoutMs },
+        ),
+      NOT_TAKEN,
     );
     return jobId;
   }
 
   list(): Promise<JobSummary[]> {
-    return this.master.ask({ type: 'master.job.list' }, { timeoutMs: this.timeoutMs });
+    return this.request((master) => master.ask({ type: 'master.job.list' }, { timeoutMs: this.timeoutMs }));
   }
 
   status(jobId: string): Promise<JobDetails> {
-    return this.master.ask({ type: 'master.job.status', jobId }, { timeoutMs: this.timeoutMs });
+    return this.request((master) => master.ask({ type: 'master.job.status', jobId }, { timeoutMs: this.timeoutMs }));
   }
 
   /** The job's result, or null while it runs. */
   result(jobId: string): Promise<JobResult | null> {
-    return this.master.ask({ type: 'master.job.result', jobId }, { timeoutMs: this.timeoutMs });
+    return this.request((master) => master.ask({ type: 'master.job.result', jobId }, { timeoutMs: this.timeoutMs }));
   }
 
   cancel(jobId: string): Promise<{ state: string }> {
-    return this.master.ask({ type: 'master.job.cancel', jobId }, { timeoutMs: this.timeoutMs });
+    return this.request((master) => master.ask({ type: 'master.job.cancel', jobId }, { timeoutMs: this.timeoutMs }));
+  }
+
+  /** Take a savepoint of a running job; with `stop`, cancel the job once it is taken. */
+  savepoint(jobId: string, options: { dir?: string; stop?: boolean } = {}): Promise<{ path: string }> {
+    return this.request(
+      (master) =>
+        master.ask(
+          { type: 'master.job.savepoint', jobId, stop: options.stop ?? false, ...(options.dir ? { dir: path.resolve(options.dir) } : {}) },
+          { timeoutMs: this.timeoutMs },
+        ),
+      NOT_TAKEN,
+    );
   }
 
   overview(): Promise<ClusterOverview> {
-    return this.master.ask({ type: 'master.cluster.overview' }, { timeoutMs: this.timeoutMs });
+    return this.request((master) => master.ask({ type: 'master.cluster.overview' }, { timeoutMs: this.timeoutMs }));
   }
 
-  /** Follow a job until it ends, reporting its details every `pollMs`. */
+  /** The address of the Master this client talks to now (the leader, in HA mode). */
+  get masterAddress(): string | null {
+    return this.leaderAddress();
+  }
+
+  /** Follow a job until it ends, reporting its details every `pollMs` (across leader changes in HA mode). */
   async waitForResult(jobId: string, options: { pollMs?: number; onProgress?: (details: JobDetails) => void } = {}): Promise<JobResult> {
     const pollMs = options.pollMs ?? 250;
     for (;;) {
@@ -103,7 +165,27 @@ export class ClusterClient {
     }
   }
 
-  close(): Promise<void> {
-    return this.system.terminate();
+  async close(): Promise<void> {
+    await this.closeHa();
+    await this.system.terminate();
+  }
+
+  /** Send to the current leader; retry on the errors in `retryOn` until the failover deadline. */
+  private async request<T>(send: (master: ActorRef<MasterMessage>) => Promise<T>, retryOn: ReadonlySet<string> = RETRYABLE): Promise<T> {
+    const deadline = Date.now() + this.failoverTimeoutMs;
+    for (;;) {
+      const address = this.leaderAddress();
+      if (address) {
+        try {
+          return await send(this.system.ref<MasterMessage>(address, 'master'));
+        } catch (err) {
+          const code = (err as RuntimeError).code;
+          if (!retryOn.has(code) || Date.now() > deadline) throw err;
+        }
+      } else if (Date.now() > deadline) {
+        throw new RuntimeError(ErrorCode.PeerUnreachable, `no leading Master found within ${this.failoverTimeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }

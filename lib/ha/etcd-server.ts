@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,11 @@ export interface EtcdClusterOptions {
   binary?: string;
   /** Deadline for the whole cluster to answer a linearizable read after start. */
   readyTimeoutMs?: number;
+  /**
+   * Outlive this process (a local cluster started by the CLI): members run in their own process
+   * group, log to `<dataDir>/<name>.log`, and are not killed when this process exits.
+   */
+  detached?: boolean;
 }
 
 export interface EtcdMember {
@@ -92,6 +98,8 @@ class EtcdProcess implements EtcdMember {
     private readonly args: () => string[],
     private readonly binary: string,
     private readonly log: Logger | undefined,
+    /** For a detached member: the file its output goes to. */
+    private readonly detachedLog: string | null = null,
   ) {}
 
   get pid(): number | undefined {
@@ -104,9 +112,18 @@ class EtcdProcess implements EtcdMember {
 
   /** Spawn the process; rejects if it exits during `graceMs` (e.g. a port clash). */
   start(): void {
-    const child = spawn(this.binary, ['--data-dir', this.dir, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['--data-dir', this.dir, ...this.args()];
+    let child: ChildProcess;
+    if (this.detachedLog) {
+      const fd = openSync(this.detachedLog, 'a');
+      child = spawn(this.binary, args, { stdio: ['ignore', fd, fd], detached: true });
+      closeSync(fd);
+      child.unref();
+    } else {
+      child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      if (child.pid !== undefined) trackPid(child.pid);
+    }
     this.child = child;
-    if (child.pid !== undefined) trackPid(child.pid);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         if (child.pid !== undefined) livePids.delete(child.pid);
@@ -314,7 +331,8 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       '--log-level', 'warn',
       '--enable-v2=false',
     ];
-    members.push(new EtcdProcess(spec.name, spec.clientUrl, spec.peerUrl, dir, args, binary, options.log));
+    const detachedLog = options.detached ? path.join(root, `${spec.name}.log`) : null;
+    members.push(new EtcdProcess(spec.name, spec.clientUrl, spec.peerUrl, dir, args, binary, options.log, detachedLog));
   }
 
   let stopped = false;

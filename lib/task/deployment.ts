@@ -7,7 +7,7 @@
  */
 import { Partitioner } from '../dataflow/description.js';
 import type { JobEdge, JobGraph, JobVertex } from '../dataflow/jobgraph.js';
-import { executionIdOf, type ChannelPeer, type TaskDeploymentDescriptor, type TaskLocation } from './descriptor.js';
+import { executionIdOf, type ChannelPeer, type TaskDeploymentDescriptor, type TaskLocation, type TaskRestore } from './descriptor.js';
 import { InvalidDeploymentError } from './errors.js';
 
 export interface DeploymentOptions {
@@ -22,6 +22,10 @@ export interface DeploymentOptions {
   readonly defaultParallelism: number;
   /** The TaskExecutor (and its data address) that runs a subtask. Called once per subtask. */
   readonly placement: (vertexId: string, subtaskIndex: number) => TaskLocation;
+  /** Checkpoint storage directory, or null when the job does not checkpoint. */
+  readonly checkpointDir?: string | null;
+  /** What a subtask restores from, if anything (a checkpoint or savepoint). */
+  readonly restoreFor?: (vertexId: string, subtaskIndex: number) => TaskRestore | undefined;
 }
 
 /**
@@ -50,7 +54,9 @@ export function buildDeploymentDescriptors(jobGraph: JobGraph, options: Deployme
     return where.map((location, subtaskIndex) => ({ subtaskIndex, location }));
   };
   return jobGraph.vertices.flatMap((v) =>
-    Array.from({ length: v.parallelism }, (_, subtaskIndex): TaskDeploymentDescriptor => ({
+    Array.from({ length: v.parallelism }, (_, subtaskIndex): TaskDeploymentDescriptor => {
+      const restore = options.restoreFor?.(v.id, subtaskIndex);
+      return {
       jobId: options.jobId,
       jobName: options.jobName,
       attempt: options.attempt,
@@ -65,6 +71,9 @@ export function buildDeploymentDescriptors(jobGraph: JobGraph, options: Deployme
       defaultParallelism: options.defaultParallelism,
       inputs: v.inputs.map((e) => ({ sourceVertexId: e.source, partitioner: e.partitioner, producers: peers(e, e.source, subtaskIndex) })),
       outputs: v.outputs.map((e) => ({ targetVertexId: e.target, partitioner: e.partitioner, consumers: peers(e, e.target, subtaskIndex) })),
-    })),
+      checkpointDir: options.checkpointDir ?? null,
+      ...(restore ? { restore } : {}),
+      };
+    }),
   );
 }

@@ -51,6 +51,37 @@ export interface TaskDeploymentDescriptor {
   defaultParallelism: number;
   inputs: InputEdgeDescriptor[];
   outputs: OutputEdgeDescriptor[];
+  /** Directory of checkpoint storage (shared by all TaskExecutors); null when checkpointing is off. */
+  checkpointDir: string | null;
+  /** State to start from (a checkpoint or savepoint); absent for a fresh start. */
+  restore?: TaskRestore;
+}
+
+/** Where one subtask's snapshot of one checkpoint was written. */
+export interface StateHandle {
+  vertexId: string;
+  subtaskIndex: number;
+  /** Absolute path of the snapshot file in checkpoint storage. */
+  path: string;
+  bytes: number;
+}
+
+/**
+ * What a redeployed subtask restores: the handles of EVERY subtask of its vertex in the chosen
+ * checkpoint, so that it can take the key groups of its range from them (rescaling works the
+ * same way), and the source positions it resumes from.
+ */
+export interface TaskRestore {
+  checkpointId: number;
+  handles: StateHandle[];
+}
+
+/** A checkpoint's options as the trigger carries them. */
+export interface CheckpointOptions {
+  /** Savepoints are kept outside retention and can start a new job; their dir is given. */
+  savepoint: boolean;
+  /** Directory this checkpoint's files go to (the task writes `<vertexId>-<subtask>.state` in it). */
+  dir: string;
 }
 
 export function executionIdOf(jobId: string, attempt: number, vertexId: string, subtaskIndex: number): string {
@@ -86,4 +117,10 @@ export interface TaskMetrics {
 export type TaskEvent =
   | { type: 'task.state'; executionId: string; state: 'running' | 'finished' | 'canceled' | 'failed'; error?: WireError; metrics?: TaskMetrics }
   | { type: 'task.collect'; executionId: string; records: unknown[] }
-  | { type: 'task.metrics'; executionId: string; metrics: TaskMetrics };
+  | { type: 'task.metrics'; executionId: string; metrics: TaskMetrics }
+  /** The subtask's snapshot of `checkpointId` is durably written. */
+  | { type: 'task.checkpoint.ack'; executionId: string; checkpointId: number; handle: StateHandle }
+  /** The subtask could not take its part of `checkpointId` (the checkpoint is aborted). */
+  | { type: 'task.checkpoint.declined'; executionId: string; checkpointId: number; error: WireError }
+  /** A source read all its input; it waits for a final checkpoint before ending (exactly-once sinks commit on it). */
+  | { type: 'task.source.exhausted'; executionId: string };

@@ -11,6 +11,7 @@ import { createLogger } from '../../lib/logging.js';
 import { TaskRunner } from '../../lib/task/runner.js';
 import { taskExecutorMachine } from '../../actors/taskexecutor/machine.js';
 import { CodeCache } from '../../actors/taskexecutor/code-cache.js';
+import { haServices } from './ha.js';
 
 export interface RunningTaskExecutor {
   system: ActorSystem;
@@ -42,14 +43,18 @@ export async function startTaskExecutor(config: ClusterConfig, options: { id?: s
       registrationRetryMs: 500,
     }),
   });
-  if (config.etcdEndpoints.length > 0) throw new Error('HA mode (etcdEndpoints) is not available in this build');
-  te.tell({ type: 'te.leader.changed', masterNode: config.masterAddress });
+  // HA mode: follow the leader through etcd; standalone: the configured Master leads forever.
+  const ha = haServices(config, system.log);
+  const retrieval = ha?.leaderRetrieval() ?? null;
+  if (retrieval) retrieval.start((leader) => te.tell({ type: 'te.leader.changed', masterNode: leader?.address ?? null }));
+  else te.tell({ type: 'te.leader.changed', masterNode: config.masterAddress });
   return {
     system,
     node: system.node,
     taskExecutorId,
     dataAddress,
     async stop() {
+      await ha?.close().catch(() => undefined);
       await runner.stop();
       await system.terminate();
     },

@@ -1,0 +1,147 @@
+/**
+ * The bookkeeping of a job's checkpoints (Carbone et al.'s asynchronous barrier snapshots, as
+ * Flink's CheckpointCoordinator): which checkpoints are in flight, which subtasks have
+ * acknowledged them, when the next may start, and the history that operators look at.
+ *
+ * A checkpoint is `pending` from its trigger until every subtask acknowledged it (then the
+ * JobMaster stores its metadata and it is `completed`) or until one subtask declines, it times
+ * out, or its metadata cannot be stored (`aborted`). Nothing here does I/O; the JobMaster
+ * machine drives it and performs the effects.
+ */
+import type { CheckpointConfig } from '../../lib/dataflow/job-config.js';
+import type { StateHandle } from '../../lib/task/descriptor.js';
+
+export interface PendingCheckpoint {
+  id: number;
+  attempt: number;
+  triggeredAt: number;
+  dir: string;
+  savepoint: boolean;
+  /** Execution ids that still owe an acknowledgement. */
+  awaiting: Set<string>;
+  handles: StateHandle[];
+}
+
+export interface CheckpointStats {
+  id: number;
+  status: 'pending' | 'completed' | 'aborted';
+  savepoint: boolean;
+  triggeredAt: number;
+  durationMs: number | null;
+  bytes: number;
+  reason?: string;
+}
+
+/** Metadata of a completed checkpoint, as the completed checkpoint store (etcd) keeps it. */
+export interface CompletedCheckpoint {
+  checkpointId: number;
+  jobId: string;
+  attempt: number;
+  triggeredAt: number;
+  completedAt: number;
+  dir: string;
+  savepoint: boolean;
+  bytes: number;
+  handles: StateHandle[];
+}
+
+const HISTORY = 50;
+
+export class CheckpointCoordinator {
+  private readonly pending = new Map<number, PendingCheckpoint>();
+  private readonly history: CheckpointStats[] = [];
+  private lastCompletedAt = 0;
+  /** A trigger is on its way (waiting for a checkpoint id from the counter). */
+  triggering = false;
+
+  constructor(
+    readonly config: CheckpointConfig,
+    readonly jobId: string,
+  ) {}
+
+  /** Whether a periodic checkpoint may start now. Savepoints only respect concurrency. */
+  canTrigger(now: number, savepoint = false): boolean {
+    if (this.triggering || this.pending.size >= this.config.maxConcurrent) return false;
+    return savepoint || now - this.lastCompletedAt >= this.config.minPauseMs;
+  }
+
+  begin(id: number, attempt: number, now: number, dir: string, savepoint: boolean, participants: string[]): PendingCheckpoint {
+    const checkpoint: PendingCheckpoint = { id, attempt, triggeredAt: now, dir, savepoint, awaiting: new Set(participants), handles: [] };
+    this.pending.set(id, checkpoint);
+    this.record({ id, status: 'pending', savepoint, triggeredAt: now, durationMs: null, bytes: 0 });
+    return checkpoint;
+  }
+
+  get(id: number): PendingCheckpoint | undefined {
+    return this.pending.get(id);
+  }
+
+  /** Returns the checkpoint once its last acknowledgement arrived, else undefined. */
+  acknowledge(id: number, executionId: string, handle: StateHandle): PendingCheckpoint | undefined {
+    const checkpoint = this.pending.get(id);
+    if (!checkpoint || !checkpoint.awaiting.delete(executionId)) return undefined;
+    checkpoint.handles.push(handle);
+    return checkpoint.awaiting.size === 0 ? checkpoint : undefined;
+  }
+
+  /** Metadata of a fully acknowledged checkpoint (still pending until stored). */
+  metadata(checkpoint: PendingCheckpoint, now: number): CompletedCheckpoint {
+    return {
+      checkpointId: checkpoint.id,
+      jobId: this.jobId,
+      attempt: checkpoint.attempt,
+      triggeredAt: checkpoint.triggeredAt,
+      completedAt: now,
+      dir: checkpoint.dir,
+      savepoint: checkpoint.savepoint,
+      bytes: checkpoint.handles.reduce((n, h) => n + h.bytes, 0),
+      handles: checkpoint.handles,
+    };
+  }
+
+  complete(id: number, now: number): CheckpointStats | undefined {
+    const checkpoint = this.pending.get(id);
+    if (!checkpoint) return undefined;
+    this.pending.delete(id);
+    this.lastCompletedAt = now;
+    const stats: CheckpointStats = {
+      id,
+      status: 'completed',
+      savepoint: checkpoint.savepoint,
+      triggeredAt: checkpoint.triggeredAt,
+      durationMs: now - checkpoint.triggeredAt,
+      bytes: checkpoint.handles.reduce((n, h) => n + h.bytes, 0),
+    };
+    this.record(stats);
+    return stats;
+  }
+
+  abort(id: number, now: number, reason: string): PendingCheckpoint | undefined {
+    const checkpoint = this.pending.get(id);
+    if (!checkpoint) return undefined;
+    this.pending.delete(id);
+    this.record({ id, status: 'aborted', savepoint: checkpoint.savepoint, triggeredAt: checkpoint.triggeredAt, durationMs: now - checkpoint.triggeredAt, bytes: 0, reason });
+    return checkpoint;
+  }
+
+  /** Every pending checkpoint, e.g. to abort them all on a restart. */
+  inFlight(): PendingCheckpoint[] {
+    return [...this.pending.values()];
+  }
+
+  /** Pending checkpoints older than the timeout. */
+  expired(now: number): PendingCheckpoint[] {
+    return this.inFlight().filter((c) => now - c.triggeredAt > this.config.timeoutMs);
+  }
+
+  stats(): CheckpointStats[] {
+    return [...this.history];
+  }
+
+  private record(stats: CheckpointStats): void {
+    const i = this.history.findIndex((s) => s.id === stats.id);
+    if (i >= 0) this.history[i] = stats;
+    else this.history.push(stats);
+    if (this.history.length > HISTORY) this.history.shift();
+  }
+}

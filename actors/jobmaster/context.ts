@@ -1,0 +1,103 @@
+/** The JobMaster's input and context, and the status it reports; shared by its machine's parts. */
+import type { ActorEnv, ActorRef } from '../../lib/index.js';
+import type { WireError } from '../../lib/errors.js';
+import type { LeaderStores } from '../master/ha.js';
+import type { MasterMessage, PreparedJob } from '../master/protocol.js';
+import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
+import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import { CheckpointCoordinator, type CompletedCheckpoint } from './checkpoint-coordinator.js';
+import { ExecutionGraph } from './execution-graph.js';
+import type { SavepointRequest } from './protocol.js';
+import { RestartBackoff } from './restart-strategy.js';
+import type { RestorePoint } from './restore.js';
+import type { JobDetails, JobState } from './status.js';
+
+export interface JobMasterInput {
+  env: ActorEnv;
+  job: PreparedJob;
+  leaderSessionId: string;
+  master: ActorRef<MasterMessage>;
+  resourceManager: ActorRef<ResourceManagerMessage>;
+  /** HA stores of the current term; null in standalone mode (no checkpoints, no recovery). */
+  stores: LeaderStores | null;
+  /** Root of checkpoint storage; this job's checkpoints go to `<checkpointDir>/<jobId>/chk-<n>`. */
+  checkpointDir: string;
+  /** Where savepoints go unless the request names a directory. */
+  savepointDir: string;
+  slotRequestTimeoutMs: number;
+  cancelTimeoutMs: number;
+  /** Upper bound on records kept from collect() sinks. */
+  maxCollectedRecords: number;
+}
+
+export interface Context extends JobMasterInput {
+  graph: ExecutionGraph<ActorRef<TaskExecutorMessage>>;
+  coordinator: CheckpointCoordinator | null;
+  backoff: RestartBackoff;
+  restorePoint: RestorePoint;
+  /** Savepoints waiting for their checkpoint to complete, by checkpoint id. */
+  savepoints: Map<number, SavepointRequest>;
+  /** A source ran out of input: it waits for a checkpoint triggered after that to finish. */
+  finalCheckpointWanted: boolean;
+  /** Set when a stop-with-savepoint completed: the job cancels next. */
+  stopRequested: boolean;
+  collected: unknown[];
+  failure: WireError | null;
+  endedAt: number | null;
+  restartDelayMs: number;
+}
+
+export function initialContext(input: JobMasterInput): Context {
+  const checkpointing = input.job.jobConfig.checkpointing;
+  return {
+    ...input,
+    graph: new ExecutionGraph(input.job.jobId, input.job.jobGraph, 0),
+    coordinator: checkpointing ? new CheckpointCoordinator(checkpointing, input.job.jobId) : null,
+    backoff: new RestartBackoff(input.job.jobConfig.restartStrategy),
+    restorePoint: null,
+    savepoints: new Map(),
+    finalCheckpointWanted: false,
+    stopRequested: false,
+    collected: [],
+    failure: null,
+    endedAt: null,
+    restartDelayMs: 0,
+  };
+}
+
+export function tellSafely<M>(context: Context, ref: ActorRef<M>, message: M): boolean {
+  try {
+    ref.tell(message);
+    return true;
+  } catch (err) {
+    // The peer is unreachable; its loss reaches us through the ResourceManager.
+    context.env.log.warn({ err, to: ref.path }, 'message not sent');
+    return false;
+  }
+}
+
+export function detailsOf(context: Context, state: JobState): JobDetails {
+  const { job } = context;
+  return {
+    jobId: job.jobId,
+    name: job.name,
+    state,
+    submittedAt: job.submittedAt,
+    endedAt: context.endedAt,
+    vertices: job.jobGraph.vertices.map((v) => ({
+      id: v.id,
+      name: v.name,
+      parallelism: v.parallelism,
+      slotSharingGroup: v.slotSharingGroup,
+      operatorIds: v.operatorIds,
+      inputs: v.inputs.map((i) => ({ source: i.source, partitioner: i.partitioner })),
+    })),
+    subtasks: context.graph.status(),
+    slots: context.graph.heldSlots().map((s) => ({ allocationId: s.allocationId, taskExecutorId: s.taskExecutorId, slotIndex: s.slotIndex, group: s.group })),
+    attempt: context.graph.attempt,
+    restarts: context.backoff.restartCount,
+    checkpoints: context.coordinator?.stats() ?? [],
+    restoredFrom: (context.restorePoint as CompletedCheckpoint | null)?.checkpointId ?? null,
+    ...(context.failure ? { failure: context.failure } : {}),
+  };
+}

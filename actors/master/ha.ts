@@ -1,0 +1,36 @@
+/**
+ * What the Master needs of the HA services while it leads: stores whose writes are fenced by
+ * the current leadership term. In standalone mode there are none: jobs are not recovered
+ * after a Master failure and cannot checkpoint.
+ */
+import type { CheckpointIdCounter, CompletedCheckpointStore, JobGraphStore, JobResultStore } from '../../lib/ha/types.js';
+import type { JobConfig } from '../../lib/dataflow/job-config.js';
+import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
+
+export interface LeaderStores {
+  jobGraphs: JobGraphStore;
+  jobResults: JobResultStore;
+  checkpoints(retained: number): CompletedCheckpointStore;
+  checkpointIds: CheckpointIdCounter;
+}
+
+export interface MasterHa {
+  /** Stores fenced by the term that leads now, or null if this Master does not lead (any more). */
+  storesForCurrentTerm(): LeaderStores | null;
+}
+
+/** A submitted job as the job graph store keeps it: enough for a new leader to run it again. */
+export interface StoredJob {
+  jobId: string;
+  name: string;
+  codeHash: string;
+  /** The module itself: no shared filesystem is assumed, and modules are small. */
+  code: Uint8Array;
+  args: Record<string, unknown>;
+  parallelism: number;
+  submittedAt: number;
+  jobGraph: JobGraph;
+  jobConfig: JobConfig;
+  /** The savepoint the job was started from, if any. */
+  fromSavepoint: string | null;
+}
