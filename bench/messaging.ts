@@ -14,7 +14,7 @@ import { Packr } from 'msgpackr';
 import { createActor } from 'xstate';
 import { ActorSystem, ErrorCode, type RuntimeError, type ActorRef } from '../lib/index.js';
 import { FrameBatch, FrameDecoder } from '../lib/transport/frame.js';
-import { killAll, launch } from '../test/support/launcher.js';
+import { killAll, launch } from '../scripts/support/launcher.js';
 import { benchCluster, benchCounter, type BenchCounterMessage } from './support/machines.js';
 import { percentile, round, writeResult } from './support/report.js';
 

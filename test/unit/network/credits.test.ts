@@ -13,6 +13,9 @@ class TestingSender implements PartitionSender {
   sendEndOfPartition(ch: string): void {
     this.ended.push(ch);
   }
+  sendBarrier(): void {
+    // barriers are covered by barriers.test.ts
+  }
 }
 
 function partition(channels: string[], sender: PartitionSender, selector = () => 0) {

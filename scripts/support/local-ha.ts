@@ -1,0 +1,106 @@
+/**
+ * An HA cluster in child processes of this one, for the demo, the drill and the tests: its own
+ * etcd (1 or 3 members), M Masters and N TaskExecutors on loopback, each started through the
+ * CLI and stopped by PID. Unlike `cluster start`, everything ends with this process.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startEtcdCluster, type EtcdCluster } from '../../lib/ha/etcd-server.js';
+import { ClusterClient } from '../../lib/client/cluster-client.js';
+import { launch, type Proc } from './launcher.js';
+
+export const CLI = 'scripts/cli.js';
+
+export interface HaClusterOptions {
+  etcdMembers?: 1 | 3;
+  masters?: number;
+  taskExecutors?: number;
+  slots?: number;
+  /** Extra FLINKISH_* settings for every process. */
+  env?: Record<string, string>;
+  workDir?: string;
+}
+
+export interface HaCluster {
+  etcd: EtcdCluster;
+  masters: Proc[];
+  taskExecutors: Proc[];
+  env: Record<string, string>;
+  workDir: string;
+  client(): Promise<ClusterClient>;
+  /** The Master process that leads now, per etcd (via a client's view). */
+  leader(client: ClusterClient): Proc | undefined;
+  startMaster(): Promise<Proc>;
+  startTaskExecutor(): Promise<Proc>;
+  stop(): Promise<void>;
+}
+
+export async function startHaCluster(options: HaClusterOptions = {}): Promise<HaCluster> {
+  const ownsDir = options.workDir === undefined;
+  const workDir = options.workDir ?? mkdtempSync(path.join(tmpdir(), 'flinkish-ha-'));
+  const etcd = await startEtcdCluster({ members: options.etcdMembers ?? 1, dataDir: path.join(workDir, 'etcd') });
+  const env: Record<string, string> = {
+    FLINKISH_SECRET: `ha-secret-${process.pid}-0123456789`,
+    FLINKISH_CLUSTER_ID: `ha-${process.pid}-${Date.now()}`,
+    FLINKISH_WORK_DIR: workDir,
+    FLINKISH_ETCD_ENDPOINTS: etcd.endpoints.join(','),
+    FLINKISH_HEARTBEAT_INTERVAL_MS: '300',
+    FLINKISH_HEARTBEAT_TIMEOUT_MS: '2000',
+    FLINKISH_SLOT_MEMORY_MB: '128',
+    ...options.env,
+  };
+  const masters: Proc[] = [];
+  const taskExecutors: Proc[] = [];
+  const clients: ClusterClient[] = [];
+  let teCount = 0;
+  let masterCount = 0;
+  const startMaster = async () => {
+    const name = `master-${++masterCount}`;
+    const proc = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir], env, name });
+    masters.push(proc);
+    return proc;
+  };
+  const startTaskExecutor = async () => {
+    const id = `te-${++teCount}`;
+    const proc = await launch(CLI, {
+      args: ['taskexecutor', '--slots', String(options.slots ?? 2), '--work-dir', workDir, '--id', id],
+      env,
+      name: `taskexecutor-${id}`,
+    });
+    taskExecutors.push(proc);
+    return proc;
+  };
+  try {
+    for (let i = 0; i < (options.masters ?? 2); i++) await startMaster();
+    await Promise.all(Array.from({ length: options.taskExecutors ?? 2 }, () => startTaskExecutor()));
+  } catch (err) {
+    await Promise.all([...masters, ...taskExecutors].map((p) => p.stop()));
+    await etcd.stop();
+    throw err;
+  }
+  return {
+    etcd,
+    masters,
+    taskExecutors,
+    env,
+    workDir,
+    startMaster,
+    startTaskExecutor,
+    async client() {
+      const client = await ClusterClient.connect({ etcdEndpoints: etcd.endpoints, clusterId: env['FLINKISH_CLUSTER_ID']!, secret: env['FLINKISH_SECRET']! });
+      clients.push(client);
+      return client;
+    },
+    leader(client) {
+      const address = client.masterAddress;
+      return masters.find((m) => m.running && m.ready['node'] === address);
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      await Promise.all([...taskExecutors, ...masters].map((p) => p.stop()));
+      await etcd.stop();
+      if (ownsDir) rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
+import { distRoot, killAll } from '../support/launcher.js';
+import { waitFor } from '../support/wait.js';
+
+const job = (name: string) => path.join(distRoot, 'scripts', 'jobs', `${name}.js`);
+
+function completed(details: { checkpoints: Array<{ status: string; id: number }> }): number[] {
+  return details.checkpoints.filter((c) => c.status === 'completed').map((c) => c.id);
+}
+
+describe('checkpoints - recovery with exactly-once output', function () {
+  this.timeout(180_000);
+  let cluster: HaCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await killAll();
+  });
+
+  it('survives five TaskExecutors killed with SIGKILL mid-run, a spare taking over each time', async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 3, slots: 2 });
+    const client = await cluster.client();
+    await waitFor('6 slots', async () => (await client.overview()).slotsTotal === 6, { timeoutMs: 20_000 });
+    const output = path.join(cluster.workDir, 'out');
+    const records = 60_000;
+    const keys = 16;
+    const jobId = await client.submitFile(job('keyed-count'), {
+      parallelism: 2,
+      args: { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200 },
+    });
+    for (let kill = 1; kill <= 5; kill++) {
+      // Each kill after fresh progress: a checkpoint completed in the current attempt.
+      const details = await waitFor(`progress before kill ${kill}`, async () => {
+        const d = await client.status(jobId);
+        const fresh = d.checkpoints.some((c) => c.status === 'completed' && d.subtasks.every((s) => s.state === 'running'));
+        return d.state === 'running' && fresh && d.attempt === kill - 1 ? d : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 50 });
+      const victimId = details.subtasks[0]!.taskExecutorId!;
+      const victim = cluster.taskExecutors.find((p) => p.running && p.name === `taskexecutor-${victimId}`)!;
+      assert.ok(victim, `TaskExecutor ${victimId} runs`);
+      victim.kill('SIGKILL');
+      await cluster.startTaskExecutor(); // the next spare
+    }
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.ok(result.details.restarts >= 5, `restarted ${result.details.restarts} times`);
+    assert.deepEqual(checkExactlyOnce(output, records, keys), []);
+  });
+
+  it('takes a savepoint at parallelism 2 and restores it at parallelism 3 with the same results', async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 2, slots: 3 });
+    const client = await cluster.client();
+    const output = path.join(cluster.workDir, 'out');
+    const records = 20_000;
+    const keys = 12;
+    const args = { records, keys, output, recordsPerSecond: 4000, checkpointMs: 200 };
+    const first = await client.submitFile(job('keyed-count'), { parallelism: 2, args });
+    await waitFor('a checkpoint', async () => completed(await client.status(first)).length > 0, { timeoutMs: 30_000 });
+    const { path: savepoint } = await client.savepoint(first, { stop: true });
+    assert.ok(existsSync(path.join(savepoint, '_metadata')));
+    const stopped = await client.waitForResult(first);
+    assert.equal(stopped.state, 'canceled');
+    const second = await client.submitFile(job('keyed-count'), { parallelism: 3, args, fromSavepoint: savepoint });
+    const result = await client.waitForResult(second);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.equal(result.details.vertices.find((v) => v.name === 'count -> files')?.parallelism ?? result.details.vertices[1]!.parallelism, 3);
+    assert.deepEqual(checkExactlyOnce(output, records, keys), []);
+  });
+
+  it('aborts a checkpoint that times out and removes its files', async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2 });
+    const client = await cluster.client();
+    const jobId = await client.submitFile(job('slow-checkpoints'), { args: { timeoutMs: 50 } });
+    const details = await waitFor('an aborted checkpoint', async () => {
+      const d = await client.status(jobId);
+      return d.checkpoints.some((c) => c.status === 'aborted') ? d : undefined;
+    }, { timeoutMs: 30_000 });
+    const aborted = details.checkpoints.find((c) => c.status === 'aborted')!;
+    assert.match(aborted.reason ?? '', /timed out/);
+    const dir = path.join(cluster.workDir, 'checkpoints', jobId, `chk-${aborted.id}`);
+    await waitFor('its files to be removed', () => !existsSync(dir), { timeoutMs: 10_000 });
+    await client.cancel(jobId);
+  });
+
+  it('fails checkpoints cleanly while etcd is unreachable, and completes them again when it is back', async () => {
+    // A long lease, so that the leader keeps its term through the outage: this is about checkpoints.
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2, env: { FLINKISH_LEASE_TTL_SECONDS: '20' } });
+    const client = await cluster.client();
+    const output = path.join(cluster.workDir, 'out');
+    const records = 40_000;
+    const jobId = await client.submitFile(job('keyed-count'), { args: { records, keys: 8, output, recordsPerSecond: 4000, checkpointMs: 200 } });
+    await waitFor('a checkpoint', async () => completed(await client.status(jobId)).length > 0, { timeoutMs: 30_000 });
+    const etcd = cluster.etcd.members[0]!;
+    etcd.pause();
+    let before: number[] = [];
+    try {
+      before = completed(await client.status(jobId));
+      // Long enough for several triggers to fail against the paused etcd.
+      await waitFor('failed checkpoints', async () => {
+        const d = await client.status(jobId);
+        return d.checkpoints.filter((c) => c.status === 'aborted').length >= 1 || d.checkpoints.length === 0 ? true : undefined;
+      }, { timeoutMs: 15_000 }).catch(() => undefined);
+      assert.deepEqual(completed(await client.status(jobId)), before, 'no checkpoint completes while etcd is away');
+    } finally {
+      etcd.resume();
+    }
+    await waitFor('a checkpoint after etcd returned', async () => completed(await client.status(jobId)).some((id) => !before.includes(id)), {
+      timeoutMs: 30_000,
+    });
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.equal(result.details.attempt, 0, 'the outage did not fail the job');
+    assert.deepEqual(checkExactlyOnce(output, records, 8), []);
+  });
+});

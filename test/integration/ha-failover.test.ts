@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ClusterClient } from '../../lib/client/cluster-client.js';
+import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
+import { distRoot, killAll, type Proc } from '../support/launcher.js';
+import { waitFor } from '../support/wait.js';
+
+const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
+
+async function leaderOf(cluster: HaCluster, client: ClusterClient, not?: Proc): Promise<Proc> {
+  return waitFor('a leading Master', () => {
+    const leader = cluster.leader(client);
+    return leader && leader !== not ? leader : undefined;
+  }, { timeoutMs: 20_000 });
+}
+
+async function firstCheckpoint(client: ClusterClient, jobId: string): Promise<void> {
+  await waitFor('a completed checkpoint', async () => (await client.status(jobId)).checkpoints.some((c) => c.status === 'completed'), {
+    timeoutMs: 30_000,
+  });
+}
+
+describe('ha - Master failover', function () {
+  this.timeout(120_000);
+  let cluster: HaCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await killAll();
+  });
+
+  it('lets a standby take over when the leader is killed with SIGKILL; the running job finishes exactly once', async () => {
+    cluster = await startHaCluster({ masters: 2, taskExecutors: 2, slots: 2 });
+    const client = await cluster.client();
+    const leader = await leaderOf(cluster, client);
+    const output = path.join(cluster.workDir, 'out');
+    const records = 30_000;
+    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 5000, checkpointMs: 200 } });
+    await firstCheckpoint(client, jobId);
+    leader.kill('SIGKILL');
+    const next = await leaderOf(cluster, client, leader);
+    assert.notEqual(next, leader);
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.ok(result.details.restoredFrom !== null, 'the new leader resumed from a checkpoint');
+    assert.deepEqual(checkExactlyOnce(output, records, 10), []);
+  });
+
+  it('fences a paused leader: past its lease it loses leadership, and on SIGCONT it stands by', async () => {
+    cluster = await startHaCluster({ masters: 2, taskExecutors: 2, slots: 2 });
+    const client = await cluster.client();
+    const zombie = await leaderOf(cluster, client);
+    const output = path.join(cluster.workDir, 'out');
+    const records = 30_000;
+    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 5000, checkpointMs: 200 } });
+    await firstCheckpoint(client, jobId);
+    zombie.pause();
+    const next = await leaderOf(cluster, client, zombie);
+    zombie.resume();
+    // Awake again, it must find out it no longer leads before doing anything as leader.
+    await zombie.waitForLine((line) => line.includes('leadership revoked'), 15_000);
+    const direct = await ClusterClient.connect({
+      masterAddress: String(zombie.ready['node']),
+      clusterId: cluster.env['FLINKISH_CLUSTER_ID']!,
+      secret: cluster.env['FLINKISH_SECRET']!,
+      failoverTimeoutMs: 1,
+    });
+    try {
+      await assert.rejects(direct.list(), { code: 'NOT_LEADER' });
+    } finally {
+      await direct.close();
+    }
+    assert.equal(cluster.leader(client), next);
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.deepEqual(checkExactlyOnce(output, records, 10), []);
+  });
+
+  it('keeps running a job without interruption when one of three etcd members is killed', async () => {
+    cluster = await startHaCluster({ etcdMembers: 3, masters: 2, taskExecutors: 2, slots: 2, env: { FLINKISH_LEASE_TTL_SECONDS: '5' } });
+    const client = await cluster.client();
+    await leaderOf(cluster, client);
+    const output = path.join(cluster.workDir, 'out');
+    const records = 20_000;
+    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 5000, checkpointMs: 200 } });
+    await firstCheckpoint(client, jobId);
+    cluster.etcd.members[0]!.kill('SIGKILL');
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.equal(result.details.attempt, 0, 'no restart was needed');
+    assert.ok(result.details.checkpoints.filter((c) => c.status === 'completed').length >= 2);
+    assert.deepEqual(checkExactlyOnce(output, records, 10), []);
+  });
+});
