@@ -13,6 +13,8 @@ import { startMaster } from './processes/master.js';
 import { startTaskExecutor } from './processes/taskexecutor.js';
 import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster.js';
 import { printProgress, printResult } from './progress.js';
+import { drillDefaults, formatReport, runDrill } from './drill/drill.js';
+import { FaultKinds, type FaultKind } from './drill/faults.js';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
@@ -115,7 +117,7 @@ program
     const c = config({ host: o.host, masterPort: o.port, workDir: o.workDir, slotRequestTimeoutMs: o.slotRequestTimeoutMs });
     const master = await startMaster(c);
     onSignals(() => master.stop());
-    ready('master', { node: master.node });
+    ready('master', { node: master.node, rest: master.rest, metrics: master.metrics });
   });
 
 program
@@ -130,7 +132,7 @@ program
     const c = config({ slots: o.slots, slotMemoryMb: o.slotMemoryMb, workDir: o.workDir });
     const te = await startTaskExecutor(c, o.id ? { id: o.id } : {});
     onSignals(() => te.stop());
-    ready('taskexecutor', { node: te.node, taskExecutorId: te.taskExecutorId, dataAddress: te.dataAddress });
+    ready('taskexecutor', { node: te.node, taskExecutorId: te.taskExecutorId, dataAddress: te.dataAddress, metrics: te.metrics });
   });
 
 program
@@ -200,6 +202,41 @@ program
   .action(async (jobId: string, o: { dir?: string; stop?: boolean }) => {
     const answer = await withClient((client) => client.savepoint(jobId, { ...(o.dir ? { dir: o.dir } : {}), stop: o.stop ?? false }));
     console.log(answer.path);
+  });
+
+function faultKinds(value: string): FaultKind[] {
+  const kinds = value.split(',').map((k) => k.trim());
+  for (const kind of kinds) {
+    if (!(FaultKinds as readonly string[]).includes(kind)) throw new InvalidArgumentError(`unknown fault '${kind}'; known: ${FaultKinds.join(', ')}`);
+  }
+  return kinds as FaultKind[];
+}
+
+program
+  .command('drill')
+  .description('a failover drill: a local HA cluster, a stateful job, a seeded schedule of faults, and an exactly-once check')
+  .option('--faults <n>', 'number of faults to inject', positiveInt, drillDefaults.faults)
+  .option('--kinds <list>', `fault kinds, comma separated (${FaultKinds.join(', ')})`, faultKinds, drillDefaults.kinds)
+  .option('--seed <n>', 'random seed of the schedule', positiveInt, drillDefaults.seed)
+  .option('--interval-ms <ms>', 'least time between faults', positiveInt, drillDefaults.intervalMs)
+  .option('--lease-ttl <s>', 'leader lease TTL in seconds', positiveInt, drillDefaults.leaseTtlSeconds)
+  .option('--task-executors <n>', 'TaskExecutors (one more than the job needs is a spare)', positiveInt, drillDefaults.taskExecutors)
+  .option('--report <file>', 'JSON report', drillDefaults.report)
+  .addHelpText('after', '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json')
+  .action(async (o: { faults: number; kinds: FaultKind[]; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
+    const report = await runDrill({
+      faults: o.faults,
+      kinds: o.kinds,
+      seed: o.seed,
+      intervalMs: o.intervalMs,
+      leaseTtlSeconds: o.leaseTtl,
+      taskExecutors: o.taskExecutors,
+      report: o.report,
+      log: (line) => console.error(line),
+    });
+    console.log(formatReport(report));
+    console.log(`report: ${path.resolve(o.report)}`);
+    process.exitCode = report.ok ? 0 : 1;
   });
 
 const cluster = program.command('cluster').description('a local cluster of processes on this machine');

@@ -31,6 +31,11 @@ export interface JobMasterInput {
 }
 
 export interface Context extends JobMasterInput {
+  /**
+   * First execution attempt of this JobMaster. Attempts must grow across leaders too (the
+   * TaskExecutors drop data of older attempts), so they start at the leader's term × 1000.
+   */
+  attemptBase: number;
   graph: ExecutionGraph<ActorRef<TaskExecutorMessage>>;
   coordinator: CheckpointCoordinator | null;
   backoff: RestartBackoff;
@@ -49,9 +54,14 @@ export interface Context extends JobMasterInput {
 
 export function initialContext(input: JobMasterInput): Context {
   const checkpointing = input.job.jobConfig.checkpointing;
+  // Every line of this JobMaster names its job and its leader's term (the drill audits them).
+  const env = { ...input.env, log: input.env.log.child({ jobId: input.job.jobId, leaderSessionId: input.leaderSessionId }) };
+  const attemptBase = Number(BigInt(input.leaderSessionId) % 2n ** 40n) * 1000;
   return {
     ...input,
-    graph: new ExecutionGraph(input.job.jobId, input.job.jobGraph, 0),
+    env,
+    attemptBase,
+    graph: new ExecutionGraph(input.job.jobId, input.job.jobGraph, attemptBase),
     coordinator: checkpointing ? new CheckpointCoordinator(checkpointing, input.job.jobId) : null,
     backoff: new RestartBackoff(input.job.jobConfig.restartStrategy),
     restorePoint: null,
@@ -94,7 +104,7 @@ export function detailsOf(context: Context, state: JobState): JobDetails {
     })),
     subtasks: context.graph.status(),
     slots: context.graph.heldSlots().map((s) => ({ allocationId: s.allocationId, taskExecutorId: s.taskExecutorId, slotIndex: s.slotIndex, group: s.group })),
-    attempt: context.graph.attempt,
+    attempt: context.graph.attempt - context.attemptBase,
     restarts: context.backoff.restartCount,
     checkpoints: context.coordinator?.stats() ?? [],
     restoredFrom: (context.restorePoint as CompletedCheckpoint | null)?.checkpointId ?? null,

@@ -44,7 +44,7 @@ export const jobMasterMachine = setup({
         jobId: context.job.jobId,
         store: context.stores && context.coordinator ? context.stores.checkpoints(context.coordinator.config.retained) : null,
         fromSavepoint: context.job.fromSavepoint,
-        fromLatest: context.job.recovered || context.graph.attempt > 0,
+        fromLatest: context.job.recovered || context.graph.attempt > context.attemptBase,
       }),
     ),
   },

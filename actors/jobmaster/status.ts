@@ -51,7 +51,7 @@ export interface JobDetails {
   vertices: VertexStatus[];
   subtasks: SubtaskStatus[];
   slots: Array<{ allocationId: string; taskExecutorId: string; slotIndex: number; group: string }>;
-  /** Execution attempt: 0 for the first run, +1 per restart. */
+  /** Execution attempt under the current leader: 0 for the first run, +1 per restart. */
   attempt: number;
   restarts: number;
   checkpoints: CheckpointStats[];

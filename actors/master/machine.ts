@@ -373,6 +373,9 @@ function startJobMaster(context: Context, prepared: PreparedJob): void {
     jobMaster,
     summary: { jobId: prepared.jobId, name: prepared.name, state: 'running', submittedAt: prepared.submittedAt, endedAt: null },
   });
-  env.log.info({ jobId: prepared.jobId, name: prepared.name, recovered: prepared.recovered }, prepared.recovered ? 'job recovered' : 'job submitted');
+  env.log.info(
+    { jobId: prepared.jobId, name: prepared.name, leaderSessionId: context.leaderSessionId },
+    prepared.recovered ? 'job recovered' : 'job submitted',
+  );
   if (prepared.replyTo) reply(prepared.replyTo, { jobId: prepared.jobId });
 }

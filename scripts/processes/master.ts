@@ -10,10 +10,18 @@ import { requireSecret, type ClusterConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logging.js';
 import { masterMachine } from '../../actors/master/machine.js';
 import { haServices, masterHa } from './ha.js';
+import { startMasterEndpoints } from '../../lib/rest/master-endpoints.js';
+import type { LeaderTracker } from '../../lib/rest/leadership.js';
 
 export interface RunningMaster {
   system: ActorSystem;
   node: string;
+  /** REST API and dashboard (`host:port`), null when off. */
+  rest: string | null;
+  /** Prometheus `/metrics` (`host:port`), null when off. */
+  metrics: string | null;
+  /** Leadership as this process sees it, for the REST API and the metrics. */
+  leadership: LeaderTracker;
   stop(): Promise<void>;
 }
 
@@ -49,21 +57,36 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
     }),
     supervision: { strategy: 'stop' },
   });
+  const endpoints = await startMasterEndpoints(config, system);
+  const { leadership } = endpoints;
   if (election) {
     election.campaign(
       {
-        grantLeadership: (sessionId) => master.tell({ type: 'master.leadership.granted', sessionId }),
-        revokeLeadership: () => master.tell({ type: 'master.leadership.revoked' }),
+        grantLeadership: (sessionId) => {
+          master.tell({ type: 'master.leadership.granted', sessionId });
+          leadership.granted(sessionId);
+        },
+        revokeLeadership: () => {
+          master.tell({ type: 'master.leadership.revoked' });
+          leadership.revoked();
+        },
       },
       system.node,
     );
+    // A standby learns who leads (for REST redirects and the failover history).
+    ha?.leaderRetrieval().start((leader) => leadership.observed(leader && { sessionId: leader.sessionId, node: leader.address }));
   } else {
     master.tell({ type: 'master.leadership.granted', sessionId: '1' });
+    leadership.granted('1');
   }
   return {
     system,
     node: system.node,
+    rest: endpoints.rest,
+    metrics: endpoints.metrics,
+    leadership,
     async stop() {
+      await endpoints.close();
       master.tell({ type: 'master.stop' });
       // Resign first, so that a standby takes over at once rather than after the lease TTL.
       await election?.resign().catch(() => undefined);

@@ -12,12 +12,17 @@ import { TaskRunner } from '../../lib/task/runner.js';
 import { taskExecutorMachine } from '../../actors/taskexecutor/machine.js';
 import { CodeCache } from '../../actors/taskexecutor/code-cache.js';
 import { haServices } from './ha.js';
+import { metrics } from '../../lib/metrics/registry.js';
+import { startProcessMetrics } from '../../lib/metrics/process.js';
+import { observeTaskRuntime } from '../../lib/metrics/task-observer.js';
 
 export interface RunningTaskExecutor {
   system: ActorSystem;
   node: string;
   taskExecutorId: string;
   dataAddress: string;
+  /** Prometheus `/metrics` (`host:port`), null when off. */
+  metrics: string | null;
   stop(): Promise<void>;
 }
 
@@ -37,7 +42,7 @@ export async function startTaskExecutor(config: ClusterConfig, options: { id?: s
       taskExecutorId,
       slots: Array.from({ length: config.slots }, (_, index) => ({ index, managedMemoryBytes: slotMemory })),
       dataAddress,
-      runtime: runner,
+      runtime: observeTaskRuntime(runner, metrics),
       codeCache: new CodeCache(path.join(workDir, 'code')),
       registrationTimeoutMs: 5000,
       registrationRetryMs: 500,
@@ -48,12 +53,15 @@ export async function startTaskExecutor(config: ClusterConfig, options: { id?: s
   const retrieval = ha?.leaderRetrieval() ?? null;
   if (retrieval) retrieval.start((leader) => te.tell({ type: 'te.leader.changed', masterNode: leader?.address ?? null }));
   else te.tell({ type: 'te.leader.changed', masterNode: config.masterAddress });
+  const metricsServer = await startProcessMetrics(config, system);
   return {
     system,
     node: system.node,
     taskExecutorId,
     dataAddress,
+    metrics: metricsServer?.address ?? null,
     async stop() {
+      await metricsServer?.close();
       await ha?.close().catch(() => undefined);
       await runner.stop();
       await system.terminate();
