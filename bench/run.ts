@@ -1,6 +1,7 @@
 /** `npm run bench -- NAME [--quick]`: runs one benchmark (or `all`). */
 const benches: Record<string, () => Promise<{ run(quick: boolean): Promise<void> }>> = {
   messaging: () => import('./messaging.js'),
+  dataflow: () => import('./dataflow.js'),
 };
 
 const args = process.argv.slice(2);
