@@ -2,6 +2,8 @@
 const benches: Record<string, () => Promise<{ run(quick: boolean): Promise<void> }>> = {
   messaging: () => import('./messaging.js'),
   dataflow: () => import('./dataflow.js'),
+  failover: () => import('./failover.js'),
+  checkpoint: () => import('./checkpoint.js'),
 };
 
 const args = process.argv.slice(2);
