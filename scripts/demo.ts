@@ -26,7 +26,14 @@ async function main(): Promise<number> {
 
     say('word count over 200,000 generated lines, parallelism 2');
     const wc = await client.submitFile(job('wordcount'), { parallelism: 2, args: { lines: 200_000 } });
-    const wcResult = await client.waitForResult(wc, { onProgress: (d) => note(summarize(d)) });
+    let last = '';
+    const wcResult = await client.waitForResult(wc, {
+      pollMs: 500,
+      onProgress: (d) => {
+        const line = summarize(d);
+        if (line !== last) note((last = line));
+      },
+    });
     const counts = new Map<string, number>();
     for (const [word, count] of wcResult.collected as Array<[string, number]>) counts.set(word, Math.max(counts.get(word) ?? 0, count));
     const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEtcdCluster, type EtcdCluster } from '../../lib/ha/etcd-server.js';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
+import { createLogger } from '../../lib/logging.js';
 import { launch, type Proc } from './launcher.js';
 
 export const CLI = 'scripts/cli.js';
@@ -88,7 +89,12 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     startMaster,
     startTaskExecutor,
     async client() {
-      const client = await ClusterClient.connect({ etcdEndpoints: etcd.endpoints, clusterId: env['FLINKISH_CLUSTER_ID']!, secret: env['FLINKISH_SECRET']! });
+      const client = await ClusterClient.connect({
+        etcdEndpoints: etcd.endpoints,
+        clusterId: env['FLINKISH_CLUSTER_ID']!,
+        secret: env['FLINKISH_SECRET']!,
+        logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
+      });
       clients.push(client);
       return client;
     },
