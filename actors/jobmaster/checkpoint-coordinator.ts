@@ -23,8 +23,10 @@ export interface PendingCheckpoint {
 }
 
 export interface CheckpointStats {
+  /** The checkpoint id; negative for a trigger that failed before it got one. */
   id: number;
-  status: 'pending' | 'completed' | 'aborted';
+  /** `failed`: the trigger itself failed (e.g. etcd unreachable: no id could be drawn). */
+  status: 'pending' | 'completed' | 'aborted' | 'failed';
   savepoint: boolean;
   triggeredAt: number;
   durationMs: number | null;
@@ -51,6 +53,7 @@ export class CheckpointCoordinator {
   private readonly pending = new Map<number, PendingCheckpoint>();
   private readonly history: CheckpointStats[] = [];
   private lastCompletedAt = 0;
+  private failedTriggers = 0;
   /** A trigger is on its way (waiting for a checkpoint id from the counter). */
   triggering = false;
 
@@ -122,6 +125,13 @@ export class CheckpointCoordinator {
     this.pending.delete(id);
     this.record({ id, status: 'aborted', savepoint: checkpoint.savepoint, triggeredAt: checkpoint.triggeredAt, durationMs: now - checkpoint.triggeredAt, bytes: 0, reason });
     return checkpoint;
+  }
+
+  /** A trigger that failed before the checkpoint got an id. */
+  triggerFailed(now: number, reason: string): void {
+    this.triggering = false;
+    this.failedTriggers++;
+    this.record({ id: -this.failedTriggers, status: 'failed', savepoint: false, triggeredAt: now, durationMs: 0, bytes: 0, reason });
   }
 
   /** Every pending checkpoint, e.g. to abort them all on a restart. */

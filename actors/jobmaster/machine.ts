@@ -200,7 +200,7 @@ export const jobMasterMachine = setup({
         case 'jm.checkpoint.begin':
           return beginCheckpoint(context, event.checkpointId, event.attempt, event.savepoint);
         case 'jm.checkpoint.triggerFailed':
-          if (context.coordinator) context.coordinator.triggering = false;
+          context.coordinator?.triggerFailed(Date.now(), event.error.message);
           context.env.log.warn({ error: event.error }, 'checkpoint could not be triggered');
           if (event.savepoint) reply(event.savepoint.replyTo as ActorRef<unknown>, { type: 'actor.ask.failure', error: event.error });
           return;

@@ -99,11 +99,12 @@ describe('checkpoints - recovery with exactly-once output', function () {
     let before: number[] = [];
     try {
       before = completed(await client.status(jobId));
-      // Long enough for several triggers to fail against the paused etcd.
-      await waitFor('failed checkpoints', async () => {
+      // Checkpoints fail (no id can be drawn, or the metadata cannot be stored) and are reported.
+      const failed = await waitFor('a failed checkpoint', async () => {
         const d = await client.status(jobId);
-        return d.checkpoints.filter((c) => c.status === 'aborted').length >= 1 || d.checkpoints.length === 0 ? true : undefined;
-      }, { timeoutMs: 15_000 }).catch(() => undefined);
+        return d.checkpoints.find((c) => (c.status === 'failed' || c.status === 'aborted') && c.triggeredAt > Date.now() - 8000);
+      }, { timeoutMs: 8000 });
+      assert.ok(failed.reason, 'the failure names its cause');
       assert.deepEqual(completed(await client.status(jobId)), before, 'no checkpoint completes while etcd is away');
     } finally {
       etcd.resume();
