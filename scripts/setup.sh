@@ -4,15 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v etcd >/dev/null 2>&1; then
+# etcd for HA (tests, demo); with --tests also openssl (the TLS test's certificates) and
+# Chromium (the dashboard test drives it).
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+if [ "${1:-}" = "--tests" ]; then
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: etcd is missing; install Debian's etcd-server (sudo apt-get install -y etcd-server) and run again" >&2
+    echo "setup: missing ${missing[*]}; install them (sudo apt-get install -y ${missing[*]}) and run again" >&2
     exit 1
   fi
-  echo "setup: installing etcd-server"
+  echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq etcd-server >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ ! -d node_modules ]; then
   echo "setup: installing npm dependencies"

@@ -59,6 +59,12 @@ interface PendingAsk {
 
 const ASK_PREFIX = '$ask/';
 
+/** A cell that counts the messages delivered to its mailbox, for the per-actor message metric. */
+class CountedCell extends ActorCell {
+  /** A plain integer add on the delivery path: no allocation, no label lookup per message. */
+  delivered = 0;
+}
+
 /**
  * @example
  * const system = await ActorSystem.start({ clusterId: 'demo', secret: 'a-long-shared-secret' });
@@ -73,7 +79,9 @@ export class ActorSystem implements RefRouter {
   readonly events = new EventEmitter<SystemEvents>();
   private readonly options: ResolvedOptions;
   private readonly transport: Transport;
-  private readonly cells = new Map<string, ActorCell>();
+  private readonly cells = new Map<string, CountedCell>();
+  /** Messages delivered to actors that have stopped, by name: the counts stay monotonic. */
+  private readonly retiredDeliveries = new Map<string, number>();
   private readonly asks = new Map<number, PendingAsk>();
   private nextAskId = 1;
   /** Watches on actors of other nodes: node → actor name → watchers. */
@@ -145,7 +153,7 @@ export class ActorSystem implements RefRouter {
       typeof options.input === 'function'
         ? (options.input as (env: ActorEnv) => InputFrom<L>)({ self: ref, system: this, log })
         : options.input;
-    const cell = new ActorCell(
+    const cell = new CountedCell(
       ref,
       logic,
       input,
@@ -174,6 +182,16 @@ export class ActorSystem implements RefRouter {
       throw new RuntimeError(ErrorCode.InvalidArgument, `invalid actor path '${path}': expected name@host:port`);
     }
     return this.ref<M>(path.slice(at + 1), path.slice(0, at));
+  }
+
+  /**
+   * Messages delivered to each local actor's mailbox since this system started, by actor name
+   * (stopped actors included). Read at scrape time by the metrics, never per message.
+   */
+  messageCounts(): Map<string, number> {
+    const counts = new Map(this.retiredDeliveries);
+    for (const [name, cell] of this.cells) counts.set(name, (counts.get(name) ?? 0) + cell.delivered);
+    return counts;
   }
 
   /** Stop a local actor; its watchers are told. */
@@ -287,20 +305,23 @@ export class ActorSystem implements RefRouter {
   }
 
   private deliverLocal(target: ActorRef<any>, message: unknown, replyTo: ActorRef<any> | undefined): void {
-    let cell = target.cell as ActorCell | undefined;
+    let cell = target.cell as CountedCell | undefined;
     if (cell === undefined || cell.stopped) {
       cell = this.cells.get(target.name);
       if (!cell) return this.undeliverable(target.name, message, replyTo);
       target.cell = cell;
     }
+    cell.delivered++;
     cell.enqueue(message);
   }
 
   /** The remote path: by name, without making a ref per message. */
   private deliverByName(name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
     const cell = this.cells.get(name);
-    if (cell) cell.enqueue(message);
-    else this.undeliverable(name, message, replyTo);
+    if (cell) {
+      cell.delivered++;
+      cell.enqueue(message);
+    } else this.undeliverable(name, message, replyTo);
   }
 
   private undeliverable(name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
@@ -392,6 +413,8 @@ export class ActorSystem implements RefRouter {
 
   private onCellStopped(cell: ActorCell, reason: TerminationReason, error: WireError | undefined): void {
     this.cells.delete(cell.name);
+    const delivered = (cell as CountedCell).delivered;
+    if (delivered > 0) this.retiredDeliveries.set(cell.name, (this.retiredDeliveries.get(cell.name) ?? 0) + delivered);
     const notice: ActorTerminated = error
       ? { type: 'actor.terminated', ref: cell.ref, reason, error }
       : { type: 'actor.terminated', ref: cell.ref, reason };

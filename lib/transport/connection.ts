@@ -46,6 +46,13 @@ export interface ConnectionHandlers {
   onClose(conn: Connection, kind: CloseKind, reason: string): void;
 }
 
+/**
+ * Heartbeat trouble of every connection in this process, for the metrics (read at scrape time).
+ * A miss is a tick at which the peer has been silent for more than 1.5 intervals: a healthy
+ * idle peer sends one every interval, and the half interval absorbs timer jitter.
+ */
+export const heartbeatStats = { misses: 0, timeouts: 0 };
+
 const handshakePackr = new Packr({ useRecords: false });
 const HEARTBEAT_FRAME = encodeFrame(handshakePackr.pack([EnvelopeKind.Heartbeat]));
 
@@ -224,7 +231,9 @@ export class Connection {
 
   private onHeartbeatTick(): void {
     const silentFor = Date.now() - this.lastReceived;
+    if (silentFor > this.settings.heartbeatIntervalMs * 1.5) heartbeatStats.misses++;
     if (silentFor > this.settings.heartbeatTimeoutMs) {
+      heartbeatStats.timeouts++;
       this.log.warn({ peer: this.peer?.node, silentForMs: silentFor }, 'heartbeat timeout');
       this.close('heartbeat-timeout', `no heartbeat for ${silentFor} ms`);
       return;

@@ -51,7 +51,12 @@ export async function startTaskExecutor(config: ClusterConfig, options: { id?: s
   // HA mode: follow the leader through etcd; standalone: the configured Master leads forever.
   const ha = haServices(config, system.log);
   const retrieval = ha?.leaderRetrieval() ?? null;
-  if (retrieval) retrieval.start((leader) => te.tell({ type: 'te.leader.changed', masterNode: leader?.address ?? null }));
+  if (retrieval) {
+    retrieval.start((leader) => {
+      if (leader) metrics.leaderChanged();
+      te.tell({ type: 'te.leader.changed', masterNode: leader?.address ?? null });
+    });
+  }
   else te.tell({ type: 'te.leader.changed', masterNode: config.masterAddress });
   const metricsServer = await startProcessMetrics(config, system);
   return {

@@ -1,0 +1,86 @@
+/**
+ * What this Master process knows about leadership, for the REST API and the dashboard: the
+ * current leader and the changes it has seen since it started (its failover history). The HA
+ * code reports into it (`granted`, `revoked`, `observed`); standalone mode grants once.
+ */
+import { metrics } from '../metrics/registry.js';
+
+export interface LeaderInfo {
+  sessionId: string;
+  /** The leader's actor-system node (`host:port`). */
+  node: string;
+  /** The leader's REST address, when known. */
+  rest: string | null;
+  /** When this process learned of this leader (ms since epoch). */
+  since: number;
+}
+
+export interface LeaderTerm extends LeaderInfo {
+  /** When the term ended, as seen from here; null while it lasts. */
+  until: number | null;
+}
+
+const HISTORY = 100;
+
+/**
+ * @example
+ * const leadership = new LeaderTracker(system.node);
+ * leadership.setRestAddress(rest.address);
+ * leadership.granted('1');                     // standalone: lead at once
+ * leadership.observed({ sessionId, node, rest }); // HA: what leader retrieval saw
+ */
+export class LeaderTracker {
+  private rest: string | null = null;
+  private leader: LeaderInfo | null = null;
+  private readonly terms: LeaderTerm[] = [];
+
+  constructor(
+    /** This Master's node id. */
+    readonly node: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  setRestAddress(address: string | null): void {
+    this.rest = address;
+  }
+
+  get isLeader(): boolean {
+    return this.leader?.node === this.node;
+  }
+
+  current(): LeaderInfo | null {
+    return this.leader;
+  }
+
+  /** Terms seen by this process, oldest first (at most the last 100). */
+  history(): LeaderTerm[] {
+    return this.terms.map((t) => ({ ...t }));
+  }
+
+  /** This Master was granted leadership for `sessionId`. */
+  granted(sessionId: string): void {
+    this.observed({ sessionId, node: this.node, rest: this.rest });
+  }
+
+  /** This Master lost leadership; who leads next is learned through `observed`. */
+  revoked(): void {
+    if (this.isLeader) this.observed(null);
+  }
+
+  /** The leader as leader retrieval sees it; null while there is none. */
+  observed(leader: { sessionId: string; node: string; rest?: string | null } | null): void {
+    if (leader && this.leader && leader.sessionId === this.leader.sessionId && leader.node === this.leader.node) {
+      // Same term; the REST address may have arrived later.
+      if (leader.rest !== undefined) this.leader.rest = leader.rest;
+      return;
+    }
+    const now = this.now();
+    const last = this.terms.at(-1);
+    if (last && last.until === null) last.until = now;
+    this.leader = leader ? { sessionId: leader.sessionId, node: leader.node, rest: leader.rest ?? null, since: now } : null;
+    if (!this.leader) return;
+    this.terms.push({ ...this.leader, until: null });
+    if (this.terms.length > HISTORY) this.terms.shift();
+    metrics.leaderChanged();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The REST API and the dashboard of a Master process (node:http, JSON). Every Master serves
+ * it: the leader answers, a standby points to the leader (421 with `leader`, or 503 while no
+ * leader is known) and still answers GET /api/leader. Read-only endpoints are open; bind it to
+ * loopback (the default) or put it behind a proxy that does TLS and access control.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from '../logging.js';
+import { DASHBOARD_ASSETS } from '../dashboard/assets.js';
+import { HttpError, RestErrorCode, notFound, toHttpError } from './errors.js';
+import type { MasterGateway } from './gateway.js';
+import { closeServer, listen, send, sendJson } from './http.js';
+import type { LeaderTracker } from './leadership.js';
+import { apiRoutes, type Route } from './routes.js';
+import type { Router } from './router.js';
+
+export interface RestServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Bearer token of the mutating endpoints; empty turns them off (403). */
+  token: string;
+  gateway: MasterGateway;
+  leadership: LeaderTracker;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface RestServer {
+  /** `host:port` it listens on. */
+  address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ * const rest = await startRestServer({ host: '127.0.0.1', port: 0, token, log,
+ *   gateway: new MasterGateway(system.ref(system.node, 'master')), leadership });
+ * console.log(`dashboard at http://${rest.address}/`);
+ */
+export async function startRestServer(options: RestServerOptions): Promise<RestServer> {
+  const router = apiRoutes({ gateway: options.gateway, leadership: options.leadership, token: options.token, now: options.now ?? Date.now });
+  const server = createServer((req, res) => {
+    handle(req, res, router, options).catch((err: unknown) => {
+      const error = toHttpError(err);
+      if (error.status >= 500) options.log.warn({ err: (error.cause as Error | undefined) ?? error, url: req.url }, 'REST request failed');
+      if (!res.headersSent) sendJson(res, error.status, error.body(), error.headers);
+      else res.destroy();
+    });
+  });
+  const address = await listen(server, options.host, options.port);
+  options.log.info({ rest: address }, 'REST API and dashboard listening');
+  return { address, close: () => closeServer(server) };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router<Route>, options: RestServerOptions): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const method = req.method ?? 'GET';
+  if (!path.startsWith('/api')) return serveAsset(res, method, path);
+  const match = router.match(method, path);
+  if (match.kind === 'none') throw notFound(`no endpoint ${path}`);
+  if (match.kind === 'method') {
+    const allow = match.allowed.join(', ');
+    throw new HttpError(405, RestErrorCode.MethodNotAllowed, `${method} is not allowed on ${path}; allowed: ${allow}`, {}, { allow });
+  }
+  if (match.handler.leaderOnly) requireLeader(options.leadership);
+  const answer = await match.handler.handle({ req, params: match.params });
+  sendJson(res, answer.status ?? 200, answer.body);
+}
+
+/** A standby cannot answer: it names the leader (421: ask there) or says there is none (503). */
+function requireLeader(leadership: LeaderTracker): void {
+  if (leadership.isLeader) return;
+  const leader = leadership.current();
+  if (leader) throw new HttpError(421, RestErrorCode.NotLeader, `this Master is a standby; the leader is ${leader.rest ?? leader.node}`, { leader });
+  throw new HttpError(503, RestErrorCode.NoLeader, 'no leader is known yet; retry shortly', { leader: null }, { 'retry-after': '1' });
+}
+
+function serveAsset(res: ServerResponse, method: string, path: string): void {
+  const asset = DASHBOARD_ASSETS[path === '/' ? '/index.html' : path];
+  if (!asset) throw notFound(`no page ${path}`);
+  if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, RestErrorCode.MethodNotAllowed, `${method} is not allowed on ${path}`, {}, { allow: 'GET, HEAD' });
+  // Everything comes from this server: no external resources, no inline script.
+  send(res, 200, asset.contentType, asset.body, { 'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'" });
+}
