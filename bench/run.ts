@@ -1,6 +1,7 @@
 /** `npm run bench -- NAME [--quick]`: runs one benchmark (or `all`). */
 const benches: Record<string, () => Promise<{ run(quick: boolean): Promise<void> }>> = {
   messaging: () => import('./messaging.js'),
+  singleton: () => import('./singleton.js'),
   dataflow: () => import('./dataflow.js'),
   failover: () => import('./failover.js'),
   checkpoint: () => import('./checkpoint.js'),

@@ -30,3 +30,53 @@ export {
   ConfigError,
 } from './errors.js';
 export { createLogger, type Logger } from './logging.js';
+
+// HA singleton actors and persisted actor state.
+export {
+  SingletonManager,
+  SingletonRef,
+  HostState,
+  SingletonErrorCode,
+  SingletonUnavailableError,
+  SingletonNotHostError,
+  SingletonClosedError,
+  type SingletonManagerOptions,
+  type SingletonOptions,
+  type SingletonPersistence,
+  type SingletonEnv,
+  type SingletonEvents,
+} from './singleton/index.js';
+export {
+  ActorPersistence,
+  EtcdSnapshotStore,
+  FileSnapshotStore,
+  PersistenceErrorCode,
+  SnapshotTooLargeError,
+  PersistenceClosedError,
+  type PersistenceOptions,
+  type SnapshotStore,
+  type SnapshotFence,
+  type EtcdSnapshotStoreOptions,
+  type FileSnapshotStoreOptions,
+} from './persistence/index.js';
+
+// HA services over etcd (the singleton's and the cluster's).
+export {
+  createEtcdClient,
+  haRoot,
+  fencedTxn,
+  EtcdHaServices,
+  EtcdLeaderElection,
+  EtcdLeaderRetrieval,
+  startEtcdCluster,
+  FencingError,
+  type LeaderContender,
+  type LeaderInfo,
+  type EtcdCluster,
+} from './ha/index.js';
+
+// Jobs: the DataStream API a job module builds with, and the client that submits it.
+export { StreamEnvironment, DataStream, KeyedStream, type JobFunction } from './dataflow/index.js';
+export type { CheckpointConfig, RestartStrategy, JobConfig } from './dataflow/job-config.js';
+export { ClusterClient, type ClientOptions, type SubmitOptions } from './client/cluster-client.js';
+export { loadConfig, configDefaults, type ClusterConfig } from './config.js';

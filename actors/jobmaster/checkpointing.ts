@@ -20,6 +20,7 @@ import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
 import { tellSafely, type Context } from './context.js';
 import type { SavepointRequest } from './protocol.js';
 import { writeSavepointMetadata } from './restore.js';
+import { metrics } from '../../lib/metrics/registry.js';
 
 /** Subtasks that take part in a checkpoint: all of the current attempt that have not finished. */
 function participants(context: Context): string[] {
@@ -115,6 +116,7 @@ export function checkpointStored(context: Context, checkpointId: number): void {
   const stats = coordinator?.complete(checkpointId, Date.now());
   if (!stats) return;
   env.log.info({ checkpointId, durationMs: stats.durationMs, bytes: stats.bytes, savepoint: stats.savepoint }, 'checkpoint completed');
+  metrics.checkpointCompleted(context.job.jobId, stats.durationMs ?? 0, stats.bytes);
   notifyAll(context, checkpointId, 'complete');
   const savepoint = context.savepoints.get(checkpointId);
   if (savepoint) {
@@ -131,6 +133,7 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   const aborted = context.coordinator?.abort(checkpointId, Date.now(), reason);
   if (!aborted) return;
   context.env.log.warn({ checkpointId, reason }, 'checkpoint aborted');
+  metrics.checkpointFailed(context.job.jobId);
   notifyAll(context, checkpointId, 'abort');
   void removeFiles(context, aborted.dir);
   const savepoint = context.savepoints.get(checkpointId);

@@ -33,6 +33,7 @@ import { ExecutionGraph } from './execution-graph.js';
 import type { JobMasterMessage } from './protocol.js';
 import { loadRestorePoint, restoreFor, type RestorePoint } from './restore.js';
 import type { JobResult, JobState } from './status.js';
+import { metrics } from '../../lib/metrics/registry.js';
 
 export type { JobMasterInput };
 
@@ -201,6 +202,7 @@ export const jobMasterMachine = setup({
           return beginCheckpoint(context, event.checkpointId, event.attempt, event.savepoint);
         case 'jm.checkpoint.triggerFailed':
           context.coordinator?.triggerFailed(Date.now(), event.error.message);
+          metrics.checkpointFailed(context.job.jobId);
           context.env.log.warn({ error: event.error }, 'checkpoint could not be triggered');
           if (event.savepoint) reply(event.savepoint.replyTo as ActorRef<unknown>, { type: 'actor.ask.failure', error: event.error });
           return;
