@@ -9,7 +9,8 @@
  * → `running` → `finished`; on a failure `running` → `restarting` (cancel what runs, free the
  * slots, wait the strategy's delay) → `created` with the next attempt, or, when no restart is
  * left, `failing` → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
- * the same job starts over in `created` and resumes from the latest completed checkpoint.
+ * the same job starts over in `created` and resumes from the latest completed checkpoint; this
+ * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { reply, type ActorRef } from '../../lib/index.js';
@@ -252,6 +253,7 @@ export const jobMasterMachine = setup({
   context: ({ input }) => initialContext(input),
   initial: 'created',
   on: {
+    'jm.suspend': '.suspended',
     'jm.status': { actions: 'status' },
     'jm.task.collect': { actions: 'collect' },
     'jm.task.metrics': { actions: 'taskMetrics' },
@@ -346,6 +348,14 @@ export const jobMasterMachine = setup({
       },
       always: { guard: 'allTerminal', target: 'canceled' },
       after: { cancelTimeout: { target: 'canceled', actions: 'forceTerminal' } },
+    },
+    // No result and no etcd writes: the job belongs to the next leader, which recovers it.
+    suspended: {
+      type: 'final',
+      entry: ({ context }) => {
+        context.coordinator?.inFlight().forEach((c) => context.coordinator!.abort(c.id, Date.now(), 'leadership lost'));
+        context.env.log.warn({ jobId: context.job.jobId }, 'job suspended: leadership lost');
+      },
     },
     finished: { type: 'final', entry: { type: 'end', params: { state: 'finished' } } },
     failed: { type: 'final', entry: { type: 'end', params: { state: 'failed' } } },

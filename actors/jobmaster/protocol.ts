@@ -43,4 +43,6 @@ export type JobMasterMessage =
   | { type: 'jm.checkpoint.stored'; checkpointId: number }
   | { type: 'jm.checkpoint.storeFailed'; checkpointId: number; error: WireError }
   | { type: 'jm.status'; replyTo: ActorRef<JobDetails> }
+  /** The Master lost leadership: stop acting; the job is not ended, a new leader takes it over. */
+  | { type: 'jm.suspend' }
   | WatchNotice;

@@ -103,7 +103,7 @@ export const masterMachine = setup({
     }),
     stepDown: assign(({ context }) => {
       context.env.log.warn({ leaderSessionId: context.leaderSessionId }, 'leadership revoked: stopping ResourceManager and JobMasters');
-      for (const job of context.running.values()) context.env.system.stop(job.jobMaster);
+      for (const job of context.running.values()) job.jobMaster.tell({ type: 'jm.suspend' });
       if (context.resourceManager) context.env.system.stop(context.resourceManager);
       return { leaderSessionId: null, resourceManager: null, stores: null, running: new Map(), results: new Map() };
     }),
@@ -351,7 +351,10 @@ function unknownJob(jobId: string): RuntimeError {
 
 function startJobMaster(context: Context, prepared: PreparedJob): void {
   const { env, settings } = context;
-  const jobMaster = env.system.spawn(`jobmaster-${prepared.jobId}`, jobMasterMachine, {
+  const name = `jobmaster-${prepared.jobId}`;
+  // A JobMaster of an earlier term of ours may still be winding down (suspended).
+  env.system.stop(env.system.ref(env.system.node, name));
+  const jobMaster = env.system.spawn(name, jobMasterMachine, {
     input: (jmEnv) => ({
       env: jmEnv,
       job: prepared,
