@@ -10,6 +10,7 @@ import { loadConfig, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
 import { createLogger } from '../lib/logging.js';
 import { startMaster } from './processes/master.js';
+import { runApplication } from './processes/application.js';
 import { startTaskExecutor } from './processes/taskexecutor.js';
 import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster.js';
 import { printProgress, printResult } from './progress.js';
@@ -112,11 +113,22 @@ program
   .option('--port <port>', 'RPC port (0: any free port)', port)
   .option('--work-dir <dir>', 'working directory')
   .option('--slot-request-timeout-ms <ms>', 'how long a job waits for slots', positiveInt)
-  .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish master --port 6123')
-  .action(async (o: { host?: string; port?: number; workDir?: string; slotRequestTimeoutMs?: number }) => {
+  .option('--application <job-module>', 'application mode: run this one job, then shut the cluster down')
+  .option('-p, --parallelism <n>', 'default parallelism of the application job', positiveInt)
+  .option('-a, --arg <key=value>', 'argument for the application job, repeatable', keyValue)
+  .addHelpText('after', '\nExamples:\n  FLINKISH_SECRET=... flinkish master --port 6123\n  FLINKISH_SECRET=... flinkish master --application dist/scripts/jobs/wordcount.js -p 2')
+  .action(async (o: { host?: string; port?: number; workDir?: string; slotRequestTimeoutMs?: number; application?: string; parallelism?: number; arg?: Record<string, string> }) => {
     const c = config({ host: o.host, masterPort: o.port, workDir: o.workDir, slotRequestTimeoutMs: o.slotRequestTimeoutMs });
     const master = await startMaster(c);
     onSignals(() => master.stop());
+    if (o.application) {
+      const file = path.resolve(o.application);
+      ready('master', { node: master.node, rest: master.rest, metrics: master.metrics, application: file });
+      const result = await runApplication(master.system, c, { file, ...(o.parallelism ? { parallelism: o.parallelism } : {}), ...(o.arg ? { args: o.arg } : {}) }, master.system.log);
+      printResult(result);
+      await master.stop();
+      process.exit(result.state === 'finished' ? 0 : 1);
+    }
     ready('master', { node: master.node, rest: master.rest, metrics: master.metrics });
   });
 
@@ -130,7 +142,12 @@ program
   .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish taskexecutor --master 127.0.0.1:6123 --slots 2')
   .action(async (o: { slots?: number; slotMemoryMb?: number; id?: string; workDir?: string }) => {
     const c = config({ slots: o.slots, slotMemoryMb: o.slotMemoryMb, workDir: o.workDir });
-    const te = await startTaskExecutor(c, o.id ? { id: o.id } : {});
+    let te: Awaited<ReturnType<typeof startTaskExecutor>> | undefined;
+    te = await startTaskExecutor(c, {
+      ...(o.id ? { id: o.id } : {}),
+      // Application mode ended: leave once the stop is done.
+      onShutdown: () => void te?.stop().then(() => process.exit(0)),
+    });
     onSignals(() => te.stop());
     ready('taskexecutor', { node: te.node, taskExecutorId: te.taskExecutorId, dataAddress: te.dataAddress, metrics: te.metrics });
   });

@@ -20,6 +20,8 @@ export interface PendingCheckpoint {
   /** Execution ids that still owe an acknowledgement. */
   awaiting: Set<string>;
   handles: StateHandle[];
+  /** Set when fully acknowledged: `handles` plus those carried forward for finished subtasks. */
+  allHandles?: StateHandle[];
 }
 
 export interface CheckpointStats {
@@ -49,11 +51,17 @@ export interface CompletedCheckpoint {
 
 const HISTORY = 50;
 
+function subtaskKey(h: StateHandle): string {
+  return `${h.vertexId}#${h.subtaskIndex}`;
+}
+
 export class CheckpointCoordinator {
   private readonly pending = new Map<number, PendingCheckpoint>();
   private readonly history: CheckpointStats[] = [];
   private lastCompletedAt = 0;
   private failedTriggers = 0;
+  /** The latest completed checkpoint's handle of every subtask, by `vertexId#index`. */
+  private readonly lastHandles = new Map<string, StateHandle>();
   /** A trigger is on its way (waiting for a checkpoint id from the counter). */
   triggering = false;
 
@@ -87,8 +95,15 @@ export class CheckpointCoordinator {
     return checkpoint.awaiting.size === 0 ? checkpoint : undefined;
   }
 
-  /** Metadata of a fully acknowledged checkpoint (still pending until stored). */
+  /**
+   * Metadata of a fully acknowledged checkpoint (still pending until stored). A subtask that
+   * had finished took no part, yet a restore needs a handle for every subtask: its last one
+   * is carried forward (Flink's FLIP-147 does the same).
+   */
   metadata(checkpoint: PendingCheckpoint, now: number): CompletedCheckpoint {
+    const acked = new Set(checkpoint.handles.map(subtaskKey));
+    const carried = [...this.lastHandles.values()].filter((h) => !acked.has(subtaskKey(h)));
+    checkpoint.allHandles = [...checkpoint.handles, ...carried];
     return {
       checkpointId: checkpoint.id,
       jobId: this.jobId,
@@ -97,9 +112,15 @@ export class CheckpointCoordinator {
       completedAt: now,
       dir: checkpoint.dir,
       savepoint: checkpoint.savepoint,
-      bytes: checkpoint.handles.reduce((n, h) => n + h.bytes, 0),
-      handles: checkpoint.handles,
+      bytes: checkpoint.allHandles.reduce((n, h) => n + h.bytes, 0),
+      handles: checkpoint.allHandles,
     };
+  }
+
+  /** Start from a restored checkpoint's handles (what finished subtasks carry forward). */
+  restoredFrom(handles: readonly StateHandle[]): void {
+    this.lastHandles.clear();
+    for (const h of handles) this.lastHandles.set(subtaskKey(h), h);
   }
 
   complete(id: number, now: number): CheckpointStats | undefined {
@@ -107,6 +128,7 @@ export class CheckpointCoordinator {
     if (!checkpoint) return undefined;
     this.pending.delete(id);
     this.lastCompletedAt = now;
+    if (!checkpoint.savepoint) this.restoredFrom(checkpoint.allHandles ?? checkpoint.handles);
     const stats: CheckpointStats = {
       id,
       status: 'completed',

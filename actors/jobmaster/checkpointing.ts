@@ -8,7 +8,7 @@
  *    the files of subsumed checkpoints; a savepoint also writes its own metadata file;
  * 5. abort (declined, timed out, or not storable): tell every subtask, delete its files.
  */
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
@@ -104,7 +104,9 @@ export function acknowledgeCheckpoint(context: Context, executionId: string, che
   store().then(
     (subsumed) => {
       env.self.tell({ type: 'jm.checkpoint.stored', checkpointId });
-      for (const old of subsumed) void removeFiles(context, old.dir);
+      // Handles carried forward still point into older checkpoints' directories: keep those files.
+      const referenced = new Set(metadata.handles.map((h) => path.resolve(h.path)));
+      for (const old of subsumed) void removeFiles(context, old.dir, referenced);
     },
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId, error: toWireError(err) }),
   );
@@ -170,11 +172,19 @@ function notifyAll(context: Context, checkpointId: number, outcome: 'complete' |
   }
 }
 
-async function removeFiles(context: Context, dir: string): Promise<void> {
+/** Delete a checkpoint's directory, except files that a newer checkpoint still references. */
+async function removeFiles(context: Context, dir: string, keep: ReadonlySet<string> = new Set()): Promise<void> {
   // Only ever inside this job's checkpoint directory: a bad path in metadata must not delete elsewhere.
-  if (!path.resolve(dir).startsWith(jobCheckpointDir(context) + path.sep)) return;
+  const resolved = path.resolve(dir);
+  if (!resolved.startsWith(jobCheckpointDir(context) + path.sep)) return;
   try {
-    await rm(dir, { recursive: true, force: true });
+    const entries = await readdir(resolved).catch(() => [] as string[]);
+    const kept = entries.filter((name) => keep.has(path.join(resolved, name)));
+    if (kept.length === 0) {
+      await rm(resolved, { recursive: true, force: true });
+      return;
+    }
+    await Promise.all(entries.filter((name) => !kept.includes(name)).map((name) => rm(path.join(resolved, name), { recursive: true, force: true })));
   } catch (err) {
     context.env.log.warn({ err, dir }, 'could not delete checkpoint files');
   }

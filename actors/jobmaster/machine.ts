@@ -268,7 +268,15 @@ export const jobMasterMachine = setup({
       invoke: {
         src: 'loadRestorePoint',
         input: ({ context }) => ({ context }),
-        onDone: { target: 'waitingForResources', actions: assign({ restorePoint: ({ event }) => event.output }) },
+        onDone: {
+          target: 'waitingForResources',
+          actions: [
+            assign({ restorePoint: ({ event }) => event.output }),
+            ({ context, event }) => {
+              if (event.output && !event.output.savepoint) context.coordinator?.restoredFrom(event.output.handles);
+            },
+          ],
+        },
         onError: { target: 'failed', actions: 'restoreFailed' },
       },
       on: { 'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) } },

@@ -76,6 +76,7 @@ const REQUESTS = [
   'master.job.savepoint',
   'master.code.get',
   'master.cluster.overview',
+  'master.cluster.shutdown',
 ] as const;
 
 const refuseAll = (code: string) => Object.fromEntries(REQUESTS.map((type) => [type, { actions: { type: 'refuse', params: { code } } }]));
@@ -267,6 +268,13 @@ export const masterMachine = setup({
         (err: Error) => replyError(event.replyTo, err),
       );
     },
+    shutdownCluster: ({ context, event }) => {
+      if (event.type !== 'master.cluster.shutdown') return;
+      context.resourceManager!.ask({ type: 'rm.shutdown', leaderSessionId: context.leaderSessionId! }, { timeoutMs: 5000 }).then(
+        (answer) => reply(event.replyTo, answer),
+        (err: Error) => replyError(event.replyTo, err),
+      );
+    },
     refuse: ({ event }, { code }: { code: string }) => {
       const replyTo = (event as { replyTo?: ActorRef<never> }).replyTo;
       const message = code === MasterErrorCode.Recovering ? 'the new leader is recovering its jobs; retry shortly' : 'this Master is not the leader';
@@ -331,6 +339,7 @@ export const masterMachine = setup({
             'master.job.cancel': { actions: 'cancel' },
             'master.job.savepoint': { actions: 'savepoint' },
             'master.cluster.overview': { actions: 'overview' },
+            'master.cluster.shutdown': { actions: 'shutdownCluster' },
           },
         },
       },

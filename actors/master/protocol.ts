@@ -32,6 +32,8 @@ export type MasterMessage =
   | { type: 'master.job.savepoint'; jobId: string; dir?: string; stop: boolean; replyTo: ActorRef<{ path: string }> }
   | { type: 'master.code.get'; hash: string; replyTo: ActorRef<Uint8Array> }
   | { type: 'master.cluster.overview'; replyTo: ActorRef<ClusterOverview> }
+  /** End of an application cluster: every TaskExecutor is told to exit. */
+  | { type: 'master.cluster.shutdown'; replyTo: ActorRef<{ taskExecutors: number }> }
   | { type: 'master.job.ended'; leaderSessionId: string; result: JobResult }
   /** Internal: a submission whose module has been loaded, checked and stored. */
   | { type: 'master.job.prepared'; jobId: string; prepared: PreparedJob }

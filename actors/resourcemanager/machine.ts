@@ -105,6 +105,12 @@ export const resourceManagerMachine = setup({
       }
       for (const [jobId, jm] of context.jobMasters) if (jm.equals(event.ref)) releaseJob(context, jobId);
     },
+    shutdown: ({ context, event }) => {
+      if (event.type !== 'rm.shutdown' || !fenced(context, event.leaderSessionId)) return;
+      const all = [...context.slots.registered.values()];
+      for (const te of all) tellSafely(context, te.ref, { type: 'te.shutdown', leaderSessionId: context.leaderSessionId });
+      reply(event.replyTo, { taskExecutors: all.length });
+    },
     overview: ({ context, event }) => {
       if (event.type !== 'rm.overview') return;
       reply(event.replyTo, overviewOf(context));
@@ -122,6 +128,7 @@ export const resourceManagerMachine = setup({
         'rm.slots.declare': { actions: ['declare', 'allocate'] },
         'rm.slots.release': { actions: ['release', 'allocate'] },
         'rm.overview': { actions: 'overview' },
+        'rm.shutdown': { actions: 'shutdown' },
         'rm.heartbeat.report': { actions: 'heartbeatReport' },
         'actor.terminated': { actions: ['terminated', 'allocate'] },
       },

@@ -34,6 +34,8 @@ export type ResourceManagerMessage =
   | { type: 'rm.slots.declare'; leaderSessionId: string; jobId: string; jobMaster: ActorRef<JobMasterMessage>; requirements: SlotRequirement[] }
   | { type: 'rm.slots.release'; leaderSessionId: string; jobId: string }
   | { type: 'rm.overview'; replyTo: ActorRef<ClusterOverview> }
+  /** Tell every TaskExecutor to exit (the end of an application cluster). */
+  | { type: 'rm.shutdown'; leaderSessionId: string; replyTo: ActorRef<{ taskExecutors: number }> }
   /** Internal: time to heartbeat every TaskExecutor. */
   | { type: 'rm.heartbeat.tick' }
   | { type: 'rm.heartbeat.report'; report: SlotReport; at: number }

@@ -42,6 +42,8 @@ export interface TaskExecutorInput {
   codeCache: CodeCache;
   registrationTimeoutMs: number;
   registrationRetryMs: number;
+  /** Called when the leader shuts the cluster down (application mode); the process exits. */
+  onShutdown: () => void;
 }
 
 type Event = TaskExecutorMessage | { type: 'te.leader.changed'; masterNode: string | null };
@@ -260,6 +262,13 @@ export const taskExecutorMachine = setup({
         'te.task.cancel': { guard: 'fromCurrentLeader', actions: 'cancelTask' },
         'te.checkpoint.trigger': { guard: 'fromCurrentLeader', actions: 'triggerCheckpoint' },
         'te.checkpoint.notify': { guard: 'fromCurrentLeader', actions: 'notifyCheckpoint' },
+        'te.shutdown': {
+          guard: 'fromCurrentLeader',
+          actions: ({ context }) => {
+            context.env.log.info('the cluster is shutting down');
+            context.onShutdown();
+          },
+        },
         'actor.terminated': {
           guard: 'isResourceManager',
           target: 'registering',

@@ -32,6 +32,8 @@ export type TaskExecutorMessage =
   | { type: 'te.checkpoint.trigger'; leaderSessionId: string; executionId: string; checkpointId: number; options: CheckpointOptions }
   /** A checkpoint of the job completed (sinks commit) or was aborted (its partial work is dropped). */
   | { type: 'te.checkpoint.notify'; leaderSessionId: string; jobId: string; checkpointId: number; outcome: 'complete' | 'abort' }
+  /** The cluster is shutting down (application mode ended): exit. */
+  | { type: 'te.shutdown'; leaderSessionId: string }
   /** From the task runtime on this process. */
   | { type: 'te.task.event'; event: TaskEvent }
   | WatchNotice;

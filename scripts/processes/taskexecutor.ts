@@ -26,7 +26,10 @@ export interface RunningTaskExecutor {
   stop(): Promise<void>;
 }
 
-export async function startTaskExecutor(config: ClusterConfig, options: { id?: string } = {}): Promise<RunningTaskExecutor> {
+export async function startTaskExecutor(
+  config: ClusterConfig,
+  options: { id?: string; onShutdown?: () => void } = {},
+): Promise<RunningTaskExecutor> {
   const logger = createLogger({ name: 'taskexecutor', level: config.logLevel });
   const secret = requireSecret(config);
   const system = await ActorSystem.start({ clusterId: config.clusterId, secret, host: config.host, port: 0, name: 'taskexecutor', logger });
@@ -46,6 +49,7 @@ export async function startTaskExecutor(config: ClusterConfig, options: { id?: s
       codeCache: new CodeCache(path.join(workDir, 'code')),
       registrationTimeoutMs: 5000,
       registrationRetryMs: 500,
+      onShutdown: () => options.onShutdown?.(),
     }),
   });
   // HA mode: follow the leader through etcd; standalone: the configured Master leads forever.

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ClusterClient } from '../../lib/client/cluster-client.js';
-import { distRoot, killAll } from '../support/launcher.js';
+import { distRoot, killAll, launch } from '../support/launcher.js';
 import { CLI, expectedWordCounts, jobPath, startCluster, type TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/wait.js';
 
@@ -212,5 +213,36 @@ describe('cli - bad input', function () {
     const r = cli(['--config', path.join(distRoot, 'cli-test-config.json'), 'run', path.join(dir, 'does-not-exist.js')]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /ENOENT|no such file/);
+  });
+});
+
+describe('cluster - application mode', function () {
+  this.timeout(60_000);
+  after(() => killAll());
+
+  it('runs one job, then the Master and its TaskExecutors exit', async () => {
+    const workDir = mkdtempSync(path.join(tmpdir(), 'flinkish-app-'));
+    const env = { FLINKISH_SECRET: 'application-secret-0123456', FLINKISH_CLUSTER_ID: `app-${process.pid}`, FLINKISH_WORK_DIR: workDir };
+    try {
+      const master = await launch(CLI, {
+        args: ['master', '--port', '0', '--application', jobPath('wordcount'), '-p', '2', '--arg', 'lines=20'],
+        env,
+        name: 'app-master',
+      });
+      const tes = await Promise.all(
+        [1, 2].map((i) =>
+          launch(CLI, { args: ['--master', String(master.ready['node']), 'taskexecutor', '--slots', '1', '--id', `te-${i}`], env, name: `app-te-${i}` }),
+        ),
+      );
+      await master.waitForExit(45_000);
+      assert.equal(master.exitCode, 0, master.tail());
+      assert.ok(master.output.some((line) => /^job [0-9a-f]+ finished in/.test(line)), master.tail());
+      for (const te of tes) {
+        await te.waitForExit(15_000);
+        assert.equal(te.exitCode, 0, te.tail());
+      }
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 });
