@@ -54,6 +54,8 @@ export type SourceSpec =
 export type SinkSpec =
   | { readonly kind: 'print' }
   | { readonly kind: 'text'; readonly path: string }
+  /** Transactional part files in `dir`, committed on completed checkpoints (exactly-once). */
+  | { readonly kind: 'files'; readonly dir: string }
   | { readonly kind: 'collect' };
 
 export interface OperatorDescription {

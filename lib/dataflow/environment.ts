@@ -346,6 +346,16 @@ export class DataStream<T> {
     return this.sink('text', { kind: 'text', path });
   }
 
+  /**
+   * Writes records as lines into part files in `dir`, exactly once: with checkpointing, a
+   * subtask's files become visible (`part-<subtask>-<epoch>`) only when a checkpoint that covers
+   * them completes; without, when the input ends. The output is the concatenation of the
+   * `part-*` files. Use one directory per sink.
+   */
+  writeToFiles(dir: string): StreamSink {
+    return this.sink('files', { kind: 'files', dir });
+  }
+
   /** Sends the records back to the client that submitted the job. */
   collect(): StreamSink {
     return this.sink('collect', { kind: 'collect' });

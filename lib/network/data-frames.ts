@@ -4,7 +4,8 @@
  * written to the socket as is (no copy into an encoder) and read back with one copy:
  *
  *   [u32 frame length][u8 kind][u16 channel id length][channel id, utf8][body]
- *   body: buffer -> [u32 backlog][records]; credit -> [u32 n]; end-of-partition -> nothing
+ *   body: buffer -> [u32 backlog][records]; credit -> [u32 n]; end-of-partition -> nothing;
+ *         barrier -> [f64 checkpoint id][u8 savepoint][checkpoint dir, utf8]
  */
 import { FRAME_HEADER_BYTES } from '../transport/frame.js';
 import { DataProtocolError } from './errors.js';
@@ -13,6 +14,7 @@ import { DataMessageType, type DataMessage } from './messages.js';
 const KIND_BUFFER = 1;
 const KIND_END_OF_PARTITION = 2;
 const KIND_CREDIT = 3;
+const KIND_BARRIER = 4;
 
 /** The header's size for a channel id of `idBytes` bytes, without the body. */
 function headerSize(idBytes: number): number {
@@ -43,6 +45,15 @@ export function encodeDataMessage(msg: DataMessage): Buffer[] {
     case DataMessageType.EndOfPartition: {
       const head = Buffer.allocUnsafe(base);
       writeHead(head, KIND_END_OF_PARTITION, msg.ch, idBytes, head.length - FRAME_HEADER_BYTES);
+      return [head];
+    }
+    case DataMessageType.Barrier: {
+      const dirBytes = Buffer.byteLength(msg.barrier.dir);
+      const head = Buffer.allocUnsafe(base + 9 + dirBytes);
+      writeHead(head, KIND_BARRIER, msg.ch, idBytes, head.length - FRAME_HEADER_BYTES);
+      head.writeDoubleBE(msg.barrier.checkpointId, base);
+      head.writeUInt8(msg.barrier.savepoint ? 1 : 0, base + 8);
+      head.write(msg.barrier.dir, base + 9, dirBytes, 'utf8');
       return [head];
     }
   }
@@ -83,6 +94,13 @@ export function decodeDataFrame(frame: Buffer): DataMessage {
     case KIND_END_OF_PARTITION:
       if (bodyBytes !== 0) throw new DataProtocolError(`end-of-partition frame with a body of ${bodyBytes} bytes`);
       return { t: DataMessageType.EndOfPartition, ch };
+    case KIND_BARRIER: {
+      if (bodyBytes < 9) throw new DataProtocolError(`barrier frame with a body of ${bodyBytes} bytes`);
+      const checkpointId = frame.readDoubleBE(bodyAt);
+      if (!Number.isSafeInteger(checkpointId)) throw new DataProtocolError(`barrier with checkpoint id ${checkpointId}`);
+      const barrier = { checkpointId, savepoint: frame.readUInt8(bodyAt + 8) === 1, dir: frame.toString('utf8', bodyAt + 9) };
+      return { t: DataMessageType.Barrier, ch, barrier };
+    }
     default:
       throw new DataProtocolError(`unknown frame kind ${kind}`);
   }

@@ -12,9 +12,14 @@
  *
  * Credits are gathered and sent in one message per channel by `flushCredits()`, after each
  * slice of work, not per buffer.
+ *
+ * Checkpoint barriers queue in order with the buffers. For barrier alignment the task can
+ * `block` a channel: its later entries are set aside as `poll` meets them (their credits are
+ * not returned, so the producer soon stops) and come back first, in order, on `unblockAll`.
  */
 import { RingQueue } from '../util/ring-queue.js';
 import { CreditViolationError, UnknownChannelError } from './errors.js';
+import type { BarrierInfo } from './messages.js';
 
 /** Where credits go (the worker's port to the TaskRunner, or a test). */
 export interface CreditSender {
@@ -42,11 +47,12 @@ class InputChannel {
   ) {}
 }
 
-/** A queued buffer of one channel, or its end-of-partition (data === null). */
+/** A queued buffer of one channel, a barrier (`barrier` set), or its end-of-partition (data === null, no barrier). */
 export interface InputEntry {
   readonly channelIndex: number;
   readonly data: ArrayBuffer | null;
   readonly length: number;
+  readonly barrier?: BarrierInfo;
 }
 
 /**
@@ -64,6 +70,12 @@ export class InputGate {
   private floatingPool: number;
   private endedChannels = 0;
   private readonly dirty: InputChannel[] = [];
+  /** Entries of unblocked channels, polled before `queue` (they were taken from it earlier). */
+  private ready: InputEntry[] = [];
+  private readyAt = 0;
+  /** Per channel: the entries set aside while it is blocked (undefined: not blocked). */
+  private readonly held: (InputEntry[] | undefined)[];
+  private blockedCount = 0;
 
   constructor(
     channelIds: readonly string[],
@@ -74,15 +86,16 @@ export class InputGate {
     this.floatingPool = options.floatingCredits ?? 0;
     this.channels = channelIds.map((id, i) => new InputChannel(id, i));
     this.byId = new Map(this.channels.map((c) => [c.channelId, c]));
+    this.held = this.channels.map(() => undefined);
   }
 
   get numberOfChannels(): number {
     return this.channels.length;
   }
 
-  /** Buffers and events waiting to be processed. */
+  /** Buffers and events waiting to be processed (not counting those of blocked channels already set aside). */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.ready.length - this.readyAt;
   }
 
   /** Announces every channel's exclusive credits. */
@@ -123,11 +136,60 @@ export class InputGate {
     this.queue.push({ channelIndex: c.index, data: null, length: 0 });
   }
 
-  /** The next buffer or end-of-partition, in arrival order. */
+  /** A checkpoint barrier arrived: queued after the channel's buffers, like end-of-partition it needs no credit. */
+  onBarrier(channelId: string, barrier: BarrierInfo): void {
+    const c = this.channel(channelId);
+    if (c.ended) throw new CreditViolationError(channelId, 'barrier after end-of-partition');
+    this.queue.push({ channelIndex: c.index, data: null, length: 0, barrier });
+  }
+
+  /** The next buffer, barrier or end-of-partition of a channel that is not blocked, in arrival order. */
   poll(): InputEntry | undefined {
-    const entry = this.queue.shift();
-    if (entry !== undefined && entry.data === null) this.endedChannels++;
-    return entry;
+    for (;;) {
+      let entry: InputEntry | undefined;
+      if (this.readyAt < this.ready.length) {
+        entry = this.ready[this.readyAt++];
+        if (this.readyAt === this.ready.length) this.resetReady([]);
+      } else {
+        entry = this.queue.shift();
+      }
+      if (entry === undefined) return undefined;
+      if (this.blockedCount > 0) {
+        const held = this.held[entry.channelIndex];
+        if (held !== undefined) {
+          held.push(entry);
+          continue;
+        }
+      }
+      if (entry.data === null && entry.barrier === undefined) this.endedChannels++;
+      return entry;
+    }
+  }
+
+  /** Stops handing out the channel's entries (barrier alignment) until `unblockAll`. */
+  block(channelIndex: number): void {
+    if (this.held[channelIndex] !== undefined) return;
+    this.held[channelIndex] = [];
+    this.blockedCount++;
+  }
+
+  isBlocked(channelIndex: number): boolean {
+    return this.held[channelIndex] !== undefined;
+  }
+
+  /** Ends every block; the entries set aside come next, each channel's in its order. */
+  unblockAll(): void {
+    if (this.blockedCount === 0) return;
+    const back: InputEntry[] = [];
+    for (let i = 0; i < this.held.length; i++) {
+      const held = this.held[i];
+      if (held === undefined) continue;
+      for (const e of held) back.push(e);
+      this.held[i] = undefined;
+    }
+    this.blockedCount = 0;
+    // Set-aside entries were polled before anything still in `ready`, so they go in front.
+    this.resetReady(back.concat(this.ready.slice(this.readyAt)));
   }
 
   /** The task is done with a buffer of this channel: its credit goes back (or to the pool). */
@@ -163,6 +225,11 @@ export class InputGate {
   /** True once every channel's end-of-partition has been polled. */
   isFinished(): boolean {
     return this.endedChannels === this.channels.length;
+  }
+
+  private resetReady(entries: InputEntry[]): void {
+    this.ready = entries;
+    this.readyAt = 0;
   }
 
   private lendFloating(): void {

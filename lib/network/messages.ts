@@ -11,14 +11,25 @@ export const DataMessageType = {
   EndOfPartition: 'eop',
   /** `n` more buffers may be sent, consumer -> producer. */
   Credit: 'credit',
+  /** A checkpoint barrier, producer -> consumer, in order with the buffers; needs no credit. */
+  Barrier: 'barrier',
 } as const;
+
+/** What a barrier carries: the checkpoint and where its snapshots go (Flink's CheckpointOptions). */
+export interface BarrierInfo {
+  readonly checkpointId: number;
+  readonly savepoint: boolean;
+  /** Directory of this checkpoint's snapshot files. */
+  readonly dir: string;
+}
 
 export type BufferMessage = { t: typeof DataMessageType.Buffer; ch: string; data: ArrayBuffer; length: number; backlog: number };
 export type EndOfPartitionMessage = { t: typeof DataMessageType.EndOfPartition; ch: string };
 export type CreditMessage = { t: typeof DataMessageType.Credit; ch: string; n: number };
+export type BarrierMessage = { t: typeof DataMessageType.Barrier; ch: string; barrier: BarrierInfo };
 
-export type DataMessage = BufferMessage | EndOfPartitionMessage | CreditMessage;
+export type DataMessage = BufferMessage | EndOfPartitionMessage | CreditMessage | BarrierMessage;
 
 export function isDataMessage(m: { t: string }): m is DataMessage {
-  return m.t === DataMessageType.Buffer || m.t === DataMessageType.EndOfPartition || m.t === DataMessageType.Credit;
+  return m.t === DataMessageType.Buffer || m.t === DataMessageType.EndOfPartition || m.t === DataMessageType.Credit || m.t === DataMessageType.Barrier;
 }

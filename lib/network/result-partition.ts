@@ -11,16 +11,30 @@
  * how memory stays bounded at (credits + maxBacklog + 1) buffers per channel.
  *
  * End-of-partition is an event after the last buffer; like Flink's events it needs no credit,
- * but it is only sent once every buffer before it has left.
+ * but it is only sent once every buffer before it has left. Checkpoint barriers are events of
+ * the same kind: `broadcastBarrier` cuts the buffer being filled (so the barrier follows exactly
+ * the records emitted before it), queues the barrier behind the buffers, and sends it without
+ * credit as soon as it reaches the head of the queue.
  */
 import { ALL_CHANNELS, type ChannelSelector } from '../dataflow/partitioners.js';
 import { RingQueue } from '../util/ring-queue.js';
 import { BufferBuilder, DEFAULT_BUFFER_BYTES, RecordSerializer, type NetworkBuffer } from './buffer.js';
+import type { BarrierInfo } from './messages.js';
 
 /** Where a subpartition's buffers and events go (the worker's port to the TaskRunner, or a test). */
 export interface PartitionSender {
   sendBuffer(channelId: string, buffer: NetworkBuffer, backlog: number): void;
   sendEndOfPartition(channelId: string): void;
+  sendBarrier(channelId: string, barrier: BarrierInfo): void;
+}
+
+/** A barrier waiting in a subpartition's queue, behind the buffers emitted before it. */
+interface QueuedBarrier {
+  readonly barrier: BarrierInfo;
+}
+
+function isBarrier(entry: NetworkBuffer | QueuedBarrier): entry is QueuedBarrier {
+  return (entry as QueuedBarrier).barrier !== undefined;
 }
 
 export interface ResultPartitionOptions {
@@ -33,7 +47,11 @@ export interface ResultPartitionOptions {
 /** One channel to one consumer subtask. */
 export class Subpartition {
   private readonly builder: BufferBuilder;
-  private readonly queue = new RingQueue<NetworkBuffer>(8);
+  private readonly queue = new RingQueue<NetworkBuffer | QueuedBarrier>(8);
+  /** The queue's head, taken out while it waits for credit (the RingQueue has no peek). */
+  private head: NetworkBuffer | QueuedBarrier | undefined;
+  /** Barriers queued (they are not backlog: they need no credit). */
+  private queuedBarriers = 0;
   private credits = 0;
   private finishing = false;
   private ended = false;
@@ -49,7 +67,7 @@ export class Subpartition {
 
   /** Full buffers waiting for credit. */
   get backlog(): number {
-    return this.queue.length;
+    return this.queue.length + (this.head === undefined ? 0 : 1) - this.queuedBarriers;
   }
 
   get availableCredits(): number {
@@ -73,13 +91,22 @@ export class Subpartition {
    * With buffers already waiting for credit, a flush would only cut the buffer short.
    */
   flushIfIdle(): void {
-    if (!this.builder.isEmpty && this.queue.length === 0 && this.credits > 0) {
+    if (!this.builder.isEmpty && this.backlog === 0 && this.credits > 0) {
       this.queueCurrent();
     }
   }
 
   addCredit(n: number): void {
     this.credits += n;
+    this.trySend();
+  }
+
+  /** A barrier after every record written so far; it leaves once the buffers before it have. */
+  addBarrier(barrier: BarrierInfo): void {
+    if (this.finishing) return; // the channel ends anyway: end-of-partition counts as aligned downstream
+    if (!this.builder.isEmpty) this.queue.push(this.builder.take());
+    this.queue.push({ barrier });
+    this.queuedBarriers++;
     this.trySend();
   }
 
@@ -97,13 +124,23 @@ export class Subpartition {
   }
 
   private trySend(): void {
-    while (this.credits > 0 && this.queue.length > 0) {
-      const buffer = this.queue.shift() as NetworkBuffer;
+    for (;;) {
+      const head = this.head ?? this.queue.shift();
+      this.head = head;
+      if (head === undefined) break;
+      if (isBarrier(head)) {
+        this.head = undefined;
+        this.queuedBarriers--;
+        this.sender.sendBarrier(this.channelId, head.barrier);
+        continue;
+      }
+      if (this.credits === 0) break;
+      this.head = undefined;
       this.credits--;
       this.buffersSent++;
-      this.sender.sendBuffer(this.channelId, buffer, this.queue.length);
+      this.sender.sendBuffer(this.channelId, head, this.backlog);
     }
-    if (this.finishing && !this.ended && this.queue.length === 0) {
+    if (this.finishing && !this.ended && this.head === undefined && this.queue.length === 0) {
       this.ended = true;
       this.sender.sendEndOfPartition(this.channelId);
     }
@@ -168,6 +205,11 @@ export class ResultPartition {
 
   finish(): void {
     for (const sub of this.subpartitions) sub.finish();
+  }
+
+  /** A checkpoint barrier on every channel, after the records emitted so far. */
+  broadcastBarrier(barrier: BarrierInfo): void {
+    for (const sub of this.subpartitions) sub.addBarrier(barrier);
   }
 
   /** True once every channel has sent end-of-partition. */

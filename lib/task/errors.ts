@@ -12,6 +12,11 @@ export const TaskErrorCode = {
   UnknownVertex: 'TASK_UNKNOWN_VERTEX',
   InvalidDeployment: 'TASK_INVALID_DEPLOYMENT',
   RunnerStopped: 'TASK_RUNNER_STOPPED',
+  CheckpointDeclined: 'CHECKPOINT_DECLINED',
+  CheckpointSubsumed: 'CHECKPOINT_SUBSUMED',
+  RestoreFailed: 'RESTORE_FAILED',
+  SourceRescaleUnsupported: 'SOURCE_RESCALE_UNSUPPORTED',
+  SinkCommitFailed: 'SINK_COMMIT_FAILED',
 } as const;
 export type TaskErrorCode = (typeof TaskErrorCode)[keyof typeof TaskErrorCode];
 
@@ -71,5 +76,49 @@ export class RunnerStoppedError extends RuntimeError {
   override name = 'RunnerStoppedError';
   constructor(executionId: string) {
     super(TaskErrorCode.RunnerStopped, `task ${executionId} stopped with its TaskRunner`, { details: { executionId } });
+  }
+}
+
+/** The subtask could not take its part of a checkpoint (snapshot or write failed); the task runs on. */
+export class CheckpointDeclinedError extends RuntimeError {
+  override name = 'CheckpointDeclinedError';
+  constructor(executionId: string, checkpointId: number, problem: string, cause?: unknown) {
+    super(TaskErrorCode.CheckpointDeclined, `task ${executionId} declined checkpoint ${checkpointId}: ${problem}`, { details: { executionId, checkpointId }, cause });
+  }
+}
+
+/** A barrier of a newer checkpoint arrived before the barriers of this one were aligned. */
+export class CheckpointSubsumedError extends RuntimeError {
+  override name = 'CheckpointSubsumedError';
+  constructor(executionId: string, checkpointId: number, newerId: number) {
+    super(TaskErrorCode.CheckpointSubsumed, `task ${executionId} declined checkpoint ${checkpointId}: the barrier of checkpoint ${newerId} arrived before alignment completed`, {
+      details: { executionId, checkpointId, newerId },
+    });
+  }
+}
+
+/** The state to restore could not be read or does not fit this subtask. */
+export class RestoreFailedError extends RuntimeError {
+  override name = 'RestoreFailedError';
+  constructor(executionId: string, checkpointId: number, problem: string, cause?: unknown) {
+    super(TaskErrorCode.RestoreFailed, `task ${executionId} cannot restore checkpoint ${checkpointId}: ${problem}`, { details: { executionId, checkpointId }, cause });
+  }
+}
+
+/** Source positions are per split, and splits follow the parallelism: a source must keep it across a restore. */
+export class SourceRescaleUnsupportedError extends RuntimeError {
+  override name = 'SourceRescaleUnsupportedError';
+  constructor(vertexId: string, oldParallelism: number, newParallelism: number) {
+    super(TaskErrorCode.SourceRescaleUnsupported, `source vertex '${vertexId}' ran with parallelism ${oldParallelism} in the checkpoint and cannot be restored at ${newParallelism}`, {
+      details: { vertexId, oldParallelism, newParallelism },
+    });
+  }
+}
+
+/** A pre-committed part file of the transactional file sink is neither pending nor committed: output was lost. */
+export class SinkCommitFailedError extends RuntimeError {
+  override name = 'SinkCommitFailedError';
+  constructor(file: string, problem: string, cause?: unknown) {
+    super(TaskErrorCode.SinkCommitFailed, `cannot commit ${file}: ${problem}`, { details: { file }, cause });
   }
 }

@@ -22,7 +22,7 @@ import type { Logger } from '../logging.js';
 import { consumerExecutionId, formatChannelId, parseChannelId, producerExecutionId, type ChannelId } from '../network/channel-id.js';
 import { DataTransport } from '../network/data-transport.js';
 import { DataMessageType, type DataMessage } from '../network/messages.js';
-import { type TaskDeploymentDescriptor, type TaskEvent, type TaskLocation, type TaskMetrics } from './descriptor.js';
+import { type CheckpointOptions, type TaskDeploymentDescriptor, type TaskEvent, type TaskLocation, type TaskMetrics } from './descriptor.js';
 import { DuplicateDeploymentError, RunnerStoppedError, TaskOutOfMemoryError, WorkerCrashedError, WorkerExitedError } from './errors.js';
 import { HeldMessages } from './held-messages.js';
 import { DEFAULT_TASK_SETTINGS, MIN_TASK_HEAP_MB, type TaskSettings } from './settings.js';
@@ -154,6 +154,31 @@ export class TaskRunner {
     this.held.dropJob(jobId);
   }
 
+  /**
+   * Starts checkpoint `checkpointId` at a SOURCE subtask: it snapshots, emits a barrier and acks
+   * (`task.checkpoint.ack`) once its snapshot is written, or declines. Unknown or ended subtasks
+   * are ignored (the coordinator's timeout covers them).
+   */
+  triggerCheckpoint(executionId: string, checkpointId: number, options: CheckpointOptions): void {
+    const dep = this.deployments.get(executionId);
+    if (dep === undefined || dep.ended) return;
+    this.post(dep, { t: 'cp.trigger', checkpointId, options });
+  }
+
+  /** Checkpoint `checkpointId` of the job is complete: to every subtask of the job here (sinks commit). */
+  notifyCheckpointComplete(jobId: string, checkpointId: number): void {
+    this.notifyJob(jobId, { t: 'cp.complete', checkpointId });
+  }
+
+  /** Checkpoint `checkpointId` of the job was aborted: to every subtask of the job here. */
+  notifyCheckpointAborted(jobId: string, checkpointId: number): void {
+    this.notifyJob(jobId, { t: 'cp.aborted', checkpointId });
+  }
+
+  private notifyJob(jobId: string, msg: ToWorker): void {
+    for (const dep of this.deployments.values()) if (dep.tdd.jobId === jobId && !dep.ended) this.post(dep, msg);
+  }
+
   /** Execution ids of the subtasks that have not ended. */
   runningTasks(): string[] {
     return [...this.deployments.values()].filter((d) => !d.ended).map((d) => d.tdd.executionId);
@@ -174,6 +199,7 @@ export class TaskRunner {
       case DataMessageType.Buffer:
       case DataMessageType.EndOfPartition:
       case DataMessageType.Credit:
+      case DataMessageType.Barrier:
         return this.route(dep, msg);
       case 'state':
         if (msg.metrics) dep.lastMetrics = msg.metrics;
@@ -190,6 +216,12 @@ export class TaskRunner {
       case 'stdout':
         process.stdout.write(msg.text);
         return;
+      case 'cp.ack':
+        return dep.onEvent({ type: 'task.checkpoint.ack', executionId: id, checkpointId: msg.checkpointId, handle: msg.handle });
+      case 'cp.declined':
+        return dep.onEvent({ type: 'task.checkpoint.declined', executionId: id, checkpointId: msg.checkpointId, error: msg.error });
+      case 'cp.exhausted':
+        return dep.onEvent({ type: 'task.source.exhausted', executionId: id });
     }
   }
 

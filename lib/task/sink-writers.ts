@@ -6,11 +6,15 @@
  * All of them batch: the worker posts one message per batch, not per record, and the file
  * writer writes 64 KB at a time. `flush()` runs on the task's buffer timeout so that output
  * does not wait for a batch to fill.
+ *
+ * writeToFiles is checkpointed (file-sink.ts): its state goes into the task's snapshot by
+ * operator id, and checkpoint notifications commit its files.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SinkContext, SinkWriter } from '../dataflow/collector.js';
 import { formatPrintLine, formatRecord, textSinkFile } from '../dataflow/sinks.js';
+import { TransactionalFileSink, type FileSinkState } from './file-sink.js';
 import type { FromWorker } from './worker-protocol.js';
 
 const TEXT_BATCH_CHARS = 64 * 1024;
@@ -19,13 +23,22 @@ export interface FlushableSinkWriter extends SinkWriter {
   flush(): void;
 }
 
+/** What checkpointed sinks start from. */
+export interface SinkCheckpointing {
+  readonly enabled: boolean;
+  /** The restored checkpoint and, by sink operator id, the states this subtask takes over. */
+  readonly restored?: { readonly checkpointId: number; readonly states: Readonly<Record<string, unknown[]>> };
+}
+
 /** Creates the writers of a task's sinks and flushes them together. */
 export class SinkWriters {
   private readonly writers: FlushableSinkWriter[] = [];
+  private readonly transactional = new Map<string, TransactionalFileSink>();
 
   constructor(
     private readonly post: (msg: FromWorker) => void,
     private readonly collectBatchRecords: number,
+    private readonly checkpointing: SinkCheckpointing = { enabled: false },
   ) {}
 
   /** The SinkWriterFactory for ChainRunner. */
@@ -41,6 +54,19 @@ export class SinkWriters {
       case 'collect':
         writer = new CollectWriter(this.post, this.collectBatchRecords);
         break;
+      case 'files': {
+        const restored = this.checkpointing.restored;
+        const sink = new TransactionalFileSink({
+          dir: ctx.spec.dir,
+          subtaskIndex: ctx.subtaskIndex,
+          parallelism: ctx.parallelism,
+          checkpointing: this.checkpointing.enabled,
+          ...(restored === undefined ? {} : { restored: { checkpointId: restored.checkpointId, states: (restored.states[ctx.operatorId] ?? []) as FileSinkState[] } }),
+        });
+        this.transactional.set(ctx.operatorId, sink);
+        writer = sink;
+        break;
+      }
     }
     this.writers.push(writer);
     return writer;
@@ -48,6 +74,21 @@ export class SinkWriters {
 
   flush(): void {
     for (const w of this.writers) w.flush();
+  }
+
+  /** Pre-commits the checkpointed sinks; their states by operator id. */
+  snapshot(checkpointId: number): Record<string, unknown> {
+    const states: Record<string, unknown> = {};
+    for (const [id, sink] of this.transactional) states[id] = sink.snapshot(checkpointId);
+    return states;
+  }
+
+  commit(checkpointId: number): void {
+    for (const sink of this.transactional.values()) sink.commit(checkpointId);
+  }
+
+  abort(checkpointId: number): void {
+    for (const sink of this.transactional.values()) sink.abort(checkpointId);
   }
 }
 

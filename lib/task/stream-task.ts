@@ -12,6 +12,13 @@
  * The task finishes when the source is exhausted or every input channel has delivered
  * end-of-partition: it closes the chain (sinks flush), flushes its partitions, and reports
  * `finished` once end-of-partition has left on every output channel.
+ *
+ * Checkpoints (asynchronous barrier snapshots): a source snapshots when the TaskRunner triggers
+ * it; any other task when the BarrierAligner has seen the barrier on all its input channels
+ * (blocking each channel that delivered it meanwhile). TaskCheckpointer takes the snapshot,
+ * forwards the barrier and writes the file. With checkpointing on, an exhausted source does not
+ * end: it reports `cp.exhausted` and ends once a checkpoint triggered after that completed
+ * (the final checkpoint, so that transactional sinks commit everything).
  */
 import { performance } from 'node:perf_hooks';
 import type { JobVertex } from '../dataflow/jobgraph.js';
@@ -21,12 +28,16 @@ import { toWireError } from '../errors.js';
 import { RecordDeserializer, type NetworkBuffer } from '../network/buffer.js';
 import { DataConnectionLostError, UnknownChannelError } from '../network/errors.js';
 import type { InputGate } from '../network/input-gate.js';
-import { DataMessageType } from '../network/messages.js';
+import { DataMessageType, type BarrierInfo } from '../network/messages.js';
 import type { ResultPartition } from '../network/result-partition.js';
-import type { TaskDeploymentDescriptor, TaskMetrics } from './descriptor.js';
+import { BarrierAligner, type AlignmentOutcome } from './barrier-aligner.js';
+import type { CheckpointOptions, TaskDeploymentDescriptor, TaskMetrics } from './descriptor.js';
+import { CheckpointSubsumedError } from './errors.js';
 import { wireNetwork, type TaskNetwork } from './network-wiring.js';
 import type { TaskSettings } from './settings.js';
 import { SinkWriters } from './sink-writers.js';
+import type { RestoredTaskState } from './snapshot-store.js';
+import { TaskCheckpointer } from './task-checkpointer.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 /** How the task talks to its TaskRunner: the worker's parentPort, or a test double. */
@@ -55,19 +66,34 @@ export class StreamTask {
   private finishing = false;
   private done = false;
   private nextGate = 0;
+  private readonly checkpointer: TaskCheckpointer;
+  /** Null for sources (no inputs). */
+  private readonly aligner: BarrierAligner | null;
+  /** Index of each gate's first channel in the aligner's numbering. */
+  private readonly gateOffsets: number[] = [];
+  private readonly checkpointing: boolean;
+  /** Source only: read all its input, waits for the final checkpoint. */
+  private exhausted = false;
+  /** First checkpoint triggered after exhaustion: its completion (or a later one's) ends the source. */
+  private finalCheckpointId: number | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
   /** Called once the task has reported its terminal state. */
   onDone: () => void = () => undefined;
 
   constructor(
-    tdd: TaskDeploymentDescriptor,
+    private readonly tdd: TaskDeploymentDescriptor,
     graph: StreamGraph,
     vertex: JobVertex,
     private readonly port: TaskPort,
     private readonly settings: TaskSettings,
+    restored?: RestoredTaskState,
   ) {
-    this.sinks = new SinkWriters((msg) => port.post(msg), settings.collectBatchRecords);
+    this.checkpointing = tdd.checkpointDir !== null;
+    this.sinks = new SinkWriters((msg) => port.post(msg), settings.collectBatchRecords, {
+      enabled: this.checkpointing,
+      ...(restored === undefined ? {} : { restored: { checkpointId: restored.checkpointId, states: restored.sinks } }),
+    });
     this.net = wireNetwork(tdd, vertex, graph, this.sender, settings);
     this.partitions = this.net.partitions;
     this.gates = this.net.gates;
@@ -88,7 +114,23 @@ export class StreamTask {
               for (const p of partitions) p.emit(record);
             },
           };
-    this.chain = ChainRunner.create(graph, vertex.operatorIds, { subtaskIndex: tdd.subtaskIndex, output, sinkWriter: this.sinks.create });
+    this.chain = ChainRunner.create(graph, vertex.operatorIds, {
+      subtaskIndex: tdd.subtaskIndex,
+      output,
+      sinkWriter: this.sinks.create,
+      ...(restored === undefined ? {} : { restoredState: restored.keyedState }),
+      ...(restored?.sourceOffset === undefined ? {} : { sourceOffset: restored.sourceOffset }),
+    });
+    this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions, post: (msg) => port.post(msg) });
+    this.checkpointer.onIdle = () => {
+      if (this.finishing) this.checkFinished();
+    };
+    let channels = 0;
+    for (const gate of this.gates) {
+      this.gateOffsets.push(channels);
+      channels += gate.numberOfChannels;
+    }
+    this.aligner = channels > 0 ? new BarrierAligner(channels) : null;
   }
 
   /** Announces credits, reports `running` and starts the loop. */
@@ -110,6 +152,9 @@ export class StreamTask {
         case DataMessageType.EndOfPartition:
           this.gateFor(msg.ch).onEndOfPartition(msg.ch);
           break;
+        case DataMessageType.Barrier:
+          this.gateFor(msg.ch).onBarrier(msg.ch, msg.barrier);
+          break;
         case DataMessageType.Credit: {
           const sub = this.subpartitionFor(msg.ch);
           sub.addCredit(msg.n);
@@ -118,6 +163,16 @@ export class StreamTask {
         }
         case 'peerLost':
           return this.onPeerLost(msg.taskExecutorId, msg.reason);
+        case 'cp.trigger':
+          this.onTrigger(msg.checkpointId, msg.options);
+          break;
+        case 'cp.complete':
+          this.onCheckpointComplete(msg.checkpointId);
+          break;
+        case 'cp.aborted':
+          this.sinks.abort(msg.checkpointId);
+          if (this.aligner !== null) this.applyAlignment(this.aligner.abort(msg.checkpointId));
+          break;
       }
       this.schedule();
     } catch (err) {
@@ -143,20 +198,23 @@ export class StreamTask {
     sendEndOfPartition: (ch: string): void => {
       this.port.post({ t: DataMessageType.EndOfPartition, ch });
     },
+    sendBarrier: (ch: string, barrier: BarrierInfo): void => {
+      this.port.post({ t: DataMessageType.Barrier, ch, barrier });
+    },
     sendCredit: (ch: string, n: number): void => {
       this.port.post({ t: DataMessageType.Credit, ch, n });
     },
   };
 
   private schedule(): void {
-    if (this.scheduled || this.done || this.finishing) return;
+    if (this.scheduled || this.done || this.finishing || this.exhausted) return;
     this.scheduled = true;
     setImmediate(this.runSlice);
   }
 
   private readonly runSlice = (): void => {
     this.scheduled = false;
-    if (this.done || this.finishing) return;
+    if (this.done || this.finishing || this.exhausted) return;
     try {
       if (this.chain.isSource) this.runSourceSlice();
       else this.runInputSlice();
@@ -185,7 +243,7 @@ export class StreamTask {
     const batch = this.settings.sourceBatchRecords;
     for (;;) {
       if (!this.outputsAvailable()) return; // a credit resumes us
-      if (!this.chain.pollSource(batch)) return this.endOfInput();
+      if (!this.chain.pollSource(batch)) return this.sourceExhausted();
       if (performance.now() >= deadline) break;
     }
     this.schedule();
@@ -197,16 +255,22 @@ export class StreamTask {
     try {
       for (;;) {
         if (!this.outputsAvailable()) return;
-        const gate = this.pollableGate();
-        if (gate === undefined) {
-          if (this.gates.every((g) => g.isFinished())) return this.endOfInput();
+        const g = this.pollableGate();
+        if (g < 0) {
+          if (this.gates.every((gate) => gate.isFinished())) return this.endOfInput();
           return; // a buffer resumes us
         }
+        const gate = this.gates[g] as InputGate;
         const entry = gate.poll();
         if (entry === undefined) continue;
         if (entry.data !== null) {
           this.recordsIn += this.deserializer.forEach(entry.data, entry.length, push);
           gate.recycle(entry.channelIndex);
+        } else if (this.aligner !== null) {
+          const channel = (this.gateOffsets[g] as number) + entry.channelIndex;
+          const outcomes = entry.barrier !== undefined ? this.aligner.onBarrier(channel, entry.barrier) : this.aligner.onEndOfPartition(channel);
+          this.applyAlignment(outcomes);
+          if (this.aligner.isBlocked(channel)) gate.block(entry.channelIndex);
         }
         if (performance.now() >= deadline) break;
       }
@@ -218,17 +282,54 @@ export class StreamTask {
 
   private readonly pushRecord = (record: unknown): void => this.chain.push(record);
 
-  /** Round-robin over gates with something queued, so that no input starves another. */
-  private pollableGate(): InputGate | undefined {
+  /** Round-robin over gates with something queued, so that no input starves another; -1 if none. */
+  private pollableGate(): number {
     const n = this.gates.length;
     for (let i = 0; i < n; i++) {
-      const gate = this.gates[(this.nextGate + i) % n] as InputGate;
-      if (gate.queued > 0) {
-        this.nextGate = (this.nextGate + i + 1) % n;
-        return gate;
+      const g = (this.nextGate + i) % n;
+      if ((this.gates[g] as InputGate).queued > 0) {
+        this.nextGate = (g + 1) % n;
+        return g;
       }
     }
-    return undefined;
+    return -1;
+  }
+
+  /** Aligned: snapshot, forward, resume. Aborted: decline if superseded, resume. */
+  private applyAlignment(outcomes: AlignmentOutcome[]): void {
+    if (outcomes.length === 0) return;
+    for (const o of outcomes) {
+      if (o.type === 'aligned') this.checkpointer.checkpoint(o.barrier);
+      else if (o.reason === 'superseded') this.checkpointer.declineWith(o.checkpointId, new CheckpointSubsumedError(this.tdd.executionId, o.checkpointId, o.newerId ?? -1));
+    }
+    for (const gate of this.gates) gate.unblockAll();
+  }
+
+  /** A source's part of a checkpoint: the JobMaster triggers every source subtask. */
+  private onTrigger(checkpointId: number, options: CheckpointOptions): void {
+    if (this.finishing) return; // ended: the coordinator no longer waits for this subtask
+    if (!this.chain.isSource) {
+      this.checkpointer.decline(checkpointId, 'only source subtasks are triggered; other tasks checkpoint on barriers');
+      return;
+    }
+    if (this.exhausted) this.finalCheckpointId ??= checkpointId;
+    this.checkpointer.checkpoint({ checkpointId, savepoint: options.savepoint, dir: options.dir });
+  }
+
+  private onCheckpointComplete(checkpointId: number): void {
+    this.sinks.commit(checkpointId);
+    if (this.exhausted && this.finalCheckpointId !== null && checkpointId >= this.finalCheckpointId) {
+      this.exhausted = false;
+      this.endOfInput();
+    }
+  }
+
+  /** Without checkpointing the source ends now; with it, after its final checkpoint. */
+  private sourceExhausted(): void {
+    if (!this.checkpointing) return this.endOfInput();
+    this.exhausted = true;
+    for (const p of this.partitions) p.flush();
+    this.port.post({ t: 'cp.exhausted' });
   }
 
   private endOfInput(): void {
@@ -240,7 +341,7 @@ export class StreamTask {
   }
 
   private checkFinished(): void {
-    if (this.done) return;
+    if (this.done || this.checkpointer.inFlight > 0) return;
     for (const p of this.partitions) if (!p.isFinished()) return;
     this.end({ t: 'state', state: 'finished', metrics: this.metrics() });
   }

@@ -5,7 +5,7 @@
  */
 import type { WireError } from '../errors.js';
 import type { DataMessage } from '../network/messages.js';
-import type { TaskDeploymentDescriptor, TaskMetrics } from './descriptor.js';
+import type { CheckpointOptions, StateHandle, TaskDeploymentDescriptor, TaskMetrics } from './descriptor.js';
 import type { TaskSettings } from './settings.js';
 
 /** `workerData` of a task's worker. */
@@ -21,7 +21,15 @@ export interface PeerLostMessage {
   reason: string;
 }
 
-export type ToWorker = DataMessage | PeerLostMessage;
+/** Checkpoint control from the TaskRunner (the JobMaster's coordinator, via the TaskExecutor). */
+export type CheckpointControl =
+  /** Only to source subtasks: snapshot, emit a barrier, continue. */
+  | { t: 'cp.trigger'; checkpointId: number; options: CheckpointOptions }
+  /** Every subtask of the job: the checkpoint is complete (sinks commit, exhausted sources end). */
+  | { t: 'cp.complete'; checkpointId: number }
+  | { t: 'cp.aborted'; checkpointId: number };
+
+export type ToWorker = DataMessage | PeerLostMessage | CheckpointControl;
 
 export type FromWorker =
   | DataMessage
@@ -29,4 +37,9 @@ export type FromWorker =
   | { t: 'collect'; records: unknown[] }
   | { t: 'metrics'; metrics: TaskMetrics }
   /** Lines of print sinks, written to the process's stdout by the main thread (in order, none lost on exit). */
-  | { t: 'stdout'; text: string };
+  | { t: 'stdout'; text: string }
+  /** The snapshot of `checkpointId` is durably written. */
+  | { t: 'cp.ack'; checkpointId: number; handle: StateHandle }
+  | { t: 'cp.declined'; checkpointId: number; error: WireError }
+  /** The source read all its input and waits for a checkpoint triggered after this to complete. */
+  | { t: 'cp.exhausted' };

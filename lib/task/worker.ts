@@ -3,6 +3,8 @@
  * (the same module and arguments as on the Master, so the same operator ids), finds its
  * vertex, wires the StreamTask to the TaskRunner through `parentPort`, and runs it.
  *
+ * With `tdd.restore` it first reads the snapshots of its vertex (snapshot-store.ts).
+ *
  * Messages that arrive while the module is still loading are held and handed over in order.
  * When the task has reported its terminal state the port is unref'd, so the thread ends by
  * itself once its last messages are out.
@@ -13,6 +15,7 @@ import { buildJobGraph, jobVertex } from '../dataflow/jobgraph.js';
 import { buildStreamGraph, importJobFunction } from '../dataflow/jobmodule.js';
 import { toWireError } from '../errors.js';
 import { UnknownVertexError } from './errors.js';
+import { loadRestoredState } from './snapshot-store.js';
 import { StreamTask } from './stream-task.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -40,7 +43,10 @@ try {
   const graph = buildStreamGraph(job, { parallelism: tdd.defaultParallelism, args: tdd.jobArgs });
   const vertex = jobVertex(buildJobGraph(graph.describe()), tdd.vertexId);
   if (vertex === undefined) throw new UnknownVertexError(tdd.vertexId);
-  const created = new StreamTask(tdd, graph, vertex, { post }, settings);
+  const head = vertex.operatorIds[0];
+  const isSource = head !== undefined && graph.operator(head).logic.kind === 'source';
+  const restored = await loadRestoredState(tdd, isSource);
+  const created = new StreamTask(tdd, graph, vertex, { post }, settings, restored);
   created.onDone = () => port.unref();
   task = created;
   created.start();

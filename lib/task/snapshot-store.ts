@@ -1,0 +1,132 @@
+/**
+ * Snapshot files in checkpoint storage: one file per subtask and checkpoint,
+ * `<checkpoint dir>/<vertexId>-<subtaskIndex>.state`, MessagePack of a TaskSnapshot.
+ *
+ * The snapshot is encoded synchronously (keyed state shares live values, so it must be encoded
+ * before the next record), then written asynchronously and atomically: a temp file, fsync,
+ * rename, fsync of the directory. A reader sees the whole file or none.
+ *
+ * On restore a subtask reads the files of EVERY old subtask of its vertex: keyed state is cut by
+ * key group, and the backend keeps the groups of its own range (that is what rescaling needs);
+ * source positions and sink transactions come from one old subtask each.
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import type { KeyGroupSnapshot } from '../dataflow/state.js';
+import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
+import { RestoreFailedError, SourceRescaleUnsupportedError } from './errors.js';
+
+export const SNAPSHOT_VERSION = 1;
+
+/** What one subtask stores for one checkpoint. */
+export interface TaskSnapshot {
+  readonly version: number;
+  readonly checkpointId: number;
+  readonly vertexId: string;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  /** Key-group snapshots by keyed operator id. */
+  readonly keyedState: Readonly<Record<string, KeyGroupSnapshot[]>>;
+  /** Source chains only. */
+  readonly sourceOffset?: number;
+  /** State of checkpointed sinks (the transactional file sink's pending files), by operator id. */
+  readonly sinks: Readonly<Record<string, unknown>>;
+}
+
+/** What a redeployed subtask starts from, cut for its index and parallelism. */
+export interface RestoredTaskState {
+  readonly checkpointId: number;
+  /** Every old subtask's key groups, by operator id (the backends skip foreign groups). */
+  readonly keyedState: Record<string, KeyGroupSnapshot[]>;
+  readonly sourceOffset?: number;
+  /** By sink operator id: the states of the old subtasks this subtask takes over (j mod parallelism = index). */
+  readonly sinks: Record<string, unknown[]>;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function snapshotPath(dir: string, vertexId: string, subtaskIndex: number): string {
+  return join(dir, `${vertexId}-${subtaskIndex}.state`);
+}
+
+/** Encodes now; the bytes are a copy (msgpackr's scratch space is shared with the network serializer). */
+export function encodeSnapshot(snapshot: TaskSnapshot): Buffer {
+  return Buffer.from(packr.pack(snapshot));
+}
+
+export function decodeSnapshot(bytes: Buffer): TaskSnapshot {
+  const s = packr.unpack(bytes) as TaskSnapshot;
+  if (typeof s !== 'object' || s === null || s.version !== SNAPSHOT_VERSION) throw new Error(`not a snapshot of version ${SNAPSHOT_VERSION}`);
+  return s;
+}
+
+/** Writes `bytes` to `path` atomically and durably (temp file, fsync, rename, fsync of the directory). */
+export async function writeSnapshotFile(dir: string, path: string, bytes: Buffer): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+export async function readSnapshotFile(path: string): Promise<TaskSnapshot> {
+  return decodeSnapshot(await readFile(path));
+}
+
+/**
+ * Reads every handle of the subtask's vertex and cuts out what this subtask restores. Throws
+ * SourceRescaleUnsupportedError for a source whose parallelism changed, RestoreFailedError for
+ * anything unreadable or inconsistent.
+ */
+export async function loadRestoredState(tdd: TaskDeploymentDescriptor, isSource: boolean): Promise<RestoredTaskState | undefined> {
+  const restore = tdd.restore;
+  if (restore === undefined) return undefined;
+  const handles = restore.handles.filter((h) => h.vertexId === tdd.vertexId);
+  const fail = (problem: string, cause?: unknown) => new RestoreFailedError(tdd.executionId, restore.checkpointId, problem, cause);
+  if (handles.length === 0) throw fail(`no state handle for vertex '${tdd.vertexId}'`);
+  const snapshots = await Promise.all(
+    handles.map(async (h: StateHandle) => {
+      try {
+        return await readSnapshotFile(h.path);
+      } catch (err) {
+        throw fail(`cannot read ${h.path}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+    }),
+  );
+  const oldParallelism = snapshots[0]?.parallelism ?? handles.length;
+  if (snapshots.some((s) => s.parallelism !== oldParallelism) || new Set(snapshots.map((s) => s.subtaskIndex)).size !== oldParallelism || handles.length !== oldParallelism) {
+    throw fail(`expected one handle per old subtask (parallelism ${oldParallelism}), got subtasks ${snapshots.map((s) => s.subtaskIndex).join(', ')}`);
+  }
+  if (isSource && oldParallelism !== tdd.parallelism) throw new SourceRescaleUnsupportedError(tdd.vertexId, oldParallelism, tdd.parallelism);
+  const keyedState: Record<string, KeyGroupSnapshot[]> = {};
+  const sinks: Record<string, unknown[]> = {};
+  let sourceOffset: number | undefined;
+  for (const s of snapshots) {
+    for (const [op, groups] of Object.entries(s.keyedState)) {
+      const into = (keyedState[op] ??= []);
+      for (const g of groups) into.push(g); // no spread: a large state has more groups than call arguments may be
+    }
+    if (s.subtaskIndex % tdd.parallelism === tdd.subtaskIndex) {
+      for (const [op, state] of Object.entries(s.sinks)) (sinks[op] ??= []).push(state);
+    }
+    if (s.subtaskIndex === tdd.subtaskIndex) sourceOffset = s.sourceOffset;
+  }
+  return { checkpointId: restore.checkpointId, keyedState, sinks, ...(sourceOffset === undefined ? {} : { sourceOffset }) };
+}

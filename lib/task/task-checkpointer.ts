@@ -1,0 +1,93 @@
+/**
+ * The snapshot of one subtask at one barrier (Flink's SubtaskCheckpointCoordinator):
+ *
+ *   1. synchronous phase, between two records: sinks pre-commit, the chain's keyed state and
+ *      source position are taken and ENCODED (the state shares live values);
+ *   2. the barrier goes out on every output channel, behind the records emitted before it;
+ *   3. asynchronous phase: the bytes are written atomically to checkpoint storage while the
+ *      task goes on; then `cp.ack` with the handle, or `cp.declined` on any failure.
+ *
+ * A failure never fails the task: the checkpoint is declined and the coordinator aborts it.
+ */
+import type { ChainRunner } from '../dataflow/operators.js';
+import { toWireError } from '../errors.js';
+import type { BarrierInfo } from '../network/messages.js';
+import type { ResultPartition } from '../network/result-partition.js';
+import type { TaskDeploymentDescriptor } from './descriptor.js';
+import { CheckpointDeclinedError } from './errors.js';
+import type { SinkWriters } from './sink-writers.js';
+import { encodeSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshotFile } from './snapshot-store.js';
+import type { FromWorker } from './worker-protocol.js';
+
+export interface CheckpointerParts {
+  readonly chain: ChainRunner;
+  readonly sinks: SinkWriters;
+  readonly partitions: readonly ResultPartition[];
+  readonly post: (msg: FromWorker) => void;
+}
+
+export class TaskCheckpointer {
+  private writing = 0;
+  /** Called whenever an asynchronous write ends (the task may be waiting to finish). */
+  onIdle: () => void = () => undefined;
+
+  constructor(
+    private readonly tdd: TaskDeploymentDescriptor,
+    private readonly parts: CheckpointerParts,
+  ) {}
+
+  /** Snapshot writes still running. */
+  get inFlight(): number {
+    return this.writing;
+  }
+
+  /** Takes the snapshot for `barrier`, forwards the barrier, and starts the write. */
+  checkpoint(barrier: BarrierInfo): void {
+    const id = barrier.checkpointId;
+    let bytes: Buffer | undefined;
+    try {
+      const sinks = this.parts.sinks.snapshot(id);
+      const chain = this.parts.chain.snapshotState();
+      bytes = encodeSnapshot({
+        version: SNAPSHOT_VERSION,
+        checkpointId: id,
+        vertexId: this.tdd.vertexId,
+        subtaskIndex: this.tdd.subtaskIndex,
+        parallelism: this.tdd.parallelism,
+        keyedState: chain.keyedState,
+        ...(chain.sourceOffset === undefined ? {} : { sourceOffset: chain.sourceOffset }),
+        sinks,
+      });
+    } catch (err) {
+      this.decline(id, 'taking the snapshot failed', err);
+    }
+    // Forwarded even after a failed snapshot, so that downstream alignment does not stall.
+    for (const p of this.parts.partitions) p.broadcastBarrier(barrier);
+    if (bytes !== undefined) void this.persist(barrier, bytes);
+  }
+
+  /** Declines a checkpoint without a snapshot (e.g. superseded during alignment). */
+  decline(checkpointId: number, problem: string, cause?: unknown): void {
+    const error = new CheckpointDeclinedError(this.tdd.executionId, checkpointId, `${problem}${cause instanceof Error ? `: ${cause.message}` : ''}`, cause);
+    this.parts.post({ t: 'cp.declined', checkpointId, error: toWireError(error) });
+  }
+
+  declineWith(checkpointId: number, error: Error): void {
+    this.parts.post({ t: 'cp.declined', checkpointId, error: toWireError(error) });
+  }
+
+  private async persist(barrier: BarrierInfo, bytes: Buffer): Promise<void> {
+    const { vertexId, subtaskIndex } = this.tdd;
+    const path = snapshotPath(barrier.dir, vertexId, subtaskIndex);
+    this.writing++;
+    try {
+      await writeSnapshotFile(barrier.dir, path, bytes);
+      this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
+    } catch (err) {
+      this.decline(barrier.checkpointId, `writing ${path} failed`, err);
+    } finally {
+      this.writing--;
+      this.onIdle();
+    }
+  }
+}

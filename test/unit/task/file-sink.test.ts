@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TransactionalFileSink, type FileSinkState } from '../../../lib/task/file-sink.js';
+
+const newDir = () => mkdtempSync(path.join(tmpdir(), 'file-sink-'));
+const files = (dir: string) => readdirSync(dir).sort();
+const read = (dir: string, name: string) => readFileSync(path.join(dir, name), 'utf8');
+
+describe('task - transactional file sink', () => {
+  it('file sink - pre-commit on a barrier, commit on completion, idempotently', () => {
+    const dir = newDir();
+    const sink = new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true });
+    sink.write('a');
+    sink.write(['b', 2]);
+    assert.deepEqual(files(dir), ['.part-0-1.inprogress']);
+    const state = sink.snapshot(1);
+    assert.deepEqual(state, { pending: [{ subtask: 0, epoch: 1, checkpointId: 1 }] });
+    sink.write('c');
+    sink.snapshot(2);
+    assert.deepEqual(files(dir), ['.part-0-1.inprogress', '.part-0-2.inprogress']);
+    sink.commit(1);
+    assert.deepEqual(files(dir), ['.part-0-2.inprogress', 'part-0-1']);
+    assert.equal(read(dir, 'part-0-1'), 'a\n["b",2]\n');
+    sink.commit(1);
+    sink.commit(2);
+    assert.deepEqual(files(dir), ['part-0-1', 'part-0-2']);
+    // A replayed commit of files already renamed is a no-op.
+    new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true, restored: { checkpointId: 2, states: [state] } });
+    assert.deepEqual(files(dir), ['part-0-1', 'part-0-2']);
+  });
+
+  it('file sink - an aborted checkpoint keeps its pre-committed file for the next completed one', () => {
+    const dir = newDir();
+    const sink = new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true });
+    sink.write('x');
+    sink.snapshot(1);
+    writeFileSync(path.join(dir, '.part-0-99.inprogress'), 'stray\n');
+    sink.abort(1);
+    assert.deepEqual(files(dir), ['.part-0-1.inprogress']);
+    sink.write('y');
+    sink.snapshot(2);
+    sink.commit(2);
+    assert.deepEqual(files(dir), ['part-0-1', 'part-0-2']);
+  });
+
+  it('file sink - restore commits the restored pending files and deletes other in-progress files of the subtasks taken over', () => {
+    const dir = newDir();
+    // Old run at parallelism 3: subtask 2 pre-committed at checkpoint 4, then wrote more and died.
+    const old = new TransactionalFileSink({ dir, subtaskIndex: 2, parallelism: 3, checkpointing: true });
+    old.write('kept');
+    const state: FileSinkState = old.snapshot(4);
+    old.write('lost');
+    old.flush();
+    const other = new TransactionalFileSink({ dir, subtaskIndex: 1, parallelism: 3, checkpointing: true });
+    other.write('lost too');
+    other.flush();
+    assert.deepEqual(files(dir), ['.part-1-1.inprogress', '.part-2-1.inprogress', '.part-2-5.inprogress']);
+    // Restored at parallelism 2: subtask 0 takes over old subtask 2 (2 mod 2), subtask 1 old subtask 1.
+    new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 2, checkpointing: true, restored: { checkpointId: 4, states: [state] } });
+    assert.deepEqual(files(dir), ['.part-1-1.inprogress', 'part-2-1']);
+    new TransactionalFileSink({ dir, subtaskIndex: 1, parallelism: 2, checkpointing: true, restored: { checkpointId: 4, states: [{ pending: [] }] } });
+    assert.deepEqual(files(dir), ['part-2-1']);
+    assert.equal(read(dir, 'part-2-1'), 'kept\n');
+  });
+
+  it('file sink - a pending file that is gone and was never committed fails loudly', () => {
+    const dir = newDir();
+    assert.throws(
+      () => new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true, restored: { checkpointId: 1, states: [{ pending: [{ subtask: 0, epoch: 1, checkpointId: 1 }] }] } }),
+      { code: 'SINK_COMMIT_FAILED' },
+    );
+  });
+
+  it('file sink - without checkpointing it commits when the input ends', () => {
+    const dir = newDir();
+    const sink = new TransactionalFileSink({ dir, subtaskIndex: 3, parallelism: 4, checkpointing: false });
+    sink.write(1);
+    sink.write(2);
+    sink.close();
+    assert.deepEqual(files(dir), ['part-3-1']);
+    assert.equal(read(dir, 'part-3-1'), '1\n2\n');
+  });
+});
