@@ -1,10 +1,12 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
 /**
- * The root logger of a process. Structured JSON (pino); every line carries `node`, and
- * actors log through `forActor` so that every line also carries `actor`.
+ * The root logger of a process. Structured JSON (pino) when the output is a file or a pipe, as
+ * it is for services, tests and log collectors; pretty, colored lines on a terminal. Every line
+ * carries `node`, and actors log through `forActor` so that every line also carries `actor`.
  * The level comes from `LOG_LEVEL` unless given; tests run quiet by default.
  */
 export function createLogger(options: { node?: string; level?: LevelWithSilent | string; name?: string } = {}): Logger {
@@ -12,6 +14,10 @@ export function createLogger(options: { node?: string; level?: LevelWithSilent |
   const base: Record<string, string> = {};
   if (options.name) base['name'] = options.name;
   if (options.node) base['node'] = options.node;
+  if (process.stdout.isTTY && process.env['LOG_FORMAT'] !== 'json') {
+    // Synchronous, in this thread: no transport worker for a CLI that may exit at any moment.
+    return pino({ level, base }, pretty({ colorize: true, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+  }
   return pino({ level, base });
 }
 

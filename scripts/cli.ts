@@ -277,6 +277,8 @@ cluster
     });
     const etcd = state.etcdEndpoints.length > 0 ? `, etcd at ${state.etcdEndpoints.join(',')}` : ' (standalone)';
     console.log(`local cluster up: ${o.masters} Master(s), first at ${state.masterAddress}, ${o.taskExecutors} TaskExecutors${etcd}; state in ${state.file}`);
+    const rests = state.processes.filter((p) => p.role.startsWith('master') && p.rest).map((p) => `http://${p.rest}/`);
+    if (rests.length > 0) console.log(`dashboard: ${rests.join(' or ')} (the leading Master serves it; a standby names the leader)`);
   });
 cluster
   .command('stop')

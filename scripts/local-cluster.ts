@@ -19,7 +19,7 @@ export interface LocalClusterState {
   /** The first Master's address (in HA mode the leader may be another: ask etcd). */
   masterAddress: string;
   etcdEndpoints: string[];
-  processes: Array<{ role: string; pid: number; log: string; node?: string }>;
+  processes: Array<{ role: string; pid: number; log: string; node?: string; rest?: string | null }>;
 }
 
 const cliPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
@@ -116,7 +116,7 @@ async function startDetached(
   args: string[],
   env: NodeJS.ProcessEnv,
   workDir: string,
-): Promise<{ role: string; pid: number; log: string; node?: string }> {
+): Promise<{ role: string; pid: number; log: string; node?: string; rest?: string | null }> {
   const log = path.join(workDir, 'logs', `${role}.log`);
   const fd = openSync(log, 'w');
   const child = spawn(process.execPath, [cliPath, ...args], { env, detached: true, stdio: ['ignore', fd, fd] });
@@ -128,7 +128,10 @@ async function startDetached(
     const line = readFileSync(log, 'utf8')
       .split('\n')
       .find((l) => l.includes('"ready":true'));
-    if (line) return { role, pid, log, node: (JSON.parse(line) as { node: string }).node };
+    if (line) {
+      const ready = JSON.parse(line) as { node: string; rest?: string | null };
+      return { role, pid, log, node: ready.node, rest: ready.rest ?? null };
+    }
     if (!alive(pid)) throw new Error(`${role} exited during start; see ${log}:\n${readFileSync(log, 'utf8').slice(-2000)}`);
     if (Date.now() > deadline) {
       kill(pid, 'SIGKILL');

@@ -13,7 +13,10 @@ export function summarize(details: JobDetails): string {
     recordsOut += s.metrics.recordsOut;
   }
   const tasks = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
-  return `job ${details.state}: ${tasks || 'no subtasks yet'}; records in ${recordsIn}, out ${recordsOut}`;
+  const completed = details.checkpoints.filter((c) => c.status === 'completed');
+  const checkpoints = details.checkpoints.length > 0 ? `; checkpoints ${completed.length} completed (latest ${completed.at(-1)?.id ?? '-'})` : '';
+  const restarts = details.restarts > 0 ? `; ${details.restarts} restarts` : '';
+  return `job ${details.state}: ${tasks || 'no subtasks yet'}; records in ${recordsIn}, out ${recordsOut}${checkpoints}${restarts}`;
 }
 
 export function printProgress(details: JobDetails): void {
