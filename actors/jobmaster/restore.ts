@@ -2,9 +2,10 @@
  * Where a job (re)starts from: the latest completed checkpoint in the store (a restart, or a
  * job recovered by a new leader), a savepoint (given at submission), or nothing.
  */
-import { readFile, writeFile, rename, mkdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '../../lib/errors.js';
+import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { CompletedCheckpointStore } from '../../lib/ha/types.js';
 import type { TaskRestore } from '../../lib/task/descriptor.js';
 import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
@@ -43,10 +44,7 @@ export async function readSavepoint(dir: string): Promise<CompletedCheckpoint> {
 
 /** A savepoint carries its own metadata, so that it outlives the job and its etcd entries. */
 export async function writeSavepointMetadata(metadata: CompletedCheckpoint): Promise<void> {
-  await mkdir(metadata.dir, { recursive: true });
-  const file = path.join(metadata.dir, SAVEPOINT_METADATA);
-  await writeFile(`${file}.tmp`, JSON.stringify(metadata, null, 2));
-  await rename(`${file}.tmp`, file);
+  await writeFileAtomic(path.join(metadata.dir, SAVEPOINT_METADATA), JSON.stringify(metadata, null, 2));
 }
 
 /** What subtask `index` of `vertexId` restores: every handle of its vertex (it keeps its key groups). */

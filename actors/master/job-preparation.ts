@@ -4,12 +4,12 @@
  * chains it into a job graph. Any problem is an error with a clear message for the client.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildStreamGraph, importJobFunction } from '../../lib/dataflow/jobmodule.js';
 import { buildJobGraph, type JobGraph } from '../../lib/dataflow/jobgraph.js';
 import { RuntimeError } from '../../lib/errors.js';
+import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { JobConfig } from '../../lib/dataflow/job-config.js';
 
 export interface PreparedGraph {
@@ -31,11 +31,8 @@ export function codeHashOf(code: Uint8Array): string {
 /** Store the module under its hash in `dir` and return the file. Atomic: temp file, then rename. */
 export async function storeCode(dir: string, code: Uint8Array): Promise<{ hash: string; file: string }> {
   const hash = codeHashOf(code);
-  await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${hash}.mjs`);
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, code);
-  await rename(tmp, file);
+  await writeFileAtomic(file, code);
   return { hash, file };
 }
 

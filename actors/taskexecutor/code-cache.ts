@@ -4,10 +4,11 @@
  * shared filesystem is assumed.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActorRef } from '../../lib/index.js';
 import { RuntimeError } from '../../lib/errors.js';
+import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { MasterMessage } from '../master/protocol.js';
 
 export class CodeCache {
@@ -35,10 +36,7 @@ export class CodeCache {
     const code = await master.ask({ type: 'master.code.get', hash }, { timeoutMs: this.fetchTimeoutMs });
     const actual = createHash('sha256').update(code).digest('hex');
     if (actual !== hash) throw new RuntimeError('CODE_HASH_MISMATCH', `job code from the Master hashes to ${actual}, expected ${hash}`);
-    await mkdir(this.dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, code);
-    await rename(tmp, file);
+    await writeFileAtomic(file, code);
     return file;
   }
 }

@@ -8,9 +8,9 @@
  * Use the etcd store where two writers must never overlap; use this one for large state
  * on a directory that only one host writes to at a time.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { decodeValue, encodeValue } from '../ha/codec.js';
 import type { SnapshotFence, SnapshotStore } from './types.js';
 
@@ -44,23 +44,7 @@ export class FileSnapshotStore implements SnapshotStore {
 
   async save(key: string, snapshot: unknown, fence?: SnapshotFence): Promise<void> {
     const bytes = encodeValue(key, snapshot, Number.POSITIVE_INFINITY);
-    await mkdir(this.dir, { recursive: true });
-    const file = this.fileOf(key);
-    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      fence?.guard.check();
-      await rename(temp, file);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+    await writeFileAtomic(this.fileOf(key), bytes, { beforeRename: () => fence?.guard.check() });
   }
 
   async remove(key: string, fence?: SnapshotFence): Promise<void> {

@@ -10,9 +10,10 @@
  * key group, and the backend keeps the groups of its own range (that is what rescaling needs);
  * source positions and sink transactions come from one old subtask each.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { KeyGroupSnapshot } from '../dataflow/state.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import { RestoreFailedError, SourceRescaleUnsupportedError } from './errors.js';
@@ -61,29 +62,9 @@ export function decodeSnapshot(bytes: Buffer): TaskSnapshot {
   return s;
 }
 
-/** Writes `bytes` to `path` atomically and durably (temp file, fsync, rename, fsync of the directory). */
-export async function writeSnapshotFile(dir: string, path: string, bytes: Buffer): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+/** Writes `bytes` to `path` atomically and durably (see lib/util/atomic-file.ts). */
+export async function writeSnapshotFile(path: string, bytes: Buffer): Promise<void> {
+  await writeFileAtomic(path, bytes);
 }
 
 export async function readSnapshotFile(path: string): Promise<TaskSnapshot> {

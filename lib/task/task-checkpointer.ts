@@ -81,7 +81,7 @@ export class TaskCheckpointer {
     const path = snapshotPath(barrier.dir, vertexId, subtaskIndex);
     this.writing++;
     try {
-      await writeSnapshotFile(barrier.dir, path, bytes);
+      await writeSnapshotFile(path, bytes);
       this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
     } catch (err) {
       this.decline(barrier.checkpointId, `writing ${path} failed`, err);

@@ -92,4 +92,25 @@ describe('ha - Master failover', function () {
     assert.ok(result.details.checkpoints.filter((c) => c.status === 'completed').length >= 2);
     assert.deepEqual(checkExactlyOnce(output, records, 10), []);
   });
+
+  it('stops leading cleanly when etcd loses quorum, and leads again when quorum returns; the job finishes exactly once', async () => {
+    cluster = await startHaCluster({ etcdMembers: 3, masters: 2, taskExecutors: 2, slots: 2 });
+    const client = await cluster.client();
+    const leader = await leaderOf(cluster, client);
+    const output = path.join(cluster.workDir, 'out');
+    const records = 30_000;
+    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 3000, checkpointMs: 200 } });
+    await firstCheckpoint(client, jobId);
+    const [a, b] = cluster.etcd.members;
+    a!.kill('SIGKILL');
+    b!.kill('SIGKILL');
+    // Without quorum no lease can be renewed: the leader must step down before its lease could expire.
+    await leader.waitForLine((line) => line.includes('leadership revoked'), 15_000);
+    await Promise.all([a!.restart(), b!.restart()]);
+    await cluster.etcd.waitHealthy(20_000);
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.ok(result.details.restoredFrom !== null, 'the job resumed from a checkpoint after the outage');
+    assert.deepEqual(checkExactlyOnce(output, records, 10), []);
+  });
 });
