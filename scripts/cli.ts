@@ -185,6 +185,7 @@ program
 program
   .command('list')
   .description('list running and finished jobs')
+  .addHelpText('after', '\nExamples:\n  flinkish list\n  flinkish --etcd http://127.0.0.1:2379 list')
   .action(async () => {
     const jobs = await withClient((client) => client.list());
     if (jobs.length === 0) console.log('no jobs');
@@ -195,6 +196,7 @@ program
   .command('status')
   .description("show a job's state, its tasks and the slots they run in")
   .argument('<job-id>')
+  .addHelpText('after', '\nExample:\n  flinkish status 3f2a9c1e...  # JSON: vertices (chains), subtasks with TaskExecutor and slot, checkpoints')
   .action(async (jobId: string) => {
     const details = await withClient((client) => client.status(jobId));
     console.log(JSON.stringify(details, null, 2));
@@ -204,6 +206,7 @@ program
   .command('cancel')
   .description('cancel a job')
   .argument('<job-id>')
+  .addHelpText('after', '\nExample:\n  flinkish cancel 3f2a9c1e...\n(use `flinkish savepoint JOB --stop` to keep its state)')
   .action(async (jobId: string) => {
     const answer = await withClient((client) => client.cancel(jobId));
     console.log(`${jobId}: ${answer.state}`);
@@ -283,6 +286,7 @@ cluster
 cluster
   .command('stop')
   .description('stop the local cluster started by `cluster start`')
+  .addHelpText('after', '\nExample:\n  flinkish cluster stop   # SIGTERM by PID, SIGKILL after 10 s')
   .action(async () => {
     const stopped = await stopLocalCluster(process.env['FLINKISH_WORK_DIR'] ?? '.flinkish');
     console.log(stopped > 0 ? `stopped ${stopped} processes` : 'no local cluster running');
