@@ -144,8 +144,11 @@ export const jobMasterMachine = setup({
       for (const ev of context.graph.onTaskExecutor(event.taskExecutorId)) {
         if (!isTerminal(ev.state)) hit = context.graph.transition(ev, ExecutionState.Failed, error) || hit;
       }
-      // Slots offered but not yet used are gone too: the attempt cannot run as planned.
-      if (hit || context.graph.heldSlots().some((s) => s.taskExecutorId === event.taskExecutorId)) context.failure ??= error;
+      // Slots offered but not yet used are gone too: the attempt cannot run as planned. The lost
+      // TaskExecutor is the root cause of the broken data connections its peers report first.
+      if (hit || context.graph.heldSlots().some((s) => s.taskExecutorId === event.taskExecutorId)) {
+        if (context.failure === null || context.failure.code === 'DATA_CONNECTION_LOST') context.failure = error;
+      }
     },
     decideRestart: assign(({ context }) => {
       const failure = context.failure ?? context.graph.firstFailure()?.error ?? null;
