@@ -7,6 +7,9 @@ import { ErrorCode, RuntimeError } from '../errors.js';
 
 export const FRAME_HEADER_BYTES = 4;
 
+/** Batches up to this size are copied out of the batch buffer rather than handed over. */
+const SMALL_BATCH_BYTES = 16 * 1024;
+
 export class FrameError extends RuntimeError {
   override name = 'FrameError';
 }
@@ -76,8 +79,19 @@ export class FrameBatch {
     this.length = needed;
   }
 
-  /** Hand over the batch and start a new one. */
+  /**
+   * Hand over the batch. A small batch is copied out and the buffer kept for the next one: a
+   * fresh 64 KiB buffer per flush would make every ping-pong allocate external memory, which
+   * drives the garbage collector far more than the bytes justify. A large batch is handed over
+   * as it is (no copy) and a new buffer started.
+   */
   take(): Buffer {
+    if (this.length <= SMALL_BATCH_BYTES) {
+      const out = Buffer.allocUnsafe(this.length);
+      this.buf.copy(out, 0, 0, this.length);
+      this.length = 0;
+      return out;
+    }
     const out = this.buf.subarray(0, this.length);
     this.buf = Buffer.allocUnsafe(Math.max(this.initialBytes, Math.min(this.buf.length, 1024 * 1024)));
     this.length = 0;
