@@ -58,12 +58,12 @@ async function rawShuffle(records: number): Promise<number> {
     let reply: number | null = null;
     socket.on('data', (chunk: Buffer) => decoder.push(chunk, (f) => (reply = (packr.unpack(f) as { n: number }).n)));
     const start = process.hrtime.bigint();
-    // Records batched as the data plane does: arrays of records per frame.
-    const perFrame = 1000;
+    // Records batched as the data plane does: an array of records per frame, ~32 KiB buffers.
+    const perFrame = 4096;
     let batch = new FrameBatch();
     for (let i = 0; i < records; i += perFrame) {
       const chunk = Array.from({ length: Math.min(perFrame, records - i) }, (_, j) => i + j);
-      for (let j = 0; j < chunk.length; j++) batch.append(packr.pack({ type: 'inc', n: chunk[j] }));
+      batch.append(packr.pack(chunk));
       if (batch.size >= 256 * 1024) {
         if (!socket.write(batch.take())) await once(socket, 'drain');
         batch = new FrameBatch();

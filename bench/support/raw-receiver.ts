@@ -1,7 +1,8 @@
 /**
  * The baseline for remote messaging: a raw `net` server that decodes msgpackr frames with the
- * same framing and batching as the transport, counts them, and answers a count request with
- * the count. No handshake, no actors.
+ * same framing and batching as the transport, counts them (a frame holding an array counts its
+ * records: the data-plane baseline), and answers a count request with the count. No
+ * handshake, no actors.
  */
 import net from 'node:net';
 import { Packr } from 'msgpackr';
@@ -14,8 +15,10 @@ const server = net.createServer((socket) => {
   let count = 0;
   socket.on('data', (chunk: Buffer) => {
     decoder.push(chunk, (frame) => {
-      const message = packr.unpack(frame) as { type: string };
-      if (message.type === 'inc') count++;
+      const message = packr.unpack(frame) as { type: string } | unknown[];
+      // A frame is one message, or (the data-plane baseline) a batch of records.
+      if (Array.isArray(message)) count += message.length;
+      else if (message.type === 'inc') count++;
       else {
         const batch = new FrameBatch(64);
         batch.append(packr.pack({ type: 'count', n: count }));
