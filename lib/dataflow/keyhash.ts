@@ -72,7 +72,85 @@ export function murmur3(text: string, seed = 0): number {
   return h >>> 0;
 }
 
-/** The stable 32-bit unsigned hash of a key. */
+/** murmur3 x86_32 of `a + b`, without building the concatenation. */
+function murmur3Concat(a: string, b: string): number {
+  let h = 0;
+  const la = a.length;
+  const lb = b.length;
+  let i = 0;
+  let j = 0;
+  let k: number;
+  for (; i + 1 < la; i += 2) {
+    k = (a.charCodeAt(i) & 0xffff) | ((a.charCodeAt(i + 1) & 0xffff) << 16);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let tail = -1;
+  if (i < la) {
+    if (lb > 0) {
+      k = (a.charCodeAt(i) & 0xffff) | ((b.charCodeAt(0) & 0xffff) << 16);
+      k = Math.imul(k, C1);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, C2);
+      h ^= k;
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+      j = 1;
+    } else {
+      tail = a.charCodeAt(i) & 0xffff;
+    }
+  }
+  for (; j + 1 < lb; j += 2) {
+    k = (b.charCodeAt(j) & 0xffff) | ((b.charCodeAt(j + 1) & 0xffff) << 16);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (j < lb) tail = b.charCodeAt(j) & 0xffff;
+  if (tail >= 0) {
+    k = Math.imul(tail, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+  }
+  h ^= (la + lb) * 2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** `s${length}:`, the encoding's prefix of a string key, for the usual lengths. */
+const STRING_PREFIXES = Array.from({ length: 256 }, (_, n) => `s${n}:`);
+
+/** Hashes of the small non-negative integer keys, filled on first use (0 = not yet: 0 is stored as 2^32). */
+const SMALL_INT_KEYS = 1 << 16;
+const smallIntHashes = new Float64Array(SMALL_INT_KEYS);
+
+/** The stable 32-bit unsigned hash of a key: `murmur3(encodeKey(key))`, faster for plain strings and numbers. */
 export function hashKey(key: unknown): number {
+  if (typeof key === 'string') {
+    const n = key.length;
+    return murmur3Concat(n < STRING_PREFIXES.length ? (STRING_PREFIXES[n] as string) : `s${n}:`, key);
+  }
+  if (typeof key === 'number') {
+    if (key >>> 0 === key && key < SMALL_INT_KEYS) {
+      const cached = smallIntHashes[key] as number;
+      if (cached !== 0) return cached === 0x100000000 ? 0 : cached;
+      const h = murmur3(encodeKey(key));
+      smallIntHashes[key] = h === 0 ? 0x100000000 : h;
+      return h;
+    }
+    return murmur3(encodeKey(key));
+  }
   return murmur3(encodeKey(key));
 }

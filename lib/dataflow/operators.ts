@@ -17,6 +17,8 @@ import { END_OF_INPUT, type SourceReader } from './sources.js';
 import { HeapKeyedStateBackend, type KeyGroupSnapshot } from './state.js';
 import type { StreamGraph, StreamOperator, SumField } from './streamgraph.js';
 
+const arrayIterator = Array.prototype[Symbol.iterator];
+
 /** Hands a record to the rest of the chain. */
 type RecordHandler = (record: unknown) => void;
 
@@ -42,6 +44,13 @@ export interface ChainSnapshot {
   readonly keyedState: Readonly<Record<string, KeyGroupSnapshot[]>>;
   /** Source chains only: the position to restore the source split from. */
   readonly sourceOffset?: number;
+}
+
+/** Wraps an error thrown by a user function of `op` (see callUser); for hot paths that catch it themselves. */
+function userError(op: OperatorDescription, err: unknown): unknown {
+  // Errors from further down the chain pass through unchanged: they name their own operator.
+  if (err instanceof UserFunctionError) return err;
+  return new UserFunctionError(op.id, op.name, err);
 }
 
 function callUser<R>(op: OperatorDescription, fn: () => R): R {
@@ -158,15 +167,41 @@ export class ChainRunner {
     switch (logic.kind) {
       case 'source':
         return next;
-      case 'map':
-        return (record) => next(callUser(d, () => logic.fn(record)));
-      case 'filter':
+      case 'map': {
         return (record) => {
-          if (callUser(d, () => logic.fn(record))) next(record);
+          let out: unknown;
+          try {
+            out = logic.fn(record);
+          } catch (err) {
+            throw userError(d, err);
+          }
+          next(out);
         };
-      case 'flatMap':
+      }
+      case 'filter': {
         return (record) => {
-          const out = callUser(d, () => logic.fn(record));
+          let keep: unknown;
+          try {
+            keep = logic.fn(record);
+          } catch (err) {
+            throw userError(d, err);
+          }
+          if (keep) next(record);
+        };
+      }
+      case 'flatMap': {
+        return (record) => {
+          let out: Iterable<unknown>;
+          try {
+            out = logic.fn(record);
+          } catch (err) {
+            throw userError(d, err);
+          }
+          if (Array.isArray(out) && out[Symbol.iterator] === arrayIterator) {
+            // A plain array: its iterator cannot throw, so index it (the length is read each step, as the iterator does).
+            for (let i = 0; i < out.length; i++) next(out[i]);
+            return;
+          }
           // Iterate by hand so that errors from a user generator name this operator, while
           // errors from downstream operators pass through unchanged.
           const it = callUser(d, () => out[Symbol.iterator]());
@@ -176,6 +211,7 @@ export class ChainRunner {
             next(step.value);
           }
         };
+      }
       case 'sink': {
         const spec = d.sink ?? { kind: 'collect' };
         const writer = this.options.sinkWriter({ operatorId: d.id, operatorName: d.name, spec, subtaskIndex: this.options.subtaskIndex, parallelism: d.parallelism });
@@ -257,7 +293,14 @@ export class ChainRunner {
     const restored = this.options.restoredState?.[d.id];
     if (restored !== undefined) backend.restore(restored);
     this.backends.set(d.id, backend);
-    return { backend, keyOf: (record) => callUser(d, () => keySelector(record)) };
+    const keyOf = (record: unknown): Key => {
+      try {
+        return keySelector(record);
+      } catch (err) {
+        throw userError(d, err);
+      }
+    };
+    return { backend, keyOf };
   }
 }
 

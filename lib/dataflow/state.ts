@@ -68,6 +68,15 @@ interface StateTable<E> {
   readonly groups: Map<number, Map<string, E>>;
 }
 
+/** A key's canonical encoding and key group, as `setCurrentKey` computes them. */
+interface EncodedKey {
+  readonly encoded: string;
+  readonly keyGroup: number;
+}
+
+/** Plain keys whose encoding a backend remembers, per type. */
+const KEY_CACHE_LIMIT = 1 << 16;
+
 export interface HeapKeyedStateBackendOptions {
   readonly maxParallelism: number;
   /** The key groups this subtask owns; records of other key groups are rejected. */
@@ -92,6 +101,8 @@ export class HeapKeyedStateBackend {
   private key: Key | undefined;
   private encodedKey = '';
   private keyGroup = -1;
+  private readonly stringKeys = new Map<unknown, EncodedKey>();
+  private readonly numberKeys = new Map<unknown, EncodedKey>();
 
   constructor(options: HeapKeyedStateBackendOptions) {
     this.maxParallelism = options.maxParallelism;
@@ -103,8 +114,25 @@ export class HeapKeyedStateBackend {
    * with no canonical encoding and KeyGroupOutOfRangeError for keys this subtask does not own.
    */
   setCurrentKey(key: Key): void {
-    const encoded = encodeKey(key);
-    const keyGroup = murmur3(encoded) % this.maxParallelism;
+    let encoded: string;
+    let keyGroup: number;
+    if (typeof key === 'string' || typeof key === 'number') {
+      // Plain keys repeat: their encoding and key group are remembered (a bounded cache).
+      const cache = typeof key === 'string' ? this.stringKeys : this.numberKeys;
+      const cached = cache.get(key);
+      if (cached !== undefined) {
+        encoded = cached.encoded;
+        keyGroup = cached.keyGroup;
+      } else {
+        encoded = encodeKey(key);
+        keyGroup = murmur3(encoded) % this.maxParallelism;
+        if (cache.size >= KEY_CACHE_LIMIT) cache.clear();
+        cache.set(key, { encoded, keyGroup });
+      }
+    } else {
+      encoded = encodeKey(key);
+      keyGroup = murmur3(encoded) % this.maxParallelism;
+    }
     if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) {
       throw new KeyGroupOutOfRangeError(keyGroup, this.keyGroupRange.start, this.keyGroupRange.end);
     }

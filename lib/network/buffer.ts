@@ -3,8 +3,8 @@
  * MessagePack value knows its own length). A buffer is an ArrayBuffer owned by exactly one
  * party at a time, so that it can be transferred between worker threads without a copy.
  *
- * Each record is packed once into msgpackr's reusable scratch space (no allocation of ours),
- * then copied into the buffer of every channel it goes to; a broadcast record is packed once.
+ * Each record is packed once into a reusable scratch space (no allocation of ours), by a small
+ * encoder of ours for the common values or by msgpackr for the rest, then copied into the buffer of every channel it goes to; a broadcast record is packed once.
  */
 import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 
@@ -17,15 +17,35 @@ export interface NetworkBuffer {
   readonly length: number;
 }
 
-/** Packs one record at a time; the bytes stay valid until the next `pack`. */
+/** Scratch space of the fast encoder; a record that does not fit goes to msgpackr. */
+const SCRATCH_BYTES = 64 * 1024;
+/** Marks a value the fast encoder/decoder does not handle (msgpackr does). */
+const UNSUPPORTED = -1;
+
+/**
+ * Packs one record at a time; the bytes stay valid until the next `pack`.
+ *
+ * The common records (numbers, booleans, null, ASCII strings and plain arrays of them) are
+ * written by a small MessagePack encoder of ours that produces exactly msgpackr's bytes for
+ * them; anything else (objects, non-ASCII text, undefined, ...) is packed by msgpackr.
+ */
 export class RecordSerializer {
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
-  /** msgpackr's scratch buffer holding the last record at [start, end). */
+  private readonly scratch: Buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
+  private readonly view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+  /** The buffer holding the last record at [start, end). */
   target: Buffer = Buffer.alloc(0);
   start = 0;
   end = 0;
 
   pack(record: unknown): void {
+    const end = this.write(record, 0);
+    if (end !== UNSUPPORTED) {
+      this.target = this.scratch;
+      this.start = 0;
+      this.end = end;
+      return;
+    }
     // REUSE: return the scratch buffer with start/end instead of a subarray per record.
     // RESET: rewind afterwards, so the scratch space stays small and hot in cache.
     const t = this.packr.pack(record, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start: number; end: number };
@@ -36,6 +56,113 @@ export class RecordSerializer {
 
   get size(): number {
     return this.end - this.start;
+  }
+
+  /** Writes `value` at `pos` of the scratch buffer; the position after it, or UNSUPPORTED. */
+  private write(value: unknown, pos: number): number {
+    const b = this.scratch;
+    if (pos + 9 > b.length) return UNSUPPORTED;
+    switch (typeof value) {
+      case 'number': {
+        const v = value;
+        if (v >>> 0 === v) {
+          if (v < 0x80) {
+            b[pos] = v;
+            return pos + 1;
+          }
+          if (v < 0x100) {
+            b[pos] = 0xcc;
+            b[pos + 1] = v;
+            return pos + 2;
+          }
+          if (v < 0x10000) {
+            b[pos] = 0xcd;
+            b[pos + 1] = v >> 8;
+            b[pos + 2] = v & 0xff;
+            return pos + 3;
+          }
+          b[pos] = 0xce;
+          this.view.setUint32(pos + 1, v);
+          return pos + 5;
+        }
+        if (v >> 0 === v) {
+          if (v >= -0x20) {
+            b[pos] = 0x100 + v;
+            return pos + 1;
+          }
+          if (v >= -0x80) {
+            b[pos] = 0xd0;
+            b[pos + 1] = v + 0x100;
+            return pos + 2;
+          }
+          if (v >= -0x8000) {
+            b[pos] = 0xd1;
+            this.view.setInt16(pos + 1, v);
+            return pos + 3;
+          }
+          b[pos] = 0xd2;
+          this.view.setInt32(pos + 1, v);
+          return pos + 5;
+        }
+        b[pos] = 0xcb;
+        this.view.setFloat64(pos + 1, v);
+        return pos + 9;
+      }
+      case 'string': {
+        const length = value.length;
+        if (length >= 0x10000 || pos + 3 + length > b.length) return UNSUPPORTED;
+        let at: number;
+        if (length < 0x20) {
+          b[pos] = 0xa0 | length;
+          at = pos + 1;
+        } else if (length < 0x100) {
+          b[pos] = 0xd9;
+          b[pos + 1] = length;
+          at = pos + 2;
+        } else {
+          b[pos] = 0xda;
+          b[pos + 1] = length >> 8;
+          b[pos + 2] = length & 0xff;
+          at = pos + 3;
+        }
+        for (let i = 0; i < length; i++) {
+          const c = value.charCodeAt(i);
+          if (c >= 0x80) return UNSUPPORTED; // UTF-8 (and lone surrogates) as msgpackr writes them
+          b[at + i] = c;
+        }
+        return at + length;
+      }
+      case 'boolean':
+        b[pos] = value ? 0xc3 : 0xc2;
+        return pos + 1;
+      case 'object': {
+        if (value === null) {
+          b[pos] = 0xc0;
+          return pos + 1;
+        }
+        if (!Array.isArray(value) || value.constructor !== Array) return UNSUPPORTED;
+        const length = value.length;
+        let at: number;
+        if (length < 0x10) {
+          b[pos] = 0x90 | length;
+          at = pos + 1;
+        } else if (length < 0x10000) {
+          b[pos] = 0xdc;
+          b[pos + 1] = length >> 8;
+          b[pos + 2] = length & 0xff;
+          at = pos + 3;
+        } else {
+          return UNSUPPORTED;
+        }
+        for (let i = 0; i < length; i++) {
+          at = this.write(value[i], at);
+          if (at === UNSUPPORTED) return UNSUPPORTED;
+        }
+        return at;
+      }
+      default:
+        return UNSUPPORTED;
+    }
   }
 }
 
@@ -73,7 +200,14 @@ export class BufferBuilder {
       this.bytes.copy(grown, 0, 0, this.position);
       this.bytes = grown;
     }
-    src.copy(this.bytes, this.position, start, end);
+    if (size <= 32) {
+      // A native copy costs more than a short loop for the typical small record.
+      const dst = this.bytes;
+      let at = this.position;
+      for (let i = start; i < end; i++) dst[at++] = src[i] as number;
+    } else {
+      src.copy(this.bytes, this.position, start, end);
+    }
     this.position += size;
   }
 
@@ -90,17 +224,137 @@ export class BufferBuilder {
   }
 }
 
-/** Reads the records of a buffer, calling `onRecord` for each; returns how many there were. */
+/** Thrown inside the fast decoder for a value it does not handle: msgpackr takes over from that record. */
+const FALLBACK: unique symbol = Symbol('fallback');
+
+/**
+ * Reads the records of a buffer, calling `onRecord` for each; returns how many there were.
+ * The values the fast encoder writes are decoded here directly; at the first record with
+ * anything else, msgpackr decodes the rest of the buffer.
+ */
 export class RecordDeserializer {
   private readonly unpackr = new Unpackr({ useRecords: false, moreTypes: false });
+  private bytes: Buffer = Buffer.alloc(0);
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private pos = 0;
+  private limit = 0;
 
   forEach(data: ArrayBuffer, length: number, onRecord: (record: unknown) => void): number {
     if (length === 0) return 0;
+    const bytes = Buffer.from(data, 0, length);
+    this.bytes = bytes;
+    this.view = new DataView(data, 0, length);
+    this.limit = length;
+    this.pos = 0;
     let n = 0;
-    this.unpackr.unpackMultiple(Buffer.from(data, 0, length), (value: unknown) => {
+    while (this.pos < length) {
+      const start = this.pos;
+      let value: unknown;
+      try {
+        value = this.read();
+      } catch (err) {
+        if (err !== FALLBACK) throw err;
+        this.bytes = Buffer.alloc(0);
+        this.unpackr.unpackMultiple(bytes.subarray(start), (v: unknown) => {
+          n++;
+          onRecord(v);
+        });
+        return n;
+      }
       n++;
       onRecord(value);
-    });
+    }
+    this.bytes = Buffer.alloc(0);
     return n;
+  }
+
+  private read(): unknown {
+    const b = this.bytes;
+    let pos = this.pos;
+    if (pos >= this.limit) throw FALLBACK; // truncated: let msgpackr report it
+    const type = b[pos++] as number;
+    if (type < 0x80) {
+      this.pos = pos;
+      return type;
+    }
+    if (type >= 0xe0) {
+      this.pos = pos;
+      return type - 0x100;
+    }
+    if ((type & 0xe0) === 0xa0) return this.readAscii(pos, type & 0x1f);
+    if ((type & 0xf0) === 0x90) {
+      this.pos = pos;
+      return this.readArray(type & 0x0f);
+    }
+    if (pos + 8 > this.limit) throw FALLBACK;
+    switch (type) {
+      case 0xc0:
+        this.pos = pos;
+        return null;
+      case 0xc2:
+        this.pos = pos;
+        return false;
+      case 0xc3:
+        this.pos = pos;
+        return true;
+      case 0xcc:
+        this.pos = pos + 1;
+        return b[pos];
+      case 0xcd:
+        this.pos = pos + 2;
+        return this.view.getUint16(pos);
+      case 0xce:
+        this.pos = pos + 4;
+        return this.view.getUint32(pos);
+      case 0xd0:
+        this.pos = pos + 1;
+        return this.view.getInt8(pos);
+      case 0xd1:
+        this.pos = pos + 2;
+        return this.view.getInt16(pos);
+      case 0xd2:
+        this.pos = pos + 4;
+        return this.view.getInt32(pos);
+      case 0xcb:
+        this.pos = pos + 8;
+        return this.view.getFloat64(pos);
+      case 0xd9:
+        return this.readAscii(pos + 1, b[pos] as number);
+      case 0xda:
+        return this.readAscii(pos + 2, this.view.getUint16(pos));
+      case 0xdc:
+        this.pos = pos + 2;
+        return this.readArray(this.view.getUint16(pos));
+      default:
+        throw FALLBACK;
+    }
+  }
+
+  private readArray(length: number): unknown[] {
+    const out = new Array<unknown>(length);
+    for (let i = 0; i < length; i++) out[i] = this.read();
+    return out;
+  }
+
+  private readAscii(start: number, length: number): string {
+    const b = this.bytes;
+    const end = start + length;
+    if (end > this.limit) throw FALLBACK;
+    for (let i = start; i < end; i++) if ((b[i] as number) >= 0x80) throw FALLBACK; // UTF-8: msgpackr's decoding
+    this.pos = end;
+    switch (length) {
+      case 0:
+        return '';
+      case 1:
+        return String.fromCharCode(b[start] as number);
+      case 2:
+        return String.fromCharCode(b[start] as number, b[start + 1] as number);
+      case 3:
+        return String.fromCharCode(b[start] as number, b[start + 1] as number, b[start + 2] as number);
+      case 4:
+        return String.fromCharCode(b[start] as number, b[start + 1] as number, b[start + 2] as number, b[start + 3] as number);
+      default:
+        return b.toString('latin1', start, end);
+    }
   }
 }
