@@ -166,7 +166,10 @@ describe('rest - a standby Master points to the leader, and takes over its API o
       const a = await leaderOf(standby);
       return a.isLeader && a;
     }, { timeoutMs: 30_000 });
-    assert.equal((await fetch(`http://${String(standby.ready['rest'])}/api/jobs`)).status, 200);
+    // Leading, it first recovers its jobs (503 RECOVERING with Retry-After), then serves.
+    await waitFor('the new leader to serve', async () => (await fetch(`http://${String(standby.ready['rest'])}/api/jobs`)).status === 200, {
+      timeoutMs: 15_000,
+    });
     // The failover timeline: the old leader's term ended, this Master's began.
     const terms = after.history.map((t) => [t.node, t.until === null]);
     assert.deepEqual(terms.at(0), [leader.ready['node'], false]);
