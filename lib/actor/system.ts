@@ -320,7 +320,7 @@ export class ActorSystem implements RefRouter {
     const cell = this.cells.get(name);
     if (cell) {
       cell.delivered++;
-      cell.enqueue(message);
+      cell.deliverNow(message);
     } else this.undeliverable(name, message, replyTo);
   }
 

@@ -131,3 +131,25 @@ describe('actor - typed protocols', () => {
     }
   });
 });
+
+describe('actor - remote delivery to an idle actor', () => {
+  it('keeps order and supervision when messages from the network are processed at once', async () => {
+    const a = await ActorSystem.start({ ...options, name: 'a' });
+    const b = await ActorSystem.start({ ...options, name: 'b' });
+    try {
+      const local = a.spawn('counter', counterMachine);
+      const notices: WatchNotice[] = [];
+      a.watch(local, (n) => notices.push(n));
+      const remote = b.ref<typeof local extends ActorRef<infer M> ? M : never>(a.node, 'counter');
+      remote.tell({ type: 'inc', by: 2 });
+      remote.tell({ type: 'crash' });
+      remote.tell({ type: 'inc', by: 5 });
+      for (let i = 0; i < 100; i++) remote.tell({ type: 'inc' });
+      assert.equal(await remote.ask({ type: 'get' }), 105, 'the increment after the crash reaches the restarted actor, in order');
+      assert.deepEqual(notices.map((n) => n.type), ['actor.restarted']);
+    } finally {
+      await b.terminate();
+      await a.terminate();
+    }
+  });
+});
