@@ -62,25 +62,6 @@ export class ActorCell {
     }
   }
 
-  /**
-   * For messages that arrive from the network: we run in an I/O callback, never in a sender's
-   * call stack, so an idle actor processes the message at once instead of through a microtask.
-   * Order is kept: with anything queued or a drain pending, the message queues behind it.
-   */
-  deliverNow(message: unknown): void {
-    if (this.stopped || this.scheduled || this.mailbox.length > 0) {
-      this.enqueue(message);
-      return;
-    }
-    // Marked as draining, so that what this message causes (a tell to itself, a failure) waits its turn.
-    this.scheduled = true;
-    this.actor.send(message as { type: string });
-    if (this.failure) this.onFailure();
-    if (this.stopped) return;
-    if (this.mailbox.length > 0) queueMicrotask(this.drain);
-    else this.scheduled = false;
-  }
-
   stop(reason: TerminationReason = 'stopped', error?: WireError): void {
     if (this.stopped) return;
     this.stopped = true;

@@ -320,7 +320,9 @@ export class ActorSystem implements RefRouter {
     const cell = this.cells.get(name);
     if (cell) {
       cell.delivered++;
-      cell.deliverNow(message);
+      // Through the mailbox, never inline: a reply in the same read may have resolved an ask whose
+      // continuation (a microtask) must run before this message is processed.
+      cell.enqueue(message);
     } else this.undeliverable(name, message, replyTo);
   }
 
