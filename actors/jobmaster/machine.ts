@@ -74,7 +74,7 @@ export const jobMasterMachine = setup({
         jobMaster: context.env.self as ActorRef<JobMasterMessage>,
         requirements: context.graph.requirements(),
       });
-      context.env.log.info({ jobId: context.job.jobId, attempt: context.graph.attempt, slots: context.graph.requiredSlots() }, 'waiting for slots');
+      context.env.log.info({ attempt: context.graph.attempt, slots: context.graph.requiredSlots() }, 'waiting for slots');
     },
     releaseSlots: ({ context }) => {
       context.resourceManager.tell({ type: 'rm.slots.release', leaderSessionId: context.leaderSessionId, jobId: context.job.jobId });
@@ -113,7 +113,7 @@ export const jobMasterMachine = setup({
         if (!sent) graph.transition(ev, ExecutionState.Failed, { code: 'DEPLOY_FAILED', message: `TaskExecutor ${ev.slot!.taskExecutorId} is unreachable` });
       }
       context.env.log.info(
-        { jobId: job.jobId, attempt: graph.attempt, subtasks: descriptors.length, slots: graph.heldSlots().length, restoredFrom: context.restorePoint?.checkpointId ?? null },
+        { attempt: graph.attempt, subtasks: descriptors.length, slots: graph.heldSlots().length, restoredFrom: context.restorePoint?.checkpointId ?? null },
         'job deployed',
       );
     },
@@ -121,7 +121,7 @@ export const jobMasterMachine = setup({
       if (event.type !== 'jm.task.state') return;
       const accepted = context.graph.update(event.executionId, event.state, event.error, event.metrics);
       if (accepted && event.state === 'failed') {
-        context.env.log.warn({ jobId: context.job.jobId, executionId: event.executionId, error: event.error }, 'subtask failed');
+        context.env.log.warn({ executionId: event.executionId, error: event.error }, 'subtask failed');
       }
     },
     taskMetrics: ({ context, event }) => {
@@ -154,7 +154,7 @@ export const jobMasterMachine = setup({
       const failure = context.failure ?? context.graph.firstFailure()?.error ?? null;
       const decision = context.backoff.onFailure(Date.now());
       if (decision.restart) {
-        context.env.log.warn({ jobId: context.job.jobId, failure, delayMs: decision.delayMs, restarts: context.backoff.restartCount }, 'job restarting');
+        context.env.log.warn({ failure, delayMs: decision.delayMs, restarts: context.backoff.restartCount }, 'job restarting');
         return { failure, restartDelayMs: decision.delayMs };
       }
       const message = failure ? `${failure.message} (no restart: ${decision.reason})` : decision.reason;
@@ -246,7 +246,7 @@ export const jobMasterMachine = setup({
         ...(context.failure && state !== 'finished' ? { failure: context.failure } : {}),
         details: detailsOf(context, state),
       };
-      context.env.log.info({ jobId: job.jobId, state, failure: context.failure?.message }, 'job ended');
+      context.env.log.info({ state, failure: context.failure?.message }, 'job ended');
       context.resourceManager.tell({ type: 'rm.slots.release', leaderSessionId: context.leaderSessionId, jobId: job.jobId });
       context.master.tell({ type: 'master.job.ended', leaderSessionId: context.leaderSessionId, result });
     },
@@ -365,7 +365,7 @@ export const jobMasterMachine = setup({
       type: 'final',
       entry: ({ context }) => {
         context.coordinator?.inFlight().forEach((c) => context.coordinator!.abort(c.id, Date.now(), 'leadership lost'));
-        context.env.log.warn({ jobId: context.job.jobId }, 'job suspended: leadership lost');
+        context.env.log.warn('job suspended: leadership lost');
       },
     },
     finished: { type: 'final', entry: { type: 'end', params: { state: 'finished' } } },

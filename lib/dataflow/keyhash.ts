@@ -42,34 +42,39 @@ export function encodeKey(key: unknown): string {
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
 
-/** murmur3 x86_32 over the string's UTF-16 code units, two units per 32-bit block. Unsigned. */
-export function murmur3(text: string, seed = 0): number {
-  let h = seed | 0;
-  const length = text.length;
-  let i = 0;
-  for (; i + 1 < length; i += 2) {
-    let k = (text.charCodeAt(i) & 0xffff) | ((text.charCodeAt(i + 1) & 0xffff) << 16);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  if (i < length) {
-    let k = text.charCodeAt(i) & 0xffff;
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-  }
-  h ^= length * 2;
+/** murmur3's scramble of one 32-bit block (small: V8 inlines these into the loops below). */
+function scramble(k: number): number {
+  k = Math.imul(k, C1);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, C2);
+}
+
+/** Mixes one full block into the running hash. */
+function mixBlock(h: number, k: number): number {
+  h ^= scramble(k);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** The final avalanche over `units` UTF-16 code units (2 bytes each). Unsigned. */
+function finish(h: number, units: number): number {
+  h ^= units * 2;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** murmur3 x86_32 over the string's UTF-16 code units, two units per 32-bit block. Unsigned. */
+export function murmur3(text: string, seed = 0): number {
+  let h = seed | 0;
+  const length = text.length;
+  let i = 0;
+  for (; i + 1 < length; i += 2) h = mixBlock(h, (text.charCodeAt(i) & 0xffff) | ((text.charCodeAt(i + 1) & 0xffff) << 16));
+  if (i < length) h ^= scramble(text.charCodeAt(i) & 0xffff);
+  return finish(h, length);
 }
 
 /** murmur3 x86_32 of `a + b`, without building the concatenation. */
@@ -79,54 +84,21 @@ function murmur3Concat(a: string, b: string): number {
   const lb = b.length;
   let i = 0;
   let j = 0;
-  let k: number;
-  for (; i + 1 < la; i += 2) {
-    k = (a.charCodeAt(i) & 0xffff) | ((a.charCodeAt(i + 1) & 0xffff) << 16);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  for (; i + 1 < la; i += 2) h = mixBlock(h, (a.charCodeAt(i) & 0xffff) | ((a.charCodeAt(i + 1) & 0xffff) << 16));
   let tail = -1;
   if (i < la) {
+    // An odd-length prefix: its last unit and b's first form one block.
     if (lb > 0) {
-      k = (a.charCodeAt(i) & 0xffff) | ((b.charCodeAt(0) & 0xffff) << 16);
-      k = Math.imul(k, C1);
-      k = (k << 15) | (k >>> 17);
-      k = Math.imul(k, C2);
-      h ^= k;
-      h = (h << 13) | (h >>> 19);
-      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+      h = mixBlock(h, (a.charCodeAt(i) & 0xffff) | ((b.charCodeAt(0) & 0xffff) << 16));
       j = 1;
     } else {
       tail = a.charCodeAt(i) & 0xffff;
     }
   }
-  for (; j + 1 < lb; j += 2) {
-    k = (b.charCodeAt(j) & 0xffff) | ((b.charCodeAt(j + 1) & 0xffff) << 16);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  for (; j + 1 < lb; j += 2) h = mixBlock(h, (b.charCodeAt(j) & 0xffff) | ((b.charCodeAt(j + 1) & 0xffff) << 16));
   if (j < lb) tail = b.charCodeAt(j) & 0xffff;
-  if (tail >= 0) {
-    k = Math.imul(tail, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-  }
-  h ^= (la + lb) * 2;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  if (tail >= 0) h ^= scramble(tail);
+  return finish(h, la + lb);
 }
 
 /** `s${length}:`, the encoding's prefix of a string key, for the usual lengths. */

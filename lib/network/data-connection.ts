@@ -10,20 +10,9 @@
  * needed: credits bound what can be in flight.
  */
 import type { Socket } from 'node:net';
-import { Packr } from 'msgpackr';
 import type { Logger } from '../logging.js';
-import { FrameDecoder, FrameError, encodeFrame } from '../transport/frame.js';
-import {
-  HANDSHAKE_MAX_FRAME_BYTES,
-  authMac,
-  helloProblem,
-  isAuth,
-  isRefuse,
-  makeHello,
-  verifyAuth,
-  type HandshakeMessage,
-  type Hello,
-} from '../transport/handshake.js';
+import { FrameDecoder, FrameError } from '../transport/frame.js';
+import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, type HandshakeStep, type Hello } from '../transport/handshake.js';
 import { decodeDataFrame, encodeDataMessage } from './data-frames.js';
 import { DataProtocolError } from './errors.js';
 import type { DataMessage } from './messages.js';
@@ -46,13 +35,9 @@ export interface DataConnectionHandlers {
   onClose(conn: DataConnection, reason: string, local: boolean): void;
 }
 
-const handshakePackr = new Packr({ useRecords: false });
-
 export class DataConnection {
   state: 'handshaking' | 'open' | 'closed' = 'handshaking';
-  /** The peer's hello once received: `peer.node` is its TaskExecutor id. */
-  peer: Hello | null = null;
-  private readonly hello: Hello;
+  private readonly handshake: HandshakeDriver;
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
   private handshakeTimer: NodeJS.Timeout | null;
   /** Messages sent before the handshake completed, in order. */
@@ -67,14 +52,21 @@ export class DataConnection {
     /** For a dialed connection: the TaskExecutor we meant to reach. */
     readonly expectedNode: string | null,
   ) {
-    this.hello = makeHello(settings.cluster, settings.node, settings.uid);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.close(err.message, false));
     socket.on('end', () => this.close('peer closed the connection', false));
     socket.on('close', () => this.close('socket closed', false));
-    this.handshakeTimer = setTimeout(() => this.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`), settings.handshakeTimeoutMs);
-    this.writeHandshake(this.hello);
+    this.handshakeTimer = setTimeout(
+      () => this.onHandshakeStep(this.handshake.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`)),
+      settings.handshakeTimeoutMs,
+    );
+    this.handshake = new HandshakeDriver(settings, expectedNode, (frame) => socket.write(frame));
+  }
+
+  /** The peer's hello once received: `peer.node` is its TaskExecutor id. */
+  get peer(): Hello | null {
+    return this.handshake.peer;
   }
 
   get remoteAddress(): string {
@@ -110,22 +102,11 @@ export class DataConnection {
     this.handlers.onClose(this, reason, local);
   }
 
-  private refuse(code: string, reason: string): void {
-    if (this.state === 'closed') return;
-    this.log.warn({ remote: this.remoteAddress, peer: this.peer?.node, code, reason }, 'data connection refused');
-    this.writeHandshake({ t: 'refuse', code, reason });
-    this.close(`${code}: ${reason}`, false);
-  }
-
-  private writeHandshake(msg: HandshakeMessage): void {
-    this.socket.write(encodeFrame(handshakePackr.pack(msg)));
-  }
-
   private onData(chunk: Buffer): void {
     try {
       this.decoder.push(chunk, (frame) => {
         if (this.state === 'open') this.dispatch(decodeDataFrame(frame));
-        else if (this.state === 'handshaking') this.onHandshakeFrame(frame);
+        else if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(frame));
       });
     } catch (err) {
       if (err instanceof FrameError || err instanceof DataProtocolError) {
@@ -146,38 +127,27 @@ export class DataConnection {
     }
   }
 
-  private onHandshakeFrame(frame: Buffer): void {
-    let msg: unknown;
-    try {
-      msg = handshakePackr.unpack(frame);
-    } catch {
-      return this.refuse('BAD_HANDSHAKE', 'handshake frame is not MessagePack');
-    }
-    if (isRefuse(msg)) {
-      this.log.warn({ remote: this.remoteAddress, code: msg.code, reason: msg.reason }, 'peer refused the data connection');
-      return this.close(`${msg.code}: ${msg.reason}`, false);
-    }
-    if (this.peer === null) {
-      const problem = helloProblem(this.hello, msg);
-      if (problem) return this.refuse(problem.code, problem.reason);
-      const hello = msg as Hello;
-      if (this.expectedNode !== null && hello.node !== this.expectedNode) {
-        return this.refuse('WRONG_NODE', `dialed ${this.expectedNode} but the peer is ${hello.node}`);
+  private onHandshakeStep(step: HandshakeStep): void {
+    if (this.state !== 'handshaking') return;
+    switch (step.kind) {
+      case 'continue':
+        return;
+      case 'refuse':
+        this.log.warn({ remote: this.remoteAddress, peer: this.peer?.node, code: step.code, reason: step.reason }, 'data connection refused');
+        return this.close(`${step.code}: ${step.reason}`, false);
+      case 'refused':
+        this.log.warn({ remote: this.remoteAddress, code: step.code, reason: step.reason }, 'peer refused the data connection');
+        return this.close(`${step.code}: ${step.reason}`, false);
+      case 'open': {
+        this.state = 'open';
+        if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = null;
+        this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+        this.handlers.onOpen(this);
+        const early = this.early;
+        this.early = [];
+        for (const msg of early) this.send(msg);
       }
-      this.peer = hello;
-      this.writeHandshake({ t: 'auth', mac: authMac(this.settings.secret, this.hello, hello) });
-      return;
     }
-    if (!isAuth(msg) || !verifyAuth(this.settings.secret, this.peer, this.hello, Buffer.from(msg.mac))) {
-      return this.refuse('AUTH_FAILED', 'the peer does not know the cluster secret');
-    }
-    this.state = 'open';
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = null;
-    this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
-    this.handlers.onOpen(this);
-    const early = this.early;
-    this.early = [];
-    for (const msg of early) this.send(msg);
   }
 }

@@ -7,17 +7,7 @@ import { Packr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
-import {
-  HANDSHAKE_MAX_FRAME_BYTES,
-  authMac,
-  helloProblem,
-  isAuth,
-  isRefuse,
-  makeHello,
-  verifyAuth,
-  type Hello,
-  type HandshakeMessage,
-} from './handshake.js';
+import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, type HandshakeStep, type Hello } from './handshake.js';
 import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
 
 /** Encodes and decodes envelopes; the actor system's codec knows how to carry ActorRefs. */
@@ -53,16 +43,12 @@ export interface ConnectionHandlers {
  */
 export const heartbeatStats = { misses: 0, timeouts: 0 };
 
-const handshakePackr = new Packr({ useRecords: false });
-const HEARTBEAT_FRAME = encodeFrame(handshakePackr.pack([EnvelopeKind.Heartbeat]));
+const HEARTBEAT_FRAME = encodeFrame(new Packr({ useRecords: false }).pack([EnvelopeKind.Heartbeat]));
 
 export class Connection {
   state: 'handshaking' | 'open' | 'closed' = 'handshaking';
-  /** The peer's hello, once received. */
-  peer: Hello | null = null;
-  private readonly hello: Hello;
+  private readonly handshake: HandshakeDriver;
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
-  private peerVerified = false;
   private lastReceived = Date.now();
   private wroteSinceTick = false;
   private handshakeTimer: NodeJS.Timeout | null;
@@ -81,7 +67,6 @@ export class Connection {
     /** For a dialed connection: the node id we dialed, which the peer must announce. */
     readonly expectedNode: string | null = null,
   ) {
-    this.hello = makeHello(settings.cluster, settings.node, settings.uid);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.handlers.onDrain(this));
@@ -93,10 +78,15 @@ export class Connection {
     });
     socket.on('close', () => this.close('lost', 'socket closed'));
     this.handshakeTimer = setTimeout(
-      () => this.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`),
+      () => this.onHandshakeStep(this.handshake.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`)),
       settings.handshakeTimeoutMs,
     );
-    this.sendHandshake(this.hello);
+    this.handshake = new HandshakeDriver(settings, expectedNode, (frame) => socket.write(frame));
+  }
+
+  /** The peer's hello, once received. */
+  get peer(): Hello | null {
+    return this.handshake.peer;
   }
 
   get remoteAddress(): string {
@@ -134,27 +124,12 @@ export class Connection {
     this.handlers.onClose(this, kind, reason);
   }
 
-  private refuse(code: string, reason: string): void {
-    if (this.state === 'closed') return;
-    this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, code, reason }, 'connection refused');
-    try {
-      this.sendHandshake({ t: 'refuse', code, reason });
-      this.socket.end();
-    } finally {
-      this.close('refused', `${code}: ${reason}`);
-    }
-  }
-
-  private sendHandshake(msg: HandshakeMessage): void {
-    this.socket.write(encodeFrame(handshakePackr.pack(msg)));
-  }
-
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
     try {
       this.decoder.push(chunk, (frame) => {
         if (this.state === 'closed') return;
-        if (this.state === 'handshaking') this.onHandshakeFrame(frame);
+        if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(frame));
         else this.onFrame(frame);
       });
     } catch (err) {
@@ -164,47 +139,28 @@ export class Connection {
     }
   }
 
-  private onHandshakeFrame(frame: Buffer): void {
-    let msg: unknown;
-    try {
-      msg = handshakePackr.unpack(frame);
-    } catch {
-      this.refuse('BAD_HANDSHAKE', 'handshake frame is not MessagePack');
-      return;
+  private onHandshakeStep(step: HandshakeStep): void {
+    if (this.state !== 'handshaking') return;
+    switch (step.kind) {
+      case 'continue':
+        return;
+      case 'refuse':
+        this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, code: step.code, reason: step.reason }, 'connection refused');
+        this.socket.end();
+        return this.close('refused', `${step.code}: ${step.reason}`);
+      case 'refused':
+        this.log.warn({ remote: this.remoteAddress, code: step.code, reason: step.reason }, 'peer refused the connection');
+        return this.close('refused', `${step.code}: ${step.reason}`);
+      case 'open':
+        this.state = 'open';
+        if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = null;
+        this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+        this.lastReceived = Date.now();
+        this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
+        this.heartbeatTimer.unref();
+        this.handlers.onOpen(this);
     }
-    if (isRefuse(msg)) {
-      this.log.warn({ remote: this.remoteAddress, code: msg.code, reason: msg.reason }, 'peer refused the connection');
-      this.close('refused', `${msg.code}: ${msg.reason}`);
-      return;
-    }
-    if (!this.peer) {
-      const problem = helloProblem(this.hello, msg);
-      if (problem) return this.refuse(problem.code, problem.reason);
-      const hello = msg as Hello;
-      if (this.expectedNode !== null && hello.node !== this.expectedNode) {
-        return this.refuse('WRONG_NODE', `dialed ${this.expectedNode} but the peer is ${hello.node}`);
-      }
-      this.peer = hello;
-      this.sendHandshake({ t: 'auth', mac: authMac(this.settings.secret, this.hello, this.peer) });
-      return;
-    }
-    if (!isAuth(msg) || !verifyAuth(this.settings.secret, this.peer, this.hello, Buffer.from(msg.mac))) {
-      return this.refuse('AUTH_FAILED', 'the peer does not know the cluster secret');
-    }
-    this.peerVerified = true;
-    this.open();
-  }
-
-  private open(): void {
-    if (!this.peerVerified || !this.peer) return;
-    this.state = 'open';
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = null;
-    this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
-    this.lastReceived = Date.now();
-    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
-    this.heartbeatTimer.unref();
-    this.handlers.onOpen(this);
   }
 
   private onFrame(frame: Buffer): void {

@@ -9,6 +9,8 @@
  * the secret never crosses the wire.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Packr } from 'msgpackr';
+import { encodeFrame } from './frame.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 
 export interface Hello {
@@ -88,4 +90,72 @@ export function isAuth(v: unknown): v is Auth {
 
 export function isRefuse(v: unknown): v is Refuse {
   return typeof v === 'object' && v !== null && (v as Refuse).t === 'refuse';
+}
+
+/** What the driver decided after a handshake frame. */
+export type HandshakeStep =
+  | { kind: 'continue' }
+  /** The peer proved it knows the secret: the connection is open. */
+  | { kind: 'open'; peer: Hello }
+  /** We refuse the peer (the refusal frame has been sent): close and log. */
+  | { kind: 'refuse'; code: string; reason: string }
+  /** The peer refused us: close and log. */
+  | { kind: 'refused'; code: string; reason: string };
+
+const handshakePackr = new Packr({ useRecords: false });
+
+/** One handshake frame on the wire (length-prefixed MessagePack). */
+export function handshakeFrame(msg: HandshakeMessage): Buffer {
+  return encodeFrame(handshakePackr.pack(msg));
+}
+
+/**
+ * The handshake of one connection, shared by the control plane's connections and the data
+ * plane's: it sends our hello at once, then turns each frame the peer sends into a step. The
+ * caller owns the socket, the timer and what `open` means.
+ */
+export class HandshakeDriver {
+  readonly hello: Hello;
+  peer: Hello | null = null;
+
+  constructor(
+    private readonly settings: { cluster: string; secret: string; node: string; uid: string },
+    /** For a dialed connection: the node id the peer must announce. */
+    private readonly expectedNode: string | null,
+    private readonly write: (frame: Buffer) => void,
+  ) {
+    this.hello = makeHello(settings.cluster, settings.node, settings.uid);
+    write(handshakeFrame(this.hello));
+  }
+
+  onFrame(frame: Buffer): HandshakeStep {
+    let msg: unknown;
+    try {
+      msg = handshakePackr.unpack(frame);
+    } catch {
+      return this.refuse('BAD_HANDSHAKE', 'handshake frame is not MessagePack');
+    }
+    if (isRefuse(msg)) return { kind: 'refused', code: msg.code, reason: msg.reason };
+    if (this.peer === null) {
+      const problem = helloProblem(this.hello, msg);
+      if (problem) return this.refuse(problem.code, problem.reason);
+      const hello = msg as Hello;
+      if (this.expectedNode !== null && hello.node !== this.expectedNode) {
+        return this.refuse('WRONG_NODE', `dialed ${this.expectedNode} but the peer is ${hello.node}`);
+      }
+      this.peer = hello;
+      this.write(handshakeFrame({ t: 'auth', mac: authMac(this.settings.secret, this.hello, hello) }));
+      return { kind: 'continue' };
+    }
+    if (!isAuth(msg) || !verifyAuth(this.settings.secret, this.peer, this.hello, Buffer.from(msg.mac))) {
+      return this.refuse('AUTH_FAILED', 'the peer does not know the cluster secret');
+    }
+    return { kind: 'open', peer: this.peer };
+  }
+
+  /** Send a refusal (also for the caller's own reasons, e.g. a handshake timeout). */
+  refuse(code: string, reason: string): HandshakeStep {
+    this.write(handshakeFrame({ t: 'refuse', code, reason }));
+    return { kind: 'refuse', code, reason };
+  }
 }
