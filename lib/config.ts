@@ -10,8 +10,10 @@ import { ConfigError } from './errors.js';
 export interface ClusterConfig {
   /** Peers with another cluster id are refused. */
   clusterId: string;
-  /** Shared secret for the handshake (>= 16 characters). */
+  /** Node secret for the handshake of Masters and TaskExecutors (>= 16 characters). */
   secret: string;
+  /** Client secret: what the CLI and ClusterClient authenticate with (>= 16 characters, not `secret`). */
+  clientSecret: string;
   /** Address every process binds to; loopback by default. */
   host: string;
   /** Master RPC port; 0 picks a free one. */
@@ -55,6 +57,7 @@ export interface ClusterConfig {
 export const configDefaults: ClusterConfig = {
   clusterId: 'flinkish',
   secret: '',
+  clientSecret: '',
   host: '127.0.0.1',
   masterPort: 6123,
   masterAddress: '127.0.0.1:6123',
@@ -84,6 +87,7 @@ type Kind = 'string' | 'int' | 'list';
 const KINDS: Record<keyof ClusterConfig, Kind> = {
   clusterId: 'string',
   secret: 'string',
+  clientSecret: 'string',
   host: 'string',
   masterPort: 'int',
   masterAddress: 'string',
@@ -182,6 +186,8 @@ function validate(c: ClusterConfig): ClusterConfig {
   range(c, 'restPort', -1, 65535);
   range(c, 'metricsPort', -1, 65535);
   if (c.restToken !== '' && c.restToken.length < 16) throw new ConfigError('restToken', 'must be at least 16 characters (or empty to turn mutating REST endpoints off)');
+  if (c.clientSecret !== '' && c.clientSecret.length < 16) throw new ConfigError('clientSecret', 'must be at least 16 characters');
+  if (c.clientSecret !== '' && c.clientSecret === c.secret) throw new ConfigError('clientSecret', 'must differ from secret, or every client could pose as a node');
   if (!c.clusterId) throw new ConfigError('clusterId', 'must not be empty');
   if (!/^[^:\s]+:\d+$/.test(c.masterAddress)) throw new ConfigError('masterAddress', `must be host:port, got '${c.masterAddress}'`);
   if (!LOG_LEVELS.includes(c.logLevel)) throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got '${c.logLevel}'`);
@@ -205,4 +211,15 @@ export function requireSecret(c: ClusterConfig): string {
     throw new ConfigError('secret', `must be at least 16 characters; set ${envName('secret')} or --secret (the local cluster script generates one)`);
   }
   return c.secret;
+}
+
+/** The client secret must be set for the CLI and other clients (they never use the node secret). */
+export function requireClientSecret(c: ClusterConfig): string {
+  if (c.clientSecret.length < 16) {
+    throw new ConfigError(
+      'clientSecret',
+      `must be at least 16 characters; set ${envName('clientSecret')} or --client-secret (\`cluster start\` writes it to cluster.json)`,
+    );
+  }
+  return c.clientSecret;
 }

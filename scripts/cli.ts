@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, RuntimeError } from '../lib/errors.js';
-import { loadConfig, type ClusterConfig } from '../lib/config.js';
+import { loadConfig, requireClientSecret, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
 import { createLogger } from '../lib/logging.js';
 import { startMaster } from './processes/master.js';
@@ -38,6 +38,7 @@ interface GlobalOptions {
   logLevel?: string;
   master?: string;
   secret?: string;
+  clientSecret?: string;
   clusterId?: string;
   etcd?: string;
 }
@@ -47,7 +48,8 @@ const program = new Command('flinkish')
   .option('-c, --config <file>', 'JSON configuration file (precedence: defaults < file < FLINKISH_* env < flags)')
   .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('-m, --master <host:port>', 'address of the Master (default: the local cluster started by `cluster start`)')
-  .option('--secret <secret>', 'cluster secret (prefer FLINKISH_SECRET)')
+  .option('--secret <secret>', 'node secret of Masters and TaskExecutors (prefer FLINKISH_SECRET)')
+  .option('--client-secret <secret>', 'client secret of the job commands (prefer FLINKISH_CLIENT_SECRET)')
   .option('--cluster-id <id>', 'cluster id')
   .option('--etcd <urls>', 'etcd endpoints, comma separated (HA mode)')
   .showHelpAfterError('(run with --help for usage)');
@@ -60,11 +62,12 @@ function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLo
     ...(g.config ? { file: g.config } : {}),
     flags: {
       ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS']
-        ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined }
+        ? { masterAddress: local.masterAddress, clientSecret: local.clientSecret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined }
         : {}),
       logLevel: g.logLevel,
       masterAddress: g.master,
       secret: g.secret,
+      clientSecret: g.clientSecret,
       clusterId: g.clusterId,
       etcdEndpoints: g.etcd,
       ...extra,
@@ -78,8 +81,9 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
     clusterId: c.clusterId,
-    secret: c.secret,
-    logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
+    clientSecret: requireClientSecret(c),
+    // Errors reach the user as one line from the catch below; logs go to stderr, never stdout.
+    logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'error', stderr: true }),
   });
   try {
     return await fn(client, c);
@@ -124,7 +128,7 @@ program
     if (o.application) {
       const file = path.resolve(o.application);
       ready('master', { node: master.node, rest: master.rest, metrics: master.metrics, application: file });
-      const result = await runApplication(master.system, c, { file, ...(o.parallelism ? { parallelism: o.parallelism } : {}), ...(o.arg ? { args: o.arg } : {}) }, master.system.log);
+      const result = await runApplication(master.system, c, master.clientSecret, { file, ...(o.parallelism ? { parallelism: o.parallelism } : {}), ...(o.arg ? { args: o.arg } : {}) }, master.system.log);
       printResult(result);
       await master.stop();
       process.exit(result.state === 'finished' ? 0 : 1);

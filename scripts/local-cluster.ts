@@ -1,8 +1,11 @@
 /**
  * A local session cluster on loopback, as background processes: its own etcd (unless
  * `etcd: false`), M Masters (one leads, the others stand by) and N TaskExecutors. `start`
- * records their PIDs, addresses and the generated secret in `<workDir>/cluster.json` (mode
- * 0600), so that `stop` and the client commands find them; each process logs to
+ * records their PIDs, addresses and the generated client secret in `<workDir>/cluster.json`
+ * (mode 0600), so that `stop` and the client commands find them. The node secret, which only
+ * Masters and TaskExecutors hold, goes to the processes' environment and to `<workDir>/node.secret`
+ * (mode 0600, for starting more processes by hand), never to cluster.json: the CLI reads only the
+ * client secret, so a CLI user cannot pose as a node. Each process logs to
  * `<workDir>/logs/`. Processes are stopped by PID: SIGTERM, then SIGKILL after a deadline.
  */
 import { spawn } from 'node:child_process';
@@ -15,7 +18,8 @@ import { startEtcdCluster } from '../lib/ha/etcd-server.js';
 export interface LocalClusterState {
   file: string;
   clusterId: string;
-  secret: string;
+  /** What clients authenticate with; the node secret is not here (see the header). */
+  clientSecret: string;
   /** The first Master's address (in HA mode the leader may be another: ask etcd). */
   masterAddress: string;
   etcdEndpoints: string[];
@@ -52,7 +56,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const state: LocalClusterState = {
     file: path.join(workDir, 'cluster.json'),
     clusterId: `local-${randomBytes(4).toString('hex')}`,
-    secret: randomBytes(24).toString('hex'),
+    clientSecret: randomBytes(24).toString('hex'),
     masterAddress: '',
     etcdEndpoints: [],
     processes: [],
@@ -66,16 +70,21 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       state.etcdEndpoints = etcd.endpoints;
       for (const member of etcd.members) state.processes.push({ role: `etcd-${member.name}`, pid: member.pid!, log: path.join(workDir, 'etcd', `${member.name}.log`) });
     }
+    const nodeSecret = randomBytes(24).toString('hex');
+    writeFileSync(path.join(workDir, 'node.secret'), nodeSecret + '\n', { mode: 0o600 });
+    const { FLINKISH_CLIENT_SECRET: _ignored, ...inherited } = process.env;
     const env = {
-      ...process.env,
-      FLINKISH_SECRET: state.secret,
+      ...inherited,
+      FLINKISH_SECRET: nodeSecret,
       FLINKISH_CLUSTER_ID: state.clusterId,
       FLINKISH_WORK_DIR: workDir,
       FLINKISH_ETCD_ENDPOINTS: state.etcdEndpoints.join(','),
     };
     for (let i = 0; i < masters; i++) {
       const port = i === 0 ? options.port : 0;
-      const master = await startDetached(`master-${i + 1}`, ['master', '--port', String(port), '--work-dir', workDir], env, workDir);
+      // Only Masters accept clients, so only they get the client secret.
+      const masterEnv = { ...env, FLINKISH_CLIENT_SECRET: state.clientSecret };
+      const master = await startDetached(`master-${i + 1}`, ['master', '--port', String(port), '--work-dir', workDir], masterEnv, workDir);
       state.processes.push(master);
       if (i === 0) state.masterAddress = master.node!;
     }
@@ -108,6 +117,7 @@ export async function stopLocalCluster(workDir: string): Promise<number> {
   while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   for (const pid of pids.filter(alive)) kill(pid, 'SIGKILL');
   rmSync(state.file, { force: true });
+  rmSync(path.join(path.dirname(state.file), 'node.secret'), { force: true });
   return pids.length;
 }
 

@@ -42,6 +42,22 @@ export type MasterMessage =
   | { type: 'master.stop' }
   | WatchNotice;
 
+/**
+ * The client protocol: the only messages a connection authenticated with the client secret may
+ * deliver to the Master (lib/actor/client-gate.ts refuses the rest). Everything else in
+ * MasterMessage comes from nodes (`master.code.get`, `master.job.ended`) or from the process
+ * itself (leadership, stop, shutdown).
+ */
+export const CLIENT_MESSAGE_TYPES = [
+  'master.job.submit',
+  'master.job.list',
+  'master.job.status',
+  'master.job.result',
+  'master.job.cancel',
+  'master.job.savepoint',
+  'master.cluster.overview',
+] as const satisfies ReadonlyArray<MasterMessage['type']>;
+
 /** A job whose module loaded and whose graph is valid, ready for a JobMaster. */
 export interface PreparedJob extends StoredJob {
   /** The client to answer once the JobMaster runs; null for a job recovered by a new leader. */

@@ -11,8 +11,19 @@ import { defaultSupervision } from './supervision.js';
 export interface ActorSystemOptions {
   /** Cluster id: peers with another id are refused in the handshake. */
   clusterId: string;
-  /** Shared secret for the handshake's HMAC challenge-response (at least 16 characters). */
-  secret: string;
+  /**
+   * The node secret (at least 16 characters): this system is a node (Master, TaskExecutor) and
+   * its peers must hold the same. Absent for a client, which holds only `clientSecret`.
+   */
+  secret?: string;
+  /**
+   * The client secret (at least 16 characters, not the node secret). A node that holds it
+   * accepts client connections, which may only deliver `clientProtocol`; a system with only
+   * this one is a client (it cannot listen).
+   */
+  clientSecret?: string;
+  /** What a client connection may deliver: messages of these types to the actor of that name. */
+  clientProtocol?: ClientProtocol;
   /** Address to listen on; loopback by default. */
   host?: string;
   /** 0 picks an ephemeral port. */
@@ -40,7 +51,18 @@ export interface ActorSystemOptions {
   name?: string;
 }
 
-export type ResolvedOptions = Required<Omit<ActorSystemOptions, 'logger' | 'reconnect' | 'supervision' | 'tls' | 'name'>> & {
+/** The messages that clients may send: `types` to the actor named `actor`. */
+export interface ClientProtocol {
+  actor: string;
+  types: readonly string[];
+}
+
+export type ResolvedOptions = Required<
+  Omit<ActorSystemOptions, 'logger' | 'reconnect' | 'supervision' | 'tls' | 'name' | 'secret' | 'clientSecret' | 'clientProtocol'>
+> & {
+  secret: string | null;
+  clientSecret: string | null;
+  clientProtocol: ClientProtocol | null;
   tls: TlsSettings | null;
   reconnect: { initialDelayMs: number; maxDelayMs: number; giveUpAfterMs: number };
   supervision: SupervisionPolicy;
@@ -64,7 +86,9 @@ export const defaults = {
 export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
   const o: ResolvedOptions = {
     clusterId: options.clusterId,
-    secret: options.secret,
+    secret: options.secret ?? null,
+    clientSecret: options.clientSecret ?? null,
+    clientProtocol: options.clientProtocol ?? null,
     host: options.host ?? defaults.host,
     port: options.port ?? defaults.port,
     listen: options.listen ?? defaults.listen,
@@ -81,7 +105,13 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     name: options.name ?? 'actor-system',
   };
   if (typeof o.clusterId !== 'string' || o.clusterId.length === 0) throw new ConfigError('clusterId', 'must be a non-empty string');
-  if (typeof o.secret !== 'string' || o.secret.length < 16) throw new ConfigError('secret', 'must be a string of at least 16 characters');
+  if (o.secret === null && o.clientSecret === null) throw new ConfigError('secret', 'must be a string of at least 16 characters (or, for a client, give clientSecret)');
+  if (o.secret !== null && (typeof o.secret !== 'string' || o.secret.length < 16)) throw new ConfigError('secret', 'must be a string of at least 16 characters');
+  if (o.clientSecret !== null && (typeof o.clientSecret !== 'string' || o.clientSecret.length < 16)) {
+    throw new ConfigError('clientSecret', 'must be a string of at least 16 characters');
+  }
+  if (o.secret !== null && o.secret === o.clientSecret) throw new ConfigError('clientSecret', 'must differ from the node secret, or clients could pose as nodes');
+  if (o.secret === null && o.listen) throw new ConfigError('listen', 'a client (clientSecret without secret) cannot listen: set listen: false');
   if (typeof o.host !== 'string' || o.host.length === 0) throw new ConfigError('host', 'must be a host name or IP address');
   positiveInt('port', o.port, 0, 65535);
   positiveInt('heartbeatIntervalMs', o.heartbeatIntervalMs, 10);

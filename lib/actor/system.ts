@@ -23,6 +23,9 @@ import type { ActorTerminated, WatchNotice, Watcher } from './notices.js';
 import { resolveOptions, type ActorSystemOptions, type ResolvedOptions } from './options.js';
 import { ActorRef, isAskFailure, replyError, type Message, type RefRouter } from './ref.js';
 import type { SupervisionPolicy } from './supervision.js';
+import { clientEnvelopeProblem } from './client-gate.js';
+import { ClientForbiddenError } from '../transport/errors.js';
+import { Role } from '../transport/handshake.js';
 
 /** What a spawned actor's machine can be given to reach the runtime. */
 export interface ActorEnv {
@@ -112,12 +115,15 @@ export class ActorSystem implements RefRouter {
       { ...options, cluster: options.clusterId },
       codec,
       {
-        onEnvelope: (from, envelope) => this.onEnvelope(from, envelope),
+        onEnvelope: (from, envelope, role) => {
+          if (role === Role.Client && !this.clientMayDeliver(from, envelope)) return;
+          this.onEnvelope(from, envelope);
+        },
         onPeerUp: (node) => {
           this.upNodes.add(node);
           this.events.emit('node.up', node);
         },
-        onPeerLost: (node, reason, detail) => this.onPeerLost(node, reason, detail),
+        onPeerLost: (node, reason, detail, refusal) => this.onPeerLost(node, reason, detail, refusal),
         onUndeliverable: (node, messages, reason) => {
           this.deadLetterCount += messages;
           this.events.emit('dead-letter', { target: `*@${node}`, messageType: `${messages} queued messages`, reason });
@@ -395,11 +401,32 @@ export class ActorSystem implements RefRouter {
     }
   }
 
-  private onPeerLost(node: string, reason: PeerLossReason, detail: string): void {
+  /** A client's envelope outside the client protocol is refused and reported, never delivered. */
+  private clientMayDeliver(from: string, envelope: Envelope): boolean {
+    const problem = clientEnvelopeProblem(from, envelope, this.options.clientProtocol, (id) => this.asks.get(id)?.targetNode === from);
+    if (problem === null) return true;
+    const target = typeof envelope[1] === 'string' ? envelope[1] : '?';
+    const type = envelope[0] === EnvelopeKind.Tell ? messageType(envelope[2]) : `envelope kind ${envelope[0]}`;
+    this.deadLetterCount++;
+    this.log.warn({ client: from, target, messageType: type, reason: problem }, 'refused a message from a client connection');
+    this.events.emit('dead-letter', { target, messageType: type, reason: problem });
+    const replyTo = envelope[0] === EnvelopeKind.Tell ? (envelope[3] ?? (envelope[2] as { replyTo?: unknown } | null)?.replyTo) : undefined;
+    // Tell the client why, but only the client: never aim an answer where it pointed.
+    if (replyTo instanceof ActorRef && replyTo.node === from) {
+      try {
+        replyError(replyTo, new ClientForbiddenError(target, type));
+      } catch {
+        // The client is gone.
+      }
+    }
+    return false;
+  }
+
+  private onPeerLost(node: string, reason: PeerLossReason, detail: string, refusal?: RuntimeError): void {
     if (this.upNodes.delete(node)) this.events.emit('node.down', node, reason, detail);
     const byName = this.remoteWatches.get(node);
     this.remoteWatches.delete(node);
-    const error: WireError = { code: ErrorCode.PeerUnreachable, message: `node ${node}: ${detail}` };
+    const error: WireError = refusal ? toWireError(refusal) : { code: ErrorCode.PeerUnreachable, message: `node ${node}: ${detail}` };
     for (const [name, watchers] of byName ?? []) {
       const notice: ActorTerminated = { type: 'actor.terminated', ref: this.ref(node, name), reason, error };
       for (const w of watchers) notify(w, notice);
@@ -409,7 +436,7 @@ export class ActorSystem implements RefRouter {
       if (pending.targetNode !== node) continue;
       this.asks.delete(id);
       clearTimeout(pending.timer);
-      pending.reject(new PeerUnreachableError(node, detail));
+      pending.reject(refusal ?? new PeerUnreachableError(node, detail));
     }
   }
 

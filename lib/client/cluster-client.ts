@@ -26,7 +26,8 @@ export interface ClientOptions {
   /** etcd endpoints (HA mode): the leader is looked up there. */
   etcdEndpoints?: string[];
   clusterId: string;
-  secret: string;
+  /** The client secret: a client never holds the node secret, and may speak only the client protocol. */
+  clientSecret: string;
   logger?: Logger;
   /** Timeout of each request to the Master. */
   requestTimeoutMs?: number;
@@ -43,7 +44,7 @@ export interface SubmitOptions {
 
 /** Errors after which the Master certainly did not act on the request. */
 const NOT_TAKEN = new Set(['NOT_LEADER', 'RECOVERING']);
-/** Errors after which an idempotent request is worth sending again. */
+/** Errors after which an idempotent request is worth sending again (never AUTH_FAILED: a wrong secret stays wrong). */
 const RETRYABLE = new Set(['NOT_LEADER', 'RECOVERING', ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter]);
 
 export class ClusterClient {
@@ -58,7 +59,7 @@ export class ClusterClient {
   static async connect(options: ClientOptions): Promise<ClusterClient> {
     const system = await ActorSystem.start({
       clusterId: options.clusterId,
-      secret: options.secret,
+      clientSecret: options.clientSecret,
       listen: false,
       name: 'client',
       ...(options.logger ? { logger: options.logger } : {}),

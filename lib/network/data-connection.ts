@@ -1,7 +1,8 @@
 /**
  * One TCP data connection between two TaskExecutors, multiplexing every channel between them.
- * It opens with the same HMAC handshake as the control plane (lib/transport/handshake.ts,
- * keyed by the cluster secret), then carries data frames (data-frames.ts). A frame that cannot
+ * It opens with the same handshake as the control plane (lib/transport/handshake.ts), with
+ * the data plane's own key (derived from the node secret; only nodes speak here), then carries
+ * data frames (data-frames.ts). The peer's TaskExecutor id exists only once its proof verified. A frame that cannot
  * be decoded closes the connection with the reason logged: after a framing error nothing that
  * follows can be trusted.
  *
@@ -12,14 +13,15 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError } from '../transport/frame.js';
-import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, type HandshakeStep, type Hello } from '../transport/handshake.js';
+import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, type HandshakeStep, type VerifiedPeer } from '../transport/handshake.js';
 import { decodeDataFrame, encodeDataMessage } from './data-frames.js';
 import { DataProtocolError } from './errors.js';
 import type { DataMessage } from './messages.js';
 
 export interface DataConnectionSettings {
   readonly cluster: string;
-  readonly secret: string;
+  /** The data plane's keys: the node key only. */
+  readonly keys: HandshakeKeys;
   /** This TaskExecutor's id: the `node` of its hello. */
   readonly node: string;
   /** Unique per TaskRunner instance. */
@@ -31,8 +33,8 @@ export interface DataConnectionSettings {
 export interface DataConnectionHandlers {
   onOpen(conn: DataConnection): void;
   onMessage(conn: DataConnection, msg: DataMessage): void;
-  /** `local`: closed by us on purpose. */
-  onClose(conn: DataConnection, reason: string, local: boolean): void;
+  /** `local`: closed by us on purpose. `code`: the handshake refusal's code, if it was refused. */
+  onClose(conn: DataConnection, reason: string, local: boolean, code?: string): void;
 }
 
 export class DataConnection {
@@ -61,11 +63,16 @@ export class DataConnection {
       () => this.onHandshakeStep(this.handshake.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`)),
       settings.handshakeTimeoutMs,
     );
-    this.handshake = new HandshakeDriver(settings, expectedNode, (frame) => socket.write(frame));
+    this.handshake = new HandshakeDriver(
+      { cluster: settings.cluster, plane: Plane.Data, node: settings.node, uid: settings.uid, keys: settings.keys },
+      expectedNode !== null,
+      expectedNode,
+      (frame) => socket.write(frame),
+    );
   }
 
-  /** The peer's hello once received: `peer.node` is its TaskExecutor id. */
-  get peer(): Hello | null {
+  /** The peer once its proof verified (`peer.node` is its TaskExecutor id); null before. */
+  get peer(): VerifiedPeer | null {
     return this.handshake.peer;
   }
 
@@ -91,7 +98,7 @@ export class DataConnection {
     for (const chunk of encodeDataMessage(msg)) this.socket.write(chunk);
   }
 
-  close(reason: string, local: boolean): void {
+  close(reason: string, local: boolean, code?: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
@@ -99,7 +106,19 @@ export class DataConnection {
     this.early = [];
     if (local) this.socket.end();
     else this.socket.destroy();
-    this.handlers.onClose(this, reason, local);
+    this.handlers.onClose(this, reason, local, code);
+  }
+
+  /** Close after our refusal frame went out, so that the peer learns its code. */
+  private closeAfterRefusal(reason: string, code: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.early = [];
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.handlers.onClose(this, reason, false, code);
   }
 
   private onData(chunk: Buffer): void {
@@ -133,11 +152,12 @@ export class DataConnection {
       case 'continue':
         return;
       case 'refuse':
-        this.log.warn({ remote: this.remoteAddress, peer: this.peer?.node, code: step.code, reason: step.reason }, 'data connection refused');
-        return this.close(`${step.code}: ${step.reason}`, false);
+        // No peer name: whatever its hello claimed was never proven.
+        this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'data connection refused');
+        return this.closeAfterRefusal(`${step.code}: ${step.reason}`, step.code);
       case 'refused':
-        this.log.warn({ remote: this.remoteAddress, code: step.code, reason: step.reason }, 'peer refused the data connection');
-        return this.close(`${step.code}: ${step.reason}`, false);
+        this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'peer refused the data connection');
+        return this.close(`${step.code}: ${step.reason}`, false, step.code);
       case 'open': {
         this.state = 'open';
         if (this.handshakeTimer) clearTimeout(this.handshakeTimer);

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from '../logging.js';
+import { HandshakeKeys, Plane } from '../transport/handshake.js';
 import { DataConnection, type DataConnectionSettings } from './data-connection.js';
 import type { DataMessage } from './messages.js';
 
@@ -20,6 +21,7 @@ export interface DataTransportOptions {
   readonly node: string;
   readonly host: string;
   readonly clusterId: string;
+  /** The node secret: the data plane's key is derived from it (clients have no access here). */
   readonly secret: string;
   readonly log: Logger;
   /** A data message from a peer. */
@@ -48,7 +50,7 @@ export class DataTransport {
   constructor(private readonly options: DataTransportOptions) {
     this.settings = {
       cluster: options.clusterId,
-      secret: options.secret,
+      keys: HandshakeKeys.derive(options.clusterId, Plane.Data, { node: options.secret, client: null }),
       node: options.node,
       uid: randomUUID(),
       maxFrameBytes: options.maxFrameBytes ?? 64 * 1024 * 1024,
@@ -109,18 +111,20 @@ export class DataTransport {
 
   private readonly handlers = {
     onOpen: (conn: DataConnection): void => {
-      const peer = conn.peer?.node as string;
+      const peer = conn.peer!.node;
       // A peer that dialed us: use its connection to send too, unless we already have one.
       if (!this.senders.has(peer)) this.senders.set(peer, conn);
       this.options.log.debug({ peer, remote: conn.remoteAddress }, 'data connection open');
     },
     onMessage: (conn: DataConnection, msg: DataMessage): void => {
-      this.options.onMessage(msg, conn.peer?.node as string);
+      this.options.onMessage(msg, conn.peer!.node);
     },
     onClose: (conn: DataConnection, reason: string, local: boolean): void => {
       this.all.delete(conn);
+      // Only a proven identity, or the one we dialed ourselves: an inbound stranger that claimed
+      // to be some TaskExecutor and failed its proof names nobody, and fails nothing.
       const peer = conn.peer?.node ?? conn.expectedNode;
-      if (peer === null) return; // an inbound connection that never said who it was
+      if (peer === null) return;
       if (this.senders.get(peer) === conn) this.senders.delete(peer);
       if (local || this.stopped) return;
       this.options.log.warn({ peer, reason }, 'data connection lost');

@@ -7,7 +7,7 @@ import { Packr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
-import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, type HandshakeStep, type Hello } from './handshake.js';
+import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, type HandshakeStep, type Role, type VerifiedPeer } from './handshake.js';
 import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
 
 /** Encodes and decodes envelopes; the actor system's codec knows how to carry ActorRefs. */
@@ -18,7 +18,8 @@ export interface WireCodec {
 
 export interface ConnectionSettings {
   cluster: string;
-  secret: string;
+  /** The control plane's keys of this endpoint (node and/or client). */
+  keys: HandshakeKeys;
   node: string;
   uid: string;
   maxFrameBytes: number;
@@ -33,7 +34,8 @@ export interface ConnectionHandlers {
   onOpen(conn: Connection): void;
   onEnvelope(conn: Connection, envelope: Envelope): void;
   onDrain(conn: Connection): void;
-  onClose(conn: Connection, kind: CloseKind, reason: string): void;
+  /** `code`: the handshake refusal's code, when the handshake was refused (either way). */
+  onClose(conn: Connection, kind: CloseKind, reason: string, code?: string): void;
 }
 
 /**
@@ -81,12 +83,22 @@ export class Connection {
       () => this.onHandshakeStep(this.handshake.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`)),
       settings.handshakeTimeoutMs,
     );
-    this.handshake = new HandshakeDriver(settings, expectedNode, (frame) => socket.write(frame));
+    this.handshake = new HandshakeDriver(
+      { cluster: settings.cluster, plane: Plane.Control, node: settings.node, uid: settings.uid, keys: settings.keys },
+      initiator,
+      expectedNode,
+      (frame) => socket.write(frame),
+    );
   }
 
-  /** The peer's hello, once received. */
-  get peer(): Hello | null {
+  /** The peer, once its handshake proof verified (null before: a hello's claims are no identity). */
+  get peer(): VerifiedPeer | null {
     return this.handshake.peer;
+  }
+
+  /** The role we authenticate as on this connection. */
+  get role(): Role {
+    return this.handshake.role;
   }
 
   get remoteAddress(): string {
@@ -116,12 +128,22 @@ export class Connection {
     this.socket.end();
   }
 
-  close(kind: CloseKind, reason: string): void {
+  close(kind: CloseKind, reason: string, code?: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.stopTimers();
     this.socket.destroy();
-    this.handlers.onClose(this, kind, reason);
+    this.handlers.onClose(this, kind, reason, code);
+  }
+
+  /** Close after our refusal frame went out, so that the peer learns its code. */
+  private closeAfterRefusal(reason: string, code: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.stopTimers();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.handlers.onClose(this, 'refused', reason, code);
   }
 
   private onData(chunk: Buffer): void {
@@ -145,12 +167,12 @@ export class Connection {
       case 'continue':
         return;
       case 'refuse':
-        this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, code: step.code, reason: step.reason }, 'connection refused');
-        this.socket.end();
-        return this.close('refused', `${step.code}: ${step.reason}`);
+        // No peer name here: whatever its hello claimed was never proven.
+        this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'connection refused');
+        return this.closeAfterRefusal(`${step.code}: ${step.reason}`, step.code);
       case 'refused':
-        this.log.warn({ remote: this.remoteAddress, code: step.code, reason: step.reason }, 'peer refused the connection');
-        return this.close('refused', `${step.code}: ${step.reason}`);
+        this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'peer refused the connection');
+        return this.close('refused', `${step.code}: ${step.reason}`, step.code);
       case 'open':
         this.state = 'open';
         if (this.handshakeTimer) clearTimeout(this.handshakeTimer);

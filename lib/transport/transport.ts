@@ -11,11 +11,13 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, PeerUnreachableError, SendQueueFullError } from '../errors.js';
+import { ErrorCode, PeerUnreachableError, SendQueueFullError, type RuntimeError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { FrameBatch, FrameError } from './frame.js';
 import { Connection, type CloseKind, type ConnectionSettings, type WireCodec } from './connection.js';
 import type { Envelope } from './protocol.js';
+import { CLIENT_NODE_PREFIX, HandshakeKeys, Plane, type Role } from './handshake.js';
+import { AuthFailedError, HandshakeCode, HandshakeRefusedError, PERMANENT_REFUSALS } from './errors.js';
 
 export interface TlsSettings {
   cert: string | Buffer;
@@ -30,7 +32,11 @@ export interface ReconnectSettings {
   giveUpAfterMs: number;
 }
 
-export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'uid'> {
+export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'uid' | 'keys'> {
+  /** The node secret: this endpoint is a node (Master, TaskExecutor). Null for a client. */
+  secret: string | null;
+  /** The client secret: a node that holds it serves clients; an endpoint with only it is a client. */
+  clientSecret: string | null;
   host: string;
   port: number;
   /** A client-only system does not listen; peers reach it over the connections it dials. */
@@ -43,10 +49,14 @@ export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'ui
 export type PeerLossReason = 'connection-lost' | 'heartbeat-timeout';
 
 export interface TransportHandlers {
-  onEnvelope(fromNode: string, envelope: Envelope): void;
+  /** An envelope from a verified peer, with the role it authenticated as. */
+  onEnvelope(fromNode: string, envelope: Envelope, role: Role): void;
   onPeerUp(node: string): void;
-  /** An open connection was lost, or a dial failed: the peer is unreachable right now. */
-  onPeerLost(node: string, reason: PeerLossReason, detail: string): void;
+  /**
+   * An open connection was lost, or a dial failed: the peer is unreachable right now. `refusal`
+   * is set when the peer refused our handshake for good (e.g. AUTH_FAILED): waiting on it is pointless.
+   */
+  onPeerLost(node: string, reason: PeerLossReason, detail: string, refusal?: RuntimeError): void;
   /** Queued messages that could not be delivered: the peer was unreachable for too long or refused us. */
   onUndeliverable(node: string, messages: number, reason: string): void;
 }
@@ -62,6 +72,9 @@ class Association {
   reconnectAttempts = 0;
   disconnectedSince: number | null = null;
   readonly drainWaiters: Array<() => void> = [];
+  /** A permanent refusal of our handshake: sends fail with it until `refusedUntil`, without a dial. */
+  refusal: RuntimeError | null = null;
+  refusedUntil = 0;
 
   constructor(readonly node: string) {}
 }
@@ -74,6 +87,7 @@ export class Transport {
   private readonly associations = new Map<string, Association>();
   private readonly pending = new Set<Connection>();
   private stopped = false;
+  private readonly keys: HandshakeKeys;
 
   constructor(
     private readonly settings: TransportSettings,
@@ -82,7 +96,8 @@ export class Transport {
     /** Replaced by the owner once the node id is known. */
     public log: Logger,
   ) {
-    this.node = `client-${this.uid}`;
+    this.node = `${CLIENT_NODE_PREFIX}${this.uid}`;
+    this.keys = HandshakeKeys.derive(settings.cluster, Plane.Control, { node: settings.secret, client: settings.clientSecret });
   }
 
   async start(): Promise<void> {
@@ -113,6 +128,10 @@ export class Transport {
    */
   send(node: string, envelope: Envelope): void {
     const assoc = this.association(node);
+    if (assoc.refusal !== null) {
+      if (Date.now() < assoc.refusedUntil) throw assoc.refusal;
+      assoc.refusal = null;
+    }
     const payload = this.codec.encode(envelope);
     if (payload.length > this.settings.maxFrameBytes) {
       throw new FrameError(
@@ -229,7 +248,7 @@ export class Transport {
 
   /** `dialed` is the node we dialed, or null for an accepted connection. */
   private createConnection(socket: net.Socket, dialed: string | null): Connection {
-    const settings: ConnectionSettings = { ...this.settings, node: this.node, uid: this.uid };
+    const settings: ConnectionSettings = { ...this.settings, keys: this.keys, node: this.node, uid: this.uid };
     return new Connection(
       socket,
       dialed !== null,
@@ -237,12 +256,12 @@ export class Transport {
       this.codec,
       {
         onOpen: (conn) => this.onOpen(conn),
-        onEnvelope: (conn, envelope) => this.handlers.onEnvelope(conn.peer!.node, envelope),
+        onEnvelope: (conn, envelope) => this.handlers.onEnvelope(conn.peer!.node, envelope, conn.peer!.role),
         onDrain: (conn) => {
           const assoc = conn.peer && this.associations.get(conn.peer.node);
           if (assoc?.conn === conn) this.flush(assoc);
         },
-        onClose: (conn, kind, reason) => this.onClose(conn, kind, reason),
+        onClose: (conn, kind, reason, code) => this.onClose(conn, kind, reason, code),
       },
       this.log,
       dialed,
@@ -274,6 +293,7 @@ export class Transport {
     }
     const wasDown = assoc.uid !== peer.uid || current === null;
     assoc.uid = peer.uid;
+    assoc.refusal = null;
     assoc.reconnectAttempts = 0;
     assoc.disconnectedSince = null;
     this.log.debug({ peer: peer.node, initiator: conn.initiator }, 'connection open');
@@ -285,14 +305,14 @@ export class Transport {
     return conn.initiator ? this.node : conn.peer!.node;
   }
 
-  private onClose(conn: Connection, kind: CloseKind, reason: string): void {
+  private onClose(conn: Connection, kind: CloseKind, reason: string, code?: string): void {
     this.pending.delete(conn);
     const node = conn.expectedNode ?? conn.peer?.node;
     const assoc = node === undefined ? undefined : this.associations.get(node);
     if (!assoc) return;
     if (assoc.dialing === conn) {
       assoc.dialing = null;
-      this.onDialFailed(assoc, kind, reason);
+      this.onDialFailed(assoc, conn, kind, reason, code);
       return;
     }
     if (assoc.conn !== conn) return; // a retired twin or a stale incarnation
@@ -305,8 +325,19 @@ export class Transport {
     if (assoc.batch.size > 0 && !this.stopped) this.scheduleReconnect(assoc, reason);
   }
 
-  private onDialFailed(assoc: Association, kind: CloseKind, reason: string): void {
+  private onDialFailed(assoc: Association, conn: Connection, kind: CloseKind, reason: string, code?: string): void {
     if (this.stopped) return this.dropQueued(assoc, 'the actor system is terminating');
+    if (code !== undefined && PERMANENT_REFUSALS.has(code)) {
+      // A wrong secret (or cluster id, version, port) stays wrong: fail now, never retry as if down.
+      const refusal =
+        code === HandshakeCode.AuthFailed
+          ? new AuthFailedError(assoc.node, this.settings.cluster, conn.role, reason)
+          : new HandshakeRefusedError(assoc.node, this.settings.cluster, code, reason);
+      assoc.refusal = refusal;
+      assoc.refusedUntil = Date.now() + this.settings.reconnect.giveUpAfterMs;
+      this.handlers.onPeerLost(assoc.node, 'connection-lost', refusal.message, refusal);
+      return this.dropQueued(assoc, refusal.message);
+    }
     // Asks and watches waiting on this peer learn now; queued tells wait for the reconnect.
     this.handlers.onPeerLost(assoc.node, 'connection-lost', `cannot connect: ${reason}`);
     if (kind === 'refused') return this.dropQueued(assoc, `connection refused: ${reason}`);

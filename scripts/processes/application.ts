@@ -17,12 +17,19 @@ export interface ApplicationJob {
   args?: Record<string, unknown>;
 }
 
-export async function runApplication(system: ActorSystem, config: ClusterConfig, job: ApplicationJob, log: Logger): Promise<JobResult> {
+/** `clientSecret`: the one the Master accepts; the application's own client speaks only the client protocol. */
+export async function runApplication(
+  system: ActorSystem,
+  config: ClusterConfig,
+  clientSecret: string,
+  job: ApplicationJob,
+  log: Logger,
+): Promise<JobResult> {
   const code = await readFile(job.file);
   const client = await ClusterClient.connect({
     ...(config.etcdEndpoints.length > 0 ? { etcdEndpoints: config.etcdEndpoints } : { masterAddress: system.node }),
     clusterId: config.clusterId,
-    secret: config.secret,
+    clientSecret,
     logger: log,
   });
   try {

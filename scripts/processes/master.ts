@@ -4,11 +4,13 @@
  * while elected: its election revokes leadership before its lease can expire.
  */
 import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ActorSystem } from '../../lib/index.js';
 import { requireSecret, type ClusterConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logging.js';
 import { masterMachine } from '../../actors/master/machine.js';
+import { CLIENT_MESSAGE_TYPES } from '../../actors/master/protocol.js';
 import { haServices, masterHa } from './ha.js';
 import { startMasterEndpoints } from '../../lib/rest/master-endpoints.js';
 import type { LeaderTracker } from '../../lib/rest/leadership.js';
@@ -22,14 +24,20 @@ export interface RunningMaster {
   metrics: string | null;
   /** Leadership as this process sees it, for the REST API and the metrics. */
   leadership: LeaderTracker;
+  /** The client secret this Master accepts (a random one when none is configured: then only this process knows it). */
+  clientSecret: string;
   stop(): Promise<void>;
 }
 
 export async function startMaster(config: ClusterConfig): Promise<RunningMaster> {
   const logger = createLogger({ name: 'master', level: config.logLevel });
+  const clientSecret = config.clientSecret || randomBytes(24).toString('hex');
+  if (!config.clientSecret) logger.warn('no clientSecret configured: clients (the CLI) are refused; set FLINKISH_CLIENT_SECRET');
   const system = await ActorSystem.start({
     clusterId: config.clusterId,
     secret: requireSecret(config),
+    clientSecret,
+    clientProtocol: { actor: 'master', types: CLIENT_MESSAGE_TYPES },
     host: config.host,
     port: config.masterPort,
     name: 'master',
@@ -85,6 +93,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
     rest: endpoints.rest,
     metrics: endpoints.metrics,
     leadership,
+    clientSecret,
     async stop() {
       await endpoints.close();
       master.tell({ type: 'master.stop' });

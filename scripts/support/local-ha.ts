@@ -43,6 +43,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
   const etcd = await startEtcdCluster({ members: options.etcdMembers ?? 1, dataDir: path.join(workDir, 'etcd') });
   const env: Record<string, string> = {
     FLINKISH_SECRET: `ha-secret-${process.pid}-0123456789`,
+    FLINKISH_CLIENT_SECRET: `ha-client-secret-${process.pid}-0123456789`,
     FLINKISH_CLUSTER_ID: `ha-${process.pid}-${Date.now()}`,
     FLINKISH_WORK_DIR: workDir,
     FLINKISH_ETCD_ENDPOINTS: etcd.endpoints.join(','),
@@ -92,7 +93,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
       const client = await ClusterClient.connect({
         etcdEndpoints: etcd.endpoints,
         clusterId: env['FLINKISH_CLUSTER_ID']!,
-        secret: env['FLINKISH_SECRET']!,
+        clientSecret: env['FLINKISH_CLIENT_SECRET']!,
         logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
       });
       clients.push(client);

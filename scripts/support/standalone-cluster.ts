@@ -36,6 +36,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const workDir = mkdtempSync(path.join(tmpdir(), 'flinkish-cluster-'));
   const env: Record<string, string> = {
     FLINKISH_SECRET: 'integration-test-secret-0123',
+    FLINKISH_CLIENT_SECRET: 'integration-test-client-secret-0123',
     FLINKISH_CLUSTER_ID: `test-${process.pid}`,
     FLINKISH_WORK_DIR: workDir,
     FLINKISH_SLOT_REQUEST_TIMEOUT_MS: String(options.slotRequestTimeoutMs ?? 20_000),
@@ -63,7 +64,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     workDir,
     addTaskExecutor,
     async client() {
-      const client = await ClusterClient.connect({ masterAddress, clusterId: env['FLINKISH_CLUSTER_ID']!, secret: env['FLINKISH_SECRET']! });
+      const client = await ClusterClient.connect({ masterAddress, clusterId: env['FLINKISH_CLUSTER_ID']!, clientSecret: env['FLINKISH_CLIENT_SECRET']! });
       clients.push(client);
       return client;
     },

@@ -209,7 +209,7 @@ describe('cli - bad input', function () {
 
   it('reports a missing job module clearly', () => {
     const dir = path.join(distRoot, '..', '.tmp');
-    writeFileSync(path.join(distRoot, 'cli-test-config.json'), JSON.stringify({ secret: 'x'.repeat(20), masterAddress: '127.0.0.1:1' }));
+    writeFileSync(path.join(distRoot, 'cli-test-config.json'), JSON.stringify({ clientSecret: 'x'.repeat(20), masterAddress: '127.0.0.1:1' }));
     const r = cli(['--config', path.join(distRoot, 'cli-test-config.json'), 'run', path.join(dir, 'does-not-exist.js')]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /ENOENT|no such file/);

@@ -63,7 +63,7 @@ describe('ha - Master failover', function () {
     const direct = await ClusterClient.connect({
       masterAddress: String(zombie.ready['node']),
       clusterId: cluster.env['FLINKISH_CLUSTER_ID']!,
-      secret: cluster.env['FLINKISH_SECRET']!,
+      clientSecret: cluster.env['FLINKISH_CLIENT_SECRET']!,
       failoverTimeoutMs: 1,
     });
     try {

@@ -35,12 +35,17 @@ describe('transport - bad input and refused peers', function () {
     await b.waitForLine((line) => pattern.test(line), 5000);
   }
 
-  it('refuses a peer with the wrong secret, and logs it', async () => {
+  it('refuses a peer with the wrong secret at once, without retrying, and logs it', async () => {
     const intruder = await startLocalSystem({ secret: 'not-the-cluster-secret' });
     try {
-      await assert.rejects(intruder.ref<EchoMessage>(b.node, 'echo').ask({ type: 'echo', payload: 1 }, { timeoutMs: 5000 }), {
-        code: 'PEER_UNREACHABLE',
+      const echo = intruder.ref<EchoMessage>(b.node, 'echo');
+      await assert.rejects(echo.ask({ type: 'echo', payload: 1 }, { timeoutMs: 5000 }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'AUTH_FAILED');
+        assert.match(err.message, new RegExp(`${b.node} of cluster '${testCluster.clusterId}'.*does not match`));
+        return true;
       });
+      // New sends fail with the same code at once: no redial as if the peer were down.
+      assert.throws(() => echo.tell({ type: 'echo', payload: 2, replyTo: echo as never }), { code: 'AUTH_FAILED' });
       await assertLogged(/AUTH_FAILED/);
     } finally {
       await intruder.terminate();
@@ -52,7 +57,7 @@ describe('transport - bad input and refused peers', function () {
     const stranger = await startLocalSystem({ clusterId: 'another-cluster' });
     try {
       await assert.rejects(stranger.ref<EchoMessage>(b.node, 'echo').ask({ type: 'echo', payload: 1 }, { timeoutMs: 5000 }), {
-        code: 'PEER_UNREACHABLE',
+        code: 'CLUSTER_MISMATCH',
       });
       await assertLogged(/CLUSTER_MISMATCH/);
     } finally {

@@ -1,24 +1,39 @@
 /**
- * A hand-driven peer for bad-input tests: a plain socket that can complete a real handshake
- * and then write whatever bytes a test wants.
+ * A hand-driven peer for bad-input and attack tests: a plain socket that speaks the wire
+ * protocol by hand. It can complete a real handshake (when given a secret), or send any hello
+ * and any proof an attacker would, and records every frame the other side sends.
  */
 import net from 'node:net';
 import { once } from 'node:events';
 import { Packr } from 'msgpackr';
 import { FrameDecoder, encodeFrame } from '../../lib/transport/frame.js';
-import { authMac, makeHello, type Hello } from '../../lib/transport/handshake.js';
+import { deriveKey, makeHello, Plane, proofMac, Role, verifyProof, type Hello } from '../../lib/transport/handshake.js';
 
 const packr = new Packr({ useRecords: false });
 
+export interface HandshakeAs {
+  /** `control` (actor messages) by default, or `data` (a TaskExecutor's data port). */
+  plane?: Plane;
+  /** `node` by default; a client's id starts with `client-`. */
+  role?: Role;
+  node?: string;
+}
+
 export class RawPeer {
   readonly frames: unknown[] = [];
+  /** Every frame received, also those taken by nextFrame: what the other side ever revealed. */
+  readonly seen: unknown[] = [];
   closed = false;
   private readonly decoder = new FrameDecoder(16 * 1024 * 1024);
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.decoder.push(chunk, (frame) => this.frames.push(packr.unpack(frame)));
+        this.decoder.push(chunk, (frame) => {
+          const value = packr.unpack(frame);
+          this.frames.push(value);
+          this.seen.push(value);
+        });
       } catch {
         // The test only cares about what it can read.
       }
@@ -34,14 +49,37 @@ export class RawPeer {
     return new RawPeer(socket);
   }
 
-  /** Complete the handshake as a legitimate peer of `cluster` with `secret`. */
-  async handshake(cluster: string, secret: string): Promise<void> {
-    const ours = makeHello(cluster, `client-raw-${process.pid}`, 'raw-uid');
-    this.write(encodeFrame(packr.pack(ours)));
-    const theirs = (await this.nextFrame()) as Hello;
-    this.write(encodeFrame(packr.pack({ t: 'auth', mac: authMac(secret, ours, { ...theirs, nonce: Buffer.from(theirs.nonce) }) })));
-    const auth = (await this.nextFrame()) as { t: string };
-    if (auth.t !== 'auth') throw new Error(`handshake failed: ${JSON.stringify(auth)}`);
+  /** Complete the handshake as a legitimate dialer holding `secret` for its role. */
+  async handshake(cluster: string, secret: string, as: HandshakeAs = {}): Promise<void> {
+    const plane = as.plane ?? Plane.Control;
+    const role = as.role ?? Role.Node;
+    const ours = makeHello(cluster, plane, role, as.node ?? (role === Role.Client ? `client-raw-${process.pid}` : `raw-${process.pid}`), 'raw-uid');
+    this.sendHello(ours);
+    const theirs = this.asHello(await this.nextFrame());
+    const key = deriveKey(secret, cluster, plane, role);
+    this.sendProof(proofMac(key, 'dialer', ours, theirs));
+    const answer = (await this.nextFrame()) as { t: string; mac?: Uint8Array };
+    if (answer.t !== 'auth' || !verifyProof(key, 'acceptor', ours, theirs, answer.mac!)) throw new Error(`handshake failed: ${JSON.stringify(answer)}`);
+  }
+
+  /** The other side's hello, with its nonce as a Buffer (as we would echo it back). */
+  asHello(frame: unknown): Hello {
+    const h = frame as Hello;
+    if (h?.t !== 'hello') throw new Error(`expected a hello, got ${JSON.stringify(frame)}`);
+    return { ...h, nonce: Buffer.from(h.nonce) };
+  }
+
+  sendHello(hello: Hello): void {
+    this.write(encodeFrame(packr.pack(hello)));
+  }
+
+  sendProof(mac: Uint8Array): void {
+    this.write(encodeFrame(packr.pack({ t: 'auth', mac: Buffer.from(mac) })));
+  }
+
+  /** The `auth` frames (MACs) the other side ever sent us. */
+  macsSeen(): Buffer[] {
+    return this.seen.filter((f) => (f as { t?: string })?.t === 'auth').map((f) => Buffer.from((f as { mac: Uint8Array }).mac));
   }
 
   write(bytes: Uint8Array): void {
