@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ActorSystem } from '../../lib/index.js';
-import type { ClusterClient } from '../../lib/client/cluster-client.js';
+import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { Plane, Role, type Hello } from '../../lib/transport/handshake.js';
 import { EnvelopeKind } from '../../lib/transport/protocol.js';
 import { distRoot, killAll } from '../support/launcher.js';
@@ -185,6 +185,37 @@ describe('handshake - attacks on real processes', function () {
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, new RegExp(`AUTH_FAILED.*${cluster.masterAddress} of cluster '${clusterId}'.*client secret.*does not match`));
     } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('roles - cluster start writes the client secret for the CLI, and the node secret apart', function () {
+  this.timeout(60_000);
+
+  it('cli - cluster.json holds only the client secret, which is enough for a client; the node secret is a 0600 file', async () => {
+    const workDir = mkdtempSync(path.join(tmpdir(), 'flinkish-local-'));
+    const { FLINKISH_SECRET: _s, FLINKISH_CLIENT_SECRET: _c, ...clean } = process.env;
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [path.join(distRoot, CLI), ...args], { encoding: 'utf8', env: { ...clean, FLINKISH_WORK_DIR: workDir }, timeout: 30_000 });
+    try {
+      const start = cli('cluster', 'start', '--no-etcd', '-n', '1', '--slots', '1');
+      assert.equal(start.status, 0, start.stderr);
+      const state = JSON.parse(readFileSync(path.join(workDir, 'cluster.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(typeof state['clientSecret'], 'string');
+      assert.equal(state['secret'], undefined, 'cluster.json must not hold the node secret');
+      const nodeSecretFile = path.join(workDir, 'node.secret');
+      assert.equal(statSync(nodeSecretFile).mode & 0o777, 0o600);
+      assert.notEqual(readFileSync(nodeSecretFile, 'utf8').trim(), state['clientSecret']);
+      // What the CLI reads from cluster.json is enough to be a client (ops-cli's branch runs the CLI itself here).
+      const client = await ClusterClient.connect({ masterAddress: String(state['masterAddress']), clusterId: String(state['clusterId']), clientSecret: String(state['clientSecret']) });
+      try {
+        assert.deepEqual(await client.list(), []);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      cli('cluster', 'stop');
       rmSync(workDir, { recursive: true, force: true });
     }
   });
