@@ -30,5 +30,15 @@ describe('actor - system options', () => {
     rejects('reconnect.maxDelayMs', { reconnect: { initialDelayMs: 100, maxDelayMs: 10 } });
     rejects('supervision.strategy', { supervision: { strategy: 'escalate' } });
     rejects('tls.ca', { tls: { cert: 'x', key: 'y' } });
+    rejects('clientSecret', { clientSecret: 'short' });
+    rejects('clientSecret', { clientSecret: valid.secret });
+    rejects('secret', { secret: undefined });
+    rejects('listen', { secret: undefined, clientSecret: 'client-secret-0123' });
+  });
+
+  it('makes a system with only the client secret a client', () => {
+    const o = resolveOptions({ clusterId: 'c', clientSecret: 'client-secret-0123', listen: false });
+    assert.equal(o.secret, null);
+    assert.equal(o.clientSecret, 'client-secret-0123');
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { configDefaults, envName, loadConfig, requireSecret } from '../../../lib/config.js';
+import { configDefaults, envName, loadConfig, requireClientSecret, requireSecret } from '../../../lib/config.js';
 import { ConfigError } from '../../../lib/errors.js';
 
 describe('config - loading and validation', () => {
@@ -41,5 +41,12 @@ describe('config - loading and validation', () => {
   it('requires a secret long enough to join a cluster', () => {
     assert.throws(() => requireSecret(loadConfig({ env: {} })), /'secret'/);
     assert.equal(requireSecret(loadConfig({ env: { FLINKISH_SECRET: 'x'.repeat(16) } })), 'x'.repeat(16));
+  });
+
+  it('keeps the client secret apart from the node secret, validated alike', () => {
+    assert.throws(() => requireClientSecret(loadConfig({ env: { FLINKISH_SECRET: 'x'.repeat(16) } })), /'clientSecret'.*FLINKISH_CLIENT_SECRET/);
+    assert.throws(() => loadConfig({ env: { FLINKISH_CLIENT_SECRET: 'short' } }), /'clientSecret': must be at least 16/);
+    assert.throws(() => loadConfig({ env: { FLINKISH_SECRET: 'x'.repeat(16), FLINKISH_CLIENT_SECRET: 'x'.repeat(16) } }), /'clientSecret': must differ/);
+    assert.equal(requireClientSecret(loadConfig({ env: { FLINKISH_CLIENT_SECRET: 'c'.repeat(16) } })), 'c'.repeat(16));
   });
 });
