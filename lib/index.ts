@@ -17,7 +17,8 @@ export {
   type AskFailure,
 } from './actor/ref.js';
 export type { WatchNotice, ActorTerminated, ActorRestarted, Watcher, TerminationReason } from './actor/notices.js';
-export type { ActorSystemOptions } from './actor/options.js';
+export type { ActorSystemOptions, ClientProtocol } from './actor/options.js';
+export { HandshakeCode, TransportErrorCode, AuthFailedError, HandshakeRefusedError, ClientForbiddenError } from './transport/errors.js';
 export type { SupervisionPolicy } from './actor/supervision.js';
 export type { TlsSettings } from './transport/transport.js';
 export {

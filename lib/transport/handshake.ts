@@ -30,10 +30,11 @@
  *
  * Why reflection fails: a MAC exists only for one direction (distinct labels), one plane and
  * role (distinct keys) and one pair of fresh nonces. An attacker who claims to be S to T must
- * produce a *dialer* proof over T's fresh nonce; the only parties that compute dialer proofs
- * are dialers over the hellos they received themselves, and acceptors answer only verified
- * dialers, so no node can be made to compute it for the attacker (on either plane, or across
- * planes: the keys differ). Replaying an old proof fails on the nonce.
+ * produce a *dialer* proof over T's hello. Acceptors never compute dialer proofs, and answer
+ * only verified dialers; a dialer computes one only over the hello of the node id it dialed
+ * (it refuses WRONG_NODE first), so a node that dials the attacker proves itself to the
+ * attacker's id, never to T's. No node, on either plane, can be made to compute it (across
+ * planes the keys differ too). Replaying an old proof fails on the fresh nonce.
  *
  * What it does not do: it authenticates the start of a connection, not every frame after it;
  * someone who can rewrite packets in flight could hijack an open connection. On loopback that
