@@ -147,10 +147,12 @@ export function verifyProof(key: Buffer, direction: Direction, dialer: Hello, ac
 
 /** Why a peer's hello cannot be accepted, or null when it can (its claims are still unproven). */
 export function helloProblem(ours: Hello, theirs: unknown): { code: string; reason: string } | null {
-  if (!isHello(theirs)) return { code: HandshakeCode.BadHello, reason: 'first frame is not a valid hello' };
-  if (theirs.version !== ours.version) {
-    return { code: HandshakeCode.VersionMismatch, reason: `protocol version ${theirs.version} is not ${ours.version}` };
+  // The version first: a peer of another version may shape its hello differently.
+  const version = (theirs as { version?: unknown } | null)?.version;
+  if ((theirs as { t?: unknown } | null)?.t === 'hello' && typeof version === 'number' && version !== ours.version) {
+    return { code: HandshakeCode.VersionMismatch, reason: `protocol version ${version} is not ${ours.version}` };
   }
+  if (!isHello(theirs)) return { code: HandshakeCode.BadHello, reason: 'first frame is not a valid hello' };
   if (theirs.cluster !== ours.cluster) {
     return { code: HandshakeCode.ClusterMismatch, reason: `cluster id '${theirs.cluster}' is not '${ours.cluster}'` };
   }

@@ -6,7 +6,7 @@
 import type { WireError } from '../errors.js';
 
 /** Bumped on any incompatible change; checked in the handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2; // 2: the handshake with direction-bound proofs, planes and roles
 
 export const EnvelopeKind = {
   /** [Tell, targetName, message, replyTo?] — replyTo is an ActorRef, set for asks. */

@@ -126,6 +126,7 @@ describe('transport - handshake', () => {
     assert.equal(helloProblem(a, makeHello('elsewhere', Plane.Control, Role.Node, b.node, b.uid))?.code, 'CLUSTER_MISMATCH');
     assert.equal(helloProblem(a, makeHello('cluster', Plane.Data, Role.Node, b.node, b.uid))?.code, 'PLANE_MISMATCH');
     assert.equal(helloProblem(a, { ...b, version: 99 })?.code, 'VERSION_MISMATCH');
+    assert.equal(helloProblem(a, { t: 'hello', version: 1, cluster: 'cluster', node: b.node, uid: b.uid, nonce: b.nonce })?.code, 'VERSION_MISMATCH', 'a version-1 hello');
     assert.equal(helloProblem(a, { t: 'hello' })?.code, 'BAD_HELLO');
     assert.equal(helloProblem(a, 'garbage')?.code, 'BAD_HELLO');
     assert.equal(helloProblem(a, b), null);
