@@ -1,16 +1,19 @@
 /**
- * From submitted code to a job graph: the Master stores the module by content hash (the
- * TaskExecutors fetch it by that hash), imports it, builds and validates its dataflow, and
- * chains it into a job graph. Any problem is an error with a clear message for the client.
+ * From submitted code to a job graph: the Master checks the module's size, stores it by
+ * content hash (the TaskExecutors fetch it by that hash), and has it evaluated in a worker
+ * thread (job-sandbox.ts), which builds, validates and chains its dataflow into a job graph.
+ * Any problem is an error with a clear message for the client.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildStreamGraph, importJobFunction } from '../../lib/dataflow/jobmodule.js';
-import { buildJobGraph, type JobGraph } from '../../lib/dataflow/jobgraph.js';
+import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
 import { RuntimeError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logging.js';
 import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { JobConfig } from '../../lib/dataflow/job-config.js';
+import { JobBuildError, JobBuildErrorCode } from './errors.js';
+import { buildJobInSandbox, type JobBuildLimits } from './job-sandbox.js';
 
 export interface PreparedGraph {
   codeHash: string;
@@ -36,20 +39,49 @@ export async function storeCode(dir: string, code: Uint8Array): Promise<{ hash: 
   return { hash, file };
 }
 
-export async function prepareJob(
-  dir: string,
-  code: Uint8Array,
-  options: { parallelism: number; args: Record<string, unknown>; name?: string },
-): Promise<PreparedGraph> {
+export interface PrepareOptions {
+  parallelism: number;
+  args: Record<string, unknown>;
+  name?: string;
+  /** The file the user submitted, for messages about the module. */
+  fileName?: string;
+  /** Largest module accepted, in bytes. */
+  maxModuleBytes: number;
+  /** Why `maxModuleBytes` is what it is, for the message that refuses a larger module. */
+  limitReason: string;
+  limits: JobBuildLimits;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export async function prepareJob(dir: string, code: Uint8Array, options: PrepareOptions): Promise<PreparedGraph> {
   if (!(code instanceof Uint8Array) || code.length === 0) {
     throw new RuntimeError('INVALID_JOB_MODULE', 'the submitted job module is empty');
   }
   if (!Number.isInteger(options.parallelism) || options.parallelism < 1) {
     throw new RuntimeError('INVALID_ARGUMENT', `parallelism must be a positive integer, got ${options.parallelism}`);
   }
+  const displayName = displayNameOf(options.fileName);
+  // Before any work on it: not stored, not evaluated.
+  if (code.length > options.maxModuleBytes) {
+    throw new JobBuildError(
+      JobBuildErrorCode.ModuleTooLarge,
+      `job module ${displayName} is ${code.length} bytes, above the limit of ${options.maxModuleBytes} bytes (${options.limitReason}); ` +
+        'make the module smaller: bundle fewer dependencies, and read data in a source at run time rather than embedding it',
+      { module: displayName, bytes: code.length, limitBytes: options.maxModuleBytes },
+    );
+  }
   const { hash, file } = await storeCode(dir, code);
-  const job = await importJobFunction(pathToFileURL(file).href);
-  const graph = buildStreamGraph(job, { parallelism: options.parallelism, args: options.args });
-  const jobGraph = buildJobGraph(graph.describe());
-  return { codeHash: hash, jobGraph, jobConfig: graph.config, name: options.name ?? 'job' };
+  const built = await buildJobInSandbox(
+    { moduleUrl: pathToFileURL(file).href, displayName, parallelism: options.parallelism, args: options.args, log: options.log },
+    options.limits,
+    options.signal,
+  );
+  return { codeHash: hash, jobGraph: built.jobGraph, jobConfig: built.jobConfig, name: options.name ?? 'job' };
+}
+
+/** The client's file name, if it sent a printable one; it only ever appears in messages. */
+function displayNameOf(fileName: string | undefined): string {
+  if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > 512 || /[\u0000-\u001f\u007f]/.test(fileName)) return '(submitted module)';
+  return fileName;
 }
