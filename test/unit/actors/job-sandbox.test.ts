@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildJobInSandbox, type JobBuild } from '../../../actors/master/job-sandbox.js';
+import { createLogger } from '../../../lib/logging.js';
+import { jobPath } from '../../support/cluster.js';
+import { waitFor } from '../../support/wait.js';
+
+describe('master - job sandbox (a real worker thread)', function () {
+  let dir: string;
+  const log = createLogger({ level: 'silent' });
+  const limits = { timeoutMs: 30_000, memoryMb: 32 };
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'flinkish-sandbox-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function build(file: string, displayName = 'user-job.js'): JobBuild {
+    return { moduleUrl: pathToFileURL(file).href, displayName, parallelism: 2, args: { lines: 10 }, log };
+  }
+
+  it('builds the job graph of a good module and returns only plain data', async () => {
+    const built = await buildJobInSandbox(build(jobPath('wordcount')), limits);
+    assert.deepEqual(
+      built.jobGraph.vertices.map((v) => v.parallelism),
+      built.jobGraph.vertices.map(() => 2),
+    );
+    assert.ok(built.jobGraph.vertices.length >= 2);
+    assert.equal(built.jobConfig.checkpointing, null);
+    assert.doesNotThrow(() => structuredClone(built));
+  });
+
+  it('terminates a running build when its signal is aborted (a state exit), long before its timeout', async () => {
+    const started = path.join(dir, 'started');
+    const file = path.join(dir, 'loops.mjs');
+    writeFileSync(file, `import { writeFileSync } from 'node:fs';\nexport default () => { writeFileSync(${JSON.stringify(started)}, 'x'); for (;;) {} };\n`);
+    const controller = new AbortController();
+    const building = buildJobInSandbox(build(file), { ...limits, timeoutMs: 600_000 }, controller.signal);
+    await waitFor('the module to start looping', () => existsSync(started));
+    controller.abort();
+    await assert.rejects(building, (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'NOT_LEADER');
+      assert.match(err.message, /user-job\.js: this Master stopped leading/);
+      return true;
+    });
+  });
+
+  it('names a module without a default-exported function', async () => {
+    const file = path.join(dir, 'no-default.mjs');
+    writeFileSync(file, 'export const x = 1;\n');
+    await assert.rejects(buildJobInSandbox(build(file), limits), { code: 'INVALID_JOB_MODULE', message: 'job module user-job.js: has no default-exported function (env) => void' });
+  });
+
+  // Node gives no location for a module's syntax error short of printing it uncaught.
+  it('reports a syntax error with the user file name instead of the internal path', async () => {
+    const file = path.join(dir, 'abc123.mjs');
+    writeFileSync(file, 'export default (env) => {};\nthis is not javascript\n');
+    await assert.rejects(buildJobInSandbox(build(file), limits), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'INVALID_JOB_MODULE');
+      assert.match(err.message, /^job module user-job\.js: cannot be imported: SyntaxError: Unexpected identifier/);
+      assert.ok(!err.message.includes('abc123'), err.message);
+      return true;
+    });
+  });
+
+  it('keeps the dataflow check codes of an invalid graph', async () => {
+    const file = path.join(dir, 'no-sink.mjs');
+    writeFileSync(file, 'export default (env) => { env.fromSequence(1, 10).map((x) => x); };\n');
+    await assert.rejects(buildJobInSandbox(build(file), limits), { code: 'INVALID_JOB_GRAPH' });
+  });
+});
