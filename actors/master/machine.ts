@@ -133,6 +133,11 @@ export const masterMachine = setup({
     cancelBuilds: enqueueActions(({ self, enqueue }) => {
       for (const id of Object.keys(self.getSnapshot().children)) if (id.startsWith(BUILD_PREFIX)) enqueue.stopChild(id);
     }),
+    /** A finished build leaves the machine's children: nothing grows with the number of submissions. */
+    forgetBuild: enqueueActions(({ event, enqueue }) => {
+      const { actorId } = event as unknown as { actorId?: string };
+      if (actorId?.startsWith(BUILD_PREFIX)) enqueue.stopChild(actorId);
+    }),
     startJob: ({ context, event }) => {
       if (event.type !== 'master.job.prepared') return;
       context.code.set(event.prepared.codeHash, event.prepared.code);
@@ -314,6 +319,8 @@ export const masterMachine = setup({
         serving: {
           exit: 'cancelBuilds',
           on: {
+            'xstate.done.actor.*': { actions: 'forgetBuild' },
+            'xstate.error.actor.*': { actions: 'forgetBuild' },
             'master.job.submit': { actions: 'submit' },
             'master.job.prepared': { actions: 'startJob' },
             'master.job.list': { actions: 'list' },

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterClient } from '../../lib/client/cluster-client.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
@@ -142,5 +142,55 @@ describe('master - job modules are evaluated outside the main thread', function 
     const stored = readdirSync(cluster.workDir, { recursive: true }).map(String).filter((f) => f.includes(hash));
     assert.deepEqual(stored, [], 'the module was not stored');
     await leaderKeepsLeadingAndRunsAJob();
+  });
+});
+
+describe('master - a build in progress when leadership is lost', function () {
+  this.timeout(90_000);
+  let cluster: HaCluster;
+  after(async () => {
+    await cluster?.stop();
+    await killAll();
+  });
+
+  it('is terminated on step-down, and the client resubmits to the new leader', async () => {
+    cluster = await startHaCluster({ masters: 2, taskExecutors: 1, slots: 2, env: { FLINKISH_JOB_BUILD_TIMEOUT_MS: '60000' } });
+    const client = await cluster.client();
+    const first = await waitFor('a leading Master', () => cluster.leader(client), { timeoutMs: 20_000 });
+    await waitFor('2 registered slots', async () => (await client.overview()).slotsTotal === 2, { timeoutMs: 15_000 });
+    // Its first evaluation loops (and leaves a marker); any later one builds a good dataflow.
+    const marker = path.join(cluster.workDir, 'first-build-started');
+    const file = path.join(cluster.workDir, 'loops-once.js');
+    writeFileSync(
+      file,
+      [
+        "import { existsSync, writeFileSync } from 'node:fs';",
+        'export default function loopsOnce(env) {',
+        "  const marker = env.args['marker'];",
+        '  if (!existsSync(marker)) {',
+        "    writeFileSync(marker, 'x');",
+        '    for (;;) {}',
+        '  }',
+        "  env.fromSequence(1, 100).collect();",
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const submitted = client.submitFile(file, { args: { marker } });
+    await waitFor('the first build to loop', () => existsSync(marker));
+    first.pause();
+    const next = await waitFor('a new leader', () => {
+      const leader = cluster.leader(client);
+      return leader && leader !== first ? leader : undefined;
+    }, { timeoutMs: 20_000 });
+    first.resume();
+    await first.waitForLine((line) => line.includes('leadership revoked'), 15_000);
+    // The cancelled build answered the client NOT_LEADER, so it resubmitted to the new leader.
+    await first.waitForLine((line) => line.includes('job submission rejected') && line.includes('stopped leading while it built the dataflow'), 15_000);
+    const jobId = await submitted;
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.equal(result.collected.length, 100);
+    assert.equal(cluster.leader(client), next);
   });
 });
