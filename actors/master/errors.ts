@@ -12,11 +12,13 @@ export const JobBuildErrorCode = {
   ModuleExited: 'JOB_MODULE_EXITED',
   /** Importing the module and building its dataflow took longer than `jobBuildTimeoutMs`. */
   BuildTimeout: 'JOB_BUILD_TIMEOUT',
-  /** The build used more heap than `jobBuildMemoryMb`. */
+  /** The build used more heap than `jobBuildMemoryMb`, or grew the process by as much again off the heap. */
   BuildOutOfMemory: 'JOB_BUILD_OUT_OF_MEMORY',
+  /** Another module is being built and the waiting room is full: submit again shortly. */
+  BuildBusy: 'JOB_BUILD_BUSY',
   /** The module's default export threw while building the dataflow. */
   BuildFailed: 'JOB_BUILD_FAILED',
-  /** The build was cancelled: this Master stopped leading while it ran. */
+  /** The build was cancelled: this Master stopped leading while it ran (clients resubmit to the new leader). */
   BuildCancelled: 'NOT_LEADER',
 } as const;
 export type JobBuildErrorCode = (typeof JobBuildErrorCode)[keyof typeof JobBuildErrorCode];

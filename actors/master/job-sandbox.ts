@@ -9,9 +9,13 @@
  * The thread gets an empty environment (the Master's secret stays out of reach of
  * `process.env`) and its stdout/stderr are captured into the Master's log, bounded.
  *
+ * Off-heap memory (Buffers) is not covered by the heap limit, so the process's resident size is
+ * watched while the build runs: growing it by more than the heap limit again (plus room for the
+ * thread itself) stops the build too. This is exact because builds run one at a time
+ * (build-gate.ts); a sudden allocation may overshoot by what fits in one sampling interval.
+ *
  * What a worker thread does not contain: it shares the process, so code that means harm
  * (`process.kill(process.pid)`, reading files) is kept out by authentication, not by this.
- * Off-heap memory (Buffers) is not covered by the heap limit.
  */
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
@@ -56,7 +60,7 @@ export interface BuiltJob {
 }
 
 export interface JobBuild {
-  /** file:// URL of the stored module. */
+  /** The module: a `data:` URL of its code, or a file:// URL. */
   moduleUrl: string;
   /** The name the user knows the module by (the file they submitted); replaces the URL in messages. */
   displayName: string;
@@ -69,7 +73,12 @@ const WORKER = new URL('./job-sandbox-worker.js', import.meta.url);
 /** Bounds of what is taken from a thrown error and from the module's output. */
 const MAX_MESSAGE_CHARS = 4000;
 const MAX_STACK_LINES = 20;
+const MAX_STACK_CHARS = 8000;
 const MAX_OUTPUT_BYTES = 16 * 1024;
+const MiB = 1024 * 1024;
+/** A worker thread's own footprint (its isolate, young generation, code), beyond its heap limit. */
+const THREAD_OVERHEAD_MB = 64;
+const RSS_SAMPLE_MS = 20;
 /** Codes of the dataflow's own checks, kept as they are (e.g. INVALID_JOB_GRAPH). */
 const DATAFLOW_CODES = new Set<string>(Object.values(DataflowErrorCode));
 
@@ -97,6 +106,7 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(watchdog);
       signal?.removeEventListener('abort', onAbort);
       // The thread may still be running (a timeout, a reply followed by more work): end it.
       void worker.terminate();
@@ -116,6 +126,21 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
         ),
       limits.timeoutMs,
     );
+    const growthLimitMb = 2 * limits.memoryMb + THREAD_OVERHEAD_MB;
+    const rssLimit = process.memoryUsage.rss() + growthLimitMb * MiB;
+    const watchdog = setInterval(() => {
+      if (process.memoryUsage.rss() <= rssLimit) return;
+      settle(() =>
+        reject(
+          new JobBuildError(
+            JobBuildErrorCode.BuildOutOfMemory,
+            `job module ${name}: building its dataflow grew the Master's memory by more than ${growthLimitMb} MB (memory outside the heap, such as Buffers), ` +
+              'so the Master stopped it; a job module must not load data at build time (read it in a source instead), or raise jobBuildMemoryMb',
+            { ...details, memoryMb: limits.memoryMb, growthLimitMb },
+          ),
+        ),
+      );
+    }, RSS_SAMPLE_MS);
     const onAbort = () => settle(() => reject(cancelled(name)));
     signal?.addEventListener('abort', onAbort, { once: true });
     captureOutput(worker.stdout, build.log, name, 'stdout');
@@ -155,7 +180,7 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
   });
 }
 
-function cancelled(name: string): JobBuildError {
+export function cancelled(name: string): JobBuildError {
   return new JobBuildError(JobBuildErrorCode.BuildCancelled, `job module ${name}: this Master stopped leading while it built the dataflow; submit to the new leader`, {
     module: name,
   });
@@ -204,14 +229,33 @@ function failure(reply: Exclude<SandboxReply, { t: 'built' }>, build: JobBuild):
   }
 }
 
-/** The Master's internal copy (`file:///…/jobs/<sha256>.mjs`) renamed to the user's file. */
-function userText(text: string, build: JobBuild): string {
-  const internalPath = decodeURIComponent(new URL(build.moduleUrl).pathname);
-  return String(text).slice(0, MAX_MESSAGE_CHARS).split(build.moduleUrl).join(build.displayName).split(internalPath).join(build.displayName);
+/** The module's internal URL (a `data:` URL of its code) renamed to the user's file, bounded. */
+function userText(text: string, build: JobBuild, maxChars = MAX_MESSAGE_CHARS): string {
+  const { moduleUrl, displayName } = build;
+  const renamed = renameBounded(String(text), moduleUrl, displayName, maxChars);
+  if (!moduleUrl.startsWith('file:')) return renamed;
+  return renameBounded(renamed, decodeURIComponent(new URL(moduleUrl).pathname), displayName, maxChars);
+}
+
+/** `text` with every `from` replaced by `to`, cut at `maxChars`, without copying more of it. */
+function renameBounded(text: string, from: string, to: string, maxChars: number): string {
+  let out = '';
+  let at = 0;
+  while (out.length < maxChars) {
+    const next = text.indexOf(from, at);
+    const room = maxChars - out.length;
+    if (next === -1 || next - at >= room) {
+      out += text.slice(at, at + room);
+      break;
+    }
+    out += text.slice(at, next) + to;
+    at = next + from.length;
+  }
+  return out.slice(0, maxChars);
 }
 
 function userStack(stack: string, build: JobBuild): string {
-  return userText(stack.split('\n').slice(0, MAX_STACK_LINES).join('\n'), build);
+  return userText(stack, build, MAX_STACK_CHARS).split('\n').slice(0, MAX_STACK_LINES).join('\n');
 }
 
 /** ` (at wordcount.js:3:9)`: the first frame in the user's file, with its line numbers. */

@@ -12,14 +12,13 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
-import { MAX_VALUE_BYTES } from '../../lib/ha/codec.js';
 import { jobMasterMachine } from '../jobmaster/machine.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { JobResult } from '../jobmaster/status.js';
 import { resourceManagerMachine } from '../resourcemanager/machine.js';
 import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
-import { newJobId, prepareJob } from './job-preparation.js';
+import { moduleLimit, newJobId, prepareJob } from './job-preparation.js';
 import type { JobSummary, MasterMessage, PreparedJob, SubmitJob } from './protocol.js';
 import { persistResult, recoverJobs, type Recovered } from './recovery.js';
 
@@ -345,8 +344,6 @@ export const masterMachine = setup({
 });
 
 const BUILD_PREFIX = 'build-';
-/** Room left in a job's HA record for everything but its module (the job graph, mostly). */
-const HA_RECORD_HEADROOM_BYTES = 128 * 1024;
 
 interface Submission {
   jobId: string;
@@ -360,15 +357,13 @@ interface Submission {
 async function prepareSubmission({ jobId, env, settings, stores, submission }: Submission, signal: AbortSignal): Promise<void> {
   const parallelism = submission.parallelism ?? settings.defaultParallelism;
   const args = submission.args ?? {};
-  const haLimit = stores ? MAX_VALUE_BYTES - HA_RECORD_HEADROOM_BYTES : Number.POSITIVE_INFINITY;
   try {
-    const prepared = await prepareJob(`${settings.workDir}/jobs`, submission.code, {
+    const prepared = await prepareJob(submission.code, {
       parallelism,
       args,
       ...(submission.name ? { name: submission.name } : {}),
       ...(submission.fileName ? { fileName: submission.fileName } : {}),
-      maxModuleBytes: Math.min(settings.jobModuleMaxBytes, haLimit),
-      limitReason: haLimit < settings.jobModuleMaxBytes ? 'what the HA store holds per job, less room for its job graph' : 'jobModuleMaxBytes',
+      moduleLimit: moduleLimit(settings.jobModuleMaxBytes, stores !== null),
       limits: { timeoutMs: settings.jobBuildTimeoutMs, memoryMb: settings.jobBuildMemoryMb },
       log: env.log,
       signal,

@@ -105,6 +105,17 @@ describe('master - job modules are evaluated outside the main thread', function 
     await leaderKeepsLeadingAndRunsAJob();
   });
 
+  it('stops a module that allocates Buffers without bound at build time (off the heap) with JOB_BUILD_OUT_OF_MEMORY', async () => {
+    const source = 'const kept = [];\nexport default function buffers(env) {\n  for (;;) kept.push(Buffer.alloc(16 * 1024 * 1024, 1));\n}\n';
+    const file = moduleFile('buffers.js', source);
+    await assert.rejects(client.submitFile(file), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'JOB_BUILD_OUT_OF_MEMORY');
+      assert.match(err.message, /buffers\.js: building its dataflow grew the Master's memory by more than \d+ MB \(memory outside the heap/);
+      return true;
+    });
+    await leaderKeepsLeadingAndRunsAJob();
+  });
+
   it("shows a module's error at import with the user's file name, the thrown message and its line", async () => {
     const source = "const setting = undefined;\n// the module checks its setting at import\nif (!setting) throw new Error('boom: the setting is missing');\nexport default (env) => {};\n";
     const file = moduleFile('throws-at-import.js', source);
@@ -129,7 +140,7 @@ describe('master - job modules are evaluated outside the main thread', function 
     await leaderKeepsLeadingAndRunsAJob();
   });
 
-  it('refuses a module above jobModuleMaxBytes before storing or evaluating it', async () => {
+  it('refuses a module above jobModuleMaxBytes before evaluating it', async () => {
     // Were it evaluated, it would exit its thread: JOB_MODULE_EXITED, not JOB_MODULE_TOO_LARGE.
     const source = `process.exit(9);\nexport default (env) => {};\n// ${'x'.repeat(MODULE_MAX_BYTES)}\n`;
     const file = moduleFile('too-large.js', source);

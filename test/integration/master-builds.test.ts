@@ -54,12 +54,9 @@ describe('master - builds are child actors of its machine', function () {
 
   it('forgets each build once it has answered', async () => {
     await waitFor('the Master to serve', async () => Array.isArray(await master.ask({ type: 'master.job.list' }, { timeoutMs: 1000 })));
-    const bad = Array.from({ length: 5 }, (_, i) => submit(`export default () => { throw new Error('bad ${i}'); };`));
-    const outcomes = await Promise.allSettled(bad);
-    assert.deepEqual(
-      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as { code?: string }).code : o.status)),
-      outcomes.map(() => 'JOB_BUILD_FAILED'),
-    );
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(submit(`export default () => { throw new Error('bad ${i}'); };`), { code: 'JOB_BUILD_FAILED' });
+    }
     await waitFor('no builds left in the machine', () => builds().length === 0);
   });
 
@@ -73,6 +70,26 @@ describe('master - builds are child actors of its machine', function () {
       assert.match(err.message, /job\.js: this Master stopped leading/);
       return true;
     });
+    assert.deepEqual(builds(), []);
+  });
+
+  it('builds one module at a time, lets two wait, refuses more at once, and cancels the waiting ones on step-down', async () => {
+    await waitFor('the Master to serve', async () => Array.isArray(await master.ask({ type: 'master.job.list' }, { timeoutMs: 1000 })));
+    const looping = submit('export default () => { for (;;) {} };');
+    await waitFor('a build to run', () => builds().length === 1);
+    const waiting = [submit('export default (env) => { env.fromSequence(1, 2).collect(); };'), submit('export default (env) => {};')];
+    await waitFor('two builds to wait', () => builds().length === 3);
+    await assert.rejects(submit('export default (env) => {};'), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'JOB_BUILD_BUSY');
+      assert.match(err.message, /job\.js: the Master is building another module and 2 more wait; submit again shortly/);
+      return true;
+    });
+    master.tell({ type: 'master.leadership.revoked' });
+    const outcomes = await Promise.allSettled([looping, ...waiting]);
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as { code?: string }).code : o.status)),
+      ['NOT_LEADER', 'NOT_LEADER', 'NOT_LEADER'],
+    );
     assert.deepEqual(builds(), []);
   });
 });

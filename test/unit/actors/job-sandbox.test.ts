@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { moduleLimit, prepareJob } from '../../../actors/master/job-preparation.js';
 import { buildJobInSandbox, type JobBuild } from '../../../actors/master/job-sandbox.js';
+import { MAX_VALUE_BYTES } from '../../../lib/ha/codec.js';
 import { createLogger } from '../../../lib/logging.js';
 import { jobPath } from '../../support/cluster.js';
 import { waitFor } from '../../support/wait.js';
@@ -69,5 +71,36 @@ describe('master - job sandbox (a real worker thread)', function () {
     const file = path.join(dir, 'no-sink.mjs');
     writeFileSync(file, 'export default (env) => { env.fromSequence(1, 10).map((x) => x); };\n');
     await assert.rejects(buildJobInSandbox(build(file), limits), { code: 'INVALID_JOB_GRAPH' });
+  });
+});
+
+describe('master - job module size limit', () => {
+  const log = createLogger({ level: 'silent' });
+  const options = (ha: boolean, configured: number) => ({
+    parallelism: 1,
+    args: {},
+    fileName: 'big.js',
+    moduleLimit: moduleLimit(configured, ha),
+    limits: { timeoutMs: 1000, memoryMb: 32 },
+    log,
+  });
+
+  it('is the configured bound, and with HA at most what a job record in etcd holds', () => {
+    assert.deepEqual(moduleLimit(1000, false), { bytes: 1000, reason: 'jobModuleMaxBytes' });
+    assert.deepEqual(moduleLimit(1000, true), { bytes: 1000, reason: 'jobModuleMaxBytes' });
+    const ha = moduleLimit(64 << 20, true);
+    assert.ok(ha.bytes < MAX_VALUE_BYTES, `${ha.bytes}`);
+    assert.match(ha.reason, /HA store/);
+    assert.deepEqual(moduleLimit(64 << 20, false).bytes, 64 << 20);
+  });
+
+  it('refuses a larger module before evaluating it, naming the file, the sizes and why', async () => {
+    // Evaluated, it would exit its thread (JOB_MODULE_EXITED).
+    const code = Buffer.from(`process.exit(1);\n// ${'x'.repeat(MAX_VALUE_BYTES)}\n`);
+    await assert.rejects(prepareJob(code, options(true, 64 << 20)), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'JOB_MODULE_TOO_LARGE');
+      assert.match(err.message, new RegExp(`^job module big\\.js is ${code.length} bytes, above the limit of ${moduleLimit(64 << 20, true).bytes} bytes \\(what the HA store holds per job`));
+      return true;
+    });
   });
 });
