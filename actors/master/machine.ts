@@ -23,7 +23,7 @@ import type { JobSummary, MasterMessage, PreparedJob, SubmitJob } from './protoc
 import { persistResult, recoverJobs, type Recovered } from './recovery.js';
 
 export interface MasterSettings {
-  /** Where job code is stored. */
+  /** The Master's working directory. */
   workDir: string;
   /** Checkpoint storage shared by the TaskExecutors. */
   checkpointDir: string;
