@@ -386,8 +386,8 @@ async function prepareSubmission({ jobId, env, settings, stores, submission }: S
       jobConfig: prepared.jobConfig,
       fromSavepoint: submission.fromSavepoint ?? null,
     };
-    // Stored before it runs: a new leader must find every job it has to run.
     if (signal.aborted) throw new RuntimeError(MasterErrorCode.NotLeader, 'this Master stopped leading while it prepared the job; submit to the new leader');
+    // Stored before it runs: a new leader must find every job it has to run.
     await stores?.jobGraphs.put(jobId, stored);
     // Stored under this term: if the term has just ended, the new leader recovers and runs it.
     if (signal.aborted) return reply(submission.replyTo, { jobId });
