@@ -1,7 +1,7 @@
 /**
  * The entry of the thread in which the Master evaluates a submitted job module (see
- * job-sandbox.ts): it imports the module, builds and validates its dataflow, chains it into a
- * job graph and posts that plain graph back. Nothing of the module (functions, objects) leaves
+ * job-sandbox.ts): it imports the module, builds and validates its dataflow and posts the
+ * dataflow's plain description back (the Master chains it into a job graph, built-graph.ts). Nothing of the module (functions, objects) leaves
  * this thread. Whatever the module does to this thread (exit, loop, exhaust its heap) ends
  * only this thread.
  */
@@ -43,7 +43,10 @@ try {
 if (job) {
   try {
     const graph = buildStreamGraph(job, { parallelism: request.parallelism, args: request.args });
-    post({ t: 'built', jobGraph: buildJobGraph(graph.describe()), jobConfig: graph.config });
+    const description = graph.describe();
+    // Validated here, within the build's limits, for the user's error; the Master checks it again.
+    buildJobGraph(description);
+    post({ t: 'built', description });
   } catch (err) {
     post({ t: 'build-failed', error: describeThrown(err) });
   }

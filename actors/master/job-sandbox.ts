@@ -19,12 +19,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
-import type { JobConfig } from '../../lib/dataflow/job-config.js';
-import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
+import type { StreamGraphDescription } from '../../lib/dataflow/description.js';
 import { DataflowErrorCode } from '../../lib/dataflow/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logging.js';
+import { jobFromDescription, type BuiltJob } from './built-graph.js';
 import { JobBuildError, JobBuildErrorCode } from './errors.js';
+
+export type { BuiltJob };
 
 export interface JobBuildLimits {
   /** Wall-clock time for import and build; then the thread is terminated. */
@@ -47,17 +49,12 @@ export interface ThrownError {
   code?: string;
 }
 
-/** What the worker thread posts back: exactly one of these, then it ends. */
+/** What the worker thread posts back: exactly one of these, then it ends (the first one counts). */
 export type SandboxReply =
-  | { t: 'built'; jobGraph: JobGraph; jobConfig: JobConfig }
+  | { t: 'built'; description: StreamGraphDescription }
   | { t: 'not-a-job' }
   | { t: 'import-failed'; error: ThrownError }
   | { t: 'build-failed'; error: ThrownError };
-
-export interface BuiltJob {
-  jobGraph: JobGraph;
-  jobConfig: JobConfig;
-}
 
 export interface JobBuild {
   /** The module: a `data:` URL of its code, or a file:// URL. */
@@ -146,7 +143,16 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
     captureOutput(worker.stdout, build.log, name, 'stdout');
     captureOutput(worker.stderr, build.log, name, 'stderr');
 
-    worker.on('message', (reply: SandboxReply) => settle(() => (reply.t === 'built' ? resolve(checkBuilt(reply, name)) : reject(failure(reply, build)))));
+    worker.on('message', (reply: unknown) =>
+      settle(() => {
+        // Checked like a message off the wire: nothing in it may throw past this point.
+        try {
+          resolve(outcomeOf(reply, build));
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
     worker.on('error', (err: Error & { code?: string }) =>
       settle(() =>
         reject(
@@ -186,18 +192,28 @@ export function cancelled(name: string): JobBuildError {
   });
 }
 
-/** The reply crossed a thread boundary from code the user controls: check its shape. */
-function checkBuilt(reply: { jobGraph: JobGraph; jobConfig: JobConfig }, name: string): BuiltJob {
-  const { jobGraph, jobConfig } = reply;
-  const ok =
-    typeof jobGraph === 'object' &&
-    jobGraph !== null &&
-    Array.isArray(jobGraph.vertices) &&
-    typeof jobConfig === 'object' &&
-    jobConfig !== null &&
-    typeof jobConfig.restartStrategy === 'object';
-  if (!ok) throw new RuntimeError(DataflowErrorCode.InvalidJobModule, `job module ${name}: its build thread sent back no valid job graph`, { details: { module: name } });
-  return { jobGraph, jobConfig };
+/** The job a reply carries, or the error it reports (thrown). */
+function outcomeOf(reply: unknown, build: JobBuild): BuiltJob {
+  const name = build.displayName;
+  const r = (typeof reply === 'object' && reply !== null ? reply : {}) as Partial<Record<string, unknown>>;
+  switch (r['t']) {
+    case 'built':
+      return jobFromDescription(r['description'], name);
+    case 'not-a-job':
+    case 'import-failed':
+    case 'build-failed':
+      throw failure({ t: r['t'], error: thrownOf(r['error']) } as Exclude<SandboxReply, { t: 'built' }>, build);
+    default:
+      throw new RuntimeError(DataflowErrorCode.InvalidJobModule, `job module ${name}: its build thread sent back no dataflow description`, {
+        details: { module: name },
+      });
+  }
+}
+
+function thrownOf(error: unknown): ThrownError {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as Partial<Record<string, unknown>>;
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { name: text(e['name']) || 'Error', message: text(e['message']), stack: text(e['stack']), ...(typeof e['code'] === 'string' ? { code: e['code'] } : {}) };
 }
 
 function failure(reply: Exclude<SandboxReply, { t: 'built' }>, build: JobBuild): RuntimeError {

@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { jobFromDescription, MAX_OPERATORS } from '../../../actors/master/built-graph.js';
 import { moduleLimit, prepareJob } from '../../../actors/master/job-preparation.js';
+import { buildStreamGraph } from '../../../lib/dataflow/jobmodule.js';
 import { buildJobInSandbox, type JobBuild } from '../../../actors/master/job-sandbox.js';
 import { MAX_VALUE_BYTES } from '../../../lib/ha/codec.js';
 import { createLogger } from '../../../lib/logging.js';
@@ -102,5 +104,42 @@ describe('master - job module size limit', () => {
       assert.match(err.message, new RegExp(`^job module big\\.js is ${code.length} bytes, above the limit of ${moduleLimit(64 << 20, true).bytes} bytes \\(what the HA store holds per job`));
       return true;
     });
+  });
+});
+
+describe('master - what a build thread sends back is checked like a message off the wire', () => {
+  const good = () => buildStreamGraph((env) => env.fromSequence(1, 10).map((x: number) => x * 2).collect()).describe();
+
+  it('chains a good description into a job graph', () => {
+    const built = jobFromDescription(structuredClone(good()), 'job.js');
+    assert.ok(built.jobGraph.vertices.length >= 1);
+    assert.deepEqual(built.jobConfig, { checkpointing: null, restartStrategy: { type: 'none' } });
+  });
+
+  it('refuses malformed, oversized and invalid descriptions with errors, never a crash', () => {
+    const cases: Array<[unknown, string]> = [
+      [null, 'INVALID_JOB_MODULE'],
+      [{ operators: 'x', edges: [] }, 'INVALID_JOB_MODULE'],
+      [{ ...good(), operators: [{ id: 1 }] }, 'INVALID_JOB_MODULE'],
+      [{ ...good(), config: { checkpointing: 'yes', restartStrategy: { type: 'none' } } }, 'INVALID_JOB_MODULE'],
+      [{ ...good(), operators: Array.from({ length: MAX_OPERATORS + 1 }, () => good().operators[0]) }, 'INVALID_JOB_MODULE'],
+      [{ ...good(), edges: [] }, 'INVALID_JOB_GRAPH'],
+      [{ ...good(), config: { checkpointing: null, restartStrategy: { type: 'forever' } } }, 'INVALID_JOB_GRAPH'],
+    ];
+    for (const [description, code] of cases) {
+      assert.throws(() => jobFromDescription(description, 'job.js'), { code }, JSON.stringify(description)?.slice(0, 200));
+    }
+  });
+
+  it('refuses a reply the module forged on the thread port', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'flinkish-sandbox-'));
+    try {
+      const file = path.join(dir, 'forges.mjs');
+      writeFileSync(file, "import { parentPort } from 'node:worker_threads';\nparentPort.postMessage({ t: 'import-failed', error: null });\nparentPort.postMessage({ t: 'built', description: { operators: [{}], edges: [] } });\nexport default () => {};\n");
+      const build = { moduleUrl: pathToFileURL(file).href, displayName: 'forges.js', parallelism: 1, args: {}, log: createLogger({ level: 'silent' }) };
+      await assert.rejects(buildJobInSandbox(build, { timeoutMs: 10_000, memoryMb: 32 }), { code: 'INVALID_JOB_MODULE', message: 'job module forges.js: cannot be imported: Error: ' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
