@@ -25,6 +25,7 @@ describe('master - job modules are evaluated outside the main thread', function 
   let client: ClusterClient;
   let leader: Proc;
   let modules: string;
+  const leadershipChanges: string[] = [];
 
   before(async () => {
     cluster = await startHaCluster({
@@ -40,6 +41,15 @@ describe('master - job modules are evaluated outside the main thread', function 
     client = await cluster.client();
     leader = await waitFor('a leading Master', () => cluster.leader(client), { timeoutMs: 20_000 });
     await waitFor('2 registered slots', async () => (await client.overview()).slotsTotal === 2, { timeoutMs: 15_000 });
+    // Watched from now on (the output buffer keeps only the latest lines). The leader's own
+    // first grant may still be on its way through the pipe; any later change shows as a
+    // revocation, or as a grant to another Master.
+    for (const master of cluster.masters) {
+      master.onLine((line) => {
+        const granted = line.includes('granted leadership') && master !== leader;
+        if (granted || line.includes('leadership revoked')) leadershipChanges.push(`${master.name}: ${line}`);
+      });
+    }
     modules = path.join(cluster.workDir, 'user-modules');
     mkdirSync(modules, { recursive: true });
   });
@@ -55,17 +65,12 @@ describe('master - job modules are evaluated outside the main thread', function 
     return file;
   }
 
-  const grants = (m: Proc) => m.output.filter((line) => line.includes('granted leadership')).length;
-  const revocations = (m: Proc) => m.output.filter((line) => line.includes('leadership revoked')).length;
 
   /** The leader of the start still leads, in its first and only term, and a good job runs. */
   async function leaderKeepsLeadingAndRunsAJob(): Promise<void> {
     assert.ok(leader.running, `the leader exited:\n${leader.tail()}`);
     assert.equal(cluster.leader(client), leader, 'the leader changed');
-    for (const master of cluster.masters) {
-      assert.equal(grants(master), master === leader ? 1 : 0, `${master.name} was granted leadership again`);
-      assert.equal(revocations(master), 0, `${master.name} lost leadership`);
-    }
+    assert.deepEqual(leadershipChanges, [], 'leadership changed');
     const jobId = await client.submitFile(jobPath('wordcount'), { args: { lines: 200 } });
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
