@@ -52,6 +52,12 @@ export interface ClusterConfig {
   metricsPort: number;
   /** Bearer token for the REST API's mutating endpoints (>= 16 characters); empty turns them off. */
   restToken: string;
+  /** Wall-clock limit of a submitted module's evaluation on the Master (import and dataflow build). */
+  jobBuildTimeoutMs: number;
+  /** Heap limit of the worker thread in which the Master evaluates a submitted module. */
+  jobBuildMemoryMb: number;
+  /** Largest job module a Master accepts (with HA, never above what the HA store holds per job). */
+  jobModuleMaxBytes: number;
 }
 
 export const configDefaults: ClusterConfig = {
@@ -80,6 +86,9 @@ export const configDefaults: ClusterConfig = {
   restPort: 0,
   metricsPort: 0,
   restToken: '',
+  jobBuildTimeoutMs: 10_000,
+  jobBuildMemoryMb: 128,
+  jobModuleMaxBytes: 512 * 1024,
 };
 
 type Kind = 'string' | 'int' | 'list';
@@ -108,6 +117,9 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   restPort: 'int',
   metricsPort: 'int',
   restToken: 'string',
+  jobBuildTimeoutMs: 'int',
+  jobBuildMemoryMb: 'int',
+  jobModuleMaxBytes: 'int',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -185,6 +197,9 @@ function validate(c: ClusterConfig): ClusterConfig {
   range(c, 'maxCollectedRecords', 0, 100_000_000);
   range(c, 'restPort', -1, 65535);
   range(c, 'metricsPort', -1, 65535);
+  range(c, 'jobBuildTimeoutMs', 100, 600_000);
+  range(c, 'jobBuildMemoryMb', 16, 1 << 16);
+  range(c, 'jobModuleMaxBytes', 1, 256 << 20);
   if (c.restToken !== '' && c.restToken.length < 16) throw new ConfigError('restToken', 'must be at least 16 characters (or empty to turn mutating REST endpoints off)');
   if (c.clientSecret !== '' && c.clientSecret.length < 16) throw new ConfigError('clientSecret', 'must be at least 16 characters');
   if (c.clientSecret !== '' && c.clientSecret === c.secret) throw new ConfigError('clientSecret', 'must differ from secret, or every client could pose as a node');

@@ -9,7 +9,7 @@
  * retry) and then `serving`. Leadership revoked → `standby` at once: its ResourceManager and
  * JobMasters stop, since a new leader owns the cluster now. `stopping` is final.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { jobMasterMachine } from '../jobmaster/machine.js';
@@ -18,12 +18,12 @@ import type { JobResult } from '../jobmaster/status.js';
 import { resourceManagerMachine } from '../resourcemanager/machine.js';
 import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
-import { newJobId, prepareJob } from './job-preparation.js';
-import type { JobSummary, MasterMessage, PreparedJob } from './protocol.js';
+import { moduleLimit, newJobId, prepareJob } from './job-preparation.js';
+import type { JobSummary, MasterMessage, PreparedJob, SubmitJob } from './protocol.js';
 import { persistResult, recoverJobs, type Recovered } from './recovery.js';
 
 export interface MasterSettings {
-  /** Where job code is stored. */
+  /** The Master's working directory. */
   workDir: string;
   /** Checkpoint storage shared by the TaskExecutors. */
   checkpointDir: string;
@@ -35,6 +35,10 @@ export interface MasterSettings {
   heartbeatTimeoutMs: number;
   maxCollectedRecords: number;
   defaultParallelism: number;
+  /** Limits of a submitted module's evaluation (job-sandbox.ts) and of its size. */
+  jobBuildTimeoutMs: number;
+  jobBuildMemoryMb: number;
+  jobModuleMaxBytes: number;
 }
 
 export interface MasterInput {
@@ -85,6 +89,8 @@ export const masterMachine = setup({
   types: { context: {} as Context, events: {} as MasterMessage, input: {} as MasterInput },
   actors: {
     recover: fromPromise<Recovered, { stores: LeaderStores | null }>(({ input }) => recoverJobs(input.stores)),
+    // One per submission: its module is evaluated in a worker thread that leaving `serving` terminates.
+    prepareSubmission: fromPromise<void, Submission>(({ input, signal }) => prepareSubmission(input, signal)),
   },
   delays: { recoveryRetry: 1000 },
   actions: {
@@ -116,44 +122,24 @@ export const masterMachine = setup({
       }
       context.env.log.info({ recovered: recovered.jobs.length, results: recovered.results.length }, 'recovery done: serving');
     },
-    submit: ({ context, event }) => {
+    submit: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.job.submit') return;
-      const { env, settings, stores } = context;
       const jobId = newJobId();
-      const parallelism = event.parallelism ?? settings.defaultParallelism;
-      const args = event.args ?? {};
-      prepareJob(`${settings.workDir}/jobs`, event.code, { parallelism, args, ...(event.name ? { name: event.name } : {}) })
-        .then(async (prepared) => {
-          if (prepared.jobConfig.checkpointing && !stores) {
-            throw new RuntimeError(
-              MasterErrorCode.CheckpointingNeedsHa,
-              'the job enables checkpointing, which needs the HA services: start the cluster with etcd (--etcd)',
-            );
-          }
-          const stored: StoredJob = {
-            jobId,
-            name: prepared.name,
-            codeHash: prepared.codeHash,
-            code: event.code,
-            args,
-            parallelism,
-            submittedAt: Date.now(),
-            jobGraph: prepared.jobGraph,
-            jobConfig: prepared.jobConfig,
-            fromSavepoint: event.fromSavepoint ?? null,
-          };
-          // Stored before it runs: a new leader must find every job it has to run.
-          await stores?.jobGraphs.put(jobId, stored);
-          context.code.set(prepared.codeHash, event.code);
-          env.self.tell({ type: 'master.job.prepared', jobId, prepared: { ...stored, replyTo: event.replyTo, recovered: false } });
-        })
-        .catch((error: Error) => {
-          env.log.warn({ err: error }, 'job submission rejected');
-          replyError(event.replyTo, error);
-        });
-    },
+      const { env, settings, stores } = context;
+      enqueue.spawnChild('prepareSubmission', { id: `${BUILD_PREFIX}${jobId}`, input: { jobId, env, settings, stores, submission: event } });
+    }),
+    /** A build still running when the Master stops serving is terminated; its client gets NOT_LEADER. */
+    cancelBuilds: enqueueActions(({ self, enqueue }) => {
+      for (const id of Object.keys(self.getSnapshot().children)) if (id.startsWith(BUILD_PREFIX)) enqueue.stopChild(id);
+    }),
+    /** A finished build leaves the machine's children: nothing grows with the number of submissions. */
+    forgetBuild: enqueueActions(({ event, enqueue }) => {
+      const { actorId } = event as unknown as { actorId?: string };
+      if (actorId?.startsWith(BUILD_PREFIX)) enqueue.stopChild(actorId);
+    }),
     startJob: ({ context, event }) => {
       if (event.type !== 'master.job.prepared') return;
+      context.code.set(event.prepared.codeHash, event.prepared.code);
       startJobMaster(context, event.prepared);
     },
     jobEnded: ({ context, event }) => {
@@ -330,7 +316,10 @@ export const masterMachine = setup({
           on: { ...refuseAll(MasterErrorCode.Recovering), 'master.code.get': { actions: 'code' } },
         },
         serving: {
+          exit: 'cancelBuilds',
           on: {
+            'xstate.done.actor.*': { actions: 'forgetBuild' },
+            'xstate.error.actor.*': { actions: 'forgetBuild' },
             'master.job.submit': { actions: 'submit' },
             'master.job.prepared': { actions: 'startJob' },
             'master.job.list': { actions: 'list' },
@@ -353,6 +342,61 @@ export const masterMachine = setup({
     },
   },
 });
+
+const BUILD_PREFIX = 'build-';
+
+interface Submission {
+  jobId: string;
+  env: ActorEnv;
+  settings: MasterSettings;
+  stores: LeaderStores | null;
+  submission: SubmitJob & { replyTo: ActorRef<{ jobId: string }> };
+}
+
+/** Check, evaluate (in a worker thread) and store a submitted job, then hand it to the machine. */
+async function prepareSubmission({ jobId, env, settings, stores, submission }: Submission, signal: AbortSignal): Promise<void> {
+  const parallelism = submission.parallelism ?? settings.defaultParallelism;
+  const args = submission.args ?? {};
+  try {
+    const prepared = await prepareJob(submission.code, {
+      parallelism,
+      args,
+      ...(submission.name ? { name: submission.name } : {}),
+      ...(submission.fileName ? { fileName: submission.fileName } : {}),
+      moduleLimit: moduleLimit(settings.jobModuleMaxBytes, stores !== null),
+      limits: { timeoutMs: settings.jobBuildTimeoutMs, memoryMb: settings.jobBuildMemoryMb },
+      log: env.log,
+      signal,
+    });
+    if (prepared.jobConfig.checkpointing && !stores) {
+      throw new RuntimeError(
+        MasterErrorCode.CheckpointingNeedsHa,
+        'the job enables checkpointing, which needs the HA services: start the cluster with etcd (--etcd)',
+      );
+    }
+    const stored: StoredJob = {
+      jobId,
+      name: prepared.name,
+      codeHash: prepared.codeHash,
+      code: submission.code,
+      args,
+      parallelism,
+      submittedAt: Date.now(),
+      jobGraph: prepared.jobGraph,
+      jobConfig: prepared.jobConfig,
+      fromSavepoint: submission.fromSavepoint ?? null,
+    };
+    if (signal.aborted) throw new RuntimeError(MasterErrorCode.NotLeader, 'this Master stopped leading while it prepared the job; submit to the new leader');
+    // Stored before it runs: a new leader must find every job it has to run.
+    await stores?.jobGraphs.put(jobId, stored);
+    // Stored under this term: if the term has just ended, the new leader recovers and runs it.
+    if (signal.aborted) return reply(submission.replyTo, { jobId });
+    env.self.tell({ type: 'master.job.prepared', jobId, prepared: { ...stored, replyTo: submission.replyTo, recovered: false } });
+  } catch (error) {
+    env.log.warn({ err: toWireError(error) }, 'job submission rejected');
+    replyError(submission.replyTo, error as Error);
+  }
+}
 
 function unknownJob(jobId: string): RuntimeError {
   return new RuntimeError(MasterErrorCode.UnknownJob, `no job with id ${jobId}`);

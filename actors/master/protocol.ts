@@ -15,6 +15,8 @@ export interface JobSummary {
 export interface SubmitJob {
   /** The job module's source (an ES module whose default export builds the dataflow). */
   code: Uint8Array;
+  /** The file the client read the module from: messages about the module name it. */
+  fileName?: string;
   name?: string;
   /** Default parallelism for operators that set none. */
   parallelism?: number;

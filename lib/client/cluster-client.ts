@@ -39,6 +39,8 @@ export interface SubmitOptions {
   parallelism?: number;
   args?: Record<string, unknown>;
   name?: string;
+  /** The module's file, named in the Master's messages about it. */
+  fileName?: string;
   fromSavepoint?: string;
 }
 
@@ -89,7 +91,7 @@ export class ClusterClient {
   /** Submit the job module at `file`; resolves with the job id once the Master accepted it. */
   async submitFile(file: string, options: SubmitOptions = {}): Promise<string> {
     const code = await readFile(file);
-    return this.submit(code, { name: path.basename(file).replace(/\.[cm]?[jt]s$/, ''), ...options });
+    return this.submit(code, { name: path.basename(file).replace(/\.[cm]?[jt]s$/, ''), fileName: file, ...options });
   }
 
   async submit(code: Uint8Array, options: SubmitOptions = {}): Promise<string> {
@@ -100,6 +102,7 @@ export class ClusterClient {
             type: 'master.job.submit',
             code,
             ...(options.name ? { name: options.name } : {}),
+            ...(options.fileName ? { fileName: options.fileName } : {}),
             ...(options.parallelism ? { parallelism: options.parallelism } : {}),
             ...(options.args ? { args: options.args } : {}),
             ...(options.fromSavepoint ? { fromSavepoint: options.fromSavepoint } : {}),
