@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { checkEtcdCredentials, etcdCredentialsOf } from './ha/etcd-auth.js';
 
 export interface ClusterConfig {
   /** Peers with another cluster id are refused. */
@@ -20,6 +21,13 @@ export interface ClusterConfig {
   masterAddress: string;
   /** etcd client URLs (comma separated); empty means standalone mode (no HA). */
   etcdEndpoints: string[];
+  /** etcd user and password (password authentication); both or neither. Never logged. */
+  etcdUsername: string;
+  etcdPassword: string;
+  /** etcd TLS: CA of etcd's server certificate, and a client certificate and key (PEM files). */
+  etcdCaFile: string;
+  etcdCertFile: string;
+  etcdKeyFile: string;
   /** Working directory for job code, caches and checkpoints. */
   workDir: string;
   /** Checkpoint storage, shared by every TaskExecutor (default: `<workDir>/checkpoints`). */
@@ -59,6 +67,11 @@ export const configDefaults: ClusterConfig = {
   masterPort: 6123,
   masterAddress: '127.0.0.1:6123',
   etcdEndpoints: [],
+  etcdUsername: '',
+  etcdPassword: '',
+  etcdCaFile: '',
+  etcdCertFile: '',
+  etcdKeyFile: '',
   workDir: '.flinkish',
   checkpointDir: '',
   savepointDir: '',
@@ -88,6 +101,11 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   masterPort: 'int',
   masterAddress: 'string',
   etcdEndpoints: 'list',
+  etcdUsername: 'string',
+  etcdPassword: 'string',
+  etcdCaFile: 'string',
+  etcdCertFile: 'string',
+  etcdKeyFile: 'string',
   workDir: 'string',
   checkpointDir: 'string',
   savepointDir: 'string',
@@ -188,6 +206,7 @@ function validate(c: ClusterConfig): ClusterConfig {
   for (const endpoint of c.etcdEndpoints) {
     if (!/^https?:\/\/[^/\s]+$/.test(endpoint)) throw new ConfigError('etcdEndpoints', `each must be http(s)://host:port, got '${endpoint}'`);
   }
+  checkEtcdCredentials(etcdCredentialsOf(c));
   // Directories default to places inside the work dir.
   if (!c.checkpointDir) c.checkpointDir = path.resolve(c.workDir, 'checkpoints');
   if (!c.savepointDir) c.savepointDir = path.resolve(c.workDir, 'savepoints');

@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, RuntimeError } from '../lib/errors.js';
 import { loadConfig, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
+import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
 import { startMaster } from './processes/master.js';
 import { runApplication } from './processes/application.js';
@@ -60,7 +61,7 @@ function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLo
     ...(g.config ? { file: g.config } : {}),
     flags: {
       ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS']
-        ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined }
+        ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined, etcdUsername: local.etcdUsername, etcdPassword: local.etcdPassword }
         : {}),
       logLevel: g.logLevel,
       masterAddress: g.master,
@@ -77,6 +78,7 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
   const client = await ClusterClient.connect({
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
+    etcdCredentials: etcdCredentialsOf(c),
     clusterId: c.clusterId,
     secret: c.secret,
     logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),

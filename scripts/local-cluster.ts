@@ -11,6 +11,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEtcdCluster } from '../lib/ha/etcd-server.js';
+import { etcdCredentialEnv } from '../lib/ha/etcd-auth.js';
 
 export interface LocalClusterState {
   file: string;
@@ -19,6 +20,9 @@ export interface LocalClusterState {
   /** The first Master's address (in HA mode the leader may be another: ask etcd). */
   masterAddress: string;
   etcdEndpoints: string[];
+  /** The local etcd's root user (the file is 0600). */
+  etcdUsername?: string;
+  etcdPassword?: string;
   processes: Array<{ role: string; pid: number; log: string; node?: string; rest?: string | null }>;
 }
 
@@ -64,6 +68,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     if (useEtcd) {
       const etcd = await startEtcdCluster({ members: 1, dataDir: path.join(workDir, 'etcd'), detached: true });
       state.etcdEndpoints = etcd.endpoints;
+      state.etcdUsername = etcd.credentials.username;
+      state.etcdPassword = etcd.credentials.password;
       for (const member of etcd.members) state.processes.push({ role: `etcd-${member.name}`, pid: member.pid!, log: path.join(workDir, 'etcd', `${member.name}.log`) });
     }
     const env = {
@@ -72,6 +78,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       FLINKISH_CLUSTER_ID: state.clusterId,
       FLINKISH_WORK_DIR: workDir,
       FLINKISH_ETCD_ENDPOINTS: state.etcdEndpoints.join(','),
+      ...etcdCredentialEnv({ username: state.etcdUsername, password: state.etcdPassword }),
     };
     for (let i = 0; i < masters; i++) {
       const port = i === 0 ? options.port : 0;
