@@ -34,6 +34,8 @@ export interface ClusterConfig {
   checkpointDir: string;
   /** Default directory for savepoints (default: `<workDir>/savepoints`). */
   savepointDir: string;
+  /** Further directories a client may name as a savepoint target (savepointDir always may be). */
+  savepointRoots: string[];
   /** Leader election lease TTL in seconds (HA mode). */
   leaseTtlSeconds: number;
   /** Slots per TaskExecutor. */
@@ -58,6 +60,8 @@ export interface ClusterConfig {
   metricsPort: number;
   /** Bearer token for the REST API's mutating endpoints (>= 16 characters); empty turns them off. */
   restToken: string;
+  /** Host names the REST API answers besides loopback names and `host` (DNS-rebinding guard). */
+  restAllowedHosts: string[];
 }
 
 export const configDefaults: ClusterConfig = {
@@ -75,6 +79,7 @@ export const configDefaults: ClusterConfig = {
   workDir: '.flinkish',
   checkpointDir: '',
   savepointDir: '',
+  savepointRoots: [],
   leaseTtlSeconds: 3,
   slots: 2,
   slotMemoryMb: 256,
@@ -90,6 +95,7 @@ export const configDefaults: ClusterConfig = {
   restPort: 0,
   metricsPort: 0,
   restToken: '',
+  restAllowedHosts: [],
 };
 
 type Kind = 'string' | 'int' | 'list';
@@ -109,6 +115,7 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   workDir: 'string',
   checkpointDir: 'string',
   savepointDir: 'string',
+  savepointRoots: 'list',
   leaseTtlSeconds: 'int',
   slots: 'int',
   slotMemoryMb: 'int',
@@ -122,6 +129,7 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   restPort: 'int',
   metricsPort: 'int',
   restToken: 'string',
+  restAllowedHosts: 'list',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -216,6 +224,11 @@ function validate(c: ClusterConfig): ClusterConfig {
 function range(c: ClusterConfig, key: keyof ClusterConfig, min: number, max: number): void {
   const v = c[key] as number;
   if (v < min || v > max) throw new ConfigError(key, `must be between ${min} and ${max}, got ${v}`);
+}
+
+/** Where clients may have savepoints written: the savepointDir and the extra roots. */
+export function savepointRootsOf(c: ClusterConfig): string[] {
+  return [c.savepointDir, ...c.savepointRoots].map((dir) => path.resolve(dir));
 }
 
 /** The secret must be set for any process that joins a cluster. */

@@ -52,7 +52,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   if (existing && existing.processes.some((p) => alive(p.pid))) {
     throw new Error(`a local cluster is already running (${path.join(workDir, 'cluster.json')}); stop it with 'flinkish cluster stop'`);
   }
-  mkdirSync(path.join(workDir, 'logs'), { recursive: true });
+  mkdirSync(path.join(workDir, 'logs'), { recursive: true, mode: 0o700 });
   const state: LocalClusterState = {
     file: path.join(workDir, 'cluster.json'),
     clusterId: `local-${randomBytes(4).toString('hex')}`,
@@ -125,7 +125,7 @@ async function startDetached(
   workDir: string,
 ): Promise<{ role: string; pid: number; log: string; node?: string; rest?: string | null }> {
   const log = path.join(workDir, 'logs', `${role}.log`);
-  const fd = openSync(log, 'w');
+  const fd = openSync(log, 'w', 0o600);
   const child = spawn(process.execPath, [cliPath, ...args], { env, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();

@@ -3,6 +3,11 @@
  * it: the leader answers, a standby points to the leader (421 with `leader`, or 503 while no
  * leader is known) and still answers GET /api/leader. Read-only endpoints are open; bind it to
  * loopback (the default) or put it behind a proxy that does TLS and access control.
+ *
+ * Against slow or hostile clients: a request's headers and its whole body must arrive within
+ * deadlines (408 and the connection closed otherwise), open connections are capped, and the
+ * `Host` header must name this server (loopback names, `host`, or `allowedHosts`), so that a
+ * page of another site cannot read the API through DNS rebinding (403 HOST_NOT_ALLOWED).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../logging.js';
@@ -24,7 +29,20 @@ export interface RestServerOptions {
   leadership: LeaderTracker;
   log: Logger;
   now?: () => number;
+  /** Host names the `Host` header may carry besides loopback names and `host`. */
+  allowedHosts?: readonly string[];
+  /** Directories a savepoint target may lie in (none: only the Master's default is used). */
+  savepointRoots?: readonly string[];
+  /** Deadline to receive a request's headers (default 10 s). */
+  headersTimeoutMs?: number;
+  /** Deadline to receive a whole request, body included (default 10 s); answering is not limited. */
+  requestTimeoutMs?: number;
+  /** Open connections at most (default 128); more are closed as they arrive. */
+  maxConnections?: number;
 }
+
+export const DEFAULT_REST_TIMEOUT_MS = 10_000;
+export const DEFAULT_REST_MAX_CONNECTIONS = 128;
 
 export interface RestServer {
   /** `host:port` it listens on. */
@@ -39,21 +57,63 @@ export interface RestServer {
  * console.log(`dashboard at http://${rest.address}/`);
  */
 export async function startRestServer(options: RestServerOptions): Promise<RestServer> {
-  const router = apiRoutes({ gateway: options.gateway, leadership: options.leadership, token: options.token, now: options.now ?? Date.now });
-  const server = createServer((req, res) => {
-    handle(req, res, router, options).catch((err: unknown) => {
+  const router = apiRoutes({
+    gateway: options.gateway,
+    leadership: options.leadership,
+    token: options.token,
+    now: options.now ?? Date.now,
+    savepointRoots: options.savepointRoots ?? [],
+  });
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_REST_TIMEOUT_MS;
+  const requestTimeout = Math.max(headersTimeout, options.requestTimeoutMs ?? DEFAULT_REST_TIMEOUT_MS);
+  const hosts = allowedHostNames(options.host, options.allowedHosts ?? []);
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout,
+    // Node checks both deadlines only this often (default 30 s): a fraction of the shorter one.
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+  };
+  const server = createServer(serverOptions, (req, res) => {
+    handle(req, res, router, options, hosts).catch((err: unknown) => {
       const error = toHttpError(err);
       if (error.status >= 500) options.log.warn({ err: (error.cause as Error | undefined) ?? error, url: req.url }, 'REST request failed');
       if (!res.headersSent) sendJson(res, error.status, error.body(), error.headers);
       else res.destroy();
     });
   });
+  server.maxConnections = options.maxConnections ?? DEFAULT_REST_MAX_CONNECTIONS;
   const address = await listen(server, options.host, options.port);
   options.log.info({ rest: address }, 'REST API and dashboard listening');
   return { address, close: () => closeServer(server) };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, router: Router<Route>, options: RestServerOptions): Promise<void> {
+/** Loopback names, the bound host and the configured extra names, lower case, without brackets. */
+function allowedHostNames(host: string, extra: readonly string[]): Set<string> {
+  return new Set(['localhost', '127.0.0.1', '::1', host, ...extra].map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')));
+}
+
+/** The name in a `Host` header (`name`, `name:port`, `[v6]:port`), lower case. */
+function hostName(header: string): string {
+  const value = header.trim().toLowerCase();
+  if (value.startsWith('[')) {
+    const end = value.indexOf(']');
+    return end > 0 ? value.slice(1, end) : value;
+  }
+  const colon = value.lastIndexOf(':');
+  return colon >= 0 ? value.slice(0, colon) : value;
+}
+
+/** Throws (answered before any work) when the Host header does not name this server. */
+function checkHost(req: IncomingMessage, allowed: ReadonlySet<string>): void {
+  const header = req.headers.host;
+  if (header !== undefined && allowed.has(hostName(header))) return;
+  // Any other 127.x.y.z literal is this machine too; a name that resolves there is not trusted.
+  if (header !== undefined && /^127(\.\d{1,3}){3}$/.test(hostName(header))) return;
+  throw new HttpError(403, RestErrorCode.HostNotAllowed, `Host '${(header ?? '').slice(0, 100)}' is not a name of this server; add it to restAllowedHosts (FLINKISH_REST_ALLOWED_HOSTS) to allow it`);
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router<Route>, options: RestServerOptions, hosts: ReadonlySet<string>): Promise<void> {
+  checkHost(req, hosts);
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   const method = req.method ?? 'GET';
   if (!path.startsWith('/api')) return serveAsset(res, method, path);
