@@ -51,6 +51,19 @@ export interface EtcdClusterOptions {
   detached?: boolean;
   /** Turn etcd's password authentication on with a generated root password (default true). */
   auth?: boolean;
+  /** Serve clients and peers over TLS (https URLs) with these PEM files. */
+  tls?: EtcdTlsFiles;
+}
+
+export interface EtcdTlsFiles {
+  /** CA that signed the members' certificate (and the client certificate). */
+  caFile: string;
+  /** The members' certificate (SAN IP:127.0.0.1; server and client use, for peers) and key. */
+  certFile: string;
+  keyFile: string;
+  /** With these, etcd requires client certificates (`--client-cert-auth`) and the launcher presents this one. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
 }
 
 export interface EtcdMember {
@@ -327,11 +340,24 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
   const root = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'flinkish-etcd-')));
   const ports = await freePorts(2 * count);
   const token = `flinkish-${randomBytes(6).toString('hex')}`;
+  const tls = options.tls;
+  const scheme = tls ? 'https' : 'http';
   const specs = Array.from({ length: count }, (_, i) => ({
     name: `etcd${i}`,
-    clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
-    peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+    clientUrl: `${scheme}://127.0.0.1:${ports[2 * i]}`,
+    peerUrl: `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
   }));
+  const tlsArgs = tls
+    ? [
+        '--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile,
+        '--peer-cert-file', tls.certFile, '--peer-key-file', tls.keyFile, '--peer-trusted-ca-file', tls.caFile, '--peer-client-cert-auth',
+        ...(tls.clientCertFile ? ['--client-cert-auth'] : []),
+      ]
+    : [];
+  // What every client of this cluster needs before auth: the CA, and the client certificate if required.
+  const tlsCredentials: EtcdCredentials = tls
+    ? { caFile: tls.caFile, ...(tls.clientCertFile && tls.clientKeyFile ? { certFile: tls.clientCertFile, keyFile: tls.clientKeyFile } : {}) }
+    : {};
   const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
   const members: EtcdProcess[] = [];
   for (const spec of specs) {
@@ -355,6 +381,7 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       '--enable-v2=false',
       '--bcrypt-cost', '4',
       '--auth-token-ttl', '3600',
+      ...tlsArgs,
     ];
     const detachedLog = options.detached ? path.join(root, `${spec.name}.log`) : null;
     members.push(new EtcdProcess(spec.name, spec.clientUrl, spec.peerUrl, dir, args, binary, options.log, detachedLog));
@@ -362,7 +389,7 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
 
   let stopped = false;
   const endpoints = specs.map((s) => s.clientUrl);
-  let credentials: EtcdCredentials = {};
+  let credentials: EtcdCredentials = tlsCredentials;
   const cluster: EtcdCluster = {
     endpoints,
     get credentials() {
@@ -396,13 +423,11 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
         if (dead.portClash()) throw new PortClash(dead.name, dead.tail());
         throw new EtcdStartError(dead.name, `exited during start:\n${dead.tail()}`);
       }
-      const answers = await Promise.all(members.map((m) => probeMember(m.clientUrl)));
+      const answers = await Promise.all(members.map((m) => probeMember(m.clientUrl, tlsCredentials)));
       return answers.every(Boolean);
     });
-    if (options.auth ?? true) {
-      credentials = await enableAuth(endpoints);
-      for (const member of members) member.credentials = credentials;
-    }
+    if (options.auth ?? true) credentials = { ...tlsCredentials, ...(await enableAuth(endpoints, tlsCredentials)) };
+    for (const member of members) member.credentials = credentials;
   } catch (err) {
     await cluster.stop();
     throw err;
@@ -415,9 +440,9 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
  * Create the root user (generated password) with the root role and enable authentication;
  * from then on every request needs the credentials returned.
  */
-async function enableAuth(endpoints: string[]): Promise<EtcdCredentials> {
+async function enableAuth(endpoints: string[], tls: EtcdCredentials): Promise<{ username: string; password: string }> {
   const credentials = { username: 'root', password: randomBytes(24).toString('hex') };
-  const client = new Etcd3({ hosts: endpoints, dialTimeout: 2000, defaultCallOptions: { deadline: Date.now() + 10_000 } });
+  const client = new Etcd3({ hosts: endpoints, ...etcdSecurityOptions(tls), dialTimeout: 2000, defaultCallOptions: { deadline: Date.now() + 10_000 } });
   try {
     await client.role('root').create();
     await client.user(credentials.username).create(credentials.password);

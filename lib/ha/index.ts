@@ -31,6 +31,7 @@ export {
   type EtcdCluster,
   type EtcdClusterAccess,
   type EtcdClusterOptions,
+  type EtcdTlsFiles,
   type EtcdMember,
 } from './etcd-server.js';
 export { retainLatest } from './checkpoint-retention.js';

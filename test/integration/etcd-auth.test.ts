@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { EtcdAuthenticationFailedError, GRPCInvalidArgumentError, type Etcd3 } from 'etcd3';
+import { EtcdAuthenticationFailedError, GRPCInvalidArgumentError, GRPCUnavailableError, type Etcd3 } from 'etcd3';
 import { useEtcd } from '../support/etcd.js';
 import { killAll, type Proc } from '../support/launcher.js';
 import { jobPath } from '../support/cluster.js';
 import { waitFor } from '../support/wait.js';
-import { createEtcdClient, describeEtcdCredentials } from '../../lib/ha/index.js';
+import { createEtcdClient, describeEtcdCredentials, EtcdHaServices, startEtcdCluster, type EtcdCluster } from '../../lib/ha/index.js';
+import { makeTestPki, type TestPki } from '../support/certs.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import type { ClusterClient } from '../../lib/client/cluster-client.js';
 
@@ -78,5 +79,42 @@ describe('etcd authentication - an HA cluster with the credentials', function ()
     await leaderOf(first);
     // The etcd data dir stays private to its owner.
     assert.equal(statSync(path.join(cluster.workDir, 'etcd', 'etcd0')).mode & 0o777, 0o700);
+  });
+});
+
+describe('etcd over TLS with client certificates', function () {
+  this.timeout(60_000);
+  let pki: TestPki;
+  let etcd: EtcdCluster;
+  const closables: Array<() => unknown> = [];
+  before(async () => {
+    pki = makeTestPki();
+    etcd = await startEtcdCluster({
+      members: 1,
+      auth: false,
+      tls: { caFile: pki.caFile, certFile: pki.serverCertFile, keyFile: pki.serverKeyFile, clientCertFile: pki.clientCertFile, clientKeyFile: pki.clientKeyFile },
+    });
+  });
+  after(async () => {
+    for (const close of closables) await close();
+    await etcd?.stop();
+    pki?.remove();
+  });
+
+  it('refuses a client without a certificate; one with the certificate elects a leader and writes as leader', async () => {
+    assert.match(etcd.endpoints[0]!, /^https:/);
+    const stranger = createEtcdClient({ endpoints: etcd.endpoints, caFile: pki.caFile, requestTimeoutMs: 3000 });
+    closables.push(() => stranger.close());
+    await assert.rejects(stranger.get('/flinkish/x').string(), GRPCUnavailableError);
+    await assert.rejects(stranger.put('/flinkish/x').value('evil').exec(), GRPCUnavailableError);
+
+    const ha = new EtcdHaServices({ ...etcd.clientOptions, clusterId: 'tls' });
+    closables.push(() => ha.close());
+    const election = ha.leaderElection();
+    let granted = false;
+    election.campaign({ grantLeadership: () => (granted = true), revokeLeadership: () => (granted = false) }, 'tls-contender');
+    await waitFor('leadership over TLS', () => granted, { timeoutMs: 15_000 });
+    await ha.jobGraphStore(election.guard()).put('job', { code: 'x' });
+    assert.deepEqual(await ha.jobGraphStore(null).get('job'), { code: 'x' });
   });
 });
