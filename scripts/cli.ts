@@ -63,11 +63,10 @@ function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLo
       ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS']
         ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined, etcdUsername: local.etcdUsername, etcdPassword: local.etcdPassword }
         : {}),
-      logLevel: g.logLevel,
-      masterAddress: g.master,
-      secret: g.secret,
-      clusterId: g.clusterId,
-      etcdEndpoints: g.etcd,
+      // Only the global flags given: an absent one must not hide the local cluster's value.
+      ...Object.fromEntries(
+        Object.entries({ logLevel: g.logLevel, masterAddress: g.master, secret: g.secret, clusterId: g.clusterId, etcdEndpoints: g.etcd }).filter(([, v]) => v !== undefined),
+      ),
       ...extra,
     },
   });

@@ -77,6 +77,12 @@ describe('etcd authentication - an HA cluster with the credentials', function ()
     assert.equal((await client.waitForResult(jobId)).state, 'finished');
     first.kill('SIGKILL');
     await leaderOf(first);
+    // The processes name the kind of credentials they use, never the password.
+    const password = cluster.env['FLINKISH_ETCD_PASSWORD']!;
+    for (const proc of [...cluster.masters, ...cluster.taskExecutors]) {
+      assert.ok(proc.output.some((line) => line.includes('user root')), `${proc.name} logs its etcd credential kind`);
+      assert.ok(!proc.output.some((line) => line.includes(password)), `${proc.name} never logs the etcd password`);
+    }
     // The etcd data dir stays private to its owner.
     assert.equal(statSync(path.join(cluster.workDir, 'etcd', 'etcd0')).mode & 0o777, 0o700);
   });
