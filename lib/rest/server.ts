@@ -14,7 +14,7 @@ import type { Logger } from '../logging.js';
 import { DASHBOARD_ASSETS } from '../dashboard/assets.js';
 import { HttpError, RestErrorCode, notFound, toHttpError } from './errors.js';
 import type { MasterGateway } from './gateway.js';
-import { closeServer, listen, send, sendJson } from './http.js';
+import { allowedHostNames, closeServer, deadlineOptions, DEFAULT_MAX_CONNECTIONS, hostNotAllowed, isAllowedHost, listen, send, sendJson } from './http.js';
 import type { LeaderTracker } from './leadership.js';
 import { apiRoutes, type Route } from './routes.js';
 import type { Router } from './router.js';
@@ -41,8 +41,7 @@ export interface RestServerOptions {
   maxConnections?: number;
 }
 
-export const DEFAULT_REST_TIMEOUT_MS = 10_000;
-export const DEFAULT_REST_MAX_CONNECTIONS = 128;
+
 
 export interface RestServer {
   /** `host:port` it listens on. */
@@ -64,16 +63,8 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     now: options.now ?? Date.now,
     savepointRoots: options.savepointRoots ?? [],
   });
-  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_REST_TIMEOUT_MS;
-  const requestTimeout = Math.max(headersTimeout, options.requestTimeoutMs ?? DEFAULT_REST_TIMEOUT_MS);
   const hosts = allowedHostNames(options.host, options.allowedHosts ?? []);
-  const serverOptions = {
-    headersTimeout,
-    requestTimeout,
-    // Node checks both deadlines only this often (default 30 s): a fraction of the shorter one.
-    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
-  };
-  const server = createServer(serverOptions, (req, res) => {
+  const server = createServer(deadlineOptions(options.headersTimeoutMs, options.requestTimeoutMs), (req, res) => {
     handle(req, res, router, options, hosts).catch((err: unknown) => {
       const error = toHttpError(err);
       if (error.status >= 500) options.log.warn({ err: (error.cause as Error | undefined) ?? error, url: req.url }, 'REST request failed');
@@ -81,39 +72,14 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
       else res.destroy();
     });
   });
-  server.maxConnections = options.maxConnections ?? DEFAULT_REST_MAX_CONNECTIONS;
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const address = await listen(server, options.host, options.port);
   options.log.info({ rest: address }, 'REST API and dashboard listening');
   return { address, close: () => closeServer(server) };
 }
 
-/** Loopback names, the bound host and the configured extra names, lower case, without brackets. */
-function allowedHostNames(host: string, extra: readonly string[]): Set<string> {
-  return new Set(['localhost', '127.0.0.1', '::1', host, ...extra].map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')));
-}
-
-/** The name in a `Host` header (`name`, `name:port`, `[v6]:port`), lower case. */
-function hostName(header: string): string {
-  const value = header.trim().toLowerCase();
-  if (value.startsWith('[')) {
-    const end = value.indexOf(']');
-    return end > 0 ? value.slice(1, end) : value;
-  }
-  const colon = value.lastIndexOf(':');
-  return colon >= 0 ? value.slice(0, colon) : value;
-}
-
-/** Throws (answered before any work) when the Host header does not name this server. */
-function checkHost(req: IncomingMessage, allowed: ReadonlySet<string>): void {
-  const header = req.headers.host;
-  if (header !== undefined && allowed.has(hostName(header))) return;
-  // Any other 127.x.y.z literal is this machine too; a name that resolves there is not trusted.
-  if (header !== undefined && /^127(\.\d{1,3}){3}$/.test(hostName(header))) return;
-  throw new HttpError(403, RestErrorCode.HostNotAllowed, `Host '${(header ?? '').slice(0, 100)}' is not a name of this server; add it to restAllowedHosts (FLINKISH_REST_ALLOWED_HOSTS) to allow it`);
-}
-
 async function handle(req: IncomingMessage, res: ServerResponse, router: Router<Route>, options: RestServerOptions, hosts: ReadonlySet<string>): Promise<void> {
-  checkHost(req, hosts);
+  if (!isAllowedHost(req.headers.host, hosts)) throw hostNotAllowed(req.headers.host);
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   const method = req.method ?? 'GET';
   if (!path.startsWith('/api')) return serveAsset(res, method, path);

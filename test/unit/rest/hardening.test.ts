@@ -12,6 +12,8 @@ import type { MasterGateway } from '../../../lib/rest/gateway.js';
 import { LeaderTracker } from '../../../lib/rest/leadership.js';
 import { startRestServer, type RestServer, type RestServerOptions } from '../../../lib/rest/server.js';
 import { waitFor } from '../../support/wait.js';
+import { startMetricsServer } from '../../../lib/metrics/server.js';
+import { RuntimeMetrics } from '../../../lib/metrics/registry.js';
 
 const TOKEN = 'a-test-token-0123456789';
 const ROOT = '/tmp/flinkish-savepoint-root';
@@ -150,5 +152,16 @@ describe('rest server - hardening against slow, foreign and path-escaping client
     assert.deepEqual(targets, [], 'no refused target reached the Master');
     assert.deepEqual(await post(`${ROOT}/a/../b`), [404, 'UNKNOWN_JOB']);
     assert.deepEqual(targets, [`${ROOT}/b`]);
+  });
+
+  it('the metrics endpoint refuses a foreign Host header too', async () => {
+    const served = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics: new RuntimeMetrics(), log: createLogger({ name: 'test', level: 'silent' }) });
+    try {
+      const port = served.address.split(':')[1];
+      assert.deepEqual((await getWithHost(served.address, '/metrics', `rebind.attacker.example:${port}`)).status, 403);
+      assert.equal((await fetch(`http://${served.address}/metrics`)).status, 200);
+    } finally {
+      await served.close();
+    }
   });
 });
