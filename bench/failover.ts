@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { startEtcdCluster } from '../lib/ha/etcd-server.js';
+import { etcdCredentialEnv } from '../lib/ha/etcd-auth.js';
 import { distRoot, killAll, launch, type Proc } from '../scripts/support/launcher.js';
 import { startHaCluster } from '../scripts/support/local-ha.js';
 import { waitFor } from '../scripts/support/wait.js';
@@ -17,7 +18,7 @@ async function bareElectionFailovers(rounds: number): Promise<number[]> {
   const etcd = await startEtcdCluster({ members: 1 });
   const samples: number[] = [];
   try {
-    const env = { ETCD_ENDPOINTS: etcd.endpoints.join(','), CLUSTER_ID: `bench-${Date.now()}`, LEASE_TTL_SECONDS: String(TTL_SECONDS) };
+    const env = { ETCD_ENDPOINTS: etcd.endpoints.join(','), ...etcdCredentialEnv(etcd.credentials), CLUSTER_ID: `bench-${Date.now()}`, LEASE_TTL_SECONDS: String(TTL_SECONDS) };
     const contenders: Proc[] = [];
     const start = () => launch('bench/support/contender.js', { env, name: `contender-${contenders.length}` }).then((p) => (contenders.push(p), p));
     await start();

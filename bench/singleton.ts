@@ -10,7 +10,7 @@
  *   in-process contender is granted leadership.
  */
 import { ActorSystem, createLogger } from '../lib/index.js';
-import { createEtcdClient, EtcdLeaderElection, haRoot, startEtcdCluster } from '../lib/ha/index.js';
+import { createEtcdClient, etcdCredentialEnv, EtcdLeaderElection, haRoot, startEtcdCluster, type EtcdClusterAccess } from '../lib/ha/index.js';
 import { SingletonManager, type SingletonRef } from '../lib/singleton/index.js';
 import { killAll, launch, type Proc } from '../test/support/launcher.js';
 import type { AuditedMessage, AuditedReply } from '../test/fixtures/singleton-machines.js';
@@ -32,13 +32,13 @@ async function askUntilAnswered(ref: SingletonRef<AuditedMessage>, notFrom?: str
   }
 }
 
-async function singletonFailovers(endpoints: string[], rounds: number): Promise<number[]> {
+async function singletonFailovers(etcd: EtcdClusterAccess, rounds: number): Promise<number[]> {
   const group = `bench-${process.pid}-${Date.now().toString(36)}`;
-  const env = { ETCD_ENDPOINTS: endpoints.join(','), GROUP: group, LEASE_TTL: String(TTL), CLUSTER_ID: cluster.clusterId, CLUSTER_SECRET: cluster.secret };
+  const env = { ETCD_ENDPOINTS: etcd.endpoints.join(','), ...etcdCredentialEnv(etcd), GROUP: group, LEASE_TTL: String(TTL), CLUSTER_ID: cluster.clusterId, CLUSTER_SECRET: cluster.secret };
   const start = (i: number): Promise<Proc> => launch('test/fixtures/singleton-node.js', { env: { ...env, NODE_NAME: `node-${i}` }, name: `node-${i}` });
   const nodes: Proc[] = await Promise.all([start(0), start(1)]);
   const system = await ActorSystem.start({ ...cluster, heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000, name: 'bench', logger: createLogger({ level: 'warn' }) });
-  const client = createEtcdClient({ endpoints });
+  const client = createEtcdClient(etcd);
   const manager = new SingletonManager(system, { etcd: client, group, leaseTtlSeconds: TTL, handoverTimeoutMs: 15_000 });
   const ref = manager.proxy<AuditedMessage>('audited');
   const times: number[] = [];
@@ -61,15 +61,15 @@ async function singletonFailovers(endpoints: string[], rounds: number): Promise<
   return times;
 }
 
-async function electionFailovers(endpoints: string[], rounds: number): Promise<number[]> {
-  const client = createEtcdClient({ endpoints });
+async function electionFailovers(etcd: EtcdClusterAccess, rounds: number): Promise<number[]> {
+  const client = createEtcdClient(etcd);
   const times: number[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       const clusterId = `bench-election-${process.pid}-${round}-${Date.now().toString(36)}`;
       const child = await launch('test/support/etcd.js', {
         args: ['contender'],
-        env: { ETCD_ENDPOINTS: endpoints.join(','), CLUSTER_ID: clusterId, LEASE_TTL: String(TTL), ADDRESS: 'child' },
+        env: { ETCD_ENDPOINTS: etcd.endpoints.join(','), ...etcdCredentialEnv(etcd), CLUSTER_ID: clusterId, LEASE_TTL: String(TTL), ADDRESS: 'child' },
         name: 'contender',
       });
       await child.waitForLine((l) => l.includes('"granted"'), 10_000);
@@ -97,8 +97,8 @@ export async function run(quick: boolean): Promise<void> {
   const rounds = quick ? 2 : 5;
   const etcd = await startEtcdCluster({ members: 1 });
   try {
-    const singleton = (await singletonFailovers(etcd.endpoints, rounds)).sort((a, b) => a - b);
-    const election = (await electionFailovers(etcd.endpoints, rounds)).sort((a, b) => a - b);
+    const singleton = (await singletonFailovers(etcd.clientOptions, rounds)).sort((a, b) => a - b);
+    const election = (await electionFailovers(etcd.clientOptions, rounds)).sort((a, b) => a - b);
     const s50 = percentile(singleton, 50);
     const e50 = percentile(election, 50);
     writeResult({

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { checkEtcdCredentials, etcdCredentialsOf } from './ha/etcd-auth.js';
 
 export interface ClusterConfig {
   /** Peers with another cluster id are refused. */
@@ -22,12 +23,21 @@ export interface ClusterConfig {
   masterAddress: string;
   /** etcd client URLs (comma separated); empty means standalone mode (no HA). */
   etcdEndpoints: string[];
+  /** etcd user and password (password authentication); both or neither. Never logged. */
+  etcdUsername: string;
+  etcdPassword: string;
+  /** etcd TLS: CA of etcd's server certificate, and a client certificate and key (PEM files). */
+  etcdCaFile: string;
+  etcdCertFile: string;
+  etcdKeyFile: string;
   /** Working directory for job code, caches and checkpoints. */
   workDir: string;
   /** Checkpoint storage, shared by every TaskExecutor (default: `<workDir>/checkpoints`). */
   checkpointDir: string;
   /** Default directory for savepoints (default: `<workDir>/savepoints`). */
   savepointDir: string;
+  /** Further directories a client may name as a savepoint target (savepointDir always may be). */
+  savepointRoots: string[];
   /** Leader election lease TTL in seconds (HA mode). */
   leaseTtlSeconds: number;
   /** Slots per TaskExecutor. */
@@ -58,6 +68,8 @@ export interface ClusterConfig {
   jobBuildMemoryMb: number;
   /** Largest job module a Master accepts (with HA, never above what the HA store holds per job). */
   jobModuleMaxBytes: number;
+  /** Host names the REST API answers besides loopback names and `host` (DNS-rebinding guard). */
+  restAllowedHosts: string[];
 }
 
 export const configDefaults: ClusterConfig = {
@@ -68,9 +80,15 @@ export const configDefaults: ClusterConfig = {
   masterPort: 6123,
   masterAddress: '127.0.0.1:6123',
   etcdEndpoints: [],
+  etcdUsername: '',
+  etcdPassword: '',
+  etcdCaFile: '',
+  etcdCertFile: '',
+  etcdKeyFile: '',
   workDir: '.flinkish',
   checkpointDir: '',
   savepointDir: '',
+  savepointRoots: [],
   leaseTtlSeconds: 3,
   slots: 2,
   slotMemoryMb: 256,
@@ -89,6 +107,7 @@ export const configDefaults: ClusterConfig = {
   jobBuildTimeoutMs: 10_000,
   jobBuildMemoryMb: 128,
   jobModuleMaxBytes: 512 * 1024,
+  restAllowedHosts: [],
 };
 
 type Kind = 'string' | 'int' | 'list';
@@ -101,9 +120,15 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   masterPort: 'int',
   masterAddress: 'string',
   etcdEndpoints: 'list',
+  etcdUsername: 'string',
+  etcdPassword: 'string',
+  etcdCaFile: 'string',
+  etcdCertFile: 'string',
+  etcdKeyFile: 'string',
   workDir: 'string',
   checkpointDir: 'string',
   savepointDir: 'string',
+  savepointRoots: 'list',
   leaseTtlSeconds: 'int',
   slots: 'int',
   slotMemoryMb: 'int',
@@ -120,6 +145,7 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   jobBuildTimeoutMs: 'int',
   jobBuildMemoryMb: 'int',
   jobModuleMaxBytes: 'int',
+  restAllowedHosts: 'list',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -209,6 +235,7 @@ function validate(c: ClusterConfig): ClusterConfig {
   for (const endpoint of c.etcdEndpoints) {
     if (!/^https?:\/\/[^/\s]+$/.test(endpoint)) throw new ConfigError('etcdEndpoints', `each must be http(s)://host:port, got '${endpoint}'`);
   }
+  checkEtcdCredentials(etcdCredentialsOf(c));
   // Directories default to places inside the work dir.
   if (!c.checkpointDir) c.checkpointDir = path.resolve(c.workDir, 'checkpoints');
   if (!c.savepointDir) c.savepointDir = path.resolve(c.workDir, 'savepoints');
@@ -218,6 +245,11 @@ function validate(c: ClusterConfig): ClusterConfig {
 function range(c: ClusterConfig, key: keyof ClusterConfig, min: number, max: number): void {
   const v = c[key] as number;
   if (v < min || v > max) throw new ConfigError(key, `must be between ${min} and ${max}, got ${v}`);
+}
+
+/** Where clients may have savepoints written: the savepointDir and the extra roots. */
+export function savepointRootsOf(c: ClusterConfig): string[] {
+  return [c.savepointDir, ...c.savepointRoots].map((dir) => path.resolve(dir));
 }
 
 /** The secret must be set for any process that joins a cluster. */

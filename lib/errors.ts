@@ -17,6 +17,8 @@ export const ErrorCode = {
   InvalidConfig: 'INVALID_CONFIG',
   InvalidArgument: 'INVALID_ARGUMENT',
   RemoteFailure: 'REMOTE_FAILURE',
+  /** A path given by a client (e.g. a savepoint target) lies outside the configured roots. */
+  PathOutsideRoots: 'PATH_OUTSIDE_ROOTS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

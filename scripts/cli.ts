@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, RuntimeError } from '../lib/errors.js';
 import { loadConfig, requireClientSecret, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
+import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
 import { startMaster } from './processes/master.js';
 import { runApplication } from './processes/application.js';
@@ -62,14 +63,12 @@ function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLo
     ...(g.config ? { file: g.config } : {}),
     flags: {
       ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS']
-        ? { masterAddress: local.masterAddress, clientSecret: local.clientSecret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined }
+        ? { masterAddress: local.masterAddress, clientSecret: local.clientSecret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined, etcdUsername: local.etcdUsername, etcdPassword: local.etcdPassword }
         : {}),
-      logLevel: g.logLevel,
-      masterAddress: g.master,
-      secret: g.secret,
-      clientSecret: g.clientSecret,
-      clusterId: g.clusterId,
-      etcdEndpoints: g.etcd,
+      // Only the global flags given: an absent one must not hide the local cluster's value.
+      ...Object.fromEntries(
+        Object.entries({ logLevel: g.logLevel, masterAddress: g.master, secret: g.secret, clientSecret: g.clientSecret, clusterId: g.clusterId, etcdEndpoints: g.etcd }).filter(([, v]) => v !== undefined),
+      ),
       ...extra,
     },
   });
@@ -80,6 +79,7 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
   const client = await ClusterClient.connect({
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
+    etcdCredentials: etcdCredentialsOf(c),
     clusterId: c.clusterId,
     clientSecret: requireClientSecret(c),
     // Errors reach the user as one line from the catch below; logs go to stderr, never stdout.

@@ -14,6 +14,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEtcdCluster } from '../lib/ha/etcd-server.js';
+import { etcdCredentialEnv } from '../lib/ha/etcd-auth.js';
 
 export interface LocalClusterState {
   file: string;
@@ -23,6 +24,9 @@ export interface LocalClusterState {
   /** The first Master's address (in HA mode the leader may be another: ask etcd). */
   masterAddress: string;
   etcdEndpoints: string[];
+  /** The local etcd's root user (the file is 0600). */
+  etcdUsername?: string;
+  etcdPassword?: string;
   processes: Array<{ role: string; pid: number; log: string; node?: string; rest?: string | null }>;
 }
 
@@ -52,7 +56,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   if (existing && existing.processes.some((p) => alive(p.pid))) {
     throw new Error(`a local cluster is already running (${path.join(workDir, 'cluster.json')}); stop it with 'flinkish cluster stop'`);
   }
-  mkdirSync(path.join(workDir, 'logs'), { recursive: true });
+  mkdirSync(path.join(workDir, 'logs'), { recursive: true, mode: 0o700 });
   const state: LocalClusterState = {
     file: path.join(workDir, 'cluster.json'),
     clusterId: `local-${randomBytes(4).toString('hex')}`,
@@ -68,6 +72,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     if (useEtcd) {
       const etcd = await startEtcdCluster({ members: 1, dataDir: path.join(workDir, 'etcd'), detached: true });
       state.etcdEndpoints = etcd.endpoints;
+      state.etcdUsername = etcd.credentials.username;
+      state.etcdPassword = etcd.credentials.password;
       for (const member of etcd.members) state.processes.push({ role: `etcd-${member.name}`, pid: member.pid!, log: path.join(workDir, 'etcd', `${member.name}.log`) });
     }
     const nodeSecret = randomBytes(24).toString('hex');
@@ -79,6 +85,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       FLINKISH_CLUSTER_ID: state.clusterId,
       FLINKISH_WORK_DIR: workDir,
       FLINKISH_ETCD_ENDPOINTS: state.etcdEndpoints.join(','),
+      ...etcdCredentialEnv({ username: state.etcdUsername, password: state.etcdPassword }),
     };
     for (let i = 0; i < masters; i++) {
       const port = i === 0 ? options.port : 0;
@@ -128,7 +135,7 @@ async function startDetached(
   workDir: string,
 ): Promise<{ role: string; pid: number; log: string; node?: string; rest?: string | null }> {
   const log = path.join(workDir, 'logs', `${role}.log`);
-  const fd = openSync(log, 'w');
+  const fd = openSync(log, 'w', 0o600);
   const child = spawn(process.execPath, [cliPath, ...args], { env, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();

@@ -12,6 +12,7 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
+import { resolveWithinRoots } from '../../lib/util/path-roots.js';
 import { jobMasterMachine } from '../jobmaster/machine.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { JobResult } from '../jobmaster/status.js';
@@ -29,6 +30,8 @@ export interface MasterSettings {
   checkpointDir: string;
   /** Default directory of savepoints. */
   savepointDir: string;
+  /** Directories a client may name as savepoint target (default: savepointDir only). */
+  savepointRoots?: string[];
   slotRequestTimeoutMs: number;
   cancelTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -235,8 +238,14 @@ export const masterMachine = setup({
         const done = context.results.get(event.jobId);
         return replyError(event.replyTo, done ? new RuntimeError('JOB_ENDED', `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
       }
+      let dir: string | undefined;
+      try {
+        dir = event.dir === undefined ? undefined : resolveWithinRoots('savepoint target', event.dir, context.settings.savepointRoots ?? [context.settings.savepointDir]);
+      } catch (err) {
+        return replyError(event.replyTo, err as Error);
+      }
       const timeoutMs = 10 * 60_000;
-      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, ...(event.dir ? { dir: event.dir } : {}) }, { timeoutMs }).then(
+      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, ...(dir ? { dir } : {}) }, { timeoutMs }).then(
         (answer) => reply(event.replyTo, answer),
         (err: Error) => replyError(event.replyTo, err),
       );

@@ -4,9 +4,11 @@
  * `{"leading":true}` when elected.
  */
 import { EtcdHaServices } from '../../lib/ha/etcd-ha-services.js';
+import { etcdCredentialsFromEnv } from '../../lib/ha/etcd-auth.js';
 
 const ha = new EtcdHaServices({
   endpoints: (process.env['ETCD_ENDPOINTS'] ?? '').split(','),
+  ...etcdCredentialsFromEnv(),
   clusterId: process.env['CLUSTER_ID'] ?? 'bench',
   leaseTtlSeconds: Number(process.env['LEASE_TTL_SECONDS'] ?? 3),
 });

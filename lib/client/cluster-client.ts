@@ -15,6 +15,7 @@ import type { ActorRef } from '../actor/ref.js';
 import { ErrorCode, RuntimeError } from '../errors.js';
 import { EtcdHaServices } from '../ha/etcd-ha-services.js';
 import type { LeaderRetrieval } from '../ha/types.js';
+import type { EtcdCredentials } from '../ha/etcd-auth.js';
 import type { Logger } from '../logging.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
 import type { JobSummary, MasterMessage } from '../../actors/master/protocol.js';
@@ -25,6 +26,8 @@ export interface ClientOptions {
   masterAddress?: string;
   /** etcd endpoints (HA mode): the leader is looked up there. */
   etcdEndpoints?: string[];
+  /** etcd user/password and TLS files, when etcd requires them. */
+  etcdCredentials?: EtcdCredentials;
   clusterId: string;
   /** The client secret: a client never holds the node secret, and may speak only the client protocol. */
   clientSecret: string;
@@ -69,7 +72,7 @@ export class ClusterClient {
     let retrieval: LeaderRetrieval | null = null;
     let ha: EtcdHaServices | null = null;
     if (options.etcdEndpoints && options.etcdEndpoints.length > 0) {
-      ha = new EtcdHaServices({ endpoints: options.etcdEndpoints, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
+      ha = new EtcdHaServices({ endpoints: options.etcdEndpoints, ...options.etcdCredentials, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
       retrieval = ha.leaderRetrieval();
       retrieval.start(() => undefined);
     } else if (!options.masterAddress) {

@@ -35,7 +35,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Failover timeline <span class="muted">(leader terms seen by this Master)</span></h2>
     <div id="timeline" class="timeline"></div>
-    <table id="terms" class="table"><thead><tr><th>Leader session</th><th>Master</th><th>REST</th><th>Since</th><th>Until</th></tr></thead><tbody></tbody></table>
+    <table id="terms" class="table"><thead><tr><th>Term</th><th>Master</th><th>REST</th><th>Since</th><th>Until</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 </body>

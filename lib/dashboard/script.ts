@@ -60,7 +60,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       ['Slots free / total', o.slotsFree + ' / ' + o.slotsTotal],
     ];
     Object.keys(o.jobs).sort().forEach(function (s) { cards.push(['Jobs ' + s, o.jobs[s]]); });
-    if (o.leader) cards.push(['Leader session', o.leader.sessionId]);
+    if (o.leader) cards.push(['Leader term', o.leader.term]);
     clear($('overview'));
     cards.forEach(function (c) {
       $('overview').appendChild(h('div', { class: 'card' }, h('div', { class: 'value', text: String(c[1]) }), h('div', { class: 'label', text: c[0] })));
@@ -199,7 +199,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
   function renderLeader(info) {
     var badge = $('leader-badge');
     badge.className = 'badge ' + (info.isLeader ? 'leader' : 'standby');
-    badge.textContent = info.isLeader ? 'leader · session ' + info.leader.sessionId : 'standby';
+    badge.textContent = info.isLeader ? 'leader · term ' + info.leader.term : 'standby';
     var banner = $('banner');
     if (!info.isLeader) {
       clear(banner).hidden = false;
@@ -216,14 +216,14 @@ export const DASHBOARD_JS = String.raw`'use strict';
     var start = terms[0].since, span = Math.max(1, now - start);
     terms.forEach(function (t) {
       var left = ((t.since - start) / span) * 100, width = (((t.until || now) - t.since) / span) * 100;
-      var el = h('div', { class: 'term' + (t.node === info.node ? ' self' : '') + (t.until ? ' ended' : ''), title: 'session ' + t.sessionId + ' · ' + t.node,
-        text: 'session ' + t.sessionId + ' · ' + t.node });
+      var el = h('div', { class: 'term' + (t.node === info.node ? ' self' : '') + (t.until ? ' ended' : ''), title: 'term ' + t.term + ' · ' + t.node,
+        text: 'term ' + t.term + ' · ' + t.node });
       el.style.left = left + '%';
       el.style.width = Math.max(width, 0.5) + '%';
       line.appendChild(el);
     });
     terms.slice().reverse().forEach(function (t) {
-      body.appendChild(h('tr', {}, h('td', { text: t.sessionId }), h('td', { text: t.node + (t.node === info.node ? ' (this Master)' : '') }),
+      body.appendChild(h('tr', {}, h('td', { text: String(t.term) }), h('td', { text: t.node + (t.node === info.node ? ' (this Master)' : '') }),
         h('td', { text: t.rest || '–' }), h('td', { text: new Date(t.since).toLocaleString() }), h('td', { text: t.until ? new Date(t.until).toLocaleString() : 'now' })));
     });
   }

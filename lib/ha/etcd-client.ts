@@ -7,8 +7,10 @@
 import { Etcd3, isRecoverableError, type Namespace } from 'etcd3';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { FencingError, HaUnavailableError } from './errors.js';
+import { etcdSecurityOptions, type EtcdCredentials } from './etcd-auth.js';
 
-export interface EtcdClientOptions {
+/** Credentials (user/password, TLS files) are those of {@link EtcdCredentials}. */
+export interface EtcdClientOptions extends EtcdCredentials {
   /** Client URLs, e.g. `http://127.0.0.1:2379`. */
   endpoints: string[];
   /** Deadline of each unary request (default 2000 ms). Streams (watch, keepalive) have none. */
@@ -40,6 +42,7 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
   const keepaliveMs = options.keepaliveMs ?? 2000;
   return new Etcd3({
     hosts: options.endpoints,
+    ...etcdSecurityOptions(options),
     dialTimeout: options.dialTimeoutMs ?? 2000,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
     grpcOptions: {

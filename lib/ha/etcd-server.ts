@@ -9,6 +9,14 @@
  * default TTL of 3 s ({@link DEFAULT_LEASE_TTL_SECONDS}) sits above that with a margin.
  * `--grpc-keepalive-min-time` is lowered to 500 ms so that clients may ping every second or
  * two to detect a dead or paused member, instead of being sent GOAWAY(too_many_pings).
+ *
+ * Authentication. etcd holds job graphs with their code, which a recovering leader imports,
+ * so by default the launcher turns etcd's password authentication on: a `root` user with a
+ * generated 192-bit password ({@link EtcdCluster.credentials}), then auth enable. Any other
+ * local process is refused. The bcrypt cost is the minimum (4): it only slows the guessing of
+ * low-entropy passwords, and every authentication of ours pays it. Simple tokens are kept alive
+ * by use; their TTL is raised to an hour so that a quiet watcher's token outlives a pause.
+ * Member data dirs are emptied at start: a previous run's root password is unknown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
@@ -20,6 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
 import type { Logger } from '../logging.js';
 import { EtcdStartError } from './errors.js';
+import { etcdSecurityOptions, type EtcdCredentials } from './etcd-auth.js';
 
 export const DEFAULT_ETCD_HEARTBEAT_MS = 100;
 export const DEFAULT_ETCD_ELECTION_TIMEOUT_MS = 1000;
@@ -40,6 +49,21 @@ export interface EtcdClusterOptions {
    * group, log to `<dataDir>/<name>.log`, and are not killed when this process exits.
    */
   detached?: boolean;
+  /** Turn etcd's password authentication on with a generated root password (default true). */
+  auth?: boolean;
+  /** Serve clients and peers over TLS (https URLs) with these PEM files. */
+  tls?: EtcdTlsFiles;
+}
+
+export interface EtcdTlsFiles {
+  /** CA that signed the members' certificate (and the client certificate). */
+  caFile: string;
+  /** The members' certificate (SAN IP:127.0.0.1; server and client use, for peers) and key. */
+  certFile: string;
+  keyFile: string;
+  /** With these, etcd requires client certificates (`--client-cert-auth`) and the launcher presents this one. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
 }
 
 export interface EtcdMember {
@@ -58,8 +82,15 @@ export interface EtcdMember {
   tail(lines?: number): string;
 }
 
+/** Endpoints and credentials of an etcd cluster: what `createEtcdClient` takes. */
+export type EtcdClusterAccess = { endpoints: string[] } & EtcdCredentials;
+
 export interface EtcdCluster {
   readonly endpoints: string[];
+  /** What a client needs to use this cluster: `{}` without auth. The password is a secret. */
+  readonly credentials: EtcdCredentials;
+  /** Endpoints and credentials, ready for `createEtcdClient` or `EtcdHaServices`. */
+  readonly clientOptions: EtcdClusterAccess;
   readonly members: EtcdMember[];
   /** Resolves once every running member answers a linearizable read; rejects at the deadline. */
   waitHealthy(timeoutMs?: number): Promise<void>;
@@ -101,6 +132,9 @@ class EtcdProcess implements EtcdMember {
     /** For a detached member: the file its output goes to. */
     private readonly detachedLog: string | null = null,
   ) {}
+
+  /** Set once auth is enabled, for the health probes. */
+  credentials: EtcdCredentials = {};
 
   get pid(): number | undefined {
     return this.running ? this.child?.pid : undefined;
@@ -250,9 +284,10 @@ function canConnect(url: string): Promise<boolean> {
 }
 
 /** One linearizable read (it needs a quorum) through this member only, with a short deadline. */
-async function probeMember(clientUrl: string): Promise<boolean> {
+async function probeMember(clientUrl: string, credentials: EtcdCredentials = {}): Promise<boolean> {
   const client = new Etcd3({
     hosts: [clientUrl],
+    ...etcdSecurityOptions(credentials),
     dialTimeout: 500,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 500 }),
   });
@@ -305,15 +340,29 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
   const root = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'flinkish-etcd-')));
   const ports = await freePorts(2 * count);
   const token = `flinkish-${randomBytes(6).toString('hex')}`;
+  const tls = options.tls;
+  const scheme = tls ? 'https' : 'http';
   const specs = Array.from({ length: count }, (_, i) => ({
     name: `etcd${i}`,
-    clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
-    peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+    clientUrl: `${scheme}://127.0.0.1:${ports[2 * i]}`,
+    peerUrl: `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
   }));
+  const tlsArgs = tls
+    ? [
+        '--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile,
+        '--peer-cert-file', tls.certFile, '--peer-key-file', tls.keyFile, '--peer-trusted-ca-file', tls.caFile, '--peer-client-cert-auth',
+        ...(tls.clientCertFile ? ['--client-cert-auth'] : []),
+      ]
+    : [];
+  // What every client of this cluster needs before auth: the CA, and the client certificate if required.
+  const tlsCredentials: EtcdCredentials = tls
+    ? { caFile: tls.caFile, ...(tls.clientCertFile && tls.clientKeyFile ? { certFile: tls.clientCertFile, keyFile: tls.clientKeyFile } : {}) }
+    : {};
   const initialCluster = specs.map((s) => `${s.name}=${s.peerUrl}`).join(',');
   const members: EtcdProcess[] = [];
   for (const spec of specs) {
     const dir = path.join(root, spec.name);
+    await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const args = (): string[] => [
       '--name', spec.name,
@@ -330,20 +379,31 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       '--logger', 'zap',
       '--log-level', 'warn',
       '--enable-v2=false',
+      '--bcrypt-cost', '4',
+      '--auth-token-ttl', '3600',
+      ...tlsArgs,
     ];
     const detachedLog = options.detached ? path.join(root, `${spec.name}.log`) : null;
     members.push(new EtcdProcess(spec.name, spec.clientUrl, spec.peerUrl, dir, args, binary, options.log, detachedLog));
   }
 
   let stopped = false;
+  const endpoints = specs.map((s) => s.clientUrl);
+  let credentials: EtcdCredentials = tlsCredentials;
   const cluster: EtcdCluster = {
-    endpoints: specs.map((s) => s.clientUrl),
+    endpoints,
+    get credentials() {
+      return credentials;
+    },
+    get clientOptions() {
+      return { endpoints, ...credentials };
+    },
     members,
     async waitHealthy(timeoutMs = 10_000) {
       await Promise.all(
         members
           .filter((m) => m.running)
-          .map((m) => waitUntil(m.name, timeoutMs, () => probeMember(m.clientUrl))),
+          .map((m) => waitUntil(m.name, timeoutMs, () => probeMember(m.clientUrl, m.credentials))),
       );
     },
     async stop() {
@@ -363,13 +423,35 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
         if (dead.portClash()) throw new PortClash(dead.name, dead.tail());
         throw new EtcdStartError(dead.name, `exited during start:\n${dead.tail()}`);
       }
-      const answers = await Promise.all(members.map((m) => probeMember(m.clientUrl)));
+      const answers = await Promise.all(members.map((m) => probeMember(m.clientUrl, tlsCredentials)));
       return answers.every(Boolean);
     });
+    if (options.auth ?? true) credentials = { ...tlsCredentials, ...(await enableAuth(endpoints, tlsCredentials)) };
+    for (const member of members) member.credentials = credentials;
   } catch (err) {
     await cluster.stop();
     throw err;
   }
-  options.log?.info({ endpoints: cluster.endpoints, heartbeat, election }, 'etcd cluster ready');
+  options.log?.info({ endpoints: cluster.endpoints, heartbeat, election, auth: credentials.username !== undefined }, 'etcd cluster ready');
   return cluster;
+}
+
+/**
+ * Create the root user (generated password) with the root role and enable authentication;
+ * from then on every request needs the credentials returned.
+ */
+async function enableAuth(endpoints: string[], tls: EtcdCredentials): Promise<{ username: string; password: string }> {
+  const credentials = { username: 'root', password: randomBytes(24).toString('hex') };
+  const client = new Etcd3({ hosts: endpoints, ...etcdSecurityOptions(tls), dialTimeout: 2000, defaultCallOptions: { deadline: Date.now() + 10_000 } });
+  try {
+    await client.role('root').create();
+    await client.user(credentials.username).create(credentials.password);
+    await client.user(credentials.username).addRole('root');
+    await client.auth.authEnable();
+  } catch (err) {
+    throw new EtcdStartError('cluster', 'enabling authentication failed', { cause: err });
+  } finally {
+    client.close();
+  }
+  return credentials;
 }

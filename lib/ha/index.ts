@@ -16,6 +16,7 @@ export type {
 export { JobTerminalState } from './types.js';
 export { HaErrorCode, FencingError, HaUnavailableError, HaValueTooLargeError, HaClosedError, EtcdStartError } from './errors.js';
 export { createEtcdClient, haRoot, HaKeys, DEFAULT_REQUEST_TIMEOUT_MS, type EtcdClientOptions } from './etcd-client.js';
+export { etcdCredentialsOf, etcdCredentialEnv, etcdCredentialsFromEnv, describeEtcdCredentials, type EtcdCredentials } from './etcd-auth.js';
 export { MAX_VALUE_BYTES } from './codec.js';
 export { fencedTxn, type EtcdLeaderGuard } from './fenced-txn.js';
 export { EtcdLeaderElection, DEFAULT_LEASE_TTL_SECONDS, sessionIdOf, type EtcdLeaderElectionOptions } from './etcd-election.js';
@@ -28,7 +29,9 @@ export {
   DEFAULT_ETCD_ELECTION_TIMEOUT_MS,
   DEFAULT_ETCD_HEARTBEAT_MS,
   type EtcdCluster,
+  type EtcdClusterAccess,
   type EtcdClusterOptions,
+  type EtcdTlsFiles,
   type EtcdMember,
 } from './etcd-server.js';
 export { retainLatest } from './checkpoint-retention.js';

@@ -1,6 +1,6 @@
 /** The `/metrics` endpoint of a process (Prometheus text format), on its own port. */
 import { createServer } from 'node:http';
-import { closeServer, listen, send, sendJson } from '../rest/http.js';
+import { allowedHostNames, closeServer, deadlineOptions, DEFAULT_MAX_CONNECTIONS, hostNotAllowed, isAllowedHost, listen, send, sendJson } from '../rest/http.js';
 import type { Logger } from '../logging.js';
 import type { RuntimeMetrics } from './registry.js';
 
@@ -10,9 +10,15 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(options: { host: string; port: number; metrics: RuntimeMetrics; log: Logger }): Promise<MetricsServer> {
+export async function startMetricsServer(options: { host: string; port: number; metrics: RuntimeMetrics; log: Logger; allowedHosts?: readonly string[] }): Promise<MetricsServer> {
   const { metrics, log } = options;
-  const server = createServer((req, res) => {
+  // The same guards as the REST API: deadlines, a connection cap, the Host check.
+  const hosts = allowedHostNames(options.host, options.allowedHosts ?? []);
+  const server = createServer(deadlineOptions(), (req, res) => {
+    if (!isAllowedHost(req.headers.host, hosts)) {
+      const refused = hostNotAllowed(req.headers.host);
+      return sendJson(res, refused.status, refused.body());
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'metrics are at /metrics' } });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -26,6 +32,7 @@ export async function startMetricsServer(options: { host: string; port: number; 
       },
     );
   });
+  server.maxConnections = DEFAULT_MAX_CONNECTIONS;
   const address = await listen(server, options.host, options.port);
   return { address, close: () => closeServer(server) };
 }

@@ -17,6 +17,8 @@ export const RestErrorCode = {
   Recovering: 'RECOVERING',
   MasterTimeout: 'MASTER_TIMEOUT',
   Internal: 'INTERNAL',
+  /** The Host header names no name of this server (DNS rebinding). */
+  HostNotAllowed: 'HOST_NOT_ALLOWED',
 } as const;
 export type RestErrorCode = (typeof RestErrorCode)[keyof typeof RestErrorCode];
 
@@ -44,6 +46,7 @@ export class HttpError extends Error {
 /** Statuses for the codes the Master answers with; anything unknown is a 500. */
 const STATUS_OF: Record<string, number> = {
   UNKNOWN_JOB: 404,
+  [ErrorCode.PathOutsideRoots]: 403,
   // The job is not in a state to do it: ended, restarting, or checkpointing off.
   JOB_ENDED: 409,
   SAVEPOINT_FAILED: 409,

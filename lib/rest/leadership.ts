@@ -2,11 +2,16 @@
  * What this Master process knows about leadership, for the REST API and the dashboard: the
  * current leader and the changes it has seen since it started (its failover history). The HA
  * code reports into it (`granted`, `revoked`, `observed`); standalone mode grants once.
+ *
+ * The leader session id is what TaskExecutors check before they obey a leader, so it is kept
+ * here only to tell terms apart and never published: the open REST endpoints show a term's
+ * ordinal as this process has counted them instead.
  */
 import { metrics } from '../metrics/registry.js';
 
 export interface LeaderInfo {
-  sessionId: string;
+  /** Ordinal of this term among those this process has seen (1, 2, ...); not the session id. */
+  term: number;
   /** The leader's actor-system node (`host:port`). */
   node: string;
   /** The leader's REST address, when known. */
@@ -32,6 +37,9 @@ const HISTORY = 100;
 export class LeaderTracker {
   private rest: string | null = null;
   private leader: LeaderInfo | null = null;
+  /** Session of the current leader: the fencing token, never handed out. */
+  private sessionId: string | null = null;
+  private termsSeen = 0;
   private readonly terms: LeaderTerm[] = [];
 
   constructor(
@@ -49,7 +57,7 @@ export class LeaderTracker {
   }
 
   current(): LeaderInfo | null {
-    return this.leader;
+    return this.leader && { ...this.leader };
   }
 
   /** Terms seen by this process, oldest first (at most the last 100). */
@@ -69,7 +77,7 @@ export class LeaderTracker {
 
   /** The leader as leader retrieval sees it; null while there is none. */
   observed(leader: { sessionId: string; node: string; rest?: string | null } | null): void {
-    if (leader && this.leader && leader.sessionId === this.leader.sessionId && leader.node === this.leader.node) {
+    if (leader && this.leader && leader.sessionId === this.sessionId && leader.node === this.leader.node) {
       // Same term; the REST address may have arrived later.
       if (leader.rest !== undefined) this.leader.rest = leader.rest;
       return;
@@ -77,7 +85,8 @@ export class LeaderTracker {
     const now = this.now();
     const last = this.terms.at(-1);
     if (last && last.until === null) last.until = now;
-    this.leader = leader ? { sessionId: leader.sessionId, node: leader.node, rest: leader.rest ?? null, since: now } : null;
+    this.sessionId = leader?.sessionId ?? null;
+    this.leader = leader ? { term: ++this.termsSeen, node: leader.node, rest: leader.rest ?? null, since: now } : null;
     if (!this.leader) return;
     this.terms.push({ ...this.leader, until: null });
     if (this.terms.length > HISTORY) this.terms.shift();

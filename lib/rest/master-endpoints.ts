@@ -3,7 +3,7 @@
  * (including the cluster's, sampled from the Master actor). One call for the process script.
  */
 import type { ActorSystem } from '../actor/system.js';
-import type { ClusterConfig } from '../config.js';
+import { savepointRootsOf, type ClusterConfig } from '../config.js';
 import type { MasterMessage } from '../../actors/master/protocol.js';
 import { sampleMaster } from '../metrics/master-sampler.js';
 import { startProcessMetrics } from '../metrics/process.js';
@@ -30,7 +30,16 @@ export async function startMasterEndpoints(config: ClusterConfig, system: ActorS
   const rest =
     config.restPort < 0
       ? null
-      : await startRestServer({ host: config.host, port: config.restPort, token: config.restToken, gateway, leadership, log: system.log });
+      : await startRestServer({
+          host: config.host,
+          port: config.restPort,
+          token: config.restToken,
+          gateway,
+          leadership,
+          log: system.log,
+          allowedHosts: config.restAllowedHosts,
+          savepointRoots: savepointRootsOf(config),
+        });
   leadership.setRestAddress(rest?.address ?? null);
   return {
     rest: rest?.address ?? null,

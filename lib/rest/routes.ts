@@ -10,6 +10,7 @@ import type { MasterGateway } from './gateway.js';
 import { readJson } from './http.js';
 import type { LeaderTracker } from './leadership.js';
 import { Router, type Params } from './router.js';
+import { resolveWithinRoots } from '../util/path-roots.js';
 import { toCheckpoints, toJob, toJobSummary, toOverview, toTaskExecutors } from './shapes.js';
 
 export interface RouteContext {
@@ -33,6 +34,8 @@ export interface RouteDeps {
   leadership: LeaderTracker;
   token: string;
   now: () => number;
+  /** Where a savepoint's targetDirectory may lie; outside, 403 PATH_OUTSIDE_ROOTS. */
+  savepointRoots: readonly string[];
 }
 
 const JOB_ID = /^[\w.-]{1,128}$/;
@@ -43,7 +46,7 @@ function jobId(params: Params): string {
   return id;
 }
 
-export function apiRoutes({ gateway, leadership, token, now }: RouteDeps): Router<Route> {
+export function apiRoutes({ gateway, leadership, token, now, savepointRoots }: RouteDeps): Router<Route> {
   const read = (handle: Route['handle']): Route => ({ handle, leaderOnly: true });
   const router = new Router<Route>();
   router
@@ -80,7 +83,7 @@ export function apiRoutes({ gateway, leadership, token, now }: RouteDeps): Route
       handle: async ({ req, params }) => {
         requireToken(req, token);
         const id = jobId(params);
-        const request = savepointRequest(await readJson(req));
+        const request = savepointRequest(await readJson(req), savepointRoots);
         // Synchronous: the answer comes once the savepoint is written (or failed).
         const { path } = await gateway.savepoint(id, { stop: request.cancelJob, ...(request.targetDirectory ? { dir: request.targetDirectory } : {}) });
         return { status: 200, body: { jobId: id, path, canceled: request.cancelJob } };
@@ -90,7 +93,7 @@ export function apiRoutes({ gateway, leadership, token, now }: RouteDeps): Route
 }
 
 /** `{ targetDirectory?: string, cancelJob?: boolean }`, as Flink's REST API takes it. */
-function savepointRequest(body: unknown): { targetDirectory?: string; cancelJob: boolean } {
+function savepointRequest(body: unknown, roots: readonly string[]): { targetDirectory?: string; cancelJob: boolean } {
   if (body === undefined) return { cancelJob: false };
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body must be a JSON object');
   const { targetDirectory, cancelJob, ...rest } = body as Record<string, unknown>;
@@ -101,5 +104,7 @@ function savepointRequest(body: unknown): { targetDirectory?: string; cancelJob:
     throw badRequest('targetDirectory must be an absolute path on the Master');
   }
   if (cancelJob !== undefined && typeof cancelJob !== 'boolean') throw badRequest('cancelJob must be a boolean');
-  return { ...(targetDirectory ? { targetDirectory } : {}), cancelJob: cancelJob === true };
+  // Checked here (and again by the Master, for every client): normalized, inside a root.
+  const target = targetDirectory === undefined ? undefined : resolveWithinRoots('targetDirectory', targetDirectory, roots);
+  return { ...(target ? { targetDirectory: target } : {}), cancelJob: cancelJob === true };
 }

@@ -3,13 +3,18 @@
  * it: the leader answers, a standby points to the leader (421 with `leader`, or 503 while no
  * leader is known) and still answers GET /api/leader. Read-only endpoints are open; bind it to
  * loopback (the default) or put it behind a proxy that does TLS and access control.
+ *
+ * Against slow or hostile clients: a request's headers and its whole body must arrive within
+ * deadlines (408 and the connection closed otherwise), open connections are capped, and the
+ * `Host` header must name this server (loopback names, `host`, or `allowedHosts`), so that a
+ * page of another site cannot read the API through DNS rebinding (403 HOST_NOT_ALLOWED).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../logging.js';
 import { DASHBOARD_ASSETS } from '../dashboard/assets.js';
 import { HttpError, RestErrorCode, notFound, toHttpError } from './errors.js';
 import type { MasterGateway } from './gateway.js';
-import { closeServer, listen, send, sendJson } from './http.js';
+import { allowedHostNames, closeServer, deadlineOptions, DEFAULT_MAX_CONNECTIONS, hostNotAllowed, isAllowedHost, listen, send, sendJson } from './http.js';
 import type { LeaderTracker } from './leadership.js';
 import { apiRoutes, type Route } from './routes.js';
 import type { Router } from './router.js';
@@ -24,7 +29,19 @@ export interface RestServerOptions {
   leadership: LeaderTracker;
   log: Logger;
   now?: () => number;
+  /** Host names the `Host` header may carry besides loopback names and `host`. */
+  allowedHosts?: readonly string[];
+  /** Directories a savepoint target may lie in (none: only the Master's default is used). */
+  savepointRoots?: readonly string[];
+  /** Deadline to receive a request's headers (default 10 s). */
+  headersTimeoutMs?: number;
+  /** Deadline to receive a whole request, body included (default 10 s); answering is not limited. */
+  requestTimeoutMs?: number;
+  /** Open connections at most (default 128); more are closed as they arrive. */
+  maxConnections?: number;
 }
+
+
 
 export interface RestServer {
   /** `host:port` it listens on. */
@@ -39,21 +56,30 @@ export interface RestServer {
  * console.log(`dashboard at http://${rest.address}/`);
  */
 export async function startRestServer(options: RestServerOptions): Promise<RestServer> {
-  const router = apiRoutes({ gateway: options.gateway, leadership: options.leadership, token: options.token, now: options.now ?? Date.now });
-  const server = createServer((req, res) => {
-    handle(req, res, router, options).catch((err: unknown) => {
+  const router = apiRoutes({
+    gateway: options.gateway,
+    leadership: options.leadership,
+    token: options.token,
+    now: options.now ?? Date.now,
+    savepointRoots: options.savepointRoots ?? [],
+  });
+  const hosts = allowedHostNames(options.host, options.allowedHosts ?? []);
+  const server = createServer(deadlineOptions(options.headersTimeoutMs, options.requestTimeoutMs), (req, res) => {
+    handle(req, res, router, options, hosts).catch((err: unknown) => {
       const error = toHttpError(err);
       if (error.status >= 500) options.log.warn({ err: (error.cause as Error | undefined) ?? error, url: req.url }, 'REST request failed');
       if (!res.headersSent) sendJson(res, error.status, error.body(), error.headers);
       else res.destroy();
     });
   });
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const address = await listen(server, options.host, options.port);
   options.log.info({ rest: address }, 'REST API and dashboard listening');
   return { address, close: () => closeServer(server) };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, router: Router<Route>, options: RestServerOptions): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router<Route>, options: RestServerOptions, hosts: ReadonlySet<string>): Promise<void> {
+  if (!isAllowedHost(req.headers.host, hosts)) throw hostNotAllowed(req.headers.host);
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   const method = req.method ?? 'GET';
   if (!path.startsWith('/api')) return serveAsset(res, method, path);

@@ -31,6 +31,16 @@ export class TaskOutOfMemoryError extends RuntimeError {
   }
 }
 
+/** The task's worker held more Buffer/ArrayBuffer memory than its slot's share (measured, see offheap-monitor.ts). */
+export class TaskOffHeapMemoryError extends RuntimeError {
+  override name = 'TaskOffHeapMemoryError';
+  constructor(executionId: string, limitMb: number, usedMb: number) {
+    super(TaskErrorCode.OutOfMemory, `task ${executionId} held ${usedMb} MB of Buffers/ArrayBuffers, above its off-heap limit of ${limitMb} MB (the slot's managed memory), and was stopped`, {
+      details: { executionId, limitMb, usedMb, kind: 'off-heap' },
+    });
+  }
+}
+
 /** The worker thread threw outside the task's own error handling. */
 export class WorkerCrashedError extends RuntimeError {
   override name = 'WorkerCrashedError';

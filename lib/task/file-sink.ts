@@ -69,7 +69,7 @@ export class TransactionalFileSink {
   private pending: PendingFile[] = [];
 
   constructor(private readonly options: FileSinkOptions) {
-    mkdirSync(options.dir, { recursive: true });
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     this.epoch = (options.restored?.checkpointId ?? 0) + 1;
     const restoredPending = options.restored?.states.flatMap((s) => s.pending) ?? [];
     this.commitFiles(restoredPending);
@@ -77,7 +77,7 @@ export class TransactionalFileSink {
   }
 
   write(record: unknown): void {
-    if (this.fd === undefined) this.fd = openSync(inProgressFile(this.options.dir, this.options.subtaskIndex, this.epoch), 'w');
+    if (this.fd === undefined) this.fd = openSync(inProgressFile(this.options.dir, this.options.subtaskIndex, this.epoch), 'w', 0o600);
     this.text += formatRecord(record) + '\n';
     if (this.text.length >= BATCH_CHARS) this.flush();
   }

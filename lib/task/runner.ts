@@ -120,7 +120,8 @@ export class TaskRunner {
       this.held.dropJob(tdd.jobId, tdd.attempt);
     }
     const heapMb = Math.max(MIN_TASK_HEAP_MB, Math.floor(slot.managedMemoryBytes / (1024 * 1024)));
-    const init: WorkerInit = { tdd, settings: this.settings };
+    // The heap limit does not cover Buffers: the worker measures those against the same share.
+    const init: WorkerInit = { tdd, settings: this.settings, offHeapLimitBytes: heapMb * 1024 * 1024 };
     const worker = new Worker(this.workerUrl, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: heapMb }, name: id });
     const dep: Deployment = { tdd, worker, onEvent, heapMb, routes: routesOf(tdd), canceled: false, ended: false, lastMetrics: undefined };
     this.deployments.set(id, dep);

@@ -121,8 +121,8 @@ class TextFileWriter implements FlushableSinkWriter {
   private text = '';
 
   constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'w');
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.fd = openSync(path, 'w', 0o600);
   }
 
   write(record: unknown): void {

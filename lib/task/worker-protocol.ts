@@ -12,6 +12,8 @@ import type { TaskSettings } from './settings.js';
 export interface WorkerInit {
   readonly tdd: TaskDeploymentDescriptor;
   readonly settings: TaskSettings;
+  /** Off-heap (Buffer/ArrayBuffer) memory the task may hold: the slot's managed memory. */
+  readonly offHeapLimitBytes?: number;
 }
 
 /** The data connection to a TaskExecutor closed: channels to it that have not ended are broken. */

@@ -8,20 +8,25 @@
  * Messages that arrive while the module is still loading are held and handed over in order.
  * When the task has reported its terminal state the port is unref'd, so the thread ends by
  * itself once its last messages are out.
+ *
+ * From the start (the module's own top level included) the worker measures its off-heap
+ * memory and fails the task with TASK_OUT_OF_MEMORY past the slot's share (offheap-monitor.ts);
+ * the TaskRunner then terminates the thread.
  */
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildJobGraph, jobVertex } from '../dataflow/jobgraph.js';
 import { buildStreamGraph, importJobFunction } from '../dataflow/jobmodule.js';
 import { toWireError } from '../errors.js';
-import { UnknownVertexError } from './errors.js';
+import { TaskOffHeapMemoryError, UnknownVertexError } from './errors.js';
+import { watchOffHeapMemory } from './offheap-monitor.js';
 import { loadRestoredState } from './snapshot-store.js';
 import { StreamTask } from './stream-task.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('lib/task/worker.js runs only as a worker thread');
-const { tdd, settings } = workerData as WorkerInit;
+const { tdd, settings, offHeapLimitBytes } = workerData as WorkerInit;
 
 let task: StreamTask | null = null;
 const early: ToWorker[] = [];
@@ -32,6 +37,17 @@ port.on('message', (msg: ToWorker) => {
 
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer);
+}
+
+if (offHeapLimitBytes !== undefined) {
+  const MB = 1024 * 1024;
+  watchOffHeapMemory({
+    limitBytes: offHeapLimitBytes,
+    onExceeded: (used) => {
+      const error = new TaskOffHeapMemoryError(tdd.executionId, Math.round(offHeapLimitBytes / MB), Math.round(used / MB));
+      post({ t: 'state', state: 'failed', error: toWireError(error) });
+    },
+  });
 }
 
 function moduleUrl(path: string): string {

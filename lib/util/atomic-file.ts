@@ -2,6 +2,9 @@
  * Durable, atomic file writes: a temp file in the same directory, written and fsynced, then
  * renamed over the target, then the directory fsynced. A reader sees the old file or the new
  * one, never a torn one, and a crash after the rename cannot lose it.
+ *
+ * Files are created 0600 and missing directories 0700: job code, snapshots and savepoints are
+ * readable by the cluster's user only.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
@@ -14,10 +17,10 @@ export interface AtomicWriteOptions {
 
 export async function writeFileAtomic(file: string, bytes: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const handle = await open(temp, 'w');
+    const handle = await open(temp, 'w', 0o600);
     try {
       await handle.writeFile(bytes);
       await handle.sync();

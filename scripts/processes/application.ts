@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
 import type { ClusterConfig } from '../../lib/config.js';
+import { etcdCredentialsOf } from '../../lib/ha/etcd-auth.js';
 import type { Logger } from '../../lib/logging.js';
 import type { MasterMessage } from '../../actors/master/protocol.js';
 import type { JobResult } from '../../actors/jobmaster/status.js';
@@ -27,7 +28,7 @@ export async function runApplication(
 ): Promise<JobResult> {
   const code = await readFile(job.file);
   const client = await ClusterClient.connect({
-    ...(config.etcdEndpoints.length > 0 ? { etcdEndpoints: config.etcdEndpoints } : { masterAddress: system.node }),
+    ...(config.etcdEndpoints.length > 0 ? { etcdEndpoints: config.etcdEndpoints, etcdCredentials: etcdCredentialsOf(config) } : { masterAddress: system.node }),
     clusterId: config.clusterId,
     clientSecret,
     logger: log,

@@ -6,12 +6,16 @@ import { EtcdHaServices } from '../../lib/ha/etcd-ha-services.js';
 import { EtcdCheckpointIdCounter, EtcdCompletedCheckpointStore } from '../../lib/ha/etcd-checkpoints.js';
 import type { EtcdLeaderElection } from '../../lib/ha/etcd-election.js';
 import type { ClusterConfig } from '../../lib/config.js';
+import { describeEtcdCredentials, etcdCredentialsOf } from '../../lib/ha/etcd-auth.js';
 import type { Logger } from '../../lib/logging.js';
 import type { MasterHa } from '../../actors/master/ha.js';
 
 export function haServices(config: ClusterConfig, log: Logger): EtcdHaServices | null {
   if (config.etcdEndpoints.length === 0) return null;
-  return new EtcdHaServices({ endpoints: config.etcdEndpoints, clusterId: config.clusterId, leaseTtlSeconds: config.leaseTtlSeconds, log });
+  const credentials = etcdCredentialsOf(config);
+  // The kind of credentials only: the password never reaches a log.
+  log.info({ etcdEndpoints: config.etcdEndpoints, ...describeEtcdCredentials(credentials) }, 'HA mode: leader election and metadata in etcd');
+  return new EtcdHaServices({ endpoints: config.etcdEndpoints, ...credentials, clusterId: config.clusterId, leaseTtlSeconds: config.leaseTtlSeconds, log });
 }
 
 /** Stores fenced by whatever term the election holds at the moment they are asked for. */

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ActorSystem } from '../../lib/index.js';
-import { requireSecret, type ClusterConfig } from '../../lib/config.js';
+import { requireSecret, savepointRootsOf, type ClusterConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logging.js';
 import { masterMachine } from '../../actors/master/machine.js';
 import { CLIENT_MESSAGE_TYPES } from '../../actors/master/protocol.js';
@@ -44,7 +44,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
     logger,
   });
   const workDir = path.resolve(config.workDir, `master-${system.node.replace(/[^\w.-]/g, '_')}`);
-  mkdirSync(workDir, { recursive: true });
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const ha = haServices(config, system.log);
   const election = ha?.leaderElection() ?? null;
   const master = system.spawn('master', masterMachine, {
@@ -54,6 +54,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
         workDir,
         checkpointDir: config.checkpointDir,
         savepointDir: config.savepointDir,
+        savepointRoots: savepointRootsOf(config),
         slotRequestTimeoutMs: config.slotRequestTimeoutMs,
         cancelTimeoutMs: config.cancelTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,

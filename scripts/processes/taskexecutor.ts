@@ -35,7 +35,7 @@ export async function startTaskExecutor(
   const system = await ActorSystem.start({ clusterId: config.clusterId, secret, host: config.host, port: 0, name: 'taskexecutor', logger });
   const taskExecutorId = options.id ?? `te-${system.node.split(':')[1]}-${randomBytes(3).toString('hex')}`;
   const workDir = path.resolve(config.workDir, `taskexecutor-${taskExecutorId}`);
-  mkdirSync(workDir, { recursive: true });
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const runner = new TaskRunner({ taskExecutorId, host: config.host, clusterId: config.clusterId, secret, log: system.log, workDir });
   const { dataAddress } = await runner.start();
   const slotMemory = config.slotMemoryMb * 1024 * 1024;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEtcdCluster, type EtcdCluster } from '../../lib/ha/etcd-server.js';
+import { etcdCredentialEnv } from '../../lib/ha/etcd-auth.js';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { createLogger } from '../../lib/logging.js';
 import { launch, type Proc } from './launcher.js';
@@ -47,6 +48,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     FLINKISH_CLUSTER_ID: `ha-${process.pid}-${Date.now()}`,
     FLINKISH_WORK_DIR: workDir,
     FLINKISH_ETCD_ENDPOINTS: etcd.endpoints.join(','),
+    ...etcdCredentialEnv(etcd.credentials),
     FLINKISH_HEARTBEAT_INTERVAL_MS: '300',
     FLINKISH_HEARTBEAT_TIMEOUT_MS: '2000',
     FLINKISH_SLOT_MEMORY_MB: '128',
@@ -92,6 +94,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     async client() {
       const client = await ClusterClient.connect({
         etcdEndpoints: etcd.endpoints,
+        etcdCredentials: etcd.credentials,
         clusterId: env['FLINKISH_CLUSTER_ID']!,
         clientSecret: env['FLINKISH_CLIENT_SECRET']!,
         logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),

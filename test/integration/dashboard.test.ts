@@ -72,7 +72,7 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
       }
     }
     assert.equal(await page.locator('.subtask').count(), 6);
-    assert.match((await page.locator('#leader-badge').textContent()) ?? '', /leader · session 1/);
+    assert.match((await page.locator('#leader-badge').textContent()) ?? '', /leader · term 1/);
     assert.match((await page.locator('#checkpoints tbody').textContent()) ?? '', /no checkpoints/);
     // Live: the graph's record counts move without a reload.
     const counts = () => page.locator('.vertex').nth(1).locator('.vfoot').textContent();

@@ -5,7 +5,7 @@ import { useEtcd, uniqueClusterId } from '../support/etcd.js';
 import { startLocalSystem, testCluster } from '../support/actor-nodes.js';
 import { waitFor } from '../support/wait.js';
 import type { ActorSystem } from '../../lib/index.js';
-import { createEtcdClient } from '../../lib/ha/index.js';
+import { createEtcdClient, etcdCredentialEnv } from '../../lib/ha/index.js';
 import { SingletonManager } from '../../lib/singleton/index.js';
 import type { QueueMessage } from '../../scripts/examples/work-queue/dispatcher.js';
 
@@ -42,7 +42,7 @@ describe('examples (real etcd, processes)', function () {
   afterEach(() => killAll());
 
   it('examples - the rate limiter keeps its limits across a kill of its host', async () => {
-    const env = { ETCD_ENDPOINTS: etcd.cluster.endpoints.join(','), GROUP: uniqueClusterId('limiter'), CAPACITY: '5', REFILL_PER_SECOND: '0' };
+    const env = { ETCD_ENDPOINTS: etcd.cluster.endpoints.join(','), ...etcdCredentialEnv(etcd.cluster.credentials), GROUP: uniqueClusterId('limiter'), CAPACITY: '5', REFILL_PER_SECOND: '0' };
     const a = await service('rate-limiter/service.js', 'limiter-a', env);
     const b = await service('rate-limiter/service.js', 'limiter-b', env);
     const first = await verdict(a, 'alice');
@@ -58,11 +58,11 @@ describe('examples (real etcd, processes)', function () {
   });
 
   it('examples - the work queue loses no item across a kill of its dispatcher', async () => {
-    const env = { ETCD_ENDPOINTS: etcd.cluster.endpoints.join(','), GROUP: uniqueClusterId('queue'), VISIBILITY_MS: '1000' };
+    const env = { ETCD_ENDPOINTS: etcd.cluster.endpoints.join(','), ...etcdCredentialEnv(etcd.cluster.credentials), GROUP: uniqueClusterId('queue'), VISIBILITY_MS: '1000' };
     const [a, b] = await Promise.all([service('work-queue/service.js', 'queue-a', env), service('work-queue/service.js', 'queue-b', env)]);
     const worker = await service('work-queue/service.js', 'worker', { ...env, DISPATCHER: '0', WORKERS: '2' });
     const system: ActorSystem = await startLocalSystem();
-    const client: Etcd3 = createEtcdClient({ endpoints: etcd.cluster.endpoints });
+    const client: Etcd3 = createEtcdClient(etcd.cluster.clientOptions);
     const manager = new SingletonManager(system, { etcd: client, group: env.GROUP });
     try {
       const queue = manager.proxy<QueueMessage>('dispatcher');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { launch, killAll, type Proc } from '../support/launcher.js';
 import { useEtcd, uniqueClusterId } from '../support/etcd.js';
 import { waitFor } from '../support/wait.js';
-import { EtcdHaServices, FencingError, HaErrorCode, HaKeys, fencedTxn, type EtcdLeaderElection, type LeaderInfo } from '../../lib/ha/index.js';
+import { EtcdHaServices, etcdCredentialEnv, type EtcdClusterAccess, FencingError, HaErrorCode, HaKeys, fencedTxn, type EtcdLeaderElection, type LeaderInfo } from '../../lib/ha/index.js';
 
 const TTL = 3;
 
@@ -14,8 +14,8 @@ class Contender {
   readonly history: string[] = [];
   grantedAt = 0;
 
-  constructor(endpoints: string[], clusterId: string, readonly address: string) {
-    this.ha = new EtcdHaServices({ endpoints, clusterId, leaseTtlSeconds: TTL });
+  constructor(etcd: EtcdClusterAccess, clusterId: string, readonly address: string) {
+    this.ha = new EtcdHaServices({ ...etcd, clusterId, leaseTtlSeconds: TTL });
     this.election = this.ha.leaderElection();
   }
 
@@ -45,10 +45,10 @@ function lines(proc: Proc, from = 0): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function launchContender(endpoints: string[], clusterId: string, address: string): Promise<Proc> {
+function launchContender(etcd: EtcdClusterAccess, clusterId: string, address: string): Promise<Proc> {
   return launch('test/support/etcd.js', {
     args: ['contender'],
-    env: { ETCD_ENDPOINTS: endpoints.join(','), CLUSTER_ID: clusterId, ADDRESS: address, LEASE_TTL: String(TTL) },
+    env: { ETCD_ENDPOINTS: etcd.endpoints.join(','), ...etcdCredentialEnv(etcd), CLUSTER_ID: clusterId, ADDRESS: address, LEASE_TTL: String(TTL) },
     name: address,
   });
 }
@@ -60,7 +60,7 @@ describe('ha election (real etcd)', function () {
   const measured: string[] = [];
 
   function contender(clusterId: string, address: string): Contender {
-    const c = new Contender(etcd.cluster.endpoints, clusterId, address);
+    const c = new Contender(etcd.cluster.clientOptions, clusterId, address);
     contenders.push(c);
     return c;
   }
@@ -107,7 +107,7 @@ describe('ha election (real etcd)', function () {
 
   it('election - a contender process killed with SIGKILL is replaced within TTL + margin', async () => {
     const id = uniqueClusterId();
-    const child = await launchContender(etcd.cluster.endpoints, id, 'child');
+    const child = await launchContender(etcd.cluster.clientOptions, id, 'child');
     await child.waitForLine((l) => l.includes('"granted"'), 10_000);
     const b = contender(id, 'b').campaign();
     const killedAt = Date.now();
@@ -118,7 +118,7 @@ describe('ha election (real etcd)', function () {
 
   it('election - a paused leader revokes its leadership and its guarded writes are fenced', async () => {
     const id = uniqueClusterId();
-    const child = await launchContender(etcd.cluster.endpoints, id, 'child');
+    const child = await launchContender(etcd.cluster.clientOptions, id, 'child');
     const granted = await child.waitForLine((l) => l.includes('"granted"'), 10_000);
     const childSession = (JSON.parse(granted) as { sessionId: string }).sessionId;
     await child.waitForLine((l) => l.includes('"write","ok":true'), 5000);

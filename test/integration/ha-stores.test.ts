@@ -22,7 +22,7 @@ async function leader(
   extra: { requestTimeoutMs?: number; retainCheckpoints?: number } = {},
 ): Promise<{ ha: EtcdHaServices; election: EtcdLeaderElection; guard: EtcdLeaderGuard; clusterId: string }> {
   const log = createLogger({ level: process.env['HA_TEST_LOG'] ?? 'silent' });
-  const ha = new EtcdHaServices({ endpoints: cluster.endpoints, clusterId, log, ...extra });
+  const ha = new EtcdHaServices({ ...cluster.clientOptions, clusterId, log, ...extra });
   opened.push(ha);
   const election = ha.leaderElection();
   let granted = false;
@@ -107,7 +107,7 @@ describe('ha stores (real etcd, 1 member)', function () {
     const first = await leader(etcd.cluster);
     // Same term, three connections racing on the same counter.
     const others = [1, 2].map(() => {
-      const ha = new EtcdHaServices({ endpoints: etcd.cluster.endpoints, clusterId: first.clusterId });
+      const ha = new EtcdHaServices({ ...etcd.cluster.clientOptions, clusterId: first.clusterId });
       opened.push(ha);
       return ha;
     });

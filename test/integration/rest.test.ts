@@ -47,7 +47,8 @@ describe('rest - the REST API of a Master with a running job', function () {
     assert.equal(o.slotsTotal, 4);
     assert.equal(o.slotsFree, 2, 'the job holds two slots: slot sharing puts one pipeline in each');
     assert.deepEqual(o.jobs, { running: 1 });
-    assert.equal(o.leader?.sessionId, '1');
+    assert.equal(o.leader?.term, 1);
+    assert.ok(o.leader && !('sessionId' in o.leader), 'the leader session id is not published');
     assert.equal(o.leader?.node, cluster.masterAddress);
     assert.equal(o.leader?.rest, rest);
   });
@@ -91,11 +92,12 @@ describe('rest - the REST API of a Master with a running job', function () {
     assert.deepEqual(await get(`/api/jobs/${jobId}/checkpoints`), []);
   });
 
-  it('the leader and its history: this Master leads session 1', async () => {
-    const info = await get<{ isLeader: boolean; leader: { sessionId: string }; history: Array<{ sessionId: string; until: number | null }> }>('/api/leader');
+  it('the leader and its history: this Master leads its first term, without publishing the session id', async () => {
+    const info = await get<{ isLeader: boolean; leader: { term: number }; history: Array<{ term: number; until: number | null }> }>('/api/leader');
     assert.equal(info.isLeader, true);
-    assert.equal(info.leader.sessionId, '1');
-    assert.deepEqual(info.history.map((t) => [t.sessionId, t.until]), [['1', null]]);
+    assert.equal(info.leader.term, 1);
+    assert.ok(!('sessionId' in info.leader));
+    assert.deepEqual(info.history.map((t) => [t.term, t.until]), [[1, null]]);
   });
 
   it('unknown jobs and routes are 404, a wrong method 405 with Allow, as JSON errors', async () => {
@@ -105,6 +107,17 @@ describe('rest - the REST API of a Master with a running job', function () {
     const res = await fetch(`http://${rest}/api/jobs/${jobId}`, { method: 'DELETE' });
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('allow'), 'GET');
+  });
+
+  it('refuses savepoint targets outside the roots, through REST and through the client protocol', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    for (const targetDirectory of ['/etc/cron.d', '/tmp/../etc']) {
+      const res = await call<{ error: { code: string } }>(`/api/jobs/${jobId}/savepoints`, { method: 'POST', headers: auth, body: JSON.stringify({ targetDirectory }) });
+      assert.deepEqual([res.status, res.body.error.code], [403, 'PATH_OUTSIDE_ROOTS'], targetDirectory);
+    }
+    const client = await cluster.client();
+    await assert.rejects(client.savepoint(jobId, { dir: '/etc/cron.d', stop: true }), { code: 'PATH_OUTSIDE_ROOTS' });
+    assert.equal((await get<ApiJob>(`/api/jobs/${jobId}`)).state, 'running', 'the refused savepoint stopped nothing');
   });
 
   it('cancel and savepoints need the bearer token: 401 without, then the job is canceled', async () => {
@@ -134,8 +147,8 @@ describe('rest - a standby Master points to the leader, and takes over its API o
   interface LeaderAnswer {
     isLeader: boolean;
     node: string;
-    leader: { sessionId: string; node: string } | null;
-    history: Array<{ sessionId: string; node: string; until: number | null }>;
+    leader: { term: number; node: string } | null;
+    history: Array<{ term: number; node: string; until: number | null }>;
   }
   const leaderOf = async (m: Proc): Promise<LeaderAnswer> => (await fetch(`http://${String(m.ready['rest'])}/api/leader`)).json() as Promise<LeaderAnswer>;
 
@@ -174,6 +187,6 @@ describe('rest - a standby Master points to the leader, and takes over its API o
     const terms = after.history.map((t) => [t.node, t.until === null]);
     assert.deepEqual(terms.at(0), [leader.ready['node'], false]);
     assert.deepEqual(terms.at(-1), [standby.ready['node'], true]);
-    assert.ok(after.history.at(-1)!.sessionId > after.history.at(0)!.sessionId, 'session ids grow');
+    assert.ok(after.history.at(-1)!.term > after.history.at(0)!.term, 'terms are counted in order');
   });
 });

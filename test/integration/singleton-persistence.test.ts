@@ -14,7 +14,7 @@ describe('persistence (real etcd)', function () {
   let system: ActorSystem;
 
   before(async () => {
-    client = createEtcdClient({ endpoints: etcd.cluster.endpoints });
+    client = createEtcdClient(etcd.cluster.clientOptions);
     system = await ActorSystem.start({ clusterId: 'persist', secret: 'persist-secret-0123456789', listen: false });
   });
   after(async () => {

@@ -5,7 +5,7 @@ import { useEtcd, uniqueClusterId } from '../support/etcd.js';
 import { startLocalSystem, testCluster } from '../support/actor-nodes.js';
 import { nextEvent, waitFor } from '../support/wait.js';
 import { ErrorCode, type ActorSystem, type RuntimeError } from '../../lib/index.js';
-import { createEtcdClient, haRoot } from '../../lib/ha/index.js';
+import { createEtcdClient, etcdCredentialEnv, haRoot, type EtcdClusterAccess } from '../../lib/ha/index.js';
 import { SingletonErrorCode, SingletonManager, type SingletonRef } from '../../lib/singleton/index.js';
 import type { AuditedMessage, AuditedReply } from '../fixtures/singleton-machines.js';
 
@@ -15,9 +15,9 @@ interface Node extends Proc {
   node: string;
 }
 
-async function startNode(endpoints: string[], group: string, name: string): Promise<Node> {
+async function startNode(etcd: EtcdClusterAccess, group: string, name: string): Promise<Node> {
   const proc = await launch('test/fixtures/singleton-node.js', {
-    env: { ETCD_ENDPOINTS: endpoints.join(','), GROUP: group, LEASE_TTL: String(TTL), NODE_NAME: name, CLUSTER_ID: testCluster.clusterId, CLUSTER_SECRET: testCluster.secret },
+    env: { ETCD_ENDPOINTS: etcd.endpoints.join(','), ...etcdCredentialEnv(etcd), GROUP: group, LEASE_TTL: String(TTL), NODE_NAME: name, CLUSTER_ID: testCluster.clusterId, CLUSTER_SECRET: testCluster.secret },
     name,
   });
   return Object.assign(proc, { node: String(proc.ready['node']) });
@@ -56,7 +56,7 @@ describe('singleton (real etcd, processes)', function () {
 
   before(async () => {
     system = await startLocalSystem();
-    client = createEtcdClient({ endpoints: etcd.cluster.endpoints });
+    client = createEtcdClient(etcd.cluster.clientOptions);
   });
   after(async () => {
     client.close();
@@ -74,7 +74,7 @@ describe('singleton (real etcd, processes)', function () {
   }
 
   async function twoNodes(group: string): Promise<{ host: Node; other: Node; ref: SingletonRef<AuditedMessage> }> {
-    const nodes = await Promise.all([startNode(etcd.cluster.endpoints, group, 'a'), startNode(etcd.cluster.endpoints, group, 'b')]);
+    const nodes = await Promise.all([startNode(etcd.cluster.clientOptions, group, 'a'), startNode(etcd.cluster.clientOptions, group, 'b')]);
     const ref = proxyOf(group);
     const first = await askInc(ref);
     const host = nodes.find((n) => n.node === first.node)!;
@@ -141,7 +141,7 @@ describe('singleton (real etcd, processes)', function () {
 
   it('singleton - a handover longer than handoverTimeoutMs fails buffered messages with SINGLETON_UNAVAILABLE', async () => {
     const group = uniqueClusterId('singleton');
-    const only = await startNode(etcd.cluster.endpoints, group, 'only');
+    const only = await startNode(etcd.cluster.clientOptions, group, 'only');
     const ref = proxyOf(group, 1000);
     await askInc(ref);
     const down = nextEvent<string>('node.down of the host', (cb) => system.events.on('node.down', (node) => node === only.node && cb(node)));

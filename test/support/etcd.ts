@@ -11,6 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import {
   EtcdHaServices,
+  etcdCredentialsFromEnv,
   startEtcdCluster,
   type EtcdCluster,
   type EtcdLeaderGuard,
@@ -61,6 +62,7 @@ async function runContender(): Promise<void> {
   const env = process.env;
   const options: EtcdHaServicesOptions = {
     endpoints: (env['ETCD_ENDPOINTS'] ?? '').split(','),
+    ...etcdCredentialsFromEnv(env),
     clusterId: env['CLUSTER_ID'] ?? 'test',
     leaseTtlSeconds: Number(env['LEASE_TTL'] ?? 3),
   };

@@ -1,7 +1,7 @@
 /** What both example services do at start: an actor system, an etcd client, a singleton manager. */
 import type { Etcd3 } from 'etcd3';
 import { ActorSystem } from '../../../lib/index.js';
-import { createEtcdClient, haRoot } from '../../../lib/ha/index.js';
+import { createEtcdClient, etcdCredentialsFromEnv, haRoot } from '../../../lib/ha/index.js';
 import { EtcdSnapshotStore } from '../../../lib/persistence/index.js';
 import { SingletonManager } from '../../../lib/singleton/index.js';
 
@@ -18,7 +18,7 @@ export function print(value: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
 
-/** Settings from the environment: ETCD_ENDPOINTS, GROUP, LEASE_TTL, CLUSTER_ID, CLUSTER_SECRET, NODE_NAME. */
+/** Settings from the environment: ETCD_ENDPOINTS (and FLINKISH_ETCD_USERNAME/PASSWORD), GROUP, LEASE_TTL, CLUSTER_ID, CLUSTER_SECRET, NODE_NAME. */
 export async function startExampleNode(defaultGroup: string): Promise<ExampleNode> {
   const env = process.env;
   const group = env['GROUP'] ?? defaultGroup;
@@ -29,7 +29,7 @@ export async function startExampleNode(defaultGroup: string): Promise<ExampleNod
     heartbeatIntervalMs: 200,
     heartbeatTimeoutMs: 1000,
   });
-  const client = createEtcdClient({ endpoints: (env['ETCD_ENDPOINTS'] ?? 'http://127.0.0.1:2379').split(',') });
+  const client = createEtcdClient({ endpoints: (env['ETCD_ENDPOINTS'] ?? 'http://127.0.0.1:2379').split(','), ...etcdCredentialsFromEnv(env) });
   const singletons = new SingletonManager(system, { etcd: client, group, leaseTtlSeconds: Number(env['LEASE_TTL'] ?? 3) });
   const store = new EtcdSnapshotStore({ root: client.namespace(haRoot(group)) });
   singletons.events.on('singleton.active', (singleton, token, restored) => print({ event: 'active', singleton, token, restored, node: system.node }));

@@ -9,7 +9,7 @@ describe('rest leadership - what a Master knows of the leader', () => {
     assert.equal(tracker.isLeader, false);
     tracker.granted('0001');
     assert.equal(tracker.isLeader, true);
-    assert.deepEqual(tracker.current(), { sessionId: '0001', node: 'm1:1', rest: 'm1:8081', since: 100 });
+    assert.deepEqual(tracker.current(), { term: 1, node: 'm1:1', rest: 'm1:8081', since: 100 });
     now = 150;
     tracker.observed({ sessionId: '0001', node: 'm1:1' }); // retrieval confirms the same term
     assert.equal(tracker.history().length, 1);
@@ -20,8 +20,8 @@ describe('rest leadership - what a Master knows of the leader', () => {
     tracker.observed({ sessionId: '0002', node: 'm2:1', rest: 'm2:8081' });
     assert.equal(tracker.isLeader, false);
     assert.deepEqual(tracker.history(), [
-      { sessionId: '0001', node: 'm1:1', rest: 'm1:8081', since: 100, until: 200 },
-      { sessionId: '0002', node: 'm2:1', rest: 'm2:8081', since: 300, until: null },
+      { term: 1, node: 'm1:1', rest: 'm1:8081', since: 100, until: 200 },
+      { term: 2, node: 'm2:1', rest: 'm2:8081', since: 300, until: null },
     ]);
   });
 
@@ -30,6 +30,15 @@ describe('rest leadership - what a Master knows of the leader', () => {
     tracker.granted('0001');
     tracker.observed({ sessionId: '0002', node: 'm2:1' });
     tracker.revoked();
-    assert.equal(tracker.current()?.sessionId, '0002');
+    assert.equal(tracker.current()?.node, 'm2:1');
+  });
+
+  it('never hands out the leader session id (the token TaskExecutors check)', () => {
+    const tracker = new LeaderTracker('m1:1');
+    tracker.granted('00000000000000000042');
+    tracker.observed({ sessionId: '00000000000000000043', node: 'm2:1' });
+    const shown = JSON.stringify({ current: tracker.current(), history: tracker.history() });
+    assert.ok(!shown.includes('0042') && !shown.includes('0043'), shown);
+    assert.deepEqual(tracker.history().map((t) => t.term), [1, 2]);
   });
 });

@@ -1,0 +1,30 @@
+/**
+ * Paths that clients choose (a savepoint's target directory) are confined to configured roots:
+ * the path must be absolute, is normalized with `path.resolve` (so `..` segments cannot climb
+ * out), and must then be a root or lie below one. Symbolic links inside a root are trusted:
+ * the roots belong to the cluster's user.
+ */
+import path from 'node:path';
+import { ErrorCode, RuntimeError } from '../errors.js';
+
+export class PathOutsideRootsError extends RuntimeError {
+  override name = 'PathOutsideRootsError';
+  constructor(what: string, given: string, roots: readonly string[]) {
+    super(ErrorCode.PathOutsideRoots, `${what} '${given}' is outside the allowed directories (${roots.join(', ') || 'none'}); choose a directory inside one, or add a root to the configuration`, {
+      details: { what, given, roots: [...roots] },
+    });
+  }
+}
+
+/** `given` normalized, if it is absolute and inside one of `roots`; else a PathOutsideRootsError. */
+export function resolveWithinRoots(what: string, given: string, roots: readonly string[]): string {
+  const resolvedRoots = roots.map((r) => path.resolve(r));
+  if (!path.isAbsolute(given) || given.includes('\0')) throw new PathOutsideRootsError(what, given, resolvedRoots);
+  const resolved = path.resolve(given);
+  for (const root of resolvedRoots) {
+    const relative = path.relative(root, resolved);
+    const escapes = relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+    if (!escapes) return resolved;
+  }
+  throw new PathOutsideRootsError(what, given, resolvedRoots);
+}
