@@ -226,13 +226,16 @@ export const jobMasterMachine = setup({
     },
     savepoint: ({ context, event }) => {
       if (event.type !== 'jm.savepoint') return;
-      triggerCheckpoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, replyTo: event.replyTo });
+      triggerCheckpoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, requestId: event.requestId, replyTo: event.replyTo });
     },
     status: ({ context, event, self }) => {
       if (event.type !== 'jm.status') return;
       reply(event.replyTo, detailsOf(context, stateOf(self.getSnapshot().value)));
     },
-    end: ({ context }, { state }: { state: JobResult['state'] }) => {
+    end: ({ context }, params: { state: JobResult['state'] }) => {
+      // A stop-with-savepoint cancels its tasks, yet the job ended as asked: finished, with its savepoint.
+      const stopped = params.state === 'canceled' && context.stoppedWithSavepoint !== null;
+      const state = stopped ? 'finished' : params.state;
       context.endedAt = Date.now();
       abortAll(context, `the job ${state}`);
       const { job } = context;
@@ -244,6 +247,7 @@ export const jobMasterMachine = setup({
         endedAt: context.endedAt,
         collected: context.collected,
         ...(context.failure && state !== 'finished' ? { failure: context.failure } : {}),
+        ...(stopped ? { stoppedWithSavepoint: context.stoppedWithSavepoint! } : {}),
         details: detailsOf(context, state),
       };
       context.env.log.info({ state, failure: context.failure?.message }, 'job ended');

@@ -18,6 +18,8 @@ export interface PreparedGraph {
   jobConfig: JobConfig;
   /** The job's name: given at submission, or the module's file name. */
   name: string;
+  /** Directories of its transactional file sinks: each must belong to this job alone. */
+  sinkDirs: string[];
 }
 
 export function newJobId(): string {
@@ -50,6 +52,8 @@ export async function prepareJob(
   const { hash, file } = await storeCode(dir, code);
   const job = await importJobFunction(pathToFileURL(file).href);
   const graph = buildStreamGraph(job, { parallelism: options.parallelism, args: options.args });
-  const jobGraph = buildJobGraph(graph.describe());
-  return { codeHash: hash, jobGraph, jobConfig: graph.config, name: options.name ?? 'job' };
+  const description = graph.describe();
+  const jobGraph = buildJobGraph(description);
+  const sinkDirs = description.operators.flatMap((op) => (op.sink?.kind === 'files' ? [op.sink.dir] : []));
+  return { codeHash: hash, jobGraph, jobConfig: graph.config, name: options.name ?? 'job', sinkDirs };
 }

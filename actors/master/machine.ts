@@ -21,6 +21,11 @@ import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
 import { newJobId, prepareJob } from './job-preparation.js';
 import type { JobSummary, MasterMessage, PreparedJob } from './protocol.js';
 import { persistResult, recoverJobs, type Recovered } from './recovery.js';
+import { settleSavepointsAndStops } from './savepoint-recovery.js';
+import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
+import { readSavepoint } from '../jobmaster/restore.js';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../lib/logging.js';
 
 export interface MasterSettings {
   /** Where job code is stored. */
@@ -56,6 +61,8 @@ interface Context extends MasterInput {
   running: Map<string, RunningJob>;
   results: Map<string, JobResult>;
   code: Map<string, Uint8Array>;
+  /** Jobs between submission and start: their sink claims are live before their graph is stored. */
+  submitting: Set<string>;
 }
 
 export const MasterErrorCode = {
@@ -74,6 +81,7 @@ const REQUESTS = [
   'master.job.result',
   'master.job.cancel',
   'master.job.savepoint',
+  'master.job.savepoints',
   'master.code.get',
   'master.cluster.overview',
   'master.cluster.shutdown',
@@ -84,7 +92,10 @@ const refuseAll = (code: string) => Object.fromEntries(REQUESTS.map((type) => [t
 export const masterMachine = setup({
   types: { context: {} as Context, events: {} as MasterMessage, input: {} as MasterInput },
   actors: {
-    recover: fromPromise<Recovered, { stores: LeaderStores | null }>(({ input }) => recoverJobs(input.stores)),
+    recover: fromPromise<Recovered, { stores: LeaderStores | null; log: Logger }>(async ({ input: { stores, log } }) => {
+      const recovered = await recoverJobs(stores);
+      return stores ? settleSavepointsAndStops(stores, recovered, log) : recovered;
+    }),
   },
   delays: { recoveryRetry: 1000 },
   actions: {
@@ -122,6 +133,7 @@ export const masterMachine = setup({
       const jobId = newJobId();
       const parallelism = event.parallelism ?? settings.defaultParallelism;
       const args = event.args ?? {};
+      context.submitting.add(jobId);
       prepareJob(`${settings.workDir}/jobs`, event.code, { parallelism, args, ...(event.name ? { name: event.name } : {}) })
         .then(async (prepared) => {
           if (prepared.jobConfig.checkpointing && !stores) {
@@ -129,6 +141,16 @@ export const masterMachine = setup({
               MasterErrorCode.CheckpointingNeedsHa,
               'the job enables checkpointing, which needs the HA services: start the cluster with etcd (--etcd)',
             );
+          }
+          // Refused now, not at deployment: a savepoint that never completed has no _metadata.
+          const savepoint = event.fromSavepoint ? await readSavepoint(event.fromSavepoint) : null;
+          if (stores) {
+            await claimSinkDirs(stores, {
+              jobId,
+              sinkDirs: prepared.sinkDirs,
+              savepointOf: savepoint?.jobId ?? null,
+              isLocallyLive: (id) => context.running.has(id) || (id !== jobId && context.submitting.has(id)),
+            });
           }
           const stored: StoredJob = {
             jobId,
@@ -143,14 +165,18 @@ export const masterMachine = setup({
             fromSavepoint: event.fromSavepoint ?? null,
           };
           // Stored before it runs: a new leader must find every job it has to run.
-          await stores?.jobGraphs.put(jobId, stored);
+          await stores?.jobGraphs.put(jobId, stored).catch(async (err: unknown) => {
+            await stores.sinkClaims.release(jobId).catch(() => undefined); // else the next leader releases it
+            throw err;
+          });
           context.code.set(prepared.codeHash, event.code);
           env.self.tell({ type: 'master.job.prepared', jobId, prepared: { ...stored, replyTo: event.replyTo, recovered: false } });
         })
         .catch((error: Error) => {
           env.log.warn({ err: error }, 'job submission rejected');
           replyError(event.replyTo, error);
-        });
+        })
+        .finally(() => context.submitting.delete(jobId));
     },
     startJob: ({ context, event }) => {
       if (event.type !== 'master.job.prepared') return;
@@ -162,7 +188,8 @@ export const masterMachine = setup({
       context.running.delete(result.jobId);
       context.results.set(result.jobId, result);
       if (context.stores) {
-        persistResult(context.stores, result).catch((err: Error) =>
+        const stores = context.stores;
+        persistResult(stores, result).then(() => releaseEndedJob(stores, result.jobId)).catch((err: Error) =>
           context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
         );
       }
@@ -210,6 +237,7 @@ export const masterMachine = setup({
         state: r.state,
         submittedAt: r.submittedAt,
         endedAt: r.endedAt,
+        ...(r.stoppedWithSavepoint ? { stoppedWithSavepoint: r.stoppedWithSavepoint } : {}),
       }));
       const all = [...[...context.running.values()].map((j) => j.summary), ...ended];
       reply(event.replyTo, all.sort((a, b) => a.submittedAt - b.submittedAt));
@@ -250,8 +278,17 @@ export const masterMachine = setup({
         return replyError(event.replyTo, done ? new RuntimeError('JOB_ENDED', `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
       }
       const timeoutMs = 10 * 60_000;
-      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, ...(event.dir ? { dir: event.dir } : {}) }, { timeoutMs }).then(
+      const requestId = event.requestId ?? randomUUID();
+      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, requestId, ...(event.dir ? { dir: event.dir } : {}) }, { timeoutMs }).then(
         (answer) => reply(event.replyTo, answer),
+        (err: Error) => replyError(event.replyTo, err),
+      );
+    },
+    savepoints: ({ context, event }) => {
+      if (event.type !== 'master.job.savepoints') return;
+      if (!context.stores) return reply(event.replyTo, []);
+      context.stores.savepoints.list(event.jobId).then(
+        (records) => reply(event.replyTo, records),
         (err: Error) => replyError(event.replyTo, err),
       );
     },
@@ -291,6 +328,7 @@ export const masterMachine = setup({
     running: new Map(),
     results: new Map(),
     code: new Map(),
+    submitting: new Set(),
   }),
   initial: 'standby',
   on: {
@@ -316,7 +354,7 @@ export const masterMachine = setup({
         recovering: {
           invoke: {
             src: 'recover',
-            input: ({ context }) => ({ stores: context.stores }),
+            input: ({ context }) => ({ stores: context.stores, log: context.env.log }),
             onDone: { target: 'serving', actions: { type: 'adoptRecovered', params: ({ event }) => event.output } },
             onError: {
               target: 'retryingRecovery',
@@ -338,6 +376,7 @@ export const masterMachine = setup({
             'master.job.result': { actions: 'result' },
             'master.job.cancel': { actions: 'cancel' },
             'master.job.savepoint': { actions: 'savepoint' },
+            'master.job.savepoints': { actions: 'savepoints' },
             'master.cluster.overview': { actions: 'overview' },
             'master.cluster.shutdown': { actions: 'shutdownCluster' },
           },
