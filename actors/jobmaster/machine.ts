@@ -13,8 +13,9 @@
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { reply, type ActorRef } from '../../lib/index.js';
-import { toWireError } from '../../lib/errors.js';
+import { reply, replyError, type ActorRef } from '../../lib/index.js';
+import { RuntimeError, toWireError } from '../../lib/errors.js';
+import { HaErrorCode } from '../../lib/ha/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import { ExecutionState, isTerminal } from '../../lib/task/descriptor.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
@@ -369,6 +370,11 @@ export const jobMasterMachine = setup({
       type: 'final',
       entry: ({ context }) => {
         context.coordinator?.inFlight().forEach((c) => context.coordinator!.abort(c.id, Date.now(), 'leadership lost'));
+        // Their outcome is the next leader's to settle (it fails what is left in progress): say so now.
+        for (const request of context.savepoints.values()) {
+          replyError(request.replyTo, new RuntimeError(HaErrorCode.LeadershipLost, 'the leading Master lost leadership during the savepoint; the next leader decides its outcome'));
+        }
+        context.savepoints.clear();
         context.env.log.warn('job suspended: leadership lost');
       },
     },

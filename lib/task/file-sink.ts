@@ -27,6 +27,7 @@ import { SinkCommitFailedError } from './errors.js';
 const BATCH_CHARS = 64 * 1024;
 /** `.part-[<prefix>-]<subtask>-<epoch>.inprogress`; files without a prefix are of older versions. */
 const IN_PROGRESS = /^\.part-(?:([\w]+)-)?(\d+)-(\d+)\.inprogress$/;
+const COMMITTED = /^part-(?:([\w]+)-)?(\d+)-(\d+)$/;
 
 /** A file written and pre-committed at `checkpointId`, waiting for that checkpoint to complete. */
 export interface PendingFile {
@@ -87,6 +88,9 @@ export class TransactionalFileSink {
     const restoredPending = options.restored?.states.flatMap((s) => s.pending) ?? [];
     this.commitFiles(restoredPending);
     this.deleteStrayFiles();
+    // Checkpoint ids restart with a job restored from a savepoint, so `id + 1` may name a file
+    // it committed already (before a failover): never reuse a committed name.
+    this.epoch = Math.max(this.epoch, this.highestCommittedEpoch() + 1);
   }
 
   write(record: unknown): void {
@@ -164,6 +168,13 @@ export class TransactionalFileSink {
     if (files.length > 0) syncDir(dir);
   }
 
+  private highestCommittedEpoch(): number {
+    const { dir, subtaskIndex, filePrefix = '' } = this.options;
+    let highest = 0;
+    for (const name of readdirSync(dir)) highest = Math.max(highest, committedEpochOf(name, filePrefix, subtaskIndex) ?? 0);
+    return highest;
+  }
+
   /**
    * Deletes in-progress files of the subtasks this one owns (old index j with j mod parallelism
    * = index) that are not its own, of this job or of the job its restored state came from;
@@ -187,6 +198,12 @@ export class TransactionalFileSink {
       }
     }
   }
+}
+
+function committedEpochOf(name: string, prefix: string, subtask: number): number | undefined {
+  const m = COMMITTED.exec(name);
+  if (m === null || (m[1] ?? '') !== prefix || Number(m[2]) !== subtask) return undefined;
+  return Number(m[3]);
 }
 
 function exists(path: string): boolean {

@@ -115,3 +115,25 @@ describe('task - transactional file sink - one directory, several jobs', () => {
     assert.equal(read(dir, 'part-old-0-1'), 'in the savepoint\n');
   });
 });
+
+describe('task - transactional file sink - epochs', () => {
+  it('file sink - a restore never reuses the name of a file it committed (checkpoint ids restart after a savepoint)', () => {
+    const dir = newDir();
+    // Restored from savepoint 7 of another job: epochs start at 8 while this job's checkpoint ids start at 1.
+    const first = new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true, filePrefix: 'job', restored: { checkpointId: 7, states: [{ pending: [] }] } });
+    first.write('a');
+    first.snapshot(1);
+    first.commit(1);
+    first.write('b');
+    const state = first.snapshot(2);
+    first.commit(2);
+    assert.deepEqual(files(dir), ['part-job-0-8', 'part-job-0-9']);
+    // A failover restores checkpoint 2 of this job: epoch 3 would be fine, but must stay above 9.
+    const again = new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true, filePrefix: 'job', restored: { checkpointId: 2, states: [state] } });
+    again.write('c');
+    again.snapshot(3);
+    again.commit(3);
+    assert.deepEqual(files(dir), ['part-job-0-10', 'part-job-0-8', 'part-job-0-9']);
+    assert.equal(read(dir, 'part-job-0-8') + read(dir, 'part-job-0-9') + read(dir, 'part-job-0-10'), 'a\nb\nc\n');
+  });
+});
