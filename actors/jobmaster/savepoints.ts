@@ -6,8 +6,12 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SavepointState, type SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
+import { HaUnavailableError } from '../../lib/ha/errors.js';
 import type { Context } from './context.js';
 import type { SavepointRequest } from './protocol.js';
+
+const FAIL_ATTEMPTS = 5;
+const FAIL_RETRY_MS = 500;
 
 /** Where savepoint `checkpointId` of this job goes. */
 export function savepointPathOf(context: Context, request: SavepointRequest, checkpointId: number): string {
@@ -44,10 +48,19 @@ export async function completeSavepointRecord(context: Context, request: Savepoi
 export async function failSavepointRecord(context: Context, request: SavepointRequest, reason: string): Promise<void> {
   const record = request.record;
   if (!record) return;
-  try {
-    await context.stores!.savepoints.fail(record, reason, Date.now());
-  } catch (err) {
-    context.env.log.warn({ err, checkpointId: record.checkpointId }, 'could not mark the savepoint failed in etcd');
+  // Retried while etcd is unreachable: a `completed` record (and stop intent) whose write
+  // outcome was unknown must not outlive the failure the client is told of.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await context.stores!.savepoints.fail(record, reason, Date.now());
+      break;
+    } catch (err) {
+      if (!(err instanceof HaUnavailableError) || attempt >= FAIL_ATTEMPTS) {
+        context.env.log.warn({ err, checkpointId: record.checkpointId }, 'could not mark the savepoint failed in etcd');
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, FAIL_RETRY_MS));
+    }
   }
   await rm(record.path, { recursive: true, force: true }).catch((err: unknown) =>
     context.env.log.warn({ err, dir: record.path }, 'could not delete the files of a failed savepoint'),

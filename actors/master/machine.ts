@@ -189,8 +189,12 @@ export const masterMachine = setup({
       context.results.set(result.jobId, result);
       if (context.stores) {
         const stores = context.stores;
-        persistResult(stores, result).then(() => releaseEndedJob(stores, result.jobId)).catch((err: Error) =>
-          context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
+        persistResult(stores, result).then(
+          () =>
+            releaseEndedJob(stores, result.jobId).catch((err: Error) =>
+              context.env.log.warn({ err, jobId: result.jobId }, 'could not release the sink claims of an ended job; the next leader releases them'),
+            ),
+          (err: Error) => context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
         );
       }
     },
