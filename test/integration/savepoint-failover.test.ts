@@ -190,12 +190,23 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     await waitFor('the stopped job result in etcd', () => view!.results.get(jobId), { timeoutMs: 20_000 });
     await firstCheckpoint(client, resumed);
     leader.kill('SIGKILL');
-    await leaderOf(cluster, client, leader);
+    const next = await leaderOf(cluster, client, leader);
 
     const stopped = await client.waitForResult(jobId);
     assert.equal(stopped.state, 'finished');
     assert.equal(stopped.stoppedWithSavepoint, savepoint);
+    // The client, REST and the CLI read the same records from etcd.
     assert.deepEqual((await client.savepoints(jobId)).map((r) => [r.state, r.path]), [['completed', savepoint]]);
+    const rest = (await (await fetch(`http://${String(next.ready['rest'])}/api/jobs/${jobId}/savepoints`)).json()) as SavepointRecord[];
+    assert.deepEqual(rest.map((r) => [r.state, r.path, r.stop]), [['completed', savepoint, true]]);
+    const jobs = (await (await fetch(`http://${String(next.ready['rest'])}/api/jobs`)).json()) as Array<{ jobId: string; state: string; stoppedWithSavepoint: string | null }>;
+    assert.deepEqual(jobs.find((j) => j.jobId === jobId), { ...jobs.find((j) => j.jobId === jobId)!, state: 'finished', stoppedWithSavepoint: savepoint });
+    const cliEnv = { env: { ...process.env, ...cluster.env }, timeout: 30_000 };
+    const listed = await run(process.execPath, [path.join(distRoot, CLI), 'savepoints', jobId], cliEnv);
+    const line = listed.stdout.split('\n').find((l) => l.includes(savepoint));
+    assert.ok(line?.includes('completed') && line.endsWith(`${savepoint} (stop)`), listed.stdout);
+    const list = await run(process.execPath, [path.join(distRoot, CLI), 'list'], cliEnv);
+    assert.ok(list.stdout.includes(`(stopped with savepoint ${savepoint})`), list.stdout);
     const result = await client.waitForResult(resumed);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.deepEqual(checkExactlyOnce(output, records, keys), []);
