@@ -242,3 +242,29 @@ describe('savepoints - a sink directory belongs to one job', function () {
     assert.equal((await client.waitForResult(next)).state, 'finished');
   });
 });
+
+describe('savepoints - a savepoint that does not complete', function () {
+  this.timeout(60_000);
+  let cluster: HaCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await killAll();
+  });
+
+  it('is failed in etcd, its directory deleted, and the client told SAVEPOINT_FAILED', async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2 });
+    const client = await cluster.client();
+    const jobId = await client.submitFile(path.join(distRoot, 'scripts', 'jobs', 'slow-checkpoints.js'), { args: { timeoutMs: 50 } });
+    await waitFor('every subtask running', async () => (await client.status(jobId)).subtasks.every((s) => s.state === 'running'), { timeoutMs: 20_000 });
+    // Its barriers cannot pass the slow operator within the timeout: a started savepoint is aborted.
+    const failed = await waitFor('a savepoint that started and was aborted', async () => {
+      await assert.rejects(client.savepoint(jobId), { code: 'SAVEPOINT_FAILED' });
+      return (await client.savepoints(jobId)).find((r) => r.state === 'failed');
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    assert.match(failed.failure ?? '', /timed out/);
+    assert.ok(!existsSync(failed.path), 'the aborted savepoint left no directory');
+    assert.equal((await client.status(jobId)).state, 'running');
+    await client.cancel(jobId);
+  });
+});
