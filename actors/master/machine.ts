@@ -9,6 +9,7 @@
  * retry) and then `serving`. Leadership revoked → `standby` at once: its ResourceManager and
  * JobMasters stop, since a new leader owns the cluster now. `stopping` is final.
  */
+import { randomUUID } from 'node:crypto';
 import { assign, fromPromise, setup } from 'xstate';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
@@ -24,7 +25,6 @@ import { persistResult, recoverJobs, type Recovered } from './recovery.js';
 import { settleSavepointsAndStops } from './savepoint-recovery.js';
 import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
 import { readSavepoint } from '../jobmaster/restore.js';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logging.js';
 
 export interface MasterSettings {

@@ -53,6 +53,8 @@ const RETRYABLE = new Set(['NOT_LEADER', 'RECOVERING', ErrorCode.PeerUnreachable
 const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set([ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter, HaErrorCode.LeadershipLost]);
 /** How long a Master that answers, and has no record of a request, may still be about to record it. */
 const RECORD_GRACE_MS = 5000;
+/** How long a savepoint recorded in progress is waited for (the Master waits as long for its JobMaster). */
+const SAVEPOINT_OUTCOME_TIMEOUT_MS = 10 * 60_000;
 
 export class ClusterClient {
   private constructor(
@@ -165,7 +167,7 @@ export class ClusterClient {
 
   /** After the Master that took savepoint `requestId` went silent: wait for its record to be final. */
   private async savepointOutcome(jobId: string, requestId: string, askedLeader: string | null, cause: unknown): Promise<{ path: string }> {
-    const deadline = Date.now() + this.failoverTimeoutMs;
+    const deadline = Date.now() + SAVEPOINT_OUTCOME_TIMEOUT_MS;
     const since = Date.now();
     for (;;) {
       const records = await this.savepoints(jobId);
@@ -174,7 +176,7 @@ export class ClusterClient {
       // A new leader has settled what the old one left: no record means it never started.
       const settled = this.leaderAddress() !== askedLeader || Date.now() - since > RECORD_GRACE_MS;
       if (mine?.state === SavepointState.Failed || (!mine && settled) || Date.now() > deadline) {
-        const why = mine?.failure ?? (mine ? `still in progress after ${this.failoverTimeoutMs} ms` : 'the Master was lost before it started the savepoint');
+        const why = mine?.failure ?? (mine ? `still in progress after ${SAVEPOINT_OUTCOME_TIMEOUT_MS} ms; see \`flinkish savepoints ${jobId}\`` : 'the Master was lost before it started the savepoint');
         const jobState = await this.jobState(jobId);
         throw new RuntimeError(SavepointErrorCode.Failed, `the savepoint of job ${jobId} did not complete (${why}); the job is ${jobState}`, {
           cause,
