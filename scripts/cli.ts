@@ -193,7 +193,10 @@ program
   .action(async () => {
     const jobs = await withClient((client) => client.list());
     if (jobs.length === 0) console.log('no jobs');
-    for (const j of jobs) console.log(`${j.jobId}  ${j.state.padEnd(10)}  ${new Date(j.submittedAt).toISOString()}  ${j.name}`);
+    for (const j of jobs) {
+      const stopped = j.stoppedWithSavepoint ? `  (stopped with savepoint ${j.stoppedWithSavepoint})` : '';
+      console.log(`${j.jobId}  ${j.state.padEnd(10)}  ${new Date(j.submittedAt).toISOString()}  ${j.name}${stopped}`);
+    }
   });
 
 program
@@ -226,6 +229,20 @@ program
   .action(async (jobId: string, o: { dir?: string; stop?: boolean }) => {
     const answer = await withClient((client) => client.savepoint(jobId, { ...(o.dir ? { dir: o.dir } : {}), stop: o.stop ?? false }));
     console.log(answer.path);
+  });
+
+program
+  .command('savepoints')
+  .description("list a job's savepoints with their state (in-progress, completed, failed), as etcd records them")
+  .argument('<job-id>')
+  .addHelpText('after', '\nExample:\n  flinkish savepoints 3f2a...   # resume only from a completed one: run JOB --from-savepoint PATH')
+  .action(async (jobId: string) => {
+    const records = await withClient((client) => client.savepoints(jobId));
+    if (records.length === 0) console.log('no savepoints');
+    for (const r of records) {
+      const stop = r.stop ? ' (stop)' : '';
+      console.log(`${String(r.checkpointId).padStart(6)}  ${r.state.padEnd(11)}  ${new Date(r.triggeredAt).toISOString()}  ${r.path}${stop}${r.failure ? `  ${r.failure}` : ''}`);
+    }
   });
 
 function faultKinds(value: string): FaultKind[] {

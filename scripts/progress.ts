@@ -32,7 +32,8 @@ export function printProgress(details: JobDetails): void {
 export function printResult(result: JobResult): void {
   if (process.stderr.isTTY && lastLine) process.stderr.write('\n');
   const seconds = ((result.endedAt - result.submittedAt) / 1000).toFixed(2);
-  process.stderr.write(`job ${result.jobId} ${result.state} in ${seconds} s\n`);
+  const stopped = result.stoppedWithSavepoint ? `, stopped with savepoint ${result.stoppedWithSavepoint}` : '';
+  process.stderr.write(`job ${result.jobId} ${result.state} in ${seconds} s${stopped}\n`);
   if (result.failure) process.stderr.write(`cause [${result.failure.code}]: ${result.failure.message}\n`);
   for (const record of result.collected) process.stdout.write(`${typeof record === 'string' ? record : JSON.stringify(record)}\n`);
 }

@@ -20,6 +20,7 @@ import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
 import { tellSafely, type Context } from './context.js';
 import type { SavepointRequest } from './protocol.js';
 import { writeSavepointMetadata } from './restore.js';
+import { beginSavepointRecord, completeSavepointRecord, failSavepointRecord } from './savepoints.js';
 import { metrics } from '../../lib/metrics/registry.js';
 
 /** Subtasks that take part in a checkpoint: all of the current attempt that have not finished. */
@@ -53,10 +54,13 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   if (!coordinator.canTrigger(now, savepoint !== null)) return refuse('too many checkpoints in flight; retry shortly');
   coordinator.triggering = true;
   const attempt = context.graph.attempt;
-  stores.checkpointIds.getAndIncrement(context.job.jobId).then(
-    (checkpointId) => env.self.tell({ type: 'jm.checkpoint.begin', checkpointId, attempt, savepoint }),
-    (err: unknown) => env.self.tell({ type: 'jm.checkpoint.triggerFailed', error: toWireError(err), savepoint }),
-  );
+  stores.checkpointIds
+    .getAndIncrement(context.job.jobId)
+    .then(async (checkpointId) => {
+      const begun = savepoint ? await beginSavepointRecord(context, savepoint, checkpointId) : null;
+      env.self.tell({ type: 'jm.checkpoint.begin', checkpointId, attempt, savepoint: begun });
+    })
+    .catch((err: unknown) => env.self.tell({ type: 'jm.checkpoint.triggerFailed', error: toWireError(err), savepoint }));
   return true;
 }
 
@@ -66,10 +70,13 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   if (!coordinator) return;
   coordinator.triggering = false;
   if (attempt !== graph.attempt || !allRunning(context)) {
-    if (savepoint) replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', 'the job restarted while the savepoint was starting'));
+    if (savepoint) {
+      const reason = 'the job restarted while the savepoint was starting';
+      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', reason)));
+    }
     return;
   }
-  const dir = savepoint ? path.join(savepoint.dir, `savepoint-${context.job.jobId.slice(0, 8)}-${checkpointId}`) : checkpointDirOf(context, checkpointId);
+  const dir = savepoint?.record ? savepoint.record.path : checkpointDirOf(context, checkpointId);
   const checkpoint = coordinator.begin(checkpointId, attempt, Date.now(), dir, savepoint !== null, participants(context));
   if (savepoint) context.savepoints.set(checkpointId, savepoint);
   env.log.debug({ checkpointId, savepoint: savepoint !== null, subtasks: checkpoint.awaiting.size }, 'checkpoint triggered');
@@ -96,6 +103,9 @@ export function acknowledgeCheckpoint(context: Context, executionId: string, che
   const store = async () => {
     if (metadata.savepoint) {
       await writeSavepointMetadata(metadata);
+      // Only a savepoint recorded as completed (with its stop intent) is reported to the client.
+      const request = context.savepoints.get(checkpointId);
+      if (request) await completeSavepointRecord(context, request);
       return [];
     }
     const subsumed = await stores.checkpoints(coordinator.config.retained).add(context.job.jobId, { ...metadata });
@@ -123,9 +133,12 @@ export function checkpointStored(context: Context, checkpointId: number): void {
   const savepoint = context.savepoints.get(checkpointId);
   if (savepoint) {
     context.savepoints.delete(checkpointId);
-    const dir = path.join(savepoint.dir, `savepoint-${context.job.jobId.slice(0, 8)}-${checkpointId}`);
+    const dir = savepoint.record?.path ?? checkpointDirOf(context, checkpointId);
     reply(savepoint.replyTo, { path: dir });
-    if (savepoint.stop) context.stopRequested = true;
+    if (savepoint.stop) {
+      context.stopRequested = true;
+      context.stoppedWithSavepoint = dir;
+    }
   }
   if (context.finalCheckpointWanted) context.finalCheckpointWanted = !triggerCheckpoint(context, null);
 }
@@ -141,7 +154,10 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   const savepoint = context.savepoints.get(checkpointId);
   if (savepoint) {
     context.savepoints.delete(checkpointId);
-    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint aborted: ${reason}`));
+    // The client hears of it once etcd says failed: a new leader then agrees with what it was told.
+    void failSavepointRecord(context, savepoint, reason).then(() =>
+      replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint aborted: ${reason}`)),
+    );
   }
 }
 

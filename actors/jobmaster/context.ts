@@ -46,6 +46,8 @@ export interface Context extends JobMasterInput {
   finalCheckpointWanted: boolean;
   /** Set when a stop-with-savepoint completed: the job cancels next. */
   stopRequested: boolean;
+  /** The completed savepoint of a stop-with-savepoint: the job ends `finished` with it. */
+  stoppedWithSavepoint: string | null;
   collected: unknown[];
   failure: WireError | null;
   endedAt: number | null;
@@ -68,6 +70,7 @@ export function initialContext(input: JobMasterInput): Context {
     savepoints: new Map(),
     finalCheckpointWanted: false,
     stopRequested: false,
+    stoppedWithSavepoint: null,
     collected: [],
     failure: null,
     endedAt: null,
@@ -109,5 +112,6 @@ export function detailsOf(context: Context, state: JobState): JobDetails {
     checkpoints: context.coordinator?.stats() ?? [],
     restoredFrom: (context.restorePoint as CompletedCheckpoint | null)?.checkpointId ?? null,
     ...(context.failure ? { failure: context.failure } : {}),
+    ...(context.stoppedWithSavepoint ? { stoppedWithSavepoint: context.stoppedWithSavepoint } : {}),
   };
 }

@@ -7,3 +7,16 @@ export class JobMasterError extends RuntimeError {
     super(code, message, { details });
   }
 }
+
+/** Codes of savepoint failures, as clients see them. */
+export const SavepointErrorCode = {
+  /** The savepoint did not complete (aborted, refused, or its leader was lost); the job runs on unless it says otherwise. */
+  Failed: 'SAVEPOINT_FAILED',
+  /** `--from-savepoint` names a directory that does not exist. */
+  NotFound: 'SAVEPOINT_NOT_FOUND',
+  /** `--from-savepoint` names a directory without `_metadata`: a savepoint that never completed. */
+  Incomplete: 'SAVEPOINT_INCOMPLETE',
+  /** `_metadata` exists but is not a savepoint's metadata. */
+  Invalid: 'SAVEPOINT_INVALID',
+} as const;
+export type SavepointErrorCode = (typeof SavepointErrorCode)[keyof typeof SavepointErrorCode];

@@ -13,8 +13,9 @@
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { reply, type ActorRef } from '../../lib/index.js';
-import { toWireError } from '../../lib/errors.js';
+import { reply, replyError, type ActorRef } from '../../lib/index.js';
+import { RuntimeError, toWireError } from '../../lib/errors.js';
+import { HaErrorCode } from '../../lib/ha/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import { ExecutionState, isTerminal } from '../../lib/task/descriptor.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
@@ -226,13 +227,16 @@ export const jobMasterMachine = setup({
     },
     savepoint: ({ context, event }) => {
       if (event.type !== 'jm.savepoint') return;
-      triggerCheckpoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, replyTo: event.replyTo });
+      triggerCheckpoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, requestId: event.requestId, replyTo: event.replyTo });
     },
     status: ({ context, event, self }) => {
       if (event.type !== 'jm.status') return;
       reply(event.replyTo, detailsOf(context, stateOf(self.getSnapshot().value)));
     },
-    end: ({ context }, { state }: { state: JobResult['state'] }) => {
+    end: ({ context }, params: { state: JobResult['state'] }) => {
+      // A stop-with-savepoint cancels its tasks, yet the job ended as asked: finished, with its savepoint.
+      const stopped = params.state === 'canceled' && context.stoppedWithSavepoint !== null;
+      const state = stopped ? 'finished' : params.state;
       context.endedAt = Date.now();
       abortAll(context, `the job ${state}`);
       const { job } = context;
@@ -244,6 +248,7 @@ export const jobMasterMachine = setup({
         endedAt: context.endedAt,
         collected: context.collected,
         ...(context.failure && state !== 'finished' ? { failure: context.failure } : {}),
+        ...(stopped ? { stoppedWithSavepoint: context.stoppedWithSavepoint! } : {}),
         details: detailsOf(context, state),
       };
       context.env.log.info({ state, failure: context.failure?.message }, 'job ended');
@@ -365,6 +370,11 @@ export const jobMasterMachine = setup({
       type: 'final',
       entry: ({ context }) => {
         context.coordinator?.inFlight().forEach((c) => context.coordinator!.abort(c.id, Date.now(), 'leadership lost'));
+        // Their outcome is the next leader's to settle (it fails what is left in progress): say so now.
+        for (const request of context.savepoints.values()) {
+          replyError(request.replyTo, new RuntimeError(HaErrorCode.LeadershipLost, 'the leading Master lost leadership during the savepoint; the next leader decides its outcome'));
+        }
+        context.savepoints.clear();
         context.env.log.warn('job suspended: leadership lost');
       },
     },

@@ -3,12 +3,17 @@ import type { ActorRef, WatchNotice } from '../../lib/index.js';
 import type { WireError } from '../../lib/errors.js';
 import type { StateHandle, TaskMetrics } from '../../lib/task/descriptor.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import type { SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
 import type { JobDetails } from './status.js';
 
 export interface SavepointRequest {
   dir: string;
   stop: boolean;
+  /** The client's id of this request: it finds the outcome by it after a leader change. */
+  requestId: string;
   replyTo: ActorRef<{ path: string }>;
+  /** Its record in etcd, once written (before any barrier). */
+  record?: SavepointRecord;
 }
 
 export interface OfferedSlot {
@@ -35,7 +40,7 @@ export type JobMasterMessage =
   | { type: 'jm.deploy.failed'; executionId: string; error: WireError }
   | { type: 'jm.cancel'; replyTo: ActorRef<{ state: string }> }
   /** Take a savepoint into `dir` (default: the cluster's savepoint directory); with `stop`, cancel after it. */
-  | { type: 'jm.savepoint'; dir?: string; stop: boolean; replyTo: ActorRef<{ path: string }> }
+  | { type: 'jm.savepoint'; dir?: string; stop: boolean; requestId: string; replyTo: ActorRef<{ path: string }> }
   /** Internal: a checkpoint id was drawn from the counter; start that checkpoint. */
   | { type: 'jm.checkpoint.begin'; checkpointId: number; attempt: number; savepoint: SavepointRequest | null }
   | { type: 'jm.checkpoint.triggerFailed'; error: WireError; savepoint: SavepointRequest | null }

@@ -2,9 +2,10 @@
  * Where a job (re)starts from: the latest completed checkpoint in the store (a restart, or a
  * job recovered by a new leader), a savepoint (given at submission), or nothing.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '../../lib/errors.js';
+import { SavepointErrorCode } from './errors.js';
 import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { CompletedCheckpointStore } from '../../lib/ha/types.js';
 import type { TaskRestore } from '../../lib/task/descriptor.js';
@@ -29,17 +30,42 @@ export async function loadRestorePoint(options: {
   return null;
 }
 
+/**
+ * A completed savepoint's metadata. Checked at submission too, so that `--from-savepoint` on
+ * a savepoint that never completed (a directory of state files without `_metadata`, left by
+ * a lost leader) is refused at once with SAVEPOINT_INCOMPLETE, not when the job deploys.
+ */
 export async function readSavepoint(dir: string): Promise<CompletedCheckpoint> {
   const file = path.join(dir, SAVEPOINT_METADATA);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new RuntimeError('SAVEPOINT_NOT_FOUND', `no savepoint at ${dir}: cannot read ${file} (${(err as Error).message})`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (await isDirectory(dir))) {
+      throw new RuntimeError(
+        SavepointErrorCode.Incomplete,
+        `${dir} is not a completed savepoint: it has no ${SAVEPOINT_METADATA} (its savepoint was interrupted); resume from a completed one (flinkish savepoints JOB lists them)`,
+        { details: { dir } },
+      );
+    }
+    throw new RuntimeError(SavepointErrorCode.NotFound, `no savepoint at ${dir}: cannot read ${file} (${(err as Error).message})`, { details: { dir } });
   }
-  const metadata = JSON.parse(text) as CompletedCheckpoint;
-  if (!Array.isArray(metadata.handles)) throw new RuntimeError('SAVEPOINT_INVALID', `${file} is not a savepoint's metadata`);
+  let metadata: CompletedCheckpoint;
+  try {
+    metadata = JSON.parse(text) as CompletedCheckpoint;
+  } catch {
+    throw new RuntimeError(SavepointErrorCode.Invalid, `${file} is not a savepoint's metadata (not JSON)`, { details: { dir } });
+  }
+  if (!Array.isArray(metadata?.handles)) throw new RuntimeError(SavepointErrorCode.Invalid, `${file} is not a savepoint's metadata`, { details: { dir } });
   return metadata;
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  try {
+    return (await stat(dir)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** A savepoint carries its own metadata, so that it outlives the job and its etcd entries. */

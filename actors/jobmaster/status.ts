@@ -58,6 +58,8 @@ export interface JobDetails {
   /** The checkpoint or savepoint the current attempt restored, if any. */
   restoredFrom: number | null;
   failure?: WireError;
+  /** Set when the job ended by a stop-with-savepoint: the savepoint to resume from. */
+  stoppedWithSavepoint?: string;
 }
 
 /** What is kept of a job once it has ended. */
@@ -70,5 +72,7 @@ export interface JobResult {
   /** Records of `collect()` sinks, in arrival order per subtask. */
   collected: unknown[];
   failure?: WireError;
+  /** Set when the job ended by a stop-with-savepoint: the savepoint to resume from. */
+  stoppedWithSavepoint?: string;
   details: JobDetails;
 }

@@ -17,6 +17,8 @@ export const MAX_EDGES = 10_000;
 export interface BuiltJob {
   jobGraph: JobGraph;
   jobConfig: JobConfig;
+  /** The directories of its transactional file sinks, which the job must claim. */
+  sinkDirs: string[];
 }
 
 /** The job graph and settings of a description received from a build thread; throws INVALID_JOB_MODULE or INVALID_JOB_GRAPH. */
@@ -37,7 +39,8 @@ export function jobFromDescription(description: unknown, name: string): BuiltJob
     checkpointing: config.checkpointing === null ? null : validateCheckpointConfig(config.checkpointing),
     restartStrategy: validateRestartStrategy(config.restartStrategy),
   };
-  return { jobGraph: buildJobGraph(graph), jobConfig };
+  const sinkDirs = operators.flatMap((op) => (op.sink?.kind === 'files' ? [op.sink.dir] : []));
+  return { jobGraph: buildJobGraph(graph), jobConfig, sinkDirs };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -4,6 +4,8 @@
  * after a Master failure and cannot checkpoint.
  */
 import type { CheckpointIdCounter, CompletedCheckpointStore, JobGraphStore, JobResultStore } from '../../lib/ha/types.js';
+import type { SavepointStore } from '../../lib/ha/etcd-savepoints.js';
+import type { SinkClaimStore } from '../../lib/ha/etcd-sink-claims.js';
 import type { JobConfig } from '../../lib/dataflow/job-config.js';
 import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
 
@@ -12,6 +14,10 @@ export interface LeaderStores {
   jobResults: JobResultStore;
   checkpoints(retained: number): CompletedCheckpointStore;
   checkpointIds: CheckpointIdCounter;
+  /** Savepoints with their state, and stop intents (etcd-savepoints.ts). */
+  savepoints: SavepointStore;
+  /** Which job owns each transactional sink directory. */
+  sinkClaims: SinkClaimStore;
 }
 
 export interface MasterHa {

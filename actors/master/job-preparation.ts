@@ -22,6 +22,8 @@ export interface PreparedGraph {
   jobConfig: JobConfig;
   /** The job's name: given at submission, or the module's file name. */
   name: string;
+  /** Directories of its transactional file sinks: each must belong to this job alone. */
+  sinkDirs: string[];
 }
 
 export function newJobId(): string {
@@ -86,7 +88,7 @@ export async function prepareJob(code: Uint8Array, options: PrepareOptions): Pro
   const moduleUrl = `data:text/javascript;base64,${Buffer.from(code.buffer, code.byteOffset, code.byteLength).toString('base64')}`;
   const build = { moduleUrl, displayName, parallelism: options.parallelism, args: options.args, log: options.log };
   const built = await builds.run(displayName, () => buildJobInSandbox(build, options.limits, options.signal), options.signal, () => cancelled(displayName));
-  return { codeHash: hash, jobGraph: built.jobGraph, jobConfig: built.jobConfig, name: options.name ?? 'job' };
+  return { codeHash: hash, jobGraph: built.jobGraph, jobConfig: built.jobConfig, name: options.name ?? 'job', sinkDirs: built.sinkDirs };
 }
 
 /** The client's file name, if it sent a printable one; it only ever appears in messages. */

@@ -9,6 +9,7 @@
  * retry) and then `serving`. Leadership revoked → `standby` at once: its ResourceManager and
  * JobMasters stop, since a new leader owns the cluster now. `stopping` is final.
  */
+import { randomUUID } from 'node:crypto';
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
@@ -22,6 +23,10 @@ import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
 import { moduleLimit, newJobId, prepareJob } from './job-preparation.js';
 import type { JobSummary, MasterMessage, PreparedJob, SubmitJob } from './protocol.js';
 import { persistResult, recoverJobs, type Recovered } from './recovery.js';
+import { settleSavepointsAndStops } from './savepoint-recovery.js';
+import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
+import { readSavepoint } from '../jobmaster/restore.js';
+import type { Logger } from '../../lib/logging.js';
 
 export interface MasterSettings {
   /** The Master's working directory. */
@@ -63,6 +68,8 @@ interface Context extends MasterInput {
   running: Map<string, RunningJob>;
   results: Map<string, JobResult>;
   code: Map<string, Uint8Array>;
+  /** Jobs between submission and start: their sink claims are live before their graph is stored. */
+  submitting: Set<string>;
 }
 
 export const MasterErrorCode = {
@@ -81,6 +88,7 @@ const REQUESTS = [
   'master.job.result',
   'master.job.cancel',
   'master.job.savepoint',
+  'master.job.savepoints',
   'master.code.get',
   'master.cluster.overview',
   'master.cluster.shutdown',
@@ -91,7 +99,10 @@ const refuseAll = (code: string) => Object.fromEntries(REQUESTS.map((type) => [t
 export const masterMachine = setup({
   types: { context: {} as Context, events: {} as MasterMessage, input: {} as MasterInput },
   actors: {
-    recover: fromPromise<Recovered, { stores: LeaderStores | null }>(({ input }) => recoverJobs(input.stores)),
+    recover: fromPromise<Recovered, { stores: LeaderStores | null; log: Logger }>(async ({ input: { stores, log } }) => {
+      const recovered = await recoverJobs(stores);
+      return stores ? settleSavepointsAndStops(stores, recovered, log) : recovered;
+    }),
     // One per submission: its module is evaluated in a worker thread that leaving `serving` terminates.
     prepareSubmission: fromPromise<void, Submission>(({ input, signal }) => prepareSubmission(input, signal)),
   },
@@ -129,7 +140,11 @@ export const masterMachine = setup({
       if (event.type !== 'master.job.submit') return;
       const jobId = newJobId();
       const { env, settings, stores } = context;
-      enqueue.spawnChild('prepareSubmission', { id: `${BUILD_PREFIX}${jobId}`, input: { jobId, env, settings, stores, submission: event } });
+      context.submitting.add(jobId);
+      // A job still being prepared counts as live for the sink claims of the others.
+      const isLocallyLive = (id: string) => context.running.has(id) || (id !== jobId && context.submitting.has(id));
+      const done = () => context.submitting.delete(jobId);
+      enqueue.spawnChild('prepareSubmission', { id: `${BUILD_PREFIX}${jobId}`, input: { jobId, env, settings, stores, submission: event, isLocallyLive, done } });
     }),
     /** A build still running when the Master stops serving is terminated; its client gets NOT_LEADER. */
     cancelBuilds: enqueueActions(({ self, enqueue }) => {
@@ -151,8 +166,13 @@ export const masterMachine = setup({
       context.running.delete(result.jobId);
       context.results.set(result.jobId, result);
       if (context.stores) {
-        persistResult(context.stores, result).catch((err: Error) =>
-          context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
+        const stores = context.stores;
+        persistResult(stores, result).then(
+          () =>
+            releaseEndedJob(stores, result.jobId).catch((err: Error) =>
+              context.env.log.warn({ err, jobId: result.jobId }, 'could not release the sink claims of an ended job; the next leader releases them'),
+            ),
+          (err: Error) => context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
         );
       }
     },
@@ -199,6 +219,7 @@ export const masterMachine = setup({
         state: r.state,
         submittedAt: r.submittedAt,
         endedAt: r.endedAt,
+        ...(r.stoppedWithSavepoint ? { stoppedWithSavepoint: r.stoppedWithSavepoint } : {}),
       }));
       const all = [...[...context.running.values()].map((j) => j.summary), ...ended];
       reply(event.replyTo, all.sort((a, b) => a.submittedAt - b.submittedAt));
@@ -245,8 +266,17 @@ export const masterMachine = setup({
         return replyError(event.replyTo, err as Error);
       }
       const timeoutMs = 10 * 60_000;
-      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, ...(dir ? { dir } : {}) }, { timeoutMs }).then(
+      const requestId = event.requestId ?? randomUUID();
+      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, requestId, ...(dir ? { dir } : {}) }, { timeoutMs }).then(
         (answer) => reply(event.replyTo, answer),
+        (err: Error) => replyError(event.replyTo, err),
+      );
+    },
+    savepoints: ({ context, event }) => {
+      if (event.type !== 'master.job.savepoints') return;
+      if (!context.stores) return reply(event.replyTo, []);
+      context.stores.savepoints.list(event.jobId).then(
+        (records) => reply(event.replyTo, records),
         (err: Error) => replyError(event.replyTo, err),
       );
     },
@@ -286,6 +316,7 @@ export const masterMachine = setup({
     running: new Map(),
     results: new Map(),
     code: new Map(),
+    submitting: new Set(),
   }),
   initial: 'standby',
   on: {
@@ -311,7 +342,7 @@ export const masterMachine = setup({
         recovering: {
           invoke: {
             src: 'recover',
-            input: ({ context }) => ({ stores: context.stores }),
+            input: ({ context }) => ({ stores: context.stores, log: context.env.log }),
             onDone: { target: 'serving', actions: { type: 'adoptRecovered', params: ({ event }) => event.output } },
             onError: {
               target: 'retryingRecovery',
@@ -336,6 +367,7 @@ export const masterMachine = setup({
             'master.job.result': { actions: 'result' },
             'master.job.cancel': { actions: 'cancel' },
             'master.job.savepoint': { actions: 'savepoint' },
+            'master.job.savepoints': { actions: 'savepoints' },
             'master.cluster.overview': { actions: 'overview' },
             'master.cluster.shutdown': { actions: 'shutdownCluster' },
           },
@@ -360,10 +392,12 @@ interface Submission {
   settings: MasterSettings;
   stores: LeaderStores | null;
   submission: SubmitJob & { replyTo: ActorRef<{ jobId: string }> };
+  isLocallyLive: (jobId: string) => boolean;
+  done: () => void;
 }
 
 /** Check, evaluate (in a worker thread) and store a submitted job, then hand it to the machine. */
-async function prepareSubmission({ jobId, env, settings, stores, submission }: Submission, signal: AbortSignal): Promise<void> {
+async function prepareSubmission({ jobId, env, settings, stores, submission, isLocallyLive, done }: Submission, signal: AbortSignal): Promise<void> {
   const parallelism = submission.parallelism ?? settings.defaultParallelism;
   const args = submission.args ?? {};
   try {
@@ -383,6 +417,11 @@ async function prepareSubmission({ jobId, env, settings, stores, submission }: S
         'the job enables checkpointing, which needs the HA services: start the cluster with etcd (--etcd)',
       );
     }
+    // Refused now, not at deployment: a savepoint that never completed has no _metadata.
+    const savepoint = submission.fromSavepoint ? await readSavepoint(submission.fromSavepoint) : null;
+    if (stores) {
+      await claimSinkDirs(stores, { jobId, sinkDirs: prepared.sinkDirs, savepointOf: savepoint?.jobId ?? null, isLocallyLive });
+    }
     const stored: StoredJob = {
       jobId,
       name: prepared.name,
@@ -397,13 +436,18 @@ async function prepareSubmission({ jobId, env, settings, stores, submission }: S
     };
     if (signal.aborted) throw new RuntimeError(MasterErrorCode.NotLeader, 'this Master stopped leading while it prepared the job; submit to the new leader');
     // Stored before it runs: a new leader must find every job it has to run.
-    await stores?.jobGraphs.put(jobId, stored);
+    await stores?.jobGraphs.put(jobId, stored).catch(async (err: unknown) => {
+      await stores.sinkClaims.release(jobId).catch(() => undefined); // else the next leader releases it
+      throw err;
+    });
     // Stored under this term: if the term has just ended, the new leader recovers and runs it.
     if (signal.aborted) return reply(submission.replyTo, { jobId });
     env.self.tell({ type: 'master.job.prepared', jobId, prepared: { ...stored, replyTo: submission.replyTo, recovered: false } });
   } catch (error) {
     env.log.warn({ err: toWireError(error) }, 'job submission rejected');
     replyError(submission.replyTo, error as Error);
+  } finally {
+    done();
   }
 }
 

@@ -2,6 +2,7 @@
 import type { ActorRef, WatchNotice } from '../../lib/index.js';
 import type { ClusterOverview } from '../resourcemanager/protocol.js';
 import type { JobDetails, JobResult, JobState } from '../jobmaster/status.js';
+import type { SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
 import type { StoredJob } from './ha.js';
 
 export interface JobSummary {
@@ -10,6 +11,8 @@ export interface JobSummary {
   state: JobState;
   submittedAt: number;
   endedAt: number | null;
+  /** Set when the job ended by a stop-with-savepoint. */
+  stoppedWithSavepoint?: string;
 }
 
 export interface SubmitJob {
@@ -31,7 +34,10 @@ export type MasterMessage =
   | { type: 'master.job.status'; jobId: string; replyTo: ActorRef<JobDetails> }
   | { type: 'master.job.result'; jobId: string; replyTo: ActorRef<JobResult | null> }
   | { type: 'master.job.cancel'; jobId: string; replyTo: ActorRef<{ state: string }> }
-  | { type: 'master.job.savepoint'; jobId: string; dir?: string; stop: boolean; replyTo: ActorRef<{ path: string }> }
+  /** `requestId`: the client's id of the request, by which it finds the outcome after a leader change. */
+  | { type: 'master.job.savepoint'; jobId: string; dir?: string; stop: boolean; requestId?: string; replyTo: ActorRef<{ path: string }> }
+  /** The job's savepoints as etcd records them (in progress, completed, failed). */
+  | { type: 'master.job.savepoints'; jobId: string; replyTo: ActorRef<SavepointRecord[]> }
   | { type: 'master.code.get'; hash: string; replyTo: ActorRef<Uint8Array> }
   | { type: 'master.cluster.overview'; replyTo: ActorRef<ClusterOverview> }
   /** End of an application cluster: every TaskExecutor is told to exit. */

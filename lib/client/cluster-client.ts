@@ -8,12 +8,16 @@
  * is retried against the new leader until `failoverTimeoutMs`. Submissions are retried only when
  * the Master certainly did not take them (not leader, recovering), never twice.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ActorSystem } from '../actor/system.js';
 import type { ActorRef } from '../actor/ref.js';
 import { ErrorCode, RuntimeError } from '../errors.js';
 import { EtcdHaServices } from '../ha/etcd-ha-services.js';
+import { HaErrorCode } from '../ha/errors.js';
+import { SavepointState, type SavepointRecord } from '../ha/etcd-savepoints.js';
+import { SavepointErrorCode } from '../../actors/jobmaster/errors.js';
 import type { LeaderRetrieval } from '../ha/types.js';
 import type { EtcdCredentials } from '../ha/etcd-auth.js';
 import type { Logger } from '../logging.js';
@@ -51,6 +55,12 @@ export interface SubmitOptions {
 const NOT_TAKEN = new Set(['NOT_LEADER', 'RECOVERING']);
 /** Errors after which an idempotent request is worth sending again (never AUTH_FAILED: a wrong secret stays wrong). */
 const RETRYABLE = new Set(['NOT_LEADER', 'RECOVERING', ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter]);
+/** Errors after which a savepoint request may have been taken and its outcome is decided in etcd. */
+const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set([ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter, HaErrorCode.LeadershipLost]);
+/** How long a Master that answers, and has no record of a request, may still be about to record it. */
+const RECORD_GRACE_MS = 5000;
+/** How long a savepoint recorded in progress is waited for (the Master waits as long for its JobMaster). */
+const SAVEPOINT_OUTCOME_TIMEOUT_MS = 10 * 60_000;
 
 export class ClusterClient {
   private constructor(
@@ -134,16 +144,59 @@ export class ClusterClient {
     return this.request((master) => master.ask({ type: 'master.job.cancel', jobId }, { timeoutMs: this.timeoutMs }));
   }
 
-  /** Take a savepoint of a running job; with `stop`, cancel the job once it is taken. */
-  savepoint(jobId: string, options: { dir?: string; stop?: boolean } = {}): Promise<{ path: string }> {
-    return this.request(
-      (master) =>
-        master.ask(
-          { type: 'master.job.savepoint', jobId, stop: options.stop ?? false, ...(options.dir ? { dir: path.resolve(options.dir) } : {}) },
-          { timeoutMs: this.timeoutMs },
-        ),
-      NOT_TAKEN,
-    );
+  /**
+   * Take a savepoint of a running job; with `stop`, end the job once it is taken. Resolves only
+   * once etcd records the savepoint completed (and the stop intent): then the path is safe to
+   * resume from. When the Master dies (or loses leadership) meanwhile, the outcome is read from
+   * the leader that follows: the path if it completed, else SAVEPOINT_FAILED saying the job's state.
+   */
+  async savepoint(jobId: string, options: { dir?: string; stop?: boolean } = {}): Promise<{ path: string }> {
+    const requestId = randomUUID();
+    try {
+      return await this.request(
+        (master) =>
+          master.ask(
+            { type: 'master.job.savepoint', jobId, stop: options.stop ?? false, requestId, ...(options.dir ? { dir: path.resolve(options.dir) } : {}) },
+            { timeoutMs: this.timeoutMs },
+          ),
+        NOT_TAKEN,
+      );
+    } catch (err) {
+      if (!OUTCOME_UNKNOWN.has((err as RuntimeError).code)) throw err;
+      return this.savepointOutcome(jobId, requestId, this.leaderAddress(), err);
+    }
+  }
+
+  /** The job's savepoints as etcd records them: in progress, completed or failed. */
+  savepoints(jobId: string): Promise<SavepointRecord[]> {
+    return this.request((master) => master.ask({ type: 'master.job.savepoints', jobId }, { timeoutMs: this.timeoutMs }));
+  }
+
+  /** After the Master that took savepoint `requestId` went silent: wait for its record to be final. */
+  private async savepointOutcome(jobId: string, requestId: string, askedLeader: string | null, cause: unknown): Promise<{ path: string }> {
+    const deadline = Date.now() + SAVEPOINT_OUTCOME_TIMEOUT_MS;
+    const since = Date.now();
+    for (;;) {
+      const records = await this.savepoints(jobId);
+      const mine = records.find((r) => r.requestId === requestId);
+      if (mine?.state === SavepointState.Completed) return { path: mine.path };
+      // A new leader has settled what the old one left: no record means it never started.
+      const settled = this.leaderAddress() !== askedLeader || Date.now() - since > RECORD_GRACE_MS;
+      if (mine?.state === SavepointState.Failed || (!mine && settled) || Date.now() > deadline) {
+        const why = mine?.failure ?? (mine ? `still in progress after ${SAVEPOINT_OUTCOME_TIMEOUT_MS} ms; see \`flinkish savepoints ${jobId}\`` : 'the Master was lost before it started the savepoint');
+        const jobState = await this.jobState(jobId);
+        throw new RuntimeError(SavepointErrorCode.Failed, `the savepoint of job ${jobId} did not complete (${why}); the job is ${jobState}`, {
+          cause,
+          details: { jobId, jobState, requestId, ...(mine ? { path: mine.path } : {}) },
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  private async jobState(jobId: string): Promise<string> {
+    const result = await this.result(jobId);
+    return result ? result.state : (await this.status(jobId)).state;
   }
 
   overview(): Promise<ClusterOverview> {

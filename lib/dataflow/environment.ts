@@ -348,9 +348,10 @@ export class DataStream<T> {
 
   /**
    * Writes records as lines into part files in `dir`, exactly once: with checkpointing, a
-   * subtask's files become visible (`part-<subtask>-<epoch>`) only when a checkpoint that covers
+   * subtask's files become visible (`part-<jobId>-<subtask>-<epoch>`) only when a checkpoint that covers
    * them completes; without, when the input ends. The output is the concatenation of the
-   * `part-*` files. Use one directory per sink.
+   * `part-*` files. Use one directory per sink: a directory belongs to one job at a time (in
+   * HA mode a second job that targets it while its owner runs is refused at submission).
    */
   writeToFiles(dir: string): StreamSink {
     return this.sink('files', { kind: 'files', dir });

@@ -15,6 +15,8 @@ export const HaErrorCode = {
   Closed: 'HA_CLOSED',
   /** The etcd process could not be started or did not become healthy. */
   EtcdStartFailed: 'ETCD_START_FAILED',
+  /** A sink directory is claimed by another job that has not ended. */
+  SinkDirOwned: 'SINK_DIR_OWNED',
 } as const;
 export type HaErrorCode = (typeof HaErrorCode)[keyof typeof HaErrorCode];
 
@@ -63,5 +65,17 @@ export class EtcdStartError extends RuntimeError {
   override name = 'EtcdStartError';
   constructor(member: string, reason: string, options: { cause?: unknown } = {}) {
     super(HaErrorCode.EtcdStartFailed, `etcd member ${member}: ${reason}`, { ...options, details: { member } });
+  }
+}
+
+/** A job's transactional sink targets a directory that another, still live, job owns. */
+export class SinkDirOwnedError extends RuntimeError {
+  override name = 'SinkDirOwnedError';
+  constructor(dir: string, owner: string) {
+    super(
+      HaErrorCode.SinkDirOwned,
+      `sink directory ${dir} belongs to job ${owner}, which has not ended: cancel or stop it first, or write to another directory`,
+      { details: { dir, owner } },
+    );
   }
 }

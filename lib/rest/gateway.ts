@@ -6,6 +6,7 @@ import type { ActorRef } from '../actor/ref.js';
 import type { JobDetails } from '../../actors/jobmaster/status.js';
 import type { JobSummary, MasterMessage } from '../../actors/master/protocol.js';
 import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
+import type { SavepointRecord } from '../ha/etcd-savepoints.js';
 
 const TERMINAL = new Set(['finished', 'failed', 'canceled']);
 
@@ -34,6 +35,11 @@ export class MasterGateway {
   /** Resolves once the savepoint is written (a checkpoint round of the whole job: minutes at worst). */
   savepoint(jobId: string, options: { dir?: string; stop: boolean }, timeoutMs = 10 * 60_000): Promise<{ path: string }> {
     return this.master.ask({ type: 'master.job.savepoint', jobId, stop: options.stop, ...(options.dir ? { dir: options.dir } : {}) }, { timeoutMs });
+  }
+
+  /** The job's savepoints as etcd records them. */
+  savepoints(jobId: string): Promise<SavepointRecord[]> {
+    return this.master.ask({ type: 'master.job.savepoints', jobId }, { timeoutMs: this.timeoutMs });
   }
 
   /**

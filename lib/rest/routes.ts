@@ -63,6 +63,7 @@ export function apiRoutes({ gateway, leadership, token, now, savepointRoots }: R
     }))
     .add('GET', '/api/jobs/:id', read(async ({ params }) => ({ body: toJob(await gateway.status(jobId(params)), now()) })))
     .add('GET', '/api/jobs/:id/checkpoints', read(async ({ params }) => ({ body: toCheckpoints(await gateway.status(jobId(params))) })))
+    .add('GET', '/api/jobs/:id/savepoints', read(async ({ params }) => ({ body: await gateway.savepoints(jobId(params)) })))
     .add('GET', '/api/leader', {
       leaderOnly: false,
       handle: async () => ({ body: { isLeader: leadership.isLeader, node: leadership.node, leader: leadership.current(), history: leadership.history() } }),

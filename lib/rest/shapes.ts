@@ -44,6 +44,8 @@ export interface ApiJobSummary {
   submittedAt: number;
   endedAt: number | null;
   durationMs: number;
+  /** The savepoint a stop-with-savepoint ended the job with; null otherwise. */
+  stoppedWithSavepoint: string | null;
 }
 
 export interface ApiSubtask {
@@ -124,7 +126,7 @@ export function toTaskExecutors(overview: ClusterOverview): ApiTaskExecutor[] {
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
-export function toJobSummary(s: Pick<JobSummary, 'jobId' | 'name' | 'state' | 'submittedAt' | 'endedAt'>, now: number): ApiJobSummary {
+export function toJobSummary(s: Pick<JobSummary, 'jobId' | 'name' | 'state' | 'submittedAt' | 'endedAt' | 'stoppedWithSavepoint'>, now: number): ApiJobSummary {
   const ended = TERMINAL.has(s.state) && s.endedAt !== null;
   return {
     jobId: s.jobId,
@@ -133,6 +135,7 @@ export function toJobSummary(s: Pick<JobSummary, 'jobId' | 'name' | 'state' | 's
     submittedAt: s.submittedAt,
     endedAt: s.endedAt,
     durationMs: Math.max(0, (ended ? s.endedAt! : now) - s.submittedAt),
+    stoppedWithSavepoint: s.stoppedWithSavepoint ?? null,
   };
 }
 

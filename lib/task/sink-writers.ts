@@ -26,6 +26,8 @@ export interface FlushableSinkWriter extends SinkWriter {
 /** What checkpointed sinks start from. */
 export interface SinkCheckpointing {
   readonly enabled: boolean;
+  /** The job's prefix of part file names (its id): no two jobs' files share a name. */
+  readonly filePrefix?: string;
   /** The restored checkpoint and, by sink operator id, the states this subtask takes over. */
   readonly restored?: { readonly checkpointId: number; readonly states: Readonly<Record<string, unknown[]>> };
 }
@@ -61,6 +63,7 @@ export class SinkWriters {
           subtaskIndex: ctx.subtaskIndex,
           parallelism: ctx.parallelism,
           checkpointing: this.checkpointing.enabled,
+          ...(this.checkpointing.filePrefix ? { filePrefix: this.checkpointing.filePrefix } : {}),
           ...(restored === undefined ? {} : { restored: { checkpointId: restored.checkpointId, states: (restored.states[ctx.operatorId] ?? []) as FileSinkState[] } }),
         });
         this.transactional.set(ctx.operatorId, sink);

@@ -92,6 +92,7 @@ export class StreamTask {
     this.checkpointing = tdd.checkpointDir !== null;
     this.sinks = new SinkWriters((msg) => port.post(msg), settings.collectBatchRecords, {
       enabled: this.checkpointing,
+      filePrefix: tdd.jobId,
       ...(restored === undefined ? {} : { restored: { checkpointId: restored.checkpointId, states: restored.sinks } }),
     });
     this.net = wireNetwork(tdd, vertex, graph, this.sender, settings);

@@ -4,6 +4,8 @@
  */
 import { EtcdHaServices } from '../../lib/ha/etcd-ha-services.js';
 import { EtcdCheckpointIdCounter, EtcdCompletedCheckpointStore } from '../../lib/ha/etcd-checkpoints.js';
+import { EtcdSavepointStore } from '../../lib/ha/etcd-savepoints.js';
+import { EtcdSinkClaimStore } from '../../lib/ha/etcd-sink-claims.js';
 import type { EtcdLeaderElection } from '../../lib/ha/etcd-election.js';
 import type { ClusterConfig } from '../../lib/config.js';
 import { describeEtcdCredentials, etcdCredentialsOf } from '../../lib/ha/etcd-auth.js';
@@ -29,6 +31,8 @@ export function masterHa(ha: EtcdHaServices, election: EtcdLeaderElection): Mast
         jobResults: ha.jobResultStore(guard),
         checkpoints: (retain) => new EtcdCompletedCheckpointStore({ root: ha.root, guard, retain }),
         checkpointIds: new EtcdCheckpointIdCounter({ root: ha.root, guard }),
+        savepoints: new EtcdSavepointStore({ root: ha.root, guard }),
+        sinkClaims: new EtcdSinkClaimStore({ root: ha.root, guard }),
       };
     },
   };

@@ -63,7 +63,8 @@ describe('checkpoints - recovery with exactly-once output', function () {
     const { path: savepoint } = await client.savepoint(first, { stop: true });
     assert.ok(existsSync(path.join(savepoint, '_metadata')));
     const stopped = await client.waitForResult(first);
-    assert.equal(stopped.state, 'canceled');
+    assert.equal(stopped.state, 'finished', 'a stop-with-savepoint ends the job as asked');
+    assert.equal(stopped.stoppedWithSavepoint, savepoint);
     const second = await client.submitFile(job('keyed-count'), { parallelism: 3, args, fromSavepoint: savepoint });
     const result = await client.waitForResult(second);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));

@@ -1,0 +1,81 @@
+/**
+ * What a new leader settles after reading back the jobs (recovery.ts), before it serves:
+ *
+ * - a savepoint still `in-progress` belonged to the lost leader, whose client was told nothing
+ *   but an error: it is marked failed and its directory (state files, no `_metadata`) deleted;
+ * - a job with a stop intent took a completed stop-with-savepoint whose client was (or is
+ *   about to be) told so: it is not resumed but ended `finished` with that savepoint. Its
+ *   TaskExecutors cancelled its tasks when the leader changed; the result is stored first,
+ *   then the graph removed (persistResult), then its claims released: every crash in between
+ *   leaves a state that the next leader settles the same way;
+ * - sink claims of jobs that are not recovered (ended, or never stored) are released.
+ */
+import { rm } from 'node:fs/promises';
+import { SavepointState, type StopIntent } from '../../lib/ha/etcd-savepoints.js';
+import type { Logger } from '../../lib/logging.js';
+import type { JobResult } from '../jobmaster/status.js';
+import type { LeaderStores, StoredJob } from './ha.js';
+import { persistResult, type Recovered } from './recovery.js';
+import { releaseEndedJob } from './sink-ownership.js';
+
+export const INTERRUPTED_BY_LEADER_LOSS = 'interrupted: the leading Master that took it was lost';
+
+export async function settleSavepointsAndStops(stores: LeaderStores, recovered: Recovered, log: Logger): Promise<Recovered> {
+  const now = Date.now();
+  for (const record of await stores.savepoints.listAll()) {
+    if (record.state !== SavepointState.InProgress) continue;
+    await stores.savepoints.fail(record, INTERRUPTED_BY_LEADER_LOSS, now);
+    await rm(record.path, { recursive: true, force: true });
+    log.warn({ jobId: record.jobId, checkpointId: record.checkpointId, path: record.path }, 'savepoint interrupted by the leader loss: failed and deleted');
+  }
+  const jobs: StoredJob[] = [];
+  const results = [...recovered.results];
+  for (const job of recovered.jobs) {
+    const intent = await stores.savepoints.stopIntent(job.jobId);
+    if (!intent) {
+      jobs.push(job);
+      continue;
+    }
+    const result = stoppedResult(job, intent, now);
+    await persistResult(stores, result);
+    await releaseEndedJob(stores, job.jobId);
+    results.push(result);
+    log.info({ jobId: job.jobId, savepoint: intent.savepointPath }, 'job had stopped with a savepoint: ended instead of resumed');
+  }
+  const live = new Set(jobs.map((j) => j.jobId));
+  for (const owner of new Set((await stores.sinkClaims.list()).map((c) => c.jobId))) {
+    if (!live.has(owner)) await stores.sinkClaims.release(owner);
+  }
+  for (const intent of await stores.savepoints.stopIntents()) {
+    if (!live.has(intent.jobId)) await stores.savepoints.removeStopIntent(intent.jobId);
+  }
+  return { jobs, results };
+}
+
+/** The result of a job whose stop-with-savepoint completed under an earlier leader. */
+export function stoppedResult(job: StoredJob, intent: StopIntent, now: number): JobResult {
+  const base = { jobId: job.jobId, name: job.name, state: 'finished' as const, submittedAt: job.submittedAt, endedAt: now };
+  return {
+    ...base,
+    collected: [],
+    stoppedWithSavepoint: intent.savepointPath,
+    details: {
+      ...base,
+      vertices: job.jobGraph.vertices.map((v) => ({
+        id: v.id,
+        name: v.name,
+        parallelism: v.parallelism,
+        slotSharingGroup: v.slotSharingGroup,
+        operatorIds: v.operatorIds,
+        inputs: v.inputs.map((i) => ({ source: i.source, partitioner: i.partitioner })),
+      })),
+      subtasks: [],
+      slots: [],
+      attempt: 0,
+      restarts: 0,
+      checkpoints: [],
+      restoredFrom: null,
+      stoppedWithSavepoint: intent.savepointPath,
+    },
+  };
+}
