@@ -63,6 +63,7 @@ export const CLIENT_MESSAGE_TYPES = [
   'master.job.result',
   'master.job.cancel',
   'master.job.savepoint',
+  'master.job.savepoints',
   'master.cluster.overview',
 ] as const satisfies ReadonlyArray<MasterMessage['type']>;
 

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
@@ -45,7 +45,7 @@ async function firstCheckpoint(client: ClusterClient, jobId: string): Promise<vo
 
 /** A read-only view of the cluster's etcd, as the test observes it. */
 function etcdView(cluster: HaCluster): { etcd: Etcd3; savepoints: EtcdSavepointStore; results: EtcdJobResultStore; root: ReturnType<Etcd3['namespace']> } {
-  const etcd = createEtcdClient({ endpoints: cluster.etcd.endpoints });
+  const etcd = createEtcdClient(cluster.etcd.clientOptions);
   const root = etcd.namespace(haRoot(cluster.env['FLINKISH_CLUSTER_ID']!));
   return { etcd, root, savepoints: new EtcdSavepointStore({ root, guard: null }), results: new EtcdJobResultStore({ root, guard: null }) };
 }
@@ -258,8 +258,9 @@ describe('savepoints - a savepoint that does not complete', function () {
     const output = path.join(cluster.workDir, 'out');
     const jobId = await client.submitFile(keyedCount, { args: { records: 1_000_000, keys: 4, output, recordsPerSecond: 2000, checkpointMs: 200 } });
     await firstCheckpoint(client, jobId);
-    // A target that is a file: no subtask can write its state there, every one declines.
-    const target = path.join(cluster.workDir, 'not-a-directory');
+    // A target that is a file (inside the savepoint root): no subtask can write its state there, every one declines.
+    const target = path.join(cluster.workDir, 'savepoints', 'not-a-directory');
+    mkdirSync(path.dirname(target), { recursive: true });
     writeFileSync(target, '');
     const failed = await waitFor('a savepoint that started and was declined', async () => {
       await assert.rejects(client.savepoint(jobId, { dir: target }), { code: 'SAVEPOINT_FAILED' });
