@@ -14,11 +14,13 @@ export function createLogger(options: { node?: string; level?: LevelWithSilent |
   const base: Record<string, string> = {};
   if (options.name) base['name'] = options.name;
   if (options.node) base['node'] = options.node;
-  if (process.stdout.isTTY && process.env['LOG_FORMAT'] !== 'json') {
+  // Logs go to stderr: stdout carries results only (a job id, a savepoint path, a ready line),
+  // so that `JOB=$(flinkish run --detached ...)` captures exactly the result.
+  if (process.stderr.isTTY && process.env['LOG_FORMAT'] !== 'json') {
     // Synchronous, in this thread: no transport worker for a CLI that may exit at any moment.
-    return pino({ level, base }, pretty({ colorize: true, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+    return pino({ level, base }, pretty({ colorize: true, sync: true, destination: 2, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
   }
-  return pino({ level, base });
+  return pino({ level, base }, pino.destination({ dest: 2, sync: true }));
 }
 
 export function forActor(log: Logger, actor: string): Logger {

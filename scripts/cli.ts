@@ -40,6 +40,7 @@ interface GlobalOptions {
   secret?: string;
   clusterId?: string;
   etcd?: string;
+  connectTimeoutMs?: number;
 }
 
 const program = new Command('flinkish')
@@ -50,36 +51,55 @@ const program = new Command('flinkish')
   .option('--secret <secret>', 'cluster secret (prefer FLINKISH_SECRET)')
   .option('--cluster-id <id>', 'cluster id')
   .option('--etcd <urls>', 'etcd endpoints, comma separated (HA mode)')
+  .option('--connect-timeout-ms <ms>', 'client commands: how long to wait for etcd and a leading Master before giving up (default 10000)', positiveInt)
   .showHelpAfterError('(run with --help for usage)');
 
-/** Configuration for this invocation; client commands fall back on the local cluster's state file. */
+/**
+ * Configuration for this invocation: defaults < the local cluster (client commands only) <
+ * `--config` file < `FLINKISH_*` env < the flags actually given (commander leaves the others
+ * undefined, and undefined never overrides).
+ */
 function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLocalCluster = false): ClusterConfig {
   const g = program.opts<GlobalOptions>();
-  const local = useLocalCluster ? readClusterState(process.env['FLINKISH_WORK_DIR'] ?? '.flinkish') : null;
-  return loadConfig({
+  const sources = {
     ...(g.config ? { file: g.config } : {}),
-    flags: {
-      ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS']
-        ? { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined }
-        : {}),
-      logLevel: g.logLevel,
-      masterAddress: g.master,
-      secret: g.secret,
-      clusterId: g.clusterId,
-      etcdEndpoints: g.etcd,
-      ...extra,
-    },
-  });
+    flags: { logLevel: g.logLevel, masterAddress: g.master, secret: g.secret, clusterId: g.clusterId, etcdEndpoints: g.etcd, ...extra },
+  };
+  if (!useLocalCluster) return loadConfig(sources);
+  // The work dir (and so cluster.json) may itself come from the file, env or flags.
+  const workDir = loadConfig(sources).workDir;
+  return loadConfig({ ...sources, local: localClusterValues(workDir) });
+}
+
+/** What `cluster start` recorded about the local cluster, as configuration values; null without one. */
+function localClusterValues(workDir: string): Partial<Record<keyof ClusterConfig, unknown>> | null {
+  const local = readClusterState(workDir);
+  if (!local) return null;
+  return { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints };
+}
+
+/** The client's credentials, from wherever the configuration found them; fails with what to do. */
+function clientCredentials(c: ClusterConfig): { clusterId: string; secret: string } {
+  if (c.secret.length < 16) {
+    const local = path.resolve(c.workDir, 'cluster.json');
+    throw new ConfigError(
+      'secret',
+      `no cluster secret: there is no local cluster (${local} does not exist; start one with 'flinkish cluster start'), ` +
+        `and neither FLINKISH_SECRET nor --secret names the secret of another (at least 16 characters)`,
+    );
+  }
+  return { clusterId: c.clusterId, secret: c.secret };
 }
 
 async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Promise<T>): Promise<T> {
   const c = config({}, true);
+  const g = program.opts<GlobalOptions>();
   const client = await ClusterClient.connect({
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
-    clusterId: c.clusterId,
-    secret: c.secret,
-    logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
+    ...clientCredentials(c),
+    ...(g.connectTimeoutMs ? { connectTimeoutMs: g.connectTimeoutMs } : {}),
+    logger: createLogger({ name: 'client', level: g.logLevel ?? process.env['LOG_LEVEL'] ?? 'warn' }),
   });
   try {
     return await fn(client, c);
@@ -276,7 +296,7 @@ cluster
       port: o.port,
       masters: o.masters,
       etcd: o.etcd,
-      workDir: process.env['FLINKISH_WORK_DIR'] ?? '.flinkish',
+      workDir: config().workDir,
     });
     const etcd = state.etcdEndpoints.length > 0 ? `, etcd at ${state.etcdEndpoints.join(',')}` : ' (standalone)';
     console.log(`local cluster up: ${o.masters} Master(s), first at ${state.masterAddress}, ${o.taskExecutors} TaskExecutors${etcd}; state in ${state.file}`);
@@ -288,7 +308,7 @@ cluster
   .description('stop the local cluster started by `cluster start`')
   .addHelpText('after', '\nExample:\n  flinkish cluster stop   # SIGTERM by PID, SIGKILL after 10 s')
   .action(async () => {
-    const stopped = await stopLocalCluster(process.env['FLINKISH_WORK_DIR'] ?? '.flinkish');
+    const stopped = await stopLocalCluster(config().workDir);
     console.log(stopped > 0 ? `stopped ${stopped} processes` : 'no local cluster running');
   });
 

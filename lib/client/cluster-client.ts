@@ -14,6 +14,8 @@ import { ActorSystem } from '../actor/system.js';
 import type { ActorRef } from '../actor/ref.js';
 import { ErrorCode, RuntimeError } from '../errors.js';
 import { EtcdHaServices } from '../ha/etcd-ha-services.js';
+import { HaKeys } from '../ha/etcd-client.js';
+import { EtcdUnreachableError, NoLeaderError } from './errors.js';
 import type { LeaderRetrieval } from '../ha/types.js';
 import type { Logger } from '../logging.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
@@ -32,6 +34,8 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** How long a request keeps retrying across a leader change. */
   failoverTimeoutMs?: number;
+  /** HA mode: how long `connect` waits for any etcd endpoint to answer (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 export interface SubmitOptions {
@@ -53,6 +57,8 @@ export class ClusterClient {
     private readonly closeHa: () => Promise<void>,
     private readonly timeoutMs: number,
     private readonly failoverTimeoutMs: number,
+    /** HA mode: explains a missing leader (etcd unreachable, or no Master leads). */
+    private readonly whyNoLeader: (waitedMs: number) => Promise<Error>,
   ) {}
 
   static async connect(options: ClientOptions): Promise<ClusterClient> {
@@ -65,8 +71,16 @@ export class ClusterClient {
     });
     let retrieval: LeaderRetrieval | null = null;
     let ha: EtcdHaServices | null = null;
-    if (options.etcdEndpoints && options.etcdEndpoints.length > 0) {
-      ha = new EtcdHaServices({ endpoints: options.etcdEndpoints, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
+    const endpoints = options.etcdEndpoints ?? [];
+    if (endpoints.length > 0) {
+      ha = new EtcdHaServices({ endpoints, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
+      // Fail fast, naming etcd, rather than waiting out the failover timeout for a leader.
+      const unreachable = await reachEtcd(ha, options.connectTimeoutMs ?? 10_000);
+      if (unreachable) {
+        await ha.close();
+        await system.terminate();
+        throw new EtcdUnreachableError(endpoints, unreachable.waitedMs, unreachable.cause);
+      }
       retrieval = ha.leaderRetrieval();
       retrieval.start(() => undefined);
     } else if (!options.masterAddress) {
@@ -82,6 +96,13 @@ export class ClusterClient {
       },
       options.requestTimeoutMs ?? 30_000,
       options.failoverTimeoutMs ?? 60_000,
+      async (waitedMs) => {
+        if (!ha) return new RuntimeError(ErrorCode.PeerUnreachable, `no Master found within ${waitedMs} ms`);
+        const unreachable = await reachEtcd(ha, 2000);
+        return unreachable
+          ? new EtcdUnreachableError(endpoints, waitedMs, unreachable.cause)
+          : new NoLeaderError(options.clusterId, endpoints, waitedMs);
+      },
     );
   }
 
@@ -183,9 +204,24 @@ export class ClusterClient {
           if (!retryOn.has(code) || Date.now() > deadline) throw err;
         }
       } else if (Date.now() > deadline) {
-        throw new RuntimeError(ErrorCode.PeerUnreachable, `no leading Master found within ${this.failoverTimeoutMs} ms`);
+        throw await this.whyNoLeader(this.failoverTimeoutMs);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+}
+
+/** Read from etcd until it answers; null once it did, else how long it was tried and the last error. */
+async function reachEtcd(ha: EtcdHaServices, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      await ha.root.getAll().prefix(HaKeys.leaderPrefix).limit(1).keys();
+      return null;
+    } catch (cause) {
+      const waitedMs = Date.now() - started;
+      if (waitedMs + 200 >= timeoutMs) return { waitedMs, cause };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
