@@ -43,9 +43,11 @@ describe('rest server - leadership, auth and errors without a cluster', () => {
     leadership.observed({ sessionId: '0007', node: '127.0.0.1:2', rest: '127.0.0.1:8081' });
     res = await fetch(url('/api/jobs'));
     assert.equal(res.status, 421);
-    const body = (await res.json()) as { error: { code: string }; leader: { rest: string; sessionId: string } };
+    const body = (await res.json()) as { error: { code: string; message: string }; leader: { rest: string; url: string; sessionId: string } };
     assert.equal(body.error.code, 'NOT_LEADER');
     assert.equal(body.leader.rest, '127.0.0.1:8081');
+    assert.equal(body.leader.url, 'http://127.0.0.1:8081');
+    assert.match(body.error.message, /the leader is http:\/\/127\.0\.0\.1:8081/);
     res = await fetch(url('/api/leader'));
     assert.equal(res.status, 200);
     const info = (await res.json()) as { isLeader: boolean; leader: { sessionId: string }; history: unknown[] };
