@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, RuntimeError } from '../lib/errors.js';
+import { existsSync } from 'node:fs';
+import { ConfigError, ErrorCode, RuntimeError } from '../lib/errors.js';
 import { loadConfig, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
 import { createLogger } from '../lib/logging.js';
@@ -99,7 +100,8 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
     etcdEndpoints: c.etcdEndpoints,
     ...clientCredentials(c),
     ...(g.connectTimeoutMs ? { connectTimeoutMs: g.connectTimeoutMs } : {}),
-    logger: createLogger({ name: 'client', level: g.logLevel ?? process.env['LOG_LEVEL'] ?? 'warn' }),
+    // One clear error line for the operator; --log-level warn (or LOG_LEVEL) shows the retries.
+    logger: createLogger({ name: 'client', level: g.logLevel ?? process.env['LOG_LEVEL'] ?? 'error' }),
   });
   try {
     return await fn(client, c);
@@ -183,6 +185,8 @@ program
   .option('-s, --from-savepoint <dir>', 'start from this savepoint (rescaling allowed: key groups are redistributed)')
   .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
   .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string; fromSavepoint?: string }) => {
+    // A wrong path is the user's to fix before any cluster is involved.
+    if (!existsSync(file)) throw new RuntimeError(ErrorCode.InvalidArgument, `job module ${path.resolve(file)}: no such file; give the path of an ES module (e.g. dist/scripts/jobs/wordcount.js)`);
     const code = await withClient(async (client) => {
       const jobId = await client.submitFile(file, {
         ...(o.parallelism ? { parallelism: o.parallelism } : {}),

@@ -15,7 +15,8 @@ import type { ActorRef } from '../actor/ref.js';
 import { ErrorCode, RuntimeError } from '../errors.js';
 import { EtcdHaServices } from '../ha/etcd-ha-services.js';
 import { HaKeys } from '../ha/etcd-client.js';
-import { EtcdUnreachableError, NoLeaderError } from './errors.js';
+import { EtcdUnreachableError, MasterUnreachableError, NoLeaderError } from './errors.js';
+import { connect as tcpConnect } from 'node:net';
 import type { LeaderRetrieval } from '../ha/types.js';
 import type { Logger } from '../logging.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
@@ -34,7 +35,7 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** How long a request keeps retrying across a leader change. */
   failoverTimeoutMs?: number;
-  /** HA mode: how long `connect` waits for any etcd endpoint to answer (default 10 s). */
+  /** How long `connect` waits for etcd (HA mode) or the Master's port (standalone) to answer (default 10 s). */
   connectTimeoutMs?: number;
 }
 
@@ -86,6 +87,13 @@ export class ClusterClient {
     } else if (!options.masterAddress) {
       await system.terminate();
       throw new RuntimeError(ErrorCode.InvalidArgument, 'give the Master address or etcd endpoints');
+    } else {
+      // A Master that is not there fails the client now, not after every request's retries.
+      const unreachable = await reachPort(options.masterAddress, options.connectTimeoutMs ?? 10_000);
+      if (unreachable) {
+        await system.terminate();
+        throw new MasterUnreachableError(options.masterAddress, unreachable.waitedMs, unreachable.cause);
+      }
     }
     const fixed = options.masterAddress ?? null;
     return new ClusterClient(
@@ -220,8 +228,34 @@ async function reachEtcd(ha: EtcdHaServices, timeoutMs: number): Promise<{ waite
       return null;
     } catch (cause) {
       const waitedMs = Date.now() - started;
-      if (waitedMs + 200 >= timeoutMs) return { waitedMs, cause };
+      if (waitedMs >= timeoutMs) return { waitedMs, cause };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, timeoutMs - waitedMs)));
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Open (and close) a TCP connection to `host:port` until one succeeds; null once it did. */
+async function reachPort(address: string, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i);
+  const port = Number(address.slice(i + 1));
+  const started = Date.now();
+  for (;;) {
+    const cause = await new Promise<Error | null>((resolve) => {
+      const socket = tcpConnect({ host, port, timeout: 1000 });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(null);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(new Error('connect timed out'));
+      });
+      socket.once('error', resolve);
+    });
+    if (!cause) return null;
+    const waitedMs = Date.now() - started;
+    if (waitedMs >= timeoutMs) return { waitedMs, cause };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200, timeoutMs - waitedMs)));
   }
 }

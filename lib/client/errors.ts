@@ -9,6 +9,8 @@ export const ClientErrorCode = {
   EtcdUnreachable: 'ETCD_UNREACHABLE',
   /** etcd answers, but no Master of this cluster leads. */
   NoLeader: 'NO_LEADER',
+  /** Standalone mode: nothing accepts connections at the Master's address. */
+  MasterUnreachable: 'MASTER_UNREACHABLE',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -33,6 +35,19 @@ export class NoLeaderError extends RuntimeError {
       `no leading Master of cluster '${clusterId}' within ${waitedMs} ms: etcd at ${endpoints.join(', ')} answers, but no Master leads. ` +
         `Check that the Masters run and use cluster id '${clusterId}' (--cluster-id, FLINKISH_CLUSTER_ID)`,
       { details: { clusterId, endpoints: [...endpoints], waitedMs } },
+    );
+  }
+}
+
+export class MasterUnreachableError extends RuntimeError {
+  override name = 'MasterUnreachableError';
+  constructor(address: string, waitedMs: number, cause: unknown) {
+    const why = cause instanceof Error ? ` (${cause.message})` : '';
+    super(
+      ClientErrorCode.MasterUnreachable,
+      `no Master at ${address}: not accepting connections within ${waitedMs} ms${why}. ` +
+        `Check that it runs, or name it (--master, FLINKISH_MASTER_ADDRESS; for a local cluster, 'flinkish cluster start' records it in cluster.json)`,
+      { cause, details: { address, waitedMs } },
     );
   }
 }

@@ -154,9 +154,19 @@ describe('cli - operator errors', function () {
     const tookMs = Date.now() - started;
     assert.notEqual(r.code, 0);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, new RegExp(`error \\[ETCD_UNREACHABLE\\]: etcd is unreachable at ${endpoint}: no answer within \\d+ ms`));
+    assert.match(r.stderr, new RegExp(`^error \\[ETCD_UNREACHABLE\\]: etcd is unreachable at ${endpoint}: no answer within \\d+ ms`));
     assert.match(r.stderr, /--etcd, FLINKISH_ETCD_ENDPOINTS/, 'it says what to do');
     assert.ok(tookMs < 10_000, `gave up after ${tookMs} ms`);
+  });
+
+  it('names a standalone Master that does not answer, fast', async () => {
+    const address = `127.0.0.1:${await closedPort()}`;
+    const started = Date.now();
+    const r = await cli(['--master', address, '--secret', 'a-secret-of-enough-length', '--connect-timeout-ms', '1000', 'list']);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`^error \\[MASTER_UNREACHABLE\\]: no Master at ${address}: not accepting connections within \\d+ ms .*--master, FLINKISH_MASTER_ADDRESS`));
+    assert.ok(Date.now() - started < 10_000);
   });
 
   it('without a local cluster or a secret, says how to get one', async () => {
