@@ -9,14 +9,15 @@
  * the Master certainly did not take them (not leader, recovering), never twice.
  */
 import { readFile } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
 import path from 'node:path';
 import { ActorSystem } from '../actor/system.js';
 import type { ActorRef } from '../actor/ref.js';
 import { ErrorCode, RuntimeError } from '../errors.js';
+import { isBrokenCircuitError } from 'cockatiel';
 import { EtcdHaServices } from '../ha/etcd-ha-services.js';
 import { HaKeys } from '../ha/etcd-client.js';
 import { EtcdUnreachableError, MasterUnreachableError, NoLeaderError } from './errors.js';
-import { connect as tcpConnect } from 'node:net';
 import type { LeaderRetrieval } from '../ha/types.js';
 import type { Logger } from '../logging.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
@@ -222,11 +223,14 @@ export class ClusterClient {
 /** Read from etcd until it answers; null once it did, else how long it was tried and the last error. */
 async function reachEtcd(ha: EtcdHaServices, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
   const started = Date.now();
+  let cause: unknown;
   for (;;) {
     try {
       await ha.root.getAll().prefix(HaKeys.leaderPrefix).limit(1).keys();
       return null;
-    } catch (cause) {
+    } catch (err) {
+      // The circuit breaker only says that earlier calls failed; keep why they did.
+      if (!isBrokenCircuitError(err) || cause === undefined) cause = err;
       const waitedMs = Date.now() - started;
       if (waitedMs >= timeoutMs) return { waitedMs, cause };
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, timeoutMs - waitedMs)));
