@@ -3,9 +3,9 @@
  * The command line: run cluster processes, submit and manage jobs, and start or stop a local
  * cluster. `flinkish --help` and `flinkish COMMAND --help` document every option.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { existsSync } from 'node:fs';
 import { ConfigError, ErrorCode, RuntimeError } from '../lib/errors.js';
 import { loadConfig, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
@@ -52,7 +52,7 @@ const program = new Command('flinkish')
   .option('--secret <secret>', 'cluster secret (prefer FLINKISH_SECRET)')
   .option('--cluster-id <id>', 'cluster id')
   .option('--etcd <urls>', 'etcd endpoints, comma separated (HA mode)')
-  .option('--connect-timeout-ms <ms>', 'client commands: how long to wait for etcd and a leading Master before giving up (default 10000)', positiveInt)
+  .option('--connect-timeout-ms <ms>', 'client commands: how long to wait for etcd (or, standalone, the Master) to answer before giving up (default 10000)', positiveInt)
   .showHelpAfterError('(run with --help for usage)');
 
 /**
@@ -79,15 +79,17 @@ function localClusterValues(workDir: string): Partial<Record<keyof ClusterConfig
   return { masterAddress: local.masterAddress, secret: local.secret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints };
 }
 
-/** The client's credentials, from wherever the configuration found them; fails with what to do. */
+/**
+ * The client's credentials, from wherever the configuration found them (the local cluster's
+ * cluster.json, a config file, env, flags); fails saying where to get them.
+ */
 function clientCredentials(c: ClusterConfig): { clusterId: string; secret: string } {
   if (c.secret.length < 16) {
     const local = path.resolve(c.workDir, 'cluster.json');
-    throw new ConfigError(
-      'secret',
-      `no cluster secret: there is no local cluster (${local} does not exist; start one with 'flinkish cluster start'), ` +
-        `and neither FLINKISH_SECRET nor --secret names the secret of another (at least 16 characters)`,
-    );
+    const where = existsSync(local)
+      ? `the local cluster's (${local}) is used only when no other cluster is named`
+      : `there is no local cluster (${local} does not exist; start one with 'flinkish cluster start')`;
+    throw new ConfigError('secret', `no cluster secret: ${where}; give the cluster's secret (at least 16 characters) with FLINKISH_SECRET or --secret`);
   }
   return { clusterId: c.clusterId, secret: c.secret };
 }

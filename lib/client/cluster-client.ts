@@ -11,10 +11,10 @@
 import { readFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import path from 'node:path';
+import { isBrokenCircuitError } from 'cockatiel';
 import { ActorSystem } from '../actor/system.js';
 import type { ActorRef } from '../actor/ref.js';
 import { ErrorCode, RuntimeError } from '../errors.js';
-import { isBrokenCircuitError } from 'cockatiel';
 import { EtcdHaServices } from '../ha/etcd-ha-services.js';
 import { HaKeys } from '../ha/etcd-client.js';
 import { EtcdUnreachableError, MasterUnreachableError, NoLeaderError } from './errors.js';
@@ -59,7 +59,7 @@ export class ClusterClient {
     private readonly closeHa: () => Promise<void>,
     private readonly timeoutMs: number,
     private readonly failoverTimeoutMs: number,
-    /** HA mode: explains a missing leader (etcd unreachable, or no Master leads). */
+    /** Explains a missing leader at the failover deadline (in HA mode: etcd unreachable, or no Master leads). */
     private readonly whyNoLeader: (waitedMs: number) => Promise<Error>,
   ) {}
 

@@ -180,7 +180,7 @@ describe('cli - operator errors', function () {
     const r = await cli(['list']);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /no cluster secret: there is no local cluster .*cluster\.json does not exist; start one with 'flinkish cluster start'/);
+    assert.match(r.stderr, /no cluster secret: there is no local cluster .*cluster\.json does not exist; start one with 'flinkish cluster start'\); give the cluster's secret .* with FLINKISH_SECRET or --secret/);
   });
 });
 
