@@ -52,7 +52,7 @@ const program = new Command('flinkish')
   .option('--secret <secret>', 'cluster secret (prefer FLINKISH_SECRET)')
   .option('--cluster-id <id>', 'cluster id')
   .option('--etcd <urls>', 'etcd endpoints, comma separated (HA mode)')
-  .option('--connect-timeout-ms <ms>', 'client commands: how long to wait for etcd (or, standalone, the Master) to answer before giving up (default 10000)', positiveInt)
+  .option('--connect-timeout-ms <ms>', 'client commands: how long to wait for etcd and a leading Master (or, standalone, the Master) before giving up (default 10000)', positiveInt)
   .showHelpAfterError('(run with --help for usage)');
 
 /**
@@ -101,7 +101,8 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
     ...clientCredentials(c),
-    ...(g.connectTimeoutMs ? { connectTimeoutMs: g.connectTimeoutMs } : {}),
+    connectTimeoutMs: g.connectTimeoutMs ?? 10_000,
+    firstLeaderTimeoutMs: g.connectTimeoutMs ?? 10_000,
     // One clear error line for the operator; --log-level warn (or LOG_LEVEL) shows the retries.
     logger: createLogger({ name: 'client', level: g.logLevel ?? process.env['LOG_LEVEL'] ?? 'error' }),
   });

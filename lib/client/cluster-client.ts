@@ -38,6 +38,12 @@ export interface ClientOptions {
   failoverTimeoutMs?: number;
   /** How long `connect` waits for etcd (HA mode) or the Master's port (standalone) to answer (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * HA mode: how long a request waits for a leader while this client has never seen one
+   * (default `failoverTimeoutMs`). A CLI sets it short: no leader at all is an operator's
+   * problem (Masters down, wrong cluster id), not a failover to sit out.
+   */
+  firstLeaderTimeoutMs?: number;
 }
 
 export interface SubmitOptions {
@@ -61,7 +67,10 @@ export class ClusterClient {
     private readonly failoverTimeoutMs: number,
     /** Explains a missing leader at the failover deadline (in HA mode: etcd unreachable, or no Master leads). */
     private readonly whyNoLeader: (waitedMs: number) => Promise<Error>,
+    private readonly firstLeaderTimeoutMs: number,
   ) {}
+
+  private sawLeader = false;
 
   static async connect(options: ClientOptions): Promise<ClusterClient> {
     const system = await ActorSystem.start({
@@ -112,6 +121,7 @@ export class ClusterClient {
           ? new EtcdUnreachableError(endpoints, waitedMs, unreachable.cause)
           : new NoLeaderError(options.clusterId, endpoints, waitedMs);
       },
+      options.firstLeaderTimeoutMs ?? options.failoverTimeoutMs ?? 60_000,
     );
   }
 
@@ -202,10 +212,12 @@ export class ClusterClient {
 
   /** Send to the current leader; retry on the errors in `retryOn` until the failover deadline. */
   private async request<T>(send: (master: ActorRef<MasterMessage>) => Promise<T>, retryOn: ReadonlySet<string> = RETRYABLE): Promise<T> {
-    const deadline = Date.now() + this.failoverTimeoutMs;
+    const waitMs = this.sawLeader ? this.failoverTimeoutMs : this.firstLeaderTimeoutMs;
+    const deadline = Date.now() + waitMs;
     for (;;) {
       const address = this.leaderAddress();
       if (address) {
+        this.sawLeader = true;
         try {
           return await send(this.system.ref<MasterMessage>(address, 'master'));
         } catch (err) {
@@ -213,7 +225,7 @@ export class ClusterClient {
           if (!retryOn.has(code) || Date.now() > deadline) throw err;
         }
       } else if (Date.now() > deadline) {
-        throw await this.whyNoLeader(this.failoverTimeoutMs);
+        throw await this.whyNoLeader(waitMs);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { distRoot } from '../support/launcher.js';
+import { useEtcd } from '../support/etcd.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 
 const projectRoot = path.resolve(distRoot, '..');
@@ -145,6 +146,7 @@ describe('cli - the README commands, verbatim, in a fresh directory', function (
 
 describe('cli - operator errors', function () {
   this.timeout(60_000);
+  const etcd = useEtcd(1);
   let cwd: string;
   before(() => {
     cwd = mkdtempSync(path.join(tmpdir(), 'flinkish-cli-'));
@@ -173,6 +175,16 @@ describe('cli - operator errors', function () {
     assert.notEqual(r.code, 0);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, new RegExp(`^error \\[MASTER_UNREACHABLE\\]: no Master at ${address}: not accepting connections within \\d+ ms .*--master, FLINKISH_MASTER_ADDRESS`));
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('names the cluster id when etcd answers but no Master of it leads', async () => {
+    const endpoints = etcd.cluster.endpoints.join(',');
+    const started = Date.now();
+    const r = await cli(['--etcd', endpoints, '--cluster-id', 'nobody-leads-here', '--secret', 'a-secret-of-enough-length', '--connect-timeout-ms', '1500', 'list']);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error \[NO_LEADER\]: no leading Master of cluster 'nobody-leads-here' within 1500 ms: etcd at .* answers, but no Master leads\. Check that the Masters run/);
     assert.ok(Date.now() - started < 10_000);
   });
 
