@@ -188,6 +188,13 @@ describe('cli - operator errors', function () {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  it('writes its log lines to stderr, never to stdout', async () => {
+    const r = await cli(['--etcd', etcd.cluster.endpoints.join(','), '--cluster-id', 'nobody-leads-here', '--secret', 'a-secret-of-enough-length', '--connect-timeout-ms', '500', '--log-level', 'debug', 'list']);
+    assert.equal(r.stdout, '');
+    const logLines = r.stderr.split('\n').filter((l) => l.startsWith('{"level":'));
+    assert.ok(logLines.length > 0, `debug logs on stderr:\n${r.stderr}`);
+  });
+
   it('without a local cluster or a secret, says how to get one', async () => {
     const r = await cli(['list']);
     assert.equal(r.code, 2);
