@@ -1,7 +1,8 @@
 /**
  * The cluster's configuration: one typed object with documented defaults. Values come from
- * (lowest to highest precedence) the defaults, a JSON config file, `FLINKISH_*` environment
- * variables, and command-line flags. Every problem names the key and what is allowed.
+ * (lowest to highest precedence) the defaults, the local cluster's state (`cluster.json`, for
+ * client commands), a JSON config file, `FLINKISH_*` environment variables, and command-line
+ * flags. Every problem names the key and what is allowed.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -159,38 +160,67 @@ export function configKeys(): Array<keyof ClusterConfig> {
   return Object.keys(KINDS) as Array<keyof ClusterConfig>;
 }
 
+type ConfigValues = Partial<Record<keyof ClusterConfig, unknown>>;
+
+export interface ConfigSources {
+  /**
+   * The local cluster's values (from `cluster.json`), below every other source. They describe
+   * one whole cluster, so they apply only when no other source names a cluster
+   * (`masterAddress` or `etcdEndpoints`): another cluster never gets the local one's secret.
+   */
+  local?: ConfigValues | null;
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Already-parsed command-line values; undefined means not given. */
+  flags?: ConfigValues;
+}
+
+/** The keys that say which cluster to talk to. */
+const CLUSTER_ADDRESS_KEYS: ReadonlyArray<keyof ClusterConfig> = ['masterAddress', 'etcdEndpoints'];
+
 /**
- * Resolve the configuration. `flags` are already-parsed command-line values (undefined when
- * not given); strings from files, env and flags are converted and validated alike.
+ * Resolve the configuration: defaults < local cluster < file < env < flags. Strings from
+ * files, env and flags are converted and validated alike.
  */
-export function loadConfig(
-  options: { file?: string; env?: NodeJS.ProcessEnv; flags?: Partial<Record<keyof ClusterConfig, unknown>> } = {},
-): ClusterConfig {
-  const merged: Record<string, unknown> = { ...configDefaults };
-  if (options.file) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(options.file, 'utf8'));
-    } catch (err) {
-      throw new ConfigError('config file', `cannot read ${options.file} as JSON: ${(err as Error).message}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('config file', 'must hold a JSON object');
-    for (const [key, value] of Object.entries(parsed)) {
-      if (!(key in KINDS)) throw new ConfigError(key, `unknown key in ${options.file}; known keys: ${configKeys().join(', ')}`);
-      merged[key] = convert(key as keyof ClusterConfig, value, `${options.file}`);
-    }
-  }
+export function loadConfig(options: ConfigSources = {}): ClusterConfig {
   const env = options.env ?? process.env;
+  const layers: Array<[ConfigValues, (key: string) => string]> = [];
+  if (options.file) {
+    const file = options.file;
+    layers.push([readConfigFile(file), () => file]);
+  }
+  const fromEnv: ConfigValues = {};
   for (const key of configKeys()) {
     const value = env[envName(key)];
-    if (value !== undefined && value !== '') merged[key] = convert(key, value, envName(key));
+    if (value !== undefined && value !== '') fromEnv[key] = value;
   }
-  for (const [key, value] of Object.entries(options.flags ?? {})) {
-    if (value === undefined) continue;
-    if (!(key in KINDS)) throw new ConfigError(key, 'unknown key');
-    merged[key] = convert(key as keyof ClusterConfig, value, `--${key}`);
+  layers.push([fromEnv, envName]);
+  layers.push([options.flags ?? {}, (key) => `--${key}`]);
+  const named = layers.some(([values]) => CLUSTER_ADDRESS_KEYS.some((key) => values[key] !== undefined));
+  if (options.local && !named) layers.unshift([options.local, () => 'the local cluster (cluster.json)']);
+  const merged: Record<string, unknown> = { ...configDefaults };
+  for (const [values, source] of layers) {
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) continue;
+      if (!(key in KINDS)) throw new ConfigError(key, 'unknown key');
+      merged[key] = convert(key as keyof ClusterConfig, value, source(key));
+    }
   }
   return validate(merged as unknown as ClusterConfig);
+}
+
+function readConfigFile(file: string): ConfigValues {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError('config file', `cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('config file', 'must hold a JSON object');
+  for (const key of Object.keys(parsed)) {
+    if (!(key in KINDS)) throw new ConfigError(key, `unknown key in ${file}; known keys: ${configKeys().join(', ')}`);
+  }
+  return parsed as ConfigValues;
 }
 
 function convert(key: keyof ClusterConfig, value: unknown, source: string): unknown {

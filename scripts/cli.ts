@@ -3,10 +3,11 @@
  * The command line: run cluster processes, submit and manage jobs, and start or stop a local
  * cluster. `flinkish --help` and `flinkish COMMAND --help` document every option.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, RuntimeError } from '../lib/errors.js';
-import { loadConfig, requireClientSecret, type ClusterConfig } from '../lib/config.js';
+import { ConfigError, ErrorCode, RuntimeError } from '../lib/errors.js';
+import { loadConfig, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
 import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
@@ -42,6 +43,7 @@ interface GlobalOptions {
   clientSecret?: string;
   clusterId?: string;
   etcd?: string;
+  connectTimeoutMs?: number;
 }
 
 const program = new Command('flinkish')
@@ -53,37 +55,70 @@ const program = new Command('flinkish')
   .option('--client-secret <secret>', 'client secret of the job commands (prefer FLINKISH_CLIENT_SECRET)')
   .option('--cluster-id <id>', 'cluster id')
   .option('--etcd <urls>', 'etcd endpoints, comma separated (HA mode)')
+  .option('--connect-timeout-ms <ms>', 'client commands: how long to wait for etcd and a leading Master (or, standalone, the Master) before giving up (default 10000)', positiveInt)
   .showHelpAfterError('(run with --help for usage)');
 
-/** Configuration for this invocation; client commands fall back on the local cluster's state file. */
+/**
+ * Configuration for this invocation: defaults < the local cluster (client commands only) <
+ * `--config` file < `FLINKISH_*` env < the flags actually given (commander leaves the others
+ * undefined, and undefined never overrides).
+ */
 function config(extra: Partial<Record<keyof ClusterConfig, unknown>> = {}, useLocalCluster = false): ClusterConfig {
   const g = program.opts<GlobalOptions>();
-  const local = useLocalCluster ? readClusterState(process.env['FLINKISH_WORK_DIR'] ?? '.flinkish') : null;
-  return loadConfig({
+  const sources = {
     ...(g.config ? { file: g.config } : {}),
-    flags: {
-      ...(local && !g.master && !process.env['FLINKISH_MASTER_ADDRESS']
-        ? { masterAddress: local.masterAddress, clientSecret: local.clientSecret, clusterId: local.clusterId, etcdEndpoints: local.etcdEndpoints?.join(',') || undefined, etcdUsername: local.etcdUsername, etcdPassword: local.etcdPassword }
-        : {}),
-      // Only the global flags given: an absent one must not hide the local cluster's value.
-      ...Object.fromEntries(
-        Object.entries({ logLevel: g.logLevel, masterAddress: g.master, secret: g.secret, clientSecret: g.clientSecret, clusterId: g.clusterId, etcdEndpoints: g.etcd }).filter(([, v]) => v !== undefined),
-      ),
-      ...extra,
-    },
-  });
+    flags: { logLevel: g.logLevel, masterAddress: g.master, secret: g.secret, clientSecret: g.clientSecret, clusterId: g.clusterId, etcdEndpoints: g.etcd, ...extra },
+  };
+  if (!useLocalCluster) return loadConfig(sources);
+  // The work dir (and so cluster.json) may itself come from the file, env or flags.
+  const workDir = loadConfig(sources).workDir;
+  return loadConfig({ ...sources, local: localClusterValues(workDir) });
+}
+
+/** What `cluster start` recorded about the local cluster, as configuration values; null without one. */
+function localClusterValues(workDir: string): Partial<Record<keyof ClusterConfig, unknown>> | null {
+  const local = readClusterState(workDir);
+  if (!local) return null;
+  return {
+    masterAddress: local.masterAddress,
+    clientSecret: local.clientSecret,
+    clusterId: local.clusterId,
+    etcdEndpoints: local.etcdEndpoints,
+    etcdUsername: local.etcdUsername,
+    etcdPassword: local.etcdPassword,
+  };
+}
+
+/**
+ * The client's credentials, from wherever the configuration found them (the local cluster's
+ * cluster.json, a config file, env, flags); fails saying where to get them.
+ */
+function clientCredentials(c: ClusterConfig): { clusterId: string; clientSecret: string } {
+  if (c.clientSecret.length < 16) {
+    const local = path.resolve(c.workDir, 'cluster.json');
+    const where = existsSync(local)
+      ? `the local cluster's (${local}) is used only when no other cluster is named`
+      : `there is no local cluster (${local} does not exist; start one with 'flinkish cluster start')`;
+    throw new ConfigError(
+      'clientSecret',
+      `no client secret: ${where}; give the cluster's client secret (at least 16 characters) with FLINKISH_CLIENT_SECRET or --client-secret`,
+    );
+  }
+  return { clusterId: c.clusterId, clientSecret: c.clientSecret };
 }
 
 async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Promise<T>): Promise<T> {
   const c = config({}, true);
+  const g = program.opts<GlobalOptions>();
   const client = await ClusterClient.connect({
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
     etcdCredentials: etcdCredentialsOf(c),
-    clusterId: c.clusterId,
-    clientSecret: requireClientSecret(c),
-    // Errors reach the user as one line from the catch below; logs go to stderr, never stdout.
-    logger: createLogger({ name: 'client', level: process.env['LOG_LEVEL'] ?? 'error', stderr: true }),
+    ...clientCredentials(c),
+    connectTimeoutMs: g.connectTimeoutMs ?? 10_000,
+    firstLeaderTimeoutMs: g.connectTimeoutMs ?? 10_000,
+    // One clear error line for the operator; --log-level warn (or LOG_LEVEL) shows the retries.
+    logger: createLogger({ name: 'client', level: g.logLevel ?? process.env['LOG_LEVEL'] ?? 'error' }),
   });
   try {
     return await fn(client, c);
@@ -167,6 +202,8 @@ program
   .option('-s, --from-savepoint <dir>', 'start from this savepoint (rescaling allowed: key groups are redistributed)')
   .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
   .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string; fromSavepoint?: string }) => {
+    // A wrong path is the user's to fix before any cluster is involved.
+    if (!existsSync(file)) throw new RuntimeError(ErrorCode.InvalidArgument, `job module ${path.resolve(file)}: no such file; give the path of an ES module (e.g. dist/scripts/jobs/wordcount.js)`);
     const code = await withClient(async (client) => {
       const jobId = await client.submitFile(file, {
         ...(o.parallelism ? { parallelism: o.parallelism } : {}),
@@ -297,7 +334,7 @@ cluster
       port: o.port,
       masters: o.masters,
       etcd: o.etcd,
-      workDir: process.env['FLINKISH_WORK_DIR'] ?? '.flinkish',
+      workDir: config().workDir,
     });
     const etcd = state.etcdEndpoints.length > 0 ? `, etcd at ${state.etcdEndpoints.join(',')}` : ' (standalone)';
     console.log(`local cluster up: ${o.masters} Master(s), first at ${state.masterAddress}, ${o.taskExecutors} TaskExecutors${etcd}; state in ${state.file}`);
@@ -309,7 +346,7 @@ cluster
   .description('stop the local cluster started by `cluster start`')
   .addHelpText('after', '\nExample:\n  flinkish cluster stop   # SIGTERM by PID, SIGKILL after 10 s')
   .action(async () => {
-    const stopped = await stopLocalCluster(process.env['FLINKISH_WORK_DIR'] ?? '.flinkish');
+    const stopped = await stopLocalCluster(config().workDir);
     console.log(stopped > 0 ? `stopped ${stopped} processes` : 'no local cluster running');
   });
 

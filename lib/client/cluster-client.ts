@@ -10,7 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
 import path from 'node:path';
+import { isBrokenCircuitError } from 'cockatiel';
 import { ActorSystem } from '../actor/system.js';
 import type { ActorRef } from '../actor/ref.js';
 import { ErrorCode, RuntimeError } from '../errors.js';
@@ -18,6 +20,8 @@ import { EtcdHaServices } from '../ha/etcd-ha-services.js';
 import { HaErrorCode } from '../ha/errors.js';
 import { SavepointState, type SavepointRecord } from '../ha/etcd-savepoints.js';
 import { SavepointErrorCode } from '../../actors/jobmaster/errors.js';
+import { HaKeys } from '../ha/etcd-client.js';
+import { EtcdUnreachableError, MasterUnreachableError, NoLeaderError } from './errors.js';
 import type { LeaderRetrieval } from '../ha/types.js';
 import type { EtcdCredentials } from '../ha/etcd-auth.js';
 import type { Logger } from '../logging.js';
@@ -40,6 +44,14 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** How long a request keeps retrying across a leader change. */
   failoverTimeoutMs?: number;
+  /** How long `connect` waits for etcd (HA mode) or the Master's port (standalone) to answer (default 10 s). */
+  connectTimeoutMs?: number;
+  /**
+   * HA mode: how long a request waits for a leader while this client has never seen one
+   * (default `failoverTimeoutMs`). A CLI sets it short: no leader at all is an operator's
+   * problem (Masters down, wrong cluster id), not a failover to sit out.
+   */
+  firstLeaderTimeoutMs?: number;
 }
 
 export interface SubmitOptions {
@@ -69,7 +81,12 @@ export class ClusterClient {
     private readonly closeHa: () => Promise<void>,
     private readonly timeoutMs: number,
     private readonly failoverTimeoutMs: number,
+    /** Explains a missing leader at the failover deadline (in HA mode: etcd unreachable, or no Master leads). */
+    private readonly whyNoLeader: (waitedMs: number) => Promise<Error>,
+    private readonly firstLeaderTimeoutMs: number,
   ) {}
+
+  private sawLeader = false;
 
   static async connect(options: ClientOptions): Promise<ClusterClient> {
     const system = await ActorSystem.start({
@@ -81,13 +98,28 @@ export class ClusterClient {
     });
     let retrieval: LeaderRetrieval | null = null;
     let ha: EtcdHaServices | null = null;
-    if (options.etcdEndpoints && options.etcdEndpoints.length > 0) {
-      ha = new EtcdHaServices({ endpoints: options.etcdEndpoints, ...options.etcdCredentials, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
+    const endpoints = options.etcdEndpoints ?? [];
+    if (endpoints.length > 0) {
+      ha = new EtcdHaServices({ endpoints, ...options.etcdCredentials, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
+      // Fail fast, naming etcd, rather than waiting out the failover timeout for a leader.
+      const unreachable = await reachEtcd(ha, options.connectTimeoutMs ?? 10_000);
+      if (unreachable) {
+        await ha.close();
+        await system.terminate();
+        throw new EtcdUnreachableError(endpoints, unreachable.waitedMs, unreachable.cause);
+      }
       retrieval = ha.leaderRetrieval();
       retrieval.start(() => undefined);
     } else if (!options.masterAddress) {
       await system.terminate();
       throw new RuntimeError(ErrorCode.InvalidArgument, 'give the Master address or etcd endpoints');
+    } else {
+      // A Master that is not there fails the client now, not after every request's retries.
+      const unreachable = await reachPort(options.masterAddress, options.connectTimeoutMs ?? 10_000);
+      if (unreachable) {
+        await system.terminate();
+        throw new MasterUnreachableError(options.masterAddress, unreachable.waitedMs, unreachable.cause);
+      }
     }
     const fixed = options.masterAddress ?? null;
     return new ClusterClient(
@@ -98,6 +130,14 @@ export class ClusterClient {
       },
       options.requestTimeoutMs ?? 30_000,
       options.failoverTimeoutMs ?? 60_000,
+      async (waitedMs) => {
+        if (!ha) return new RuntimeError(ErrorCode.PeerUnreachable, `no Master found within ${waitedMs} ms`);
+        const unreachable = await reachEtcd(ha, 2000);
+        return unreachable
+          ? new EtcdUnreachableError(endpoints, waitedMs, unreachable.cause)
+          : new NoLeaderError(options.clusterId, endpoints, waitedMs);
+      },
+      options.firstLeaderTimeoutMs ?? options.failoverTimeoutMs ?? 60_000,
     );
   }
 
@@ -232,10 +272,12 @@ export class ClusterClient {
 
   /** Send to the current leader; retry on the errors in `retryOn` until the failover deadline. */
   private async request<T>(send: (master: ActorRef<MasterMessage>) => Promise<T>, retryOn: ReadonlySet<string> = RETRYABLE): Promise<T> {
-    const deadline = Date.now() + this.failoverTimeoutMs;
+    const waitMs = this.sawLeader ? this.failoverTimeoutMs : this.firstLeaderTimeoutMs;
+    const deadline = Date.now() + waitMs;
     for (;;) {
       const address = this.leaderAddress();
       if (address) {
+        this.sawLeader = true;
         try {
           return await send(this.system.ref<MasterMessage>(address, 'master'));
         } catch (err) {
@@ -243,9 +285,53 @@ export class ClusterClient {
           if (!retryOn.has(code) || Date.now() > deadline) throw err;
         }
       } else if (Date.now() > deadline) {
-        throw new RuntimeError(ErrorCode.PeerUnreachable, `no leading Master found within ${this.failoverTimeoutMs} ms`);
+        throw await this.whyNoLeader(waitMs);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+}
+
+/** Read from etcd until it answers; null once it did, else how long it was tried and the last error. */
+async function reachEtcd(ha: EtcdHaServices, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
+  const started = Date.now();
+  let cause: unknown;
+  for (;;) {
+    try {
+      await ha.root.getAll().prefix(HaKeys.leaderPrefix).limit(1).keys();
+      return null;
+    } catch (err) {
+      // The circuit breaker only says that earlier calls failed; keep why they did.
+      if (!isBrokenCircuitError(err) || cause === undefined) cause = err;
+      const waitedMs = Date.now() - started;
+      if (waitedMs >= timeoutMs) return { waitedMs, cause };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, timeoutMs - waitedMs)));
+    }
+  }
+}
+
+/** Open (and close) a TCP connection to `host:port` until one succeeds; null once it did. */
+async function reachPort(address: string, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i);
+  const port = Number(address.slice(i + 1));
+  const started = Date.now();
+  for (;;) {
+    const cause = await new Promise<Error | null>((resolve) => {
+      const socket = tcpConnect({ host, port, timeout: 1000 });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(null);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(new Error('connect timed out'));
+      });
+      socket.once('error', resolve);
+    });
+    if (!cause) return null;
+    const waitedMs = Date.now() - started;
+    if (waitedMs >= timeoutMs) return { waitedMs, cause };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200, timeoutMs - waitedMs)));
   }
 }

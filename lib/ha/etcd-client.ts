@@ -18,12 +18,17 @@ export interface EtcdClientOptions extends EtcdCredentials {
   /** Deadline to open a connection (default 2000 ms). */
   dialTimeoutMs?: number;
   /**
-   * gRPC keepalive ping interval (default 2000 ms): how fast a dead or paused member is
-   * noticed on an otherwise idle watch. etcd must allow it (`--grpc-keepalive-min-time`,
-   * 500 ms in our launcher; etcd's default 5 s would answer GOAWAY(too_many_pings)).
+   * gRPC keepalive ping interval (default {@link DEFAULT_KEEPALIVE_MS}): how fast a paused or
+   * cut-off member is noticed on an otherwise idle watch (a killed one closes its connections
+   * at once). It must not be below etcd's `--grpc-keepalive-min-time` (default 5 s): etcd
+   * counts each quicker ping as a strike and closes the connection on the third
+   * (GOAWAY too_many_pings, "rejected by server because of excess pings").
    */
   keepaliveMs?: number;
 }
+
+/** etcd's default `--grpc-keepalive-min-time` is 5 s; a second of margin for timer jitter. */
+export const DEFAULT_KEEPALIVE_MS = 6000;
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
 
@@ -39,7 +44,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
  */
 export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const keepaliveMs = options.keepaliveMs ?? 2000;
+  const keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
   return new Etcd3({
     hosts: options.endpoints,
     ...etcdSecurityOptions(options),

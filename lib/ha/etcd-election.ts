@@ -32,7 +32,7 @@ import type { Logger } from '../logging.js';
 import { FencingError, HaClosedError } from './errors.js';
 import { etcdCall, HaKeys } from './etcd-client.js';
 import type { EtcdLeaderGuard } from './fenced-txn.js';
-import type { LeaderContender, LeaderElection } from './types.js';
+import type { LeaderContender, LeaderElection, LeaderEndpoints, LeaderInfo } from './types.js';
 import { monotonicClock, withDeadline, type Clock } from './util.js';
 
 /** Default lease TTL: etcd's minimum is 2 s with our launcher's 1 s election timeout. */
@@ -44,6 +44,29 @@ export interface EtcdLeaderElectionOptions {
   leaseTtlSeconds?: number;
   clock?: Clock;
   log?: Logger;
+}
+
+/**
+ * A leader key's value: the plain address, or JSON `{ address, rest }` when the contender
+ * publishes endpoints (a Master's REST API), so that older readers of plain addresses and
+ * contenders without endpoints (TaskExecutor-less tests, singletons) stay as they were.
+ */
+export function encodeLeaderRecord(address: string, endpoints?: LeaderEndpoints): string {
+  return endpoints ? JSON.stringify({ address, rest: endpoints.rest ?? null }) : address;
+}
+
+export function decodeLeaderRecord(value: string, sessionId: string): LeaderInfo {
+  if (value.startsWith('{')) {
+    try {
+      const record = JSON.parse(value) as { address?: unknown; rest?: unknown };
+      if (typeof record.address === 'string') {
+        return { address: record.address, sessionId, rest: typeof record.rest === 'string' ? record.rest : null };
+      }
+    } catch {
+      // Not a record: an address that starts with '{' (none do) is taken as it is.
+    }
+  }
+  return { address: value, sessionId };
 }
 
 /** The zero-padded session id of a leader key's create revision. */
@@ -89,6 +112,7 @@ export class EtcdLeaderElection implements LeaderElection {
   private readonly log: Logger | undefined;
   private contender: LeaderContender | null = null;
   private address = '';
+  private endpoints: LeaderEndpoints | undefined;
   private campaigning = false;
   private closed = false;
   private term: Term | null = null;
@@ -105,11 +129,12 @@ export class EtcdLeaderElection implements LeaderElection {
     }
   }
 
-  campaign(contender: LeaderContender, address: string): void {
+  campaign(contender: LeaderContender, address: string, endpoints?: LeaderEndpoints): void {
     if (this.closed) throw new HaClosedError('leader election');
     if (this.campaigning) throw new RangeError('already campaigning; resign first');
     this.contender = contender;
     this.address = address;
+    this.endpoints = endpoints;
     this.campaigning = true;
     void this.startTerm();
   }
@@ -148,7 +173,7 @@ export class EtcdLeaderElection implements LeaderElection {
       leaseId = grant.ID;
       const key = `${HaKeys.leaderPrefix}${BigInt(leaseId).toString(16)}`;
       const put = await etcdCall('leader key create', () =>
-        this.root.if(key, 'Create', '==', 0).then(this.root.put(key).value(this.address).lease(grant.ID)).commit(),
+        this.root.if(key, 'Create', '==', 0).then(this.root.put(key).value(encodeLeaderRecord(this.address, this.endpoints)).lease(grant.ID)).commit(),
       );
       if (!put.succeeded) throw new Error(`leader key ${key} exists already`);
       const term: Term = {

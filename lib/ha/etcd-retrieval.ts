@@ -9,7 +9,7 @@ import type { Namespace, Watcher } from 'etcd3';
 import type { Logger } from '../logging.js';
 import { HaClosedError } from './errors.js';
 import { etcdCall, HaKeys } from './etcd-client.js';
-import { sessionIdOf } from './etcd-election.js';
+import { decodeLeaderRecord, sessionIdOf } from './etcd-election.js';
 import type { LeaderInfo, LeaderListener, LeaderRetrieval } from './types.js';
 import { withDeadline } from './util.js';
 
@@ -96,9 +96,10 @@ export class EtcdLeaderRetrieval implements LeaderRetrieval {
           this.root.getAll().prefix(HaKeys.leaderPrefix).sort('Create', 'Ascend').limit(1).exec().then((r) => r.kvs),
         );
         const kv = kvs[0];
-        const next = kv ? { address: kv.value.toString('utf8'), sessionId: sessionIdOf(kv.create_revision) } : null;
+        const next = kv ? decodeLeaderRecord(kv.value.toString('utf8'), sessionIdOf(kv.create_revision)) : null;
         if (this.closed) return;
-        if (!this.known || next?.sessionId !== this.leader?.sessionId || next?.address !== this.leader?.address) {
+        const changed = next?.sessionId !== this.leader?.sessionId || next?.address !== this.leader?.address || next?.rest !== this.leader?.rest;
+        if (!this.known || changed) {
           this.known = true;
           this.leader = next;
           this.log?.debug({ leader: next }, 'leader changed');

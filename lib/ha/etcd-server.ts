@@ -7,8 +7,8 @@
  * etcd grants no lease shorter than its minimum TTL, ceil(1.5 × election timeout) =
  * ceil(1.5 s) = 2 s here (measured: a 1 s lease request is granted with TTL 2). The election
  * default TTL of 3 s ({@link DEFAULT_LEASE_TTL_SECONDS}) sits above that with a margin.
- * `--grpc-keepalive-min-time` is lowered to 500 ms so that clients may ping every second or
- * two to detect a dead or paused member, instead of being sent GOAWAY(too_many_pings).
+ * gRPC keepalive is etcd's default (`--grpc-keepalive-min-time` 5 s), as users run it: our
+ * clients ping no more often than that (see etcd-client.ts).
  *
  * Authentication. etcd holds job graphs with their code, which a recovering leader imports,
  * so by default the launcher turns etcd's password authentication on: a `root` user with a
@@ -375,7 +375,6 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       '--initial-cluster-token', token,
       '--heartbeat-interval', String(heartbeat),
       '--election-timeout', String(election),
-      '--grpc-keepalive-min-time', '500ms',
       '--logger', 'zap',
       '--log-level', 'warn',
       '--enable-v2=false',

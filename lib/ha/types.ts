@@ -23,9 +23,18 @@ export interface LeaderGuard {
   check(): void;
 }
 
+/** What a leader publishes beside its address, for clients that follow it (LeaderInfo carries it). */
+export interface LeaderEndpoints {
+  /** The leader's REST API (`host:port`), null when it serves none. */
+  rest?: string | null;
+}
+
 export interface LeaderElection {
-  /** Start contending; `address` is what LeaderRetrieval reports while this contender leads. */
-  campaign(contender: LeaderContender, address: string): void;
+  /**
+   * Start contending; `address` (and `endpoints`, if given) is what LeaderRetrieval reports
+   * while this contender leads.
+   */
+  campaign(contender: LeaderContender, address: string, endpoints?: LeaderEndpoints): void;
   /** Give up leadership (or the candidacy) at once so that another contender takes over. */
   resign(): Promise<void>;
   /** Guard of the current term, or null when not leading. */
@@ -37,6 +46,8 @@ export interface LeaderElection {
 export interface LeaderInfo {
   address: string;
   sessionId: string;
+  /** The leader's REST API (`host:port`) when it published one. */
+  rest?: string | null;
 }
 
 export type LeaderListener = (leader: LeaderInfo | null) => void;

@@ -14,8 +14,10 @@ export interface LeaderInfo {
   term: number;
   /** The leader's actor-system node (`host:port`). */
   node: string;
-  /** The leader's REST address, when known. */
+  /** The leader's REST address (`host:port`), when known: the leader publishes it in etcd. */
   rest: string | null;
+  /** The same as a URL (`http://host:port`), for a client to follow a standby's 421. */
+  url: string | null;
   /** When this process learned of this leader (ms since epoch). */
   since: number;
 }
@@ -79,17 +81,21 @@ export class LeaderTracker {
   observed(leader: { sessionId: string; node: string; rest?: string | null } | null): void {
     if (leader && this.leader && leader.sessionId === this.sessionId && leader.node === this.leader.node) {
       // Same term; the REST address may have arrived later.
-      if (leader.rest !== undefined) this.leader.rest = leader.rest;
+      if (leader.rest !== undefined && leader.rest !== null) Object.assign(this.leader, restOf(leader.rest));
       return;
     }
     const now = this.now();
     const last = this.terms.at(-1);
     if (last && last.until === null) last.until = now;
     this.sessionId = leader?.sessionId ?? null;
-    this.leader = leader ? { term: ++this.termsSeen, node: leader.node, rest: leader.rest ?? null, since: now } : null;
+    this.leader = leader ? { term: ++this.termsSeen, node: leader.node, ...restOf(leader.rest ?? null), since: now } : null;
     if (!this.leader) return;
     this.terms.push({ ...this.leader, until: null });
     if (this.terms.length > HISTORY) this.terms.shift();
     metrics.leaderChanged();
   }
+}
+
+function restOf(rest: string | null): { rest: string | null; url: string | null } {
+  return { rest, url: rest ? `http://${rest}` : null };
 }

@@ -98,7 +98,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router<
 function requireLeader(leadership: LeaderTracker): void {
   if (leadership.isLeader) return;
   const leader = leadership.current();
-  if (leader) throw new HttpError(421, RestErrorCode.NotLeader, `this Master is a standby; the leader is ${leader.rest ?? leader.node}`, { leader });
+  if (leader) throw new HttpError(421, RestErrorCode.NotLeader, `this Master is a standby; the leader is ${leader.url ?? leader.node}; ask there`, { leader });
   throw new HttpError(503, RestErrorCode.NoLeader, 'no leader is known yet; retry shortly', { leader: null }, { 'retry-after': '1' });
 }
 

@@ -84,9 +84,11 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
         },
       },
       system.node,
+      // Published with the leader key, so that a standby's 421 and GET /api/leader name it.
+      { rest: endpoints.rest },
     );
     // A standby learns who leads (for REST redirects and the failover history).
-    ha?.leaderRetrieval().start((leader) => leadership.observed(leader && { sessionId: leader.sessionId, node: leader.address }));
+    ha?.leaderRetrieval().start((leader) => leadership.observed(leader && { sessionId: leader.sessionId, node: leader.address, rest: leader.rest }));
   } else {
     master.tell({ type: 'master.leadership.granted', sessionId: '1' });
     leadership.granted('1');

@@ -147,7 +147,7 @@ describe('rest - a standby Master points to the leader, and takes over its API o
   interface LeaderAnswer {
     isLeader: boolean;
     node: string;
-    leader: { term: number; node: string } | null;
+    leader: { term: number; node: string; url: string | null } | null;
     history: Array<{ term: number; node: string; until: number | null }>;
   }
   const leaderOf = async (m: Proc): Promise<LeaderAnswer> => (await fetch(`http://${String(m.ready['rest'])}/api/leader`)).json() as Promise<LeaderAnswer>;
@@ -169,10 +169,15 @@ describe('rest - a standby Master points to the leader, and takes over its API o
     }, { timeoutMs: 20_000 });
     const res = await fetch(`http://${String(standby.ready['rest'])}/api/jobs`);
     assert.equal(res.status, 421);
-    const body = (await res.json()) as { error: { code: string }; leader: { node: string } };
+    const body = (await res.json()) as { error: { code: string }; leader: { node: string; rest: string | null; url: string | null } };
     assert.equal(body.error.code, 'NOT_LEADER');
     assert.equal(body.leader.node, leader.ready['node']);
-    assert.equal((await fetch(`http://${String(leader.ready['rest'])}/api/jobs`)).status, 200);
+    // The leader published its REST address in etcd: the standby names it, and a client follows.
+    assert.equal(body.leader.url, `http://${String(leader.ready['rest'])}`);
+    assert.equal((await leaderOf(standby)).leader?.url, body.leader.url);
+    const followed = await fetch(`${body.leader.url}/api/jobs`);
+    assert.equal(followed.status, 200);
+    assert.ok(Array.isArray(await followed.json()));
 
     leader.kill('SIGKILL');
     const after = await waitFor('the standby to lead', async () => {

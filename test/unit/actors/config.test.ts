@@ -17,6 +17,23 @@ describe('config - loading and validation', () => {
     assert.equal(c.heartbeatIntervalMs, configDefaults.heartbeatIntervalMs);
   });
 
+  it("puts the local cluster's values below every other source, and only flags that were given override them", () => {
+    const local = { masterAddress: '127.0.0.1:7000', secret: 'l'.repeat(48), clusterId: 'local-1', etcdEndpoints: ['http://127.0.0.1:2400'] };
+    const unsetFlags = { masterAddress: undefined, secret: undefined, clusterId: undefined, etcdEndpoints: undefined, logLevel: undefined };
+    const c = loadConfig({ env: {}, local, flags: unsetFlags });
+    assert.deepEqual([c.masterAddress, c.secret, c.clusterId, c.etcdEndpoints], [local.masterAddress, local.secret, 'local-1', local.etcdEndpoints]);
+    const secret = loadConfig({ env: { FLINKISH_SECRET: 'e'.repeat(16) }, local, flags: { ...unsetFlags, clusterId: 'flag-id' } });
+    assert.deepEqual([secret.secret, secret.clusterId, secret.etcdEndpoints], ['e'.repeat(16), 'flag-id', local.etcdEndpoints]);
+  });
+
+  it('ignores the local cluster when another source names a cluster, so that its secret goes nowhere else', () => {
+    const local = { masterAddress: '127.0.0.1:7000', secret: 'l'.repeat(48), clusterId: 'local-1', etcdEndpoints: ['http://127.0.0.1:2400'] };
+    const byFlag = loadConfig({ env: {}, local, flags: { etcdEndpoints: 'http://127.0.0.1:2500' } });
+    assert.deepEqual([byFlag.secret, byFlag.clusterId, byFlag.etcdEndpoints], ['', configDefaults.clusterId, ['http://127.0.0.1:2500']]);
+    const byEnv = loadConfig({ env: { FLINKISH_MASTER_ADDRESS: '127.0.0.1:7100' }, local });
+    assert.deepEqual([byEnv.secret, byEnv.masterAddress, byEnv.etcdEndpoints], ['', '127.0.0.1:7100', []]);
+  });
+
   it('maps keys to environment variable names', () => {
     assert.equal(envName('slotMemoryMb'), 'FLINKISH_SLOT_MEMORY_MB');
     assert.equal(envName('etcdEndpoints'), 'FLINKISH_ETCD_ENDPOINTS');

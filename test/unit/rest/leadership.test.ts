@@ -9,7 +9,7 @@ describe('rest leadership - what a Master knows of the leader', () => {
     assert.equal(tracker.isLeader, false);
     tracker.granted('0001');
     assert.equal(tracker.isLeader, true);
-    assert.deepEqual(tracker.current(), { term: 1, node: 'm1:1', rest: 'm1:8081', since: 100 });
+    assert.deepEqual(tracker.current(), { term: 1, node: 'm1:1', rest: 'm1:8081', url: 'http://m1:8081', since: 100 });
     now = 150;
     tracker.observed({ sessionId: '0001', node: 'm1:1' }); // retrieval confirms the same term
     assert.equal(tracker.history().length, 1);
@@ -20,8 +20,8 @@ describe('rest leadership - what a Master knows of the leader', () => {
     tracker.observed({ sessionId: '0002', node: 'm2:1', rest: 'm2:8081' });
     assert.equal(tracker.isLeader, false);
     assert.deepEqual(tracker.history(), [
-      { term: 1, node: 'm1:1', rest: 'm1:8081', since: 100, until: 200 },
-      { term: 2, node: 'm2:1', rest: 'm2:8081', since: 300, until: null },
+      { term: 1, node: 'm1:1', rest: 'm1:8081', url: 'http://m1:8081', since: 100, until: 200 },
+      { term: 2, node: 'm2:1', rest: 'm2:8081', url: 'http://m2:8081', since: 300, until: null },
     ]);
   });
 

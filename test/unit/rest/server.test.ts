@@ -46,9 +46,11 @@ describe('rest server - leadership, auth and errors without a cluster', () => {
     const text = await res.text();
     // The session id is the token TaskExecutors check: no open endpoint publishes it.
     assert.ok(!text.includes('0007'), text);
-    const body = JSON.parse(text) as { error: { code: string }; leader: { rest: string; term: number } };
+    const body = JSON.parse(text) as { error: { code: string; message: string }; leader: { rest: string; url: string; term: number } };
     assert.equal(body.error.code, 'NOT_LEADER');
     assert.equal(body.leader.rest, '127.0.0.1:8081');
+    assert.equal(body.leader.url, 'http://127.0.0.1:8081');
+    assert.match(body.error.message, /the leader is http:\/\/127\.0\.0\.1:8081/);
     res = await fetch(url('/api/leader'));
     assert.equal(res.status, 200);
     const leaderText = await res.text();
