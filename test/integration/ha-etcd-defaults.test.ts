@@ -11,6 +11,7 @@ import { launch, killAll, type Proc } from '../support/launcher.js';
 import { useEtcd } from '../support/etcd.js';
 import { waitFor } from '../support/wait.js';
 import { DEFAULT_KEEPALIVE_MS } from '../../lib/ha/etcd-client.js';
+import { etcdCredentialEnv } from '../../lib/ha/etcd-auth.js';
 
 const REFUSED = /excess pings|GOAWAY/;
 const pingsAnswered = (p: Proc): number => p.output.filter((line) => line.includes('Received ping response')).length;
@@ -24,7 +25,7 @@ describe('ha etcd defaults (real etcd with its default keepalive policy)', funct
     const pid = etcd.cluster.members[0]!.pid!;
     const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     assert.ok(!args.some((a) => a.startsWith('--grpc-keepalive')), `etcd runs with its default keepalive policy: ${args.join(' ')}`);
-    const env = { ETCD_ENDPOINTS: etcd.cluster.endpoints.join(','), GRPC_TRACE: 'keepalive', GRPC_VERBOSITY: 'DEBUG' };
+    const env = { ETCD_ENDPOINTS: etcd.cluster.endpoints.join(','), ...etcdCredentialEnv(etcd.cluster.credentials), GRPC_TRACE: 'keepalive', GRPC_VERBOSITY: 'DEBUG' };
     const [ours, control] = await Promise.all([
       launch('test/fixtures/idle-watch.js', { env, name: 'idle-watch' }),
       launch('test/fixtures/idle-watch.js', { env: { ...env, KEEPALIVE_MS: '2000' }, name: 'idle-watch-2s' }),
