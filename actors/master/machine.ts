@@ -20,7 +20,8 @@ import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
 import { newJobId, prepareJob } from './job-preparation.js';
 import type { JobSummary, MasterMessage, PreparedJob } from './protocol.js';
-import { persistResult, recoverJobs, type Recovered } from './recovery.js';
+import { persistResult, recoverJobs, resultBlobStore, withCollected, type Recovered } from './recovery.js';
+import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 
 export interface MasterSettings {
   /** Where job code is stored. */
@@ -56,6 +57,8 @@ interface Context extends MasterInput {
   running: Map<string, RunningJob>;
   results: Map<string, JobResult>;
   code: Map<string, Uint8Array>;
+  /** Collected records of ended jobs, which etcd references but does not hold. */
+  blobs: FileBlobStore;
 }
 
 export const MasterErrorCode = {
@@ -162,7 +165,7 @@ export const masterMachine = setup({
       context.running.delete(result.jobId);
       context.results.set(result.jobId, result);
       if (context.stores) {
-        persistResult(context.stores, result).catch((err: Error) =>
+        persistResult(context.stores, context.blobs, result).catch((err: Error) =>
           context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
         );
       }
@@ -227,7 +230,13 @@ export const masterMachine = setup({
     },
     result: ({ context, event }) => {
       if (event.type !== 'master.job.result') return;
-      if (context.results.has(event.jobId)) return reply(event.replyTo, context.results.get(event.jobId)!);
+      const done = context.results.get(event.jobId);
+      if (done) {
+        return void withCollected(context.blobs, done).then(
+          (result) => reply(event.replyTo, result),
+          (err: Error) => replyError(event.replyTo, err),
+        );
+      }
       if (context.running.has(event.jobId)) return reply(event.replyTo, null);
       replyError(event.replyTo, unknownJob(event.jobId));
     },
@@ -291,6 +300,7 @@ export const masterMachine = setup({
     running: new Map(),
     results: new Map(),
     code: new Map(),
+    blobs: resultBlobStore(input.settings.checkpointDir),
   }),
   initial: 'standby',
   on: {

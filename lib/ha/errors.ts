@@ -15,6 +15,8 @@ export const HaErrorCode = {
   Closed: 'HA_CLOSED',
   /** The etcd process could not be started or did not become healthy. */
   EtcdStartFailed: 'ETCD_START_FAILED',
+  /** A blob that etcd references (e.g. a job's collected records) is missing or damaged on disk. */
+  BlobUnavailable: 'BLOB_UNAVAILABLE',
 } as const;
 export type HaErrorCode = (typeof HaErrorCode)[keyof typeof HaErrorCode];
 
@@ -63,5 +65,15 @@ export class EtcdStartError extends RuntimeError {
   override name = 'EtcdStartError';
   constructor(member: string, reason: string, options: { cause?: unknown } = {}) {
     super(HaErrorCode.EtcdStartFailed, `etcd member ${member}: ${reason}`, { ...options, details: { member } });
+  }
+}
+
+export class BlobUnavailableError extends RuntimeError {
+  override name = 'BlobUnavailableError';
+  constructor(file: string, reason: string, options: { cause?: unknown } = {}) {
+    super(HaErrorCode.BlobUnavailable, `blob ${file} ${reason}; it is referenced from etcd but cannot be served`, {
+      ...options,
+      details: { file },
+    });
   }
 }
