@@ -91,8 +91,7 @@ export class EtcdJobResultStore implements JobResultStore {
   }
 
   async has(jobId: string): Promise<boolean> {
-    const res = await etcdCall('job result has', () => this.options.root.get(HaKeys.jobResult(jobId)).exec());
-    return res.kvs.length > 0;
+    return etcdCall('job result has', () => this.options.root.get(HaKeys.jobResult(jobId)).exists());
   }
 
   async list(): Promise<JobResult[]> {
