@@ -7,9 +7,10 @@
  *
  * States: `created` (finding the checkpoint or savepoint to start from) → `waitingForResources`
  * → `recordingAttempt` (the attempt and restart count go to etcd, fenced, before anything is
- * deployed: a new leader continues after them, so attempts never go backwards) → `running` → `finished`; on a failure `running` → `restarting` (cancel what runs, free the
- * slots, wait the strategy's delay) → `created` with the next attempt, or, when no restart is
- * left, `failing` → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
+ * deployed: a new leader continues after them, so attempts never go backwards) → `running`
+ * → `finished`; on a failure `running` → `restarting` (cancel what runs, free the slots, wait
+ * the strategy's delay) → `created` with the next attempt, or, when no restart is left, `failing`
+ * → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
  * the same job starts over in `created` and resumes from the latest completed checkpoint; this
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
