@@ -360,7 +360,12 @@ export const jobMasterMachine = setup({
     restarting: {
       initial: 'stoppingTasks',
       entry: 'cancelSubtasks',
-      on: { 'jm.task.state': { actions: 'taskState' }, 'jm.cancel': { target: 'canceling', actions: ({ event }) => reply(event.replyTo, { state: 'canceling' }) } },
+      on: {
+        'jm.task.state': { actions: 'taskState' },
+        // A subtask on a lost TaskExecutor never confirms its cancellation: it has failed, no need to wait the cancel timeout.
+        'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
+        'jm.cancel': { target: 'canceling', actions: ({ event }) => reply(event.replyTo, { state: 'canceling' }) },
+      },
       states: {
         stoppingTasks: {
           always: { guard: 'allTerminal', target: 'waitingToRestart', actions: 'releaseSlots' },

@@ -26,12 +26,12 @@ describe('drill - failover drills', function () {
       taskExecutors: 3,
       report: path.join(dir, 'report.json'),
     });
-    if (report.logsDir) kept.push(report.logsDir);
-    assert.equal(report.failure, null, JSON.stringify(report.failure));
+    // A failed drill keeps its cluster's directory for the reader: named here, not removed.
+    assert.equal(report.failure, null, `${JSON.stringify(report.failure)}; logs of every process in ${report.logsDir}`);
     assert.equal(report.faults.length, 24);
     for (const kind of FaultKinds) assert.ok(report.faults.some((f) => f.kind === kind), `the schedule injects ${kind}`);
-    assert.ok(report.exactlyOnce.ok, report.exactlyOnce.problems.join('\n'));
-    assert.ok(report.leaders.ok, report.leaders.overlaps.join('\n'));
+    assert.ok(report.exactlyOnce.ok, `${report.exactlyOnce.problems.join('\n')}; logs in ${report.logsDir}`);
+    assert.ok(report.leaders.ok, `${report.leaders.overlaps.join('\n')}; logs in ${report.logsDir}`);
     assert.ok(report.leaders.actions > 0, 'the audit saw fenced actions');
     const restarts = report.faults.filter((f) => f.kind === 'te-kill' || f.kind === 'leader-kill' || f.kind === 'leader-pause').length;
     assert.ok(report.job!.attempt >= restarts, `attempt ${report.job!.attempt} after ${restarts} faults that restart the job`);
@@ -53,7 +53,7 @@ describe('drill - failover drills', function () {
       report: file,
     });
     assert.ok(report.logsDir, 'the logs are kept');
-    kept.push(report.logsDir);
+    kept.push(report.logsDir); // this failure is the one the test asked for
     assert.equal(report.ok, false);
     assert.match(report.failure!.during, /before fault 1\/1/);
     assert.match(report.failure!.message, /timed out after 1000 ms/);
