@@ -121,7 +121,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     failure = { during: step, message: err instanceof Error ? err.message : String(err) };
     log(`drill failed during ${step}: ${failure.message}`);
   }
-  await cluster.stop({ keepWorkDir: true });
+  await cluster.stop({ keepWorkDir: true }).catch((err: Error) => {
+    failure ??= { during: 'stopping the cluster', message: err.message };
+  });
   const problems = result ? checkExactlyOnce(output, records, keys) : [];
   // From the complete log files: the in-memory buffers keep only each process's last lines.
   const actions = cluster.masters.flatMap((m) => actionsFromLog(m.name, readLog(m.logFile)));
