@@ -32,10 +32,12 @@ export interface JobMasterInput {
 
 export interface Context extends JobMasterInput {
   /**
-   * First execution attempt of this JobMaster. Attempts must grow across leaders too (the
-   * TaskExecutors drop data of older attempts), so they start at the leader's term × 1000.
+   * First execution attempt of this JobMaster. Attempts grow across leaders too (users, REST,
+   * metrics and the drill tell executions apart by them; TaskExecutors drop data of older
+   * attempts): each is recorded in etcd before it is deployed, and a new leader continues
+   * after the last one recorded.
    */
-  attemptBase: number;
+  firstAttempt: number;
   graph: ExecutionGraph<ActorRef<TaskExecutorMessage>>;
   coordinator: CheckpointCoordinator | null;
   backoff: RestartBackoff;
@@ -58,14 +60,15 @@ export function initialContext(input: JobMasterInput): Context {
   const checkpointing = input.job.jobConfig.checkpointing;
   // Every line of this JobMaster names its job and its leader's term (the drill audits them).
   const env = { ...input.env, log: input.env.log.child({ jobId: input.job.jobId, leaderSessionId: input.leaderSessionId }) };
-  const attemptBase = Number(BigInt(input.leaderSessionId) % 2n ** 40n) * 1000;
+  const recorded = input.job.execution;
+  const firstAttempt = recorded ? recorded.attempt + 1 : 0;
   return {
     ...input,
     env,
-    attemptBase,
-    graph: new ExecutionGraph(input.job.jobId, input.job.jobGraph, attemptBase),
+    firstAttempt,
+    graph: new ExecutionGraph(input.job.jobId, input.job.jobGraph, firstAttempt),
     coordinator: checkpointing ? new CheckpointCoordinator(checkpointing, input.job.jobId) : null,
-    backoff: new RestartBackoff(input.job.jobConfig.restartStrategy),
+    backoff: new RestartBackoff(input.job.jobConfig.restartStrategy, recorded?.restarts ?? 0),
     restorePoint: null,
     savepoints: new Map(),
     finalCheckpointWanted: false,
@@ -107,7 +110,7 @@ export function detailsOf(context: Context, state: JobState): JobDetails {
     })),
     subtasks: context.graph.status(),
     slots: context.graph.heldSlots().map((s) => ({ allocationId: s.allocationId, taskExecutorId: s.taskExecutorId, slotIndex: s.slotIndex, group: s.group })),
-    attempt: context.graph.attempt - context.attemptBase,
+    attempt: context.graph.attempt,
     restarts: context.backoff.restartCount,
     checkpoints: context.coordinator?.stats() ?? [],
     restoredFrom: (context.restorePoint as CompletedCheckpoint | null)?.checkpointId ?? null,

@@ -6,9 +6,11 @@
  * failure, as its restart strategy allows.
  *
  * States: `created` (finding the checkpoint or savepoint to start from) → `waitingForResources`
- * → `running` → `finished`; on a failure `running` → `restarting` (cancel what runs, free the
- * slots, wait the strategy's delay) → `created` with the next attempt, or, when no restart is
- * left, `failing` → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
+ * → `recordingAttempt` (the attempt and restart count go to etcd, fenced, before anything is
+ * deployed: a new leader continues after them, so attempts never go backwards) → `running`
+ * → `finished`; on a failure `running` → `restarting` (cancel what runs, free the slots, wait
+ * the strategy's delay) → `created` with the next attempt, or, when no restart is left, `failing`
+ * → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
  * the same job starts over in `created` and resumes from the latest completed checkpoint; this
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
@@ -47,15 +49,20 @@ export const jobMasterMachine = setup({
         jobId: context.job.jobId,
         store: context.stores && context.coordinator ? context.stores.checkpoints(context.coordinator.config.retained) : null,
         fromSavepoint: context.job.fromSavepoint,
-        fromLatest: context.job.recovered || context.graph.attempt > context.attemptBase,
+        fromLatest: context.job.recovered || context.graph.attempt > context.firstAttempt,
       }),
     ),
+    recordAttempt: fromPromise<void, { context: Context }>(async ({ input: { context } }) => {
+      const execution = { attempt: context.graph.attempt, restarts: context.backoff.restartCount };
+      await context.stores?.jobGraphs.putExecution(context.job.jobId, execution);
+    }),
   },
   delays: {
     slotRequestTimeout: ({ context }) => context.slotRequestTimeoutMs,
     cancelTimeout: ({ context }) => context.cancelTimeoutMs,
     checkpointInterval: ({ context }) => context.coordinator?.config.intervalMs ?? 1000,
     restartDelay: ({ context }) => context.restartDelayMs,
+    recordAttemptRetry: 500,
   },
   guards: {
     hasAllSlots: ({ context }) => context.graph.hasAllSlots(),
@@ -298,9 +305,33 @@ export const jobMasterMachine = setup({
       },
       always: [
         { guard: 'anyFailed', target: 'deciding' },
-        { guard: 'hasAllSlots', target: 'running', actions: 'deploy' },
+        { guard: 'hasAllSlots', target: 'recordingAttempt' },
       ],
       after: { slotRequestTimeout: { target: 'failing', actions: 'slotTimeout' } },
+    },
+    // Until etcd holds this attempt, nothing of it runs; a write that fails is retried (a lost
+    // leadership ends this JobMaster through `jm.suspend`).
+    recordingAttempt: {
+      initial: 'writing',
+      on: {
+        'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) },
+        'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
+      },
+      always: { guard: 'anyFailed', target: 'deciding' },
+      states: {
+        writing: {
+          invoke: {
+            src: 'recordAttempt',
+            input: ({ context }) => ({ context }),
+            onDone: { target: '#jobmaster.running', actions: 'deploy' },
+            onError: {
+              target: 'retrying',
+              actions: ({ context, event }) => context.env.log.warn({ err: toWireError(event.error), attempt: context.graph.attempt }, 'could not record the attempt; retrying'),
+            },
+          },
+        },
+        retrying: { after: { recordAttemptRetry: 'writing' } },
+      },
     },
     running: {
       initial: 'active',
@@ -334,7 +365,12 @@ export const jobMasterMachine = setup({
     restarting: {
       initial: 'stoppingTasks',
       entry: 'cancelSubtasks',
-      on: { 'jm.task.state': { actions: 'taskState' }, 'jm.cancel': { target: 'canceling', actions: ({ event }) => reply(event.replyTo, { state: 'canceling' }) } },
+      on: {
+        'jm.task.state': { actions: 'taskState' },
+        // A subtask on a lost TaskExecutor never confirms its cancellation: it has failed, no need to wait the cancel timeout.
+        'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
+        'jm.cancel': { target: 'canceling', actions: ({ event }) => reply(event.replyTo, { state: 'canceling' }) },
+      },
       states: {
         stoppingTasks: {
           always: { guard: 'allTerminal', target: 'waitingToRestart', actions: 'releaseSlots' },
@@ -385,8 +421,11 @@ export const jobMasterMachine = setup({
 });
 
 function stateOf(value: unknown): JobState {
-  if (typeof value === 'string') return (value === 'deciding' ? 'restarting' : value) as JobState;
-  return Object.keys(value as object)[0] as JobState;
+  const state = typeof value === 'string' ? value : Object.keys(value as object)[0]!;
+  if (state === 'deciding') return 'restarting';
+  // Slots are held, nothing is deployed yet: still on the way to running.
+  if (state === 'recordingAttempt') return 'waitingForResources';
+  return state as JobState;
 }
 
 export type { TaskExecutorMessage };

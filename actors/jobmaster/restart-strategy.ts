@@ -11,12 +11,15 @@ import type { RestartStrategy } from '../../lib/dataflow/job-config.js';
 export type RestartDecision = { restart: true; delayMs: number } | { restart: false; reason: string };
 
 export class RestartBackoff {
-  private restarts = 0;
   private failures: number[] = [];
   private currentDelayMs = 0;
   private lastFailureAt: number | null = null;
 
-  constructor(private readonly strategy: RestartStrategy) {}
+  /** `restarts`: restarts so far, under earlier leaders too (they count against the strategy). */
+  constructor(
+    private readonly strategy: RestartStrategy,
+    private restarts = 0,
+  ) {}
 
   get restartCount(): number {
     return this.restarts;

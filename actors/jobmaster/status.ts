@@ -1,6 +1,7 @@
 /** What the JobMaster reports about its job: plain data for the Master, the CLI and REST. */
 import type { WireError } from '../../lib/errors.js';
 import type { ExecutionState, TaskMetrics } from '../../lib/task/descriptor.js';
+import type { BlobRef } from '../../lib/ha/blob-store.js';
 import type { CheckpointStats } from './checkpoint-coordinator.js';
 
 /** The job's states, as the JobMaster machine names them. */
@@ -51,7 +52,7 @@ export interface JobDetails {
   vertices: VertexStatus[];
   subtasks: SubtaskStatus[];
   slots: Array<{ allocationId: string; taskExecutorId: string; slotIndex: number; group: string }>;
-  /** Execution attempt under the current leader: 0 for the first run, +1 per restart. */
+  /** Execution attempt: 0 for the first run, +1 per restart and per new leader; never goes back. */
   attempt: number;
   restarts: number;
   checkpoints: CheckpointStats[];
@@ -71,6 +72,8 @@ export interface JobResult {
   endedAt: number;
   /** Records of `collect()` sinks, in arrival order per subtask. */
   collected: unknown[];
+  /** Where `collected` is when the result was read back from etcd (`collected` is then empty). */
+  collectedRef?: BlobRef;
   failure?: WireError;
   /** Set when the job ended by a stop-with-savepoint: the savepoint to resume from. */
   stoppedWithSavepoint?: string;

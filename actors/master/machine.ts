@@ -22,7 +22,8 @@ import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
 import { moduleLimit, newJobId, prepareJob } from './job-preparation.js';
 import type { JobSummary, MasterMessage, PreparedJob, SubmitJob } from './protocol.js';
-import { persistResult, recoverJobs, type Recovered } from './recovery.js';
+import { persistResult, recoverJobs, resultBlobStore, withCollected, type Recovered } from './recovery.js';
+import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { settleSavepointsAndStops } from './savepoint-recovery.js';
 import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
 import { readSavepoint } from '../jobmaster/restore.js';
@@ -70,6 +71,8 @@ interface Context extends MasterInput {
   code: Map<string, Uint8Array>;
   /** Jobs between submission and start: their sink claims are live before their graph is stored. */
   submitting: Set<string>;
+  /** Collected records of ended jobs, which etcd references but does not hold. */
+  blobs: FileBlobStore;
 }
 
 export const MasterErrorCode = {
@@ -99,9 +102,9 @@ const refuseAll = (code: string) => Object.fromEntries(REQUESTS.map((type) => [t
 export const masterMachine = setup({
   types: { context: {} as Context, events: {} as MasterMessage, input: {} as MasterInput },
   actors: {
-    recover: fromPromise<Recovered, { stores: LeaderStores | null; log: Logger }>(async ({ input: { stores, log } }) => {
+    recover: fromPromise<Recovered, { stores: LeaderStores | null; blobs: FileBlobStore; log: Logger }>(async ({ input: { stores, blobs, log } }) => {
       const recovered = await recoverJobs(stores);
-      return stores ? settleSavepointsAndStops(stores, recovered, log) : recovered;
+      return stores ? settleSavepointsAndStops(stores, blobs, recovered, log) : recovered;
     }),
     // One per submission: its module is evaluated in a worker thread that leaving `serving` terminates.
     prepareSubmission: fromPromise<void, Submission>(({ input, signal }) => prepareSubmission(input, signal)),
@@ -167,7 +170,7 @@ export const masterMachine = setup({
       context.results.set(result.jobId, result);
       if (context.stores) {
         const stores = context.stores;
-        persistResult(stores, result).then(
+        persistResult(stores, context.blobs, result).then(
           () =>
             releaseEndedJob(stores, result.jobId).catch((err: Error) =>
               context.env.log.warn({ err, jobId: result.jobId }, 'could not release the sink claims of an ended job; the next leader releases them'),
@@ -237,7 +240,13 @@ export const masterMachine = setup({
     },
     result: ({ context, event }) => {
       if (event.type !== 'master.job.result') return;
-      if (context.results.has(event.jobId)) return reply(event.replyTo, context.results.get(event.jobId)!);
+      const done = context.results.get(event.jobId);
+      if (done) {
+        return void withCollected(context.blobs, done).then(
+          (result) => reply(event.replyTo, result),
+          (err: Error) => replyError(event.replyTo, err),
+        );
+      }
       if (context.running.has(event.jobId)) return reply(event.replyTo, null);
       replyError(event.replyTo, unknownJob(event.jobId));
     },
@@ -317,6 +326,7 @@ export const masterMachine = setup({
     results: new Map(),
     code: new Map(),
     submitting: new Set(),
+    blobs: resultBlobStore(input.settings.checkpointDir),
   }),
   initial: 'standby',
   on: {
@@ -342,7 +352,7 @@ export const masterMachine = setup({
         recovering: {
           invoke: {
             src: 'recover',
-            input: ({ context }) => ({ stores: context.stores, log: context.env.log }),
+            input: ({ context }) => ({ stores: context.stores, blobs: context.blobs, log: context.env.log }),
             onDone: { target: 'serving', actions: { type: 'adoptRecovered', params: ({ event }) => event.output } },
             onError: {
               target: 'retryingRecovery',

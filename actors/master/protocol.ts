@@ -4,6 +4,7 @@ import type { ClusterOverview } from '../resourcemanager/protocol.js';
 import type { JobDetails, JobResult, JobState } from '../jobmaster/status.js';
 import type { SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
 import type { StoredJob } from './ha.js';
+import type { JobExecution } from '../../lib/ha/types.js';
 
 export interface JobSummary {
   jobId: string;
@@ -73,4 +74,6 @@ export interface PreparedJob extends StoredJob {
   replyTo: ActorRef<{ jobId: string }> | null;
   /** A recovered job resumes from its latest completed checkpoint. */
   recovered: boolean;
+  /** A recovered job's last recorded attempt: its JobMaster continues after it. */
+  execution?: JobExecution;
 }

@@ -10,6 +10,7 @@
  *   leaves a state that the next leader settles the same way;
  * - sink claims of jobs that are not recovered (ended, or never stored) are released.
  */
+import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { rm } from 'node:fs/promises';
 import { SavepointState, type StopIntent } from '../../lib/ha/etcd-savepoints.js';
 import type { Logger } from '../../lib/logging.js';
@@ -20,7 +21,7 @@ import { releaseEndedJob } from './sink-ownership.js';
 
 export const INTERRUPTED_BY_LEADER_LOSS = 'interrupted: the leading Master that took it was lost';
 
-export async function settleSavepointsAndStops(stores: LeaderStores, recovered: Recovered, log: Logger): Promise<Recovered> {
+export async function settleSavepointsAndStops(stores: LeaderStores, blobs: FileBlobStore, recovered: Recovered, log: Logger): Promise<Recovered> {
   const now = Date.now();
   for (const record of await stores.savepoints.listAll()) {
     if (record.state !== SavepointState.InProgress) continue;
@@ -37,7 +38,7 @@ export async function settleSavepointsAndStops(stores: LeaderStores, recovered: 
       continue;
     }
     const result = stoppedResult(job, intent, now);
-    await persistResult(stores, result);
+    await persistResult(stores, blobs, result);
     await releaseEndedJob(stores, job.jobId);
     results.push(result);
     log.info({ jobId: job.jobId, savepoint: intent.savepointPath }, 'job had stopped with a savepoint: ended instead of resumed');

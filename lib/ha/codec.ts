@@ -20,6 +20,11 @@ export function encodeValue(key: string, value: unknown, limitBytes = MAX_VALUE_
   return bytes;
 }
 
+/** MessagePack without the etcd limit: for blobs (blob-store.ts), which live on disk. */
+export function packBlob(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
 export function decodeValue<T = unknown>(bytes: Buffer): T {
   return packr.unpack(bytes) as T;
 }

@@ -17,6 +17,8 @@ export const HaErrorCode = {
   EtcdStartFailed: 'ETCD_START_FAILED',
   /** A sink directory is claimed by another job that has not ended. */
   SinkDirOwned: 'SINK_DIR_OWNED',
+  /** A blob that etcd references (e.g. a job's collected records) is missing or damaged on disk. */
+  BlobUnavailable: 'BLOB_UNAVAILABLE',
 } as const;
 export type HaErrorCode = (typeof HaErrorCode)[keyof typeof HaErrorCode];
 
@@ -77,5 +79,16 @@ export class SinkDirOwnedError extends RuntimeError {
       `sink directory ${dir} belongs to job ${owner}, which has not ended: cancel or stop it first, or write to another directory`,
       { details: { dir, owner } },
     );
+  }
+}
+
+/** A blob that etcd references is missing or damaged on disk. */
+export class BlobUnavailableError extends RuntimeError {
+  override name = 'BlobUnavailableError';
+  constructor(file: string, reason: string, options: { cause?: unknown } = {}) {
+    super(HaErrorCode.BlobUnavailable, `blob ${file} ${reason}; it is referenced from etcd but cannot be served`, {
+      ...options,
+      details: { file },
+    });
   }
 }

@@ -5,6 +5,7 @@
 import { retainLatest } from './checkpoint-retention.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { etcdCall, HaKeys } from './etcd-client.js';
+import { pageSizeFor, readAllPaged } from './etcd-pages.js';
 import { fencedTxn } from './fenced-txn.js';
 import type { EtcdStoreOptions } from './etcd-stores.js';
 import type { CheckpointIdCounter, CheckpointMetadata, CompletedCheckpointStore } from './types.js';
@@ -66,10 +67,9 @@ export class EtcdCompletedCheckpointStore implements CompletedCheckpointStore {
   }
 
   private async read(jobId: string): Promise<{ items: CheckpointMetadata[] }> {
-    const res = await etcdCall('checkpoint list', () =>
-      this.options.root.getAll().prefix(HaKeys.checkpointPrefix(jobId)).sort('Key', 'Ascend').exec(),
-    );
-    return { items: res.kvs.map((kv) => decodeValue<CheckpointMetadata>(kv.value)) };
+    // Paged like every listing: a job keeps few checkpoints, but each may be up to MAX_VALUE_BYTES.
+    const options = { operation: 'checkpoint list', pageSize: pageSizeFor() };
+    return { items: await readAllPaged(this.options.root, HaKeys.checkpointPrefix(jobId), options, (kv) => decodeValue<CheckpointMetadata>(kv.value)) };
   }
 }
 

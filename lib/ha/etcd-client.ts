@@ -33,6 +33,13 @@ export const DEFAULT_KEEPALIVE_MS = 6000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
 
 /**
+ * Largest answer the client accepts (gRPC's default is 4 MiB). Listings read in pages
+ * (etcd-pages.ts) sized to stay well within it; the margin covers values of etcd's maximum
+ * size written before the stores bounded them.
+ */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/**
  * Create a client. Close it with `client.close()`; the HA services never close a client
  * they were given.
  *
@@ -57,6 +64,7 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
       'grpc.keepalive_timeout_ms': Math.max(500, Math.floor(keepaliveMs / 2)),
       // etcd refuses pings while no stream is open (PermitWithoutStream=false).
       'grpc.keepalive_permit_without_calls': 0,
+      'grpc.max_receive_message_length': MAX_ANSWER_BYTES,
     },
     faultHandling: {
       // One retry moves a failed call to another member (the pool shuffles hosts per attempt).
@@ -81,6 +89,7 @@ export const HaKeys = {
   jobGraphPrefix: 'jobgraphs/',
   jobResult: (jobId: string) => `jobresults/${encodeURIComponent(jobId)}`,
   jobResultPrefix: 'jobresults/',
+  jobExecution: (jobId: string) => `jobexecutions/${encodeURIComponent(jobId)}`,
   checkpointPrefix: (jobId: string) => `checkpoints/${encodeURIComponent(jobId)}/`,
   /** Zero-padded so that keys sort by id. */
   checkpoint: (jobId: string, checkpointId: number) =>

@@ -8,6 +8,7 @@ import type {
   CheckpointIdCounter,
   CheckpointMetadata,
   CompletedCheckpointStore,
+  JobExecution,
   JobGraphStore,
   JobResult,
   JobResultStore,
@@ -78,6 +79,7 @@ function checked(guard: LeaderGuard | null): void {
 
 export class InMemoryJobGraphStore implements JobGraphStore {
   private readonly graphs = new Map<string, unknown>();
+  private readonly executions = new Map<string, JobExecution>();
   constructor(private readonly guard: LeaderGuard | null) {}
   async put(jobId: string, graph: unknown): Promise<void> {
     checked(this.guard);
@@ -89,9 +91,18 @@ export class InMemoryJobGraphStore implements JobGraphStore {
   async remove(jobId: string): Promise<void> {
     checked(this.guard);
     this.graphs.delete(jobId);
+    this.executions.delete(jobId);
   }
   async list(): Promise<string[]> {
     return [...this.graphs.keys()];
+  }
+  async putExecution(jobId: string, execution: JobExecution): Promise<void> {
+    checked(this.guard);
+    this.executions.set(jobId, { ...execution });
+  }
+  async getExecution(jobId: string): Promise<JobExecution | undefined> {
+    const execution = this.executions.get(jobId);
+    return execution && { ...execution };
   }
 }
 

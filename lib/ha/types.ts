@@ -67,6 +67,19 @@ export interface JobGraphStore {
   remove(jobId: string): Promise<void>;
   /** Job ids in the store. */
   list(): Promise<string[]>;
+  /** Record the attempt about to be deployed (a leader's write, fenced); removed with the graph. */
+  putExecution(jobId: string, execution: JobExecution): Promise<void>;
+  /** The last attempt recorded for the job, if any. */
+  getExecution(jobId: string): Promise<JobExecution | undefined>;
+}
+
+/**
+ * Which execution of a job was deployed last, kept with the job so that attempt numbers and
+ * restart counts never go backwards across leaders: a new leader continues at `attempt + 1`.
+ */
+export interface JobExecution {
+  attempt: number;
+  restarts: number;
 }
 
 export const JobTerminalState = { Finished: 'finished', Failed: 'failed', Canceled: 'canceled' } as const;

@@ -3,11 +3,13 @@
  * with a spare), run a stateful job whose output can be checked exactly, inject a seeded
  * schedule of faults, measure each, and check at the end that the output is exactly once and
  * that no two leaders acted in the same period (from the audit of fenced actions in the
- * Masters' logs). Prints a table and writes a JSON report.
+ * Masters' logs). Prints a table and writes a JSON report, also when the drill fails (then
+ * the cluster's directory, with every process's log, is kept).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkExactlyOnce } from '../support/exactly-once.js';
+import type { JobResult } from '../../actors/jobmaster/status.js';
 import { distRoot } from '../support/launcher.js';
 import { startHaCluster } from '../support/local-ha.js';
 import { waitFor } from '../support/wait.js';
@@ -23,6 +25,8 @@ export interface DrillOptions {
   report: string;
   leaseTtlSeconds: number;
   taskExecutors: number;
+  /** How long the job may take to run again before a fault (default 60 s). */
+  runTimeoutMs?: number;
   /** Progress lines; the CLI prints them. */
   log?: (line: string) => void;
 }
@@ -30,9 +34,14 @@ export interface DrillOptions {
 export interface DrillReport {
   seed: number;
   faults: FaultOutcome[];
-  job: { jobId: string; state: string; records: number; restarts: number };
+  /** The job, once submitted; `state` is `running` if the drill stopped before it ended. */
+  job: { jobId: string; state: string; records: number; restarts: number; attempt: number } | null;
   exactlyOnce: { ok: boolean; problems: string[] };
   leaders: { ok: boolean; actions: number; overlaps: string[] };
+  /** What stopped the drill before its end (a fault that did not recover, a deadline), if anything. */
+  failure: { during: string; message: string } | null;
+  /** Where every process's log was kept (the drill failed), or null (passed: the cluster's directory is removed). */
+  logsDir: string | null;
   ok: boolean;
   durationMs: number;
 }
@@ -47,6 +56,14 @@ export const drillDefaults: Omit<DrillOptions, 'log'> = {
   taskExecutors: 3,
 };
 
+/** How long a fault may take to recover from, in the worst case we plan the job's length for. */
+const PLANNED_MS_PER_FAULT = 4000;
+
+/**
+ * Run the drill. Whatever happens once the cluster is up, the report is written: a failure
+ * (a fault the cluster did not recover from, a deadline) is in it with `ok: false`, and then
+ * the cluster's directory with every process's log is kept and named in `logsDir`.
+ */
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
@@ -61,50 +78,81 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     slots: 2,
     env: { FLINKISH_LEASE_TTL_SECONDS: String(options.leaseTtlSeconds) },
   });
+  const outcomes: FaultOutcome[] = [];
+  // Sized so that the job outlives the schedule; the source paces itself.
+  const recordsPerSecond = 2000;
+  const records = Math.max(10_000, Math.ceil(((options.faults * (options.intervalMs + PLANNED_MS_PER_FAULT) + 8000) / 1000) * recordsPerSecond));
+  const keys = 16;
+  const output = path.join(cluster.workDir, 'drill-output');
+  let job: DrillReport['job'] = null;
+  let result: JobResult | null = null;
+  let failure: DrillReport['failure'] = null;
+  let step = 'submitting the job';
   try {
     const client = await cluster.client();
     await waitFor('a leader', () => cluster.leader(client), { timeoutMs: 30_000 });
-    // Sized so that the job outlives the schedule; the source paces itself.
-    const recordsPerSecond = 2000;
-    const records = Math.max(10_000, Math.ceil(((options.faults * (options.intervalMs + 4000) + 8000) / 1000) * recordsPerSecond));
-    const keys = 16;
-    const output = path.join(cluster.workDir, 'drill-output');
     const jobId = await client.submitFile(path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js'), {
       parallelism: 2,
       args: { records, keys, output, recordsPerSecond, checkpointMs: 250 },
     });
+    job = { jobId, state: 'running', records, restarts: 0, attempt: 0 };
     log(`job ${jobId}: ${records} records over ${keys} keys, exactly-once file sink`);
     const ctx: DrillContext = { cluster, client, jobId, leaseTtlMs: options.leaseTtlSeconds * 1000, log };
-    const outcomes: FaultOutcome[] = [];
     for (const [i, kind] of schedule.entries()) {
+      step = `waiting for the job to run before fault ${i + 1}/${schedule.length} (${kind})`;
       await waitFor('the job to run and checkpoint', async () => {
         const d = await client.status(jobId);
         return d.state === 'running' && d.subtasks.every((s) => s.state === 'running') && d.checkpoints.some((c) => c.status === 'completed');
-      }, { timeoutMs: 60_000 });
+      }, { timeoutMs: options.runTimeoutMs ?? 60_000 });
       await waitFor('the interval', () => Date.now() - (outcomes.at(-1)?.at ?? 0) >= options.intervalMs, { timeoutMs: options.intervalMs + 1000, intervalMs: 50 });
+      step = `fault ${i + 1}/${schedule.length} (${kind})`;
       log(`fault ${i + 1}/${schedule.length}: ${kind}`);
       const outcome = await inject(kind, ctx);
       outcomes.push(outcome);
       log(`  detected ${fmt(outcome.detectionMs)}, new leader ${fmt(outcome.newLeaderMs)}, running again ${fmt(outcome.runningAgainMs)}${outcome.note ? ` (${outcome.note})` : ''}`);
     }
-    log('waiting for the job to finish');
-    const result = await client.waitForResult(jobId);
-    const problems = checkExactlyOnce(output, records, keys);
-    const actions = cluster.masters.flatMap((m) => actionsFromLog(m.name, m.output));
-    const leaderOverlaps = overlaps(actions);
-    const report: DrillReport = {
-      seed: options.seed,
-      faults: outcomes,
-      job: { jobId, state: result.state, records, restarts: result.details.restarts },
-      exactlyOnce: { ok: problems.length === 0 && result.state === 'finished', problems },
-      leaders: { ok: leaderOverlaps.length === 0, actions: actions.length, overlaps: leaderOverlaps },
-      ok: problems.length === 0 && result.state === 'finished' && leaderOverlaps.length === 0,
-      durationMs: Date.now() - started,
-    };
-    writeFileSync(options.report, JSON.stringify(report, null, 2) + '\n');
-    return report;
-  } finally {
-    await cluster.stop();
+    step = 'waiting for the job to finish';
+    log(step);
+    // The records left take at most this long at the source's pace; restarts add little.
+    const finishMs = (records / recordsPerSecond) * 1000 + 120_000;
+    result = await waitFor('the job to end', () => client.result(jobId).then((r) => r ?? undefined), { timeoutMs: finishMs, intervalMs: 200 });
+    job = { jobId, state: result.state, records, restarts: result.details.restarts, attempt: result.details.attempt };
+  } catch (err) {
+    failure = { during: step, message: err instanceof Error ? err.message : String(err) };
+    log(`drill failed during ${step}: ${failure.message}`);
+  }
+  await cluster.stop({ keepWorkDir: true }).catch((err: Error) => {
+    failure ??= { during: 'stopping the cluster', message: err.message };
+  });
+  const problems = result ? checkExactlyOnce(output, records, keys) : [];
+  // From the complete log files: the in-memory buffers keep only each process's last lines.
+  const actions = cluster.masters.flatMap((m) => actionsFromLog(m.name, readLog(m.logFile)));
+  const leaderOverlaps = overlaps(actions);
+  const finished = result?.state === 'finished';
+  const ok = failure === null && finished && problems.length === 0 && leaderOverlaps.length === 0;
+  const report: DrillReport = {
+    seed: options.seed,
+    faults: outcomes,
+    job,
+    exactlyOnce: { ok: result !== null && finished && problems.length === 0, problems: result ? problems : ['the job did not end'] },
+    leaders: { ok: leaderOverlaps.length === 0, actions: actions.length, overlaps: leaderOverlaps },
+    failure,
+    logsDir: ok ? null : cluster.logsDir,
+    ok,
+    durationMs: Date.now() - started,
+  };
+  if (ok) rmSync(cluster.workDir, { recursive: true, force: true });
+  else log(`logs of every process kept in ${cluster.logsDir}`);
+  writeFileSync(options.report, JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
+
+function readLog(file: string | null): string[] {
+  if (!file) return [];
+  try {
+    return readFileSync(file, 'utf8').split('\n');
+  } catch {
+    return [];
   }
 }
 
@@ -118,10 +166,12 @@ export function formatReport(report: DrillReport): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(line),
     '',
-    `job: ${report.job.state}, ${report.job.restarts} restarts`,
+    ...(report.failure ? [`failure during ${report.failure.during}: ${report.failure.message}`] : []),
+    report.job ? `job: ${report.job.state}, attempt ${report.job.attempt}, ${report.job.restarts} restarts` : 'job: not submitted',
     `exactly once: ${report.exactlyOnce.ok ? 'yes' : `NO — ${report.exactlyOnce.problems.slice(0, 3).join('; ')}`}`,
     `one leader at a time: ${report.leaders.ok ? `yes (${report.leaders.actions} fenced actions audited)` : `NO — ${report.leaders.overlaps.slice(0, 3).join('; ')}`}`,
     `verdict: ${report.ok ? 'PASS' : 'FAIL'} in ${(report.durationMs / 1000).toFixed(1)} s`,
+    ...(report.logsDir ? [`logs of every process: ${report.logsDir}`] : []),
   ].join('\n');
 }
 

@@ -3,10 +3,12 @@
  * them up. Tests, the demo, the drill and the benchmarks all use it.
  * A process announces readiness by printing one JSON line with `"ready": true` on stdout;
  * the launcher returns that line's fields.
- * Children log at CHILD_LOG_LEVEL (default info) into a buffer that tests can read, not the console. Every process is killed by PID, never by name,
+ * Children log at CHILD_LOG_LEVEL (default info) into a buffer that tests can read, not the console,
+ * and, with `logFile`, every line into that file too (the buffer keeps only the last lines). Every process is killed by PID, never by name,
  * and `killAll` (run after each test file) leaves nothing behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,8 @@ export interface LaunchOptions {
   /** A predicate on stdout/stderr lines for commands that print no JSON ready line (etcd). */
   readyWhen?: (line: string) => boolean;
   name?: string;
+  /** Append every line the process prints (stdout and stderr) to this file. */
+  logFile?: string;
 }
 
 export class Proc {
@@ -36,12 +40,24 @@ export class Proc {
   signal: NodeJS.Signals | null = null;
   private readonly exited: Promise<void>;
   private readonly lineListeners = new Set<(line: string) => void>();
+  private readonly logDone: Promise<void>;
 
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
+    /** Where every line goes too, if anywhere. */
+    readonly logFile: string | null = null,
   ) {
     live.add(this);
+    let log: WriteStream | null = null;
+    if (logFile) {
+      mkdirSync(path.dirname(logFile), { recursive: true });
+      log = createWriteStream(logFile, { flags: 'a' });
+      log.on('error', () => undefined); // a full disk must not crash the test or drill
+      let open = [child.stdout, child.stderr].filter((s) => s !== null).length;
+      for (const stream of [child.stdout, child.stderr]) stream?.on('close', () => --open === 0 && log!.end());
+    }
+    this.logDone = log ? new Promise((resolve) => log.on('finish', resolve).on('error', () => resolve())) : Promise.resolve();
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         this.exitCode = code;
@@ -53,11 +69,17 @@ export class Proc {
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
+        log?.write(line + '\n');
         this.output.push(line);
         if (this.output.length > 2000) this.output.shift();
         for (const listener of this.lineListeners) listener(line);
       });
     }
+  }
+
+  /** Resolves once every line is in `logFile` (after the process has exited). */
+  logWritten(): Promise<void> {
+    return this.logDone;
   }
 
   get pid(): number {
@@ -141,7 +163,7 @@ export async function launch(script: string, options: LaunchOptions = {}): Promi
     env: { ...process.env, LOG_LEVEL: process.env['CHILD_LOG_LEVEL'] ?? 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const proc = new Proc(options.name ?? path.basename(script), child);
+  const proc = new Proc(options.name ?? path.basename(script), child, options.logFile ?? null);
   const readyWhen = options.readyWhen;
   const timeoutMs = options.readyTimeoutMs ?? 15_000;
   try {

@@ -2,8 +2,9 @@
  * An HA cluster in child processes of this one, for the demo, the drill and the tests: its own
  * etcd (1 or 3 members), M Masters and N TaskExecutors on loopback, each started through the
  * CLI and stopped by PID. Unlike `cluster start`, everything ends with this process.
+ * Every Master and TaskExecutor logs to `<workDir>/logs/<name>.log`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEtcdCluster, type EtcdCluster } from '../../lib/ha/etcd-server.js';
@@ -30,18 +31,25 @@ export interface HaCluster {
   taskExecutors: Proc[];
   env: Record<string, string>;
   workDir: string;
+  /** `<workDir>/logs`: one file per process. */
+  logsDir: string;
   client(): Promise<ClusterClient>;
   /** The Master process that leads now, per etcd (via a client's view). */
   leader(client: ClusterClient): Proc | undefined;
   startMaster(): Promise<Proc>;
   startTaskExecutor(): Promise<Proc>;
-  stop(): Promise<void>;
+  /**
+   * Stop every process; the work directory is removed unless `keepWorkDir` (then the etcd
+   * members' last lines are saved beside the other logs too).
+   */
+  stop(options?: { keepWorkDir?: boolean }): Promise<void>;
 }
 
 export async function startHaCluster(options: HaClusterOptions = {}): Promise<HaCluster> {
   const ownsDir = options.workDir === undefined;
   const workDir = options.workDir ?? mkdtempSync(path.join(tmpdir(), 'flinkish-ha-'));
   const etcd = await startEtcdCluster({ members: options.etcdMembers ?? 1, dataDir: path.join(workDir, 'etcd') });
+  const logsDir = path.join(workDir, 'logs');
   const env: Record<string, string> = {
     FLINKISH_SECRET: `ha-secret-${process.pid}-0123456789`,
     FLINKISH_CLIENT_SECRET: `ha-client-secret-${process.pid}-0123456789`,
@@ -61,16 +69,18 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
   let masterCount = 0;
   const startMaster = async () => {
     const name = `master-${++masterCount}`;
-    const proc = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir], env, name });
+    const proc = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir], env, name, logFile: path.join(logsDir, `${name}.log`) });
     masters.push(proc);
     return proc;
   };
   const startTaskExecutor = async () => {
     const id = `te-${++teCount}`;
+    const name = `taskexecutor-${id}`;
     const proc = await launch(CLI, {
       args: ['taskexecutor', '--slots', String(options.slots ?? 2), '--work-dir', workDir, '--id', id],
       env,
-      name: `taskexecutor-${id}`,
+      name,
+      logFile: path.join(logsDir, `${name}.log`),
     });
     taskExecutors.push(proc);
     return proc;
@@ -89,6 +99,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     taskExecutors,
     env,
     workDir,
+    logsDir,
     startMaster,
     startTaskExecutor,
     async client() {
@@ -106,11 +117,16 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
       const address = client.masterAddress;
       return masters.find((m) => m.running && m.ready['node'] === address);
     },
-    async stop() {
+    async stop(stopOptions = {}) {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       await Promise.all([...taskExecutors, ...masters].map((p) => p.stop()));
+      await Promise.all([...taskExecutors, ...masters].map((p) => p.logWritten()));
+      if (stopOptions.keepWorkDir) {
+        mkdirSync(logsDir, { recursive: true });
+        for (const member of etcd.members) writeFileSync(path.join(logsDir, `${member.name}.log`), member.tail(500) + '\n');
+      }
       await etcd.stop();
-      if (ownsDir) rmSync(workDir, { recursive: true, force: true });
+      if (ownsDir && !stopOptions.keepWorkDir) rmSync(workDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,32 +1,70 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runDrill } from '../../scripts/drill/drill.js';
+import { runDrill, type DrillReport } from '../../scripts/drill/drill.js';
+import { FaultKinds } from '../../scripts/drill/faults.js';
 import { killAll } from '../support/launcher.js';
 
-describe('drill - a short failover drill', function () {
-  this.timeout(240_000);
+describe('drill - failover drills', function () {
+  this.timeout(420_000);
   const dir = mkdtempSync(path.join(tmpdir(), 'drill-'));
+  const kept: string[] = [];
   after(async () => {
     await killAll();
     rmSync(dir, { recursive: true, force: true });
+    for (const logs of kept) rmSync(path.dirname(logs), { recursive: true, force: true });
   });
 
-  it('survives a leader kill, a TaskExecutor kill and an etcd member kill with exactly-once output and one leader at a time', async () => {
+  it('survives 24 faults of every kind with exactly-once output, one leader at a time, and attempts that never go back', async () => {
     const report = await runDrill({
-      faults: 3,
-      kinds: ['leader-kill', 'te-kill', 'etcd-kill'],
-      seed: 3,
-      intervalMs: 1000,
+      faults: 24,
+      kinds: [...FaultKinds],
+      seed: 11,
+      intervalMs: 500,
       leaseTtlSeconds: 3,
       taskExecutors: 3,
       report: path.join(dir, 'report.json'),
     });
-    assert.equal(report.faults.length, 3);
-    assert.ok(report.exactlyOnce.ok, report.exactlyOnce.problems.join('\n'));
-    assert.ok(report.leaders.ok, report.leaders.overlaps.join('\n'));
+    // A failed drill keeps its cluster's directory for the reader: named here, not removed.
+    assert.equal(report.failure, null, `${JSON.stringify(report.failure)}; logs of every process in ${report.logsDir}`);
+    assert.equal(report.faults.length, 24);
+    for (const kind of FaultKinds) assert.ok(report.faults.some((f) => f.kind === kind), `the schedule injects ${kind}`);
+    assert.ok(report.exactlyOnce.ok, `${report.exactlyOnce.problems.join('\n')}; logs in ${report.logsDir}`);
+    assert.ok(report.leaders.ok, `${report.leaders.overlaps.join('\n')}; logs in ${report.logsDir}`);
     assert.ok(report.leaders.actions > 0, 'the audit saw fenced actions');
-    assert.equal(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')).ok, true);
+    const restarts = report.faults.filter((f) => f.kind === 'te-kill' || f.kind === 'leader-kill' || f.kind === 'leader-pause').length;
+    assert.ok(report.job!.attempt >= restarts, `attempt ${report.job!.attempt} after ${restarts} faults that restart the job`);
+    assert.equal(report.logsDir, null, 'a drill that passed removes its cluster directory');
+    assert.equal((JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as DrillReport).ok, true);
+  });
+
+  it('writes its report and keeps every process log when it finds a failure', async () => {
+    // No TaskExecutor: the job can never run, so the first fault's wait fails.
+    const file = path.join(dir, 'failed.json');
+    const report = await runDrill({
+      faults: 1,
+      kinds: ['te-kill'],
+      seed: 1,
+      intervalMs: 100,
+      leaseTtlSeconds: 3,
+      taskExecutors: 0,
+      runTimeoutMs: 1000,
+      report: file,
+    });
+    assert.ok(report.logsDir, 'the logs are kept');
+    kept.push(report.logsDir); // this failure is the one the test asked for
+    assert.equal(report.ok, false);
+    assert.match(report.failure!.during, /before fault 1\/1/);
+    assert.match(report.failure!.message, /timed out after 1000 ms/);
+    const written = JSON.parse(readFileSync(file, 'utf8')) as DrillReport;
+    assert.deepEqual({ ok: written.ok, failure: written.failure, logsDir: written.logsDir }, { ok: false, failure: report.failure, logsDir: report.logsDir });
+    const logs = readdirSync(report.logsDir);
+    for (const name of ['master-1.log', 'master-2.log', 'master-3.log']) {
+      assert.ok(logs.includes(name), `${name} in ${logs.join(', ')}`);
+      assert.ok(readFileSync(path.join(report.logsDir, name), 'utf8').includes('"ready":true'), `${name} holds the process's output`);
+    }
+    assert.ok(logs.some((name) => name.startsWith('etcd')), 'etcd members too');
+    assert.ok(existsSync(report.logsDir));
   });
 });

@@ -4,13 +4,18 @@ import { waitFor } from '../support/wait.js';
 import {
   EtcdHaServices,
   FencingError,
+  fencedTxn,
   HaErrorCode,
+  HaKeys,
   MAX_VALUE_BYTES,
   type EtcdCluster,
   type EtcdLeaderElection,
   type EtcdLeaderGuard,
 } from '../../lib/ha/index.js';
 import { RuntimeError } from '../../lib/errors.js';
+import { packBlob } from '../../lib/ha/codec.js';
+import { listKeysPaged, PAGE_BYTES, pageSizeFor, rangePages } from '../../lib/ha/etcd-pages.js';
+import { RESULT_VALUE_BYTES } from '../../lib/ha/etcd-stores.js';
 import { createLogger } from '../../lib/logging.js';
 
 const opened: EtcdHaServices[] = [];
@@ -101,6 +106,55 @@ describe('ha stores (real etcd, 1 member)', function () {
     assert.equal((await store.latest('job'))?.checkpointId, 10);
     assert.deepEqual((await store.removeJob('job')).map((c) => c.checkpointId), [4, 5, 10]);
     assert.deepEqual(await store.list('job'), []);
+  });
+
+  it('job result store - lists more results than one gRPC message holds, in pages', async () => {
+    const { ha, guard } = await leader(etcd.cluster);
+    const store = ha.jobResultStore(guard);
+    // 40 × 120 KB = 4.8 MB: one range answer would exceed gRPC's 4 MiB message limit.
+    const filler = 'x'.repeat(120 * 1024);
+    for (let i = 0; i < 40; i++) await store.put({ jobId: `job-${String(i).padStart(2, '0')}`, state: 'finished', filler });
+    const listed = await store.list();
+    assert.deepEqual(listed.map((r) => r.jobId), Array.from({ length: 40 }, (_, i) => `job-${String(i).padStart(2, '0')}`));
+    assert.ok(listed.every((r) => r['filler'] === filler));
+    // No answer carried more than one page's worth.
+    const pageSize = pageSizeFor(RESULT_VALUE_BYTES);
+    const pages: number[] = [];
+    for await (const page of rangePages(ha.root, HaKeys.jobResultPrefix, { operation: 'test pages', pageSize })) pages.push(page.length);
+    assert.deepEqual(pages, [10, 10, 10, 10]);
+    assert.ok(pageSize * RESULT_VALUE_BYTES <= PAGE_BYTES);
+  });
+
+  it('job result store - refuses a result above its limit; reads back results written before the limit existed', async () => {
+    const { ha, guard } = await leader(etcd.cluster);
+    const store = ha.jobResultStore(guard);
+    await assert.rejects(
+      store.put({ jobId: 'huge', state: 'finished', collected: 'x'.repeat(RESULT_VALUE_BYTES) }),
+      (err: unknown) => err instanceof RuntimeError && err.code === HaErrorCode.ValueTooLarge,
+    );
+    // Eight results of ~595 KB each (4.76 MB), as older versions stored them: the pages shrink until they fit.
+    const legacy = 'y'.repeat(595 * 1024);
+    for (let i = 0; i < 8; i++) {
+      await fencedTxn(ha.root, guard, 'legacy put', [ha.root.put(HaKeys.jobResult(`old-${i}`)).value(packBlob({ jobId: `old-${i}`, state: 'finished', legacy }))]);
+    }
+    const listed = await store.list();
+    assert.equal(listed.length, 8);
+    assert.ok(listed.every((r) => r['legacy'] === legacy));
+  });
+
+  it('job graph store - lists keys in pages; an execution record lives and goes with its graph', async () => {
+    const { ha, guard } = await leader(etcd.cluster);
+    const store = ha.jobGraphStore(guard);
+    for (let i = 0; i < 7; i++) await store.put(`g${i}`, { i });
+    assert.deepEqual(await listKeysPaged(ha.root, HaKeys.jobGraphPrefix, 'test list', 3), Array.from({ length: 7 }, (_, i) => `${HaKeys.jobGraphPrefix}g${i}`));
+    assert.equal((await store.list()).length, 7);
+    assert.equal(await store.getExecution('g1'), undefined);
+    await store.putExecution('g1', { attempt: 3, restarts: 2 });
+    assert.deepEqual(await ha.jobGraphStore(null).getExecution('g1'), { attempt: 3, restarts: 2 });
+    await assert.rejects(ha.jobGraphStore(null).putExecution('g1', { attempt: 4, restarts: 3 }), (err: unknown) => err instanceof FencingError);
+    await store.remove('g1');
+    assert.equal(await store.getExecution('g1'), undefined);
+    assert.equal((await store.list()).length, 6, 'execution records are not listed as graphs');
   });
 
   it('checkpoint id counter - unique and increasing under concurrency', async () => {

@@ -1,0 +1,56 @@
+/**
+ * Large values that etcd must not hold (collected records of job results), as files in a
+ * directory beside checkpoint storage. etcd keeps only a reference (name, size, SHA-256), so
+ * its values, and therefore every range read of a store, stay small. A blob is written
+ * durably and atomically (lib/util/atomic-file.ts) before its reference is stored, so a
+ * reference in etcd always names a complete file; reading checks size and hash, so a file
+ * that was truncated or replaced is reported, never returned.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { BlobUnavailableError } from './errors.js';
+
+/** What etcd stores of a blob. */
+export interface BlobRef {
+  /** File name inside the blob directory (never a path: the directory may move). */
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * @example
+ * ```ts
+ * const blobs = new FileBlobStore(path.join(checkpointDir, 'blobs'));
+ * const ref = await blobs.put(`result-${jobId}`, bytes);
+ * const same = await blobs.get(ref);
+ * ```
+ */
+export class FileBlobStore {
+  constructor(readonly dir: string) {}
+
+  async put(name: string, bytes: Uint8Array): Promise<BlobRef> {
+    if (!/^[\w.-]+$/.test(name)) throw new TypeError(`blob name ${JSON.stringify(name)} must be a plain file name`);
+    await writeFileAtomic(path.join(this.dir, name), bytes);
+    return { name, bytes: bytes.length, sha256: sha256(bytes) };
+  }
+
+  async get(ref: BlobRef): Promise<Buffer> {
+    const file = path.join(this.dir, path.basename(ref.name));
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      throw new BlobUnavailableError(file, 'cannot be read', { cause: err });
+    }
+    if (bytes.length !== ref.bytes) throw new BlobUnavailableError(file, `has ${bytes.length} bytes, ${ref.bytes} were written`);
+    if (sha256(bytes) !== ref.sha256) throw new BlobUnavailableError(file, 'does not match the SHA-256 that was written');
+    return bytes;
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
+import { distRoot, killAll } from '../support/launcher.js';
+import { waitFor } from '../support/wait.js';
+
+const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
+
+describe('ha - attempts across leaders', function () {
+  this.timeout(120_000);
+  let cluster: HaCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await killAll();
+  });
+
+  it('continues attempt numbers and restart counts under a new leader after a TaskExecutor kill and a leader kill', async () => {
+    cluster = await startHaCluster({ masters: 2, taskExecutors: 2, slots: 2 });
+    const client = await cluster.client();
+    const leader = await waitFor('a leader', () => cluster!.leader(client), { timeoutMs: 20_000 });
+    const output = path.join(cluster.workDir, 'out');
+    const records = 30_000;
+    const jobId = await client.submitFile(keyedCount, { parallelism: 2, args: { records, keys: 10, output, recordsPerSecond: 3000, checkpointMs: 200 } });
+    const runningAt = (attempt: number) =>
+      waitFor(`attempt ${attempt} running with a checkpoint`, async () => {
+        const d = await client.status(jobId);
+        const running = d.state === 'running' && d.subtasks.every((s) => s.state === 'running');
+        return running && d.attempt >= attempt && d.checkpoints.some((c) => c.status === 'completed') ? d : undefined;
+      }, { timeoutMs: 30_000 });
+    const first = await runningAt(0);
+    assert.equal(first.attempt, 0);
+
+    // A TaskExecutor of the job dies: attempt 1, one restart (a spare takes over).
+    const teId = first.subtasks[0]!.taskExecutorId;
+    await cluster.startTaskExecutor();
+    cluster.taskExecutors.find((p) => p.name === `taskexecutor-${teId}`)!.kill('SIGKILL');
+    const second = await runningAt(1);
+    assert.equal(second.attempt, 1);
+    assert.equal(second.restarts, 1);
+
+    // The leader dies: the new leader runs the next attempt, and counts the restart before.
+    leader.kill('SIGKILL');
+    await waitFor('a new leader', () => {
+      const now = cluster!.leader(client);
+      return now && now !== leader ? now : undefined;
+    }, { timeoutMs: 20_000 });
+    const third = await runningAt(2);
+    assert.equal(third.attempt, 2, 'the new leader continued after the attempt recorded in etcd');
+    assert.equal(third.restarts, 1);
+
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.ok(result.details.attempt >= 2);
+    assert.deepEqual(checkExactlyOnce(output, records, 10), []);
+  });
+});
