@@ -57,7 +57,7 @@ describe('ha - results after ordinary use', function () {
     assert.deepEqual(finalCounts(first.collected), expectedCounts(args.lines, args.words, args.vocabulary));
 
     // What etcd holds of each result is small: the records are in blob storage.
-    const ha = new EtcdHaServices({ endpoints: cluster.etcd.endpoints, clusterId: cluster.env['FLINKISH_CLUSTER_ID']! });
+    const ha = new EtcdHaServices({ ...cluster.etcd.clientOptions, clusterId: cluster.env['FLINKISH_CLUSTER_ID']! });
     try {
       let stored = 0;
       for await (const page of rangePages(ha.root, HaKeys.jobResultPrefix, { operation: 'test read', pageSize: 100 })) {

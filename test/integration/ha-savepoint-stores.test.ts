@@ -9,7 +9,7 @@ import { createLogger } from '../../lib/logging.js';
 const opened: EtcdHaServices[] = [];
 
 async function leader(cluster: EtcdCluster, clusterId = uniqueClusterId()): Promise<{ ha: EtcdHaServices; guard: EtcdLeaderGuard; resign: () => Promise<void> }> {
-  const ha = new EtcdHaServices({ endpoints: cluster.endpoints, clusterId, log: createLogger({ level: 'silent' }) });
+  const ha = new EtcdHaServices({ ...cluster.clientOptions, clusterId, log: createLogger({ level: 'silent' }) });
   opened.push(ha);
   const election = ha.leaderElection();
   let granted = false;
