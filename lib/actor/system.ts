@@ -15,6 +15,7 @@ import {
   type WireError,
 } from '../errors.js';
 import { createLogger, forActor, type Logger } from '../logging.js';
+import { LogThrottle } from '../util/log-throttle.js';
 import { Transport, type PeerLossReason } from '../transport/transport.js';
 import { EnvelopeKind, type Envelope, type TerminationReason } from '../transport/protocol.js';
 import { ActorCell } from './cell.js';
@@ -35,6 +36,12 @@ export interface SpawnOptions<L extends AnyActorLogic> {
   /** The machine's input; a function receives the actor's own ref, the system and a logger. */
   input?: InputFrom<L> | ((env: ActorEnv) => InputFrom<L>);
   supervision?: Partial<SupervisionPolicy>;
+  /**
+   * Message types that only this process may send to the actor (leadership, shutdown, its own
+   * steps): from the network they are refused whatever their content, counted as dead letters.
+   * Each actor's protocol module declares its list next to its messages.
+   */
+  localOnly?: readonly string[];
 }
 
 /** Membership and delivery events of a system. */
@@ -63,7 +70,14 @@ const ASK_PREFIX = '$ask/';
 class CountedCell extends ActorCell {
   /** A plain integer add on the delivery path: no allocation, no label lookup per message. */
   delivered = 0;
+  /** Types refused when they come from another node. */
+  localOnly: ReadonlySet<string> = NO_TYPES;
 }
+
+const NO_TYPES: ReadonlySet<string> = new Set();
+
+/** Lines about refusals a stranger can provoke at will: at most one per kind this often. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /**
  * @example
@@ -93,6 +107,7 @@ export class ActorSystem implements RefRouter {
   private readonly upNodes = new Set<string>();
   private deadLetterCount = 0;
   private terminated = false;
+  private readonly refusalLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
 
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
     const system = new ActorSystem(resolveOptions(options));
@@ -165,6 +180,7 @@ export class ActorSystem implements RefRouter {
       },
       log,
     );
+    if (options.localOnly?.length) cell.localOnly = new Set(options.localOnly);
     this.cells.set(name, cell);
     ref.cell = cell;
     return ref;
@@ -316,9 +332,10 @@ export class ActorSystem implements RefRouter {
   }
 
   /** The remote path: by name, without making a ref per message. */
-  private deliverByName(name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
+  private deliverByName(from: string, name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
     const cell = this.cells.get(name);
     if (cell) {
+      if (cell.localOnly.size > 0 && cell.localOnly.has(messageType(message))) return this.refuseFromNetwork(from, name, message);
       cell.delivered++;
       // Through the mailbox, never inline: a reply in the same read may have resolved an ask whose
       // continuation (a microtask) must run before this message is processed.
@@ -345,12 +362,27 @@ export class ActorSystem implements RefRouter {
     else pending.resolve(message);
   }
 
+  /**
+   * A local-only message that arrived from another node: never delivered, whatever it says. No
+   * answer either: its replyTo (if any) names a node the sender chose, not one we owe a reply.
+   */
+  private refuseFromNetwork(from: string, target: string, message: unknown): void {
+    this.deadLetterCount++;
+    const letter: DeadLetter = { target, messageType: messageType(message), reason: `local-only message from node ${from}` };
+    const pass = this.refusalLog.admit('local-only');
+    if (pass) this.log.warn({ deadLetter: letter, from, suppressed: pass.suppressed }, 'refused a local-only message from the network');
+    this.events.emit('dead-letter', letter);
+  }
+
   private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>): void {
     this.deadLetterCount++;
     const letter: DeadLetter = { target, messageType: messageType(message), reason };
     // A late reply is routine (its ask timed out); anything else deserves attention.
     if (target.startsWith(ASK_PREFIX)) this.log.debug({ deadLetter: letter }, 'late reply');
-    else this.log.warn({ deadLetter: letter }, 'dead letter');
+    else {
+      const pass = this.refusalLog.admit('dead-letter');
+      if (pass) this.log.warn({ deadLetter: letter, suppressed: pass.suppressed }, 'dead letter');
+    }
     this.events.emit('dead-letter', letter);
     // An asker learns at once rather than at its timeout.
     const asker = replyTo ?? (message as { replyTo?: unknown } | null)?.replyTo;
@@ -366,7 +398,7 @@ export class ActorSystem implements RefRouter {
   private onEnvelope(from: string, envelope: Envelope): void {
     switch (envelope[0]) {
       case EnvelopeKind.Tell:
-        this.deliverByName(envelope[1], envelope[2], envelope[3] as ActorRef<any> | undefined);
+        this.deliverByName(from, envelope[1], envelope[2], envelope[3] as ActorRef<any> | undefined);
         return;
       case EnvelopeKind.Watch:
         if (this.cells.has(envelope[1])) addTo(this.remoteWatchers, envelope[1], from);

@@ -9,6 +9,7 @@ import { ActorSystem } from '../../lib/index.js';
 import { requireSecret, type ClusterConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logging.js';
 import { masterMachine } from '../../actors/master/machine.js';
+import { MASTER_LOCAL_EVENTS } from '../../actors/master/protocol.js';
 import { haServices, masterHa } from './ha.js';
 import { startMasterEndpoints } from '../../lib/rest/master-endpoints.js';
 import type { LeaderTracker } from '../../lib/rest/leadership.js';
@@ -56,6 +57,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
       ha: ha && election ? masterHa(ha, election) : null,
     }),
     supervision: { strategy: 'stop' },
+    localOnly: MASTER_LOCAL_EVENTS,
   });
   const endpoints = await startMasterEndpoints(config, system);
   const { leadership } = endpoints;
