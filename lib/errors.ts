@@ -11,6 +11,8 @@ export const ErrorCode = {
   HandshakeRefused: 'HANDSHAKE_REFUSED',
   ProtocolViolation: 'PROTOCOL_VIOLATION',
   FrameTooLarge: 'FRAME_TOO_LARGE',
+  /** A frame that would decode to more than the decode budget (checked before decoding). */
+  FrameTooComplex: 'FRAME_TOO_COMPLEX',
   ActorNameTaken: 'ACTOR_NAME_TAKEN',
   ActorFailed: 'ACTOR_FAILED',
   SystemTerminated: 'SYSTEM_TERMINATED',

@@ -27,6 +27,11 @@ export interface ActorSystemOptions {
   handshakeTimeoutMs?: number;
   /** Largest frame accepted or sent. */
   maxFrameBytes?: number;
+  /**
+   * Largest heap a received frame may decode to, estimated by a linear pre-scan before decoding
+   * (and at most 32 bytes per frame byte): a frame of empty maps would otherwise cost 60× its size.
+   */
+  maxDecodedBytes?: number;
   /** Bound on bytes queued per peer; beyond it `tell` throws and `send` waits. */
   sendQueueBytes?: number;
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number; giveUpAfterMs?: number };
@@ -56,6 +61,7 @@ export const defaults = {
   heartbeatTimeoutMs: 5000,
   handshakeTimeoutMs: 5000,
   maxFrameBytes: 16 * 1024 * 1024,
+  maxDecodedBytes: 64 * 1024 * 1024,
   sendQueueBytes: 64 * 1024 * 1024,
   reconnect: { initialDelayMs: 50, maxDelayMs: 2000, giveUpAfterMs: 10_000 },
   askTimeoutMs: 5000,
@@ -73,6 +79,7 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? defaults.handshakeTimeoutMs,
     maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
+    maxDecodedBytes: options.maxDecodedBytes ?? defaults.maxDecodedBytes,
     sendQueueBytes: options.sendQueueBytes ?? defaults.sendQueueBytes,
     reconnect: { ...defaults.reconnect, ...options.reconnect },
     askTimeoutMs: options.askTimeoutMs ?? defaults.askTimeoutMs,
@@ -88,6 +95,7 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
   positiveInt('heartbeatTimeoutMs', o.heartbeatTimeoutMs, o.heartbeatIntervalMs + 1);
   positiveInt('handshakeTimeoutMs', o.handshakeTimeoutMs, 10);
   positiveInt('maxFrameBytes', o.maxFrameBytes, 1024, 2 ** 31 - 1);
+  positiveInt('maxDecodedBytes', o.maxDecodedBytes, 1024);
   positiveInt('sendQueueBytes', o.sendQueueBytes, o.maxFrameBytes);
   positiveInt('reconnect.initialDelayMs', o.reconnect.initialDelayMs, 1);
   positiveInt('reconnect.maxDelayMs', o.reconnect.maxDelayMs, o.reconnect.initialDelayMs);

@@ -60,6 +60,8 @@ export class ClusterClient {
       clusterId: options.clusterId,
       secret: options.secret,
       listen: false,
+      // Job results (collected records) are the largest replies; only the leader it dialed sends them.
+      maxDecodedBytes: 512 * 1024 * 1024,
       name: 'client',
       ...(options.logger ? { logger: options.logger } : {}),
     });

@@ -7,6 +7,7 @@ import { Packr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
+import { DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, checkDecodeBudget } from './decode-budget.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, type HandshakeStep, type Hello } from './handshake.js';
 import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
 
@@ -22,6 +23,8 @@ export interface ConnectionSettings {
   node: string;
   uid: string;
   maxFrameBytes: number;
+  /** Bound on what one frame may decode to (estimated by a pre-scan, before decoding). */
+  maxDecodedBytes: number;
   handshakeTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -164,6 +167,8 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
+    // Throws FrameError (closing the connection) before decoding a frame that would cost too much.
+    checkDecodeBudget(frame, { perFrameByte: DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, maxBytes: this.settings.maxDecodedBytes });
     let envelope: unknown;
     try {
       envelope = this.codec.decode(frame);
