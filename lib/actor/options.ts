@@ -37,6 +37,14 @@ export interface ActorSystemOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number; giveUpAfterMs?: number };
   /** Default ask timeout. */
   askTimeoutMs?: number;
+  /** Bounds on asks awaiting a reply, in total and to any one peer; beyond them `ask` rejects (TOO_MANY_PENDING_ASKS). */
+  maxPendingAsks?: number;
+  maxPendingAsksPerPeer?: number;
+  /**
+   * Bound on the peers the transport keeps state for (connected, dialing, or with queued
+   * messages); a peer without a connection or queued messages is forgotten at once.
+   */
+  maxAssociations?: number;
   /** Default supervision of spawned actors. */
   supervision?: Partial<SupervisionPolicy>;
   /** A logger to use; by default one is created with `LOG_LEVEL`. */
@@ -65,6 +73,9 @@ export const defaults = {
   sendQueueBytes: 64 * 1024 * 1024,
   reconnect: { initialDelayMs: 50, maxDelayMs: 2000, giveUpAfterMs: 10_000 },
   askTimeoutMs: 5000,
+  maxPendingAsks: 65_536,
+  maxPendingAsksPerPeer: 16_384,
+  maxAssociations: 1024,
 } as const;
 
 export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
@@ -83,6 +94,9 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     sendQueueBytes: options.sendQueueBytes ?? defaults.sendQueueBytes,
     reconnect: { ...defaults.reconnect, ...options.reconnect },
     askTimeoutMs: options.askTimeoutMs ?? defaults.askTimeoutMs,
+    maxPendingAsks: options.maxPendingAsks ?? defaults.maxPendingAsks,
+    maxPendingAsksPerPeer: options.maxPendingAsksPerPeer ?? defaults.maxPendingAsksPerPeer,
+    maxAssociations: options.maxAssociations ?? defaults.maxAssociations,
     supervision: { ...defaultSupervision, ...options.supervision },
     logger: options.logger,
     name: options.name ?? 'actor-system',
@@ -101,6 +115,9 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
   positiveInt('reconnect.maxDelayMs', o.reconnect.maxDelayMs, o.reconnect.initialDelayMs);
   positiveInt('reconnect.giveUpAfterMs', o.reconnect.giveUpAfterMs, 0);
   positiveInt('askTimeoutMs', o.askTimeoutMs, 1);
+  positiveInt('maxPendingAsks', o.maxPendingAsks, 1);
+  positiveInt('maxPendingAsksPerPeer', o.maxPendingAsksPerPeer, 1, o.maxPendingAsks);
+  positiveInt('maxAssociations', o.maxAssociations, 1);
   if (o.supervision.strategy !== 'restart' && o.supervision.strategy !== 'stop') {
     throw new ConfigError('supervision.strategy', "must be 'restart' or 'stop'");
   }

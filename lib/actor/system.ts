@@ -97,6 +97,7 @@ export class ActorSystem implements RefRouter {
   /** Messages delivered to actors that have stopped, by name: the counts stay monotonic. */
   private readonly retiredDeliveries = new Map<string, number>();
   private readonly asks = new Map<number, PendingAsk>();
+  private readonly asksPerNode = new Map<string, number>();
   private nextAskId = 1;
   /** Watches on actors of other nodes: node → actor name → watchers. */
   private readonly remoteWatches = new Map<string, Map<string, Set<Watcher>>>();
@@ -145,6 +146,11 @@ export class ActorSystem implements RefRouter {
   /** This node's id, `host:port` (or a client id when not listening). */
   get node(): string {
     return this.transport.node;
+  }
+
+  /** Peers the transport keeps state for now (connected, connecting, or with messages queued). */
+  get associations(): number {
+    return this.transport.associationCount;
   }
 
   /** Messages that found no recipient so far. */
@@ -268,7 +274,7 @@ export class ActorSystem implements RefRouter {
     for (const [id, pending] of this.asks) {
       clearTimeout(pending.timer);
       pending.reject(new RuntimeError(ErrorCode.SystemTerminated, 'the actor system terminated before the reply'));
-      this.asks.delete(id);
+      this.removeAsk(id, pending);
     }
     await this.transport.stop();
   }
@@ -290,22 +296,57 @@ export class ActorSystem implements RefRouter {
   /** @internal */
   ask(target: ActorRef<any>, message: Message, timeoutMs: number | undefined): Promise<unknown> {
     const timeout = timeoutMs ?? this.options.askTimeoutMs;
+    const tooMany = this.askLimitProblem(target.node);
+    if (tooMany) return Promise.reject(new RuntimeError(ErrorCode.TooManyPendingAsks, tooMany, { details: { target: target.path } }));
     const id = this.nextAskId++;
     const replyTo = new ActorRef(this.node, ASK_PREFIX + id, this);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.asks.delete(id);
+        this.removeAsk(id, pending);
         reject(new AskTimeoutError(target.path, messageType(message), timeout));
       }, timeout);
-      this.asks.set(id, { resolve, reject, timer, targetNode: target.node });
+      const pending: PendingAsk = { resolve, reject, timer, targetNode: target.node };
+      this.asks.set(id, pending);
+      this.asksPerNode.set(target.node, (this.asksPerNode.get(target.node) ?? 0) + 1);
       try {
         this.deliver(target, { ...message, replyTo }, replyTo);
       } catch (err) {
         clearTimeout(timer);
-        this.asks.delete(id);
+        this.removeAsk(id, pending);
         reject(err);
       }
     });
+  }
+
+  /** @internal A reply is reported when it cannot be sent, never thrown at the actor that answers. */
+  deliverReply(target: ActorRef<any>, message: unknown): void {
+    try {
+      this.deliver(target, message, undefined);
+    } catch (err) {
+      // The asker vanished, or named a node we cannot or will not reach: its ask ends on its side.
+      this.deadLetterCount++;
+      const letter: DeadLetter = { target: target.path, messageType: messageType(message), reason: (err as Error).message };
+      const pass = this.refusalLog.admit('reply-undeliverable');
+      if (pass) this.log.warn({ deadLetter: letter, suppressed: pass.suppressed }, 'reply undeliverable');
+      this.events.emit('dead-letter', letter);
+    }
+  }
+
+  /** Pending asks are bounded in total and per peer, so that no peer's silence makes them pile up. */
+  private askLimitProblem(node: string): string | null {
+    if (this.asks.size >= this.options.maxPendingAsks) return `${this.asks.size} asks are pending (limit ${this.options.maxPendingAsks})`;
+    const toNode = this.asksPerNode.get(node) ?? 0;
+    if (toNode >= this.options.maxPendingAsksPerPeer) {
+      return `${toNode} asks to node ${node} are pending (limit ${this.options.maxPendingAsksPerPeer} per peer)`;
+    }
+    return null;
+  }
+
+  private removeAsk(id: number, pending: PendingAsk): void {
+    if (!this.asks.delete(id)) return;
+    const left = (this.asksPerNode.get(pending.targetNode) ?? 1) - 1;
+    if (left > 0) this.asksPerNode.set(pending.targetNode, left);
+    else this.asksPerNode.delete(pending.targetNode);
   }
 
   /** @internal */
@@ -356,7 +397,7 @@ export class ActorSystem implements RefRouter {
       this.deadLetter(name, message, 'reply after the ask ended');
       return;
     }
-    this.asks.delete(id);
+    this.removeAsk(id, pending);
     clearTimeout(pending.timer);
     if (isAskFailure(message)) pending.reject(fromWireError(message.error));
     else pending.resolve(message);
@@ -439,7 +480,7 @@ export class ActorSystem implements RefRouter {
     for (const nodes of this.remoteWatchers.values()) nodes.delete(node);
     for (const [id, pending] of this.asks) {
       if (pending.targetNode !== node) continue;
-      this.asks.delete(id);
+      this.removeAsk(id, pending);
       clearTimeout(pending.timer);
       pending.reject(new PeerUnreachableError(node, detail));
     }

@@ -8,6 +8,7 @@ import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
 import { DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, checkDecodeBudget } from './decode-budget.js';
+import { LogThrottle } from '../util/log-throttle.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, type HandshakeStep, type Hello } from './handshake.js';
 import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
 
@@ -45,6 +46,9 @@ export interface ConnectionHandlers {
  * idle peer sends one every interval, and the half interval absorbs timer jitter.
  */
 export const heartbeatStats = { misses: 0, timeouts: 0 };
+
+/** Refusals and bad input are whatever a stranger makes them: one line per kind per 10 s in this process. */
+const refusalLog = new LogThrottle(10_000);
 
 const HEARTBEAT_FRAME = encodeFrame(new Packr({ useRecords: false }).pack([EnvelopeKind.Heartbeat]));
 
@@ -137,7 +141,8 @@ export class Connection {
       });
     } catch (err) {
       const reason = err instanceof FrameError ? err.message : `malformed frame: ${(err as Error).message}`;
-      this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, reason }, 'closing connection on bad input');
+      const pass = refusalLog.admit(`bad-input:${err instanceof FrameError ? err.code : 'malformed'}`);
+      if (pass) this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, reason, suppressed: pass.suppressed }, 'closing connection on bad input');
       this.close('protocol-error', reason);
     }
   }
@@ -148,11 +153,12 @@ export class Connection {
       case 'continue':
         return;
       case 'refuse':
-        this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, code: step.code, reason: step.reason }, 'connection refused');
+        // Our own codes: a small fixed set of kinds.
+        if (refusalLog.admit(`refuse:${step.code}`)) this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, code: step.code, reason: step.reason }, 'connection refused');
         this.socket.end();
         return this.close('refused', `${step.code}: ${step.reason}`);
       case 'refused':
-        this.log.warn({ remote: this.remoteAddress, code: step.code, reason: step.reason }, 'peer refused the connection');
+        if (refusalLog.admit('refused')) this.log.warn({ remote: this.remoteAddress, code: step.code, reason: step.reason }, 'peer refused the connection');
         return this.close('refused', `${step.code}: ${step.reason}`);
       case 'open':
         this.state = 'open';
@@ -177,7 +183,7 @@ export class Connection {
     }
     const problem = envelopeProblem(envelope);
     if (problem) {
-      this.log.warn({ peer: this.peer?.node, reason: problem }, 'closing connection on bad input');
+      if (refusalLog.admit('bad-envelope')) this.log.warn({ peer: this.peer?.node, reason: problem }, 'closing connection on bad input');
       this.close('protocol-error', problem);
       return;
     }

@@ -16,6 +16,10 @@ import type { Logger } from '../logging.js';
 import { FrameBatch, FrameError } from './frame.js';
 import { Connection, type CloseKind, type ConnectionSettings, type WireCodec } from './connection.js';
 import type { Envelope } from './protocol.js';
+import { LogThrottle } from '../util/log-throttle.js';
+
+/** Lines about lost or unreachable peers: at most one per kind this often. */
+const LOSS_LOG_INTERVAL_MS = 10_000;
 
 export interface TlsSettings {
   cert: string | Buffer;
@@ -38,6 +42,8 @@ export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'ui
   tls: TlsSettings | null;
   sendQueueBytes: number;
   reconnect: ReconnectSettings;
+  /** Bound on peers with state here (a connection, a dial, a reconnect timer or queued messages). */
+  maxAssociations: number;
 }
 
 export type PeerLossReason = 'connection-lost' | 'heartbeat-timeout';
@@ -74,6 +80,8 @@ export class Transport {
   private readonly associations = new Map<string, Association>();
   private readonly pending = new Set<Connection>();
   private stopped = false;
+  /** Peers that fail, refuse or are refused are chosen by whoever sends us refs: log such lines sparingly. */
+  private readonly quietLog = new LogThrottle(LOSS_LOG_INTERVAL_MS);
 
   constructor(
     private readonly settings: TransportSettings,
@@ -93,7 +101,8 @@ export class Transport {
     const event = this.settings.tls ? 'secureConnection' : 'connection';
     server.on(event, (socket: net.Socket) => this.accept(socket));
     server.on('tlsClientError', (err: Error, socket: net.Socket) => {
-      this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message }, 'TLS handshake refused');
+      const pass = this.quietLog.admit('tls-refused');
+      if (pass) this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message, suppressed: pass.suppressed }, 'TLS handshake refused');
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -147,6 +156,11 @@ export class Transport {
     }
   }
 
+  /** Peers with state here now; every one of them has a connection, a dial, a timer or queued messages. */
+  get associationCount(): number {
+    return this.associations.size;
+  }
+
   /** Whether a connection to `node` is open now. */
   isConnected(node: string): boolean {
     return this.associations.get(node)?.conn != null;
@@ -172,10 +186,22 @@ export class Transport {
   private association(node: string): Association {
     let assoc = this.associations.get(node);
     if (!assoc) {
+      if (this.associations.size >= this.settings.maxAssociations) {
+        throw new PeerUnreachableError(node, `this node already keeps state for ${this.associations.size} peers (maxAssociations)`);
+      }
       assoc = new Association(node);
       this.associations.set(node, assoc);
     }
     return assoc;
+  }
+
+  /**
+   * Forget a peer that has nothing here any more: no connection, no dial, no reconnect, nothing
+   * queued. Its next message starts afresh; a peer that comes back is announced up again.
+   */
+  private releaseIfIdle(assoc: Association): void {
+    if (assoc.conn || assoc.dialing || assoc.reconnectTimer || assoc.batch.size > 0 || assoc.drainWaiters.length > 0) return;
+    if (this.associations.get(assoc.node) === assoc) this.associations.delete(assoc.node);
   }
 
   private scheduleFlush(assoc: Association): void {
@@ -252,7 +278,13 @@ export class Transport {
   private onOpen(conn: Connection): void {
     this.pending.delete(conn);
     const peer = conn.peer!;
-    const assoc = this.association(peer.node);
+    let assoc: Association;
+    try {
+      assoc = this.association(peer.node);
+    } catch (err) {
+      conn.close('refused', (err as Error).message);
+      return;
+    }
     if (assoc.dialing === conn) assoc.dialing = null;
     if (assoc.conn && assoc.uid !== peer.uid) {
       // The peer restarted: whatever the old connection carried belonged to a dead incarnation.
@@ -303,6 +335,7 @@ export class Transport {
     this.wakeDrainWaiters(assoc);
     this.handlers.onPeerLost(assoc.node, kind === 'heartbeat-timeout' ? 'heartbeat-timeout' : 'connection-lost', reason);
     if (assoc.batch.size > 0 && !this.stopped) this.scheduleReconnect(assoc, reason);
+    this.releaseIfIdle(assoc);
   }
 
   private onDialFailed(assoc: Association, kind: CloseKind, reason: string): void {
@@ -325,7 +358,7 @@ export class Transport {
     this.log.debug({ peer: assoc.node, delayMs: delay, attempt: assoc.reconnectAttempts, reason }, 'reconnecting');
     assoc.reconnectTimer = setTimeout(() => {
       assoc.reconnectTimer = null;
-      if (assoc.conn || assoc.batch.size === 0) return;
+      if (assoc.conn || assoc.batch.size === 0) return this.releaseIfIdle(assoc);
       try {
         this.ensureConnecting(assoc);
       } catch {
@@ -343,9 +376,11 @@ export class Transport {
     assoc.disconnectedSince = null;
     this.wakeDrainWaiters(assoc);
     if (messages > 0) {
-      this.log.warn({ peer: assoc.node, messages, reason }, 'messages undeliverable');
+      const pass = this.quietLog.admit('undeliverable');
+      if (pass) this.log.warn({ peer: assoc.node, messages, reason, suppressed: pass.suppressed }, 'messages undeliverable');
       this.handlers.onUndeliverable(assoc.node, messages, reason);
     }
+    this.releaseIfIdle(assoc);
   }
 }
 
