@@ -28,6 +28,9 @@ export interface DataTransportOptions {
   readonly onPeerLost: (peer: string, reason: string) => void;
   readonly maxFrameBytes?: number;
   readonly handshakeTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  /** An open data connection silent (no data, no heartbeat) for this long is closed. */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Where to reach a peer: its TaskExecutor id and `host:port`. */
@@ -53,6 +56,8 @@ export class DataTransport {
       uid: randomUUID(),
       maxFrameBytes: options.maxFrameBytes ?? 64 * 1024 * 1024,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
     };
   }
 
