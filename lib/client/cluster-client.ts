@@ -61,6 +61,7 @@ export class ClusterClient {
       secret: options.secret,
       listen: false,
       // Job results (collected records) are the largest replies; only the leader it dialed sends them.
+      maxInboundFrameBytes: 16 * 1024 * 1024,
       maxDecodedBytes: 512 * 1024 * 1024,
       name: 'client',
       ...(options.logger ? { logger: options.logger } : {}),

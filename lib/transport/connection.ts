@@ -23,7 +23,8 @@ export interface ConnectionSettings {
   secret: string;
   node: string;
   uid: string;
-  maxFrameBytes: number;
+  /** Largest frame accepted once open (the handshake has its own, small one). */
+  maxInboundFrameBytes: number;
   /** Bound on what one frame may decode to (estimated by a pre-scan, before decoding). */
   maxDecodedBytes: number;
   handshakeTimeoutMs: number;
@@ -164,7 +165,7 @@ export class Connection {
         this.state = 'open';
         if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
         this.handshakeTimer = null;
-        this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+        this.decoder.setMaxFrameBytes(this.settings.maxInboundFrameBytes);
         this.lastReceived = Date.now();
         this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
         this.heartbeatTimer.unref();

@@ -40,10 +40,17 @@ export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'ui
   /** A client-only system does not listen; peers reach it over the connections it dials. */
   listen: boolean;
   tls: TlsSettings | null;
+  /** Largest frame sent: a message above it is refused to its sender at once. */
+  maxFrameBytes: number;
   sendQueueBytes: number;
   reconnect: ReconnectSettings;
   /** Bound on peers with state here (a connection, a dial, a reconnect timer or queued messages). */
   maxAssociations: number;
+  /**
+   * Bound on those of them without an open connection (dialing, retrying, holding messages):
+   * the ones that anybody who hands us a ref can create, and each dial costs a socket.
+   */
+  maxUnconnectedPeers: number;
 }
 
 export type PeerLossReason = 'connection-lost' | 'heartbeat-timeout';
@@ -183,11 +190,20 @@ export class Transport {
     return assoc.batch.size + (assoc.conn?.writableLength ?? 0);
   }
 
-  private association(node: string): Association {
+  /** `inbound`: for a peer whose connection to us just opened (it will not be one we dial). */
+  private association(node: string, inbound = false): Association {
     let assoc = this.associations.get(node);
     if (!assoc) {
       if (this.associations.size >= this.settings.maxAssociations) {
         throw new PeerUnreachableError(node, `this node already keeps state for ${this.associations.size} peers (maxAssociations)`);
+      }
+      if (!inbound) {
+        // Rare (a peer not seen before), and bounded by maxAssociations: a scan is cheaper than bookkeeping.
+        let unconnected = 0;
+        for (const a of this.associations.values()) if (!a.conn) unconnected++;
+        if (unconnected >= this.settings.maxUnconnectedPeers) {
+          throw new PeerUnreachableError(node, `${unconnected} peers without a connection are being dialed or retried (maxUnconnectedPeers)`);
+        }
       }
       assoc = new Association(node);
       this.associations.set(node, assoc);
@@ -280,7 +296,7 @@ export class Transport {
     const peer = conn.peer!;
     let assoc: Association;
     try {
-      assoc = this.association(peer.node);
+      assoc = this.association(peer.node, true);
     } catch (err) {
       conn.close('refused', (err as Error).message);
       return;
