@@ -128,7 +128,6 @@ export class Transport {
    * be reached at all, when the message is larger than a frame may be, or when the queue is full.
    */
   send(node: string, envelope: Envelope): void {
-    const assoc = this.association(node);
     const payload = this.codec.encode(envelope);
     if (payload.length > this.settings.maxFrameBytes) {
       throw new FrameError(
@@ -136,6 +135,8 @@ export class Transport {
         `message of ${payload.length} bytes exceeds the frame limit of ${this.settings.maxFrameBytes}`,
       );
     }
+    // Only now: an association is created for a message that will be queued, never for nothing.
+    const assoc = this.association(node);
     const queued = this.queuedBytes(assoc);
     if (queued + payload.length > this.settings.sendQueueBytes) {
       throw new SendQueueFullError(node, queued, this.settings.sendQueueBytes);
@@ -148,7 +149,8 @@ export class Transport {
 
   /** Resolves once the queue to `node` has room for `bytes` more (or rejects at the deadline). */
   async waitForRoom(node: string, bytes: number, timeoutMs: number): Promise<void> {
-    const assoc = this.association(node);
+    const assoc = this.associations.get(node);
+    if (!assoc) return; // nothing queued to it: there is room
     const deadline = Date.now() + timeoutMs;
     while (this.queuedBytes(assoc) + bytes > this.settings.sendQueueBytes) {
       const left = deadline - Date.now();
@@ -305,6 +307,8 @@ export class Transport {
     if (assoc.conn && assoc.uid !== peer.uid) {
       // The peer restarted: whatever the old connection carried belonged to a dead incarnation.
       assoc.conn.close('lost', 'peer restarted');
+      // That loss may have released the association (nothing queued): continue with the live one.
+      assoc = this.association(peer.node, true);
     }
     const current = assoc.conn;
     if (current) {
