@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from '../logging.js';
+import { MAX_HANDSHAKING_CONNECTIONS } from '../transport/transport.js';
 import { DataConnection, type DataConnectionSettings } from './data-connection.js';
 import type { DataMessage } from './messages.js';
 
@@ -65,6 +66,10 @@ export class DataTransport {
   async start(): Promise<string> {
     const server = createServer((socket) => {
       if (this.stopped) return socket.destroy();
+      // Strangers may not hold sockets without limit: each handshake lasts at most handshakeTimeoutMs.
+      let handshaking = 0;
+      for (const conn of this.all) if (conn.state === 'handshaking') handshaking++;
+      if (handshaking >= MAX_HANDSHAKING_CONNECTIONS) return socket.destroy();
       this.track(new DataConnection(socket, this.settings, this.handlers, this.options.log, null));
     });
     this.server = server;

@@ -21,6 +21,12 @@ import { LogThrottle } from '../util/log-throttle.js';
 /** Lines about lost or unreachable peers: at most one per kind this often. */
 const LOSS_LOG_INTERVAL_MS = 10_000;
 
+/**
+ * Accepted connections still in their handshake (each lives at most handshakeTimeoutMs): beyond
+ * this many, a new one is closed at once, so that strangers cannot hold sockets without limit.
+ */
+export const MAX_HANDSHAKING_CONNECTIONS = 256;
+
 export interface TlsSettings {
   cert: string | Buffer;
   key: string | Buffer;
@@ -266,6 +272,17 @@ export class Transport {
   private accept(socket: net.Socket): void {
     if (this.stopped) {
       socket.destroy();
+      return;
+    }
+    if (this.pending.size >= MAX_HANDSHAKING_CONNECTIONS) {
+      socket.destroy();
+      const pass = this.quietLog.admit('handshakes-full');
+      if (pass) {
+        this.log.warn(
+          { remote: `${socket.remoteAddress}:${socket.remotePort}`, handshaking: this.pending.size, suppressed: pass.suppressed },
+          'too many connections in their handshake: closed a new one',
+        );
+      }
       return;
     }
     this.pending.add(this.createConnection(socket, null));

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { ActorSystem, type ActorRef, type ActorSystemOptions } from '../../../lib/index.js';
 import { reply } from '../../../lib/actor/ref.js';
+import { MAX_HANDSHAKING_CONNECTIONS } from '../../../lib/transport/transport.js';
 import { echoMachine, type EchoMessage } from '../../fixtures/machines.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -53,5 +56,26 @@ describe('actor - bounded state for peers', () => {
     // Once they time out, there is room again.
     await Promise.allSettled([...silent, third]);
     assert.equal(await echo.ask({ type: 'echo', payload: 2 }, { timeoutMs: 2000 }), 2);
+  });
+
+  it('closes a new connection at once while MAX_HANDSHAKING_CONNECTIONS strangers sit in their handshake', async () => {
+    const server = await start({ handshakeTimeoutMs: 30_000 });
+    const [host, port] = server.node.split(':') as [string, string];
+    const sockets: Socket[] = [];
+    const closed = new Set<Socket>();
+    try {
+      for (let i = 0; i <= MAX_HANDSHAKING_CONNECTIONS; i++) {
+        const socket = connect({ host, port: Number(port) });
+        socket.on('close', () => closed.add(socket)).on('error', () => undefined);
+        socket.resume();
+        sockets.push(socket);
+        await once(socket, 'connect');
+      }
+      const extra = sockets[sockets.length - 1]!;
+      await waitFor('the extra connection closed', () => closed.has(extra));
+      assert.equal(closed.size, 1, 'the others are still in their handshake');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 });
