@@ -1,6 +1,6 @@
 /**
- * Attacks on a real leading Master by an authenticated peer: a decoding bomb, and thousands of
- * asks whose replyTo names nodes that do not exist. Neither may cost the Master its memory, its
+ * Attacks on real processes by an authenticated peer: a decoding bomb, thousands of
+ * asks whose replyTo names nodes that do not exist, idle data connections. None may cost a process its memory, its
  * leadership or its log.
  */
 import assert from 'node:assert/strict';
@@ -30,7 +30,7 @@ async function gauge(proc: Proc, name: string): Promise<number> {
   return Number(line.split(' ')[1]);
 }
 
-describe('security - what a stranger can make the Master hold', function () {
+describe('security - what a stranger can make a process hold', function () {
   this.timeout(120_000);
   let cluster: HaCluster | undefined;
   afterEach(async () => {
@@ -116,5 +116,18 @@ describe('security - what a stranger can make the Master hold', function () {
     assert.ok(grew < 160, `resident memory grew by ${grew.toFixed(0)} MiB`);
     assert.ok(lines < 200, `${lines} log lines for 20,000 unreachable reply nodes`);
     assert.ok((await client.overview()).leaderSessionId);
+  });
+
+  it("a TaskExecutor closes idle data connections: an unauthenticated one at the handshake timeout, an authenticated one at the idle timeout", async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 1 });
+    const te = cluster.taskExecutors[0]!;
+    const dataAddress = te.ready['dataAddress'] as string;
+    const stranger = await RawPeer.connect(dataAddress);
+    const silent = await RawPeer.connect(dataAddress);
+    await silent.handshake(cluster.env['FLINKISH_CLUSTER_ID']!, cluster.env['FLINKISH_SECRET']!);
+    // Default handshake timeout 5 s, idle timeout 10 s.
+    await Promise.all([stranger.waitClosed(15_000), silent.waitClosed(20_000)]);
+    await te.waitForLine((line) => line.includes('data connection idle'), 1000);
+    assert.ok(te.running);
   });
 });
