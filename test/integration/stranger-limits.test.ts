@@ -1,7 +1,7 @@
 /**
- * Attacks on real processes by an authenticated peer: a decoding bomb, thousands of
- * asks whose replyTo names nodes that do not exist, idle data connections. None may cost a process its memory, its
- * leadership or its log.
+ * Attacks on real processes by an authenticated peer: a decoding bomb, thousands of asks whose
+ * replyTo names nodes that do not exist, idle data connections. None may cost a process its
+ * memory, its leadership or its log.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
