@@ -135,11 +135,11 @@ export class Transport {
    */
   send(node: string, envelope: Envelope): void {
     const payload = this.codec.encode(envelope);
-    if (payload.length > this.settings.maxFrameBytes) {
-      throw new FrameError(
-        ErrorCode.FrameTooLarge,
-        `message of ${payload.length} bytes exceeds the frame limit of ${this.settings.maxFrameBytes}`,
-      );
+    const limit = this.sendLimit(node);
+    if (payload.length > limit) {
+      throw new FrameError(ErrorCode.FrameTooLarge, `message of ${payload.length} bytes exceeds the frame limit of ${limit}`, {
+        details: { length: payload.length, limit },
+      });
     }
     // Only now: an association is created for a message that will be queued, never for nothing.
     const assoc = this.association(node);
@@ -192,6 +192,16 @@ export class Transport {
     for (const conn of this.pending) conn.close('local', 'transport stopped');
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Another node accepts what we accept (one configuration per cluster), so a message to it above
+   * our inbound limit fails here, with a clear error, rather than closing the connection there.
+   * Only clients, which do not listen, take frames up to maxFrameBytes (job results).
+   */
+  private sendLimit(node: string): number {
+    const { maxFrameBytes, maxInboundFrameBytes } = this.settings;
+    return parseNodeAddress(node) ? Math.min(maxFrameBytes, maxInboundFrameBytes) : maxFrameBytes;
   }
 
   private queuedBytes(assoc: Association): number {

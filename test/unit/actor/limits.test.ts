@@ -78,4 +78,14 @@ describe('actor - bounded state for peers', () => {
       for (const socket of sockets) socket.destroy();
     }
   });
+
+  it('refuses at the sender a message above what another node accepts, and the connection carries on', async () => {
+    const server = await start({ maxInboundFrameBytes: 64 * 1024 });
+    server.spawn('echo', echoMachine);
+    const sender = await start({ maxInboundFrameBytes: 64 * 1024 });
+    const echo: ActorRef<EchoMessage> = sender.ref(server.node, 'echo');
+    assert.equal(await echo.ask({ type: 'echo', payload: 'small' }, { timeoutMs: 2000 }), 'small');
+    await assert.rejects(echo.ask({ type: 'echo', payload: 'x'.repeat(100 * 1024) }, { timeoutMs: 2000 }), { code: 'FRAME_TOO_LARGE' });
+    assert.equal(await echo.ask({ type: 'echo', payload: 'again' }, { timeoutMs: 2000 }), 'again');
+  });
 });
