@@ -118,8 +118,7 @@ export class DataConnection {
       this.decoder.push(chunk, (frame) => {
         if (this.state === 'open') {
           if (!isDataHeartbeat(frame)) this.dispatch(decodeDataFrame(frame));
-        }
-        else if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(frame));
+        } else if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(frame));
       });
     } catch (err) {
       if (err instanceof FrameError || err instanceof DataProtocolError) {
