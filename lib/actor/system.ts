@@ -427,13 +427,8 @@ export class ActorSystem implements RefRouter {
     this.events.emit('dead-letter', letter);
     // An asker learns at once rather than at its timeout.
     const asker = replyTo ?? (message as { replyTo?: unknown } | null)?.replyTo;
-    if (asker instanceof ActorRef) {
-      try {
-        replyError(asker, new DeadLetterError(`${target}@${this.node}`, letter.messageType));
-      } catch {
-        // The asker's node is gone too; nothing more to tell.
-      }
-    }
+    // (A reply that cannot be sent is itself a dead letter: replyError never throws.)
+    if (asker instanceof ActorRef) replyError(asker, new DeadLetterError(`${target}@${this.node}`, letter.messageType));
   }
 
   private onEnvelope(from: string, envelope: Envelope): void {
