@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ run(quick: boolean): Promise<void>
   dataflow: () => import('./dataflow.js'),
   failover: () => import('./failover.js'),
   checkpoint: () => import('./checkpoint.js'),
+  framing: () => import('./framing.js'),
 };
 
 const args = process.argv.slice(2);

@@ -8,9 +8,13 @@ export const ErrorCode = {
   DeadLetter: 'DEAD_LETTER',
   PeerUnreachable: 'PEER_UNREACHABLE',
   SendQueueFull: 'SEND_QUEUE_FULL',
+  /** The bound on pending asks (in total or to one peer) is reached. */
+  TooManyPendingAsks: 'TOO_MANY_PENDING_ASKS',
   HandshakeRefused: 'HANDSHAKE_REFUSED',
   ProtocolViolation: 'PROTOCOL_VIOLATION',
   FrameTooLarge: 'FRAME_TOO_LARGE',
+  /** A frame that would decode to more than the decode budget (checked before decoding). */
+  FrameTooComplex: 'FRAME_TOO_COMPLEX',
   ActorNameTaken: 'ACTOR_NAME_TAKEN',
   ActorFailed: 'ACTOR_FAILED',
   SystemTerminated: 'SYSTEM_TERMINATED',

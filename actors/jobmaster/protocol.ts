@@ -51,3 +51,12 @@ export type JobMasterMessage =
   /** The Master lost leadership: stop acting; the job is not ended, a new leader takes it over. */
   | { type: 'jm.suspend' }
   | WatchNotice;
+
+/** Events only the JobMaster itself or its Master (same process) generates: refused from the network. */
+export const JOB_MASTER_LOCAL_EVENTS = [
+  'jm.checkpoint.begin',
+  'jm.checkpoint.triggerFailed',
+  'jm.checkpoint.stored',
+  'jm.checkpoint.storeFailed',
+  'jm.suspend',
+] as const satisfies ReadonlyArray<JobMasterMessage['type']>;

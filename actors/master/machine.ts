@@ -15,10 +15,10 @@ import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index
 import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { resolveWithinRoots } from '../../lib/util/path-roots.js';
 import { jobMasterMachine } from '../jobmaster/machine.js';
-import type { JobMasterMessage } from '../jobmaster/protocol.js';
+import { JOB_MASTER_LOCAL_EVENTS, type JobMasterMessage } from '../jobmaster/protocol.js';
 import type { JobResult } from '../jobmaster/status.js';
 import { resourceManagerMachine } from '../resourcemanager/machine.js';
-import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
+import { RESOURCE_MANAGER_LOCAL_EVENTS, type ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
 import { moduleLimit, newJobId, prepareJob } from './job-preparation.js';
 import type { JobSummary, MasterMessage, PreparedJob, SubmitJob } from './protocol.js';
@@ -122,6 +122,7 @@ export const masterMachine = setup({
           heartbeatIntervalMs: settings.heartbeatIntervalMs,
           heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
         }),
+        localOnly: RESOURCE_MANAGER_LOCAL_EVENTS,
       });
       return { leaderSessionId: event.sessionId, resourceManager: rm, stores: context.ha?.storesForCurrentTerm() ?? null };
     }),
@@ -486,6 +487,7 @@ function startJobMaster(context: Context, prepared: PreparedJob): void {
     }),
     // A JobMaster that throws has a bug, not a transient fault: stop it and fail the job clearly.
     supervision: { strategy: 'stop' },
+    localOnly: JOB_MASTER_LOCAL_EVENTS,
   });
   env.system.watch(jobMaster, env.self);
   context.running.set(prepared.jobId, {

@@ -68,6 +68,18 @@ export const CLIENT_MESSAGE_TYPES = [
   'master.cluster.overview',
 ] as const satisfies ReadonlyArray<MasterMessage['type']>;
 
+/**
+ * Events only the Master's own process generates (leader election, process shutdown, its own
+ * preparation steps). The actor system refuses them from the network whatever their content:
+ * a forged `revoked` would leave the cluster without a leader, a forged `granted` a standby serving.
+ */
+export const MASTER_LOCAL_EVENTS = [
+  'master.leadership.granted',
+  'master.leadership.revoked',
+  'master.stop',
+  'master.job.prepared',
+] as const satisfies ReadonlyArray<MasterMessage['type']>;
+
 /** A job whose module loaded and whose graph is valid, ready for a JobMaster. */
 export interface PreparedJob extends StoredJob {
   /** The client to answer once the JobMaster runs; null for a job recovered by a new leader. */

@@ -40,3 +40,8 @@ export type ResourceManagerMessage =
   | { type: 'rm.heartbeat.tick' }
   | { type: 'rm.heartbeat.report'; report: SlotReport; at: number }
   | WatchNotice;
+
+/** Events only the ResourceManager itself generates: refused from the network. */
+export const RESOURCE_MANAGER_LOCAL_EVENTS = ['rm.heartbeat.tick', 'rm.heartbeat.report'] as const satisfies ReadonlyArray<
+  ResourceManagerMessage['type']
+>;

@@ -17,7 +17,7 @@ import type { MasterMessage } from '../master/protocol.js';
 import type { RegistrationSuccess, ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { SlotProfile } from '../resourcemanager/slot-manager.js';
 import { CodeCache } from './code-cache.js';
-import type { SlotReport, TaskExecutorMessage } from './protocol.js';
+import type { SlotReport, TaskExecutorLocalEvent, TaskExecutorMessage } from './protocol.js';
 
 /** What the TaskExecutor needs of the task runtime (lib/task's TaskRunner). */
 export interface TaskRuntime {
@@ -46,7 +46,7 @@ export interface TaskExecutorInput {
   onShutdown: () => void;
 }
 
-type Event = TaskExecutorMessage | { type: 'te.leader.changed'; masterNode: string | null };
+type Event = TaskExecutorMessage | TaskExecutorLocalEvent;
 
 interface SlotUse {
   allocationId: string;

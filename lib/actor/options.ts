@@ -36,13 +36,35 @@ export interface ActorSystemOptions {
   /** A connection silent for this long is declared lost. */
   heartbeatTimeoutMs?: number;
   handshakeTimeoutMs?: number;
-  /** Largest frame accepted or sent. */
+  /** Largest frame sent (and, for a client, accepted). */
   maxFrameBytes?: number;
+  /**
+   * Largest frame accepted from a peer, checked from its length prefix before it is buffered.
+   * Control messages need far less than job results do (measured: collect batches of 1000 small
+   * records ~8 KB, job code at most 1 MiB, the HA store's limit); only clients receive results.
+   * Default: 8 MiB, or `maxFrameBytes` if that is smaller.
+   */
+  maxInboundFrameBytes?: number;
+  /**
+   * Largest heap a received frame may decode to, estimated by a linear pre-scan before decoding
+   * (and at most 32 bytes per frame byte): a frame of empty maps would otherwise cost 60× its size.
+   */
+  maxDecodedBytes?: number;
   /** Bound on bytes queued per peer; beyond it `tell` throws and `send` waits. */
   sendQueueBytes?: number;
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number; giveUpAfterMs?: number };
   /** Default ask timeout. */
   askTimeoutMs?: number;
+  /** Bounds on asks awaiting a reply, in total and to any one peer; beyond them `ask` rejects (TOO_MANY_PENDING_ASKS). */
+  maxPendingAsks?: number;
+  maxPendingAsksPerPeer?: number;
+  /**
+   * Bound on the peers the transport keeps state for (connected, dialing, or with queued
+   * messages); a peer without a connection or queued messages is forgotten at once.
+   */
+  maxAssociations?: number;
+  /** Of those, the peers without an open connection (being dialed, retried, or holding messages). */
+  maxUnconnectedPeers?: number;
   /** Default supervision of spawned actors. */
   supervision?: Partial<SupervisionPolicy>;
   /** A logger to use; by default one is created with `LOG_LEVEL`. */
@@ -78,9 +100,15 @@ export const defaults = {
   heartbeatTimeoutMs: 5000,
   handshakeTimeoutMs: 5000,
   maxFrameBytes: 16 * 1024 * 1024,
+  maxInboundFrameBytes: 8 * 1024 * 1024,
+  maxDecodedBytes: 64 * 1024 * 1024,
   sendQueueBytes: 64 * 1024 * 1024,
   reconnect: { initialDelayMs: 50, maxDelayMs: 2000, giveUpAfterMs: 10_000 },
   askTimeoutMs: 5000,
+  maxPendingAsks: 65_536,
+  maxPendingAsksPerPeer: 16_384,
+  maxAssociations: 4096,
+  maxUnconnectedPeers: 256,
 } as const;
 
 export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
@@ -97,9 +125,16 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? defaults.handshakeTimeoutMs,
     maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
+    maxInboundFrameBytes:
+      options.maxInboundFrameBytes ?? Math.min(defaults.maxInboundFrameBytes, options.maxFrameBytes ?? defaults.maxFrameBytes),
+    maxDecodedBytes: options.maxDecodedBytes ?? defaults.maxDecodedBytes,
     sendQueueBytes: options.sendQueueBytes ?? defaults.sendQueueBytes,
     reconnect: { ...defaults.reconnect, ...options.reconnect },
     askTimeoutMs: options.askTimeoutMs ?? defaults.askTimeoutMs,
+    maxPendingAsks: options.maxPendingAsks ?? defaults.maxPendingAsks,
+    maxPendingAsksPerPeer: options.maxPendingAsksPerPeer ?? defaults.maxPendingAsksPerPeer,
+    maxAssociations: options.maxAssociations ?? defaults.maxAssociations,
+    maxUnconnectedPeers: options.maxUnconnectedPeers ?? defaults.maxUnconnectedPeers,
     supervision: { ...defaultSupervision, ...options.supervision },
     logger: options.logger,
     name: options.name ?? 'actor-system',
@@ -118,11 +153,17 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
   positiveInt('heartbeatTimeoutMs', o.heartbeatTimeoutMs, o.heartbeatIntervalMs + 1);
   positiveInt('handshakeTimeoutMs', o.handshakeTimeoutMs, 10);
   positiveInt('maxFrameBytes', o.maxFrameBytes, 1024, 2 ** 31 - 1);
+  positiveInt('maxInboundFrameBytes', o.maxInboundFrameBytes, 1024, 2 ** 31 - 1);
+  positiveInt('maxDecodedBytes', o.maxDecodedBytes, 1024);
   positiveInt('sendQueueBytes', o.sendQueueBytes, o.maxFrameBytes);
   positiveInt('reconnect.initialDelayMs', o.reconnect.initialDelayMs, 1);
   positiveInt('reconnect.maxDelayMs', o.reconnect.maxDelayMs, o.reconnect.initialDelayMs);
   positiveInt('reconnect.giveUpAfterMs', o.reconnect.giveUpAfterMs, 0);
   positiveInt('askTimeoutMs', o.askTimeoutMs, 1);
+  positiveInt('maxPendingAsks', o.maxPendingAsks, 1);
+  positiveInt('maxPendingAsksPerPeer', o.maxPendingAsksPerPeer, 1, o.maxPendingAsks);
+  positiveInt('maxAssociations', o.maxAssociations, 1);
+  positiveInt('maxUnconnectedPeers', o.maxUnconnectedPeers, 1, o.maxAssociations);
   if (o.supervision.strategy !== 'restart' && o.supervision.strategy !== 'stop') {
     throw new ConfigError('supervision.strategy', "must be 'restart' or 'stop'");
   }

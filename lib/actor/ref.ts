@@ -41,6 +41,8 @@ export interface RefRouter {
   deliver(target: ActorRef<any>, message: unknown, replyTo: ActorRef<any> | undefined): void;
   ask(target: ActorRef<any>, message: Message, timeoutMs: number | undefined): Promise<unknown>;
   deliverWhenRoom(target: ActorRef<any>, message: unknown, timeoutMs: number | undefined): Promise<void>;
+  /** A reply: reported by the router when it cannot be sent, rather than thrown at the replying actor. */
+  deliverReply?(target: ActorRef<any>, message: unknown): void;
 }
 
 /**
@@ -117,7 +119,16 @@ export function isAskFailure(value: unknown): value is AskFailure {
 
 /** Answer an ask. A no-op when the message was told rather than asked (no `replyTo`). */
 export function reply<R>(replyTo: ActorRef<R> | undefined, value: R): void {
-  replyTo?.tell(value);
+  if (replyTo) sendReply(replyTo, value);
+}
+
+/**
+ * The asker's node may be gone, or be one a stranger named: that is no fault of the actor that
+ * answers, so the router reports an undeliverable reply instead of throwing into the actor.
+ */
+function sendReply(replyTo: ActorRef<any>, message: unknown): void {
+  if (replyTo.router.deliverReply) replyTo.router.deliverReply(replyTo, message);
+  else replyTo.tell(message);
 }
 
 /** Fail an ask: the asker's promise rejects with an error carrying `err`'s code and message. */
@@ -126,5 +137,5 @@ export function replyError(replyTo: ActorRef<any> | undefined, err: RuntimeError
   const code = (err as RuntimeError).code ?? 'REMOTE_FAILURE';
   const details = (err as RuntimeError).details;
   const failure: AskFailure = { type: 'actor.ask.failure', error: { code, message: err.message, ...(details ? { details: { ...details } } : {}) } };
-  (replyTo as ActorRef<unknown>).tell(failure);
+  sendReply(replyTo, failure);
 }

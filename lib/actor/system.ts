@@ -15,6 +15,7 @@ import {
   type WireError,
 } from '../errors.js';
 import { createLogger, forActor, type Logger } from '../logging.js';
+import { LogThrottle } from '../util/log-throttle.js';
 import { Transport, type PeerLossReason } from '../transport/transport.js';
 import { EnvelopeKind, type Envelope, type TerminationReason } from '../transport/protocol.js';
 import { ActorCell } from './cell.js';
@@ -38,6 +39,12 @@ export interface SpawnOptions<L extends AnyActorLogic> {
   /** The machine's input; a function receives the actor's own ref, the system and a logger. */
   input?: InputFrom<L> | ((env: ActorEnv) => InputFrom<L>);
   supervision?: Partial<SupervisionPolicy>;
+  /**
+   * Message types that only this process may send to the actor (leadership, shutdown, its own
+   * steps): from the network they are refused whatever their content, counted as dead letters.
+   * Each actor's protocol module declares its list next to its messages.
+   */
+  localOnly?: readonly string[];
 }
 
 /** Membership and delivery events of a system. */
@@ -66,7 +73,14 @@ const ASK_PREFIX = '$ask/';
 class CountedCell extends ActorCell {
   /** A plain integer add on the delivery path: no allocation, no label lookup per message. */
   delivered = 0;
+  /** Types refused when they come from another node. */
+  localOnly: ReadonlySet<string> = NO_TYPES;
 }
+
+const NO_TYPES: ReadonlySet<string> = new Set();
+
+/** Lines about refusals a stranger can provoke at will: at most one per kind this often. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /**
  * @example
@@ -86,6 +100,7 @@ export class ActorSystem implements RefRouter {
   /** Messages delivered to actors that have stopped, by name: the counts stay monotonic. */
   private readonly retiredDeliveries = new Map<string, number>();
   private readonly asks = new Map<number, PendingAsk>();
+  private readonly asksPerNode = new Map<string, number>();
   private nextAskId = 1;
   /** Watches on actors of other nodes: node → actor name → watchers. */
   private readonly remoteWatches = new Map<string, Map<string, Set<Watcher>>>();
@@ -96,6 +111,7 @@ export class ActorSystem implements RefRouter {
   private readonly upNodes = new Set<string>();
   private deadLetterCount = 0;
   private terminated = false;
+  private readonly refusalLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
 
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
     const system = new ActorSystem(resolveOptions(options));
@@ -138,6 +154,11 @@ export class ActorSystem implements RefRouter {
     return this.transport.node;
   }
 
+  /** Peers the transport keeps state for now (connected, connecting, or with messages queued). */
+  get associations(): number {
+    return this.transport.associationCount;
+  }
+
   /** Messages that found no recipient so far. */
   get deadLetters(): number {
     return this.deadLetterCount;
@@ -171,6 +192,7 @@ export class ActorSystem implements RefRouter {
       },
       log,
     );
+    if (options.localOnly?.length) cell.localOnly = new Set(options.localOnly);
     this.cells.set(name, cell);
     ref.cell = cell;
     return ref;
@@ -258,7 +280,7 @@ export class ActorSystem implements RefRouter {
     for (const [id, pending] of this.asks) {
       clearTimeout(pending.timer);
       pending.reject(new RuntimeError(ErrorCode.SystemTerminated, 'the actor system terminated before the reply'));
-      this.asks.delete(id);
+      this.removeAsk(id, pending);
     }
     await this.transport.stop();
   }
@@ -280,22 +302,57 @@ export class ActorSystem implements RefRouter {
   /** @internal */
   ask(target: ActorRef<any>, message: Message, timeoutMs: number | undefined): Promise<unknown> {
     const timeout = timeoutMs ?? this.options.askTimeoutMs;
+    const tooMany = this.askLimitProblem(target.node);
+    if (tooMany) return Promise.reject(new RuntimeError(ErrorCode.TooManyPendingAsks, tooMany, { details: { target: target.path } }));
     const id = this.nextAskId++;
     const replyTo = new ActorRef(this.node, ASK_PREFIX + id, this);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.asks.delete(id);
+        this.removeAsk(id, pending);
         reject(new AskTimeoutError(target.path, messageType(message), timeout));
       }, timeout);
-      this.asks.set(id, { resolve, reject, timer, targetNode: target.node });
+      const pending: PendingAsk = { resolve, reject, timer, targetNode: target.node };
+      this.asks.set(id, pending);
+      this.asksPerNode.set(target.node, (this.asksPerNode.get(target.node) ?? 0) + 1);
       try {
         this.deliver(target, { ...message, replyTo }, replyTo);
       } catch (err) {
         clearTimeout(timer);
-        this.asks.delete(id);
+        this.removeAsk(id, pending);
         reject(err);
       }
     });
+  }
+
+  /** @internal A reply is reported when it cannot be sent, never thrown at the actor that answers. */
+  deliverReply(target: ActorRef<any>, message: unknown): void {
+    try {
+      this.deliver(target, message, undefined);
+    } catch (err) {
+      // The asker vanished, or named a node we cannot or will not reach: its ask ends on its side.
+      this.deadLetterCount++;
+      const letter: DeadLetter = { target: target.path, messageType: messageType(message), reason: (err as Error).message };
+      const pass = this.refusalLog.admit('reply-undeliverable');
+      if (pass) this.log.warn({ deadLetter: letter, suppressed: pass.suppressed }, 'reply undeliverable');
+      this.events.emit('dead-letter', letter);
+    }
+  }
+
+  /** Pending asks are bounded in total and per peer, so that no peer's silence makes them pile up. */
+  private askLimitProblem(node: string): string | null {
+    if (this.asks.size >= this.options.maxPendingAsks) return `${this.asks.size} asks are pending (limit ${this.options.maxPendingAsks})`;
+    const toNode = this.asksPerNode.get(node) ?? 0;
+    if (toNode >= this.options.maxPendingAsksPerPeer) {
+      return `${toNode} asks to node ${node} are pending (limit ${this.options.maxPendingAsksPerPeer} per peer)`;
+    }
+    return null;
+  }
+
+  private removeAsk(id: number, pending: PendingAsk): void {
+    if (!this.asks.delete(id)) return;
+    const left = (this.asksPerNode.get(pending.targetNode) ?? 1) - 1;
+    if (left > 0) this.asksPerNode.set(pending.targetNode, left);
+    else this.asksPerNode.delete(pending.targetNode);
   }
 
   /** @internal */
@@ -322,9 +379,10 @@ export class ActorSystem implements RefRouter {
   }
 
   /** The remote path: by name, without making a ref per message. */
-  private deliverByName(name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
+  private deliverByName(from: string, name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
     const cell = this.cells.get(name);
     if (cell) {
+      if (cell.localOnly.size > 0 && cell.localOnly.has(messageType(message))) return this.refuseFromNetwork(from, name, message);
       cell.delivered++;
       // Through the mailbox, never inline: a reply in the same read may have resolved an ask whose
       // continuation (a microtask) must run before this message is processed.
@@ -345,10 +403,22 @@ export class ActorSystem implements RefRouter {
       this.deadLetter(name, message, 'reply after the ask ended');
       return;
     }
-    this.asks.delete(id);
+    this.removeAsk(id, pending);
     clearTimeout(pending.timer);
     if (isAskFailure(message)) pending.reject(fromWireError(message.error));
     else pending.resolve(message);
+  }
+
+  /**
+   * A local-only message that arrived from another node: never delivered, whatever it says. No
+   * answer either: its replyTo (if any) names a node the sender chose, not one we owe a reply.
+   */
+  private refuseFromNetwork(from: string, target: string, message: unknown): void {
+    this.deadLetterCount++;
+    const letter: DeadLetter = { target, messageType: messageType(message), reason: `local-only message from node ${from}` };
+    const pass = this.refusalLog.admit('local-only');
+    if (pass) this.log.warn({ deadLetter: letter, from, suppressed: pass.suppressed }, 'refused a local-only message from the network');
+    this.events.emit('dead-letter', letter);
   }
 
   private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>): void {
@@ -356,23 +426,21 @@ export class ActorSystem implements RefRouter {
     const letter: DeadLetter = { target, messageType: messageType(message), reason };
     // A late reply is routine (its ask timed out); anything else deserves attention.
     if (target.startsWith(ASK_PREFIX)) this.log.debug({ deadLetter: letter }, 'late reply');
-    else this.log.warn({ deadLetter: letter }, 'dead letter');
+    else {
+      const pass = this.refusalLog.admit('dead-letter');
+      if (pass) this.log.warn({ deadLetter: letter, suppressed: pass.suppressed }, 'dead letter');
+    }
     this.events.emit('dead-letter', letter);
     // An asker learns at once rather than at its timeout.
     const asker = replyTo ?? (message as { replyTo?: unknown } | null)?.replyTo;
-    if (asker instanceof ActorRef) {
-      try {
-        replyError(asker, new DeadLetterError(`${target}@${this.node}`, letter.messageType));
-      } catch {
-        // The asker's node is gone too; nothing more to tell.
-      }
-    }
+    // (A reply that cannot be sent is itself a dead letter: replyError never throws.)
+    if (asker instanceof ActorRef) replyError(asker, new DeadLetterError(`${target}@${this.node}`, letter.messageType));
   }
 
   private onEnvelope(from: string, envelope: Envelope): void {
     switch (envelope[0]) {
       case EnvelopeKind.Tell:
-        this.deliverByName(envelope[1], envelope[2], envelope[3] as ActorRef<any> | undefined);
+        this.deliverByName(from, envelope[1], envelope[2], envelope[3] as ActorRef<any> | undefined);
         return;
       case EnvelopeKind.Watch:
         if (this.cells.has(envelope[1])) addTo(this.remoteWatchers, envelope[1], from);
@@ -434,7 +502,7 @@ export class ActorSystem implements RefRouter {
     for (const nodes of this.remoteWatchers.values()) nodes.delete(node);
     for (const [id, pending] of this.asks) {
       if (pending.targetNode !== node) continue;
-      this.asks.delete(id);
+      this.removeAsk(id, pending);
       clearTimeout(pending.timer);
       pending.reject(refusal ?? new PeerUnreachableError(node, detail));
     }

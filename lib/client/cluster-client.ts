@@ -94,6 +94,11 @@ export class ClusterClient {
       clusterId: options.clusterId,
       clientSecret: options.clientSecret,
       listen: false,
+      // A submission larger than a Master accepts (8 MiB) fails here at once, with FRAME_TOO_LARGE.
+      maxFrameBytes: 8 * 1024 * 1024,
+      // Job results (collected records) are the largest replies; only the leader it dialed sends them.
+      maxInboundFrameBytes: 16 * 1024 * 1024,
+      maxDecodedBytes: 512 * 1024 * 1024,
       name: 'client',
       ...(options.logger ? { logger: options.logger } : {}),
     });

@@ -5,7 +5,7 @@
  * produce events call this small API: `metrics.leaderChanged()`,
  * `metrics.checkpointCompleted(jobId, ms, bytes)`, `metrics.checkpointFailed(jobId)`.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorSystem } from '../actor/system.js';
 import { heartbeatStats } from '../transport/connection.js';
 
@@ -59,6 +59,16 @@ export class RuntimeMetrics {
       collect() {
         this.reset();
         if (heartbeatStats.timeouts > 0) this.inc(heartbeatStats.timeouts);
+      },
+    });
+    new Gauge({
+      name: 'flinkish_transport_associations',
+      help: 'Peers the actor system keeps transport state for (connected, dialing, or with queued messages)',
+      registers,
+      collect() {
+        let n = 0;
+        for (const system of systems) n += system.associations;
+        this.set(n);
       },
     });
     this.leaderChanges = new Counter({ name: 'flinkish_leader_changes_total', help: 'Leader changes this process has seen', registers });

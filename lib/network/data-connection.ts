@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError } from '../transport/frame.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, type HandshakeStep, type VerifiedPeer } from '../transport/handshake.js';
-import { decodeDataFrame, encodeDataMessage } from './data-frames.js';
+import { DATA_HEARTBEAT_FRAME, decodeDataFrame, encodeDataMessage, isDataHeartbeat } from './data-frames.js';
 import { DataProtocolError } from './errors.js';
 import type { DataMessage } from './messages.js';
 
@@ -28,6 +28,10 @@ export interface DataConnectionSettings {
   readonly uid: string;
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
+  /** An open connection with nothing to send sends a heartbeat this often. */
+  readonly heartbeatIntervalMs: number;
+  /** An open connection that received nothing, not even a heartbeat, for this long is closed. */
+  readonly idleTimeoutMs: number;
 }
 
 export interface DataConnectionHandlers {
@@ -42,6 +46,9 @@ export class DataConnection {
   private readonly handshake: HandshakeDriver;
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
   private handshakeTimer: NodeJS.Timeout | null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastReceived = Date.now();
+  private wroteSinceTick = false;
   /** Messages sent before the handshake completed, in order. */
   private early: DataMessage[] = [];
   private corked = false;
@@ -95,6 +102,7 @@ export class DataConnection {
         this.socket.uncork();
       });
     }
+    this.wroteSinceTick = true;
     for (const chunk of encodeDataMessage(msg)) this.socket.write(chunk);
   }
 
@@ -103,6 +111,8 @@ export class DataConnection {
     this.state = 'closed';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
     this.early = [];
     if (local) this.socket.end();
     else this.socket.destroy();
@@ -122,10 +132,12 @@ export class DataConnection {
   }
 
   private onData(chunk: Buffer): void {
+    this.lastReceived = Date.now();
     try {
       this.decoder.push(chunk, (frame) => {
-        if (this.state === 'open') this.dispatch(decodeDataFrame(frame));
-        else if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(frame));
+        if (this.state === 'open') {
+          if (!isDataHeartbeat(frame)) this.dispatch(decodeDataFrame(frame));
+        } else if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(frame));
       });
     } catch (err) {
       if (err instanceof FrameError || err instanceof DataProtocolError) {
@@ -135,6 +147,21 @@ export class DataConnection {
       }
       throw err;
     }
+  }
+
+  /**
+   * A peer sends at least a heartbeat every interval; one silent past the idle timeout is dead,
+   * or holds a connection it does not use: either way the connection goes.
+   */
+  private onHeartbeatTick(): void {
+    const silentFor = Date.now() - this.lastReceived;
+    if (silentFor > this.settings.idleTimeoutMs) {
+      this.log.warn({ remote: this.remoteAddress, peer: this.peer?.node, silentForMs: silentFor }, 'data connection idle: closing it');
+      this.close(`nothing received for ${silentFor} ms`, false);
+      return;
+    }
+    if (!this.wroteSinceTick) this.socket.write(DATA_HEARTBEAT_FRAME);
+    this.wroteSinceTick = false;
   }
 
   private dispatch(msg: DataMessage): void {
@@ -163,6 +190,9 @@ export class DataConnection {
         if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
         this.handshakeTimer = null;
         this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+        this.lastReceived = Date.now();
+        this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
+        this.heartbeatTimer.unref();
         this.handlers.onOpen(this);
         const early = this.early;
         this.early = [];

@@ -6,6 +6,8 @@
  *   [u32 frame length][u8 kind][u16 channel id length][channel id, utf8][body]
  *   body: buffer -> [u32 backlog][records]; credit -> [u32 n]; end-of-partition -> nothing;
  *         barrier -> [f64 checkpoint id][u8 savepoint][checkpoint dir, utf8]
+ *
+ * and the heartbeat, which belongs to the connection rather than a channel: [u32 1][u8 kind].
  */
 import { FRAME_HEADER_BYTES } from '../transport/frame.js';
 import { DataProtocolError } from './errors.js';
@@ -15,6 +17,15 @@ const KIND_BUFFER = 1;
 const KIND_END_OF_PARTITION = 2;
 const KIND_CREDIT = 3;
 const KIND_BARRIER = 4;
+const KIND_HEARTBEAT = 5;
+
+/** Sent on an idle data connection, so that silence means a dead (or idle, unwanted) peer. */
+export const DATA_HEARTBEAT_FRAME: Buffer = Buffer.from([0, 0, 0, 1, KIND_HEARTBEAT]);
+
+/** Whether a frame's payload is a heartbeat (checked before decoding it as a data message). */
+export function isDataHeartbeat(frame: Buffer): boolean {
+  return frame.length === 1 && frame[0] === KIND_HEARTBEAT;
+}
 
 /** The header's size for a channel id of `idBytes` bytes, without the body. */
 function headerSize(idBytes: number): number {

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from '../logging.js';
 import { HandshakeKeys, Plane } from '../transport/handshake.js';
+import { MAX_HANDSHAKING_CONNECTIONS } from '../transport/transport.js';
 import { DataConnection, type DataConnectionSettings } from './data-connection.js';
 import type { DataMessage } from './messages.js';
 
@@ -30,6 +31,9 @@ export interface DataTransportOptions {
   readonly onPeerLost: (peer: string, reason: string) => void;
   readonly maxFrameBytes?: number;
   readonly handshakeTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  /** An open data connection silent (no data, no heartbeat) for this long is closed. */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Where to reach a peer: its TaskExecutor id and `host:port`. */
@@ -55,6 +59,8 @@ export class DataTransport {
       uid: randomUUID(),
       maxFrameBytes: options.maxFrameBytes ?? 64 * 1024 * 1024,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
     };
   }
 
@@ -62,6 +68,10 @@ export class DataTransport {
   async start(): Promise<string> {
     const server = createServer((socket) => {
       if (this.stopped) return socket.destroy();
+      // Strangers may not hold sockets without limit: each handshake lasts at most handshakeTimeoutMs.
+      let handshaking = 0;
+      for (const conn of this.all) if (conn.state === 'handshaking') handshaking++;
+      if (handshaking >= MAX_HANDSHAKING_CONNECTIONS) return socket.destroy();
       this.track(new DataConnection(socket, this.settings, this.handlers, this.options.log, null));
     });
     this.server = server;

@@ -7,6 +7,8 @@ import { Packr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
+import { DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, checkDecodeBudget } from './decode-budget.js';
+import { LogThrottle } from '../util/log-throttle.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, type HandshakeStep, type Role, type VerifiedPeer } from './handshake.js';
 import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
 
@@ -22,7 +24,10 @@ export interface ConnectionSettings {
   keys: HandshakeKeys;
   node: string;
   uid: string;
-  maxFrameBytes: number;
+  /** Largest frame accepted once open (the handshake has its own, small one). */
+  maxInboundFrameBytes: number;
+  /** Bound on what one frame may decode to (estimated by a pre-scan, before decoding). */
+  maxDecodedBytes: number;
   handshakeTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -44,6 +49,9 @@ export interface ConnectionHandlers {
  * idle peer sends one every interval, and the half interval absorbs timer jitter.
  */
 export const heartbeatStats = { misses: 0, timeouts: 0 };
+
+/** Refusals and bad input are whatever a stranger makes them: one line per kind per 10 s in this process. */
+const refusalLog = new LogThrottle(10_000);
 
 const HEARTBEAT_FRAME = encodeFrame(new Packr({ useRecords: false }).pack([EnvelopeKind.Heartbeat]));
 
@@ -156,7 +164,8 @@ export class Connection {
       });
     } catch (err) {
       const reason = err instanceof FrameError ? err.message : `malformed frame: ${(err as Error).message}`;
-      this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, reason }, 'closing connection on bad input');
+      const pass = refusalLog.admit(`bad-input:${err instanceof FrameError ? err.code : 'malformed'}`);
+      if (pass) this.log.warn({ peer: this.peer?.node, remote: this.remoteAddress, reason, suppressed: pass.suppressed }, 'closing connection on bad input');
       this.close('protocol-error', reason);
     }
   }
@@ -167,17 +176,21 @@ export class Connection {
       case 'continue':
         return;
       case 'refuse':
-        // No peer name here: whatever its hello claimed was never proven.
-        this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'connection refused');
+        // No peer name here: whatever its hello claimed was never proven. Our own codes: a small fixed set of kinds.
+        if (refusalLog.admit(`refuse:${step.code}`)) {
+          this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'connection refused');
+        }
         return this.closeAfterRefusal(`${step.code}: ${step.reason}`, step.code);
       case 'refused':
-        this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'peer refused the connection');
+        if (refusalLog.admit('refused')) {
+          this.log.warn({ remote: this.remoteAddress, dialed: this.expectedNode ?? undefined, code: step.code, reason: step.reason }, 'peer refused the connection');
+        }
         return this.close('refused', `${step.code}: ${step.reason}`, step.code);
       case 'open':
         this.state = 'open';
         if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
         this.handshakeTimer = null;
-        this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+        this.decoder.setMaxFrameBytes(this.settings.maxInboundFrameBytes);
         this.lastReceived = Date.now();
         this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
         this.heartbeatTimer.unref();
@@ -186,6 +199,8 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
+    // Throws FrameError (closing the connection) before decoding a frame that would cost too much.
+    checkDecodeBudget(frame, { perFrameByte: DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, maxBytes: this.settings.maxDecodedBytes });
     let envelope: unknown;
     try {
       envelope = this.codec.decode(frame);
@@ -194,7 +209,7 @@ export class Connection {
     }
     const problem = envelopeProblem(envelope);
     if (problem) {
-      this.log.warn({ peer: this.peer?.node, reason: problem }, 'closing connection on bad input');
+      if (refusalLog.admit('bad-envelope')) this.log.warn({ peer: this.peer?.node, reason: problem }, 'closing connection on bad input');
       this.close('protocol-error', problem);
       return;
     }

@@ -14,10 +14,26 @@ export class FrameError extends RuntimeError {
   override name = 'FrameError';
 }
 
-export class FrameDecoder {
-  private pending: Buffer | null = null;
+/** Where the decoder gets the buffer of a frame that spans chunks (an observer can count them). */
+export type FrameAllocator = (bytes: number) => Buffer;
 
-  constructor(private maxFrameBytes: number) {}
+/**
+ * Assembly is linear in the bytes received: a frame that lies within one chunk is handed over as
+ * a view of it; a frame that spans chunks gets one buffer of its announced length (checked
+ * against the limit first) into which every byte is copied exactly once.
+ */
+export class FrameDecoder {
+  /** A length prefix split across chunks. */
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFilled = 0;
+  /** The frame being assembled across chunks, and how much of it has arrived. */
+  private partial: Buffer | null = null;
+  private partialFilled = 0;
+
+  constructor(
+    private maxFrameBytes: number,
+    private readonly allocate: FrameAllocator = (bytes) => Buffer.allocUnsafe(bytes),
+  ) {}
 
   /** Set a new limit (the handshake runs with a small one, an open connection with the configured one). */
   setMaxFrameBytes(limit: number): void {
@@ -26,31 +42,56 @@ export class FrameDecoder {
 
   /** Feed bytes; calls `onFrame` for every complete frame. Throws FrameError on an oversized frame. */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    let buf = chunk;
-    if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
-    }
     let offset = 0;
-    while (buf.length - offset >= FRAME_HEADER_BYTES) {
-      const length = buf.readUInt32BE(offset);
-      if (length > this.maxFrameBytes) {
-        throw new FrameError(ErrorCode.FrameTooLarge, `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`, {
-          details: { length, limit: this.maxFrameBytes },
-        });
+    while (offset < chunk.length) {
+      if (this.partial) {
+        const take = Math.min(this.partial.length - this.partialFilled, chunk.length - offset);
+        chunk.copy(this.partial, this.partialFilled, offset, offset + take);
+        this.partialFilled += take;
+        offset += take;
+        if (this.partialFilled < this.partial.length) return;
+        const frame = this.partial;
+        this.partial = null;
+        this.partialFilled = 0;
+        onFrame(frame);
+        continue;
       }
-      if (length === 0) throw new FrameError(ErrorCode.ProtocolViolation, 'empty frame');
-      const end = offset + FRAME_HEADER_BYTES + length;
-      if (end > buf.length) break;
-      onFrame(buf.subarray(offset + FRAME_HEADER_BYTES, end));
-      offset = end;
+      let length: number;
+      if (this.headerFilled === 0 && chunk.length - offset >= FRAME_HEADER_BYTES) {
+        length = chunk.readUInt32BE(offset);
+        offset += FRAME_HEADER_BYTES;
+      } else {
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.length - offset);
+        chunk.copy(this.header, this.headerFilled, offset, offset + take);
+        this.headerFilled += take;
+        offset += take;
+        if (this.headerFilled < FRAME_HEADER_BYTES) return;
+        this.headerFilled = 0;
+        length = this.header.readUInt32BE(0);
+      }
+      this.checkLength(length);
+      if (chunk.length - offset >= length) {
+        onFrame(chunk.subarray(offset, offset + length));
+        offset += length;
+      } else {
+        this.partial = this.allocate(length);
+        this.partialFilled = 0;
+      }
     }
-    if (offset < buf.length) this.pending = Buffer.from(buf.subarray(offset));
   }
 
   /** Bytes held for a frame not yet complete. */
   get bufferedBytes(): number {
-    return this.pending?.length ?? 0;
+    return this.headerFilled + this.partialFilled;
+  }
+
+  private checkLength(length: number): void {
+    if (length > this.maxFrameBytes) {
+      throw new FrameError(ErrorCode.FrameTooLarge, `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`, {
+        details: { length, limit: this.maxFrameBytes },
+      });
+    }
+    if (length === 0) throw new FrameError(ErrorCode.ProtocolViolation, 'empty frame');
   }
 }
 

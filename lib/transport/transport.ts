@@ -18,6 +18,16 @@ import { Connection, type CloseKind, type ConnectionSettings, type WireCodec } f
 import type { Envelope } from './protocol.js';
 import { CLIENT_NODE_PREFIX, HandshakeKeys, Plane, type Role } from './handshake.js';
 import { AuthFailedError, HandshakeCode, HandshakeRefusedError, PERMANENT_REFUSALS } from './errors.js';
+import { LogThrottle } from '../util/log-throttle.js';
+
+/** Lines about lost or unreachable peers: at most one per kind this often. */
+const LOSS_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Accepted connections still in their handshake (each lives at most handshakeTimeoutMs): beyond
+ * this many, a new one is closed at once, so that strangers cannot hold sockets without limit.
+ */
+export const MAX_HANDSHAKING_CONNECTIONS = 256;
 
 export interface TlsSettings {
   cert: string | Buffer;
@@ -42,8 +52,17 @@ export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'ui
   /** A client-only system does not listen; peers reach it over the connections it dials. */
   listen: boolean;
   tls: TlsSettings | null;
+  /** Largest frame sent: a message above it is refused to its sender at once. */
+  maxFrameBytes: number;
   sendQueueBytes: number;
   reconnect: ReconnectSettings;
+  /** Bound on peers with state here (a connection, a dial, a reconnect timer or queued messages). */
+  maxAssociations: number;
+  /**
+   * Bound on those of them without an open connection (dialing, retrying, holding messages):
+   * the ones that anybody who hands us a ref can create, and each dial costs a socket.
+   */
+  maxUnconnectedPeers: number;
 }
 
 export type PeerLossReason = 'connection-lost' | 'heartbeat-timeout';
@@ -88,6 +107,8 @@ export class Transport {
   private readonly pending = new Set<Connection>();
   private stopped = false;
   private readonly keys: HandshakeKeys;
+  /** Peers that fail, refuse or are refused are chosen by whoever sends us refs: log such lines sparingly. */
+  private readonly quietLog = new LogThrottle(LOSS_LOG_INTERVAL_MS);
 
   constructor(
     private readonly settings: TransportSettings,
@@ -108,7 +129,8 @@ export class Transport {
     const event = this.settings.tls ? 'secureConnection' : 'connection';
     server.on(event, (socket: net.Socket) => this.accept(socket));
     server.on('tlsClientError', (err: Error, socket: net.Socket) => {
-      this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message }, 'TLS handshake refused');
+      const pass = this.quietLog.admit('tls-refused');
+      if (pass) this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message, suppressed: pass.suppressed }, 'TLS handshake refused');
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -127,18 +149,21 @@ export class Transport {
    * be reached at all, when the message is larger than a frame may be, or when the queue is full.
    */
   send(node: string, envelope: Envelope): void {
-    const assoc = this.association(node);
-    if (assoc.refusal !== null) {
-      if (Date.now() < assoc.refusedUntil) throw assoc.refusal;
-      assoc.refusal = null;
+    // A peer that refused us for good (wrong secret, cluster id, version) is told at once, without a dial.
+    const known = this.associations.get(node);
+    if (known && known.refusal !== null) {
+      if (Date.now() < known.refusedUntil) throw known.refusal;
+      known.refusal = null;
     }
     const payload = this.codec.encode(envelope);
-    if (payload.length > this.settings.maxFrameBytes) {
-      throw new FrameError(
-        ErrorCode.FrameTooLarge,
-        `message of ${payload.length} bytes exceeds the frame limit of ${this.settings.maxFrameBytes}`,
-      );
+    const limit = this.sendLimit(node);
+    if (payload.length > limit) {
+      throw new FrameError(ErrorCode.FrameTooLarge, `message of ${payload.length} bytes exceeds the frame limit of ${limit}`, {
+        details: { length: payload.length, limit },
+      });
     }
+    // Only now: an association is created for a message that will be queued, never for nothing.
+    const assoc = this.association(node);
     const queued = this.queuedBytes(assoc);
     if (queued + payload.length > this.settings.sendQueueBytes) {
       throw new SendQueueFullError(node, queued, this.settings.sendQueueBytes);
@@ -151,7 +176,8 @@ export class Transport {
 
   /** Resolves once the queue to `node` has room for `bytes` more (or rejects at the deadline). */
   async waitForRoom(node: string, bytes: number, timeoutMs: number): Promise<void> {
-    const assoc = this.association(node);
+    const assoc = this.associations.get(node);
+    if (!assoc) return; // nothing queued to it: there is room
     const deadline = Date.now() + timeoutMs;
     while (this.queuedBytes(assoc) + bytes > this.settings.sendQueueBytes) {
       const left = deadline - Date.now();
@@ -164,6 +190,11 @@ export class Transport {
         });
       });
     }
+  }
+
+  /** Peers with state here now; every one of them has a connection, a dial, a timer or queued messages. */
+  get associationCount(): number {
+    return this.associations.size;
   }
 
   /** Whether a connection to `node` is open now. */
@@ -184,17 +215,50 @@ export class Transport {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /**
+   * Another node accepts what we accept (one configuration per cluster), so a message to it above
+   * our inbound limit fails here, with a clear error, rather than closing the connection there.
+   * Only clients, which do not listen, take frames up to maxFrameBytes (job results).
+   */
+  private sendLimit(node: string): number {
+    const { maxFrameBytes, maxInboundFrameBytes } = this.settings;
+    return parseNodeAddress(node) ? Math.min(maxFrameBytes, maxInboundFrameBytes) : maxFrameBytes;
+  }
+
   private queuedBytes(assoc: Association): number {
     return assoc.batch.size + (assoc.conn?.writableLength ?? 0);
   }
 
-  private association(node: string): Association {
+  /** `inbound`: for a peer whose connection to us just opened (it will not be one we dial). */
+  private association(node: string, inbound = false): Association {
     let assoc = this.associations.get(node);
     if (!assoc) {
+      if (this.associations.size >= this.settings.maxAssociations) {
+        throw new PeerUnreachableError(node, `this node already keeps state for ${this.associations.size} peers (maxAssociations)`);
+      }
+      if (!inbound) {
+        // Rare (a peer not seen before), and bounded by maxAssociations: a scan is cheaper than bookkeeping.
+        let unconnected = 0;
+        for (const a of this.associations.values()) if (!a.conn) unconnected++;
+        if (unconnected >= this.settings.maxUnconnectedPeers) {
+          throw new PeerUnreachableError(node, `${unconnected} peers without a connection are being dialed or retried (maxUnconnectedPeers)`);
+        }
+      }
       assoc = new Association(node);
       this.associations.set(node, assoc);
     }
     return assoc;
+  }
+
+  /**
+   * Forget a peer that has nothing here any more: no connection, no dial, no reconnect, nothing
+   * queued. Its next message starts afresh; a peer that comes back is announced up again.
+   */
+  private releaseIfIdle(assoc: Association): void {
+    if (assoc.conn || assoc.dialing || assoc.reconnectTimer || assoc.batch.size > 0 || assoc.drainWaiters.length > 0) return;
+    // A refusal is remembered for giveUpAfterMs (sends fail at once); only our own dials make one.
+    if (assoc.refusal !== null && Date.now() < assoc.refusedUntil) return;
+    if (this.associations.get(assoc.node) === assoc) this.associations.delete(assoc.node);
   }
 
   private scheduleFlush(assoc: Association): void {
@@ -243,6 +307,17 @@ export class Transport {
       socket.destroy();
       return;
     }
+    if (this.pending.size >= MAX_HANDSHAKING_CONNECTIONS) {
+      socket.destroy();
+      const pass = this.quietLog.admit('handshakes-full');
+      if (pass) {
+        this.log.warn(
+          { remote: `${socket.remoteAddress}:${socket.remotePort}`, handshaking: this.pending.size, suppressed: pass.suppressed },
+          'too many connections in their handshake: closed a new one',
+        );
+      }
+      return;
+    }
     this.pending.add(this.createConnection(socket, null));
   }
 
@@ -271,11 +346,19 @@ export class Transport {
   private onOpen(conn: Connection): void {
     this.pending.delete(conn);
     const peer = conn.peer!;
-    const assoc = this.association(peer.node);
+    let assoc: Association;
+    try {
+      assoc = this.association(peer.node, true);
+    } catch (err) {
+      conn.close('refused', (err as Error).message);
+      return;
+    }
     if (assoc.dialing === conn) assoc.dialing = null;
     if (assoc.conn && assoc.uid !== peer.uid) {
       // The peer restarted: whatever the old connection carried belonged to a dead incarnation.
       assoc.conn.close('lost', 'peer restarted');
+      // That loss may have released the association (nothing queued): continue with the live one.
+      assoc = this.association(peer.node, true);
     }
     const current = assoc.conn;
     if (current) {
@@ -323,6 +406,7 @@ export class Transport {
     this.wakeDrainWaiters(assoc);
     this.handlers.onPeerLost(assoc.node, kind === 'heartbeat-timeout' ? 'heartbeat-timeout' : 'connection-lost', reason);
     if (assoc.batch.size > 0 && !this.stopped) this.scheduleReconnect(assoc, reason);
+    this.releaseIfIdle(assoc);
   }
 
   private onDialFailed(assoc: Association, conn: Connection, kind: CloseKind, reason: string, code?: string): void {
@@ -356,7 +440,7 @@ export class Transport {
     this.log.debug({ peer: assoc.node, delayMs: delay, attempt: assoc.reconnectAttempts, reason }, 'reconnecting');
     assoc.reconnectTimer = setTimeout(() => {
       assoc.reconnectTimer = null;
-      if (assoc.conn || assoc.batch.size === 0) return;
+      if (assoc.conn || assoc.batch.size === 0) return this.releaseIfIdle(assoc);
       try {
         this.ensureConnecting(assoc);
       } catch {
@@ -374,9 +458,11 @@ export class Transport {
     assoc.disconnectedSince = null;
     this.wakeDrainWaiters(assoc);
     if (messages > 0) {
-      this.log.warn({ peer: assoc.node, messages, reason }, 'messages undeliverable');
+      const pass = this.quietLog.admit('undeliverable');
+      if (pass) this.log.warn({ peer: assoc.node, messages, reason, suppressed: pass.suppressed }, 'messages undeliverable');
       this.handlers.onUndeliverable(assoc.node, messages, reason);
     }
+    this.releaseIfIdle(assoc);
   }
 }
 

@@ -10,7 +10,7 @@ import { ActorSystem } from '../../lib/index.js';
 import { requireSecret, savepointRootsOf, type ClusterConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logging.js';
 import { masterMachine } from '../../actors/master/machine.js';
-import { CLIENT_MESSAGE_TYPES } from '../../actors/master/protocol.js';
+import { CLIENT_MESSAGE_TYPES, MASTER_LOCAL_EVENTS } from '../../actors/master/protocol.js';
 import { haServices, masterHa } from './ha.js';
 import { startMasterEndpoints } from '../../lib/rest/master-endpoints.js';
 import type { LeaderTracker } from '../../lib/rest/leadership.js';
@@ -68,6 +68,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
       ha: ha && election ? masterHa(ha, election) : null,
     }),
     supervision: { strategy: 'stop' },
+    localOnly: MASTER_LOCAL_EVENTS,
   });
   const endpoints = await startMasterEndpoints(config, system);
   const { leadership } = endpoints;

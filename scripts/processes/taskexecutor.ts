@@ -10,6 +10,7 @@ import { requireSecret, type ClusterConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/logging.js';
 import { TaskRunner } from '../../lib/task/runner.js';
 import { taskExecutorMachine } from '../../actors/taskexecutor/machine.js';
+import { TASK_EXECUTOR_LOCAL_EVENTS } from '../../actors/taskexecutor/protocol.js';
 import { CodeCache } from '../../actors/taskexecutor/code-cache.js';
 import { haServices } from './ha.js';
 import { metrics } from '../../lib/metrics/registry.js';
@@ -51,6 +52,7 @@ export async function startTaskExecutor(
       registrationRetryMs: 500,
       onShutdown: () => options.onShutdown?.(),
     }),
+    localOnly: TASK_EXECUTOR_LOCAL_EVENTS,
   });
   // HA mode: follow the leader through etcd; standalone: the configured Master leads forever.
   const ha = haServices(config, system.log);

@@ -4,13 +4,26 @@ import { once } from 'node:events';
 import { createLogger } from '../../../lib/logging.js';
 import { DataTransport } from '../../../lib/network/data-transport.js';
 import type { DataMessage } from '../../../lib/network/messages.js';
+import { RawPeer } from '../../support/raw-peer.js';
 import { waitFor } from '../../support/wait.js';
 
 const log = createLogger({ level: 'silent' });
 
-function transport(node: string, secret: string, received: DataMessage[], lost: string[] = []): DataTransport {
-  return new DataTransport({ node, host: '127.0.0.1', clusterId: 'c', secret, log, onMessage: (m) => received.push(m), onPeerLost: (p) => lost.push(p) });
+function transport(node: string, secret: string, received: DataMessage[], lost: string[] = [], timeouts: Timeouts = {}): DataTransport {
+  return new DataTransport({
+    node,
+    host: '127.0.0.1',
+    clusterId: 'c',
+    secret,
+    log,
+    onMessage: (m) => received.push(m),
+    onPeerLost: (p) => lost.push(p),
+    ...timeouts,
+  });
 }
+
+type Timeouts = { handshakeTimeoutMs?: number; heartbeatIntervalMs?: number; idleTimeoutMs?: number };
+const short: Timeouts = { handshakeTimeoutMs: 300, heartbeatIntervalMs: 50, idleTimeoutMs: 300 };
 
 describe('network - data connections', () => {
   const open: DataTransport[] = [];
@@ -54,5 +67,35 @@ describe('network - data connections', () => {
     socket.resume(); // read (and drop) the server's hello, so that its close reaches us
     socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])); // a 4 GB frame during the handshake
     await once(socket, 'close');
+  });
+
+  it('network - closes an idle unauthenticated connection at the handshake timeout', async () => {
+    const t = transport('a', 'secret-0123456789', [], [], short);
+    open.push(t);
+    const [host, port] = (await t.start()).split(':') as [string, string];
+    const socket = connect({ host, port: Number(port) });
+    await once(socket, 'connect');
+    socket.resume();
+    await once(socket, 'close');
+  });
+
+  it('network - closes an authenticated connection that stays silent, and keeps an idle one whose peer heartbeats', async () => {
+    const atB: DataMessage[] = [];
+    const lostAtA: string[] = [];
+    const a = transport('a', 'secret-0123456789', [], lostAtA, short);
+    const b = transport('b', 'secret-0123456789', atB, [], short);
+    open.push(a, b);
+    const [, addrB] = await Promise.all([a.start(), b.start()]);
+    a.send({ taskExecutorId: 'b', dataAddress: addrB }, { t: 'credit', ch: 'x', n: 1 });
+    await waitFor('the legitimate connection open', () => atB.length === 1);
+
+    const silent = await RawPeer.connect(addrB);
+    await silent.handshake('c', 'secret-0123456789');
+    await silent.waitClosed(5000);
+    // By now the legitimate pair has been idle longer than the idle timeout too: heartbeats kept it.
+    assert.deepEqual(lostAtA, []);
+    a.send({ taskExecutorId: 'b', dataAddress: addrB }, { t: 'credit', ch: 'x', n: 2 });
+    await waitFor('a message over the same connection', () => atB.length === 2);
+    assert.deepEqual(lostAtA, []);
   });
 });

@@ -49,3 +49,36 @@ describe('transport - framing', () => {
     );
   });
 });
+
+describe('transport - frame assembly', () => {
+  it('assembles a large frame split into many chunks with one allocation and each byte copied once', () => {
+    const allocations: number[] = [];
+    const decoder = new FrameDecoder(64 * 1024 * 1024, (bytes) => {
+      allocations.push(bytes);
+      return Buffer.allocUnsafe(bytes);
+    });
+    const payload = Buffer.alloc(32 * 1024 * 1024, 7);
+    payload[payload.length - 1] = 9;
+    const wire = Buffer.concat([encodeFrame(payload), encodeFrame(Buffer.from('after'))]);
+    const received: Buffer[] = [];
+    for (let at = 0; at < wire.length; at += 64 * 1024) decoder.push(wire.subarray(at, at + 64 * 1024), (f) => received.push(f));
+    assert.deepEqual(allocations, [payload.length]);
+    assert.equal(received.length, 2);
+    assert.ok(received[0]!.equals(payload));
+    assert.equal(received[1]!.toString(), 'after');
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  it('hands over a frame that lies within one chunk as a view, without allocating', () => {
+    let allocations = 0;
+    const decoder = new FrameDecoder(1024, (bytes) => {
+      allocations++;
+      return Buffer.allocUnsafe(bytes);
+    });
+    const chunk = Buffer.concat([encodeFrame(Buffer.from('one')), encodeFrame(Buffer.from('two'))]);
+    const out: Buffer[] = [];
+    decoder.push(chunk, (f) => out.push(f));
+    assert.equal(allocations, 0);
+    assert.equal(out[0]!.buffer, chunk.buffer);
+  });
+});
