@@ -16,7 +16,7 @@ import type { StateHandle } from '../../lib/task/descriptor.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ActorRef } from '../../lib/index.js';
 import { replyError, reply } from '../../lib/index.js';
-import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
+import { MAX_QUEUED_SAVEPOINTS, type CompletedCheckpoint, type PendingCheckpoint } from './checkpoint-coordinator.js';
 import { tellSafely, type Context } from './context.js';
 import type { SavepointRequest } from './protocol.js';
 import { writeSavepointMetadata } from './restore.js';
@@ -40,7 +40,11 @@ export function checkpointDirOf(context: Context, id: number): string {
   return path.join(jobCheckpointDir(context), `chk-${id}`);
 }
 
-/** Step 1. Returns false (and fails the savepoint, if any) when a checkpoint cannot start now. */
+/**
+ * Step 1. Returns false (and fails the savepoint, if any) when a checkpoint cannot start now.
+ * A savepoint that finds a checkpoint in flight is queued instead: it starts when that
+ * checkpoint ends (completed or aborted, so at the latest at its timeout).
+ */
 export function triggerCheckpoint(context: Context, savepoint: SavepointRequest | null): boolean {
   const { coordinator, stores, env } = context;
   const now = Date.now();
@@ -50,7 +54,14 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   };
   if (!coordinator || !stores) return refuse('the job does not checkpoint (enable checkpointing in the job, and run the cluster with etcd)');
   if (!allRunning(context)) return refuse('not every subtask is running yet');
-  if (!coordinator.canTrigger(now, savepoint !== null)) return refuse('too many checkpoints in flight; retry shortly');
+  if (!coordinator.canTrigger(now, savepoint !== null)) {
+    if (!savepoint) return false;
+    if (coordinator.queueSavepoint(savepoint)) {
+      env.log.debug({ queued: coordinator.savepointsQueued }, 'savepoint queued behind the checkpoint in flight');
+      return false;
+    }
+    return refuse(`${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`);
+  }
   coordinator.triggering = true;
   const attempt = context.graph.attempt;
   stores.checkpointIds.getAndIncrement(context.job.jobId).then(
@@ -60,6 +71,30 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   return true;
 }
 
+/** The periodic trigger: it yields to a queued savepoint. */
+export function periodicCheckpoint(context: Context): void {
+  if (!triggerQueuedSavepoint(context)) triggerCheckpoint(context, null);
+}
+
+/** Starts the oldest queued savepoint if one waits and a checkpoint may start; true if one started. */
+function triggerQueuedSavepoint(context: Context): boolean {
+  const coordinator = context.coordinator;
+  if (!coordinator || coordinator.savepointsQueued === 0 || !coordinator.canTrigger(Date.now(), true)) return false;
+  return triggerCheckpoint(context, coordinator.takeQueuedSavepoint()!);
+}
+
+/**
+ * A checkpoint ended (or could not start): what waited for it goes next, a queued savepoint
+ * first, then the final checkpoint an exhausted source waits for (a savepoint serves as that too).
+ */
+export function triggerNext(context: Context): void {
+  if (triggerQueuedSavepoint(context)) {
+    context.finalCheckpointWanted = false;
+    return;
+  }
+  if (context.finalCheckpointWanted) context.finalCheckpointWanted = !triggerCheckpoint(context, null);
+}
+
 /** Step 2. */
 export function beginCheckpoint(context: Context, checkpointId: number, attempt: number, savepoint: SavepointRequest | null): void {
   const { coordinator, graph, env } = context;
@@ -67,7 +102,7 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   coordinator.triggering = false;
   if (attempt !== graph.attempt || !allRunning(context)) {
     if (savepoint) replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', 'the job restarted while the savepoint was starting'));
-    return;
+    return triggerNext(context);
   }
   const dir = savepoint ? path.join(savepoint.dir, `savepoint-${context.job.jobId.slice(0, 8)}-${checkpointId}`) : checkpointDirOf(context, checkpointId);
   const checkpoint = coordinator.begin(checkpointId, attempt, Date.now(), dir, savepoint !== null, participants(context));
@@ -88,10 +123,19 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
 
 /** Step 3. */
 export function acknowledgeCheckpoint(context: Context, executionId: string, checkpointId: number, handle: StateHandle): void {
+  const complete = context.coordinator?.acknowledge(checkpointId, executionId, handle);
+  if (complete) storeCheckpoint(context, complete);
+}
+
+/** Step 3 for a subtask that finished: checkpoints still waiting for it complete without it. */
+export function subtaskFinished(context: Context, executionId: string): void {
+  for (const complete of context.coordinator?.subtaskFinished(executionId) ?? []) storeCheckpoint(context, complete);
+}
+
+/** Fully acknowledged: store the metadata in the completed checkpoint store (or the savepoint's file). */
+function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
   const { coordinator, stores, env } = context;
   if (!coordinator || !stores) return;
-  const complete = coordinator.acknowledge(checkpointId, executionId, handle);
-  if (!complete) return;
   const metadata = coordinator.metadata(complete, Date.now());
   const store = async () => {
     if (metadata.savepoint) {
@@ -103,12 +147,12 @@ export function acknowledgeCheckpoint(context: Context, executionId: string, che
   };
   store().then(
     (subsumed) => {
-      env.self.tell({ type: 'jm.checkpoint.stored', checkpointId });
+      env.self.tell({ type: 'jm.checkpoint.stored', checkpointId: metadata.checkpointId });
       // Handles carried forward still point into older checkpoints' directories: keep those files.
       const referenced = new Set(metadata.handles.map((h) => path.resolve(h.path)));
       for (const old of subsumed) void removeFiles(context, old.dir, referenced);
     },
-    (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId, error: toWireError(err) }),
+    (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
   );
 }
 
@@ -127,11 +171,11 @@ export function checkpointStored(context: Context, checkpointId: number): void {
     reply(savepoint.replyTo, { path: dir });
     if (savepoint.stop) context.stopRequested = true;
   }
-  if (context.finalCheckpointWanted) context.finalCheckpointWanted = !triggerCheckpoint(context, null);
+  if (!context.stopRequested) triggerNext(context);
 }
 
-/** Step 5. */
-export function abortCheckpoint(context: Context, checkpointId: number, reason: string): void {
+/** Step 5. `next`: let a queued savepoint or a wanted final checkpoint start (not when the job stops). */
+export function abortCheckpoint(context: Context, checkpointId: number, reason: string, next = true): void {
   const aborted = context.coordinator?.abort(checkpointId, Date.now(), reason);
   if (!aborted) return;
   context.env.log.warn({ checkpointId, reason }, 'checkpoint aborted');
@@ -143,17 +187,24 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
     context.savepoints.delete(checkpointId);
     replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint aborted: ${reason}`));
   }
+  if (next) triggerNext(context);
 }
 
-export function abortExpired(context: Context): void {
-  for (const checkpoint of context.coordinator?.expired(Date.now()) ?? []) {
-    abortCheckpoint(context, checkpoint.id, `timed out after ${context.coordinator!.config.timeoutMs} ms`);
-  }
+/** The machine's timeout of checkpoint `checkpointId` fired: it ends now if it is still pending. */
+export function checkpointTimedOut(context: Context, checkpointId: number): void {
+  const coordinator = context.coordinator;
+  if (!coordinator?.get(checkpointId)) return;
+  abortCheckpoint(context, checkpointId, `timed out after ${coordinator.config.timeoutMs} ms`);
 }
 
+/** The job stops or restarts: every pending checkpoint is aborted and every queued savepoint fails. */
 export function abortAll(context: Context, reason: string): void {
-  for (const checkpoint of context.coordinator?.inFlight() ?? []) abortCheckpoint(context, checkpoint.id, reason);
+  for (const checkpoint of context.coordinator?.inFlight() ?? []) abortCheckpoint(context, checkpoint.id, reason, false);
+  for (const savepoint of context.coordinator?.drainQueuedSavepoints() ?? []) {
+    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint not taken: ${reason}`));
+  }
   if (context.coordinator) context.coordinator.triggering = false;
+  context.finalCheckpointWanted = false;
 }
 
 /** Every TaskExecutor running a subtask of the job hears of the outcome once. */

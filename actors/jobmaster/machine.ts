@@ -12,20 +12,22 @@
  * the same job starts over in `created` and resumes from the latest completed checkpoint; this
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
-import { assign, fromPromise, setup } from 'xstate';
-import { reply, type ActorRef } from '../../lib/index.js';
-import { toWireError } from '../../lib/errors.js';
+import { assign, fromPromise, raise, setup } from 'xstate';
+import { reply, replyError, type ActorRef } from '../../lib/index.js';
+import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import { ExecutionState, isTerminal } from '../../lib/task/descriptor.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import {
   abortAll,
   abortCheckpoint,
-  abortExpired,
   acknowledgeCheckpoint,
   beginCheckpoint,
   checkpointStored,
+  checkpointTimedOut,
   jobCheckpointDir,
+  periodicCheckpoint,
+  subtaskFinished,
   triggerCheckpoint,
 } from './checkpointing.js';
 import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
@@ -123,6 +125,8 @@ export const jobMasterMachine = setup({
       if (accepted && event.state === 'failed') {
         context.env.log.warn({ executionId: event.executionId, error: event.error }, 'subtask failed');
       }
+      // It ignores triggers from now on: checkpoints waiting for it complete with its last handle.
+      if (accepted && event.state === 'finished') subtaskFinished(context, event.executionId);
     },
     taskMetrics: ({ context, event }) => {
       if (event.type !== 'jm.task.metrics') return;
@@ -196,10 +200,16 @@ export const jobMasterMachine = setup({
         ),
     }),
     restoreFailed: assign({ failure: ({ event }) => toWireError((event as unknown as { error: unknown }).error) }),
-    periodicCheckpoint: ({ context }) => {
-      triggerCheckpoint(context, null);
-    },
-    sweepExpired: ({ context }) => abortExpired(context),
+    periodicCheckpoint: ({ context }) => periodicCheckpoint(context),
+    /**
+     * Every checkpoint's timeout is a delayed event of this machine, armed when it begins: it
+     * fires whatever else happens (the periodic trigger may be minutes apart) and ends the
+     * checkpoint if it is still pending; the actor's stop cancels it.
+     */
+    armCheckpointTimeout: raise(
+      ({ event }) => ({ type: 'jm.checkpoint.timeout' as const, checkpointId: (event as { checkpointId: number }).checkpointId }),
+      { delay: ({ context }) => context.coordinator?.config.timeoutMs ?? 0 },
+    ),
     checkpointEvent: ({ context, event }) => {
       switch (event.type) {
         case 'jm.checkpoint.begin':
@@ -218,6 +228,8 @@ export const jobMasterMachine = setup({
           return checkpointStored(context, event.checkpointId);
         case 'jm.checkpoint.storeFailed':
           return abortCheckpoint(context, event.checkpointId, `its metadata could not be stored: ${event.error.message}`);
+        case 'jm.checkpoint.timeout':
+          return checkpointTimedOut(context, event.checkpointId);
         case 'jm.source.exhausted':
           if (!context.coordinator) return;
           context.finalCheckpointWanted = !triggerCheckpoint(context, null);
@@ -261,7 +273,8 @@ export const jobMasterMachine = setup({
     'jm.task.collect': { actions: 'collect' },
     'jm.task.metrics': { actions: 'taskMetrics' },
     // Checkpoint traffic of an attempt that is gone (or of a restart in progress) is harmless here.
-    'jm.checkpoint.begin': { actions: 'checkpointEvent' },
+    'jm.checkpoint.begin': { actions: ['checkpointEvent', 'armCheckpointTimeout'] },
+    'jm.checkpoint.timeout': { actions: 'checkpointEvent' },
     'jm.checkpoint.triggerFailed': { actions: 'checkpointEvent' },
     'jm.checkpoint.stored': { actions: 'checkpointEvent' },
     'jm.checkpoint.storeFailed': { actions: 'checkpointEvent' },
@@ -302,7 +315,7 @@ export const jobMasterMachine = setup({
       states: {
         active: {
           after: {
-            checkpointInterval: { guard: 'checkpointing', target: 'active', reenter: true, actions: ['sweepExpired', 'periodicCheckpoint'] },
+            checkpointInterval: { guard: 'checkpointing', target: 'active', reenter: true, actions: 'periodicCheckpoint' },
           },
         },
       },
@@ -365,6 +378,9 @@ export const jobMasterMachine = setup({
       type: 'final',
       entry: ({ context }) => {
         context.coordinator?.inFlight().forEach((c) => context.coordinator!.abort(c.id, Date.now(), 'leadership lost'));
+        for (const s of context.coordinator?.drainQueuedSavepoints() ?? []) {
+          replyError(s.replyTo, new RuntimeError('SAVEPOINT_FAILED', 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
+        }
         context.env.log.warn('job suspended: leadership lost');
       },
     },

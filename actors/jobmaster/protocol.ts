@@ -42,6 +42,8 @@ export type JobMasterMessage =
   /** Internal: the completed checkpoint's metadata is in the store (or could not be stored). */
   | { type: 'jm.checkpoint.stored'; checkpointId: number }
   | { type: 'jm.checkpoint.storeFailed'; checkpointId: number; error: WireError }
+  /** Internal, delayed: the checkpoint's timeout has passed; it is aborted if still pending. */
+  | { type: 'jm.checkpoint.timeout'; checkpointId: number }
   | { type: 'jm.status'; replyTo: ActorRef<JobDetails> }
   /** The Master lost leadership: stop acting; the job is not ended, a new leader takes it over. */
   | { type: 'jm.suspend' }
