@@ -62,6 +62,8 @@ export interface CompletedCheckpoint {
 const HISTORY = 50;
 /** Savepoints that may wait for the checkpoint in flight; more are refused (a client cannot grow the queue). */
 export const MAX_QUEUED_SAVEPOINTS = 8;
+/** A savepoint waits this long for a periodic checkpoint in flight, then preempts it. */
+export const SAVEPOINT_MAX_WAIT_MS = 10_000;
 
 function subtaskKey(h: StateHandle): string {
   return `${h.vertexId}#${h.subtaskIndex}`;
@@ -74,8 +76,9 @@ export class CheckpointCoordinator {
   private failedTriggers = 0;
   /** The latest completed checkpoint's handle of every subtask, by `vertexId#index`. */
   private readonly lastHandles = new Map<string, StateHandle>();
-  /** Savepoints waiting for the checkpoint in flight to end, oldest first. */
-  private readonly queued: SavepointRequest[] = [];
+  /** Savepoints waiting for the checkpoint in flight to end, oldest first, with their ticket. */
+  private readonly queued: Array<{ ticket: number; request: SavepointRequest }> = [];
+  private tickets = 0;
   /** A trigger is on its way (waiting for a checkpoint id from the counter). */
   triggering = false;
 
@@ -97,11 +100,17 @@ export class CheckpointCoordinator {
     return checkpoint;
   }
 
-  /** Queues a savepoint behind the checkpoint in flight; false when the queue is full. */
-  queueSavepoint(request: SavepointRequest): boolean {
-    if (this.queued.length >= MAX_QUEUED_SAVEPOINTS) return false;
-    this.queued.push(request);
-    return true;
+  /** Queues a savepoint behind the checkpoint in flight: its ticket, or null when the queue is full. */
+  queueSavepoint(request: SavepointRequest): number | null {
+    if (this.queued.length >= MAX_QUEUED_SAVEPOINTS) return null;
+    const ticket = ++this.tickets;
+    this.queued.push({ ticket, request });
+    return ticket;
+  }
+
+  /** Whether the savepoint of `ticket` still waits. */
+  isQueued(ticket: number): boolean {
+    return this.queued.some((q) => q.ticket === ticket);
   }
 
   /** Savepoints are queued: the periodic trigger yields to them. */
@@ -111,12 +120,12 @@ export class CheckpointCoordinator {
 
   /** The oldest queued savepoint, removed from the queue. */
   takeQueuedSavepoint(): SavepointRequest | undefined {
-    return this.queued.shift();
+    return this.queued.shift()?.request;
   }
 
   /** Every queued savepoint, removed (to fail them when the job stops or restarts). */
   drainQueuedSavepoints(): SavepointRequest[] {
-    return this.queued.splice(0);
+    return this.queued.splice(0).map((q) => q.request);
   }
 
   get(id: number): PendingCheckpoint | undefined {

@@ -16,7 +16,7 @@ import type { StateHandle } from '../../lib/task/descriptor.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ActorRef } from '../../lib/index.js';
 import { replyError, reply } from '../../lib/index.js';
-import { MAX_QUEUED_SAVEPOINTS, type CompletedCheckpoint, type PendingCheckpoint } from './checkpoint-coordinator.js';
+import { MAX_QUEUED_SAVEPOINTS, SAVEPOINT_MAX_WAIT_MS, type CompletedCheckpoint, type PendingCheckpoint } from './checkpoint-coordinator.js';
 import { tellSafely, type Context } from './context.js';
 import type { SavepointRequest } from './protocol.js';
 import { writeSavepointMetadata } from './restore.js';
@@ -40,11 +40,7 @@ export function checkpointDirOf(context: Context, id: number): string {
   return path.join(jobCheckpointDir(context), `chk-${id}`);
 }
 
-/**
- * Step 1. Returns false (and fails the savepoint, if any) when a checkpoint cannot start now.
- * A savepoint that finds a checkpoint in flight is queued instead: it starts when that
- * checkpoint ends (completed or aborted, so at the latest at its timeout).
- */
+/** Step 1. Returns false (and fails the savepoint, if any) when a checkpoint cannot start now. */
 export function triggerCheckpoint(context: Context, savepoint: SavepointRequest | null): boolean {
   const { coordinator, stores, env } = context;
   const now = Date.now();
@@ -54,14 +50,7 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   };
   if (!coordinator || !stores) return refuse('the job does not checkpoint (enable checkpointing in the job, and run the cluster with etcd)');
   if (!allRunning(context)) return refuse('not every subtask is running yet');
-  if (!coordinator.canTrigger(now, savepoint !== null)) {
-    if (!savepoint) return false;
-    if (coordinator.queueSavepoint(savepoint)) {
-      env.log.debug({ queued: coordinator.savepointsQueued }, 'savepoint queued behind the checkpoint in flight');
-      return false;
-    }
-    return refuse(`${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`);
-  }
+  if (!coordinator.canTrigger(now, savepoint !== null)) return refuse('a checkpoint is in flight');
   coordinator.triggering = true;
   const attempt = context.graph.attempt;
   stores.checkpointIds.getAndIncrement(context.job.jobId).then(
@@ -69,6 +58,38 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.triggerFailed', error: toWireError(err), savepoint }),
   );
   return true;
+}
+
+/**
+ * A savepoint request: it starts now, or, when a checkpoint is in flight, it is queued and
+ * starts when that checkpoint ends. Returns the ticket of a queued savepoint (the machine
+ * arms its wait bound, see `savepointWaited`), else null.
+ */
+export function requestSavepoint(context: Context, savepoint: SavepointRequest): number | null {
+  const { coordinator, stores, env } = context;
+  if (!coordinator || !stores || !allRunning(context) || coordinator.canTrigger(Date.now(), true)) {
+    triggerCheckpoint(context, savepoint);
+    return null;
+  }
+  const ticket = coordinator.queueSavepoint(savepoint);
+  if (ticket === null) {
+    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
+    return null;
+  }
+  env.log.info({ queued: coordinator.savepointsQueued }, 'savepoint queued behind the checkpoint in flight');
+  return ticket;
+}
+
+/**
+ * A queued savepoint has waited SAVEPOINT_MAX_WAIT_MS: periodic checkpoints still in flight
+ * are aborted for it (a savepoint in flight is waited for: its own timeout bounds it).
+ */
+export function savepointWaited(context: Context, ticket: number): void {
+  const coordinator = context.coordinator;
+  if (!coordinator?.isQueued(ticket)) return;
+  for (const checkpoint of coordinator.inFlight()) {
+    if (!checkpoint.savepoint) abortCheckpoint(context, checkpoint.id, `preempted by a savepoint that waited ${SAVEPOINT_MAX_WAIT_MS} ms for it`);
+  }
 }
 
 /** The periodic trigger: it yields to a queued savepoint. */

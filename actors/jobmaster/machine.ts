@@ -12,7 +12,7 @@
  * the same job starts over in `created` and resumes from the latest completed checkpoint; this
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
-import { assign, fromPromise, raise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, raise, setup } from 'xstate';
 import { reply, replyError, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
@@ -27,9 +27,12 @@ import {
   checkpointTimedOut,
   jobCheckpointDir,
   periodicCheckpoint,
+  requestSavepoint,
+  savepointWaited,
   subtaskFinished,
   triggerCheckpoint,
 } from './checkpointing.js';
+import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
 import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
 import { JobMasterError } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
@@ -230,16 +233,20 @@ export const jobMasterMachine = setup({
           return abortCheckpoint(context, event.checkpointId, `its metadata could not be stored: ${event.error.message}`);
         case 'jm.checkpoint.timeout':
           return checkpointTimedOut(context, event.checkpointId);
+        case 'jm.savepoint.waited':
+          return savepointWaited(context, event.ticket);
         case 'jm.source.exhausted':
           if (!context.coordinator) return;
           context.finalCheckpointWanted = !triggerCheckpoint(context, null);
           return;
       }
     },
-    savepoint: ({ context, event }) => {
+    /** A savepoint that has to wait is queued; its wait is bounded by a delayed event of the machine. */
+    savepoint: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'jm.savepoint') return;
-      triggerCheckpoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, replyTo: event.replyTo });
-    },
+      const ticket = requestSavepoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, replyTo: event.replyTo });
+      if (ticket !== null) enqueue.raise({ type: 'jm.savepoint.waited', ticket }, { delay: SAVEPOINT_MAX_WAIT_MS });
+    }),
     status: ({ context, event, self }) => {
       if (event.type !== 'jm.status') return;
       reply(event.replyTo, detailsOf(context, stateOf(self.getSnapshot().value)));
@@ -275,6 +282,7 @@ export const jobMasterMachine = setup({
     // Checkpoint traffic of an attempt that is gone (or of a restart in progress) is harmless here.
     'jm.checkpoint.begin': { actions: ['checkpointEvent', 'armCheckpointTimeout'] },
     'jm.checkpoint.timeout': { actions: 'checkpointEvent' },
+    'jm.savepoint.waited': { actions: 'checkpointEvent' },
     'jm.checkpoint.triggerFailed': { actions: 'checkpointEvent' },
     'jm.checkpoint.stored': { actions: 'checkpointEvent' },
     'jm.checkpoint.storeFailed': { actions: 'checkpointEvent' },

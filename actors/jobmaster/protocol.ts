@@ -44,6 +44,8 @@ export type JobMasterMessage =
   | { type: 'jm.checkpoint.storeFailed'; checkpointId: number; error: WireError }
   /** Internal, delayed: the checkpoint's timeout has passed; it is aborted if still pending. */
   | { type: 'jm.checkpoint.timeout'; checkpointId: number }
+  /** Internal, delayed: a queued savepoint has waited its longest; periodic checkpoints in flight yield. */
+  | { type: 'jm.savepoint.waited'; ticket: number }
   | { type: 'jm.status'; replyTo: ActorRef<JobDetails> }
   /** The Master lost leadership: stop acting; the job is not ended, a new leader takes it over. */
   | { type: 'jm.suspend' }

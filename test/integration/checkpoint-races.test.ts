@@ -64,6 +64,7 @@ describe('checkpoints - every checkpoint ends, savepoints queue', function () {
     const paths = await Promise.all([client.savepoint(jobId), client.savepoint(jobId), client.savepoint(jobId)]);
     for (const { path: p } of paths) assert.ok(existsSync(path.join(p, '_metadata')), p);
     assert.equal(new Set(paths.map((p) => p.path)).size, 3);
+    assert.ok(cluster!.masters[0]!.output.some((line) => line.includes('savepoint queued behind the checkpoint in flight')), 'a savepoint waited');
     const { path: last } = await client.savepoint(jobId, { stop: true });
     assert.ok(existsSync(path.join(last, '_metadata')));
     const result = await client.waitForResult(jobId);

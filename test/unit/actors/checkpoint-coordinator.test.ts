@@ -67,12 +67,16 @@ describe('jobmaster - checkpoint coordinator', () => {
     c.begin(1, 0, 0, '/cp/chk-1', false, ['a']);
     assert.equal(c.canTrigger(0, true), false, 'one checkpoint in flight: even a savepoint waits');
     const requests = Array.from({ length: MAX_QUEUED_SAVEPOINTS + 1 }, (_, i) => ({ dir: `/sp/${i}`, stop: false }) as unknown as SavepointRequest);
-    for (const r of requests.slice(0, -1)) assert.ok(c.queueSavepoint(r));
-    assert.equal(c.queueSavepoint(requests.at(-1)!), false, 'the queue is bounded');
+    const tickets = requests.slice(0, -1).map((r) => c.queueSavepoint(r));
+    assert.ok(tickets.every((t) => t !== null));
+    assert.equal(new Set(tickets).size, MAX_QUEUED_SAVEPOINTS, 'one ticket each');
+    assert.equal(c.queueSavepoint(requests.at(-1)!), null, 'the queue is bounded');
     assert.equal(c.savepointsQueued, MAX_QUEUED_SAVEPOINTS);
     c.abort(1, 5, 'timed out');
     assert.ok(c.canTrigger(5, true));
     assert.equal(c.takeQueuedSavepoint()?.dir, '/sp/0');
+    assert.equal(c.isQueued(tickets[0]!), false, 'taken: its wait bound no longer applies');
+    assert.ok(c.isQueued(tickets[1]!));
     assert.equal(c.drainQueuedSavepoints().length, MAX_QUEUED_SAVEPOINTS - 1);
     assert.equal(c.savepointsQueued, 0);
   });
