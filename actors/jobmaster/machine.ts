@@ -235,6 +235,8 @@ export const jobMasterMachine = setup({
           return checkpointTimedOut(context, event.checkpointId);
         case 'jm.savepoint.waited':
           return savepointWaited(context, event.ticket);
+        case 'jm.checkpoint.spareId':
+          return context.coordinator?.offerSpareId(event.checkpointId);
         case 'jm.source.exhausted':
           if (!context.coordinator) return;
           context.finalCheckpointWanted = !triggerCheckpoint(context, null);
@@ -283,6 +285,7 @@ export const jobMasterMachine = setup({
     'jm.checkpoint.begin': { actions: ['checkpointEvent', 'armCheckpointTimeout'] },
     'jm.checkpoint.timeout': { actions: 'checkpointEvent' },
     'jm.savepoint.waited': { actions: 'checkpointEvent' },
+    'jm.checkpoint.spareId': { actions: 'checkpointEvent' },
     'jm.checkpoint.triggerFailed': { actions: 'checkpointEvent' },
     'jm.checkpoint.stored': { actions: 'checkpointEvent' },
     'jm.checkpoint.storeFailed': { actions: 'checkpointEvent' },

@@ -42,6 +42,8 @@ export type JobMasterMessage =
   /** Internal: the completed checkpoint's metadata is in the store (or could not be stored). */
   | { type: 'jm.checkpoint.stored'; checkpointId: number }
   | { type: 'jm.checkpoint.storeFailed'; checkpointId: number; error: WireError }
+  /** Internal: an id for the next checkpoint, drawn ahead (null: the draw failed). */
+  | { type: 'jm.checkpoint.spareId'; checkpointId: number | null }
   /** Internal, delayed: the checkpoint's timeout has passed; it is aborted if still pending. */
   | { type: 'jm.checkpoint.timeout'; checkpointId: number }
   /** Internal, delayed: a queued savepoint has waited its longest; periodic checkpoints in flight yield. */

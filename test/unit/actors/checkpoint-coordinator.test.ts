@@ -62,6 +62,26 @@ describe('jobmaster - checkpoint coordinator', () => {
     assert.equal(stats.durationMs, 50);
   });
 
+  it('an id drawn ahead is used only while it is above every id begun (ids must grow)', () => {
+    const c = new CheckpointCoordinator(defaultCheckpointConfig(100), 'job');
+    assert.ok(c.wantsSpareId());
+    c.fetchingSpareId = true;
+    assert.equal(c.wantsSpareId(), false, 'one draw at a time');
+    c.offerSpareId(2);
+    assert.equal(c.takeSpareId(), 2);
+    assert.equal(c.takeSpareId(), null, 'taken once');
+    // A trigger drew its own id (5) while a draw ahead was on its way with a lower one (4).
+    c.fetchingSpareId = true;
+    c.begin(5, 0, 0, '/cp/chk-5', false, ['a']);
+    c.offerSpareId(4);
+    assert.equal(c.takeSpareId(), null, 'a lower id is dropped');
+    c.offerSpareId(6);
+    c.begin(7, 0, 1, '/cp/chk-7', false, ['a']);
+    assert.equal(c.takeSpareId(), null, 'an id at or below one begun is dropped');
+    c.offerSpareId(null);
+    assert.ok(c.wantsSpareId(), 'after a failed draw, the next one may start');
+  });
+
   it('queues savepoints while a checkpoint is in flight, boundedly, oldest first', () => {
     const c = new CheckpointCoordinator(defaultCheckpointConfig(500), 'job');
     c.begin(1, 0, 0, '/cp/chk-1', false, ['a']);
