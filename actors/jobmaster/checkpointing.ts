@@ -8,11 +8,13 @@
  *    the files of subsumed checkpoints; a savepoint also writes its own metadata file;
  * 5. abort (declined, timed out, or not storable): tell every subtask, delete its files.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
+import { snapshotPath } from '../../lib/task/snapshot-store.js';
+import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ActorRef } from '../../lib/index.js';
 import { replyError, reply } from '../../lib/index.js';
@@ -160,6 +162,7 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
   const metadata = coordinator.metadata(complete, Date.now());
   const store = async () => {
     if (metadata.savepoint) {
+      metadata.handles = await Promise.all(metadata.handles.map((h) => selfContained(metadata.dir, h)));
       await writeSavepointMetadata(metadata);
       return [];
     }
@@ -175,6 +178,17 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
     },
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
   );
+}
+
+/**
+ * A savepoint must outlive the job's checkpoints: the handle of a finished subtask, carried
+ * from an older checkpoint, is copied into the savepoint's directory.
+ */
+async function selfContained(dir: string, handle: StateHandle): Promise<StateHandle> {
+  if (path.dirname(path.resolve(handle.path)) === path.resolve(dir)) return handle;
+  const copy = snapshotPath(dir, handle.vertexId, handle.subtaskIndex);
+  await writeFileAtomic(copy, await readFile(handle.path));
+  return { ...handle, path: copy };
 }
 
 /** Step 4. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterClient } from '../../lib/client/cluster-client.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
@@ -38,6 +38,24 @@ describe('checkpoints - every checkpoint ends, savepoints queue', function () {
       carried += completed.filter((c) => (c.carried ?? 0) > 0).length;
     }
     assert.ok(carried > 0, 'some checkpoints completed with a finished subtask carried');
+  });
+
+  it('a savepoint taken after a source subtask finished holds that subtask\'s state in its own directory', async () => {
+    const jobId = await client.submitFile(fixtureJob('finishing-source'), { parallelism: 2, args: { count: 5000, checkpointMs: 100, pauseEvery: 1 } });
+    await waitFor('source subtask 0 to finish, a checkpoint after it', async () => {
+      const d = await client.status(jobId);
+      const source = d.vertices[0]!.id;
+      return d.subtasks.some((s) => s.vertexId === source && s.state === 'finished') && d.checkpoints.some((c) => (c.carried ?? 0) > 0);
+    }, { timeoutMs: 20_000, intervalMs: 20 });
+    const { path: savepoint } = await client.savepoint(jobId);
+    const metadata = JSON.parse(readFileSync(path.join(savepoint, '_metadata'), 'utf8')) as { handles: Array<{ path: string }> };
+    assert.equal(metadata.handles.length, 4, 'a handle for every subtask');
+    for (const h of metadata.handles) {
+      assert.equal(path.dirname(h.path), savepoint, `${h.path} is inside the savepoint`);
+      assert.ok(existsSync(h.path), h.path);
+    }
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
   });
 
   it('a checkpoint times out at its timeout even when the periodic trigger is minutes away', async () => {
