@@ -7,10 +7,11 @@
  * other chain processes whole input buffers. A source's batch adapts to how long its records
  * take: a source function that blocks (a paced source sleeping between records) gets batches
  * short enough to keep a slice near `sliceMs`, so that triggers, credits and the completion of
- * asynchronous writes are seen within milliseconds, not after hundreds of blocking records. Before each batch or buffer it checks that every
- * result partition is available (has credit, or little backlog); if not, it stops and resumes
- * when a credit arrives. That is the whole of backpressure: a task without credit takes no
- * input, so its own input channels return no credit upstream, and so on back to the source.
+ * asynchronous writes are seen within milliseconds, not after hundreds of blocking records.
+ * Before each batch or buffer it checks that every result partition is available (has credit,
+ * or little backlog); if not, it stops and resumes when a credit arrives. That is the whole of
+ * backpressure: a task without credit takes no input, so its own input channels return no
+ * credit upstream, and so on back to the source.
  *
  * The task finishes when the source is exhausted or every input channel has delivered
  * end-of-partition: it closes the chain (sinks flush), flushes its partitions, and reports
@@ -258,9 +259,9 @@ export class StreamTask {
     this.schedule();
   }
 
-  /** Halves the batch when one took longer than a slice, doubles it back when it was quick. */
+  /** Cuts the batch to a slice's worth in one step when one took longer; doubles it back when quick. */
   private adaptSourceBatch(tookMs: number, sliceMs: number): void {
-    if (tookMs > sliceMs) this.sourceBatch = Math.max(1, this.sourceBatch >> 1);
+    if (tookMs > sliceMs) this.sourceBatch = Math.max(1, Math.floor((this.sourceBatch * sliceMs) / tookMs));
     else if (tookMs < sliceMs / 4) this.sourceBatch = Math.min(this.settings.sourceBatchRecords, this.sourceBatch << 1);
   }
 

@@ -20,10 +20,10 @@ import type { TaskDeploymentDescriptor } from './descriptor.js';
 import { CheckpointDeclinedError } from './errors.js';
 import type { SinkWriters } from './sink-writers.js';
 import { encodeSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshotFile, writeSnapshotFileSync } from './snapshot-store.js';
+import type { FromWorker } from './worker-protocol.js';
 
 /** Snapshots up to this size are written synchronously (see above). */
 export const SYNC_SNAPSHOT_MAX_BYTES = 256 * 1024;
-import type { FromWorker } from './worker-protocol.js';
 
 export interface CheckpointerParts {
   readonly chain: ChainRunner;
