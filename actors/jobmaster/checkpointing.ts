@@ -1,6 +1,7 @@
 /**
  * The JobMaster's checkpoint effects, in the order of a checkpoint's life:
- * 1. trigger: draw an id from the checkpoint id counter (etcd, fenced), then `begin`;
+ * 1. trigger: take the id drawn ahead from the checkpoint id counter (etcd, fenced; drawn
+ *    when the previous checkpoint began) or draw one now, then `begin`;
  * 2. begin: tell every source subtask to snapshot and inject the barrier;
  * 3. acknowledge: each subtask reports its state handle; on the last one, store the metadata in
  *    the completed checkpoint store (etcd, fenced), which subsumes older checkpoints;
@@ -55,6 +56,11 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   if (!coordinator.canTrigger(now, savepoint !== null)) return refuse('a checkpoint is in flight');
   coordinator.triggering = true;
   const attempt = context.graph.attempt;
+  const spare = coordinator.takeSpareId();
+  if (spare !== null) {
+    env.self.tell({ type: 'jm.checkpoint.begin', checkpointId: spare, attempt, savepoint });
+    return true;
+  }
   stores.checkpointIds.getAndIncrement(context.job.jobId).then(
     (checkpointId) => env.self.tell({ type: 'jm.checkpoint.begin', checkpointId, attempt, savepoint }),
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.triggerFailed', error: toWireError(err), savepoint }),
@@ -118,6 +124,17 @@ export function triggerNext(context: Context): void {
   if (context.finalCheckpointWanted) context.finalCheckpointWanted = !triggerCheckpoint(context, null);
 }
 
+/** Draws the next checkpoint's id ahead of its trigger (see CheckpointCoordinator.spareId). */
+function drawSpareId(context: Context): void {
+  const { coordinator, stores, env } = context;
+  if (!coordinator || !stores || !coordinator.wantsSpareId()) return;
+  coordinator.fetchingSpareId = true;
+  stores.checkpointIds.getAndIncrement(context.job.jobId).then(
+    (checkpointId) => env.self.tell({ type: 'jm.checkpoint.spareId', checkpointId }),
+    () => env.self.tell({ type: 'jm.checkpoint.spareId', checkpointId: null }), // the next trigger draws its own and reports
+  );
+}
+
 /** Step 2. */
 export function beginCheckpoint(context: Context, checkpointId: number, attempt: number, savepoint: SavepointRequest | null): void {
   const { coordinator, graph, env } = context;
@@ -131,6 +148,7 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   const checkpoint = coordinator.begin(checkpointId, attempt, Date.now(), dir, savepoint !== null, participants(context));
   if (savepoint) context.savepoints.set(checkpointId, savepoint);
   env.log.debug({ checkpointId, savepoint: savepoint !== null, subtasks: checkpoint.awaiting.size }, 'checkpoint triggered');
+  drawSpareId(context);
   const sources = new Set(context.job.jobGraph.vertices.filter((v) => v.inputs.length === 0).map((v) => v.id));
   for (const ev of graph.subtasks) {
     if (!sources.has(ev.vertexId) || ev.state !== 'running') continue;
