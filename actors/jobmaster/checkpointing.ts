@@ -113,15 +113,19 @@ function triggerQueuedSavepoint(context: Context): boolean {
 }
 
 /**
- * A checkpoint ended (or could not start): what waited for it goes next, a queued savepoint
- * first, then the final checkpoint an exhausted source waits for (a savepoint serves as that too).
+ * A checkpoint ended, or could not start, or a subtask came up: what waited goes next, a queued
+ * savepoint first, then the final checkpoint an exhausted source waits for (any checkpoint that
+ * begins serves as that: `finalCheckpointWanted` holds until one begins).
  */
 export function triggerNext(context: Context): void {
-  if (triggerQueuedSavepoint(context)) {
-    context.finalCheckpointWanted = false;
-    return;
-  }
-  if (context.finalCheckpointWanted) context.finalCheckpointWanted = !triggerCheckpoint(context, null);
+  if (!triggerQueuedSavepoint(context) && context.finalCheckpointWanted) triggerCheckpoint(context, null);
+}
+
+/** A source read all its input: it ends after a checkpoint triggered from now on completes. */
+export function sourceExhausted(context: Context): void {
+  if (!context.coordinator) return;
+  context.finalCheckpointWanted = true;
+  triggerNext(context);
 }
 
 /** Draws the next checkpoint's id ahead of its trigger (see CheckpointCoordinator.spareId). */
@@ -146,6 +150,7 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   }
   const dir = savepoint ? path.join(savepoint.dir, `savepoint-${context.job.jobId.slice(0, 8)}-${checkpointId}`) : checkpointDirOf(context, checkpointId);
   const checkpoint = coordinator.begin(checkpointId, attempt, Date.now(), dir, savepoint !== null, participants(context));
+  context.finalCheckpointWanted = false; // exhausted sources take this one as their final checkpoint
   if (savepoint) context.savepoints.set(checkpointId, savepoint);
   env.log.debug({ checkpointId, savepoint: savepoint !== null, subtasks: checkpoint.awaiting.size }, 'checkpoint triggered');
   drawSpareId(context);

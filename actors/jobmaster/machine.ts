@@ -29,8 +29,9 @@ import {
   periodicCheckpoint,
   requestSavepoint,
   savepointWaited,
+  sourceExhausted,
   subtaskFinished,
-  triggerCheckpoint,
+  triggerNext,
 } from './checkpointing.js';
 import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
 import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
@@ -130,6 +131,8 @@ export const jobMasterMachine = setup({
       }
       // It ignores triggers from now on: checkpoints waiting for it complete with its last handle.
       if (accepted && event.state === 'finished') subtaskFinished(context, event.executionId);
+      // A source may be exhausted before every subtask reported running: its final checkpoint starts now.
+      if (accepted && event.state === 'running') triggerNext(context);
     },
     taskMetrics: ({ context, event }) => {
       if (event.type !== 'jm.task.metrics') return;
@@ -238,9 +241,7 @@ export const jobMasterMachine = setup({
         case 'jm.checkpoint.spareId':
           return context.coordinator?.offerSpareId(event.checkpointId);
         case 'jm.source.exhausted':
-          if (!context.coordinator) return;
-          context.finalCheckpointWanted = !triggerCheckpoint(context, null);
-          return;
+          return sourceExhausted(context);
       }
     },
     /** A savepoint that has to wait is queued; its wait is bounded by a delayed event of the machine. */

@@ -40,6 +40,15 @@ describe('checkpoints - every checkpoint ends, savepoints queue', function () {
     assert.ok(carried > 0, 'some checkpoints completed with a finished subtask carried');
   });
 
+  it('sources exhausted before every subtask reported running still get their final checkpoint, with a 10-minute interval', async () => {
+    for (let run = 0; run < 8; run++) {
+      const jobId = await client.submitFile(fixtureJob('finishing-source'), { parallelism: 2, args: { count: 400, checkpointMs: 600_000, pauseEvery: 1_000_000 } });
+      const result = await waitFor(`run ${run} to end`, () => client.result(jobId), { timeoutMs: 15_000, intervalMs: 50 });
+      assert.equal(result.state, 'finished', `run ${run}: ${JSON.stringify(result.failure)}`);
+      assert.ok(result.details.checkpoints.some((c) => c.status === 'completed'), `run ${run}: the final checkpoint completed`);
+    }
+  });
+
   it('a savepoint taken after a source subtask finished holds that subtask\'s state in its own directory', async () => {
     const jobId = await client.submitFile(fixtureJob('finishing-source'), { parallelism: 2, args: { count: 5000, checkpointMs: 100, pauseEvery: 1 } });
     await waitFor('source subtask 0 to finish, a checkpoint after it', async () => {
