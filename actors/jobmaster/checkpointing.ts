@@ -1,6 +1,7 @@
 /**
  * The JobMaster's checkpoint effects, in the order of a checkpoint's life:
- * 1. trigger: draw an id from the checkpoint id counter (etcd, fenced), then `begin`;
+ * 1. trigger: take the id drawn ahead from the checkpoint id counter (etcd, fenced; drawn
+ *    when the previous checkpoint began) or draw one now, then `begin`;
  * 2. begin: tell every source subtask to snapshot and inject the barrier;
  * 3. acknowledge: each subtask reports its state handle; on the last one, store the metadata in
  *    the completed checkpoint store (etcd, fenced), which subsumes older checkpoints;
@@ -8,15 +9,17 @@
  *    the files of subsumed checkpoints; a savepoint also writes its own metadata file;
  * 5. abort (declined, timed out, or not storable): tell every subtask, delete its files.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
+import { snapshotPath } from '../../lib/task/snapshot-store.js';
+import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ActorRef } from '../../lib/index.js';
 import { replyError, reply } from '../../lib/index.js';
-import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
+import { MAX_QUEUED_SAVEPOINTS, SAVEPOINT_MAX_WAIT_MS, type CompletedCheckpoint, type PendingCheckpoint } from './checkpoint-coordinator.js';
 import { tellSafely, type Context } from './context.js';
 import type { SavepointRequest } from './protocol.js';
 import { writeSavepointMetadata } from './restore.js';
@@ -51,17 +54,91 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   };
   if (!coordinator || !stores) return refuse('the job does not checkpoint (enable checkpointing in the job, and run the cluster with etcd)');
   if (!allRunning(context)) return refuse('not every subtask is running yet');
-  if (!coordinator.canTrigger(now, savepoint !== null)) return refuse('too many checkpoints in flight; retry shortly');
+  if (!coordinator.canTrigger(now, savepoint !== null)) return refuse('a checkpoint is in flight');
   coordinator.triggering = true;
   const attempt = context.graph.attempt;
-  stores.checkpointIds
-    .getAndIncrement(context.job.jobId)
-    .then(async (checkpointId) => {
-      const begun = savepoint ? await beginSavepointRecord(context, savepoint, checkpointId) : null;
-      env.self.tell({ type: 'jm.checkpoint.begin', checkpointId, attempt, savepoint: begun });
-    })
-    .catch((err: unknown) => env.self.tell({ type: 'jm.checkpoint.triggerFailed', error: toWireError(err), savepoint }));
+  // A savepoint is recorded in etcd (in progress) before its barriers go out.
+  const begin = async (checkpointId: number) => {
+    const begun = savepoint ? await beginSavepointRecord(context, savepoint, checkpointId) : null;
+    env.self.tell({ type: 'jm.checkpoint.begin', checkpointId, attempt, savepoint: begun });
+  };
+  // An id drawn ahead keeps the etcd counter's write off the trigger's path.
+  const spare = coordinator.takeSpareId();
+  (spare !== null ? begin(spare) : stores.checkpointIds.getAndIncrement(context.job.jobId).then(begin)).catch((err: unknown) =>
+    env.self.tell({ type: 'jm.checkpoint.triggerFailed', error: toWireError(err), savepoint }),
+  );
   return true;
+}
+
+/**
+ * A savepoint request: it starts now, or, when a checkpoint is in flight, it is queued and
+ * starts when that checkpoint ends. Returns the ticket of a queued savepoint (the machine
+ * arms its wait bound, see `savepointWaited`), else null.
+ */
+export function requestSavepoint(context: Context, savepoint: SavepointRequest): number | null {
+  const { coordinator, stores, env } = context;
+  if (!coordinator || !stores || !allRunning(context) || coordinator.canTrigger(Date.now(), true)) {
+    triggerCheckpoint(context, savepoint);
+    return null;
+  }
+  const ticket = coordinator.queueSavepoint(savepoint);
+  if (ticket === null) {
+    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
+    return null;
+  }
+  env.log.info({ queued: coordinator.savepointsQueued }, 'savepoint queued behind the checkpoint in flight');
+  return ticket;
+}
+
+/**
+ * A queued savepoint has waited SAVEPOINT_MAX_WAIT_MS: periodic checkpoints still in flight
+ * are aborted for it (a savepoint in flight is waited for: its own timeout bounds it).
+ */
+export function savepointWaited(context: Context, ticket: number): void {
+  const coordinator = context.coordinator;
+  if (!coordinator?.isQueued(ticket)) return;
+  for (const checkpoint of coordinator.inFlight()) {
+    if (!checkpoint.savepoint) abortCheckpoint(context, checkpoint.id, `preempted by a savepoint that waited ${SAVEPOINT_MAX_WAIT_MS} ms for it`);
+  }
+}
+
+/** The periodic trigger: it yields to a queued savepoint. */
+export function periodicCheckpoint(context: Context): void {
+  if (!triggerQueuedSavepoint(context)) triggerCheckpoint(context, null);
+}
+
+/** Starts the oldest queued savepoint if one waits and a checkpoint may start; true if one started. */
+function triggerQueuedSavepoint(context: Context): boolean {
+  const coordinator = context.coordinator;
+  if (!coordinator || coordinator.savepointsQueued === 0 || !coordinator.canTrigger(Date.now(), true)) return false;
+  return triggerCheckpoint(context, coordinator.takeQueuedSavepoint()!);
+}
+
+/**
+ * A checkpoint ended, or could not start, or a subtask came up: what waited goes next, a queued
+ * savepoint first, then the final checkpoint an exhausted source waits for (any checkpoint that
+ * begins serves as that: `finalCheckpointWanted` holds until one begins).
+ */
+export function triggerNext(context: Context): void {
+  if (!triggerQueuedSavepoint(context) && context.finalCheckpointWanted) triggerCheckpoint(context, null);
+}
+
+/** A source read all its input: it ends after a checkpoint triggered from now on completes. */
+export function sourceExhausted(context: Context): void {
+  if (!context.coordinator) return;
+  context.finalCheckpointWanted = true;
+  triggerNext(context);
+}
+
+/** Draws the next checkpoint's id ahead of its trigger (see CheckpointCoordinator.spareId). */
+function drawSpareId(context: Context): void {
+  const { coordinator, stores, env } = context;
+  if (!coordinator || !stores || !coordinator.wantsSpareId()) return;
+  coordinator.fetchingSpareId = true;
+  stores.checkpointIds.getAndIncrement(context.job.jobId).then(
+    (checkpointId) => env.self.tell({ type: 'jm.checkpoint.spareId', checkpointId }),
+    () => env.self.tell({ type: 'jm.checkpoint.spareId', checkpointId: null }), // the next trigger draws its own and reports
+  );
 }
 
 /** Step 2. */
@@ -74,12 +151,14 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
       const reason = 'the job restarted while the savepoint was starting';
       void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', reason)));
     }
-    return;
+    return triggerNext(context);
   }
   const dir = savepoint?.record ? savepoint.record.path : checkpointDirOf(context, checkpointId);
   const checkpoint = coordinator.begin(checkpointId, attempt, Date.now(), dir, savepoint !== null, participants(context));
+  context.finalCheckpointWanted = false; // exhausted sources take this one as their final checkpoint
   if (savepoint) context.savepoints.set(checkpointId, savepoint);
   env.log.debug({ checkpointId, savepoint: savepoint !== null, subtasks: checkpoint.awaiting.size }, 'checkpoint triggered');
+  drawSpareId(context);
   const sources = new Set(context.job.jobGraph.vertices.filter((v) => v.inputs.length === 0).map((v) => v.id));
   for (const ev of graph.subtasks) {
     if (!sources.has(ev.vertexId) || ev.state !== 'running') continue;
@@ -95,16 +174,26 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
 
 /** Step 3. */
 export function acknowledgeCheckpoint(context: Context, executionId: string, checkpointId: number, handle: StateHandle): void {
+  const complete = context.coordinator?.acknowledge(checkpointId, executionId, handle);
+  if (complete) storeCheckpoint(context, complete);
+}
+
+/** Step 3 for a subtask that finished: checkpoints still waiting for it complete without it. */
+export function subtaskFinished(context: Context, executionId: string): void {
+  for (const complete of context.coordinator?.subtaskFinished(executionId) ?? []) storeCheckpoint(context, complete);
+}
+
+/** Fully acknowledged: store the metadata in the completed checkpoint store (or the savepoint's file). */
+function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
   const { coordinator, stores, env } = context;
   if (!coordinator || !stores) return;
-  const complete = coordinator.acknowledge(checkpointId, executionId, handle);
-  if (!complete) return;
   const metadata = coordinator.metadata(complete, Date.now());
   const store = async () => {
     if (metadata.savepoint) {
+      metadata.handles = await Promise.all(metadata.handles.map((h) => selfContained(metadata.dir, h)));
       await writeSavepointMetadata(metadata);
       // Only a savepoint recorded as completed (with its stop intent) is reported to the client.
-      const request = context.savepoints.get(checkpointId);
+      const request = context.savepoints.get(metadata.checkpointId);
       if (request) await completeSavepointRecord(context, request);
       return [];
     }
@@ -113,13 +202,24 @@ export function acknowledgeCheckpoint(context: Context, executionId: string, che
   };
   store().then(
     (subsumed) => {
-      env.self.tell({ type: 'jm.checkpoint.stored', checkpointId });
+      env.self.tell({ type: 'jm.checkpoint.stored', checkpointId: metadata.checkpointId });
       // Handles carried forward still point into older checkpoints' directories: keep those files.
       const referenced = new Set(metadata.handles.map((h) => path.resolve(h.path)));
       for (const old of subsumed) void removeFiles(context, old.dir, referenced);
     },
-    (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId, error: toWireError(err) }),
+    (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
   );
+}
+
+/**
+ * A savepoint must outlive the job's checkpoints: the handle of a finished subtask, carried
+ * from an older checkpoint, is copied into the savepoint's directory.
+ */
+async function selfContained(dir: string, handle: StateHandle): Promise<StateHandle> {
+  if (path.dirname(path.resolve(handle.path)) === path.resolve(dir)) return handle;
+  const copy = snapshotPath(dir, handle.vertexId, handle.subtaskIndex);
+  await writeFileAtomic(copy, await readFile(handle.path));
+  return { ...handle, path: copy };
 }
 
 /** Step 4. */
@@ -140,11 +240,11 @@ export function checkpointStored(context: Context, checkpointId: number): void {
       context.stoppedWithSavepoint = dir;
     }
   }
-  if (context.finalCheckpointWanted) context.finalCheckpointWanted = !triggerCheckpoint(context, null);
+  if (!context.stopRequested) triggerNext(context);
 }
 
-/** Step 5. */
-export function abortCheckpoint(context: Context, checkpointId: number, reason: string): void {
+/** Step 5. `next`: let a queued savepoint or a wanted final checkpoint start (not when the job stops). */
+export function abortCheckpoint(context: Context, checkpointId: number, reason: string, next = true): void {
   const aborted = context.coordinator?.abort(checkpointId, Date.now(), reason);
   if (!aborted) return;
   context.env.log.warn({ checkpointId, reason }, 'checkpoint aborted');
@@ -159,17 +259,24 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
       replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint aborted: ${reason}`)),
     );
   }
+  if (next) triggerNext(context);
 }
 
-export function abortExpired(context: Context): void {
-  for (const checkpoint of context.coordinator?.expired(Date.now()) ?? []) {
-    abortCheckpoint(context, checkpoint.id, `timed out after ${context.coordinator!.config.timeoutMs} ms`);
-  }
+/** The machine's timeout of checkpoint `checkpointId` fired: it ends now if it is still pending. */
+export function checkpointTimedOut(context: Context, checkpointId: number): void {
+  const coordinator = context.coordinator;
+  if (!coordinator?.get(checkpointId)) return;
+  abortCheckpoint(context, checkpointId, `timed out after ${coordinator.config.timeoutMs} ms`);
 }
 
+/** The job stops or restarts: every pending checkpoint is aborted and every queued savepoint fails. */
 export function abortAll(context: Context, reason: string): void {
-  for (const checkpoint of context.coordinator?.inFlight() ?? []) abortCheckpoint(context, checkpoint.id, reason);
+  for (const checkpoint of context.coordinator?.inFlight() ?? []) abortCheckpoint(context, checkpoint.id, reason, false);
+  for (const savepoint of context.coordinator?.drainQueuedSavepoints() ?? []) {
+    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint not taken: ${reason}`));
+  }
   if (context.coordinator) context.coordinator.triggering = false;
+  context.finalCheckpointWanted = false;
 }
 
 /** Every TaskExecutor running a subtask of the job hears of the outcome once. */

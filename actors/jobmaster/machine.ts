@@ -14,7 +14,7 @@
  * the same job starts over in `created` and resumes from the latest completed checkpoint; this
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, raise, setup } from 'xstate';
 import { reply, replyError, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { HaErrorCode } from '../../lib/ha/errors.js';
@@ -24,13 +24,19 @@ import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import {
   abortAll,
   abortCheckpoint,
-  abortExpired,
   acknowledgeCheckpoint,
   beginCheckpoint,
   checkpointStored,
+  checkpointTimedOut,
   jobCheckpointDir,
-  triggerCheckpoint,
+  periodicCheckpoint,
+  requestSavepoint,
+  savepointWaited,
+  sourceExhausted,
+  subtaskFinished,
+  triggerNext,
 } from './checkpointing.js';
+import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
 import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
 import { JobMasterError } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
@@ -131,6 +137,10 @@ export const jobMasterMachine = setup({
       if (accepted && event.state === 'failed') {
         context.env.log.warn({ executionId: event.executionId, error: event.error }, 'subtask failed');
       }
+      // It ignores triggers from now on: checkpoints waiting for it complete with its last handle.
+      if (accepted && event.state === 'finished') subtaskFinished(context, event.executionId);
+      // A source may be exhausted before every subtask reported running: its final checkpoint starts now.
+      if (accepted && event.state === 'running') triggerNext(context);
     },
     taskMetrics: ({ context, event }) => {
       if (event.type !== 'jm.task.metrics') return;
@@ -204,10 +214,16 @@ export const jobMasterMachine = setup({
         ),
     }),
     restoreFailed: assign({ failure: ({ event }) => toWireError((event as unknown as { error: unknown }).error) }),
-    periodicCheckpoint: ({ context }) => {
-      triggerCheckpoint(context, null);
-    },
-    sweepExpired: ({ context }) => abortExpired(context),
+    periodicCheckpoint: ({ context }) => periodicCheckpoint(context),
+    /**
+     * Every checkpoint's timeout is a delayed event of this machine, armed when it begins: it
+     * fires whatever else happens (the periodic trigger may be minutes apart) and ends the
+     * checkpoint if it is still pending; the actor's stop cancels it.
+     */
+    armCheckpointTimeout: raise(
+      ({ event }) => ({ type: 'jm.checkpoint.timeout' as const, checkpointId: (event as { checkpointId: number }).checkpointId }),
+      { delay: ({ context }) => context.coordinator?.config.timeoutMs ?? 0 },
+    ),
     checkpointEvent: ({ context, event }) => {
       switch (event.type) {
         case 'jm.checkpoint.begin':
@@ -226,16 +242,22 @@ export const jobMasterMachine = setup({
           return checkpointStored(context, event.checkpointId);
         case 'jm.checkpoint.storeFailed':
           return abortCheckpoint(context, event.checkpointId, `its metadata could not be stored: ${event.error.message}`);
+        case 'jm.checkpoint.timeout':
+          return checkpointTimedOut(context, event.checkpointId);
+        case 'jm.savepoint.waited':
+          return savepointWaited(context, event.ticket);
+        case 'jm.checkpoint.spareId':
+          return context.coordinator?.offerSpareId(event.checkpointId);
         case 'jm.source.exhausted':
-          if (!context.coordinator) return;
-          context.finalCheckpointWanted = !triggerCheckpoint(context, null);
-          return;
+          return sourceExhausted(context);
       }
     },
-    savepoint: ({ context, event }) => {
+    /** A savepoint that has to wait is queued; its wait is bounded by a delayed event of the machine. */
+    savepoint: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'jm.savepoint') return;
-      triggerCheckpoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, requestId: event.requestId, replyTo: event.replyTo });
-    },
+      const ticket = requestSavepoint(context, { dir: event.dir ?? context.savepointDir, stop: event.stop, requestId: event.requestId, replyTo: event.replyTo });
+      if (ticket !== null) enqueue.raise({ type: 'jm.savepoint.waited', ticket }, { delay: SAVEPOINT_MAX_WAIT_MS });
+    }),
     status: ({ context, event, self }) => {
       if (event.type !== 'jm.status') return;
       reply(event.replyTo, detailsOf(context, stateOf(self.getSnapshot().value)));
@@ -273,7 +295,10 @@ export const jobMasterMachine = setup({
     'jm.task.collect': { actions: 'collect' },
     'jm.task.metrics': { actions: 'taskMetrics' },
     // Checkpoint traffic of an attempt that is gone (or of a restart in progress) is harmless here.
-    'jm.checkpoint.begin': { actions: 'checkpointEvent' },
+    'jm.checkpoint.begin': { actions: ['checkpointEvent', 'armCheckpointTimeout'] },
+    'jm.checkpoint.timeout': { actions: 'checkpointEvent' },
+    'jm.savepoint.waited': { actions: 'checkpointEvent' },
+    'jm.checkpoint.spareId': { actions: 'checkpointEvent' },
     'jm.checkpoint.triggerFailed': { actions: 'checkpointEvent' },
     'jm.checkpoint.stored': { actions: 'checkpointEvent' },
     'jm.checkpoint.storeFailed': { actions: 'checkpointEvent' },
@@ -338,7 +363,7 @@ export const jobMasterMachine = setup({
       states: {
         active: {
           after: {
-            checkpointInterval: { guard: 'checkpointing', target: 'active', reenter: true, actions: ['sweepExpired', 'periodicCheckpoint'] },
+            checkpointInterval: { guard: 'checkpointing', target: 'active', reenter: true, actions: 'periodicCheckpoint' },
           },
         },
       },
@@ -411,6 +436,9 @@ export const jobMasterMachine = setup({
           replyError(request.replyTo, new RuntimeError(HaErrorCode.LeadershipLost, 'the leading Master lost leadership during the savepoint; the next leader decides its outcome'));
         }
         context.savepoints.clear();
+        for (const s of context.coordinator?.drainQueuedSavepoints() ?? []) {
+          replyError(s.replyTo, new RuntimeError('SAVEPOINT_FAILED', 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
+        }
         context.env.log.warn('job suspended: leadership lost');
       },
     },

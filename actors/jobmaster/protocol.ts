@@ -47,6 +47,12 @@ export type JobMasterMessage =
   /** Internal: the completed checkpoint's metadata is in the store (or could not be stored). */
   | { type: 'jm.checkpoint.stored'; checkpointId: number }
   | { type: 'jm.checkpoint.storeFailed'; checkpointId: number; error: WireError }
+  /** Internal: an id for the next checkpoint, drawn ahead (null: the draw failed). */
+  | { type: 'jm.checkpoint.spareId'; checkpointId: number | null }
+  /** Internal, delayed: the checkpoint's timeout has passed; it is aborted if still pending. */
+  | { type: 'jm.checkpoint.timeout'; checkpointId: number }
+  /** Internal, delayed: a queued savepoint has waited its longest; periodic checkpoints in flight yield. */
+  | { type: 'jm.savepoint.waited'; ticket: number }
   | { type: 'jm.status'; replyTo: ActorRef<JobDetails> }
   /** The Master lost leadership: stop acting; the job is not ended, a new leader takes it over. */
   | { type: 'jm.suspend' }
@@ -58,5 +64,8 @@ export const JOB_MASTER_LOCAL_EVENTS = [
   'jm.checkpoint.triggerFailed',
   'jm.checkpoint.stored',
   'jm.checkpoint.storeFailed',
+  'jm.checkpoint.timeout',
+  'jm.checkpoint.spareId',
+  'jm.savepoint.waited',
   'jm.suspend',
 ] as const satisfies ReadonlyArray<JobMasterMessage['type']>;

@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic-file.js';
 import type { KeyGroupSnapshot } from '../dataflow/state.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import { RestoreFailedError, SourceRescaleUnsupportedError } from './errors.js';
@@ -65,6 +65,11 @@ export function decodeSnapshot(bytes: Buffer): TaskSnapshot {
 /** Writes `bytes` to `path` atomically and durably (see lib/util/atomic-file.ts). */
 export async function writeSnapshotFile(path: string, bytes: Buffer): Promise<void> {
   await writeFileAtomic(path, bytes);
+}
+
+/** The same, synchronously (small snapshots: see TaskCheckpointer). */
+export function writeSnapshotFileSync(path: string, bytes: Buffer): void {
+  writeFileAtomicSync(path, bytes);
 }
 
 export async function readSnapshotFile(path: string): Promise<TaskSnapshot> {

@@ -4,10 +4,14 @@
  * blocks the worker's event loop, so that credits and buffers keep arriving while it works.
  *
  * The loop runs in slices of at most `sliceMs`: a source chain polls its source in batches, any
- * other chain processes whole input buffers. Before each batch or buffer it checks that every
- * result partition is available (has credit, or little backlog); if not, it stops and resumes
- * when a credit arrives. That is the whole of backpressure: a task without credit takes no
- * input, so its own input channels return no credit upstream, and so on back to the source.
+ * other chain processes whole input buffers. A source's batch adapts to how long its records
+ * take: a source function that blocks (a paced source sleeping between records) gets batches
+ * short enough to keep a slice near `sliceMs`, so that triggers, credits and the completion of
+ * asynchronous writes are seen within milliseconds, not after hundreds of blocking records.
+ * Before each batch or buffer it checks that every result partition is available (has credit,
+ * or little backlog); if not, it stops and resumes when a credit arrives. That is the whole of
+ * backpressure: a task without credit takes no input, so its own input channels return no
+ * credit upstream, and so on back to the source.
  *
  * The task finishes when the source is exhausted or every input channel has delivered
  * end-of-partition: it closes the chain (sinks flush), flushes its partitions, and reports
@@ -76,6 +80,8 @@ export class StreamTask {
   private exhausted = false;
   /** First checkpoint triggered after exhaustion: its completion (or a later one's) ends the source. */
   private finalCheckpointId: number | null = null;
+  /** Records per source poll: `sourceBatchRecords` at most, fewer while records are slow. */
+  private sourceBatch: number;
   private flushTimer: NodeJS.Timeout | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
   /** Called once the task has reported its terminal state. */
@@ -90,6 +96,7 @@ export class StreamTask {
     restored?: RestoredTaskState,
   ) {
     this.checkpointing = tdd.checkpointDir !== null;
+    this.sourceBatch = settings.sourceBatchRecords;
     this.sinks = new SinkWriters((msg) => port.post(msg), settings.collectBatchRecords, {
       enabled: this.checkpointing,
       filePrefix: tdd.jobId,
@@ -240,14 +247,23 @@ export class StreamTask {
   }
 
   private runSourceSlice(): void {
-    const deadline = performance.now() + this.settings.sliceMs;
-    const batch = this.settings.sourceBatchRecords;
+    const sliceMs = this.settings.sliceMs;
+    const deadline = performance.now() + sliceMs;
     for (;;) {
       if (!this.outputsAvailable()) return; // a credit resumes us
-      if (!this.chain.pollSource(batch)) return this.sourceExhausted();
-      if (performance.now() >= deadline) break;
+      const started = performance.now();
+      if (!this.chain.pollSource(this.sourceBatch)) return this.sourceExhausted();
+      const now = performance.now();
+      this.adaptSourceBatch(now - started, sliceMs);
+      if (now >= deadline) break;
     }
     this.schedule();
+  }
+
+  /** Cuts the batch to a slice's worth in one step when one took longer; doubles it back when quick. */
+  private adaptSourceBatch(tookMs: number, sliceMs: number): void {
+    if (tookMs > sliceMs) this.sourceBatch = Math.max(1, Math.floor((this.sourceBatch * sliceMs) / tookMs));
+    else if (tookMs < sliceMs / 4) this.sourceBatch = Math.min(this.settings.sourceBatchRecords, this.sourceBatch << 1);
   }
 
   private runInputSlice(): void {

@@ -7,6 +7,7 @@
  * readable by the cluster's user only.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -44,5 +45,37 @@ async function syncDirectory(dir: string): Promise<void> {
     // Some filesystems refuse fsync on a directory; the rename is still atomic there.
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * The same write, synchronously: for small files written by a thread whose event loop may be
+ * busy (a task whose source blocks between records), where each of the nine asynchronous
+ * steps above would wait for the loop to come round.
+ */
+export function writeFileAtomicSync(file: string, bytes: Uint8Array): void {
+  const dir = path.dirname(file);
+  mkdirSync(dir, { recursive: true });
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(temp, 'w');
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } catch {
+    // As above: the rename is atomic even where a directory cannot be fsynced.
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,11 +1,12 @@
 /**
  * Checkpoints that cannot finish in time: a slow operator behind full buffers holds the
- * barrier back for longer than the checkpoint timeout (`timeoutMs`, default 50).
+ * barrier back for longer than the checkpoint timeout (`timeoutMs`, default 50; the interval
+ * is `intervalMs`, default 200).
  */
 import type { StreamEnvironment } from '../../lib/dataflow/environment.js';
 
 export default function slowCheckpoints(env: StreamEnvironment): void {
-  env.enableCheckpointing(200, { timeoutMs: Number(env.args['timeoutMs'] ?? 50) });
+  env.enableCheckpointing(Number(env.args['intervalMs'] ?? 200), { timeoutMs: Number(env.args['timeoutMs'] ?? 50) });
   env
     .fromSequence(1, 1e9)
     .name('fast source')
