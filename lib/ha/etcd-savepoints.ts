@@ -16,10 +16,11 @@
  * Keys (under the cluster's root): `savepoints/<jobId>/<checkpointId, padded>` and
  * `stop-intents/<jobId>`.
  */
-import type { IOperation, Namespace } from 'etcd3';
+import type { IOperation } from 'etcd3';
 import { decodeValue, encodeValue } from './codec.js';
 import { etcdCall } from './etcd-client.js';
 import { fencedTxn } from './fenced-txn.js';
+import { pageSizeFor, readAllPaged } from './etcd-pages.js';
 import type { EtcdStoreOptions } from './etcd-stores.js';
 
 export const SavepointState = { InProgress: 'in-progress', Completed: 'completed', Failed: 'failed' } as const;
@@ -144,42 +145,6 @@ export class EtcdSavepointStore implements SavepointStore {
   }
 
   private async values<T>(operation: string, prefix: string): Promise<T[]> {
-    const values = await readPrefixValues(this.options.root, operation, prefix);
-    return values.map((v) => decodeValue<T>(v));
+    return readAllPaged(this.options.root, prefix, { operation, pageSize: pageSizeFor() }, (kv) => decodeValue<T>(kv.value));
   }
-}
-
-const PAGE = 100;
-
-/** Values under `prefix` in key order, read a page at a time (one range never nears etcd's message limit). */
-export async function readPrefixValues(root: Namespace, operation: string, prefix: string): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  const end = prefixEnd(Buffer.from(prefix));
-  let start = Buffer.from(prefix);
-  for (;;) {
-    const kvs = await etcdCall(operation, () =>
-      root
-        .getAll()
-        .inRange({ start, end })
-        .sort('Key', 'Ascend')
-        .limit(PAGE)
-        .exec()
-        .then((r) => r.kvs),
-    );
-    for (const kv of kvs) out.push(kv.value);
-    if (kvs.length < PAGE) return out;
-    start = Buffer.concat([kvs[kvs.length - 1]!.key, Buffer.from([0])]);
-  }
-}
-
-/** The smallest key after every key that starts with `prefix`. */
-function prefixEnd(prefix: Buffer): Buffer {
-  const bytes = Buffer.from(prefix);
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    if (bytes[i]! < 0xff) {
-      bytes[i]!++;
-      return bytes.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { decodeValue, encodeValue } from './codec.js';
 import { etcdCall } from './etcd-client.js';
-import { readPrefixValues } from './etcd-savepoints.js';
+import { pageSizeFor, readAllPaged } from './etcd-pages.js';
 import type { EtcdStoreOptions } from './etcd-stores.js';
 import { fencedTxn } from './fenced-txn.js';
 import { SinkDirOwnedError } from './errors.js';
@@ -101,7 +101,6 @@ export class EtcdSinkClaimStore implements SinkClaimStore {
   }
 
   async list(): Promise<SinkClaim[]> {
-    const values = await readPrefixValues(this.options.root, 'sink claim list', SinkClaimKeys.prefix);
-    return values.map((v) => decodeValue<SinkClaim>(v));
+    return readAllPaged(this.options.root, SinkClaimKeys.prefix, { operation: 'sink claim list', pageSize: pageSizeFor() }, (kv) => decodeValue<SinkClaim>(kv.value));
   }
 }

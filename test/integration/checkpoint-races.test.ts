@@ -95,6 +95,7 @@ describe('checkpoints - every checkpoint ends, savepoints queue', function () {
     const { path: last } = await client.savepoint(jobId, { stop: true });
     assert.ok(existsSync(path.join(last, '_metadata')));
     const result = await client.waitForResult(jobId);
-    assert.equal(result.state, 'canceled');
+    assert.equal(result.state, 'finished');
+    assert.equal(result.stoppedWithSavepoint, last);
   });
 });

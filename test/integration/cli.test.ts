@@ -96,14 +96,7 @@ describe('cli - the README commands, verbatim, in a fresh directory', function (
     for (const command of commands) {
       const line = command.replace(/\bJOB_ID\b/g, printed['JOB_ID'] ?? 'JOB_ID').replace(/\bSAVEPOINT_PATH\b/g, printed['SAVEPOINT_PATH'] ?? 'SAVEPOINT_PATH');
       const isSavepoint = / savepoint /.test(line);
-      let outcome = await shell(line, dir);
-      // Until savepoints queue behind a checkpoint in flight (issue 10, point 3), the CLI says
-      // to retry shortly (as it does while the job is still deploying): a user would, so the
-      // test does, up to a deadline.
-      const retryUntil = Date.now() + 60_000;
-      while (isSavepoint && outcome.code !== 0 && outcome.stderr.includes('[SAVEPOINT_FAILED]') && Date.now() < retryUntil) {
-        outcome = await shell(line, dir);
-      }
+      const outcome = await shell(line, dir);
       stderrs.push(outcome.stderr);
       const context = `\n$ ${line}\nexit ${outcome.code}\nstdout:\n${outcome.stdout.slice(-3000)}\nstderr:\n${outcome.stderr.slice(-3000)}`;
       assert.equal(outcome.code, 0, context);

@@ -11,6 +11,7 @@ import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.j
 import { encodeFrame } from '../../lib/transport/frame.js';
 import { killAll, type Proc } from '../support/launcher.js';
 import { RawPeer } from '../support/raw-peer.js';
+import { Plane } from '../../lib/transport/handshake.js';
 import { waitFor } from '../support/wait.js';
 
 const MiB = 1024 * 1024;
@@ -121,7 +122,7 @@ describe('security - what a stranger can make a process hold', function () {
     const dataAddress = te.ready['dataAddress'] as string;
     const stranger = await RawPeer.connect(dataAddress);
     const silent = await RawPeer.connect(dataAddress);
-    await silent.handshake(cluster.env['FLINKISH_CLUSTER_ID']!, cluster.env['FLINKISH_SECRET']!);
+    await silent.handshake(cluster.env['FLINKISH_CLUSTER_ID']!, cluster.env['FLINKISH_SECRET']!, { plane: Plane.Data });
     // Default handshake timeout 5 s, idle timeout 10 s.
     await Promise.all([stranger.waitClosed(15_000), silent.waitClosed(20_000)]);
     await te.waitForLine((line) => line.includes('data connection idle'), 1000);

@@ -5,6 +5,7 @@ import { createLogger } from '../../../lib/logging.js';
 import { DataTransport } from '../../../lib/network/data-transport.js';
 import type { DataMessage } from '../../../lib/network/messages.js';
 import { RawPeer } from '../../support/raw-peer.js';
+import { Plane } from '../../../lib/transport/handshake.js';
 import { waitFor } from '../../support/wait.js';
 
 const log = createLogger({ level: 'silent' });
@@ -90,7 +91,7 @@ describe('network - data connections', () => {
     await waitFor('the legitimate connection open', () => atB.length === 1);
 
     const silent = await RawPeer.connect(addrB);
-    await silent.handshake('c', 'secret-0123456789');
+    await silent.handshake('c', 'secret-0123456789', { plane: Plane.Data });
     await silent.waitClosed(5000);
     // By now the legitimate pair has been idle longer than the idle timeout too: heartbeats kept it.
     assert.deepEqual(lostAtA, []);
