@@ -92,6 +92,8 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     const record = await waitFor('the savepoint in progress in etcd', async () =>
       (await view!.savepoints.list(jobId)).find((r) => r.state === 'in-progress'),
     );
+    // Recorded is not yet triggered: pause the leader only once its triggers are sent.
+    await leader.waitForLine((line) => line.includes('savepoint triggered'), 20_000);
     leader.pause();
     for (const te of cluster.taskExecutors) te.resume();
     const stateFiles = () => (existsSync(record.path) ? readdirSync(record.path).filter((f) => f.endsWith('.state')) : []);
