@@ -11,7 +11,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server } from 'node:net';
+import { ErrorCode, RuntimeError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { formatHostPort, parseHostPort } from '../util/host-address.js';
 import { HandshakeKeys, Plane } from '../transport/handshake.js';
 import { MAX_HANDSHAKING_CONNECTIONS } from '../transport/transport.js';
 import { DataConnection, type DataConnectionSettings } from './data-connection.js';
@@ -20,7 +22,10 @@ import type { DataMessage } from './messages.js';
 export interface DataTransportOptions {
   /** This TaskExecutor's id. */
   readonly node: string;
+  /** Bind address of the data server. */
   readonly host: string;
+  /** The host peers dial, in the data address sent at registration (default: `host`). */
+  readonly advertisedHost?: string;
   readonly clusterId: string;
   /** The node secret: the data plane's key is derived from it (clients have no access here). */
   readonly secret: string;
@@ -64,7 +69,7 @@ export class DataTransport {
     };
   }
 
-  /** Listens on an ephemeral port of `host`; resolves with `host:port`. */
+  /** Listens on an ephemeral port of `host`; resolves with `advertisedHost:port`, the data address. */
   async start(): Promise<string> {
     const server = createServer((socket) => {
       if (this.stopped) return socket.destroy();
@@ -84,7 +89,7 @@ export class DataTransport {
     });
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('data server has no TCP address');
-    this.address = `${this.options.host}:${addr.port}`;
+    this.address = formatHostPort(this.options.advertisedHost || this.options.host, addr.port);
     return this.address;
   }
 
@@ -108,8 +113,10 @@ export class DataTransport {
   }
 
   private dial(peer: DataPeer): DataConnection {
-    const colon = peer.dataAddress.lastIndexOf(':');
-    const socket = createConnection({ host: peer.dataAddress.slice(0, colon), port: Number(peer.dataAddress.slice(colon + 1)) });
+    const address = parseHostPort(peer.dataAddress);
+    // The ResourceManager admits only valid data addresses: this one did not come through it.
+    if (!address) throw new RuntimeError(ErrorCode.InvalidArgument, `data address of ${peer.taskExecutorId} is not host:port: '${peer.dataAddress}'`);
+    const socket = createConnection(address);
     const conn = new DataConnection(socket, this.settings, this.handlers, this.options.log, peer.taskExecutorId);
     this.track(conn);
     return conn;
