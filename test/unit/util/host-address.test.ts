@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../../lib/config.js';
 import { ConfigError } from '../../../lib/errors.js';
 import { resolveOptions } from '../../../lib/actor/options.js';
+import { allowedHostNames } from '../../../lib/rest/http.js';
 import { formatHostPort, hostProblem, isWildcardHost, parseHostPort, resolveHosts } from '../../../lib/util/host-address.js';
 
 const SECRET = 'host-address-test-secret-0123';
@@ -98,6 +99,15 @@ describe('addresses - configuration keys host and advertisedHost', () => {
     }
     assert.match(configError(() => loadConfig({ env: {}, flags: { masterAddress: '0.0.0.0:6123' } }), 'masterAddress').message, /wildcard/);
     assert.equal(loadConfig({ env: {}, flags: { masterAddress: '[::1]:6123' } }).masterAddress, '[::1]:6123');
+  });
+});
+
+describe('addresses - Host names the REST and metrics servers answer', () => {
+  it('answers the advertised host of a wildcard bind, never the wildcard itself', () => {
+    const names = allowedHostNames('0.0.0.0', ['master-1.example', '198.18.0.2']);
+    assert.ok(names.has('master-1.example') && names.has('198.18.0.2') && names.has('localhost'));
+    assert.ok(!names.has('0.0.0.0'));
+    assert.ok(!allowedHostNames('::', []).has('::'));
   });
 });
 
