@@ -11,7 +11,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server } from 'node:net';
-import { ErrorCode, RuntimeError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { formatHostPort, parseHostPort } from '../util/host-address.js';
 import { HandshakeKeys, Plane } from '../transport/handshake.js';
@@ -98,7 +97,16 @@ export class DataTransport {
     if (this.stopped) return;
     let conn = this.senders.get(peer.taskExecutorId);
     if (conn === undefined) {
-      conn = this.dial(peer);
+      const address = parseHostPort(peer.dataAddress);
+      if (!address) {
+        // Nobody can be dialed there (the ResourceManager admits no such address): the peer is lost
+        // to the tasks that send to it, as if its connection had failed.
+        const reason = `data address '${peer.dataAddress}' is not host:port`;
+        this.options.log.warn({ peer: peer.taskExecutorId, reason }, 'data connection not possible');
+        queueMicrotask(() => this.options.onPeerLost(peer.taskExecutorId, reason));
+        return;
+      }
+      conn = this.dial(peer.taskExecutorId, address);
       this.senders.set(peer.taskExecutorId, conn);
     }
     conn.send(msg);
@@ -112,12 +120,9 @@ export class DataTransport {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private dial(peer: DataPeer): DataConnection {
-    const address = parseHostPort(peer.dataAddress);
-    // The ResourceManager admits only valid data addresses: this one did not come through it.
-    if (!address) throw new RuntimeError(ErrorCode.InvalidArgument, `data address of ${peer.taskExecutorId} is not host:port: '${peer.dataAddress}'`);
+  private dial(taskExecutorId: string, address: { host: string; port: number }): DataConnection {
     const socket = createConnection(address);
-    const conn = new DataConnection(socket, this.settings, this.handlers, this.options.log, peer.taskExecutorId);
+    const conn = new DataConnection(socket, this.settings, this.handlers, this.options.log, taskExecutorId);
     this.track(conn);
     return conn;
   }
