@@ -120,7 +120,7 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     secret: options.secret ?? null,
     clientSecret: options.clientSecret ?? null,
     clientProtocol: options.clientProtocol ?? null,
-    ...resolveHosts(options.host ?? defaults.host, options.advertisedHost, { host: 'host', advertisedHost: 'advertisedHost', hint: 'advertisedHost' }),
+    ...resolveHosts(options.host ?? defaults.host, options.advertisedHost),
     port: options.port ?? defaults.port,
     listen: options.listen ?? defaults.listen,
     tls: options.tls ?? null,
