@@ -72,7 +72,7 @@ export interface ClusterConfig {
   jobBuildMemoryMb: number;
   /** Largest job module a Master accepts (with HA, never above what the HA store holds per job). */
   jobModuleMaxBytes: number;
-  /** Host names the REST API answers besides loopback names and `host` (DNS-rebinding guard). */
+  /** Host names the REST API answers besides loopback names, `host` and `advertisedHost` (DNS-rebinding guard). */
   restAllowedHosts: string[];
 }
 
