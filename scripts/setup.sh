@@ -11,8 +11,8 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 if [ "${1:-}" = "--tests" ]; then
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
-  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-  command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  [ -x /usr/sbin/ip ] || [ -x /usr/bin/ip ] || command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || missing+=(nftables)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
