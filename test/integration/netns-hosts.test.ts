@@ -200,16 +200,19 @@ describe('netns hosts - nothing survives a run', function () {
     assert.equal(existsSync(net.dataRoot), false);
   });
 
-  it('a run ended by SIGTERM removes its namespaces and processes on the way out', async () => {
-    const holder = await launch('test/fixtures/netns-holder.js', { readyTimeoutMs: 30_000 });
-    const runId = String(holder.ready['runId']);
-    assert.equal((await listOurNamespaces()).filter((n) => n.startsWith(runId)).length, 3);
-    holder.kill('SIGTERM');
-    await holder.waitForExit();
-    assert.deepEqual((await listOurNamespaces()).filter((n) => n.startsWith(runId)), []);
-    await waitFor('the server in the namespace gone', () => !alive(Number(holder.ready['serverPid'])));
-    assert.equal(existsSync(String(holder.ready['dataRoot'])), false);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`a run ended by ${signal} removes its namespaces and processes on the way out`, async () => {
+      const holder = await launch('test/fixtures/netns-holder.js', { readyTimeoutMs: 30_000 });
+      const runId = String(holder.ready['runId']);
+      assert.equal((await listOurNamespaces()).filter((n) => n.startsWith(runId)).length, 3);
+      holder.kill(signal);
+      await holder.waitForExit();
+      assert.equal(holder.signal, signal, 'the signal was swallowed instead of ending the process');
+      assert.deepEqual((await listOurNamespaces()).filter((n) => n.startsWith(runId)), []);
+      await waitFor('the server in the namespace gone', () => !alive(Number(holder.ready['serverPid'])));
+      assert.equal(existsSync(String(holder.ready['dataRoot'])), false);
   });
+  }
 
   it('what a SIGKILLed run left is swept by the next run, and live runs are left alone', async () => {
     const live = await NetnsHosts.create({ hosts: 1 });

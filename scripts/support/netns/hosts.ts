@@ -9,10 +9,11 @@
  * network test beds) and its loopback; no namespace has a default route, so nothing can leave.
  * Because every run has its own namespaces, parallel runs use the same addresses without meeting.
  *
- * Names. Every namespace is `fkh-<creator pid>-<random>-<role>`: unique per run, and a later
- * run can tell a leftover of a dead run (creator PID gone) from a live one and sweep only those
+ * Names. Every namespace is `fkh-<creator pid>.<its start time>-<random>-<role>`: unique per run,
+ * and a later run can tell a leftover of a dead run (no process with that PID and start time, so
+ * a reused PID does not count) from a live one and sweep only those
  * ({@link sweepStaleNetnsHosts}). Each host also has a local data directory under a temp root
- * `fkh-<pid>-<random>-*`: its "disk".
+ * of the same name: its "disk".
  *
  * Partitions. nftables rules inside the receiving host drop what arrives from a cut peer
  * (`ip saddr @cut_from drop` on the input hook of table `inet flinkish_faults`). Dropping at the
@@ -44,7 +45,7 @@
  * await net.destroy();
  * ```
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,7 +57,8 @@ import { NetnsCommandError, NetnsInvalidUseError, NetnsUnavailableError } from '
 
 /** Every namespace and temp dir of ours starts with this. */
 export const NETNS_PREFIX = 'fkh';
-const NAME_PATTERN = new RegExp(`^${NETNS_PREFIX}-(\\d+)-([0-9a-f]+)-`);
+/** `fkh-<pid>.<start>-<random>-`: the creator's PID and start time (clock ticks since boot). */
+const NAME_PATTERN = new RegExp(`^${NETNS_PREFIX}-(\\d+)\\.(\\d+)-([0-9a-f]+)-`);
 /** The test-bed block: 198.18.0.0/15; hosts live in 198.18.0.0/24. */
 const SUBNET_PREFIX = '198.18.0.';
 const MAX_HOSTS = 253;
@@ -201,7 +203,9 @@ export class NetnsHosts {
     await checkCapabilities(ipCommand, nftCommand);
     await sweepStaleNetnsHosts({ ipCommand });
 
-    const runId = `${NETNS_PREFIX}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const started = processStartTicks(process.pid);
+    if (started === null) throw new NetnsUnavailableError('/proc/self/stat is unreadable: namespace hosts need a mounted /proc');
+    const runId = `${NETNS_PREFIX}-${process.pid}.${started}-${randomBytes(3).toString('hex')}`;
     const dataRoot = await mkdtemp(path.join(os.tmpdir(), `${runId}-`));
     const net = new NetnsHosts(runId, `${runId}-sw`, dataRoot, ipCommand, nftCommand);
     register(net);
@@ -296,7 +300,7 @@ export class NetnsHosts {
 
   /** Remove every partition rule of this run. */
   async healAll(): Promise<void> {
-    this.assertUsable();
+    if (this.destroyed) return; // nothing left to heal
     for (const key of [...this.cuts.keys()]) {
       this.cuts.delete(key);
       const [receiver, sender] = key.split('<-').map((name) => this.hosts.find((h) => h.name === name)!);
@@ -400,24 +404,31 @@ function namespaceNames(stdout: string): string[] {
     .filter(Boolean);
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * When the process started, in clock ticks since boot (field 22 of /proc/PID/stat), or null if
+ * there is no such process. With the PID, it names one process for the machine's uptime: a PID
+ * reused by a later process has a later start.
+ */
+function processStartTicks(pid: number): string | null {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? null : (fields[19] ?? null);
+  } catch {
+    return null;
   }
 }
 
 /**
- * Remove namespaces and temp data dirs of ours (`fkh-<pid>-...`) whose creating process is dead:
- * what a SIGKILLed run left. Namespaces of live runs, and anything not named by us, are left alone.
+ * Remove namespaces and temp data dirs of ours (`fkh-<pid>.<start>-...`) whose creating process
+ * is gone (no process with that PID and start time): what a SIGKILLed run left. Namespaces of live runs, and anything not named by us, are left alone.
  * Resolves with the namespaces removed.
  */
 export async function sweepStaleNetnsHosts({ ipCommand = 'ip' }: { ipCommand?: string } = {}): Promise<string[]> {
   const stale = (name: string): boolean => {
     const match = NAME_PATTERN.exec(name);
-    return match !== null && Number(match[1]) !== process.pid && !processAlive(Number(match[1]));
+    return match !== null && processStartTicks(Number(match[1])) !== match[2];
   };
   const removed = namespaceNames((await run(ipCommand, ['netns', 'list'])).stdout).filter(stale);
   for (const namespace of removed) await removeNamespace(ipCommand, namespace);
