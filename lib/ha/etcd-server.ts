@@ -354,15 +354,15 @@ class PortClash extends EtcdStartError {
 
 async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
   const count = options.members;
+  const hosts = options.hosts;
+  if (hosts && (hosts.length !== count || new Set(hosts.map((h) => h.address)).size !== count)) {
+    throw new EtcdStartError('cluster', `hosts must list ${count} distinct addresses, one per member (got ${hosts.map((h) => h.address).join(', ')})`);
+  }
   const heartbeat = options.heartbeatIntervalMs ?? DEFAULT_ETCD_HEARTBEAT_MS;
   const election = options.electionTimeoutMs ?? DEFAULT_ETCD_ELECTION_TIMEOUT_MS;
   const binary = options.binary ?? process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
   const ownsRoot = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'flinkish-etcd-')));
-  const hosts = options.hosts;
-  if (hosts && (hosts.length !== count || new Set(hosts.map((h) => h.address)).size !== count)) {
-    throw new EtcdStartError('cluster', `hosts must list ${count} distinct addresses, one per member (got ${hosts.map((h) => h.address).join(', ')})`);
-  }
   const ports = hosts ? hosts.flatMap(() => [ETCD_CLIENT_PORT, ETCD_PEER_PORT]) : await freePorts(2 * count);
   const token = `flinkish-${randomBytes(6).toString('hex')}`;
   const tls = options.tls;

@@ -164,6 +164,9 @@ describe('netns hosts - hosts, partitions and host kill', function () {
     const grandchild = Number(victims[1]!.ready['childPid']);
     assert.ok(alive(grandchild), 'the grandchild runs');
     writeFileSync(path.join(c.dataDir, 'state'), 'checkpoint');
+    // `ip netns exec` execs: the launcher's PID is the process itself, in the host's namespace.
+    const inHost = await c.pids();
+    for (const pid of [...victims.map((v) => v.pid), grandchild]) assert.ok(inHost.includes(pid), `pid ${pid} is not in ${c.namespace}`);
 
     await c.kill();
     for (const pid of [...victims.map((v) => v.pid), grandchild]) {
