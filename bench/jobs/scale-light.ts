@@ -12,6 +12,8 @@ export default function scaleLight(env: StreamEnvironment): void {
   const perSecond = Math.max(1, Number(env.args['recordsPerSecond'] ?? 100));
   const pause = new Int32Array(new SharedArrayBuffer(4));
   env.enableCheckpointing(Number(env.args['checkpointMs'] ?? 500));
+  // Above the default of 128, so that the job runs at parallelism 256 (no keyed state: the value only bounds p).
+  env.setMaxParallelism(1024);
   env
     .fromGenerator((i) => {
       // Atomics.wait sleeps the task thread: a light, paced source.
