@@ -155,6 +155,7 @@ async function runPhase(cluster: HaCluster, client: ClusterClient, masterPid: nu
   const cpuSeconds = mainThreadCpuSeconds(masterPid) - cpu0;
   const windowSeconds = (Date.now() - w0) / 1000;
   const inWindow = done.length - c0;
+  console.error(`scale: p = ${n} checkpoint durations in order: ${done.map((c) => c.durationMs).join(', ')} ms`);
   const durations = done.map((c) => c.durationMs!).sort((a, b) => a - b);
   // The Master's main-thread CPU in the window, less its heartbeat share, per checkpoint (it
   // includes the status polls of this benchmark: an upper bound).
