@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run(quick: boolean): Promise<void>
   failover: () => import('./failover.js'),
   checkpoint: () => import('./checkpoint.js'),
   framing: () => import('./framing.js'),
+  scale: () => import('./scale.js'),
 };
 
 const args = process.argv.slice(2);
