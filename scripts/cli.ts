@@ -11,6 +11,7 @@ import { loadConfig, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
 import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
+import { isUrlLocation } from '../lib/storage/location.js';
 import { startMaster } from './processes/master.js';
 import { runApplication } from './processes/application.js';
 import { startTaskExecutor } from './processes/taskexecutor.js';
@@ -209,7 +210,7 @@ program
         ...(o.parallelism ? { parallelism: o.parallelism } : {}),
         ...(o.arg ? { args: o.arg } : {}),
         ...(o.name ? { name: o.name } : {}),
-        ...(o.fromSavepoint ? { fromSavepoint: path.resolve(o.fromSavepoint) } : {}),
+        ...(o.fromSavepoint ? { fromSavepoint: isUrlLocation(o.fromSavepoint) ? o.fromSavepoint : path.resolve(o.fromSavepoint) } : {}),
       });
       if (o.detached) {
         console.log(jobId);

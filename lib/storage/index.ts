@@ -5,19 +5,20 @@
  * in its workerData. Clients are made once per process and reused.
  *
  * Callers work with locations (`/dir/chk-3/v-0.state`, `s3://bucket/ckpt/job/chk-3/v-0.state`):
- * `locate` splits one into its storage and key.
+ * `locate` splits one into its storage and key. The AWS SDK is loaded on the first s3://
+ * location only: a task's worker on file:// storage does not pay for it (~150 ms, 8 MB).
  */
-import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
+import { ExponentialBackoff, handleType, retry } from 'cockatiel';
+import { StorageFailedError } from './errors.js';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { stat } from 'node:fs/promises';
 import { FileStorage } from './file-storage.js';
 import { parseLocation } from './location.js';
-import { createS3Client, S3Storage } from './s3-storage.js';
 import type { CheckpointStorage, S3Settings } from './types.js';
 
 export * from './errors.js';
 export * from './location.js';
 export { FileStorage } from './file-storage.js';
-export { S3Storage, PART_BYTES } from './s3-storage.js';
 export { METADATA_NAME, type CheckpointStorage, type S3Settings } from './types.js';
 
 let settings: S3Settings = { endpoint: '', region: '', pathStyle: false };
@@ -38,59 +39,89 @@ export function storageSettings(): S3Settings {
 }
 
 /** The storage and key of `location`. */
-export function locate(location: string): { storage: CheckpointStorage; key: string } {
+export async function locate(location: string): Promise<{ storage: CheckpointStorage; key: string }> {
   const parsed = parseLocation(location);
   if (parsed.kind === 'file') return { storage: fileRoot, key: parsed.path.slice(1) };
+  const { createS3Client, S3Storage } = await import('./s3-storage.js');
   client ??= createS3Client(settings);
   return { storage: new S3Storage(client, parsed.bucket), key: parsed.key };
 }
 
+/** The FileStorage of a file location (for synchronous writes), or null for an object store. */
+export function fileStorageOf(location: string): { storage: FileStorage; key: string } | null {
+  const parsed = parseLocation(location);
+  return parsed.kind === 'file' ? { storage: fileRoot, key: parsed.path.slice(1) } : null;
+}
+
 export async function writeObject(location: string, bytes: Uint8Array): Promise<void> {
-  const { storage, key } = locate(location);
+  const { storage, key } = await locate(location);
   await storage.put(key, bytes);
 }
 
 export async function readObject(location: string): Promise<Buffer> {
-  const { storage, key } = locate(location);
+  const { storage, key } = await locate(location);
   return storage.getBytes(key);
 }
 
 export async function objectExists(location: string): Promise<boolean> {
-  const { storage, key } = locate(location);
+  const { storage, key } = await locate(location);
   return storage.exists(key);
 }
 
 /** Locations of every object below `dir`. */
 export async function listBelow(dir: string): Promise<string[]> {
-  const { storage, key } = locate(dir);
+  const { storage, key } = await locate(dir);
   const keys = await storage.list(key);
   const parsed = parseLocation(dir);
   return parsed.kind === 'file' ? keys.map((k) => `/${k}`) : keys.map((k) => `s3://${parsed.bucket}/${k}`);
 }
 
 export async function deleteBelow(dir: string): Promise<number> {
-  const { storage, key } = locate(dir);
+  const { storage, key } = await locate(dir);
   return storage.deletePrefix(key);
 }
 
 /** Deletes objects, all of one storage (a checkpoint's directory). */
 export async function deleteObjects(locations: readonly string[]): Promise<void> {
   if (locations.length === 0) return;
-  const { storage } = locate(locations[0]!);
-  await storage.delete(locations.map((l) => locate(l).key));
+  const { storage } = await locate(locations[0]!);
+  const keys = await Promise.all(locations.map(async (l) => (await locate(l)).key));
+  await storage.delete(keys);
+}
+
+/** Streams `from` into `to` (either kind of storage; multipart to S3 when large). */
+export async function copyObject(from: string, to: string): Promise<void> {
+  const source = await locate(from);
+  const target = await locate(to);
+  await target.storage.put(target.key, await source.storage.get(source.key));
+}
+
+/** A directory that exists, or a prefix with at least one object (an object store has no empty directories). */
+export async function directoryExists(dir: string): Promise<boolean> {
+  const file = fileStorageOf(dir);
+  if (file !== null) {
+    try {
+      return (await stat(file.storage.fileOf(file.key))).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+  return (await listBelow(dir)).length > 0;
 }
 
 /** Writes `<dir>/_metadata`, last: the directory is complete once it exists. */
 export async function completeDirectory(dir: string, metadata: Uint8Array | string): Promise<void> {
-  const { storage, key } = locate(dir);
+  const { storage, key } = await locate(dir);
   await storage.complete(key, metadata);
 }
 
 /**
- * Retries `work` with exponential backoff (on top of the S3 client's own retries): a snapshot
- * upload outlives a store that restarts or a link that drops for a few seconds.
+ * Retries `work` with exponential backoff (on top of the S3 client's own retries) when the
+ * object store failed: a snapshot upload outlives a store that restarts or a link that drops
+ * for a few seconds. File errors (a full disk, a missing permission) and missing objects are
+ * not retried: they do not heal in seconds.
  */
 export function withBackoff<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
-  const policy = retry(handleAll, { maxAttempts: attempts - 1, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5000 }) });
+  const policy = retry(handleType(StorageFailedError), { maxAttempts: attempts - 1, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5000 }) });
   return policy.execute(work);
 }

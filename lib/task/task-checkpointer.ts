@@ -5,10 +5,12 @@
  *      source position are taken and ENCODED (the state shares live values);
  *   2. the barrier goes out on every output channel, behind the records emitted before it;
  *   3. asynchronous phase: the bytes are written atomically to checkpoint storage while the
- *      task goes on; then `cp.ack` with the handle, or `cp.declined` on any failure. A small
- *      snapshot is written at once instead (a millisecond or two): an asynchronous write takes
- *      nine turns of the task's event loop, and a source whose function blocks between records
- *      (a paced source) turns it slowly, which made checkpoints of tiny state take seconds.
+ *      task goes on (an S3 upload, multipart when large, retried with backoff); then `cp.ack`
+ *      with the handle, or `cp.declined` on any failure. A small snapshot to a FILE is written
+ *      at once instead (a millisecond or two): an asynchronous write takes nine turns of the
+ *      task's event loop, and a source whose function blocks between records (a paced source)
+ *      turns it slowly, which made checkpoints of tiny state take seconds. An upload to an
+ *      object store cannot be synchronous: it is always started and awaited off the record path.
  *
  * A failure never fails the task: the checkpoint is declined and the coordinator aborts it.
  */
@@ -19,10 +21,10 @@ import type { ResultPartition } from '../network/result-partition.js';
 import type { TaskDeploymentDescriptor } from './descriptor.js';
 import { CheckpointDeclinedError } from './errors.js';
 import type { SinkWriters } from './sink-writers.js';
-import { encodeSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshotFile, writeSnapshotFileSync } from './snapshot-store.js';
+import { encodeSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
 import type { FromWorker } from './worker-protocol.js';
 
-/** Snapshots up to this size are written synchronously (see above). */
+/** Snapshots up to this size are written synchronously to file storage (see above). */
 export const SYNC_SNAPSHOT_MAX_BYTES = 256 * 1024;
 
 export interface CheckpointerParts {
@@ -70,8 +72,7 @@ export class TaskCheckpointer {
     // Forwarded even after a failed snapshot, so that downstream alignment does not stall.
     for (const p of this.parts.partitions) p.broadcastBarrier(barrier);
     if (bytes === undefined) return;
-    if (bytes.length <= SYNC_SNAPSHOT_MAX_BYTES) this.persistNow(barrier, bytes);
-    else void this.persist(barrier, bytes);
+    if (bytes.length > SYNC_SNAPSHOT_MAX_BYTES || !this.persistNow(barrier, bytes)) void this.persist(barrier, bytes);
   }
 
   /** Declines a checkpoint without a snapshot (e.g. superseded during alignment). */
@@ -84,16 +85,18 @@ export class TaskCheckpointer {
     this.parts.post({ t: 'cp.declined', checkpointId, error: toWireError(error) });
   }
 
-  private persistNow(barrier: BarrierInfo, bytes: Buffer): void {
+  /** True if the snapshot was handled here (written or declined); false if storage is not a file system. */
+  private persistNow(barrier: BarrierInfo, bytes: Buffer): boolean {
     const { vertexId, subtaskIndex } = this.tdd;
     const path = snapshotPath(barrier.dir, vertexId, subtaskIndex);
     try {
-      writeSnapshotFileSync(path, bytes);
+      if (!writeSnapshotSync(path, bytes)) return false;
     } catch (err) {
       this.decline(barrier.checkpointId, `writing ${path} failed`, err);
-      return;
+      return true;
     }
     this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
+    return true;
   }
 
   private async persist(barrier: BarrierInfo, bytes: Buffer): Promise<void> {
@@ -101,7 +104,7 @@ export class TaskCheckpointer {
     const path = snapshotPath(barrier.dir, vertexId, subtaskIndex);
     this.writing++;
     try {
-      await writeSnapshotFile(path, bytes);
+      await writeSnapshot(path, bytes);
       this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
     } catch (err) {
       this.decline(barrier.checkpointId, `writing ${path} failed`, err);
