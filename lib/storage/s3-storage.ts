@@ -29,6 +29,10 @@ const PARTS_IN_FLIGHT = 4;
 const DELETE_BATCH = 1000;
 
 export function createS3Client(settings: S3Settings): S3Client {
+  // The SDK warns, unstructured on stderr, that its releases after January 2027 need Node 22:
+  // ours is pinned to one that supports Node 20 (package.json), so the warning is noise in
+  // every process's log. An operator who sets the variable keeps their choice.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   return new S3Client({
     region: settings.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
