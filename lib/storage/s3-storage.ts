@@ -16,6 +16,7 @@ import {
   ListObjectsV2Command,
   S3Client,
   S3ServiceException,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
@@ -28,7 +29,8 @@ const PARTS_IN_FLIGHT = 4;
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
 
-export function createS3Client(settings: S3Settings): S3Client {
+/** `credentials`: for an embedder that holds its own; by default the SDK's chain finds them. */
+export function createS3Client(settings: S3Settings, credentials?: S3ClientConfig['credentials']): S3Client {
   // The SDK warns, unstructured on stderr, that its releases after January 2027 need Node 22:
   // ours is pinned to one that supports Node 20 (package.json), so the warning is noise in
   // every process's log. An operator who sets the variable keeps their choice.
@@ -42,6 +44,7 @@ export function createS3Client(settings: S3Settings): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 5,
+    ...(credentials ? { credentials } : {}),
   });
 }
 

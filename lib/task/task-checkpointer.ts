@@ -13,6 +13,8 @@
  *      object store cannot be synchronous: it is always started and awaited off the record path.
  *
  * A failure never fails the task: the checkpoint is declined and the coordinator aborts it.
+ * An upload that ends after its checkpoint was aborted deletes what it wrote: the JobMaster
+ * deleted the checkpoint's directory at the abort, before the object existed.
  */
 import type { ChainRunner } from '../dataflow/operators.js';
 import { toWireError } from '../errors.js';
@@ -21,6 +23,7 @@ import type { ResultPartition } from '../network/result-partition.js';
 import type { TaskDeploymentDescriptor } from './descriptor.js';
 import { CheckpointDeclinedError } from './errors.js';
 import type { SinkWriters } from './sink-writers.js';
+import { deleteObjects } from '../storage/index.js';
 import { encodeSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
 import type { FromWorker } from './worker-protocol.js';
 
@@ -36,6 +39,8 @@ export interface CheckpointerParts {
 
 export class TaskCheckpointer {
   private writing = 0;
+  /** Checkpoints with an upload in flight, and whether each was aborted meanwhile. */
+  private readonly uploads = new Map<number, { aborted: boolean }>();
   /** Called whenever an asynchronous write ends (the task may be waiting to finish). */
   onIdle: () => void = () => undefined;
 
@@ -75,6 +80,12 @@ export class TaskCheckpointer {
     if (bytes.length > SYNC_SNAPSHOT_MAX_BYTES || !this.persistNow(barrier, bytes)) void this.persist(barrier, bytes);
   }
 
+  /** The coordinator aborted `checkpointId`: an upload of it still in flight is deleted when it ends. */
+  aborted(checkpointId: number): void {
+    const upload = this.uploads.get(checkpointId);
+    if (upload) upload.aborted = true;
+  }
+
   /** Declines a checkpoint without a snapshot (e.g. superseded during alignment). */
   decline(checkpointId: number, problem: string, cause?: unknown): void {
     const error = new CheckpointDeclinedError(this.tdd.executionId, checkpointId, `${problem}${cause instanceof Error ? `: ${cause.message}` : ''}`, cause);
@@ -102,13 +113,17 @@ export class TaskCheckpointer {
   private async persist(barrier: BarrierInfo, bytes: Buffer): Promise<void> {
     const { vertexId, subtaskIndex } = this.tdd;
     const path = snapshotPath(barrier.dir, vertexId, subtaskIndex);
+    const upload = { aborted: false };
+    this.uploads.set(barrier.checkpointId, upload);
     this.writing++;
     try {
       await writeSnapshot(path, bytes);
-      this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
+      if (upload.aborted) await deleteObjects([path]).catch(() => undefined); // best effort: a leftover is never referenced
+      else this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
     } catch (err) {
-      this.decline(barrier.checkpointId, `writing ${path} failed`, err);
+      if (!upload.aborted) this.decline(barrier.checkpointId, `writing ${path} failed`, err);
     } finally {
+      this.uploads.delete(barrier.checkpointId);
       this.writing--;
       this.onIdle();
     }

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { S3Client } from '@aws-sdk/client-s3';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
-import { PART_BYTES, S3Storage } from '../../lib/storage/s3-storage.js';
+import { createS3Client, PART_BYTES, S3Storage } from '../../lib/storage/s3-storage.js';
 import { StorageErrorCode } from '../../lib/storage/index.js';
 import { distRoot, killAll } from '../support/launcher.js';
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from '../support/s3-server.js';
@@ -26,24 +25,22 @@ function completed(details: { checkpoints: Array<{ status: string; id: number }>
 describe('storage - checkpoints and savepoints in an S3-compatible store', function () {
   this.timeout(180_000);
   let s3: TestS3Server;
+  let s3Client: ReturnType<typeof createS3Client>;
   let bucket: S3Storage;
   let cluster: HaCluster | undefined;
 
   // A fresh store per test (it starts in about a second): each test sees only its own objects.
   beforeEach(async () => {
     s3 = await startS3Server([BUCKET]);
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: S3RVER_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: S3RVER_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
-    });
-    bucket = new S3Storage(client, BUCKET);
+    const credentials = { accessKeyId: S3RVER_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: S3RVER_CREDENTIALS.AWS_SECRET_ACCESS_KEY };
+    s3Client = createS3Client({ endpoint: s3.endpoint, region: 'us-east-1', pathStyle: true }, credentials);
+    bucket = new S3Storage(s3Client, BUCKET);
   });
   afterEach(async () => {
     await cluster?.stop();
     cluster = undefined;
     await killAll();
+    s3Client.destroy();
     await s3.stop();
   });
 
@@ -145,5 +142,18 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     const result = await client.waitForResult(second);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.deepEqual(checkExactlyOnce(output, records, keys), []);
+  });
+
+  it('an aborted checkpoint leaves nothing in the bucket', async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2, env: clusterEnv() });
+    const client = await cluster.client();
+    const jobId = await client.submitFile(job('slow-checkpoints'), { args: { timeoutMs: 50 } });
+    const details = await waitFor('an aborted checkpoint', async () => {
+      const d = await client.status(jobId);
+      return d.checkpoints.some((c) => c.status === 'aborted') ? d : undefined;
+    }, { timeoutMs: 30_000 });
+    const aborted = details.checkpoints.find((c) => c.status === 'aborted')!;
+    await waitFor(`the objects of chk-${aborted.id} to be deleted`, async () => (await bucket.list(`checkpoints/${jobId}/chk-${aborted.id}`)).length === 0, { timeoutMs: 10_000 });
+    await client.cancel(jobId);
   });
 });

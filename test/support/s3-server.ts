@@ -4,8 +4,8 @@
  * Nothing in lib/ knows it is s3rver: tests reach it through the endpoint and credentials
  * any S3 store (MinIO, Ceph RGW) would be given.
  *
- * Run as a program (`node dist/test/support/s3-server.js DIR BUCKET...`) this file IS the
- * server: it prints `{"ready":true,"endpoint"}` once it listens.
+ * Run as a program (`node dist/test/support/s3-server.js ADDRESS DIR BUCKET...`) this file IS
+ * the server: it prints `{"ready":true,"endpoint"}` once it listens.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,11 +24,12 @@ export interface TestS3Server {
   stop(): Promise<void>;
 }
 
-export async function startS3Server(buckets: readonly string[]): Promise<TestS3Server> {
+/** `address`: where it binds (loopback by default; a test host's address across hosts). */
+export async function startS3Server(buckets: readonly string[], options: { address?: string } = {}): Promise<TestS3Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'flinkish-s3-'));
   let proc: Proc;
   try {
-    proc = await launch('test/support/s3-server.js', { args: [dir, ...buckets], name: 's3rver' });
+    proc = await launch('test/support/s3-server.js', { args: [options.address ?? '127.0.0.1', dir, ...buckets], name: 's3rver' });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -45,12 +46,12 @@ export async function startS3Server(buckets: readonly string[]): Promise<TestS3S
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [dir, ...buckets] = process.argv.slice(2);
-  if (!dir) throw new Error('usage: s3-server.js DIR BUCKET...');
+  const [bindAddress, dir, ...buckets] = process.argv.slice(2);
+  if (!bindAddress || !dir) throw new Error('usage: s3-server.js ADDRESS DIR BUCKET...');
   // s3rver has no type declarations; its constructor options are documented in its README.
   const { default: S3rver } = (await import('s3rver' as string)) as { default: new (options: Record<string, unknown>) => { run(): Promise<{ address: string; port: number }>; close(): Promise<void> } };
   const server = new S3rver({
-    address: '127.0.0.1',
+    address: bindAddress,
     port: 0,
     directory: dir,
     silent: true,
