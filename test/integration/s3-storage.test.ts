@@ -156,4 +156,14 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     await waitFor(`the objects of chk-${aborted.id} to be deleted`, async () => (await bucket.list(`checkpoints/${jobId}/chk-${aborted.id}`)).length === 0, { timeoutMs: 10_000 });
     await client.cancel(jobId);
   });
+
+  it("a job's collected records are kept in the bucket and read back with its result", async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2, env: clusterEnv() });
+    const client = await cluster.client();
+    const jobId = await client.submitFile(job('wordcount'), { args: { lines: 200, vocabulary: 10 } });
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.ok(result.collected.length > 0);
+    assert.ok(await bucket.exists(`checkpoints/results/${jobId}.collected`), 'the records are an object beside the checkpoints');
+  });
 });
