@@ -200,7 +200,7 @@ program
   .option('-p, --parallelism <n>', 'default parallelism', positiveInt)
   .option('-a, --arg <key=value>', 'argument for the job (env.args), repeatable', keyValue)
   .option('--name <name>', 'job name (default: the module file name)')
-  .option('-s, --from-savepoint <dir>', 'start from this savepoint (rescaling allowed: key groups are redistributed)')
+  .option('-s, --from-savepoint <dir>', 'start from this savepoint, a directory or s3:// location (rescaling allowed: key groups are redistributed)')
   .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
   .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string; fromSavepoint?: string }) => {
     // A wrong path is the user's to fix before any cluster is involved.
@@ -261,7 +261,7 @@ program
   .command('savepoint')
   .description('take a savepoint of a running job (and stop it with --stop)')
   .argument('<job-id>')
-  .option('--dir <dir>', 'target directory (default: the cluster\'s savepointDir)')
+  .option('--dir <dir>', 'target directory or s3://bucket/prefix (default: the cluster\'s savepointDir)')
   .option('--stop', 'cancel the job once the savepoint is taken')
   .addHelpText('after', '\nExamples:\n  flinkish savepoint 3f2a... \n  flinkish savepoint 3f2a... --stop --dir /shared/savepoints')
   .action(async (jobId: string, o: { dir?: string; stop?: boolean }) => {
