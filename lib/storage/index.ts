@@ -116,7 +116,7 @@ export async function completeDirectory(dir: string, metadata: Uint8Array | stri
 }
 
 /**
- * Retries `work` with exponential backoff (on top of the S3 client's own retries) when the
+ * Retries `work` with exponential backoff (jittered, on top of the S3 client's own retries) when the
  * object store failed: a snapshot upload outlives a store that restarts or a link that drops
  * for a few seconds. File errors (a full disk, a missing permission) and missing objects are
  * not retried: they do not heal in seconds.

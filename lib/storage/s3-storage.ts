@@ -26,6 +26,9 @@ import { METADATA_NAME, type CheckpointStorage, type S3Settings } from './types.
 /** Multipart part size (S3's minimum is 5 MiB). */
 export const PART_BYTES = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
+const CONNECT_TIMEOUT_MS = 5000;
+/** A socket that moves no byte for this long is given up (an upload of a part keeps it busy). */
+const IDLE_TIMEOUT_MS = 20_000;
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
 
@@ -44,6 +47,9 @@ export function createS3Client(settings: S3Settings, credentials?: S3ClientConfi
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 5,
+    // A link that drops silently (a partition) must fail the request, not hang it for TCP's
+    // minutes: the SDK's retries and withBackoff (index.ts) then take over.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
     ...(credentials ? { credentials } : {}),
   });
 }

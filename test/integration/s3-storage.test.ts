@@ -166,4 +166,33 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     assert.ok(result.collected.length > 0);
     assert.ok(await bucket.exists(`checkpoints/results/${jobId}.collected`), 'the records are an object beside the checkpoints');
   });
+
+  it('while the store hangs (SIGSTOP) tasks keep processing and no checkpoint completes; after it resumes checkpoints complete, exactly once', async () => {
+    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2, env: clusterEnv() });
+    const client = await cluster.client();
+    const output = path.join(cluster.workDir, 'out');
+    const records = 24_000;
+    const keys = 6;
+    const jobId = await client.submitFile(job('keyed-count'), { args: { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200 } });
+    await waitFor('a checkpoint', async () => completed(await client.status(jobId)).length > 0, { timeoutMs: 30_000 });
+    const emitted = async () => (await client.status(jobId)).subtasks.reduce((sum, s) => sum + s.metrics.recordsOut, 0);
+    const pausedAt = Date.now();
+    s3.proc.pause();
+    try {
+      const before = await emitted();
+      await waitFor('records processed while the store hangs', async () => (await emitted()) > before + 2000, { timeoutMs: 15_000 });
+      const during = (await client.status(jobId)).checkpoints.filter((c) => c.triggeredAt > pausedAt && c.status === 'completed');
+      assert.deepEqual(during, [], 'a checkpoint cannot complete before its snapshots are uploaded');
+    } finally {
+      s3.proc.resume();
+    }
+    const resumedAt = Date.now();
+    await waitFor('a checkpoint after the store resumed', async () => (await client.status(jobId)).checkpoints.some((c) => c.triggeredAt > resumedAt && c.status === 'completed'), {
+      timeoutMs: 30_000,
+    });
+    const result = await client.waitForResult(jobId);
+    assert.equal(result.state, 'finished', JSON.stringify(result.failure));
+    assert.equal(result.details.attempt, 0, 'the outage did not fail the job');
+    assert.deepEqual(checkExactlyOnce(output, records, keys), []);
+  });
 });
