@@ -10,6 +10,7 @@ import { ConfigError } from './errors.js';
 import { checkEtcdCredentials, etcdCredentialsOf } from './ha/etcd-auth.js';
 import { normalizeLocation } from './storage/location.js';
 import type { S3Settings } from './storage/types.js';
+import { isWildcardHost, parseHostPort, resolveHosts } from './util/host-address.js';
 
 export interface ClusterConfig {
   /** Peers with another cluster id are refused. */
@@ -18,8 +19,10 @@ export interface ClusterConfig {
   secret: string;
   /** Client secret: what the CLI and ClusterClient authenticate with (>= 16 characters, not `secret`). */
   clientSecret: string;
-  /** Address every process binds to; loopback by default. */
+  /** Address this process's servers bind to (RPC, data plane, REST, metrics); loopback by default. A wildcard (`0.0.0.0`, `::`) needs `advertisedHost`. */
   host: string;
+  /** Address peers reach this process at: its node id, data address and REST address carry it (default: `host`). */
+  advertisedHost: string;
   /** Master RPC port; 0 picks a free one. */
   masterPort: number;
   /** `host:port` of the Master, for TaskExecutors and clients (standalone mode). */
@@ -77,7 +80,7 @@ export interface ClusterConfig {
   jobBuildMemoryMb: number;
   /** Largest job module a Master accepts (with HA, never above what the HA store holds per job). */
   jobModuleMaxBytes: number;
-  /** Host names the REST API answers besides loopback names and `host` (DNS-rebinding guard). */
+  /** Host names the REST API answers besides loopback names, `host` and `advertisedHost` (DNS-rebinding guard). */
   restAllowedHosts: string[];
 }
 
@@ -86,6 +89,7 @@ export const configDefaults: ClusterConfig = {
   secret: '',
   clientSecret: '',
   host: '127.0.0.1',
+  advertisedHost: '',
   masterPort: 6123,
   masterAddress: '127.0.0.1:6123',
   etcdEndpoints: [],
@@ -129,6 +133,7 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   secret: 'string',
   clientSecret: 'string',
   host: 'string',
+  advertisedHost: 'string',
   masterPort: 'int',
   masterAddress: 'string',
   etcdEndpoints: 'list',
@@ -278,7 +283,16 @@ function validate(c: ClusterConfig): ClusterConfig {
   if (c.clientSecret !== '' && c.clientSecret.length < 16) throw new ConfigError('clientSecret', 'must be at least 16 characters');
   if (c.clientSecret !== '' && c.clientSecret === c.secret) throw new ConfigError('clientSecret', 'must differ from secret, or every client could pose as a node');
   if (!c.clusterId) throw new ConfigError('clusterId', 'must not be empty');
-  if (!/^[^:\s]+:\d+$/.test(c.masterAddress)) throw new ConfigError('masterAddress', `must be host:port, got '${c.masterAddress}'`);
+  const hosts = resolveHosts(c.host, c.advertisedHost, {
+    host: 'host',
+    advertisedHost: 'advertisedHost',
+    hint: `advertisedHost (${envName('advertisedHost')} or --advertised-host)`,
+  });
+  c.host = hosts.host;
+  c.advertisedHost = hosts.advertisedHost;
+  const master = parseHostPort(c.masterAddress);
+  if (!master) throw new ConfigError('masterAddress', `must be host:port (an IPv6 address in brackets: [::1]:6123), got '${c.masterAddress}'`);
+  if (isWildcardHost(master.host)) throw new ConfigError('masterAddress', `names the wildcard ${master.host}: give the Master's advertised address`);
   if (!LOG_LEVELS.includes(c.logLevel)) throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got '${c.logLevel}'`);
   for (const endpoint of c.etcdEndpoints) {
     if (!/^https?:\/\/[^/\s]+$/.test(endpoint)) throw new ConfigError('etcdEndpoints', `each must be http(s)://host:port, got '${endpoint}'`);

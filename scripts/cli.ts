@@ -149,16 +149,20 @@ function onSignals(stop: () => Promise<void>): void {
 program
   .command('master')
   .description('run a Master process (standalone, or one of several HA Masters with --etcd)')
-  .option('--host <host>', 'address to bind')
+  .option('--host <host>', 'address the RPC, REST and metrics servers bind (a wildcard such as 0.0.0.0 needs --advertised-host)')
+  .option('--advertised-host <host>', 'address other hosts reach this Master at (default: --host); its node id and published REST address carry it')
   .option('--port <port>', 'RPC port (0: any free port)', port)
   .option('--work-dir <dir>', 'working directory')
   .option('--slot-request-timeout-ms <ms>', 'how long a job waits for slots', positiveInt)
   .option('--application <job-module>', 'application mode: run this one job, then shut the cluster down')
   .option('-p, --parallelism <n>', 'default parallelism of the application job', positiveInt)
   .option('-a, --arg <key=value>', 'argument for the application job, repeatable', keyValue)
-  .addHelpText('after', '\nExamples:\n  FLINKISH_SECRET=... flinkish master --port 6123\n  FLINKISH_SECRET=... flinkish master --application dist/scripts/jobs/wordcount.js -p 2')
-  .action(async (o: { host?: string; port?: number; workDir?: string; slotRequestTimeoutMs?: number; application?: string; parallelism?: number; arg?: Record<string, string> }) => {
-    const c = config({ host: o.host, masterPort: o.port, workDir: o.workDir, slotRequestTimeoutMs: o.slotRequestTimeoutMs });
+  .addHelpText(
+    'after',
+    '\nExamples:\n  FLINKISH_SECRET=... flinkish master --port 6123\n  FLINKISH_SECRET=... flinkish master --application dist/scripts/jobs/wordcount.js -p 2\n  FLINKISH_SECRET=... flinkish --etcd http://10.0.0.1:2379 master --host 10.0.0.2   # one of the HA Masters, on its own machine',
+  )
+  .action(async (o: { host?: string; advertisedHost?: string; port?: number; workDir?: string; slotRequestTimeoutMs?: number; application?: string; parallelism?: number; arg?: Record<string, string> }) => {
+    const c = config({ host: o.host, advertisedHost: o.advertisedHost, masterPort: o.port, workDir: o.workDir, slotRequestTimeoutMs: o.slotRequestTimeoutMs });
     const master = await startMaster(c);
     onSignals(() => master.stop());
     if (o.application) {
@@ -178,10 +182,12 @@ program
   .option('--slots <n>', 'number of task slots', positiveInt)
   .option('--slot-memory-mb <mb>', 'managed memory per slot (heap limit of each task thread)', positiveInt)
   .option('--id <id>', 'TaskExecutor id (default: derived from its port)')
+  .option('--host <host>', 'address the RPC, data and metrics servers bind (a wildcard such as 0.0.0.0 needs --advertised-host)')
+  .option('--advertised-host <host>', 'address other hosts reach this TaskExecutor at (default: --host); its node id and data address carry it')
   .option('--work-dir <dir>', 'working directory')
-  .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish taskexecutor --master 127.0.0.1:6123 --slots 2')
-  .action(async (o: { slots?: number; slotMemoryMb?: number; id?: string; workDir?: string }) => {
-    const c = config({ slots: o.slots, slotMemoryMb: o.slotMemoryMb, workDir: o.workDir });
+  .addHelpText('after', '\nExamples:\n  FLINKISH_SECRET=... flinkish taskexecutor --master 127.0.0.1:6123 --slots 2\n  FLINKISH_SECRET=... flinkish --etcd http://10.0.0.1:2379 taskexecutor --host 0.0.0.0 --advertised-host 10.0.0.7')
+  .action(async (o: { slots?: number; slotMemoryMb?: number; id?: string; host?: string; advertisedHost?: string; workDir?: string }) => {
+    const c = config({ slots: o.slots, slotMemoryMb: o.slotMemoryMb, host: o.host, advertisedHost: o.advertisedHost, workDir: o.workDir });
     let te: Awaited<ReturnType<typeof startTaskExecutor>> | undefined;
     te = await startTaskExecutor(c, {
       ...(o.id ? { id: o.id } : {}),

@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # etcd for HA (tests, demo); with --tests also openssl (the TLS test's certificates) and
-# Chromium (the dashboard test drives it).
+# Chromium (the dashboard test drives it), iproute2 and nftables (namespace test hosts and partitions).
 missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 if [ "${1:-}" = "--tests" ]; then
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/sbin/ip ] || [ -x /usr/bin/ip ] || command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || missing+=(nftables)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

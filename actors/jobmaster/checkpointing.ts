@@ -170,6 +170,8 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
       options: { savepoint: savepoint !== null, dir },
     });
   }
+  // Its triggers are on their way: from here on, only the acknowledgements decide.
+  if (savepoint) env.log.info({ checkpointId, path: dir, stop: savepoint.stop }, 'savepoint triggered');
 }
 
 /** Step 3. */

@@ -10,7 +10,7 @@ import { ExecutionGraph } from './execution-graph.js';
 import type { SavepointRequest } from './protocol.js';
 import { RestartBackoff } from './restart-strategy.js';
 import type { RestorePoint } from './restore.js';
-import type { JobDetails, JobState } from './status.js';
+import { vertexStatusOf, type JobDetails, type JobState } from './status.js';
 
 export interface JobMasterInput {
   env: ActorEnv;
@@ -100,14 +100,7 @@ export function detailsOf(context: Context, state: JobState): JobDetails {
     state,
     submittedAt: job.submittedAt,
     endedAt: context.endedAt,
-    vertices: job.jobGraph.vertices.map((v) => ({
-      id: v.id,
-      name: v.name,
-      parallelism: v.parallelism,
-      slotSharingGroup: v.slotSharingGroup,
-      operatorIds: v.operatorIds,
-      inputs: v.inputs.map((i) => ({ source: i.source, partitioner: i.partitioner })),
-    })),
+    vertices: vertexStatusOf(job.jobGraph),
     subtasks: context.graph.status(),
     slots: context.graph.heldSlots().map((s) => ({ allocationId: s.allocationId, taskExecutorId: s.taskExecutorId, slotIndex: s.slotIndex, group: s.group })),
     attempt: context.graph.attempt,

@@ -3,6 +3,7 @@ import type { WireError } from '../../lib/errors.js';
 import type { ExecutionState, TaskMetrics } from '../../lib/task/descriptor.js';
 import type { BlobRef } from '../../lib/ha/blob-store.js';
 import type { CheckpointStats } from './checkpoint-coordinator.js';
+import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
 
 /** The job's states, as the JobMaster machine names them. */
 export const JobState = {
@@ -41,6 +42,18 @@ export interface VertexStatus {
   slotSharingGroup: string;
   operatorIds: readonly string[];
   inputs: Array<{ source: string; partitioner: string }>;
+}
+
+/** The vertices of a job graph as status reports show them. */
+export function vertexStatusOf(graph: JobGraph): VertexStatus[] {
+  return graph.vertices.map((v) => ({
+    id: v.id,
+    name: v.name,
+    parallelism: v.parallelism,
+    slotSharingGroup: v.slotSharingGroup,
+    operatorIds: v.operatorIds,
+    inputs: v.inputs.map((i) => ({ source: i.source, partitioner: i.partitioner })),
+  }));
 }
 
 export interface JobDetails {

@@ -21,7 +21,7 @@ import { resourceManagerMachine } from '../resourcemanager/machine.js';
 import { RESOURCE_MANAGER_LOCAL_EVENTS, type ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
 import { moduleLimit, newJobId, prepareJob } from './job-preparation.js';
-import type { JobSummary, MasterMessage, PreparedJob, SubmitJob } from './protocol.js';
+import { CLIENT_MESSAGE_TYPES, type JobSummary, type MasterMessage, type PreparedJob, type SubmitJob } from './protocol.js';
 import { persistResult, recoverJobs, resultBlobStore, withCollected, type Recovered } from './recovery.js';
 import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { settleSavepointsAndStops } from './savepoint-recovery.js';
@@ -84,18 +84,7 @@ export const MasterErrorCode = {
 } as const;
 
 /** Requests from clients and TaskExecutors; refused while not serving. */
-const REQUESTS = [
-  'master.job.submit',
-  'master.job.list',
-  'master.job.status',
-  'master.job.result',
-  'master.job.cancel',
-  'master.job.savepoint',
-  'master.job.savepoints',
-  'master.code.get',
-  'master.cluster.overview',
-  'master.cluster.shutdown',
-] as const;
+const REQUESTS = [...CLIENT_MESSAGE_TYPES, 'master.code.get', 'master.cluster.shutdown'] as const;
 
 const refuseAll = (code: string) => Object.fromEntries(REQUESTS.map((type) => [type, { actions: { type: 'refuse', params: { code } } }]));
 

@@ -14,7 +14,7 @@ import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { deleteBelow } from '../../lib/storage/index.js';
 import { SavepointState, type StopIntent } from '../../lib/ha/etcd-savepoints.js';
 import type { Logger } from '../../lib/logging.js';
-import type { JobResult } from '../jobmaster/status.js';
+import { vertexStatusOf, type JobResult } from '../jobmaster/status.js';
 import type { LeaderStores, StoredJob } from './ha.js';
 import { persistResult, type Recovered } from './recovery.js';
 import { releaseEndedJob } from './sink-ownership.js';
@@ -64,14 +64,7 @@ export function stoppedResult(job: StoredJob, intent: StopIntent, now: number): 
     stoppedWithSavepoint: intent.savepointPath,
     details: {
       ...base,
-      vertices: job.jobGraph.vertices.map((v) => ({
-        id: v.id,
-        name: v.name,
-        parallelism: v.parallelism,
-        slotSharingGroup: v.slotSharingGroup,
-        operatorIds: v.operatorIds,
-        inputs: v.inputs.map((i) => ({ source: i.source, partitioner: i.partitioner })),
-      })),
+      vertices: vertexStatusOf(job.jobGraph),
       subtasks: [],
       slots: [],
       attempt: 0,

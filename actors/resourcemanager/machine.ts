@@ -8,7 +8,9 @@
  * States: `serving` until stopped.
  */
 import { setup } from 'xstate';
-import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
+import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
+import { isWildcardHost, parseHostPort } from '../../lib/util/host-address.js';
+import { RegistrationRefusedError, ResourceManagerErrorCode } from './errors.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ClusterOverview, ResourceManagerMessage } from './protocol.js';
@@ -36,6 +38,17 @@ export const resourceManagerMachine = setup({
     register: ({ context, event }) => {
       if (event.type !== 'rm.te.register') return;
       const { env, slots } = context;
+      const problem = dataAddressProblem(event.dataAddress);
+      if (problem) {
+        env.log.warn({ taskExecutor: event.taskExecutorId, dataAddress: event.dataAddress, problem }, 'TaskExecutor registration refused');
+        replyError(
+          event.replyTo,
+          new RegistrationRefusedError(ResourceManagerErrorCode.InvalidDataAddress, `data address '${event.dataAddress}' ${problem}: set the TaskExecutor's advertisedHost`, {
+            taskExecutorId: event.taskExecutorId,
+          }),
+        );
+        return;
+      }
       const known = slots.taskExecutor(event.taskExecutorId);
       if (known) {
         // Re-registration (a reconnect, or a restarted process with the same id): whatever it ran is gone.
@@ -170,6 +183,14 @@ function tellSafely<M>(context: Context, ref: ActorRef<M>, message: M): void {
     // The peer is unreachable: its death watch reports it, and the loss is handled there.
     context.env.log.warn({ err, to: ref.path }, 'message not sent');
   }
+}
+
+/** Peers dial a data address as it is: it must be `host:port` of a host that names someone. */
+function dataAddressProblem(address: unknown): string | null {
+  const parsed = typeof address === 'string' ? parseHostPort(address) : null;
+  if (!parsed) return 'is not host:port';
+  if (isWildcardHost(parsed.host)) return 'names a wildcard host, which peers cannot dial';
+  return null;
 }
 
 function overviewOf(context: Context): ClusterOverview {

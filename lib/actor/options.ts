@@ -3,6 +3,7 @@
  * and what is allowed, so a bad configuration fails at start, not at the first message.
  */
 import { ConfigError } from '../errors.js';
+import { resolveHosts } from '../util/host-address.js';
 import type { Logger } from '../logging.js';
 import type { TlsSettings } from '../transport/transport.js';
 import type { SupervisionPolicy } from './supervision.js';
@@ -24,8 +25,10 @@ export interface ActorSystemOptions {
   clientSecret?: string;
   /** What a client connection may deliver: messages of these types to the actor of that name. */
   clientProtocol?: ClientProtocol;
-  /** Address to listen on; loopback by default. */
+  /** Address to listen on; loopback by default. A wildcard (`0.0.0.0`, `::`) needs `advertisedHost`. */
   host?: string;
+  /** Address peers dial: this system's node id is `advertisedHost:port` (default: `host`). */
+  advertisedHost?: string;
   /** 0 picks an ephemeral port. */
   port?: number;
   /** false for a client-only system (it dials, nobody dials it). Default true. */
@@ -117,7 +120,7 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     secret: options.secret ?? null,
     clientSecret: options.clientSecret ?? null,
     clientProtocol: options.clientProtocol ?? null,
-    host: options.host ?? defaults.host,
+    ...resolveHosts(options.host ?? defaults.host, options.advertisedHost),
     port: options.port ?? defaults.port,
     listen: options.listen ?? defaults.listen,
     tls: options.tls ?? null,
@@ -147,7 +150,6 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
   }
   if (o.secret !== null && o.secret === o.clientSecret) throw new ConfigError('clientSecret', 'must differ from the node secret, or clients could pose as nodes');
   if (o.secret === null && o.listen) throw new ConfigError('listen', 'a client (clientSecret without secret) cannot listen: set listen: false');
-  if (typeof o.host !== 'string' || o.host.length === 0) throw new ConfigError('host', 'must be a host name or IP address');
   positiveInt('port', o.port, 0, 65535);
   positiveInt('heartbeatIntervalMs', o.heartbeatIntervalMs, 10);
   positiveInt('heartbeatTimeoutMs', o.heartbeatTimeoutMs, o.heartbeatIntervalMs + 1);

@@ -119,7 +119,7 @@ export class ActorSystem implements RefRouter {
     // The node id is known only once listening.
     system.log = system.log.child({ node: system.node });
     system.transport.log = system.log;
-    system.log.debug({ listen: system.options.listen }, 'actor system started');
+    system.log.debug({ listen: system.options.listen, bind: system.options.host }, 'actor system started');
     return system;
   }
 

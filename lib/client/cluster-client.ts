@@ -27,6 +27,7 @@ import type { LeaderRetrieval } from '../ha/types.js';
 import type { EtcdCredentials } from '../ha/etcd-auth.js';
 import type { Logger } from '../logging.js';
 import { isUrlLocation } from '../storage/location.js';
+import { parseHostPort } from '../util/host-address.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
 import type { JobSummary, MasterMessage } from '../../actors/master/protocol.js';
 import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
@@ -319,9 +320,9 @@ async function reachEtcd(ha: EtcdHaServices, timeoutMs: number): Promise<{ waite
 
 /** Open (and close) a TCP connection to `host:port` until one succeeds; null once it did. */
 async function reachPort(address: string, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
-  const i = address.lastIndexOf(':');
-  const host = address.slice(0, i);
-  const port = Number(address.slice(i + 1));
+  const parsed = parseHostPort(address);
+  if (!parsed) return { waitedMs: 0, cause: new Error(`'${address}' is not host:port`) };
+  const { host, port } = parsed;
   const started = Date.now();
   for (;;) {
     const cause = await new Promise<Error | null>((resolve) => {

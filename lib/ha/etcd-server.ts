@@ -1,6 +1,7 @@
 /**
  * Starts and stops real etcd processes (Debian's etcd-server 3.4) for scripts, the demo and
- * tests: loopback only, ephemeral ports, temp data dirs, every process killed by PID.
+ * tests: loopback with ephemeral ports by default, or one member per given host address
+ * (`hosts`, e.g. namespace test hosts); temp data dirs, every process killed by PID.
  *
  * Timing. etcd's defaults (heartbeat 100 ms, election timeout 1000 ms) are kept: on a busy
  * two-core test machine a shorter election timeout makes the etcd cluster itself flap.
@@ -53,7 +54,25 @@ export interface EtcdClusterOptions {
   auth?: boolean;
   /** Serve clients and peers over TLS (https URLs) with these PEM files. */
   tls?: EtcdTlsFiles;
+  /**
+   * Where each member runs (one entry per member), instead of all on 127.0.0.1 with ephemeral
+   * ports: member i listens on and advertises `address` (an IPv4 address or hostname of its host)
+   * with etcd's standard ports 2379 (clients) and 2380 (peers), so addresses must be distinct.
+   * The calling process must reach every address: it probes the members and enables auth.
+   */
+  hosts?: EtcdMemberHost[];
 }
+
+export interface EtcdMemberHost {
+  /** The address the member binds and advertises. */
+  address: string;
+  /** Run etcd through this argv prefix (e.g. `['ip', 'netns', 'exec', NS]`); it must exec etcd, so that etcd's PID is the child's. */
+  commandPrefix?: string[];
+}
+
+/** etcd's standard ports, used when members run on their own hosts. */
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
 
 export interface EtcdTlsFiles {
   /** CA that signed the members' certificate (and the client certificate). */
@@ -131,6 +150,8 @@ class EtcdProcess implements EtcdMember {
     private readonly log: Logger | undefined,
     /** For a detached member: the file its output goes to. */
     private readonly detachedLog: string | null = null,
+    /** Run etcd through this argv prefix (another host's namespace); empty: run it directly. */
+    private readonly commandPrefix: string[] = [],
   ) {}
 
   /** Set once auth is enabled, for the health probes. */
@@ -146,15 +167,15 @@ class EtcdProcess implements EtcdMember {
 
   /** Spawn the process; rejects if it exits during `graceMs` (e.g. a port clash). */
   start(): void {
-    const args = ['--data-dir', this.dir, ...this.args()];
+    const [command, ...args] = [...this.commandPrefix, this.binary, '--data-dir', this.dir, ...this.args()] as [string, ...string[]];
     let child: ChildProcess;
     if (this.detachedLog) {
       const fd = openSync(this.detachedLog, 'a');
-      child = spawn(this.binary, args, { stdio: ['ignore', fd, fd], detached: true });
+      child = spawn(command, args, { stdio: ['ignore', fd, fd], detached: true });
       closeSync(fd);
       child.unref();
     } else {
-      child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       if (child.pid !== undefined) trackPid(child.pid);
     }
     this.child = child;
@@ -333,19 +354,24 @@ class PortClash extends EtcdStartError {
 
 async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
   const count = options.members;
+  const hosts = options.hosts;
+  if (hosts && (hosts.length !== count || new Set(hosts.map((h) => h.address)).size !== count)) {
+    throw new EtcdStartError('cluster', `hosts must list ${count} distinct addresses, one per member (got ${hosts.map((h) => h.address).join(', ')})`);
+  }
   const heartbeat = options.heartbeatIntervalMs ?? DEFAULT_ETCD_HEARTBEAT_MS;
   const election = options.electionTimeoutMs ?? DEFAULT_ETCD_ELECTION_TIMEOUT_MS;
   const binary = options.binary ?? process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
   const ownsRoot = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'flinkish-etcd-')));
-  const ports = await freePorts(2 * count);
+  const ports = hosts ? hosts.flatMap(() => [ETCD_CLIENT_PORT, ETCD_PEER_PORT]) : await freePorts(2 * count);
   const token = `flinkish-${randomBytes(6).toString('hex')}`;
   const tls = options.tls;
   const scheme = tls ? 'https' : 'http';
   const specs = Array.from({ length: count }, (_, i) => ({
     name: `etcd${i}`,
-    clientUrl: `${scheme}://127.0.0.1:${ports[2 * i]}`,
-    peerUrl: `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
+    clientUrl: `${scheme}://${hosts?.[i]?.address ?? '127.0.0.1'}:${ports[2 * i]}`,
+    peerUrl: `${scheme}://${hosts?.[i]?.address ?? '127.0.0.1'}:${ports[2 * i + 1]}`,
+    commandPrefix: hosts?.[i]?.commandPrefix ?? [],
   }));
   const tlsArgs = tls
     ? [
@@ -383,7 +409,7 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       ...tlsArgs,
     ];
     const detachedLog = options.detached ? path.join(root, `${spec.name}.log`) : null;
-    members.push(new EtcdProcess(spec.name, spec.clientUrl, spec.peerUrl, dir, args, binary, options.log, detachedLog));
+    members.push(new EtcdProcess(spec.name, spec.clientUrl, spec.peerUrl, dir, args, binary, options.log, detachedLog, spec.commandPrefix));
   }
 
   let stopped = false;

@@ -9,7 +9,7 @@ export async function startProcessMetrics(config: ClusterConfig, system: ActorSy
   if (config.metricsPort < 0) return null;
   metrics.enableProcessMetrics();
   metrics.observeActorSystem(system);
-  const server = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics, log: system.log, allowedHosts: config.restAllowedHosts });
+  const server = await startMetricsServer({ host: config.host, advertisedHost: config.advertisedHost, port: config.metricsPort, metrics, log: system.log, allowedHosts: config.restAllowedHosts });
   system.log.info({ metrics: server.address }, 'metrics endpoint listening');
   return server;
 }

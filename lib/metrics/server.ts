@@ -10,10 +10,19 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(options: { host: string; port: number; metrics: RuntimeMetrics; log: Logger; allowedHosts?: readonly string[] }): Promise<MetricsServer> {
+export async function startMetricsServer(options: {
+  /** Bind address. */
+  host: string;
+  /** The host in the reported address; default: the bound address. */
+  advertisedHost?: string;
+  port: number;
+  metrics: RuntimeMetrics;
+  log: Logger;
+  allowedHosts?: readonly string[];
+}): Promise<MetricsServer> {
   const { metrics, log } = options;
   // The same guards as the REST API: deadlines, a connection cap, the Host check.
-  const hosts = allowedHostNames(options.host, options.allowedHosts ?? []);
+  const hosts = allowedHostNames(options.host, [...(options.advertisedHost ? [options.advertisedHost] : []), ...(options.allowedHosts ?? [])]);
   const server = createServer(deadlineOptions(), (req, res) => {
     if (!isAllowedHost(req.headers.host, hosts)) {
       const refused = hostNotAllowed(req.headers.host);
@@ -33,6 +42,6 @@ export async function startMetricsServer(options: { host: string; port: number; 
     );
   });
   server.maxConnections = DEFAULT_MAX_CONNECTIONS;
-  const address = await listen(server, options.host, options.port);
+  const address = await listen(server, options.host, options.port, options.advertisedHost);
   return { address, close: () => closeServer(server) };
 }

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from '../logging.js';
+import { formatHostPort, parseHostPort } from '../util/host-address.js';
 import { HandshakeKeys, Plane } from '../transport/handshake.js';
 import { MAX_HANDSHAKING_CONNECTIONS } from '../transport/transport.js';
 import { DataConnection, type DataConnectionSettings } from './data-connection.js';
@@ -20,7 +21,10 @@ import type { DataMessage } from './messages.js';
 export interface DataTransportOptions {
   /** This TaskExecutor's id. */
   readonly node: string;
+  /** Bind address of the data server. */
   readonly host: string;
+  /** The host peers dial, in the data address sent at registration (default: `host`). */
+  readonly advertisedHost?: string;
   readonly clusterId: string;
   /** The node secret: the data plane's key is derived from it (clients have no access here). */
   readonly secret: string;
@@ -64,7 +68,7 @@ export class DataTransport {
     };
   }
 
-  /** Listens on an ephemeral port of `host`; resolves with `host:port`. */
+  /** Listens on an ephemeral port of `host`; resolves with `advertisedHost:port`, the data address. */
   async start(): Promise<string> {
     const server = createServer((socket) => {
       if (this.stopped) return socket.destroy();
@@ -84,7 +88,7 @@ export class DataTransport {
     });
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('data server has no TCP address');
-    this.address = `${this.options.host}:${addr.port}`;
+    this.address = formatHostPort(this.options.advertisedHost || this.options.host, addr.port);
     return this.address;
   }
 
@@ -93,7 +97,16 @@ export class DataTransport {
     if (this.stopped) return;
     let conn = this.senders.get(peer.taskExecutorId);
     if (conn === undefined) {
-      conn = this.dial(peer);
+      const address = parseHostPort(peer.dataAddress);
+      if (!address) {
+        // Nobody can be dialed there (the ResourceManager admits no such address): the peer is lost
+        // to the tasks that send to it, as if its connection had failed.
+        const reason = `data address '${peer.dataAddress}' is not host:port`;
+        this.options.log.warn({ peer: peer.taskExecutorId, reason }, 'data connection not possible');
+        queueMicrotask(() => this.options.onPeerLost(peer.taskExecutorId, reason));
+        return;
+      }
+      conn = this.dial(peer.taskExecutorId, address);
       this.senders.set(peer.taskExecutorId, conn);
     }
     conn.send(msg);
@@ -107,10 +120,9 @@ export class DataTransport {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private dial(peer: DataPeer): DataConnection {
-    const colon = peer.dataAddress.lastIndexOf(':');
-    const socket = createConnection({ host: peer.dataAddress.slice(0, colon), port: Number(peer.dataAddress.slice(colon + 1)) });
-    const conn = new DataConnection(socket, this.settings, this.handlers, this.options.log, peer.taskExecutorId);
+  private dial(taskExecutorId: string, address: { host: string; port: number }): DataConnection {
+    const socket = createConnection(address);
+    const conn = new DataConnection(socket, this.settings, this.handlers, this.options.log, taskExecutorId);
     this.track(conn);
     return conn;
   }

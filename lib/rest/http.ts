@@ -2,15 +2,19 @@
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpError, RestErrorCode } from './errors.js';
+import { formatHostPort, isWildcardHost } from '../util/host-address.js';
 
-/** Listen on `host:port` (0: a free port); resolves with the bound `host:port`. */
-export function listen(server: Server, host: string, port: number): Promise<string> {
+/**
+ * Listen on `host:port` (0: a free port); resolves with `advertisedHost:port`, the address to
+ * tell others (without an advertised host, the bound address).
+ */
+export function listen(server: Server, host: string, port: number, advertisedHost?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       const address = server.address() as AddressInfo;
-      resolve(`${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
+      resolve(formatHostPort(advertisedHost || address.address, address.port));
     });
   });
 }
@@ -52,9 +56,13 @@ export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise
   }
 }
 
-/** Loopback names, the bound host and the configured extra names, lower case, without brackets. */
+/**
+ * Loopback names, the bound host and the configured extra names (the advertised host among
+ * them), lower case, without brackets. A wildcard names no one, so it is never a valid `Host`.
+ */
 export function allowedHostNames(host: string, extra: readonly string[]): Set<string> {
-  return new Set(['localhost', '127.0.0.1', '::1', host, ...extra].map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')));
+  const names = ['localhost', '127.0.0.1', '::1', host, ...extra].filter((h) => h !== '' && !isWildcardHost(h));
+  return new Set(names.map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')));
 }
 
 /** The name in a `Host` header (`name`, `name:port`, `[v6]:port`), lower case. */

@@ -32,6 +32,7 @@ export async function startMasterEndpoints(config: ClusterConfig, system: ActorS
       ? null
       : await startRestServer({
           host: config.host,
+          advertisedHost: config.advertisedHost,
           port: config.restPort,
           token: config.restToken,
           gateway,

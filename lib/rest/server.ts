@@ -20,7 +20,10 @@ import { apiRoutes, type Route } from './routes.js';
 import type { Router } from './router.js';
 
 export interface RestServerOptions {
+  /** Bind address. */
   host: string;
+  /** The host in the address this server reports (and the Master publishes); default: the bound address. */
+  advertisedHost?: string;
   /** 0 picks a free port. */
   port: number;
   /** Bearer token of the mutating endpoints; empty turns them off (403). */
@@ -44,7 +47,7 @@ export interface RestServerOptions {
 
 
 export interface RestServer {
-  /** `host:port` it listens on. */
+  /** `advertisedHost:port`: where others reach it. */
   address: string;
   close(): Promise<void>;
 }
@@ -63,7 +66,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     now: options.now ?? Date.now,
     savepointRoots: options.savepointRoots ?? [],
   });
-  const hosts = allowedHostNames(options.host, options.allowedHosts ?? []);
+  const hosts = allowedHostNames(options.host, [...(options.advertisedHost ? [options.advertisedHost] : []), ...(options.allowedHosts ?? [])]);
   const server = createServer(deadlineOptions(options.headersTimeoutMs, options.requestTimeoutMs), (req, res) => {
     handle(req, res, router, options, hosts).catch((err: unknown) => {
       const error = toHttpError(err);
@@ -73,7 +76,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     });
   });
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  const address = await listen(server, options.host, options.port);
+  const address = await listen(server, options.host, options.port, options.advertisedHost);
   options.log.info({ rest: address }, 'REST API and dashboard listening');
   return { address, close: () => closeServer(server) };
 }

@@ -31,8 +31,10 @@ import { storageSettings } from '../storage/index.js';
 
 export interface TaskRunnerOptions {
   readonly taskExecutorId: string;
-  /** Interface of the data server, e.g. '127.0.0.1'. */
+  /** Bind address of the data server, e.g. '127.0.0.1'. */
   readonly host: string;
+  /** The host of the data address that peers dial (default: `host`). */
+  readonly advertisedHost?: string;
   readonly clusterId: string;
   readonly secret: string;
   readonly log: Logger;
@@ -88,6 +90,7 @@ export class TaskRunner {
     this.transport = new DataTransport({
       node: options.taskExecutorId,
       host: options.host,
+      ...(options.advertisedHost ? { advertisedHost: options.advertisedHost } : {}),
       clusterId: options.clusterId,
       secret: options.secret,
       log: this.log,
@@ -103,7 +106,7 @@ export class TaskRunner {
   /** Starts the data server (TCP, ephemeral port). */
   async start(): Promise<{ dataAddress: string }> {
     const dataAddress = await this.transport.start();
-    this.log.info({ dataAddress }, 'data server listening');
+    this.log.info({ dataAddress, bind: this.options.host }, 'data server listening');
     return { dataAddress };
   }
 

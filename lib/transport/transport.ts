@@ -19,6 +19,7 @@ import type { Envelope } from './protocol.js';
 import { CLIENT_NODE_PREFIX, HandshakeKeys, Plane, type Role } from './handshake.js';
 import { AuthFailedError, HandshakeCode, HandshakeRefusedError, PERMANENT_REFUSALS } from './errors.js';
 import { LogThrottle } from '../util/log-throttle.js';
+import { formatHostPort, parseHostPort } from '../util/host-address.js';
 
 /** Lines about lost or unreachable peers: at most one per kind this often. */
 const LOSS_LOG_INTERVAL_MS = 10_000;
@@ -47,7 +48,10 @@ export interface TransportSettings extends Omit<ConnectionSettings, 'node' | 'ui
   secret: string | null;
   /** The client secret: a node that holds it serves clients; an endpoint with only it is a client. */
   clientSecret: string | null;
+  /** Bind address. */
   host: string;
+  /** The host of this node's id: what peers dial. */
+  advertisedHost: string;
   port: number;
   /** A client-only system does not listen; peers reach it over the connections it dials. */
   listen: boolean;
@@ -140,7 +144,7 @@ export class Transport {
       });
     });
     const address = server.address() as net.AddressInfo;
-    this.node = `${this.settings.host}:${address.port}`;
+    this.node = formatHostPort(this.settings.advertisedHost, address.port);
     this.server = server;
   }
 
@@ -474,9 +478,5 @@ function endGracefully(conn: Connection): void {
 
 /** `host:port` node ids are dialable; client ids are not. */
 export function parseNodeAddress(node: string): { host: string; port: number } | null {
-  const i = node.lastIndexOf(':');
-  if (i <= 0) return null;
-  const port = Number(node.slice(i + 1));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) return null;
-  return { host: node.slice(0, i), port };
+  return parseHostPort(node);
 }

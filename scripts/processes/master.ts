@@ -41,6 +41,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
     clientSecret,
     clientProtocol: { actor: 'master', types: CLIENT_MESSAGE_TYPES },
     host: config.host,
+    advertisedHost: config.advertisedHost,
     port: config.masterPort,
     name: 'master',
     logger,

@@ -10,6 +10,7 @@ import { requireSecret, s3SettingsOf, type ClusterConfig } from '../../lib/confi
 import { configureStorage } from '../../lib/storage/index.js';
 import { createLogger } from '../../lib/logging.js';
 import { TaskRunner } from '../../lib/task/runner.js';
+import { parseNodeAddress } from '../../lib/transport/transport.js';
 import { taskExecutorMachine } from '../../actors/taskexecutor/machine.js';
 import { TASK_EXECUTOR_LOCAL_EVENTS } from '../../actors/taskexecutor/protocol.js';
 import { CodeCache } from '../../actors/taskexecutor/code-cache.js';
@@ -35,11 +36,19 @@ export async function startTaskExecutor(
   const logger = createLogger({ name: 'taskexecutor', level: config.logLevel });
   configureStorage(s3SettingsOf(config));
   const secret = requireSecret(config);
-  const system = await ActorSystem.start({ clusterId: config.clusterId, secret, host: config.host, port: 0, name: 'taskexecutor', logger });
-  const taskExecutorId = options.id ?? `te-${system.node.split(':')[1]}-${randomBytes(3).toString('hex')}`;
+  const system = await ActorSystem.start({
+    clusterId: config.clusterId,
+    secret,
+    host: config.host,
+    advertisedHost: config.advertisedHost,
+    port: 0,
+    name: 'taskexecutor',
+    logger,
+  });
+  const taskExecutorId = options.id ?? `te-${parseNodeAddress(system.node)?.port ?? 0}-${randomBytes(3).toString('hex')}`;
   const workDir = path.resolve(config.workDir, `taskexecutor-${taskExecutorId}`);
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const runner = new TaskRunner({ taskExecutorId, host: config.host, clusterId: config.clusterId, secret, log: system.log, workDir });
+  const runner = new TaskRunner({ taskExecutorId, host: config.host, advertisedHost: config.advertisedHost, clusterId: config.clusterId, secret, log: system.log, workDir });
   const { dataAddress } = await runner.start();
   const slotMemory = config.slotMemoryMb * 1024 * 1024;
   const te = system.spawn('taskexecutor', taskExecutorMachine, {

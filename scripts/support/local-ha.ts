@@ -23,6 +23,10 @@ export interface HaClusterOptions {
   /** Extra FLINKISH_* settings for every process. */
   env?: Record<string, string>;
   workDir?: string;
+  /** Further arguments of the n-th `flinkish master` (from 0), e.g. `--host`. */
+  masterArgs?: (index: number) => string[];
+  /** Further arguments of the n-th `flinkish taskexecutor` (from 0). */
+  taskExecutorArgs?: (index: number) => string[];
 }
 
 export interface HaCluster {
@@ -68,16 +72,18 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
   let teCount = 0;
   let masterCount = 0;
   const startMaster = async () => {
+    const extra = options.masterArgs?.(masterCount) ?? [];
     const name = `master-${++masterCount}`;
-    const proc = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir], env, name, logFile: path.join(logsDir, `${name}.log`) });
+    const proc = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir, ...extra], env, name, logFile: path.join(logsDir, `${name}.log`) });
     masters.push(proc);
     return proc;
   };
   const startTaskExecutor = async () => {
+    const extra = options.taskExecutorArgs?.(teCount) ?? [];
     const id = `te-${++teCount}`;
     const name = `taskexecutor-${id}`;
     const proc = await launch(CLI, {
-      args: ['taskexecutor', '--slots', String(options.slots ?? 2), '--work-dir', workDir, '--id', id],
+      args: ['taskexecutor', '--slots', String(options.slots ?? 2), '--work-dir', workDir, '--id', id, ...extra],
       env,
       name,
       logFile: path.join(logsDir, `${name}.log`),

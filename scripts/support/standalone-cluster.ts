@@ -30,6 +30,10 @@ export interface ClusterOptions {
   slotRequestTimeoutMs?: number;
   slotMemoryMb?: number;
   env?: Record<string, string>;
+  /** Further arguments of `flinkish master` (e.g. `--host`, `--advertised-host`). */
+  masterArgs?: string[];
+  /** Further arguments of the n-th `flinkish taskexecutor` (from 0). */
+  taskExecutorArgs?: (index: number) => string[];
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -45,13 +49,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     FLINKISH_SLOT_MEMORY_MB: String(options.slotMemoryMb ?? 128),
     ...options.env,
   };
-  const master = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir], env, name: 'master' });
+  const master = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir, ...(options.masterArgs ?? [])], env, name: 'master' });
   const masterAddress = String(master.ready['node']);
   const clients: ClusterClient[] = [];
   let teCount = 0;
   const addTaskExecutor = (slots = options.slots ?? 2) =>
     launch(CLI, {
-      args: ['--master', masterAddress, 'taskexecutor', '--slots', String(slots), '--work-dir', workDir, '--id', `te-${++teCount}`],
+      args: ['--master', masterAddress, 'taskexecutor', '--slots', String(slots), '--work-dir', workDir, ...(options.taskExecutorArgs?.(teCount) ?? []), '--id', `te-${++teCount}`],
       env,
       name: `taskexecutor-${teCount}`,
     });

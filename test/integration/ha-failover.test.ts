@@ -3,23 +3,10 @@ import path from 'node:path';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
-import { distRoot, killAll, type Proc } from '../support/launcher.js';
-import { waitFor } from '../support/wait.js';
+import { distRoot, killAll } from '../support/launcher.js';
+import { firstCheckpoint, leaderOf } from '../support/ha-cluster.js';
 
 const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
-
-async function leaderOf(cluster: HaCluster, client: ClusterClient, not?: Proc): Promise<Proc> {
-  return waitFor('a leading Master', () => {
-    const leader = cluster.leader(client);
-    return leader && leader !== not ? leader : undefined;
-  }, { timeoutMs: 20_000 });
-}
-
-async function firstCheckpoint(client: ClusterClient, jobId: string): Promise<void> {
-  await waitFor('a completed checkpoint', async () => (await client.status(jobId)).checkpoints.some((c) => c.status === 'completed'), {
-    timeoutMs: 30_000,
-  });
-}
 
 describe('ha - Master failover', function () {
   this.timeout(120_000);

@@ -17,31 +17,18 @@ import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
-import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { decodeValue } from '../../lib/ha/codec.js';
 import { createEtcdClient, haRoot } from '../../lib/ha/etcd-client.js';
 import { EtcdSavepointStore, SavepointKeys, type SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
 import { EtcdJobResultStore } from '../../lib/ha/etcd-stores.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { CLI, startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
-import { distRoot, killAll, type Proc } from '../support/launcher.js';
+import { distRoot, killAll } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
+import { firstCheckpoint, leaderOf } from '../support/ha-cluster.js';
 
 const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
 const run = promisify(execFile);
-
-async function leaderOf(cluster: HaCluster, client: ClusterClient, not?: Proc): Promise<Proc> {
-  return waitFor('a leading Master', () => {
-    const leader = cluster.leader(client);
-    return leader && leader !== not ? leader : undefined;
-  }, { timeoutMs: 20_000 });
-}
-
-async function firstCheckpoint(client: ClusterClient, jobId: string): Promise<void> {
-  await waitFor('a completed checkpoint', async () => (await client.status(jobId)).checkpoints.some((c) => c.status === 'completed'), {
-    timeoutMs: 30_000,
-  });
-}
 
 /** A read-only view of the cluster's etcd, as the test observes it. */
 function etcdView(cluster: HaCluster): { etcd: Etcd3; savepoints: EtcdSavepointStore; results: EtcdJobResultStore; root: ReturnType<Etcd3['namespace']> } {
@@ -92,6 +79,8 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     const record = await waitFor('the savepoint in progress in etcd', async () =>
       (await view!.savepoints.list(jobId)).find((r) => r.state === 'in-progress'),
     );
+    // Recorded is not yet triggered: pause the leader only once its triggers are sent.
+    await leader.waitForLine((line) => line.includes('savepoint triggered'), 20_000);
     leader.pause();
     for (const te of cluster.taskExecutors) te.resume();
     const stateFiles = () => (existsSync(record.path) ? readdirSync(record.path).filter((f) => f.endsWith('.state')) : []);

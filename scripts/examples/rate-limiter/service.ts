@@ -36,7 +36,7 @@ const server = http.createServer((req, res) => {
     (err: unknown) => send(503, { code: err instanceof RuntimeError ? err.code : 'ERROR', message: String(err) }),
   );
 });
-server.listen(Number(env['HTTP_PORT'] ?? 0), '127.0.0.1');
+server.listen(Number(env['HTTP_PORT'] ?? 0), env['FLINKISH_HOST'] || '127.0.0.1');
 await once(server, 'listening');
 const port = (server.address() as { port: number }).port;
 process.on('SIGTERM', () => server.close());

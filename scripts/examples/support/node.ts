@@ -18,7 +18,10 @@ export function print(value: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
 
-/** Settings from the environment: ETCD_ENDPOINTS (and FLINKISH_ETCD_USERNAME/PASSWORD), GROUP, LEASE_TTL, CLUSTER_ID, CLUSTER_SECRET, NODE_NAME. */
+/**
+ * Settings from the environment: ETCD_ENDPOINTS (and FLINKISH_ETCD_USERNAME/PASSWORD), GROUP, LEASE_TTL, CLUSTER_ID,
+ * CLUSTER_SECRET, NODE_NAME, and FLINKISH_HOST / FLINKISH_ADVERTISED_HOST (bind and advertised address, loopback by default).
+ */
 export async function startExampleNode(defaultGroup: string): Promise<ExampleNode> {
   const env = process.env;
   const group = env['GROUP'] ?? defaultGroup;
@@ -26,6 +29,8 @@ export async function startExampleNode(defaultGroup: string): Promise<ExampleNod
     clusterId: env['CLUSTER_ID'] ?? group,
     secret: env['CLUSTER_SECRET'] ?? 'example-secret-0123456789',
     name: env['NODE_NAME'] ?? group,
+    ...(env['FLINKISH_HOST'] ? { host: env['FLINKISH_HOST'] } : {}),
+    ...(env['FLINKISH_ADVERTISED_HOST'] ? { advertisedHost: env['FLINKISH_ADVERTISED_HOST'] } : {}),
     heartbeatIntervalMs: 200,
     heartbeatTimeoutMs: 1000,
   });

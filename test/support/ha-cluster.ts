@@ -1,0 +1,20 @@
+/** Waits that tests of HA clusters share: a leader (other than one just lost), a first checkpoint. */
+import type { ClusterClient } from '../../lib/client/cluster-client.js';
+import type { HaCluster } from '../../scripts/support/local-ha.js';
+import type { Proc } from './launcher.js';
+import { waitFor } from './wait.js';
+
+/** The leading Master's process, once the cluster has one that is not `not`. */
+export async function leaderOf(cluster: HaCluster, client: ClusterClient, not?: Proc): Promise<Proc> {
+  return waitFor('a leading Master', () => {
+    const leader = cluster.leader(client);
+    return leader && leader !== not ? leader : undefined;
+  }, { timeoutMs: 20_000 });
+}
+
+/** Once the job has a completed checkpoint: what a failover test needs before it kills anything. */
+export async function firstCheckpoint(client: ClusterClient, jobId: string): Promise<void> {
+  await waitFor('a completed checkpoint', async () => (await client.status(jobId)).checkpoints.some((c) => c.status === 'completed'), {
+    timeoutMs: 30_000,
+  });
+}
