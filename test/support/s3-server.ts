@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, type Proc } from './launcher.js';
+import { launch, type LaunchOptions, type Proc } from './launcher.js';
 
 /** s3rver's fixed credentials (what its signature check accepts). */
 export const S3RVER_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' } as const;
@@ -24,12 +24,20 @@ export interface TestS3Server {
   stop(): Promise<void>;
 }
 
-/** `address`: where it binds (loopback by default; a test host's address across hosts). */
-export async function startS3Server(buckets: readonly string[], options: { address?: string } = {}): Promise<TestS3Server> {
+/** A host the server can run on (a NetnsHost of scripts/support/netns/hosts.ts fits). */
+export interface S3ServerHost {
+  readonly address: string;
+  launch(script: string, options: Omit<LaunchOptions, 'command'>): Promise<Proc>;
+}
+
+/** On loopback by default; with `host`, inside that test host on its address (the store on its own host). */
+export async function startS3Server(buckets: readonly string[], options: { host?: S3ServerHost } = {}): Promise<TestS3Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'flinkish-s3-'));
+  const host = options.host;
   let proc: Proc;
   try {
-    proc = await launch('test/support/s3-server.js', { args: [options.address ?? '127.0.0.1', dir, ...buckets], name: 's3rver' });
+    const launchOptions = { args: [host?.address ?? '127.0.0.1', dir, ...buckets], name: 's3rver' };
+    proc = await (host ? host.launch('test/support/s3-server.js', launchOptions) : launch('test/support/s3-server.js', launchOptions));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
