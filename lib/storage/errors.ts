@@ -27,7 +27,10 @@ export class StorageNotFoundError extends RuntimeError {
 
 export class StorageFailedError extends RuntimeError {
   override name = 'StorageFailedError';
-  constructor(operation: string, location: string, cause: unknown) {
-    super(StorageErrorCode.Failed, `${operation} ${location} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, details: { operation, location } });
+  /** False when the store refused the request as such (a missing bucket, denied access): a retry gets the same answer. */
+  readonly retryable: boolean;
+  constructor(operation: string, location: string, cause: unknown, retryable = true) {
+    super(StorageErrorCode.Failed, `${operation} ${location} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, details: { operation, location, retryable } });
+    this.retryable = retryable;
   }
 }

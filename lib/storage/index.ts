@@ -8,7 +8,7 @@
  * `locate` splits one into its storage and key. The AWS SDK is loaded on the first s3://
  * location only: a task's worker on file:// storage does not pay for it (~150 ms, 8 MB).
  */
-import { ExponentialBackoff, handleType, retry } from 'cockatiel';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { StorageFailedError } from './errors.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { stat } from 'node:fs/promises';
@@ -118,10 +118,11 @@ export async function completeDirectory(dir: string, metadata: Uint8Array | stri
 /**
  * Retries `work` with exponential backoff (jittered, on top of the S3 client's own retries) when the
  * object store failed: a snapshot upload outlives a store that restarts or a link that drops
- * for a few seconds. File errors (a full disk, a missing permission) and missing objects are
- * not retried: they do not heal in seconds.
+ * for a few seconds. File errors (a full disk, a missing permission), missing objects and
+ * requests the store refused as such (no bucket, access denied) are not retried: they do not
+ * heal in seconds.
  */
 export function withBackoff<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
-  const policy = retry(handleType(StorageFailedError), { maxAttempts: attempts - 1, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5000 }) });
+  const policy = retry(handleWhen((err) => err instanceof StorageFailedError && err.retryable), { maxAttempts: attempts - 1, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5000 }) });
   return policy.execute(work);
 }

@@ -79,7 +79,7 @@ export class S3Storage implements CheckpointStorage {
       });
       await upload.done();
     } catch (err) {
-      throw new StorageFailedError('uploading', this.where(key), err);
+      throw new StorageFailedError('uploading', this.where(key), err, isRetryable(err));
     }
   }
 
@@ -92,7 +92,7 @@ export class S3Storage implements CheckpointStorage {
       return Readable.from(Buffer.from(await body.transformToByteArray()));
     } catch (err) {
       if (isNotFound(err)) throw new StorageNotFoundError(this.where(key), err);
-      throw new StorageFailedError('downloading', this.where(key), err);
+      throw new StorageFailedError('downloading', this.where(key), err, isRetryable(err));
     }
   }
 
@@ -102,7 +102,7 @@ export class S3Storage implements CheckpointStorage {
     try {
       for await (const chunk of stream) chunks.push(chunk as Buffer);
     } catch (err) {
-      throw new StorageFailedError('downloading', this.where(key), err);
+      throw new StorageFailedError('downloading', this.where(key), err, isRetryable(err));
     }
     return Buffer.concat(chunks);
   }
@@ -113,7 +113,7 @@ export class S3Storage implements CheckpointStorage {
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
-      throw new StorageFailedError('checking', this.where(key), err);
+      throw new StorageFailedError('checking', this.where(key), err, isRetryable(err));
     }
   }
 
@@ -128,7 +128,7 @@ export class S3Storage implements CheckpointStorage {
         ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (ContinuationToken);
     } catch (err) {
-      throw new StorageFailedError('listing', this.where(Prefix), err);
+      throw new StorageFailedError('listing', this.where(Prefix), err, isRetryable(err));
     }
     return keys;
   }
@@ -143,7 +143,7 @@ export class S3Storage implements CheckpointStorage {
         const failed = (answer.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
         if (failed.length > 0) throw new Error(`${failed.length} objects not deleted, first ${failed[0]!.Key}: ${failed[0]!.Code} ${failed[0]!.Message ?? ''}`);
       } catch (err) {
-        throw new StorageFailedError('deleting', this.where(batch[0] ?? ''), err);
+        throw new StorageFailedError('deleting', this.where(batch[0] ?? ''), err, isRetryable(err));
       }
     }
   }
@@ -157,6 +157,12 @@ export class S3Storage implements CheckpointStorage {
   async complete(dir: string, metadata: Uint8Array | string): Promise<void> {
     await this.put(`${dir.replace(/\/+$/, '')}/${METADATA_NAME}`, typeof metadata === 'string' ? Buffer.from(metadata) : metadata);
   }
+}
+
+/** A 4xx answer (but a timeout or throttling) will not change on retry; errors without an answer (network) may. */
+function isRetryable(err: unknown): boolean {
+  const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+  return status === undefined || status >= 500 || status === 408 || status === 429;
 }
 
 function isNotFound(err: unknown): boolean {

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import { createS3Client, PART_BYTES, S3Storage } from '../../lib/storage/s3-storage.js';
-import { StorageErrorCode } from '../../lib/storage/index.js';
+import { StorageErrorCode, StorageFailedError } from '../../lib/storage/index.js';
 import { distRoot, killAll } from '../support/launcher.js';
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from '../support/s3-server.js';
 import { waitFor } from '../support/wait.js';
@@ -73,6 +73,14 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     assert.deepEqual(await bucket.list('probe'), []);
     assert.ok(!(await bucket.exists('probe/small')));
     await assert.rejects(bucket.get('probe/small'), { code: StorageErrorCode.NotFound });
+    // A missing bucket is the operator's to fix: said at once, never retried.
+    const missing = new S3Storage(s3Client, 'no-such-bucket');
+    await assert.rejects(missing.put('x', Buffer.from('x')), (err: StorageFailedError) => {
+      assert.equal(err.code, StorageErrorCode.Failed);
+      assert.equal(err.retryable, false);
+      assert.match(err.message, /s3:\/\/no-such-bucket\/x/);
+      return true;
+    });
   });
 
   it('a keyed count checkpoints to S3, restores from it on another TaskExecutor after a kill, exactly once; subsumed checkpoints leave the bucket', async () => {

@@ -13,7 +13,7 @@ describe('storage - retries with backoff', () => {
     assert.equal(at.length, 3);
   });
 
-  it('gives up after its attempts with the last error, and never retries a missing object or a file error', async () => {
+  it('gives up after its attempts with the last error, and never retries a refused request, a missing object or a file error', async () => {
     let calls = 0;
     await assert.rejects(
       withBackoff(async () => {
@@ -23,7 +23,8 @@ describe('storage - retries with backoff', () => {
       { code: StorageErrorCode.Failed },
     );
     assert.equal(calls, 2);
-    for (const error of [new StorageNotFoundError('s3://b/k'), Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' })]) {
+    const refused = new StorageFailedError('uploading', 's3://b/k', new Error('NoSuchBucket'), false);
+    for (const error of [refused, new StorageNotFoundError('s3://b/k'), Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' })]) {
       calls = 0;
       await assert.rejects(
         withBackoff(async () => {
