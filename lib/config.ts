@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
 import { checkEtcdCredentials, etcdCredentialsOf } from './ha/etcd-auth.js';
+import { normalizeLocation } from './storage/location.js';
+import type { S3Settings } from './storage/types.js';
 import { isWildcardHost, parseHostPort, resolveHosts } from './util/host-address.js';
 
 export interface ClusterConfig {
@@ -36,10 +38,16 @@ export interface ClusterConfig {
   etcdKeyFile: string;
   /** Working directory for job code, caches and checkpoints. */
   workDir: string;
-  /** Checkpoint storage, shared by every TaskExecutor (default: `<workDir>/checkpoints`). */
+  /** Checkpoint storage every TaskExecutor reaches: a path, file:///dir or s3://bucket/prefix (default: `<workDir>/checkpoints`). */
   checkpointDir: string;
-  /** Default directory for savepoints (default: `<workDir>/savepoints`). */
+  /** Default savepoint target, a path or URL as checkpointDir (default: `<workDir>/savepoints`). */
   savepointDir: string;
+  /** S3-compatible endpoint for s3:// storage (e.g. http://minio:9000); empty: AWS, or AWS_ENDPOINT_URL_S3. */
+  s3Endpoint: string;
+  /** S3 region; empty: AWS_REGION, else us-east-1. Credentials come from the AWS SDK's chain (AWS_ACCESS_KEY_ID ...). */
+  s3Region: string;
+  /** Path-style S3 addressing (`endpoint/bucket/key`), as MinIO and Ceph RGW need: true or false. */
+  s3PathStyle: boolean;
   /** Further directories a client may name as a savepoint target (savepointDir always may be). */
   savepointRoots: string[];
   /** Leader election lease TTL in seconds (HA mode). */
@@ -93,6 +101,9 @@ export const configDefaults: ClusterConfig = {
   workDir: '.flinkish',
   checkpointDir: '',
   savepointDir: '',
+  s3Endpoint: '',
+  s3Region: '',
+  s3PathStyle: false,
   savepointRoots: [],
   leaseTtlSeconds: 3,
   slots: 2,
@@ -115,7 +126,7 @@ export const configDefaults: ClusterConfig = {
   restAllowedHosts: [],
 };
 
-type Kind = 'string' | 'int' | 'list';
+type Kind = 'string' | 'int' | 'list' | 'bool';
 
 const KINDS: Record<keyof ClusterConfig, Kind> = {
   clusterId: 'string',
@@ -134,6 +145,9 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   workDir: 'string',
   checkpointDir: 'string',
   savepointDir: 'string',
+  s3Endpoint: 'string',
+  s3Region: 'string',
+  s3PathStyle: 'bool',
   savepointRoots: 'list',
   leaseTtlSeconds: 'int',
   slots: 'int',
@@ -235,6 +249,10 @@ function convert(key: keyof ClusterConfig, value: unknown, source: string): unkn
       if (!Number.isSafeInteger(n)) throw new ConfigError(key, `must be an integer, got ${JSON.stringify(value)} (from ${source})`);
       return n;
     }
+    case 'bool':
+      if (value === true || value === 'true') return true;
+      if (value === false || value === 'false') return false;
+      throw new ConfigError(key, `must be true or false, got ${JSON.stringify(value)} (from ${source})`);
     case 'list':
       if (Array.isArray(value)) return value.map(String);
       if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -280,10 +298,24 @@ function validate(c: ClusterConfig): ClusterConfig {
     if (!/^https?:\/\/[^/\s]+$/.test(endpoint)) throw new ConfigError('etcdEndpoints', `each must be http(s)://host:port, got '${endpoint}'`);
   }
   checkEtcdCredentials(etcdCredentialsOf(c));
-  // Directories default to places inside the work dir.
-  if (!c.checkpointDir) c.checkpointDir = path.resolve(c.workDir, 'checkpoints');
-  if (!c.savepointDir) c.savepointDir = path.resolve(c.workDir, 'savepoints');
+  // Directories default to places inside the work dir; URLs are kept (file:// becomes a path).
+  c.checkpointDir = storageLocation('checkpointDir', c.checkpointDir || path.resolve(c.workDir, 'checkpoints'));
+  c.savepointDir = storageLocation('savepointDir', c.savepointDir || path.resolve(c.workDir, 'savepoints'));
+  if (c.s3Endpoint !== '' && !/^https?:\/\/[^/\s]+\/?$/.test(c.s3Endpoint)) throw new ConfigError('s3Endpoint', `must be http(s)://host[:port], got '${c.s3Endpoint}'`);
   return c;
+}
+
+function storageLocation(key: 'checkpointDir' | 'savepointDir', value: string): string {
+  try {
+    return normalizeLocation(value);
+  } catch (err) {
+    throw new ConfigError(key, (err as Error).message);
+  }
+}
+
+/** How this process reaches s3:// storage (lib/storage). */
+export function s3SettingsOf(c: ClusterConfig): S3Settings {
+  return { endpoint: c.s3Endpoint, region: c.s3Region, pathStyle: c.s3PathStyle };
 }
 
 function range(c: ClusterConfig, key: keyof ClusterConfig, min: number, max: number): void {
@@ -293,7 +325,7 @@ function range(c: ClusterConfig, key: keyof ClusterConfig, min: number, max: num
 
 /** Where clients may have savepoints written: the savepointDir and the extra roots. */
 export function savepointRootsOf(c: ClusterConfig): string[] {
-  return [c.savepointDir, ...c.savepointRoots].map((dir) => path.resolve(dir));
+  return [c.savepointDir, ...c.savepointRoots].map((dir) => normalizeLocation(dir));
 }
 
 /** The secret must be set for any process that joins a cluster. */

@@ -11,6 +11,7 @@ import { loadConfig, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
 import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
+import { isUrlLocation } from '../lib/storage/location.js';
 import { startMaster } from './processes/master.js';
 import { runApplication } from './processes/application.js';
 import { startTaskExecutor } from './processes/taskexecutor.js';
@@ -205,7 +206,7 @@ program
   .option('-p, --parallelism <n>', 'default parallelism', positiveInt)
   .option('-a, --arg <key=value>', 'argument for the job (env.args), repeatable', keyValue)
   .option('--name <name>', 'job name (default: the module file name)')
-  .option('-s, --from-savepoint <dir>', 'start from this savepoint (rescaling allowed: key groups are redistributed)')
+  .option('-s, --from-savepoint <dir>', 'start from this savepoint, a directory or s3:// location (rescaling allowed: key groups are redistributed)')
   .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
   .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string; fromSavepoint?: string }) => {
     // A wrong path is the user's to fix before any cluster is involved.
@@ -215,7 +216,7 @@ program
         ...(o.parallelism ? { parallelism: o.parallelism } : {}),
         ...(o.arg ? { args: o.arg } : {}),
         ...(o.name ? { name: o.name } : {}),
-        ...(o.fromSavepoint ? { fromSavepoint: path.resolve(o.fromSavepoint) } : {}),
+        ...(o.fromSavepoint ? { fromSavepoint: isUrlLocation(o.fromSavepoint) ? o.fromSavepoint : path.resolve(o.fromSavepoint) } : {}),
       });
       if (o.detached) {
         console.log(jobId);
@@ -266,7 +267,7 @@ program
   .command('savepoint')
   .description('take a savepoint of a running job (and stop it with --stop)')
   .argument('<job-id>')
-  .option('--dir <dir>', 'target directory (default: the cluster\'s savepointDir)')
+  .option('--dir <dir>', 'target directory or s3://bucket/prefix (default: the cluster\'s savepointDir)')
   .option('--stop', 'cancel the job once the savepoint is taken')
   .addHelpText('after', '\nExamples:\n  flinkish savepoint 3f2a... \n  flinkish savepoint 3f2a... --stop --dir /shared/savepoints')
   .action(async (jobId: string, o: { dir?: string; stop?: boolean }) => {

@@ -6,16 +6,16 @@
  * 3. acknowledge: each subtask reports its state handle; on the last one, store the metadata in
  *    the completed checkpoint store (etcd, fenced), which subsumes older checkpoints;
  * 4. stored: tell every subtask the checkpoint completed (exactly-once sinks commit) and delete
- *    the files of subsumed checkpoints; a savepoint also writes its own metadata file;
+ *    the files of subsumed checkpoints; a savepoint also writes its own metadata file, last;
  * 5. abort (declined, timed out, or not storable): tell every subtask, delete its files.
+ *
+ * Files are objects in checkpoint storage (lib/storage): a directory, or an S3 prefix.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { copyObject, deleteBelow, deleteObjects, isWithinLocation, joinLocation, listBelow, normalizeLocation, parentOf } from '../../lib/storage/index.js';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
 import { snapshotPath } from '../../lib/task/snapshot-store.js';
-import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ActorRef } from '../../lib/index.js';
 import { replyError, reply } from '../../lib/index.js';
@@ -37,11 +37,11 @@ function allRunning(context: Context): boolean {
 
 /** This job's part of checkpoint storage. */
 export function jobCheckpointDir(context: Context): string {
-  return path.join(context.checkpointDir, context.job.jobId);
+  return joinLocation(context.checkpointDir, context.job.jobId);
 }
 
 export function checkpointDirOf(context: Context, id: number): string {
-  return path.join(jobCheckpointDir(context), `chk-${id}`);
+  return joinLocation(jobCheckpointDir(context), `chk-${id}`);
 }
 
 /** Step 1. Returns false (and fails the savepoint, if any) when a checkpoint cannot start now. */
@@ -206,7 +206,7 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
     (subsumed) => {
       env.self.tell({ type: 'jm.checkpoint.stored', checkpointId: metadata.checkpointId });
       // Handles carried forward still point into older checkpoints' directories: keep those files.
-      const referenced = new Set(metadata.handles.map((h) => path.resolve(h.path)));
+      const referenced = new Set(metadata.handles.map((h) => normalizeLocation(h.path)));
       for (const old of subsumed) void removeFiles(context, old.dir, referenced);
     },
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
@@ -218,9 +218,9 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
  * from an older checkpoint, is copied into the savepoint's directory.
  */
 async function selfContained(dir: string, handle: StateHandle): Promise<StateHandle> {
-  if (path.dirname(path.resolve(handle.path)) === path.resolve(dir)) return handle;
+  if (parentOf(handle.path) === normalizeLocation(dir)) return handle;
   const copy = snapshotPath(dir, handle.vertexId, handle.subtaskIndex);
-  await writeFileAtomic(copy, await readFile(handle.path));
+  await copyObject(handle.path, copy);
   return { ...handle, path: copy };
 }
 
@@ -297,19 +297,19 @@ function notifyAll(context: Context, checkpointId: number, outcome: 'complete' |
   }
 }
 
-/** Delete a checkpoint's directory, except files that a newer checkpoint still references. */
+/** Delete a checkpoint's directory (its objects), except those a newer checkpoint still references. */
 async function removeFiles(context: Context, dir: string, keep: ReadonlySet<string> = new Set()): Promise<void> {
-  // Only ever inside this job's checkpoint directory: a bad path in metadata must not delete elsewhere.
-  const resolved = path.resolve(dir);
-  if (!resolved.startsWith(jobCheckpointDir(context) + path.sep)) return;
   try {
-    const entries = await readdir(resolved).catch(() => [] as string[]);
-    const kept = entries.filter((name) => keep.has(path.join(resolved, name)));
+    // Only ever inside this job's checkpoint directory: a bad path in metadata must not delete elsewhere.
+    const jobDir = jobCheckpointDir(context);
+    if (!isWithinLocation(jobDir, dir) || normalizeLocation(dir) === normalizeLocation(jobDir)) return;
+    const entries = keep.size === 0 ? [] : await listBelow(dir);
+    const kept = entries.filter((location) => keep.has(location));
     if (kept.length === 0) {
-      await rm(resolved, { recursive: true, force: true });
+      await deleteBelow(dir);
       return;
     }
-    await Promise.all(entries.filter((name) => !kept.includes(name)).map((name) => rm(path.join(resolved, name), { recursive: true, force: true })));
+    await deleteObjects(entries.filter((location) => !keep.has(location)));
   } catch (err) {
     context.env.log.warn({ err, dir }, 'could not delete checkpoint files');
   }

@@ -2,16 +2,14 @@
  * Where a job (re)starts from: the latest completed checkpoint in the store (a restart, or a
  * job recovered by a new leader), a savepoint (given at submission), or nothing.
  */
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { RuntimeError } from '../../lib/errors.js';
 import { SavepointErrorCode } from './errors.js';
-import { writeFileAtomic } from '../../lib/util/atomic-file.js';
+import { completeDirectory, directoryExists, joinLocation, METADATA_NAME, readObject, StorageErrorCode } from '../../lib/storage/index.js';
 import type { CompletedCheckpointStore } from '../../lib/ha/types.js';
 import type { TaskRestore } from '../../lib/task/descriptor.js';
 import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
 
-export const SAVEPOINT_METADATA = '_metadata';
+export const SAVEPOINT_METADATA = METADATA_NAME;
 
 export type RestorePoint = CompletedCheckpoint | null;
 
@@ -34,14 +32,15 @@ export async function loadRestorePoint(options: {
  * A completed savepoint's metadata. Checked at submission too, so that `--from-savepoint` on
  * a savepoint that never completed (a directory of state files without `_metadata`, left by
  * a lost leader) is refused at once with SAVEPOINT_INCOMPLETE, not when the job deploys.
+ * `dir` is a path or an s3:// location.
  */
 export async function readSavepoint(dir: string): Promise<CompletedCheckpoint> {
-  const file = path.join(dir, SAVEPOINT_METADATA);
+  const file = joinLocation(dir, SAVEPOINT_METADATA);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readObject(file)).toString('utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (await isDirectory(dir))) {
+    if ((err as { code?: unknown }).code === StorageErrorCode.NotFound && (await directoryExists(dir).catch(() => false))) {
       throw new RuntimeError(
         SavepointErrorCode.Incomplete,
         `${dir} is not a completed savepoint: it has no ${SAVEPOINT_METADATA} (its savepoint was interrupted); resume from a completed one (flinkish savepoints JOB lists them)`,
@@ -60,17 +59,12 @@ export async function readSavepoint(dir: string): Promise<CompletedCheckpoint> {
   return metadata;
 }
 
-async function isDirectory(dir: string): Promise<boolean> {
-  try {
-    return (await stat(dir)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** A savepoint carries its own metadata, so that it outlives the job and its etcd entries. */
+/**
+ * A savepoint carries its own metadata, so that it outlives the job and its etcd entries.
+ * Written after every state object: the savepoint is complete once `_metadata` exists.
+ */
 export async function writeSavepointMetadata(metadata: CompletedCheckpoint): Promise<void> {
-  await writeFileAtomic(path.join(metadata.dir, SAVEPOINT_METADATA), JSON.stringify(metadata, null, 2));
+  await completeDirectory(metadata.dir, JSON.stringify(metadata, null, 2));
 }
 
 /** What subtask `index` of `vertexId` restores: every handle of its vertex (it keeps its key groups). */

@@ -3,8 +3,7 @@
  * `in-progress` before its barriers, `completed` (with the stop intent of `--stop`) before
  * the client hears of it, `failed` with its directory deleted when it does not complete.
  */
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
+import { deleteBelow, joinLocation } from '../../lib/storage/index.js';
 import { SavepointState, type SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
 import { HaUnavailableError } from '../../lib/ha/errors.js';
 import type { Context } from './context.js';
@@ -15,7 +14,7 @@ const FAIL_RETRY_MS = 500;
 
 /** Where savepoint `checkpointId` of this job goes. */
 export function savepointPathOf(context: Context, request: SavepointRequest, checkpointId: number): string {
-  return path.join(request.dir, `savepoint-${context.job.jobId.slice(0, 8)}-${checkpointId}`);
+  return joinLocation(request.dir, `savepoint-${context.job.jobId.slice(0, 8)}-${checkpointId}`);
 }
 
 /** Step 1 of a savepoint: its record, before any barrier, so that its directory is never unaccounted for. */
@@ -42,7 +41,7 @@ export async function completeSavepointRecord(context: Context, request: Savepoi
 
 /**
  * It will not complete: failed in etcd (its stop intent, if any, removed) and its directory
- * deleted, so that nobody resumes from half a savepoint. Errors are logged: a new leader fails
+ * (or objects) deleted, so that nobody resumes from half a savepoint. Errors are logged: a new leader fails
  * what is left in progress, and the directory has no `_metadata` a submission would accept.
  */
 export async function failSavepointRecord(context: Context, request: SavepointRequest, reason: string): Promise<void> {
@@ -62,7 +61,7 @@ export async function failSavepointRecord(context: Context, request: SavepointRe
       await new Promise((resolve) => setTimeout(resolve, FAIL_RETRY_MS));
     }
   }
-  await rm(record.path, { recursive: true, force: true }).catch((err: unknown) =>
+  await deleteBelow(record.path).catch((err: unknown) =>
     context.env.log.warn({ err, dir: record.path }, 'could not delete the files of a failed savepoint'),
   );
 }

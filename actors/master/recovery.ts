@@ -2,8 +2,8 @@
  * What a new leader reads back, and what a leader writes when a job ends. A job whose result
  * is stored is never run again; a job whose graph is stored without a result is restarted.
  */
-import path from 'node:path';
 import { FileBlobStore } from '../../lib/ha/blob-store.js';
+import { joinLocation } from '../../lib/storage/index.js';
 import { decodeValue, packBlob } from '../../lib/ha/codec.js';
 import { HaValueTooLargeError } from '../../lib/ha/errors.js';
 import type { JobExecution, JobResult as StoredResult } from '../../lib/ha/types.js';
@@ -43,7 +43,7 @@ async function recordedExecution(stores: LeaderStores, jobId: string): Promise<{
 
 /** Collected records of ended jobs, one file per job, beside checkpoint storage. */
 export function resultBlobStore(checkpointDir: string): FileBlobStore {
-  return new FileBlobStore(path.join(checkpointDir, 'results'));
+  return new FileBlobStore(joinLocation(checkpointDir, 'results'));
 }
 
 /**

@@ -11,7 +11,7 @@
  * - sink claims of jobs that are not recovered (ended, or never stored) are released.
  */
 import type { FileBlobStore } from '../../lib/ha/blob-store.js';
-import { rm } from 'node:fs/promises';
+import { deleteBelow } from '../../lib/storage/index.js';
 import { SavepointState, type StopIntent } from '../../lib/ha/etcd-savepoints.js';
 import type { Logger } from '../../lib/logging.js';
 import { vertexStatusOf, type JobResult } from '../jobmaster/status.js';
@@ -26,7 +26,9 @@ export async function settleSavepointsAndStops(stores: LeaderStores, blobs: File
   for (const record of await stores.savepoints.listAll()) {
     if (record.state !== SavepointState.InProgress) continue;
     await stores.savepoints.fail(record, INTERRUPTED_BY_LEADER_LOSS, now);
-    await rm(record.path, { recursive: true, force: true });
+    // A store that is down must not keep the leader from serving: the savepoint is failed in
+    // etcd and has no `_metadata`, so nobody resumes from what is left.
+    await deleteBelow(record.path).catch((err: unknown) => log.warn({ err, path: record.path }, 'could not delete the objects of an interrupted savepoint'));
     log.warn({ jobId: record.jobId, checkpointId: record.checkpointId, path: record.path }, 'savepoint interrupted by the leader loss: failed and deleted');
   }
   const jobs: StoredJob[] = [];

@@ -26,6 +26,7 @@ import { EtcdUnreachableError, MasterUnreachableError, NoLeaderError } from './e
 import type { LeaderRetrieval } from '../ha/types.js';
 import type { EtcdCredentials } from '../ha/etcd-auth.js';
 import type { Logger } from '../logging.js';
+import { isUrlLocation } from '../storage/location.js';
 import { parseHostPort } from '../util/host-address.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
 import type { JobSummary, MasterMessage } from '../../actors/master/protocol.js';
@@ -203,7 +204,7 @@ export class ClusterClient {
       return await this.request(
         (master) =>
           master.ask(
-            { type: 'master.job.savepoint', jobId, stop: options.stop ?? false, requestId, ...(options.dir ? { dir: path.resolve(options.dir) } : {}) },
+            { type: 'master.job.savepoint', jobId, stop: options.stop ?? false, requestId, ...(options.dir ? { dir: isUrlLocation(options.dir) ? options.dir : path.resolve(options.dir) } : {}) },
             { timeoutMs: this.timeoutMs },
           ),
         NOT_TAKEN,

@@ -1,15 +1,13 @@
 /**
- * Large values that etcd must not hold (collected records of job results), as files in a
- * directory beside checkpoint storage. etcd keeps only a reference (name, size, SHA-256), so
+ * Large values that etcd must not hold (collected records of job results), as objects in
+ * checkpoint storage (a directory or an S3 prefix, lib/storage), so that any Master reads them. etcd keeps only a reference (name, size, SHA-256), so
  * its values, and therefore every range read of a store, stay small. A blob is written
  * durably and atomically (lib/util/atomic-file.ts) before its reference is stored, so a
  * reference in etcd always names a complete file; reading checks size and hash, so a file
  * that was truncated or replaced is reported, never returned.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { baseNameOf, joinLocation, readObject, writeObject } from '../storage/index.js';
 import { BlobUnavailableError } from './errors.js';
 
 /** What etcd stores of a blob. */
@@ -29,19 +27,20 @@ export interface BlobRef {
  * ```
  */
 export class FileBlobStore {
+  /** `dir`: a path or an s3:// location. */
   constructor(readonly dir: string) {}
 
   async put(name: string, bytes: Uint8Array): Promise<BlobRef> {
     if (!/^[\w.-]+$/.test(name)) throw new TypeError(`blob name ${JSON.stringify(name)} must be a plain file name`);
-    await writeFileAtomic(path.join(this.dir, name), bytes);
+    await writeObject(joinLocation(this.dir, name), bytes);
     return { name, bytes: bytes.length, sha256: sha256(bytes) };
   }
 
   async get(ref: BlobRef): Promise<Buffer> {
-    const file = path.join(this.dir, path.basename(ref.name));
+    const file = joinLocation(this.dir, baseNameOf(ref.name));
     let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      bytes = await readObject(file);
     } catch (err) {
       throw new BlobUnavailableError(file, 'cannot be read', { cause: err });
     }

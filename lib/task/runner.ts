@@ -27,6 +27,7 @@ import { DuplicateDeploymentError, RunnerStoppedError, TaskOutOfMemoryError, Wor
 import { HeldMessages } from './held-messages.js';
 import { DEFAULT_TASK_SETTINGS, MIN_TASK_HEAP_MB, type TaskSettings } from './settings.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { storageSettings } from '../storage/index.js';
 
 export interface TaskRunnerOptions {
   readonly taskExecutorId: string;
@@ -124,7 +125,7 @@ export class TaskRunner {
     }
     const heapMb = Math.max(MIN_TASK_HEAP_MB, Math.floor(slot.managedMemoryBytes / (1024 * 1024)));
     // The heap limit does not cover Buffers: the worker measures those against the same share.
-    const init: WorkerInit = { tdd, settings: this.settings, offHeapLimitBytes: heapMb * 1024 * 1024 };
+    const init: WorkerInit = { tdd, settings: this.settings, offHeapLimitBytes: heapMb * 1024 * 1024, storage: storageSettings() };
     const worker = new Worker(this.workerUrl, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: heapMb }, name: id });
     const dep: Deployment = { tdd, worker, onEvent, heapMb, routes: routesOf(tdd), canceled: false, ended: false, lastMetrics: undefined };
     this.deployments.set(id, dep);

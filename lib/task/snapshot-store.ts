@@ -1,19 +1,19 @@
 /**
- * Snapshot files in checkpoint storage: one file per subtask and checkpoint,
- * `<checkpoint dir>/<vertexId>-<subtaskIndex>.state`, MessagePack of a TaskSnapshot.
+ * Snapshot objects in checkpoint storage (lib/storage: a directory or an S3 bucket): one per
+ * subtask and checkpoint, `<checkpoint dir>/<vertexId>-<subtaskIndex>.state`, MessagePack of a
+ * TaskSnapshot.
  *
  * The snapshot is encoded synchronously (keyed state shares live values, so it must be encoded
- * before the next record), then written asynchronously and atomically: a temp file, fsync,
- * rename, fsync of the directory. A reader sees the whole file or none.
+ * before the next record), then written asynchronously and atomically (a file renamed into
+ * place, an S3 upload that completes), retried with backoff. A reader sees the whole object or
+ * none. Restore downloads them on whichever TaskExecutor runs the subtask.
  *
  * On restore a subtask reads the files of EVERY old subtask of its vertex: keyed state is cut by
  * key group, and the backend keeps the groups of its own range (that is what rescaling needs);
  * source positions and sink transactions come from one old subtask each.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Packr } from 'msgpackr';
-import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic-file.js';
+import { fileStorageOf, joinLocation, readObject, withBackoff, writeObject } from '../storage/index.js';
 import type { KeyGroupSnapshot } from '../dataflow/state.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import { RestoreFailedError, SourceRescaleUnsupportedError } from './errors.js';
@@ -48,7 +48,7 @@ export interface RestoredTaskState {
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 export function snapshotPath(dir: string, vertexId: string, subtaskIndex: number): string {
-  return join(dir, `${vertexId}-${subtaskIndex}.state`);
+  return joinLocation(dir, `${vertexId}-${subtaskIndex}.state`);
 }
 
 /** Encodes now; the bytes are a copy (msgpackr's scratch space is shared with the network serializer). */
@@ -62,18 +62,24 @@ export function decodeSnapshot(bytes: Buffer): TaskSnapshot {
   return s;
 }
 
-/** Writes `bytes` to `path` atomically and durably (see lib/util/atomic-file.ts). */
-export async function writeSnapshotFile(path: string, bytes: Buffer): Promise<void> {
-  await writeFileAtomic(path, bytes);
+/** Writes `bytes` to `location` atomically and durably, retried with backoff. */
+export async function writeSnapshot(location: string, bytes: Buffer): Promise<void> {
+  await withBackoff(() => writeObject(location, bytes));
 }
 
-/** The same, synchronously (small snapshots: see TaskCheckpointer). */
-export function writeSnapshotFileSync(path: string, bytes: Buffer): void {
-  writeFileAtomicSync(path, bytes);
+/**
+ * The same, synchronously, if `location` is a file (small snapshots: see TaskCheckpointer);
+ * false for an object store, whose upload cannot be synchronous.
+ */
+export function writeSnapshotSync(location: string, bytes: Buffer): boolean {
+  const file = fileStorageOf(location);
+  if (file === null) return false;
+  file.storage.putSync(file.key, bytes);
+  return true;
 }
 
-export async function readSnapshotFile(path: string): Promise<TaskSnapshot> {
-  return decodeSnapshot(await readFile(path));
+export async function readSnapshot(location: string): Promise<TaskSnapshot> {
+  return decodeSnapshot(await withBackoff(() => readObject(location), 3));
 }
 
 /**
@@ -90,7 +96,7 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor, isSource:
   const snapshots = await Promise.all(
     handles.map(async (h: StateHandle) => {
       try {
-        return await readSnapshotFile(h.path);
+        return await readSnapshot(h.path);
       } catch (err) {
         throw fail(`cannot read ${h.path}: ${err instanceof Error ? err.message : String(err)}`, err);
       }

@@ -179,6 +179,7 @@ export class StreamTask {
           break;
         case 'cp.aborted':
           this.sinks.abort(msg.checkpointId);
+          this.checkpointer.aborted(msg.checkpointId);
           if (this.aligner !== null) this.applyAlignment(this.aligner.abort(msg.checkpointId));
           break;
       }

@@ -7,6 +7,7 @@ import type { WireError } from '../errors.js';
 import type { DataMessage } from '../network/messages.js';
 import type { CheckpointOptions, StateHandle, TaskDeploymentDescriptor, TaskMetrics } from './descriptor.js';
 import type { TaskSettings } from './settings.js';
+import type { S3Settings } from '../storage/types.js';
 
 /** `workerData` of a task's worker. */
 export interface WorkerInit {
@@ -14,6 +15,8 @@ export interface WorkerInit {
   readonly settings: TaskSettings;
   /** Off-heap (Buffer/ArrayBuffer) memory the task may hold: the slot's managed memory. */
   readonly offHeapLimitBytes?: number;
+  /** How the TaskExecutor reaches s3:// checkpoint storage (no credentials: the SDK's chain reads them). */
+  readonly storage?: S3Settings;
 }
 
 /** The data connection to a TaskExecutor closed: channels to it that have not ended are broken. */

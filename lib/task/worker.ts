@@ -21,12 +21,14 @@ import { toWireError } from '../errors.js';
 import { TaskOffHeapMemoryError, UnknownVertexError } from './errors.js';
 import { watchOffHeapMemory } from './offheap-monitor.js';
 import { loadRestoredState } from './snapshot-store.js';
+import { configureStorage } from '../storage/index.js';
 import { StreamTask } from './stream-task.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('lib/task/worker.js runs only as a worker thread');
-const { tdd, settings, offHeapLimitBytes } = workerData as WorkerInit;
+const { tdd, settings, offHeapLimitBytes, storage } = workerData as WorkerInit;
+if (storage) configureStorage(storage);
 
 let task: StreamTask | null = null;
 const early: ToWorker[] = [];

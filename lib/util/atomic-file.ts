@@ -7,9 +7,11 @@
  * readable by the cluster's user only.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface AtomicWriteOptions {
   /** Runs after the data is durable and just before the rename (e.g. a fencing check); a throw aborts. */
@@ -37,6 +39,27 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string, 
   await syncDirectory(dir);
 }
 
+/** The same, for a body that is streamed from `source` (never held in memory whole). */
+export async function writeStreamAtomic(file: string, source: Readable): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await pipeline(source, createWriteStream(temp, { mode: 0o600 }));
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await syncDirectory(dir);
+}
+
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
@@ -55,10 +78,10 @@ async function syncDirectory(dir: string): Promise<void> {
  */
 export function writeFileAtomicSync(file: string, bytes: Uint8Array): void {
   const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const fd = openSync(temp, 'w');
+    const fd = openSync(temp, 'w', 0o600);
     try {
       for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
       fsyncSync(fd);

@@ -6,7 +6,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ActorSystem } from '../../lib/index.js';
-import { requireSecret, type ClusterConfig } from '../../lib/config.js';
+import { requireSecret, s3SettingsOf, type ClusterConfig } from '../../lib/config.js';
+import { configureStorage } from '../../lib/storage/index.js';
 import { createLogger } from '../../lib/logging.js';
 import { TaskRunner } from '../../lib/task/runner.js';
 import { parseNodeAddress } from '../../lib/transport/transport.js';
@@ -33,6 +34,7 @@ export async function startTaskExecutor(
   options: { id?: string; onShutdown?: () => void } = {},
 ): Promise<RunningTaskExecutor> {
   const logger = createLogger({ name: 'taskexecutor', level: config.logLevel });
+  configureStorage(s3SettingsOf(config));
   const secret = requireSecret(config);
   const system = await ActorSystem.start({
     clusterId: config.clusterId,

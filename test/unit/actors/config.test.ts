@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { configDefaults, envName, loadConfig, requireClientSecret, requireSecret } from '../../../lib/config.js';
+import { configDefaults, envName, loadConfig, requireClientSecret, requireSecret, s3SettingsOf } from '../../../lib/config.js';
 import { ConfigError } from '../../../lib/errors.js';
 
 describe('config - loading and validation', () => {
@@ -32,6 +32,25 @@ describe('config - loading and validation', () => {
     assert.deepEqual([byFlag.secret, byFlag.clusterId, byFlag.etcdEndpoints], ['', configDefaults.clusterId, ['http://127.0.0.1:2500']]);
     const byEnv = loadConfig({ env: { FLINKISH_MASTER_ADDRESS: '127.0.0.1:7100' }, local });
     assert.deepEqual([byEnv.secret, byEnv.masterAddress, byEnv.etcdEndpoints], ['', '127.0.0.1:7100', []]);
+  });
+
+  it('storage: checkpointDir and savepointDir take a path, file:// or s3:// URL; S3 keys from env, checked', () => {
+    const c = loadConfig({
+      env: { FLINKISH_CHECKPOINT_DIR: 's3://ckpt-bucket/prod/', FLINKISH_SAVEPOINT_DIR: 'file:///srv/savepoints', FLINKISH_S3_ENDPOINT: 'http://127.0.0.1:9000', FLINKISH_S3_PATH_STYLE: 'true' },
+    });
+    assert.equal(c.checkpointDir, 's3://ckpt-bucket/prod');
+    assert.equal(c.savepointDir, '/srv/savepoints');
+    assert.deepEqual(s3SettingsOf(c), { endpoint: 'http://127.0.0.1:9000', region: '', pathStyle: true });
+    assert.equal(loadConfig({ env: {} }).s3PathStyle, false);
+    const bad: Array<[Record<string, string>, string]> = [
+      [{ FLINKISH_CHECKPOINT_DIR: 'gs://bucket/x' }, 'checkpointDir'],
+      [{ FLINKISH_SAVEPOINT_DIR: 's3://Bad_Bucket/x' }, 'savepointDir'],
+      [{ FLINKISH_S3_PATH_STYLE: 'yes' }, 's3PathStyle'],
+      [{ FLINKISH_S3_ENDPOINT: 'minio:9000' }, 's3Endpoint'],
+    ];
+    for (const [env, key] of bad) {
+      assert.throws(() => loadConfig({ env }), (err: Error) => err instanceof ConfigError && err.message.includes(key), JSON.stringify(env));
+    }
   });
 
   it('maps keys to environment variable names', () => {

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
 import { HeapKeyedStateBackend } from '../../../lib/dataflow/state.js';
 import type { TaskDeploymentDescriptor } from '../../../lib/task/descriptor.js';
-import { encodeSnapshot, loadRestoredState, readSnapshotFile, snapshotPath, SNAPSHOT_VERSION, writeSnapshotFile, type TaskSnapshot } from '../../../lib/task/snapshot-store.js';
+import { encodeSnapshot, loadRestoredState, readSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshot, type TaskSnapshot } from '../../../lib/task/snapshot-store.js';
 
 const newDir = () => mkdtempSync(path.join(tmpdir(), 'snapshots-'));
 
@@ -42,16 +42,16 @@ describe('task - snapshot files', () => {
     const dir = path.join(newDir(), 'chk-1');
     const snap = snapshotOf(backendWith(1000, 1, 0), 1, 0, 1, { sourceOffset: 42, sinks: { 'op-9': { pending: [] } } });
     const file = snapshotPath(dir, 'op-1', 0);
-    await writeSnapshotFile(file, encodeSnapshot(snap));
+    await writeSnapshot(file, encodeSnapshot(snap));
     assert.deepEqual(readdirSync(dir), ['op-1-0.state']);
-    assert.deepEqual(await readSnapshotFile(file), snap);
+    assert.deepEqual(await readSnapshot(file), snap);
   });
 
   it('snapshot files - a write into an unwritable place fails and leaves nothing', async () => {
     const root = newDir();
     writeFileSync(path.join(root, 'file'), 'x');
     const dir = path.join(root, 'file', 'chk-1');
-    await assert.rejects(writeSnapshotFile(snapshotPath(dir, 'op-1', 0), Buffer.from('x')));
+    await assert.rejects(writeSnapshot(snapshotPath(dir, 'op-1', 0), Buffer.from('x')));
     assert.equal(existsSync(dir), false);
   });
 
@@ -60,7 +60,7 @@ describe('task - snapshot files', () => {
     const handles = [];
     for (let i = 0; i < 2; i++) {
       const p = snapshotPath(dir, 'op-1', i);
-      await writeSnapshotFile(p, encodeSnapshot(snapshotOf(backendWith(500, 2, i), 3, i, 2, { sourceOffset: 100 + i, sinks: { sink: { i } } })));
+      await writeSnapshot(p, encodeSnapshot(snapshotOf(backendWith(500, 2, i), 3, i, 2, { sourceOffset: 100 + i, sinks: { sink: { i } } })));
       handles.push({ path: p, subtaskIndex: i });
     }
     // Keyed operator rescaled to 3: subtask 1 gets all groups (the backend keeps its range) and the sink state of old subtask 1.
@@ -82,7 +82,7 @@ describe('task - snapshot files', () => {
     const bytes = encodeSnapshot(snapshotOf(backend, 1, 0, 1));
     const encoded = performance.now();
     const dir = path.join(newDir(), 'chk-1');
-    await writeSnapshotFile(snapshotPath(dir, 'op-1', 0), bytes);
+    await writeSnapshot(snapshotPath(dir, 'op-1', 0), bytes);
     const written = performance.now();
     const mb = bytes.length / (1024 * 1024);
     const line = `snapshot of 1M keys: ${mb.toFixed(1)} MB, sync phase ${(encoded - started).toFixed(0)} ms (${(mb / ((encoded - started) / 1000)).toFixed(0)} MB/s), async write ${(written - encoded).toFixed(0)} ms (${(mb / ((written - encoded) / 1000)).toFixed(0)} MB/s)`;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../../../lib/util/atomic-file.js';
-import { writeSnapshotFile } from '../../../lib/task/snapshot-store.js';
+import { writeSnapshot } from '../../../lib/task/snapshot-store.js';
 import { TransactionalFileSink } from '../../../lib/task/file-sink.js';
 
 const modeOf = (file: string) => statSync(file).mode & 0o777;
@@ -28,7 +28,7 @@ describe('file modes - what the runtime writes is private', () => {
 
   it('checkpoint snapshots are 0600 (job code is cached through the atomic write)', async () => {
     const snapshot = path.join(root, 'checkpoints', 'chk-1', 'v-0');
-    await writeSnapshotFile(snapshot, Buffer.from([1, 2, 3]));
+    await writeSnapshot(snapshot, Buffer.from([1, 2, 3]));
     assert.equal(modeOf(snapshot).toString(8), '600');
     assert.equal(modeOf(path.dirname(snapshot)).toString(8), '700');
   });

@@ -19,4 +19,14 @@ describe('util - paths confined to roots', () => {
     }
     assert.throws(() => resolveWithinRoots('target', '/anything', []), refused);
   });
+
+  it('storage URLs: an s3:// target lies below an s3:// root of the same bucket; a file:// URL is a path', () => {
+    const mixed = ['/data/savepoints', 's3://bucket-a/savepoints'];
+    assert.equal(resolveWithinRoots('target', 's3://bucket-a/savepoints/team-1/', mixed), 's3://bucket-a/savepoints/team-1');
+    assert.equal(resolveWithinRoots('target', 'file:///data/savepoints/x', mixed), '/data/savepoints/x');
+    for (const given of ['s3://bucket-b/savepoints/x', 's3://bucket-a/savepoints-evil', 's3://bucket-a/savepoints/../x', 'file:///etc', 'http://bucket-a/savepoints']) {
+      assert.throws(() => resolveWithinRoots('target', given, mixed), refused, given);
+    }
+    assert.throws(() => resolveWithinRoots('target', 's3://bucket-a/savepoints/x', roots), refused, 'no s3 root, no s3 target');
+  });
 });
