@@ -10,6 +10,7 @@
  * Needs root, `ip` and `nft`: without them the `before` hook fails with the reason.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { startNetnsHaCluster, type NetnsHaCluster } from '../../scripts/support/netns-ha.js';
@@ -129,5 +130,51 @@ describe('hosts - HA failover across namespace hosts', function () {
     });
     assert.deepEqual(loggedAt(leader, 'leadership granted').filter((t) => t > cutAt), [], 'the old leader led again');
     await finishedExactlyOnce(output, records);
+  });
+  /** The TaskExecutor (not the spare) that runs part of the job, and the spare's id. */
+  function victimOf(c: NetnsHaCluster): { victim: Proc; victimId: string; spareId: string } {
+    const running = events(job!, 'status').find((s) => Number(s['checkpoints']) > 0 && (s['taskExecutors'] as string[]).length === 2)!['taskExecutors'] as string[];
+    const spareId = String(c.taskExecutors[2]!.ready['taskExecutorId']);
+    assert.ok(!running.includes(spareId), `the spare ${spareId} runs the job from the start: ${running.join(', ')}`);
+    const victimId = running[0]!;
+    return { victim: c.taskExecutors.find((p) => p.ready['taskExecutorId'] === victimId)!, victimId, spareId };
+  }
+
+  /** Once the job runs again, after `since`, on the spare and without `victimId`. */
+  const runningOnSpare = (since: number, victimId: string, spareId: string): Promise<Line> =>
+    waitFor('the job running again on the spare', () =>
+      events(job!, 'status').find((s) => {
+        const tes = (s['taskExecutors'] as string[] | undefined) ?? [];
+        return Number(s['time']) > since && s['state'] === 'running' && Number(s['attempt']) > 0 && tes.includes(spareId) && !tes.includes(victimId);
+      }), { timeoutMs: 20_000 });
+
+  it("a TaskExecutor's host cut off: its subtasks restart on the spare; after the heal its stale tasks are canceled and commit nothing", async () => {
+    const c = await start();
+    const records = 25_000;
+    const { output } = await submit(records);
+    const { victim, victimId, spareId } = victimOf(c);
+    const cutAt = Date.now();
+    const cut = await hosts.net.isolate(c.hostOf(victim));
+    await runningOnSpare(cutAt, victimId, spareId);
+    // Cut off, it loses the ResourceManager and cancels what it ran for the job.
+    await waitFor('the cut TaskExecutor dropped its tasks', () => lines(victim).some((l) => l['msg'] === 'ResourceManager lost' && Number(l['time']) > cutAt), { timeoutMs: 20_000 });
+    await cut.heal();
+    const healedAt = Date.now();
+    await waitFor('the healed TaskExecutor registered again', () => lines(victim).some((l) => l['msg'] === 'registered' && Number(l['time']) > healedAt), { timeoutMs: 20_000 });
+    await finishedExactlyOnce(output, records);
+  });
+
+  it("a TaskExecutor's host killed, disk included: the job recovers on the other hosts, exactly once", async () => {
+    const c = await start();
+    const records = 25_000;
+    const { output } = await submit(records);
+    const { victim, victimId, spareId } = victimOf(c);
+    const host = c.hostOf(victim);
+    const killedAt = Date.now();
+    await host.kill();
+    assert.equal(existsSync(host.dataDir), false, "the host's disk is gone");
+    await runningOnSpare(killedAt, victimId, spareId);
+    const result = await finishedExactlyOnce(output, records);
+    assert.notEqual(result['restoredFrom'], null, 'the job resumed from a checkpoint');
   });
 });
