@@ -4,7 +4,8 @@
  *
  * Layout: h0 runs the etcd launcher and the client (the test process, in the root namespace,
  * reaches no host address); h1..h3 each an etcd member and a Master; h4 and h5 a TaskExecutor
- * with one slot each, which the job (parallelism 2) fills; h6 the spare TaskExecutor.
+ * with one slot each, which the job (parallelism 2) fills; h6 the spare TaskExecutor, started
+ * once the job runs.
  * Checkpoints go to a directory every host sees. Each scenario runs the checkpointed keyed count
  * into the transactional file sink and ends with its output checked exactly once.
  * Needs root, `ip` and `nft`: without them the `before` hook fails with the reason.
@@ -62,6 +63,7 @@ describe('hosts - HA failover across namespace hosts', function () {
       etcdHosts: [m1!, m2!, m3!],
       masterHosts: [m1!, m2!, m3!],
       taskExecutorHosts: [t1!, t2!, spare!],
+      taskExecutors: 2, // the spare starts once the job fills the two others
       slots: 1,
       ...options,
       env: { FLINKISH_LEASE_TTL_SECONDS: String(LEASE_TTL_MS / 1000), FLINKISH_METRICS_PORT: '-1' },
@@ -69,7 +71,7 @@ describe('hosts - HA failover across namespace hosts', function () {
     return cluster;
   }
 
-  /** Submit the keyed count from the control host; resolves once it has a completed checkpoint. */
+  /** Submit the keyed count from the control host; resolves once it has a completed checkpoint and the spare is registered. */
   async function submit(records: number): Promise<{ output: string }> {
     const output = path.join(cluster!.workDir, 'out');
     const args = { records, keys: KEYS, output, recordsPerSecond: 2500, checkpointMs: 200 };
@@ -80,6 +82,9 @@ describe('hosts - HA failover across namespace hosts', function () {
       name: 'client',
     });
     await waitFor('a completed checkpoint on two TaskExecutors', () => events(job!, 'status').some((s) => Number(s['checkpoints']) > 0 && (s['taskExecutors'] as string[]).length === 2), { timeoutMs: 30_000 });
+    const spare = await cluster!.startTaskExecutor();
+    const spareId = spare.ready['taskExecutorId'];
+    await waitFor('the spare registered', () => cluster!.masters.some((m) => lines(m).some((l) => l['msg'] === 'TaskExecutor registered' && l['taskExecutor'] === spareId)), { timeoutMs: 15_000 });
     return { output };
   }
 
