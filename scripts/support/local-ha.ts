@@ -7,11 +7,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startEtcdCluster, type EtcdCluster } from '../../lib/ha/etcd-server.js';
+import { startEtcdCluster, type EtcdCluster, type EtcdClusterAccess } from '../../lib/ha/etcd-server.js';
 import { etcdCredentialEnv } from '../../lib/ha/etcd-auth.js';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { createLogger } from '../../lib/logging.js';
-import { launch, type Proc } from './launcher.js';
+import { launch, type LaunchOptions, type Proc } from './launcher.js';
 
 export const CLI = 'scripts/cli.js';
 
@@ -49,18 +49,36 @@ export interface HaCluster {
   stop(options?: { keepWorkDir?: boolean }): Promise<void>;
 }
 
-export async function startHaCluster(options: HaClusterOptions = {}): Promise<HaCluster> {
-  const ownsDir = options.workDir === undefined;
-  const workDir = options.workDir ?? mkdtempSync(path.join(tmpdir(), 'flinkish-ha-'));
-  const etcd = await startEtcdCluster({ members: options.etcdMembers ?? 1, dataDir: path.join(workDir, 'etcd') });
+/** Masters and TaskExecutors of an HA cluster whose etcd runs elsewhere (see {@link startHaProcesses}). */
+export interface HaProcessesOptions extends Omit<HaClusterOptions, 'etcdMembers' | 'workDir'> {
+  /** The etcd the processes use (endpoints and credentials); not started or stopped here. */
+  etcd: EtcdClusterAccess;
+  workDir: string;
+  /** How the n-th process of a role is started (default: the launcher, on this host); e.g. inside a namespace host. */
+  launchOn?: (role: 'master' | 'taskexecutor', index: number) => (script: string, options: LaunchOptions) => Promise<Proc>;
+}
+
+export type HaProcesses = Pick<HaCluster, 'masters' | 'taskExecutors' | 'env' | 'workDir' | 'logsDir' | 'startMaster' | 'startTaskExecutor'> & {
+  /** Stop every process (by PID) and wait until their logs are written. */
+  stop(): Promise<void>;
+};
+
+/**
+ * Start M Masters and N TaskExecutors through the CLI against a running etcd, with the
+ * cluster's secrets in their environment: the part of {@link startHaCluster} that does not
+ * depend on where etcd runs.
+ */
+export async function startHaProcesses(options: HaProcessesOptions): Promise<HaProcesses> {
+  const { workDir } = options;
   const logsDir = path.join(workDir, 'logs');
+  const { endpoints, ...credentials } = options.etcd;
   const env: Record<string, string> = {
     FLINKISH_SECRET: `ha-secret-${process.pid}-0123456789`,
     FLINKISH_CLIENT_SECRET: `ha-client-secret-${process.pid}-0123456789`,
     FLINKISH_CLUSTER_ID: `ha-${process.pid}-${Date.now()}`,
     FLINKISH_WORK_DIR: workDir,
-    FLINKISH_ETCD_ENDPOINTS: etcd.endpoints.join(','),
-    ...etcdCredentialEnv(etcd.credentials),
+    FLINKISH_ETCD_ENDPOINTS: endpoints.join(','),
+    ...etcdCredentialEnv(credentials),
     FLINKISH_HEARTBEAT_INTERVAL_MS: '300',
     FLINKISH_HEARTBEAT_TIMEOUT_MS: '2000',
     FLINKISH_SLOT_MEMORY_MB: '128',
@@ -68,21 +86,23 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
   };
   const masters: Proc[] = [];
   const taskExecutors: Proc[] = [];
-  const clients: ClusterClient[] = [];
   let teCount = 0;
   let masterCount = 0;
+  const launcher = (role: 'master' | 'taskexecutor', index: number) => options.launchOn?.(role, index) ?? launch;
   const startMaster = async () => {
-    const extra = options.masterArgs?.(masterCount) ?? [];
-    const name = `master-${++masterCount}`;
-    const proc = await launch(CLI, { args: ['master', '--port', '0', '--work-dir', workDir, ...extra], env, name, logFile: path.join(logsDir, `${name}.log`) });
+    const index = masterCount++;
+    const extra = options.masterArgs?.(index) ?? [];
+    const name = `master-${index + 1}`;
+    const proc = await launcher('master', index)(CLI, { args: ['master', '--port', '0', '--work-dir', workDir, ...extra], env, name, logFile: path.join(logsDir, `${name}.log`) });
     masters.push(proc);
     return proc;
   };
   const startTaskExecutor = async () => {
-    const extra = options.taskExecutorArgs?.(teCount) ?? [];
-    const id = `te-${++teCount}`;
+    const index = teCount++;
+    const extra = options.taskExecutorArgs?.(index) ?? [];
+    const id = `te-${index + 1}`;
     const name = `taskexecutor-${id}`;
-    const proc = await launch(CLI, {
+    const proc = await launcher('taskexecutor', index)(CLI, {
       args: ['taskexecutor', '--slots', String(options.slots ?? 2), '--work-dir', workDir, '--id', id, ...extra],
       env,
       name,
@@ -91,14 +111,33 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     taskExecutors.push(proc);
     return proc;
   };
+  const stop = async () => {
+    await Promise.all([...taskExecutors, ...masters].map((p) => p.stop()));
+    await Promise.all([...taskExecutors, ...masters].map((p) => p.logWritten()));
+  };
   try {
     for (let i = 0; i < (options.masters ?? 2); i++) await startMaster();
     await Promise.all(Array.from({ length: options.taskExecutors ?? 2 }, () => startTaskExecutor()));
   } catch (err) {
-    await Promise.all([...masters, ...taskExecutors].map((p) => p.stop()));
+    await stop();
+    throw err;
+  }
+  return { masters, taskExecutors, env, workDir, logsDir, startMaster, startTaskExecutor, stop };
+}
+
+export async function startHaCluster(options: HaClusterOptions = {}): Promise<HaCluster> {
+  const ownsDir = options.workDir === undefined;
+  const workDir = options.workDir ?? mkdtempSync(path.join(tmpdir(), 'flinkish-ha-'));
+  const etcd = await startEtcdCluster({ members: options.etcdMembers ?? 1, dataDir: path.join(workDir, 'etcd') });
+  let processes: HaProcesses;
+  try {
+    processes = await startHaProcesses({ ...options, etcd: etcd.clientOptions, workDir });
+  } catch (err) {
     await etcd.stop();
     throw err;
   }
+  const { masters, taskExecutors, env, logsDir } = processes;
+  const clients: ClusterClient[] = [];
   return {
     etcd,
     masters,
@@ -106,8 +145,8 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     env,
     workDir,
     logsDir,
-    startMaster,
-    startTaskExecutor,
+    startMaster: processes.startMaster,
+    startTaskExecutor: processes.startTaskExecutor,
     async client() {
       const client = await ClusterClient.connect({
         etcdEndpoints: etcd.endpoints,
@@ -125,8 +164,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     },
     async stop(stopOptions = {}) {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-      await Promise.all([...taskExecutors, ...masters].map((p) => p.stop()));
-      await Promise.all([...taskExecutors, ...masters].map((p) => p.logWritten()));
+      await processes.stop();
       if (stopOptions.keepWorkDir) {
         mkdirSync(logsDir, { recursive: true });
         for (const member of etcd.members) writeFileSync(path.join(logsDir, `${member.name}.log`), member.tail(500) + '\n');
