@@ -92,3 +92,20 @@ export interface JobResult {
   stoppedWithSavepoint?: string;
   details: JobDetails;
 }
+
+/**
+ * The result of a job that ended without its JobMaster reporting it: the JobMaster failed beyond
+ * its supervision, or the job's stop-with-savepoint completed under an earlier leader.
+ */
+export function resultWithoutReport(
+  job: { jobId: string; name: string; submittedAt: number },
+  outcome: { state: JobResult['state']; endedAt: number; vertices?: VertexStatus[]; failure?: WireError; stoppedWithSavepoint?: string },
+): JobResult {
+  const { vertices = [], ...ended } = outcome;
+  const base = { jobId: job.jobId, name: job.name, submittedAt: job.submittedAt, ...ended };
+  return {
+    ...base,
+    collected: [],
+    details: { ...base, vertices, subtasks: [], slots: [], attempt: 0, restarts: 0, checkpoints: [], restoredFrom: null },
+  };
+}

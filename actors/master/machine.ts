@@ -16,7 +16,7 @@ import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { resolveWithinRoots } from '../../lib/util/path-roots.js';
 import { jobMasterMachine } from '../jobmaster/machine.js';
 import { JOB_MASTER_LOCAL_EVENTS, type JobMasterMessage } from '../jobmaster/protocol.js';
-import type { JobResult } from '../jobmaster/status.js';
+import { resultWithoutReport, type JobResult } from '../jobmaster/status.js';
 import { resourceManagerMachine } from '../resourcemanager/machine.js';
 import { RESOURCE_MANAGER_LOCAL_EVENTS, type ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { LeaderStores, MasterHa, StoredJob } from './ha.js';
@@ -176,32 +176,7 @@ export const masterMachine = setup({
         // It stopped without reporting a result: its machine failed beyond its supervision.
         context.running.delete(jobId);
         const failure = event.error ?? { code: 'JOB_MASTER_FAILED', message: `JobMaster stopped: ${event.reason}` };
-        const now = Date.now();
-        const { name, submittedAt } = job.summary;
-        context.results.set(jobId, {
-          jobId,
-          name,
-          state: 'failed',
-          submittedAt,
-          endedAt: now,
-          collected: [],
-          failure,
-          details: {
-            jobId,
-            name,
-            state: 'failed',
-            submittedAt,
-            endedAt: now,
-            vertices: [],
-            subtasks: [],
-            slots: [],
-            attempt: 0,
-            restarts: 0,
-            checkpoints: [],
-            restoredFrom: null,
-            failure,
-          },
-        });
+        context.results.set(jobId, resultWithoutReport(job.summary, { state: 'failed', endedAt: Date.now(), failure }));
       }
     },
     list: ({ context, event }) => {

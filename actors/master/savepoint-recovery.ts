@@ -14,7 +14,7 @@ import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { deleteBelow } from '../../lib/storage/index.js';
 import { SavepointState, type StopIntent } from '../../lib/ha/etcd-savepoints.js';
 import type { Logger } from '../../lib/logging.js';
-import { vertexStatusOf, type JobResult } from '../jobmaster/status.js';
+import { resultWithoutReport, vertexStatusOf, type JobResult } from '../jobmaster/status.js';
 import type { LeaderStores, StoredJob } from './ha.js';
 import { persistResult, type Recovered } from './recovery.js';
 import { releaseEndedJob } from './sink-ownership.js';
@@ -57,21 +57,5 @@ export async function settleSavepointsAndStops(stores: LeaderStores, blobs: File
 
 /** The result of a job whose stop-with-savepoint completed under an earlier leader. */
 export function stoppedResult(job: StoredJob, intent: StopIntent, now: number): JobResult {
-  const base = { jobId: job.jobId, name: job.name, state: 'finished' as const, submittedAt: job.submittedAt, endedAt: now };
-  return {
-    ...base,
-    collected: [],
-    stoppedWithSavepoint: intent.savepointPath,
-    details: {
-      ...base,
-      vertices: vertexStatusOf(job.jobGraph),
-      subtasks: [],
-      slots: [],
-      attempt: 0,
-      restarts: 0,
-      checkpoints: [],
-      restoredFrom: null,
-      stoppedWithSavepoint: intent.savepointPath,
-    },
-  };
+  return resultWithoutReport(job, { state: 'finished', endedAt: now, vertices: vertexStatusOf(job.jobGraph), stoppedWithSavepoint: intent.savepointPath });
 }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
-import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
-import { distRoot, killAll } from '../support/launcher.js';
+import { distRoot } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
+import { haClusterPerTest } from '../support/ha-cluster.js';
 
 const job = (name: string) => path.join(distRoot, 'scripts', 'jobs', `${name}.js`);
 
@@ -14,15 +14,10 @@ function completed(details: { checkpoints: Array<{ status: string; id: number }>
 
 describe('checkpoints - recovery with exactly-once output', function () {
   this.timeout(180_000);
-  let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-  });
+  const clusters = haClusterPerTest();
 
   it('survives five TaskExecutors killed with SIGKILL mid-run, a spare taking over each time', async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 3, slots: 2 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 3, slots: 2 });
     const client = await cluster.client();
     await waitFor('6 slots', async () => (await client.overview()).slotsTotal === 6, { timeoutMs: 20_000 });
     const output = path.join(cluster.workDir, 'out');
@@ -52,7 +47,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
   });
 
   it('takes a savepoint at parallelism 2 and restores it at parallelism 3 with the same results', async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 2, slots: 3 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 2, slots: 3 });
     const client = await cluster.client();
     const output = path.join(cluster.workDir, 'out');
     const records = 20_000;
@@ -73,7 +68,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
   });
 
   it('aborts a checkpoint that times out and removes its files', async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 1, slots: 2 });
     const client = await cluster.client();
     const jobId = await client.submitFile(job('slow-checkpoints'), { args: { timeoutMs: 50 } });
     const details = await waitFor('an aborted checkpoint', async () => {
@@ -89,7 +84,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
 
   it('fails checkpoints cleanly while etcd is unreachable, and completes them again when it is back', async () => {
     // A long lease, so that the leader keeps its term through the outage: this is about checkpoints.
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2, env: { FLINKISH_LEASE_TTL_SECONDS: '20' } });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 1, slots: 2, env: { FLINKISH_LEASE_TTL_SECONDS: '20' } });
     const client = await cluster.client();
     const output = path.join(cluster.workDir, 'out');
     const records = 40_000;

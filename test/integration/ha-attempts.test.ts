@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
-import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
-import { distRoot, killAll } from '../support/launcher.js';
+import { distRoot } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
+import { haClusterPerTest } from '../support/ha-cluster.js';
 
 const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
 
 describe('ha - attempts across leaders', function () {
   this.timeout(120_000);
-  let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-  });
+  const clusters = haClusterPerTest();
 
   it('continues attempt numbers and restart counts under a new leader after a TaskExecutor kill and a leader kill', async () => {
-    cluster = await startHaCluster({ masters: 2, taskExecutors: 2, slots: 2 });
+    const cluster = await clusters.start({ masters: 2, taskExecutors: 2, slots: 2 });
     const client = await cluster.client();
     const leader = await waitFor('a leader', () => cluster!.leader(client), { timeoutMs: 20_000 });
     const output = path.join(cluster.workDir, 'out');

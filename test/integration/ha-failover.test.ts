@@ -2,23 +2,17 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
-import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
-import { distRoot, killAll } from '../support/launcher.js';
-import { firstCheckpoint, leaderOf } from '../support/ha-cluster.js';
+import { distRoot } from '../support/launcher.js';
+import { firstCheckpoint, haClusterPerTest, leaderOf } from '../support/ha-cluster.js';
 
 const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
 
 describe('ha - Master failover', function () {
   this.timeout(120_000);
-  let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-  });
+  const clusters = haClusterPerTest();
 
   it('lets a standby take over when the leader is killed with SIGKILL; the running job finishes exactly once', async () => {
-    cluster = await startHaCluster({ masters: 2, taskExecutors: 2, slots: 2 });
+    const cluster = await clusters.start({ masters: 2, taskExecutors: 2, slots: 2 });
     const client = await cluster.client();
     const leader = await leaderOf(cluster, client);
     const output = path.join(cluster.workDir, 'out');
@@ -35,7 +29,7 @@ describe('ha - Master failover', function () {
   });
 
   it('fences a paused leader: past its lease it loses leadership, and on SIGCONT it stands by', async () => {
-    cluster = await startHaCluster({ masters: 2, taskExecutors: 2, slots: 2 });
+    const cluster = await clusters.start({ masters: 2, taskExecutors: 2, slots: 2 });
     const client = await cluster.client();
     const zombie = await leaderOf(cluster, client);
     const output = path.join(cluster.workDir, 'out');
@@ -65,7 +59,7 @@ describe('ha - Master failover', function () {
   });
 
   it('keeps running a job without interruption when one of three etcd members is killed', async () => {
-    cluster = await startHaCluster({ etcdMembers: 3, masters: 2, taskExecutors: 2, slots: 2, env: { FLINKISH_LEASE_TTL_SECONDS: '5' } });
+    const cluster = await clusters.start({ etcdMembers: 3, masters: 2, taskExecutors: 2, slots: 2, env: { FLINKISH_LEASE_TTL_SECONDS: '5' } });
     const client = await cluster.client();
     await leaderOf(cluster, client);
     const output = path.join(cluster.workDir, 'out');
@@ -81,7 +75,7 @@ describe('ha - Master failover', function () {
   });
 
   it('stops leading cleanly when etcd loses quorum, and leads again when quorum returns; the job finishes exactly once', async () => {
-    cluster = await startHaCluster({ etcdMembers: 3, masters: 2, taskExecutors: 2, slots: 2 });
+    const cluster = await clusters.start({ etcdMembers: 3, masters: 2, taskExecutors: 2, slots: 2 });
     const client = await cluster.client();
     const leader = await leaderOf(cluster, client);
     const output = path.join(cluster.workDir, 'out');

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { EtcdHaServices, HaKeys } from '../../lib/ha/index.js';
 import { rangePages } from '../../lib/ha/etcd-pages.js';
-import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import type { JobResult } from '../../actors/jobmaster/status.js';
-import { distRoot, killAll } from '../support/launcher.js';
+import { distRoot } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
+import { haClusterPerTest } from '../support/ha-cluster.js';
 
 const wordcount = path.join(distRoot, 'scripts', 'jobs', 'wordcount.js');
 
@@ -29,15 +29,10 @@ function finalCounts(collected: unknown[]): Map<string, number> {
 
 describe('ha - results after ordinary use', function () {
   this.timeout(240_000);
-  let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-  });
+  const clusters = haClusterPerTest();
 
   it('recovers and serves after 50 jobs with large collected results and a leader kill; old results are still retrievable', async () => {
-    cluster = await startHaCluster({ masters: 2, taskExecutors: 1, slots: 4 });
+    const cluster = await clusters.start({ masters: 2, taskExecutors: 1, slots: 4 });
     const client = await cluster.client();
     const leader = await waitFor('a leading Master', () => cluster!.leader(client), { timeoutMs: 20_000 });
     // 16,000 collected records per job, ~130 KB: 50 such results (6.5 MB) held in etcd would

@@ -10,6 +10,7 @@ import type { Proc } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
 import { useNetnsHosts, type NetnsHost } from '../support/netns-hosts.js';
 import { etcdCredentialEnv } from '../../lib/ha/etcd-auth.js';
+import { NETNS_ETCD_MEMBERS } from '../../scripts/support/netns-ha.js';
 
 const FIXTURE = 'test/fixtures/etcd-hosts.js';
 
@@ -31,9 +32,9 @@ describe('netns hosts - etcd members on separate hosts', function () {
   before(async function () {
     this.timeout(60_000);
     const [, ...memberHosts] = hosts.net.hosts;
-    cluster = await hosts.net.hosts[0]!.launch(FIXTURE, {
+    cluster = await hosts.net.hosts[0]!.launch(NETNS_ETCD_MEMBERS, {
       // Data on the launcher's host disk, so that destroying the hosts removes it in any case.
-      args: ['cluster', ...memberHosts.flatMap((h) => ['--member', `${h.address}=${h.namespace}`]), '--data-dir', path.join(hosts.net.hosts[0]!.dataDir, 'etcd')],
+      args: ['start', ...memberHosts.flatMap((h) => ['--member', `${h.address}=${h.namespace}`]), '--data-dir', path.join(hosts.net.hosts[0]!.dataDir, 'etcd')],
       readyTimeoutMs: 45_000,
       name: 'etcd',
     });

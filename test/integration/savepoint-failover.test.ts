@@ -25,7 +25,7 @@ import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { CLI, startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import { distRoot, killAll } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
-import { firstCheckpoint, leaderOf } from '../support/ha-cluster.js';
+import { firstCheckpoint, haClusterPerTest, leaderOf } from '../support/ha-cluster.js';
 
 const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
 const run = promisify(execFile);
@@ -204,15 +204,10 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
 
 describe('savepoints - a sink directory belongs to one job', function () {
   this.timeout(90_000);
-  let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-  });
+  const clusters = haClusterPerTest();
 
   it('refuses a second job on a directory a running job owns, naming the owner; accepts it once the owner ended', async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 2, slots: 2 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 2, slots: 2 });
     const client = await cluster.client();
     const output = path.join(cluster.workDir, 'out');
     const owner = await client.submitFile(keyedCount, { args: { records: 1_000_000, keys: 4, output, recordsPerSecond: 2000, checkpointMs: 200 } });
@@ -234,15 +229,10 @@ describe('savepoints - a sink directory belongs to one job', function () {
 
 describe('savepoints - a savepoint that does not complete', function () {
   this.timeout(60_000);
-  let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-  });
+  const clusters = haClusterPerTest();
 
   it('is failed in etcd and the client told SAVEPOINT_FAILED; the job runs on', async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 1, slots: 2 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 1, slots: 2 });
     const client = await cluster.client();
     const output = path.join(cluster.workDir, 'out');
     const jobId = await client.submitFile(keyedCount, { args: { records: 1_000_000, keys: 4, output, recordsPerSecond: 2000, checkpointMs: 200 } });

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ActorSystem } from '../../lib/actor/system.js';
 import type { MasterMessage } from '../../actors/master/protocol.js';
-import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import { encodeFrame } from '../../lib/transport/frame.js';
-import { killAll, type Proc } from '../support/launcher.js';
+import type { Proc } from '../support/launcher.js';
 import { RawPeer } from '../support/raw-peer.js';
 import { Plane } from '../../lib/transport/handshake.js';
 import { waitFor } from '../support/wait.js';
+import { haClusterPerTest } from '../support/ha-cluster.js';
 
 const MiB = 1024 * 1024;
 
@@ -33,15 +33,10 @@ async function gauge(proc: Proc, name: string): Promise<number> {
 
 describe('security - what a stranger can make a process hold', function () {
   this.timeout(120_000);
-  let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-  });
+  const clusters = haClusterPerTest();
 
   it('refuses 16 MiB and 8 MiB frames of empty maps before decoding them: the Master stays under +100 MiB of peak memory and keeps leading', async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 0 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 0 });
     const client = await cluster.client();
     await waitFor('a leader', () => client.overview(), { timeoutMs: 20_000 });
     const master = cluster.masters[0]!;
@@ -70,7 +65,7 @@ describe('security - what a stranger can make a process hold', function () {
   });
 
   it('forgets 20,000 fake replyTo nodes: associations back to where they were, memory bounded, few log lines', async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 0 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 0 });
     const client = await cluster.client();
     await waitFor('a leader', () => client.overview(), { timeoutMs: 20_000 });
     const master = cluster.masters[0]!;
@@ -117,7 +112,7 @@ describe('security - what a stranger can make a process hold', function () {
   });
 
   it("a TaskExecutor closes idle data connections: an unauthenticated one at the handshake timeout, an authenticated one at the idle timeout", async () => {
-    cluster = await startHaCluster({ masters: 1, taskExecutors: 1 });
+    const cluster = await clusters.start({ masters: 1, taskExecutors: 1 });
     const te = cluster.taskExecutors[0]!;
     const dataAddress = te.ready['dataAddress'] as string;
     const stranger = await RawPeer.connect(dataAddress);

@@ -1,7 +1,7 @@
-/** Waits that tests of HA clusters share: a leader (other than one just lost), a first checkpoint. */
+/** What tests of HA clusters share: a cluster per test, and waits for a leader (other than one just lost) and a first checkpoint. */
 import type { ClusterClient } from '../../lib/client/cluster-client.js';
-import type { HaCluster } from '../../scripts/support/local-ha.js';
-import type { Proc } from './launcher.js';
+import { startHaCluster, type HaCluster, type HaClusterOptions } from '../../scripts/support/local-ha.js';
+import { killAll, type Proc } from './launcher.js';
 import { waitFor } from './wait.js';
 
 /** The leading Master's process, once the cluster has one that is not `not`. */
@@ -17,4 +17,23 @@ export async function firstCheckpoint(client: ClusterClient, jobId: string): Pro
   await waitFor('a completed checkpoint', async () => (await client.status(jobId)).checkpoints.some((c) => c.status === 'completed'), {
     timeoutMs: 30_000,
   });
+}
+
+/**
+ * An HA cluster per test of the enclosing `describe`: `start` makes it, and after each test,
+ * passed or failed, it is stopped and every process the test launched is killed.
+ */
+export function haClusterPerTest(): { start(options?: HaClusterOptions): Promise<HaCluster> } {
+  let cluster: HaCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await killAll();
+  });
+  return {
+    async start(options) {
+      cluster = await startHaCluster(options);
+      return cluster;
+    },
+  };
 }
