@@ -227,6 +227,7 @@ async function selfContained(dir: string, handle: StateHandle): Promise<StateHan
 /** Step 4. */
 export function checkpointStored(context: Context, checkpointId: number): void {
   const { coordinator, env } = context;
+  context.abortedWhileStoring.delete(checkpointId); // stored after all: a complete checkpoint, files kept
   const stats = coordinator?.complete(checkpointId, Date.now());
   if (!stats) return;
   env.log.info({ checkpointId, durationMs: stats.durationMs, bytes: stats.bytes, savepoint: stats.savepoint }, 'checkpoint completed');
@@ -252,7 +253,10 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   context.env.log.warn({ checkpointId, reason }, 'checkpoint aborted');
   metrics.checkpointFailed(context.job.jobId);
   notifyAll(context, checkpointId, 'abort');
-  void removeFiles(context, aborted.dir);
+  // Fully acknowledged, it is being stored: its record may land in etcd even now, and a new
+  // leader would restore it, so its files stay until the store's outcome is known.
+  if (aborted.awaiting.size === 0) context.abortedWhileStoring.set(checkpointId, aborted.dir);
+  else void removeFiles(context, aborted.dir);
   const savepoint = context.savepoints.get(checkpointId);
   if (savepoint) {
     context.savepoints.delete(checkpointId);
@@ -262,6 +266,14 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
     );
   }
   if (next) triggerNext(context);
+}
+
+/** The metadata of checkpoint `checkpointId` could not be stored: it is aborted, and its files go. */
+export function checkpointStoreFailed(context: Context, checkpointId: number, reason: string): void {
+  const dir = context.abortedWhileStoring.get(checkpointId);
+  if (dir === undefined) return abortCheckpoint(context, checkpointId, reason);
+  context.abortedWhileStoring.delete(checkpointId);
+  void removeFiles(context, dir);
 }
 
 /** The machine's timeout of checkpoint `checkpointId` fired: it ends now if it is still pending. */

@@ -44,6 +44,12 @@ export interface Context extends JobMasterInput {
   restorePoint: RestorePoint;
   /** Savepoints waiting for their checkpoint to complete, by checkpoint id. */
   savepoints: Map<number, SavepointRequest>;
+  /**
+   * Checkpoints aborted while their metadata was being stored, by id, with their directory: the
+   * store may still land (then they are complete, and their files must stay); a failed store
+   * removes the files.
+   */
+  abortedWhileStoring: Map<number, string>;
   /** A source ran out of input: it waits for a checkpoint triggered after that to finish. */
   finalCheckpointWanted: boolean;
   /** Set when a stop-with-savepoint completed: the job cancels next. */
@@ -71,6 +77,7 @@ export function initialContext(input: JobMasterInput): Context {
     backoff: new RestartBackoff(input.job.jobConfig.restartStrategy, recorded?.restarts ?? 0),
     restorePoint: null,
     savepoints: new Map(),
+    abortedWhileStoring: new Map(),
     finalCheckpointWanted: false,
     stopRequested: false,
     stoppedWithSavepoint: null,

@@ -24,6 +24,7 @@ import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import {
   abortAll,
   abortCheckpoint,
+  checkpointStoreFailed,
   acknowledgeCheckpoint,
   beginCheckpoint,
   checkpointStored,
@@ -241,7 +242,7 @@ export const jobMasterMachine = setup({
         case 'jm.checkpoint.stored':
           return checkpointStored(context, event.checkpointId);
         case 'jm.checkpoint.storeFailed':
-          return abortCheckpoint(context, event.checkpointId, `its metadata could not be stored: ${event.error.message}`);
+          return checkpointStoreFailed(context, event.checkpointId, `its metadata could not be stored: ${event.error.message}`);
         case 'jm.checkpoint.timeout':
           return checkpointTimedOut(context, event.checkpointId);
         case 'jm.savepoint.waited':

@@ -17,7 +17,7 @@ describe('persistence - file store and restores', () => {
   });
   afterEach(async () => {
     await system.terminate();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 }); // a snapshot write may still be settling
   });
 
   it('persistence - a supervision restart restores the last saved snapshot', async () => {
