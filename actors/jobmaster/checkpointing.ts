@@ -252,11 +252,11 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   if (!aborted) return;
   context.env.log.warn({ checkpointId, reason }, 'checkpoint aborted');
   metrics.checkpointFailed(context.job.jobId);
-  notifyAll(context, checkpointId, 'abort');
   // Fully acknowledged, it is being stored: its record may land in etcd even now, and a new
-  // leader would restore it, so its files stay until the store's outcome is known.
+  // leader would restore it, so its files and the sinks' pending transactions stay until the
+  // store's outcome is known.
   if (aborted.awaiting.size === 0) context.abortedWhileStoring.set(checkpointId, aborted.dir);
-  else void removeFiles(context, aborted.dir);
+  else discard(context, checkpointId, aborted.dir);
   const savepoint = context.savepoints.get(checkpointId);
   if (savepoint) {
     context.savepoints.delete(checkpointId);
@@ -273,6 +273,12 @@ export function checkpointStoreFailed(context: Context, checkpointId: number, re
   const dir = context.abortedWhileStoring.get(checkpointId);
   if (dir === undefined) return abortCheckpoint(context, checkpointId, reason);
   context.abortedWhileStoring.delete(checkpointId);
+  discard(context, checkpointId, dir);
+}
+
+/** An aborted checkpoint's sinks drop its transactions, and its files go. */
+function discard(context: Context, checkpointId: number, dir: string): void {
+  notifyAll(context, checkpointId, 'abort');
   void removeFiles(context, dir);
 }
 
