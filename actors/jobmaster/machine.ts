@@ -9,7 +9,8 @@
  * → `recordingAttempt` (the attempt and restart count go to etcd, fenced, before anything is
  * deployed: a new leader continues after them, so attempts never go backwards) → `running`
  * → `finished`; on a failure `running` → `restarting` (cancel what runs, free the slots, wait
- * the strategy's delay) → `created` with the next attempt, or, when no restart is left, `failing`
+ * the strategy's delay, and learn the outcome of any checkpoint whose metadata was being stored: it
+may have landed in etcd, and the next attempt must start from it) → `created` with the next attempt, or, when no restart is left, `failing`
  * → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
  * the same job starts over in `created` and resumes from the latest completed checkpoint; this
  * one ends in `suspended` (no result, no writes) when its Master loses leadership.
@@ -48,6 +49,13 @@ import { metrics } from '../../lib/metrics/registry.js';
 
 export type { JobMasterInput };
 
+/**
+ * How long a restart waits for the outcome of a checkpoint store in flight. Past the lease TTL
+ * an unreachable etcd has already cost the leadership; this bound only keeps a hung store from
+ * holding the job forever.
+ */
+const CHECKPOINT_STORE_SETTLE_TIMEOUT_MS = 30_000;
+
 export const jobMasterMachine = setup({
   types: { context: {} as Context, events: {} as JobMasterMessage, input: {} as JobMasterInput },
   actors: {
@@ -70,6 +78,7 @@ export const jobMasterMachine = setup({
     checkpointInterval: ({ context }) => context.coordinator?.config.intervalMs ?? 1000,
     restartDelay: ({ context }) => context.restartDelayMs,
     recordAttemptRetry: 500,
+    checkpointStoreSettleTimeout: CHECKPOINT_STORE_SETTLE_TIMEOUT_MS,
   },
   guards: {
     hasAllSlots: ({ context }) => context.graph.hasAllSlots(),
@@ -79,6 +88,7 @@ export const jobMasterMachine = setup({
     checkpointing: ({ context }) => context.coordinator !== null,
     stopRequested: ({ context }) => context.stopRequested,
     mayRestart: ({ context }) => context.restartDelayMs >= 0,
+    noCheckpointStoreInFlight: ({ context }) => context.abortedWhileStoring.size === 0,
   },
   actions: {
     declareSlots: ({ context }) => {
@@ -403,7 +413,24 @@ export const jobMasterMachine = setup({
           after: { cancelTimeout: { target: 'waitingToRestart', actions: ['forceTerminal', 'releaseSlots'] } },
         },
         waitingToRestart: {
-          after: { restartDelay: { target: '#jobmaster.created', actions: 'nextAttempt' } },
+          after: { restartDelay: 'settlingCheckpointStores' },
+        },
+        // A checkpoint aborted by this restart while its metadata was being stored may still land
+        // in etcd. Loading the restore point before its outcome is known would start from the one
+        // before it, and the sinks would drop the transactions that a later restore from it must
+        // commit. The outcome arrives as jm.checkpoint.stored/storeFailed (handled at the root);
+        // a store cannot hang longer than the lease, whose loss suspends this JobMaster.
+        settlingCheckpointStores: {
+          always: { guard: 'noCheckpointStoreInFlight', target: '#jobmaster.created', actions: 'nextAttempt' },
+          after: {
+            checkpointStoreSettleTimeout: {
+              target: '#jobmaster.created',
+              actions: [
+                ({ context }) => context.env.log.warn({ checkpoints: [...context.abortedWhileStoring.keys()] }, 'checkpoint stores still unsettled; restarting without their outcome'),
+                'nextAttempt',
+              ],
+            },
+          },
         },
       },
     },
