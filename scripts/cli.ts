@@ -19,6 +19,9 @@ import { readClusterState, startLocalCluster, stopLocalCluster } from './local-c
 import { printProgress, printResult } from './progress.js';
 import { drillDefaults, formatReport, runDrill } from './drill/drill.js';
 import { FaultKinds, type FaultKind } from './drill/faults.js';
+import { followLogs, readLogs, selectProcesses } from './ops/logs.js';
+import { pauseUnlessAborted } from './support/wait.js';
+import { renderTopLine, renderTopScreen, topFrame, type TopPoll } from './ops/top.js';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
@@ -233,9 +236,11 @@ program
 program
   .command('list')
   .description('list running and finished jobs')
-  .addHelpText('after', '\nExamples:\n  flinkish list\n  flinkish --etcd http://127.0.0.1:2379 list')
-  .action(async () => {
+  .option('--json', 'print the jobs as a JSON array')
+  .addHelpText('after', '\nExamples:\n  flinkish list\n  flinkish list --json\n  flinkish --etcd http://127.0.0.1:2379 list')
+  .action(async (o: { json?: boolean }) => {
     const jobs = await withClient((client) => client.list());
+    if (o.json) return printJson(jobs);
     if (jobs.length === 0) console.log('no jobs');
     for (const j of jobs) {
       const stopped = j.stoppedWithSavepoint ? `  (stopped with savepoint ${j.stoppedWithSavepoint})` : '';
@@ -247,9 +252,11 @@ program
   .command('status')
   .description("show a job's state, its tasks and the slots they run in")
   .argument('<job-id>')
+  .option('--json', 'the same JSON on one line')
   .addHelpText('after', '\nExample:\n  flinkish status 3f2a9c1e...  # JSON: vertices (chains), subtasks with TaskExecutor and slot, checkpoints')
-  .action(async (jobId: string) => {
+  .action(async (jobId: string, o: { json?: boolean }) => {
     const details = await withClient((client) => client.status(jobId));
+    if (o.json) return printJson(details);
     console.log(JSON.stringify(details, null, 2));
   });
 
@@ -257,9 +264,11 @@ program
   .command('cancel')
   .description('cancel a job')
   .argument('<job-id>')
+  .option('--json', 'print {"jobId", "state"} as JSON')
   .addHelpText('after', '\nExample:\n  flinkish cancel 3f2a9c1e...\n(use `flinkish savepoint JOB --stop` to keep its state)')
-  .action(async (jobId: string) => {
+  .action(async (jobId: string, o: { json?: boolean }) => {
     const answer = await withClient((client) => client.cancel(jobId));
+    if (o.json) return printJson({ jobId, state: answer.state });
     console.log(`${jobId}: ${answer.state}`);
   });
 
@@ -269,9 +278,11 @@ program
   .argument('<job-id>')
   .option('--dir <dir>', 'target directory or s3://bucket/prefix (default: the cluster\'s savepointDir)')
   .option('--stop', 'cancel the job once the savepoint is taken')
+  .option('--json', 'print {"jobId", "path", "stopped"} as JSON')
   .addHelpText('after', '\nExamples:\n  flinkish savepoint 3f2a... \n  flinkish savepoint 3f2a... --stop --dir /shared/savepoints')
-  .action(async (jobId: string, o: { dir?: string; stop?: boolean }) => {
+  .action(async (jobId: string, o: { dir?: string; stop?: boolean; json?: boolean }) => {
     const answer = await withClient((client) => client.savepoint(jobId, { ...(o.dir ? { dir: o.dir } : {}), stop: o.stop ?? false }));
+    if (o.json) return printJson({ jobId, path: answer.path, stopped: o.stop ?? false });
     console.log(answer.path);
   });
 
@@ -279,15 +290,65 @@ program
   .command('savepoints')
   .description("list a job's savepoints with their state (in-progress, completed, failed), as etcd records them")
   .argument('<job-id>')
+  .option('--json', 'print the records as a JSON array')
   .addHelpText('after', '\nExample:\n  flinkish savepoints 3f2a...   # resume only from a completed one: run JOB --from-savepoint PATH')
-  .action(async (jobId: string) => {
+  .action(async (jobId: string, o: { json?: boolean }) => {
     const records = await withClient((client) => client.savepoints(jobId));
+    if (o.json) return printJson(records);
     if (records.length === 0) console.log('no savepoints');
     for (const r of records) {
       const stop = r.stop ? ' (stop)' : '';
       console.log(`${String(r.checkpointId).padStart(6)}  ${r.state.padEnd(11)}  ${new Date(r.triggeredAt).toISOString()}  ${r.path}${stop}${r.failure ? `  ${r.failure}` : ''}`);
     }
   });
+
+program
+  .command('top')
+  .description('the cluster live: leader, slots, and per running job its vertices with records/s, backpressure and checkpoints')
+  .option('--interval-ms <ms>', 'refresh interval', positiveInt, 1000)
+  .option('-n, --iterations <n>', 'stop after this many refreshes (default: until Ctrl-C)', positiveInt)
+  .addHelpText('after', '\nOn a terminal it redraws the screen; piped, it prints one line per refresh.\nExamples:\n  flinkish top\n  flinkish top --interval-ms 5000 -n 12 >> top.log')
+  .action(async (o: { intervalMs: number; iterations?: number }) => {
+    const tty = process.stdout.isTTY === true;
+    const stopped = new AbortController();
+    process.once('SIGINT', () => stopped.abort());
+    await withClient(async (client) => {
+      let previous: TopPoll | null = null;
+      for (let i = 0; o.iterations === undefined || i < o.iterations; i++) {
+        if (i > 0) await pauseUnlessAborted(o.intervalMs, stopped.signal);
+        if (stopped.signal.aborted) break;
+        const [overview, jobs] = await Promise.all([client.overview(), client.list()]);
+        const active = jobs.filter((j) => !['finished', 'failed', 'canceled'].includes(j.state));
+        const poll: TopPoll = { at: Date.now(), leader: client.masterAddress, overview, jobs: await Promise.all(active.map((j) => client.status(j.jobId))) };
+        const frame = topFrame(poll, previous);
+        previous = poll;
+        process.stdout.write(tty ? `\x1b[H\x1b[2J${renderTopScreen(frame)}\n` : `${renderTopLine(frame)}\n`);
+      }
+    });
+  });
+
+program
+  .command('logs')
+  .description('print the log of a process of the local cluster (by role, kind or PID)')
+  .argument('<role-or-pid>', 'a role (master-1, taskexecutor-2), a kind (master, taskexecutor, etcd: all of them, merged by time) or a PID')
+  .option('--tail <n>', 'only the last n lines', positiveInt)
+  .option('-f, --follow', 'keep printing what is appended, until Ctrl-C')
+  .addHelpText('after', '\nExamples:\n  flinkish logs master-1\n  flinkish logs taskexecutor --tail 20\n  flinkish logs 12345 -f')
+  .action(async (which: string, o: { tail?: number; follow?: boolean }) => {
+    const workDir = config().workDir;
+    const state = readClusterState(workDir);
+    if (!state) throw new ConfigError('workDir', `no local cluster in ${path.resolve(workDir)} (no cluster.json): start one with 'flinkish cluster start', or name its work directory (FLINKISH_WORK_DIR or --config)`);
+    const processes = selectProcesses(state, which);
+    for (const line of readLogs(processes, o.tail)) process.stdout.write(line + '\n');
+    if (!o.follow) return;
+    const stopped = new AbortController();
+    process.once('SIGINT', () => stopped.abort());
+    await followLogs(processes, (line) => process.stdout.write(line + '\n'), stopped.signal);
+  });
+
+function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}
 
 function faultKinds(value: string): FaultKind[] {
   const kinds = value.split(',').map((k) => k.trim());
@@ -365,5 +426,6 @@ try {
   } else {
     console.error(`error: ${(err as Error).message}`);
   }
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  // 2: the invocation is wrong (configuration, arguments); 1: it failed.
+  process.exit(err instanceof ConfigError || (err instanceof RuntimeError && err.code === ErrorCode.InvalidArgument) ? 2 : 1);
 }

@@ -32,3 +32,12 @@ export function nextEvent<T>(what: string, subscribe: (callback: (value: T) => v
     });
   });
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts (a refresh loop that Ctrl-C ends). */
+export function pauseUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}

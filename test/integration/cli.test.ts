@@ -123,6 +123,16 @@ describe('cli - the README commands, verbatim, in a fresh directory', function (
         assert.ok(outcome.stdout.includes(printed['JOB_ID']!), context);
       } else if (line.includes(' status ')) {
         assert.equal((JSON.parse(outcome.stdout) as { jobId: string }).jobId, printed['JOB_ID'], context);
+      } else if (line.includes(' top ')) {
+        // Not a terminal here: one line per refresh, the job among the running ones.
+        const lines = outcome.stdout.trim().split('\n');
+        assert.equal(lines.length, 3, context);
+        assert.ok(lines.every((l) => l.includes(printed['JOB_ID']!.slice(0, 8))), context);
+        assert.match(lines[2]!, /running attempt=\d+ out\/s=\d+/, `the later refreshes have rates${context}`);
+      } else if (line.includes(' logs ')) {
+        const lines = outcome.stdout.trim().split('\n');
+        assert.equal(lines.length, 5, context);
+        assert.ok(lines.every((l) => /^taskexecutor-\d: \{/.test(l)), context);
       } else if (line.includes('cluster stop')) {
         assert.match(outcome.stdout, /^stopped \d+ processes\n$/, context);
       }
@@ -135,6 +145,37 @@ describe('cli - the README commands, verbatim, in a fresh directory', function (
     const logs = path.join(dir, '.flinkish', 'logs');
     for (const file of readdirSync(logs)) assert.doesNotMatch(readFileSync(path.join(logs, file), 'utf8'), /excess pings/, file);
     assert.doesNotMatch(stderrs.join('\n'), /excess pings/);
+  });
+});
+
+describe('cli - top on a terminal', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(() => {
+    dir = freshProject();
+  });
+  after(() => {
+    killLocalCluster(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('redraws the screen each refresh with the running job, its vertices, rates and backpressure', async () => {
+    const start = await shell('npx flinkish cluster start --masters 1 -n 1 --slots 1', dir);
+    assert.equal(start.code, 0, start.stderr);
+    const run = await shell('npx flinkish run dist/scripts/jobs/keyed-count.js --detached --arg output=$PWD/out --arg recordsPerSecond=1000', dir);
+    assert.equal(run.code, 0, run.stderr);
+    const jobId = run.stdout.trim();
+    // `script` (util-linux) gives the command a pseudo-terminal, as a user's shell would.
+    const top = await shell(`script -qfec 'npx flinkish top --iterations 2 --interval-ms 1000' /dev/null`, dir);
+    assert.equal(top.code, 0, top.stderr);
+    const screens = top.stdout.split('\x1b[H\x1b[2J').slice(1);
+    assert.equal(screens.length, 2, `two full redraws:\n${top.stdout}`);
+    const last = screens[1]!.replace(/\r/g, '');
+    assert.match(last, /^flinkish top .* leader 127\.0\.0\.1:\d+ .* slots 1\/1 used/);
+    assert.match(last, new RegExp(`${jobId}  keyed-count  (running|created|waitingForResources)`));
+    assert.match(last, /vertex\s+tasks\s+in\/s\s+out\/s\s+backpressure/);
+    const stop = await shell('npx flinkish cluster stop', dir);
+    assert.equal(stop.code, 0, stop.stderr);
   });
 });
 
@@ -189,6 +230,13 @@ describe('cli - operator errors', function () {
     assert.equal(r.stdout, '');
     const logLines = r.stderr.split('\n').filter((l) => l.startsWith('{"level":'));
     assert.ok(logLines.length > 0, `debug logs on stderr:\n${r.stderr}`);
+  });
+
+  it('logs without a local cluster says how to get one; a usage error exits 2', async () => {
+    const r = await cli(['logs', 'master-1']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error \[INVALID_CONFIG\]: .*no local cluster in .* start one with 'flinkish cluster start'/);
   });
 
   it('without a local cluster or a secret, says how to get one', async () => {
