@@ -10,6 +10,7 @@ import { RingQueue } from '../util/ring-queue.js';
 import type { ActorRef } from './ref.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
 import type { TerminationReason } from './notices.js';
+import type { Clock } from '../util/clock.js';
 
 /** Messages processed per turn before yielding to the event loop. */
 const THROUGHPUT = 512;
@@ -37,6 +38,8 @@ export class ActorCell {
     private readonly policy: SupervisionPolicy,
     private readonly hooks: CellHooks,
     readonly log: Logger,
+    /** Passed to xstate as its clock: the machine's delayed events and transitions run on it. */
+    private readonly clock: Clock,
   ) {
     this.actor = this.startActor();
   }
@@ -86,7 +89,7 @@ export class ActorCell {
   };
 
   private startActor(): AnyActorRef {
-    const actor = createActor(this.logic, { input: this.input });
+    const actor = createActor(this.logic, { input: this.input, clock: this.clock });
     actor.subscribe({
       error: (error: unknown) => {
         if (actor !== this.actor) return;
@@ -106,7 +109,7 @@ export class ActorCell {
   private onFailure(): void {
     const error = toWireError(this.failure!.error);
     this.failure = null;
-    const decision = decide(this.policy, this.restarts, Date.now());
+    const decision = decide(this.policy, this.restarts, this.clock.now());
     this.log.warn({ err: error, decision }, 'actor failed');
     if (decision === 'stop') {
       this.stop('failed', error);

@@ -27,12 +27,15 @@ import type { SupervisionPolicy } from './supervision.js';
 import { clientEnvelopeProblem } from './client-gate.js';
 import { ClientForbiddenError } from '../transport/errors.js';
 import { Role } from '../transport/handshake.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 
 /** What a spawned actor's machine can be given to reach the runtime. */
 export interface ActorEnv {
   self: ActorRef<any>;
   system: ActorSystem;
   log: Logger;
+  /** The system's clock: an actor reads the time and arms timers through it, never Date.now()/setTimeout. */
+  clock: Clock;
 }
 
 export interface SpawnOptions<L extends AnyActorLogic> {
@@ -63,7 +66,7 @@ export interface DeadLetter {
 interface PendingAsk {
   resolve(value: unknown): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
   targetNode: string;
 }
 
@@ -93,6 +96,8 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
 export class ActorSystem implements RefRouter {
   /** The system's logger; every line carries `node` (and `actor` for an actor's lines). */
   log: Logger;
+  /** Time and timers of this system's actors (see ActorSystemOptions.clock). */
+  readonly clock: Clock;
   readonly events = new EventEmitter<SystemEvents>();
   private readonly options: ResolvedOptions;
   private readonly transport: Transport;
@@ -125,6 +130,7 @@ export class ActorSystem implements RefRouter {
 
   private constructor(options: ResolvedOptions) {
     this.options = options;
+    this.clock = options.clock;
     this.log = options.logger ?? createLogger({ name: options.name });
     const codec = createWireCodec((node, name) => this.ref(node, name));
     this.transport = new Transport(
@@ -178,7 +184,7 @@ export class ActorSystem implements RefRouter {
     const log = forActor(this.log, name);
     const input =
       typeof options.input === 'function'
-        ? (options.input as (env: ActorEnv) => InputFrom<L>)({ self: ref, system: this, log })
+        ? (options.input as (env: ActorEnv) => InputFrom<L>)({ self: ref, system: this, log, clock: this.clock })
         : options.input;
     const cell = new CountedCell(
       ref,
@@ -191,6 +197,7 @@ export class ActorSystem implements RefRouter {
         onUndelivered: (c, message) => this.deadLetter(c.name, message, 'actor stopped'),
       },
       log,
+      this.clock,
     );
     if (options.localOnly?.length) cell.localOnly = new Set(options.localOnly);
     this.cells.set(name, cell);
@@ -278,7 +285,7 @@ export class ActorSystem implements RefRouter {
     this.terminated = true;
     for (const cell of [...this.cells.values()]) cell.stop('system-terminated');
     for (const [id, pending] of this.asks) {
-      clearTimeout(pending.timer);
+      this.clock.clearTimeout(pending.timer);
       pending.reject(new RuntimeError(ErrorCode.SystemTerminated, 'the actor system terminated before the reply'));
       this.removeAsk(id, pending);
     }
@@ -307,7 +314,7 @@ export class ActorSystem implements RefRouter {
     const id = this.nextAskId++;
     const replyTo = new ActorRef(this.node, ASK_PREFIX + id, this);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.removeAsk(id, pending);
         reject(new AskTimeoutError(target.path, messageType(message), timeout));
       }, timeout);
@@ -317,7 +324,7 @@ export class ActorSystem implements RefRouter {
       try {
         this.deliver(target, { ...message, replyTo }, replyTo);
       } catch (err) {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.removeAsk(id, pending);
         reject(err);
       }
@@ -404,7 +411,7 @@ export class ActorSystem implements RefRouter {
       return;
     }
     this.removeAsk(id, pending);
-    clearTimeout(pending.timer);
+    this.clock.clearTimeout(pending.timer);
     if (isAskFailure(message)) pending.reject(fromWireError(message.error));
     else pending.resolve(message);
   }
@@ -503,7 +510,7 @@ export class ActorSystem implements RefRouter {
     for (const [id, pending] of this.asks) {
       if (pending.targetNode !== node) continue;
       this.removeAsk(id, pending);
-      clearTimeout(pending.timer);
+      this.clock.clearTimeout(pending.timer);
       pending.reject(refusal ?? new PeerUnreachableError(node, detail));
     }
   }
