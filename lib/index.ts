@@ -28,6 +28,7 @@ export {
   AskTimeoutError,
   DeadLetterError,
   PeerUnreachableError,
+  UnhandledInStateError,
   SendQueueFullError,
   ConfigError,
 } from './errors.js';

@@ -453,6 +453,8 @@ function startJobMaster(context: Context, prepared: PreparedJob): void {
     // A JobMaster that throws has a bug, not a transient fault: stop it and fail the job clearly.
     supervision: { strategy: 'stop' },
     localOnly: JOB_MASTER_LOCAL_EVENTS,
+    // A message its state does not take is reported, and an ask (a savepoint while restarting) fails at once.
+    reportUnhandled: true,
   });
   env.system.watch(jobMaster, env.self);
   context.running.set(prepared.jobId, {

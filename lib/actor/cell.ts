@@ -21,6 +21,8 @@ export interface CellHooks {
   onRestarted(cell: ActorCell, error: WireError): void;
   /** A message left in the mailbox of a stopped actor. */
   onUndelivered(cell: ActorCell, message: unknown): void;
+  /** A message that the machine's current state `state` takes no transition for (see `reportUnhandled`). */
+  onUnhandled(cell: ActorCell, message: unknown, state: string): void;
 }
 
 export class ActorCell {
@@ -30,6 +32,11 @@ export class ActorCell {
   private failure: { error: unknown } | null = null;
   private readonly restarts: number[] = [];
   stopped = false;
+  /**
+   * Check each message against the machine's current state before it is processed: one that no
+   * transition takes (xstate would drop it silently) goes to `onUnhandled` instead.
+   */
+  reportUnhandled = false;
 
   constructor(
     readonly ref: ActorRef<any>,
@@ -80,13 +87,29 @@ export class ActorCell {
     while (this.mailbox.length > 0 && budget-- > 0) {
       if (this.failure) this.onFailure();
       if (this.stopped) return;
-      this.actor.send(this.mailbox.shift() as { type: string });
+      const message = this.mailbox.shift() as { type: string };
+      const refusedIn = this.reportUnhandled ? this.unhandledIn(message) : null;
+      if (refusedIn === null) this.actor.send(message);
+      else this.hooks.onUnhandled(this, message, refusedIn);
     }
     if (this.failure) this.onFailure();
     if (this.stopped) return;
     if (this.mailbox.length > 0) setImmediate(this.drain);
     else this.scheduled = false;
   };
+
+  /** The current state when it takes no transition for `message`, else null. */
+  private unhandledIn(message: { type: string }): string | null {
+    const snapshot = this.actor.getSnapshot() as { status?: string; value?: unknown; can?: (event: { type: string }) => boolean };
+    if (snapshot.status !== 'active' || typeof snapshot.can !== 'function') return null;
+    try {
+      if (snapshot.can(message)) return null;
+    } catch {
+      // A guard that throws fails the actor when the message is processed: let it, under supervision.
+      return null;
+    }
+    return stateName(snapshot.value);
+  }
 
   private startActor(): AnyActorRef {
     const actor = createActor(this.logic, { input: this.input, clock: this.clock });
@@ -120,4 +143,14 @@ export class ActorCell {
     failed.stop();
     this.hooks.onRestarted(this, error);
   }
+}
+
+/** A state value as `parent.child` (parallel regions joined by `,`). */
+function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || typeof value !== 'object') return String(value);
+  if (Object.keys(value).length === 0) return '(root)'; // a machine without states
+  return Object.entries(value as Record<string, unknown>)
+    .map(([key, inner]) => (inner && typeof inner === 'object' && Object.keys(inner).length === 0 ? key : `${key}.${stateName(inner)}`))
+    .join(',');
 }

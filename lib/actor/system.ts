@@ -10,6 +10,7 @@ import {
   ErrorCode,
   PeerUnreachableError,
   RuntimeError,
+  UnhandledInStateError,
   fromWireError,
   toWireError,
   type WireError,
@@ -48,6 +49,12 @@ export interface SpawnOptions<L extends AnyActorLogic> {
    * Each actor's protocol module declares its list next to its messages.
    */
   localOnly?: readonly string[];
+  /**
+   * A message that the actor's current state does not accept (its machine takes no transition
+   * for it) is a dead letter, and an ask gets UNHANDLED_IN_STATE at once, instead of xstate
+   * dropping it silently and the asker waiting for its timeout.
+   */
+  reportUnhandled?: boolean;
 }
 
 /** Membership and delivery events of a system. */
@@ -195,11 +202,14 @@ export class ActorSystem implements RefRouter {
         onStopped: (c, reason, error) => this.onCellStopped(c, reason, error),
         onRestarted: (c, error) => this.notifyWatchers(c.name, { type: 'actor.restarted', ref: c.ref, error }),
         onUndelivered: (c, message) => this.deadLetter(c.name, message, 'actor stopped'),
+        onUnhandled: (c, message, state) =>
+          this.deadLetter(c.name, message, `not accepted in state ${state}`, undefined, new UnhandledInStateError(`${c.name}@${this.node}`, state, messageType(message))),
       },
       log,
       this.clock,
     );
     if (options.localOnly?.length) cell.localOnly = new Set(options.localOnly);
+    if (options.reportUnhandled) cell.reportUnhandled = true;
     this.cells.set(name, cell);
     ref.cell = cell;
     return ref;
@@ -428,20 +438,20 @@ export class ActorSystem implements RefRouter {
     this.events.emit('dead-letter', letter);
   }
 
-  private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>): void {
+  private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>, error?: RuntimeError): void {
     this.deadLetterCount++;
     const letter: DeadLetter = { target, messageType: messageType(message), reason };
     // A late reply is routine (its ask timed out); anything else deserves attention.
     if (target.startsWith(ASK_PREFIX)) this.log.debug({ deadLetter: letter }, 'late reply');
     else {
-      const pass = this.refusalLog.admit('dead-letter');
+      const pass = this.refusalLog.admit(error ? `unhandled:${target}` : 'dead-letter');
       if (pass) this.log.warn({ deadLetter: letter, suppressed: pass.suppressed }, 'dead letter');
     }
     this.events.emit('dead-letter', letter);
     // An asker learns at once rather than at its timeout.
     const asker = replyTo ?? (message as { replyTo?: unknown } | null)?.replyTo;
     // (A reply that cannot be sent is itself a dead letter: replyError never throws.)
-    if (asker instanceof ActorRef) replyError(asker, new DeadLetterError(`${target}@${this.node}`, letter.messageType));
+    if (asker instanceof ActorRef) replyError(asker, error ?? new DeadLetterError(`${target}@${this.node}`, letter.messageType));
   }
 
   private onEnvelope(from: string, envelope: Envelope): void {

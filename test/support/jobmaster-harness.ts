@@ -155,6 +155,7 @@ export class JobMasterHarness {
       }),
       supervision: { strategy: 'stop' },
       localOnly: JOB_MASTER_LOCAL_EVENTS,
+      reportUnhandled: true,
     });
   }
 

@@ -190,6 +190,45 @@ describe('jobmaster - machine on a simulated clock', () => {
     });
   });
 
+  describe('messages its state does not accept', () => {
+    it('fails an ask at once with UNHANDLED_IN_STATE naming the actor, the state and the message type', async () => {
+      h = await JobMasterHarness.start({ restartStrategy: noRestart, checkpointing: { intervalMs: 1000 } });
+      await h.clock.settle();
+      assert.equal(h.state(), 'waitingForResources');
+      let outcome: unknown = 'pending';
+      h.jobMaster.ask({ type: 'jm.savepoint', stop: false, requestId: 'r-1' }, { timeoutMs: 60_000 }).then(
+        () => (outcome = 'answered'),
+        (err: Error & { code?: string; details?: Record<string, unknown> }) => (outcome = err),
+      );
+      await h.clock.settle();
+      const err = outcome as Error & { code?: string; details?: Record<string, unknown> };
+      assert.equal(err.code, 'UNHANDLED_IN_STATE', `without waiting for the ask's timeout: ${String(outcome)}`);
+      assert.equal(err.details?.['state'], 'waitingForResources');
+      assert.equal(err.details?.['messageType'], 'jm.savepoint');
+      assert.match(String(err.details?.['actor']), /^jobmaster-job-1@/);
+      assert.match(err.message, /does not accept jm\.savepoint in state waitingForResources/);
+    });
+
+    it('reports a told message its state does not accept as a dead letter, and goes on', async () => {
+      h = await JobMasterHarness.start({ restartStrategy: { type: 'fixed-delay', attempts: 5, delayMs: 100 }, checkpointing: { intervalMs: 1000 } });
+      const letters: Array<{ target: string; messageType: string; reason: string }> = [];
+      h.system.events.on('dead-letter', (letter) => letters.push(letter));
+      await h.clock.settle();
+      const deployed = await h.runAttempt(0);
+      await h.clock.advance(1000);
+      const [first] = deployed;
+      await h.send({ type: 'jm.task.state', executionId: first!.tdd.executionId, state: 'failed', error: { code: 'USER_FAILURE', message: 'boom' } });
+      assert.equal(h.state(), 'restarting.stoppingTasks');
+      const before = h.system.deadLetters;
+      // A slow subtask acknowledges the checkpoint that the restart aborted.
+      await h.send({ type: 'jm.checkpoint.ack', executionId: first!.tdd.executionId, checkpointId: 1, handle: { vertexId: first!.tdd.vertexId, subtaskIndex: 0, path: '/x', bytes: 1 } });
+      assert.equal(h.system.deadLetters, before + 1);
+      assert.deepEqual(letters.at(-1), { target: 'jobmaster-job-1', messageType: 'jm.checkpoint.ack', reason: 'not accepted in state restarting.stoppingTasks' });
+      await h.confirmCancellations(0);
+      assert.equal(h.state(), 'restarting.waitingToRestart');
+    });
+  });
+
   describe('restore point of a restart', () => {
     const checkpointing = { intervalMs: 1000, timeoutMs: 60_000 };
     const restartStrategy: RestartStrategy = { type: 'fixed-delay', attempts: 5, delayMs: 500 };
