@@ -123,7 +123,7 @@ export class ActorSystem implements RefRouter {
   private readonly upNodes = new Set<string>();
   private deadLetterCount = 0;
   private terminated = false;
-  private readonly refusalLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
+  private readonly refusalLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS, () => this.clock.now());
 
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
     const system = new ActorSystem(resolveOptions(options));
@@ -444,7 +444,7 @@ export class ActorSystem implements RefRouter {
     // A late reply is routine (its ask timed out); anything else deserves attention.
     if (target.startsWith(ASK_PREFIX)) this.log.debug({ deadLetter: letter }, 'late reply');
     else {
-      const pass = this.refusalLog.admit(error ? `unhandled:${target}` : 'dead-letter');
+      const pass = this.refusalLog.admit(error ? 'unhandled' : 'dead-letter');
       if (pass) this.log.warn({ deadLetter: letter, suppressed: pass.suppressed }, 'dead letter');
     }
     this.events.emit('dead-letter', letter);
