@@ -8,7 +8,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { setup } from 'xstate';
 import { ActorSystem, type ActorRef } from '../../lib/index.js';
 import { SimulatedClock } from '../../lib/util/simulated-clock.js';
 import {
@@ -33,40 +32,9 @@ import type { ResourceManagerMessage } from '../../actors/resourcemanager/protoc
 import type { TaskExecutorMessage } from '../../actors/taskexecutor/protocol.js';
 import seedExample from '../../scripts/jobs/seed-example.js';
 import { OperationGate } from './operation-gate.js';
+import { TestPeer } from './test-peer.js';
 
-export interface Received<M> {
-  /** Simulated time of delivery. */
-  at: number;
-  message: M;
-}
-
-/** An actor that keeps every message it is sent. */
-export class TestPeer<M extends { type: string }> {
-  readonly log: Array<Received<M>> = [];
-  readonly ref: ActorRef<M>;
-
-  constructor(system: ActorSystem, name: string) {
-    const record = (message: M) => this.log.push({ at: system.clock.now(), message });
-    this.ref = system.spawn(
-      name,
-      setup({ types: { events: {} as { type: string } } }).createMachine({ on: { '*': { actions: ({ event }) => void record(event as M) } } }),
-    ) as ActorRef<M>;
-  }
-
-  /** Messages of `type` received so far, oldest first. */
-  all<K extends M['type']>(type: K): Array<Extract<M, { type: K }>> {
-    return this.log.filter((r) => r.message.type === type).map((r) => r.message as Extract<M, { type: K }>);
-  }
-
-  /** Deliveries of `type`, with their times. */
-  deliveries<K extends M['type']>(type: K): Array<Received<Extract<M, { type: K }>>> {
-    return this.log.filter((r) => r.message.type === type) as Array<Received<Extract<M, { type: K }>>>;
-  }
-
-  last<K extends M['type']>(type: K): Extract<M, { type: K }> | undefined {
-    return this.all(type).at(-1);
-  }
-}
+export { TestPeer };
 
 export interface HarnessOptions {
   restartStrategy: RestartStrategy;
