@@ -23,6 +23,8 @@ export const ErrorCode = {
   RemoteFailure: 'REMOTE_FAILURE',
   /** A path given by a client (e.g. a savepoint target) lies outside the configured roots. */
   PathOutsideRoots: 'PATH_OUTSIDE_ROOTS',
+  /** The actor's current state accepts no message of that type (an actor spawned with `reportUnhandled`). */
+  UnhandledInState: 'UNHANDLED_IN_STATE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -52,6 +54,13 @@ export class DeadLetterError extends RuntimeError {
   override name = 'DeadLetterError';
   constructor(target: string, messageType: string) {
     super(ErrorCode.DeadLetter, `no actor ${target} to receive ${messageType}`, { details: { target, messageType } });
+  }
+}
+
+export class UnhandledInStateError extends RuntimeError {
+  override name = 'UnhandledInStateError';
+  constructor(actor: string, state: string, messageType: string) {
+    super(ErrorCode.UnhandledInState, `actor ${actor} does not accept ${messageType} in state ${state}`, { details: { actor, state, messageType } });
   }
 }
 

@@ -18,6 +18,7 @@ export {
 } from './actor/ref.js';
 export type { WatchNotice, ActorTerminated, ActorRestarted, Watcher, TerminationReason } from './actor/notices.js';
 export type { ActorSystemOptions, ClientProtocol } from './actor/options.js';
+export { realClock, type Clock, type TimerHandle } from './util/clock.js';
 export { HandshakeCode, TransportErrorCode, AuthFailedError, HandshakeRefusedError, ClientForbiddenError } from './transport/errors.js';
 export type { SupervisionPolicy } from './actor/supervision.js';
 export type { TlsSettings } from './transport/transport.js';
@@ -27,6 +28,7 @@ export {
   AskTimeoutError,
   DeadLetterError,
   PeerUnreachableError,
+  UnhandledInStateError,
   SendQueueFullError,
   ConfigError,
 } from './errors.js';

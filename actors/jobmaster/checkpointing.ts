@@ -47,7 +47,7 @@ export function checkpointDirOf(context: Context, id: number): string {
 /** Step 1. Returns false (and fails the savepoint, if any) when a checkpoint cannot start now. */
 export function triggerCheckpoint(context: Context, savepoint: SavepointRequest | null): boolean {
   const { coordinator, stores, env } = context;
-  const now = Date.now();
+  const now = context.env.clock.now();
   const refuse = (why: string) => {
     if (savepoint) replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', why));
     return false;
@@ -77,7 +77,7 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
  */
 export function requestSavepoint(context: Context, savepoint: SavepointRequest): number | null {
   const { coordinator, stores, env } = context;
-  if (!coordinator || !stores || !allRunning(context) || coordinator.canTrigger(Date.now(), true)) {
+  if (!coordinator || !stores || !allRunning(context) || coordinator.canTrigger(context.env.clock.now(), true)) {
     triggerCheckpoint(context, savepoint);
     return null;
   }
@@ -110,7 +110,7 @@ export function periodicCheckpoint(context: Context): void {
 /** Starts the oldest queued savepoint if one waits and a checkpoint may start; true if one started. */
 function triggerQueuedSavepoint(context: Context): boolean {
   const coordinator = context.coordinator;
-  if (!coordinator || coordinator.savepointsQueued === 0 || !coordinator.canTrigger(Date.now(), true)) return false;
+  if (!coordinator || coordinator.savepointsQueued === 0 || !coordinator.canTrigger(context.env.clock.now(), true)) return false;
   return triggerCheckpoint(context, coordinator.takeQueuedSavepoint()!);
 }
 
@@ -154,7 +154,7 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
     return triggerNext(context);
   }
   const dir = savepoint?.record ? savepoint.record.path : checkpointDirOf(context, checkpointId);
-  const checkpoint = coordinator.begin(checkpointId, attempt, Date.now(), dir, savepoint !== null, participants(context));
+  const checkpoint = coordinator.begin(checkpointId, attempt, context.env.clock.now(), dir, savepoint !== null, participants(context));
   context.finalCheckpointWanted = false; // exhausted sources take this one as their final checkpoint
   if (savepoint) context.savepoints.set(checkpointId, savepoint);
   env.log.debug({ checkpointId, savepoint: savepoint !== null, subtasks: checkpoint.awaiting.size }, 'checkpoint triggered');
@@ -189,7 +189,7 @@ export function subtaskFinished(context: Context, executionId: string): void {
 function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
   const { coordinator, stores, env } = context;
   if (!coordinator || !stores) return;
-  const metadata = coordinator.metadata(complete, Date.now());
+  const metadata = coordinator.metadata(complete, context.env.clock.now());
   const store = async () => {
     if (metadata.savepoint) {
       metadata.handles = await Promise.all(metadata.handles.map((h) => selfContained(metadata.dir, h)));
@@ -228,7 +228,7 @@ async function selfContained(dir: string, handle: StateHandle): Promise<StateHan
 export function checkpointStored(context: Context, checkpointId: number): void {
   const { coordinator, env } = context;
   context.abortedWhileStoring.delete(checkpointId); // stored after all: a complete checkpoint, files kept
-  const stats = coordinator?.complete(checkpointId, Date.now());
+  const stats = coordinator?.complete(checkpointId, context.env.clock.now());
   if (!stats) return;
   env.log.info({ checkpointId, durationMs: stats.durationMs, bytes: stats.bytes, savepoint: stats.savepoint }, 'checkpoint completed');
   metrics.checkpointCompleted(context.job.jobId, stats.durationMs ?? 0, stats.bytes);
@@ -248,7 +248,7 @@ export function checkpointStored(context: Context, checkpointId: number): void {
 
 /** Step 5. `next`: let a queued savepoint or a wanted final checkpoint start (not when the job stops). */
 export function abortCheckpoint(context: Context, checkpointId: number, reason: string, next = true): void {
-  const aborted = context.coordinator?.abort(checkpointId, Date.now(), reason);
+  const aborted = context.coordinator?.abort(checkpointId, context.env.clock.now(), reason);
   if (!aborted) return;
   context.env.log.warn({ checkpointId, reason }, 'checkpoint aborted');
   metrics.checkpointFailed(context.job.jobId);

@@ -181,7 +181,7 @@ export const jobMasterMachine = setup({
     },
     decideRestart: assign(({ context }) => {
       const failure = context.failure ?? context.graph.firstFailure()?.error ?? null;
-      const decision = context.backoff.onFailure(Date.now());
+      const decision = context.backoff.onFailure(context.env.clock.now());
       if (decision.restart) {
         context.env.log.warn({ failure, delayMs: decision.delayMs, restarts: context.backoff.restartCount }, 'job restarting');
         return { failure, restartDelayMs: decision.delayMs };
@@ -240,7 +240,7 @@ export const jobMasterMachine = setup({
         case 'jm.checkpoint.begin':
           return beginCheckpoint(context, event.checkpointId, event.attempt, event.savepoint);
         case 'jm.checkpoint.triggerFailed':
-          context.coordinator?.triggerFailed(Date.now(), event.error.message);
+          context.coordinator?.triggerFailed(context.env.clock.now(), event.error.message);
           metrics.checkpointFailed(context.job.jobId);
           context.env.log.warn({ error: event.error }, 'checkpoint could not be triggered');
           if (event.savepoint) reply(event.savepoint.replyTo as ActorRef<unknown>, { type: 'actor.ask.failure', error: event.error });
@@ -277,7 +277,7 @@ export const jobMasterMachine = setup({
       // A stop-with-savepoint cancels its tasks, yet the job ended as asked: finished, with its savepoint.
       const stopped = params.state === 'canceled' && context.stoppedWithSavepoint !== null;
       const state = stopped ? 'finished' : params.state;
-      context.endedAt = Date.now();
+      context.endedAt = context.env.clock.now();
       abortAll(context, `the job ${state}`);
       const { job } = context;
       const result: JobResult = {
@@ -458,7 +458,7 @@ export const jobMasterMachine = setup({
     suspended: {
       type: 'final',
       entry: ({ context }) => {
-        context.coordinator?.inFlight().forEach((c) => context.coordinator!.abort(c.id, Date.now(), 'leadership lost'));
+        context.coordinator?.inFlight().forEach((c) => context.coordinator!.abort(c.id, context.env.clock.now(), 'leadership lost'));
         // Their outcome is the next leader's to settle (it fails what is left in progress): say so now.
         for (const request of context.savepoints.values()) {
           replyError(request.replyTo, new RuntimeError(HaErrorCode.LeadershipLost, 'the leading Master lost leadership during the savepoint; the next leader decides its outcome'));

@@ -8,6 +8,7 @@ import { SavepointState, type SavepointRecord } from '../../lib/ha/etcd-savepoin
 import { HaUnavailableError } from '../../lib/ha/errors.js';
 import type { Context } from './context.js';
 import type { SavepointRequest } from './protocol.js';
+import { sleep } from '../../lib/util/clock.js';
 
 const FAIL_ATTEMPTS = 5;
 const FAIL_RETRY_MS = 500;
@@ -26,7 +27,7 @@ export async function beginSavepointRecord(context: Context, request: SavepointR
     stop: request.stop,
     requestId: request.requestId,
     state: SavepointState.InProgress,
-    triggeredAt: Date.now(),
+    triggeredAt: context.env.clock.now(),
     endedAt: null,
   };
   await context.stores!.savepoints.begin(record);
@@ -36,7 +37,7 @@ export async function beginSavepointRecord(context: Context, request: SavepointR
 /** Its `_metadata` is written: completed (and the stop intent) in etcd, in one transaction. */
 export async function completeSavepointRecord(context: Context, request: SavepointRequest): Promise<void> {
   if (!request.record) return;
-  request.record = await context.stores!.savepoints.complete(request.record, Date.now());
+  request.record = await context.stores!.savepoints.complete(request.record, context.env.clock.now());
 }
 
 /**
@@ -51,14 +52,14 @@ export async function failSavepointRecord(context: Context, request: SavepointRe
   // outcome was unknown must not outlive the failure the client is told of.
   for (let attempt = 1; ; attempt++) {
     try {
-      await context.stores!.savepoints.fail(record, reason, Date.now());
+      await context.stores!.savepoints.fail(record, reason, context.env.clock.now());
       break;
     } catch (err) {
       if (!(err instanceof HaUnavailableError) || attempt >= FAIL_ATTEMPTS) {
         context.env.log.warn({ err, checkpointId: record.checkpointId }, 'could not mark the savepoint failed in etcd');
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, FAIL_RETRY_MS));
+      await sleep(context.env.clock, FAIL_RETRY_MS);
     }
   }
   await deleteBelow(record.path).catch((err: unknown) =>

@@ -25,6 +25,7 @@ import { CLIENT_MESSAGE_TYPES, type JobSummary, type MasterMessage, type Prepare
 import { persistResult, recoverJobs, resultBlobStore, withCollected, type Recovered } from './recovery.js';
 import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { settleSavepointsAndStops } from './savepoint-recovery.js';
+import type { Clock } from '../../lib/util/clock.js';
 import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
 import { readSavepoint } from '../jobmaster/restore.js';
 import type { Logger } from '../../lib/logging.js';
@@ -91,9 +92,9 @@ const refuseAll = (code: string) => Object.fromEntries(REQUESTS.map((type) => [t
 export const masterMachine = setup({
   types: { context: {} as Context, events: {} as MasterMessage, input: {} as MasterInput },
   actors: {
-    recover: fromPromise<Recovered, { stores: LeaderStores | null; blobs: FileBlobStore; log: Logger }>(async ({ input: { stores, blobs, log } }) => {
+    recover: fromPromise<Recovered, { stores: LeaderStores | null; blobs: FileBlobStore; log: Logger; clock: Clock }>(async ({ input: { stores, blobs, log, clock } }) => {
       const recovered = await recoverJobs(stores);
-      return stores ? settleSavepointsAndStops(stores, blobs, recovered, log) : recovered;
+      return stores ? settleSavepointsAndStops(stores, blobs, recovered, log, clock) : recovered;
     }),
     // One per submission: its module is evaluated in a worker thread that leaving `serving` terminates.
     prepareSubmission: fromPromise<void, Submission>(({ input, signal }) => prepareSubmission(input, signal)),
@@ -176,7 +177,7 @@ export const masterMachine = setup({
         // It stopped without reporting a result: its machine failed beyond its supervision.
         context.running.delete(jobId);
         const failure = event.error ?? { code: 'JOB_MASTER_FAILED', message: `JobMaster stopped: ${event.reason}` };
-        context.results.set(jobId, resultWithoutReport(job.summary, { state: 'failed', endedAt: Date.now(), failure }));
+        context.results.set(jobId, resultWithoutReport(job.summary, { state: 'failed', endedAt: context.env.clock.now(), failure }));
       }
     },
     list: ({ context, event }) => {
@@ -317,7 +318,7 @@ export const masterMachine = setup({
         recovering: {
           invoke: {
             src: 'recover',
-            input: ({ context }) => ({ stores: context.stores, blobs: context.blobs, log: context.env.log }),
+            input: ({ context }) => ({ stores: context.stores, blobs: context.blobs, log: context.env.log, clock: context.env.clock }),
             onDone: { target: 'serving', actions: { type: 'adoptRecovered', params: ({ event }) => event.output } },
             onError: {
               target: 'retryingRecovery',
@@ -404,7 +405,7 @@ async function prepareSubmission({ jobId, env, settings, stores, submission, isL
       code: submission.code,
       args,
       parallelism,
-      submittedAt: Date.now(),
+      submittedAt: env.clock.now(),
       jobGraph: prepared.jobGraph,
       jobConfig: prepared.jobConfig,
       fromSavepoint: submission.fromSavepoint ?? null,
@@ -452,6 +453,8 @@ function startJobMaster(context: Context, prepared: PreparedJob): void {
     // A JobMaster that throws has a bug, not a transient fault: stop it and fail the job clearly.
     supervision: { strategy: 'stop' },
     localOnly: JOB_MASTER_LOCAL_EVENTS,
+    // A message its state does not take is reported, and an ask (a savepoint while restarting) fails at once.
+    reportUnhandled: true,
   });
   env.system.watch(jobMaster, env.self);
   context.running.set(prepared.jobId, {

@@ -14,6 +14,7 @@ import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { deleteBelow } from '../../lib/storage/index.js';
 import { SavepointState, type StopIntent } from '../../lib/ha/etcd-savepoints.js';
 import type { Logger } from '../../lib/logging.js';
+import type { Clock } from '../../lib/util/clock.js';
 import { resultWithoutReport, vertexStatusOf, type JobResult } from '../jobmaster/status.js';
 import type { LeaderStores, StoredJob } from './ha.js';
 import { persistResult, type Recovered } from './recovery.js';
@@ -21,8 +22,8 @@ import { releaseEndedJob } from './sink-ownership.js';
 
 export const INTERRUPTED_BY_LEADER_LOSS = 'interrupted: the leading Master that took it was lost';
 
-export async function settleSavepointsAndStops(stores: LeaderStores, blobs: FileBlobStore, recovered: Recovered, log: Logger): Promise<Recovered> {
-  const now = Date.now();
+export async function settleSavepointsAndStops(stores: LeaderStores, blobs: FileBlobStore, recovered: Recovered, log: Logger, clock: Clock): Promise<Recovered> {
+  const now = clock.now();
   for (const record of await stores.savepoints.listAll()) {
     if (record.state !== SavepointState.InProgress) continue;
     await stores.savepoints.fail(record, INTERRUPTED_BY_LEADER_LOSS, now);

@@ -55,7 +55,7 @@ export const resourceManagerMachine = setup({
         lose(context, event.taskExecutorId, 're-registered');
       }
       slots.register(event.taskExecutorId, event.taskExecutor, event.dataAddress, event.slots);
-      context.lastSeen.set(event.taskExecutorId, Date.now());
+      context.lastSeen.set(event.taskExecutorId, context.env.clock.now());
       context.byPath.set(event.taskExecutor.path, event.taskExecutorId);
       env.system.watch(event.taskExecutor, env.self);
       env.log.info({ taskExecutor: event.taskExecutorId, slots: event.slots.length, dataAddress: event.dataAddress }, 'TaskExecutor registered');
@@ -64,7 +64,7 @@ export const resourceManagerMachine = setup({
     declare: ({ context, event }) => {
       if (event.type !== 'rm.slots.declare' || !fenced(context, event.leaderSessionId)) return;
       context.jobMasters.set(event.jobId, event.jobMaster);
-      context.slots.declare(event.jobId, event.jobMaster, event.requirements, Date.now());
+      context.slots.declare(event.jobId, event.jobMaster, event.requirements, context.env.clock.now());
       context.env.system.watch(event.jobMaster, context.env.self);
       context.env.log.info({ jobId: event.jobId, requirements: event.requirements }, 'slots declared');
     },
@@ -90,7 +90,7 @@ export const resourceManagerMachine = setup({
       }
     },
     heartbeat: ({ context }) => {
-      const now = Date.now();
+      const now = context.env.clock.now();
       for (const [id, te] of context.slots.registered) {
         const silentFor = now - (context.lastSeen.get(id) ?? now);
         if (silentFor > context.heartbeatTimeoutMs) {
@@ -100,7 +100,7 @@ export const resourceManagerMachine = setup({
         te.ref
           .ask({ type: 'te.heartbeat', leaderSessionId: context.leaderSessionId }, { timeoutMs: context.heartbeatTimeoutMs })
           .then(
-            (report) => context.env.self.tell({ type: 'rm.heartbeat.report', report, at: Date.now() }),
+            (report) => context.env.self.tell({ type: 'rm.heartbeat.report', report, at: context.env.clock.now() }),
             () => undefined, // a missed heartbeat shows as silence
           );
       }
@@ -194,7 +194,7 @@ function dataAddressProblem(address: unknown): string | null {
 }
 
 function overviewOf(context: Context): ClusterOverview {
-  const now = Date.now();
+  const now = context.env.clock.now();
   return {
     leaderSessionId: context.leaderSessionId,
     taskExecutors: [...context.slots.registered.values()].map((te) => ({

@@ -10,6 +10,7 @@ import { RingQueue } from '../util/ring-queue.js';
 import type { ActorRef } from './ref.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
 import type { TerminationReason } from './notices.js';
+import type { Clock } from '../util/clock.js';
 
 /** Messages processed per turn before yielding to the event loop. */
 const THROUGHPUT = 512;
@@ -20,6 +21,8 @@ export interface CellHooks {
   onRestarted(cell: ActorCell, error: WireError): void;
   /** A message left in the mailbox of a stopped actor. */
   onUndelivered(cell: ActorCell, message: unknown): void;
+  /** A message that the machine's current state `state` takes no transition for (see `reportUnhandled`). */
+  onUnhandled(cell: ActorCell, message: unknown, state: string): void;
 }
 
 export class ActorCell {
@@ -29,6 +32,11 @@ export class ActorCell {
   private failure: { error: unknown } | null = null;
   private readonly restarts: number[] = [];
   stopped = false;
+  /**
+   * Check each message against the machine's current state before it is processed: one that no
+   * transition takes (xstate would drop it silently) goes to `onUnhandled` instead.
+   */
+  reportUnhandled = false;
 
   constructor(
     readonly ref: ActorRef<any>,
@@ -37,6 +45,8 @@ export class ActorCell {
     private readonly policy: SupervisionPolicy,
     private readonly hooks: CellHooks,
     readonly log: Logger,
+    /** Passed to xstate as its clock: the machine's delayed events and transitions run on it. */
+    private readonly clock: Clock,
   ) {
     this.actor = this.startActor();
   }
@@ -77,7 +87,10 @@ export class ActorCell {
     while (this.mailbox.length > 0 && budget-- > 0) {
       if (this.failure) this.onFailure();
       if (this.stopped) return;
-      this.actor.send(this.mailbox.shift() as { type: string });
+      const message = this.mailbox.shift() as { type: string };
+      const refusedIn = this.reportUnhandled ? this.unhandledIn(message) : null;
+      if (refusedIn === null) this.actor.send(message);
+      else this.hooks.onUnhandled(this, message, refusedIn);
     }
     if (this.failure) this.onFailure();
     if (this.stopped) return;
@@ -85,8 +98,21 @@ export class ActorCell {
     else this.scheduled = false;
   };
 
+  /** The current state when it takes no transition for `message`, else null. */
+  private unhandledIn(message: { type: string }): string | null {
+    const snapshot = this.actor.getSnapshot() as { status?: string; value?: unknown; can?: (event: { type: string }) => boolean };
+    if (snapshot.status !== 'active' || typeof snapshot.can !== 'function') return null;
+    try {
+      if (snapshot.can(message)) return null;
+    } catch {
+      // A guard that throws fails the actor when the message is processed: let it, under supervision.
+      return null;
+    }
+    return stateName(snapshot.value);
+  }
+
   private startActor(): AnyActorRef {
-    const actor = createActor(this.logic, { input: this.input });
+    const actor = createActor(this.logic, { input: this.input, clock: this.clock });
     actor.subscribe({
       error: (error: unknown) => {
         if (actor !== this.actor) return;
@@ -106,7 +132,7 @@ export class ActorCell {
   private onFailure(): void {
     const error = toWireError(this.failure!.error);
     this.failure = null;
-    const decision = decide(this.policy, this.restarts, Date.now());
+    const decision = decide(this.policy, this.restarts, this.clock.now());
     this.log.warn({ err: error, decision }, 'actor failed');
     if (decision === 'stop') {
       this.stop('failed', error);
@@ -117,4 +143,14 @@ export class ActorCell {
     failed.stop();
     this.hooks.onRestarted(this, error);
   }
+}
+
+/** A state value as `parent.child` (parallel regions joined by `,`). */
+function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || typeof value !== 'object') return String(value);
+  if (Object.keys(value).length === 0) return '(root)'; // a machine without states
+  return Object.entries(value as Record<string, unknown>)
+    .map(([key, inner]) => (inner && typeof inner === 'object' && Object.keys(inner).length === 0 ? key : `${key}.${stateName(inner)}`))
+    .join(',');
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { resolveHosts } from '../util/host-address.js';
 import type { Logger } from '../logging.js';
 import type { TlsSettings } from '../transport/transport.js';
+import { realClock, type Clock } from '../util/clock.js';
 import type { SupervisionPolicy } from './supervision.js';
 import { defaultSupervision } from './supervision.js';
 
@@ -74,6 +75,12 @@ export interface ActorSystemOptions {
   logger?: Logger;
   /** A name for logs (e.g. 'master', 'taskexecutor-1'). */
   name?: string;
+  /**
+   * Time and timers of the system's actors (their delayed events, asks' timeouts, supervision
+   * windows); the real clock by default. Tests pass a SimulatedClock. The transport's own
+   * timers (heartbeats, reconnects, handshakes) stay on real time: its sockets are real.
+   */
+  clock?: Clock;
 }
 
 /** The messages that clients may send: `types` to the actor named `actor`. */
@@ -83,7 +90,7 @@ export interface ClientProtocol {
 }
 
 export type ResolvedOptions = Required<
-  Omit<ActorSystemOptions, 'logger' | 'reconnect' | 'supervision' | 'tls' | 'name' | 'secret' | 'clientSecret' | 'clientProtocol'>
+  Omit<ActorSystemOptions, 'logger' | 'reconnect' | 'supervision' | 'tls' | 'name' | 'secret' | 'clientSecret' | 'clientProtocol' | 'clock'>
 > & {
   secret: string | null;
   clientSecret: string | null;
@@ -93,6 +100,7 @@ export type ResolvedOptions = Required<
   supervision: SupervisionPolicy;
   logger: Logger | undefined;
   name: string;
+  clock: Clock;
 };
 
 export const defaults = {
@@ -141,6 +149,7 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     supervision: { ...defaultSupervision, ...options.supervision },
     logger: options.logger,
     name: options.name ?? 'actor-system',
+    clock: options.clock ?? realClock,
   };
   if (typeof o.clusterId !== 'string' || o.clusterId.length === 0) throw new ConfigError('clusterId', 'must be a non-empty string');
   if (o.secret === null && o.clientSecret === null) throw new ConfigError('secret', 'must be a string of at least 16 characters (or, for a client, give clientSecret)');

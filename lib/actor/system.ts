@@ -10,6 +10,7 @@ import {
   ErrorCode,
   PeerUnreachableError,
   RuntimeError,
+  UnhandledInStateError,
   fromWireError,
   toWireError,
   type WireError,
@@ -27,12 +28,15 @@ import type { SupervisionPolicy } from './supervision.js';
 import { clientEnvelopeProblem } from './client-gate.js';
 import { ClientForbiddenError } from '../transport/errors.js';
 import { Role } from '../transport/handshake.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 
 /** What a spawned actor's machine can be given to reach the runtime. */
 export interface ActorEnv {
   self: ActorRef<any>;
   system: ActorSystem;
   log: Logger;
+  /** The system's clock: an actor reads the time and arms timers through it, never Date.now()/setTimeout. */
+  clock: Clock;
 }
 
 export interface SpawnOptions<L extends AnyActorLogic> {
@@ -45,6 +49,12 @@ export interface SpawnOptions<L extends AnyActorLogic> {
    * Each actor's protocol module declares its list next to its messages.
    */
   localOnly?: readonly string[];
+  /**
+   * A message that the actor's current state does not accept (its machine takes no transition
+   * for it) is a dead letter, and an ask gets UNHANDLED_IN_STATE at once, instead of xstate
+   * dropping it silently and the asker waiting for its timeout.
+   */
+  reportUnhandled?: boolean;
 }
 
 /** Membership and delivery events of a system. */
@@ -63,7 +73,7 @@ export interface DeadLetter {
 interface PendingAsk {
   resolve(value: unknown): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
   targetNode: string;
 }
 
@@ -93,6 +103,8 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
 export class ActorSystem implements RefRouter {
   /** The system's logger; every line carries `node` (and `actor` for an actor's lines). */
   log: Logger;
+  /** Time and timers of this system's actors (see ActorSystemOptions.clock). */
+  readonly clock: Clock;
   readonly events = new EventEmitter<SystemEvents>();
   private readonly options: ResolvedOptions;
   private readonly transport: Transport;
@@ -111,7 +123,7 @@ export class ActorSystem implements RefRouter {
   private readonly upNodes = new Set<string>();
   private deadLetterCount = 0;
   private terminated = false;
-  private readonly refusalLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS);
+  private readonly refusalLog = new LogThrottle(REFUSAL_LOG_INTERVAL_MS, () => this.clock.now());
 
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
     const system = new ActorSystem(resolveOptions(options));
@@ -125,6 +137,7 @@ export class ActorSystem implements RefRouter {
 
   private constructor(options: ResolvedOptions) {
     this.options = options;
+    this.clock = options.clock;
     this.log = options.logger ?? createLogger({ name: options.name });
     const codec = createWireCodec((node, name) => this.ref(node, name));
     this.transport = new Transport(
@@ -178,7 +191,7 @@ export class ActorSystem implements RefRouter {
     const log = forActor(this.log, name);
     const input =
       typeof options.input === 'function'
-        ? (options.input as (env: ActorEnv) => InputFrom<L>)({ self: ref, system: this, log })
+        ? (options.input as (env: ActorEnv) => InputFrom<L>)({ self: ref, system: this, log, clock: this.clock })
         : options.input;
     const cell = new CountedCell(
       ref,
@@ -189,10 +202,14 @@ export class ActorSystem implements RefRouter {
         onStopped: (c, reason, error) => this.onCellStopped(c, reason, error),
         onRestarted: (c, error) => this.notifyWatchers(c.name, { type: 'actor.restarted', ref: c.ref, error }),
         onUndelivered: (c, message) => this.deadLetter(c.name, message, 'actor stopped'),
+        onUnhandled: (c, message, state) =>
+          this.deadLetter(c.name, message, `not accepted in state ${state}`, undefined, new UnhandledInStateError(`${c.name}@${this.node}`, state, messageType(message))),
       },
       log,
+      this.clock,
     );
     if (options.localOnly?.length) cell.localOnly = new Set(options.localOnly);
+    if (options.reportUnhandled) cell.reportUnhandled = true;
     this.cells.set(name, cell);
     ref.cell = cell;
     return ref;
@@ -278,7 +295,7 @@ export class ActorSystem implements RefRouter {
     this.terminated = true;
     for (const cell of [...this.cells.values()]) cell.stop('system-terminated');
     for (const [id, pending] of this.asks) {
-      clearTimeout(pending.timer);
+      this.clock.clearTimeout(pending.timer);
       pending.reject(new RuntimeError(ErrorCode.SystemTerminated, 'the actor system terminated before the reply'));
       this.removeAsk(id, pending);
     }
@@ -307,7 +324,7 @@ export class ActorSystem implements RefRouter {
     const id = this.nextAskId++;
     const replyTo = new ActorRef(this.node, ASK_PREFIX + id, this);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.removeAsk(id, pending);
         reject(new AskTimeoutError(target.path, messageType(message), timeout));
       }, timeout);
@@ -317,7 +334,7 @@ export class ActorSystem implements RefRouter {
       try {
         this.deliver(target, { ...message, replyTo }, replyTo);
       } catch (err) {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.removeAsk(id, pending);
         reject(err);
       }
@@ -404,7 +421,7 @@ export class ActorSystem implements RefRouter {
       return;
     }
     this.removeAsk(id, pending);
-    clearTimeout(pending.timer);
+    this.clock.clearTimeout(pending.timer);
     if (isAskFailure(message)) pending.reject(fromWireError(message.error));
     else pending.resolve(message);
   }
@@ -421,20 +438,20 @@ export class ActorSystem implements RefRouter {
     this.events.emit('dead-letter', letter);
   }
 
-  private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>): void {
+  private deadLetter(target: string, message: unknown, reason: string, replyTo?: ActorRef<any>, error?: RuntimeError): void {
     this.deadLetterCount++;
     const letter: DeadLetter = { target, messageType: messageType(message), reason };
     // A late reply is routine (its ask timed out); anything else deserves attention.
     if (target.startsWith(ASK_PREFIX)) this.log.debug({ deadLetter: letter }, 'late reply');
     else {
-      const pass = this.refusalLog.admit('dead-letter');
+      const pass = this.refusalLog.admit(error ? 'unhandled' : 'dead-letter');
       if (pass) this.log.warn({ deadLetter: letter, suppressed: pass.suppressed }, 'dead letter');
     }
     this.events.emit('dead-letter', letter);
     // An asker learns at once rather than at its timeout.
     const asker = replyTo ?? (message as { replyTo?: unknown } | null)?.replyTo;
     // (A reply that cannot be sent is itself a dead letter: replyError never throws.)
-    if (asker instanceof ActorRef) replyError(asker, new DeadLetterError(`${target}@${this.node}`, letter.messageType));
+    if (asker instanceof ActorRef) replyError(asker, error ?? new DeadLetterError(`${target}@${this.node}`, letter.messageType));
   }
 
   private onEnvelope(from: string, envelope: Envelope): void {
@@ -503,7 +520,7 @@ export class ActorSystem implements RefRouter {
     for (const [id, pending] of this.asks) {
       if (pending.targetNode !== node) continue;
       this.removeAsk(id, pending);
-      clearTimeout(pending.timer);
+      this.clock.clearTimeout(pending.timer);
       pending.reject(refusal ?? new PeerUnreachableError(node, detail));
     }
   }

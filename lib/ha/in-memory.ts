@@ -2,7 +2,9 @@
  * In-memory HA services for unit tests of pure logic only (a test drives leadership by
  * hand). Never a stand-in for etcd in integration tests, scripts or the demo.
  */
-import { FencingError } from './errors.js';
+import { FencingError, SinkDirOwnedError } from './errors.js';
+import { SavepointState, type SavepointRecord, type SavepointStore, type StopIntent } from './etcd-savepoints.js';
+import { normalizeSinkDir, type SinkClaim, type SinkClaimStore } from './etcd-sink-claims.js';
 import { retainLatest } from './checkpoint-retention.js';
 import type {
   CheckpointIdCounter,
@@ -161,5 +163,75 @@ export class InMemoryCheckpointIdCounter implements CheckpointIdCounter {
   }
   async get(jobId: string): Promise<number> {
     return this.next.get(jobId) ?? 1;
+  }
+}
+
+export class InMemorySavepointStore implements SavepointStore {
+  private readonly records = new Map<string, SavepointRecord>();
+  private readonly intents = new Map<string, StopIntent>();
+  constructor(private readonly guard: LeaderGuard | null) {}
+  async begin(record: SavepointRecord): Promise<void> {
+    checked(this.guard);
+    this.records.set(keyOf(record), { ...record });
+  }
+  async complete(record: SavepointRecord, now: number): Promise<SavepointRecord> {
+    checked(this.guard);
+    const done: SavepointRecord = { ...record, state: SavepointState.Completed, endedAt: now };
+    this.records.set(keyOf(done), done);
+    if (record.stop) this.intents.set(record.jobId, { jobId: record.jobId, savepointPath: record.path, checkpointId: record.checkpointId, recordedAt: now });
+    return { ...done };
+  }
+  async fail(record: SavepointRecord, reason: string, now: number): Promise<SavepointRecord> {
+    checked(this.guard);
+    const failed: SavepointRecord = { ...record, state: SavepointState.Failed, endedAt: now, failure: reason };
+    this.records.set(keyOf(failed), failed);
+    if (record.stop && this.intents.get(record.jobId)?.checkpointId === record.checkpointId) this.intents.delete(record.jobId);
+    return { ...failed };
+  }
+  async list(jobId: string): Promise<SavepointRecord[]> {
+    return (await this.listAll()).filter((r) => r.jobId === jobId);
+  }
+  async listAll(): Promise<SavepointRecord[]> {
+    return [...this.records.values()].map((r) => ({ ...r })).sort((a, b) => a.jobId.localeCompare(b.jobId) || a.checkpointId - b.checkpointId);
+  }
+  async stopIntent(jobId: string): Promise<StopIntent | undefined> {
+    const intent = this.intents.get(jobId);
+    return intent && { ...intent };
+  }
+  async stopIntents(): Promise<StopIntent[]> {
+    return [...this.intents.values()].map((i) => ({ ...i }));
+  }
+  async removeStopIntent(jobId: string): Promise<void> {
+    checked(this.guard);
+    this.intents.delete(jobId);
+  }
+}
+
+function keyOf(record: SavepointRecord): string {
+  return `${record.jobId}/${record.checkpointId}`;
+}
+
+export class InMemorySinkClaimStore implements SinkClaimStore {
+  private readonly claims = new Map<string, SinkClaim>();
+  constructor(
+    private readonly guard: LeaderGuard | null,
+    private readonly now: () => number = Date.now,
+  ) {}
+  async claim(dirs: readonly string[], jobId: string, mayTakeOver: (owner: string) => Promise<boolean>): Promise<void> {
+    const unique = [...new Set(dirs.map(normalizeSinkDir))];
+    for (const dir of unique) {
+      const owner = this.claims.get(dir)?.jobId;
+      if (owner !== undefined && owner !== jobId && !(await mayTakeOver(owner))) throw new SinkDirOwnedError(dir, owner);
+    }
+    checked(this.guard);
+    const claimedAt = this.now();
+    for (const dir of unique) this.claims.set(dir, { dir, jobId, claimedAt });
+  }
+  async release(jobId: string): Promise<void> {
+    checked(this.guard);
+    for (const [dir, claim] of this.claims) if (claim.jobId === jobId) this.claims.delete(dir);
+  }
+  async list(): Promise<SinkClaim[]> {
+    return [...this.claims.values()].map((c) => ({ ...c }));
   }
 }

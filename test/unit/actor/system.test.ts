@@ -36,6 +36,20 @@ describe('actor - local system', () => {
     });
   });
 
+  it('with reportUnhandled, fails an ask its state does not accept at once with UNHANDLED_IN_STATE, and counts a dead letter', async () => {
+    const echo = system.spawn('echo', echoMachine, { reportUnhandled: true });
+    const letters: Array<{ reason: string }> = [];
+    system.events.on('dead-letter', (letter) => letters.push(letter));
+    await assert.rejects(echo.ask({ type: 'ignore' }, { timeoutMs: 60_000 }), (err: Error & { code?: string; details?: Record<string, unknown> }) => {
+      assert.equal(err.code, 'UNHANDLED_IN_STATE');
+      assert.deepEqual(err.details, { actor: `echo@${system.node}`, state: '(root)', messageType: 'ignore' });
+      return true;
+    });
+    assert.equal(system.deadLetters, 1);
+    assert.match(letters[0]!.reason, /not accepted in state/);
+    assert.equal(await echo.ask({ type: 'echo', payload: 7 }), 7, 'the actor goes on');
+  });
+
   it('fails an ask to an unknown actor at once with DEAD_LETTER and counts it', async () => {
     const started = Date.now();
     const ghost = system.ref<{ type: 'get'; replyTo: ActorRef<number> }>(system.node, 'ghost');

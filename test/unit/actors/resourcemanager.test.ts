@@ -1,0 +1,79 @@
+/**
+ * The ResourceManager machine on a simulated clock: heartbeats and their timeout, with test
+ * peers for its TaskExecutors and JobMaster (test/support/test-peer.ts).
+ */
+import assert from 'node:assert/strict';
+import { ActorSystem, reply } from '../../../lib/index.js';
+import { SimulatedClock } from '../../../lib/util/simulated-clock.js';
+import { resourceManagerMachine } from '../../../actors/resourcemanager/machine.js';
+import { RESOURCE_MANAGER_LOCAL_EVENTS, type ResourceManagerMessage } from '../../../actors/resourcemanager/protocol.js';
+import type { JobMasterMessage } from '../../../actors/jobmaster/protocol.js';
+import type { TaskExecutorMessage } from '../../../actors/taskexecutor/protocol.js';
+import { TestPeer } from '../../support/test-peer.js';
+
+const SESSION = '00000000000000000007';
+
+describe('resourcemanager - machine on a simulated clock', () => {
+  let clock: SimulatedClock;
+  let system: ActorSystem;
+  beforeEach(async () => {
+    clock = new SimulatedClock();
+    system = await ActorSystem.start({ clusterId: 'rm-unit', secret: 'rm-unit-test-secret', listen: false, clock });
+  });
+  afterEach(() => system.terminate());
+
+  it('loses a TaskExecutor silent for longer than heartbeatTimeoutMs, at the first heartbeat after it, and tells the job', async () => {
+    const rm = system.spawn('resourcemanager', resourceManagerMachine, {
+      input: (env) => ({ env, leaderSessionId: SESSION, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 5000 }),
+      localOnly: RESOURCE_MANAGER_LOCAL_EVENTS,
+    });
+    const live = new TestPeer<TaskExecutorMessage>(system, 'te-live');
+    const silent = new TestPeer<TaskExecutorMessage>(system, 'te-silent');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    for (const [i, te] of [live, silent].entries()) {
+      const registered = rm.ask({ type: 'rm.te.register', taskExecutorId: te.ref.name, taskExecutor: te.ref, dataAddress: `127.0.0.1:${7000 + i}`, slots: [{ index: 0, managedMemoryBytes: 0 }] });
+      await clock.settle();
+      assert.equal((await registered).leaderSessionId, SESSION);
+    }
+    rm.tell({ type: 'rm.slots.declare', leaderSessionId: SESSION, jobId: 'j', jobMaster: jobMaster.ref, requirements: [{ group: 'default', count: 2 }] } as ResourceManagerMessage);
+    await clock.settle();
+    assert.equal(live.all('te.slots.request').length + silent.all('te.slots.request').length, 2, 'one slot of each is allocated to the job');
+
+    const registeredAt = clock.now();
+    // The live one answers every heartbeat; the silent one never does (its asks time out on the simulated clock).
+    let answered = 0;
+    const answerHeartbeats = () => {
+      for (const hb of live.all('te.heartbeat').slice(answered)) {
+        reply(hb.replyTo, { taskExecutorId: live.ref.name, slots: [{ index: 0, allocationId: null, jobId: 'j' }] });
+        answered++;
+      }
+    };
+    for (let t = 1; t <= 5; t++) {
+      await clock.advance(1000);
+      answerHeartbeats();
+      await clock.settle();
+    }
+    assert.equal(clock.now() - registeredAt, 5000);
+    assert.equal(silent.all('te.heartbeat').length, 5, 'asked at every interval');
+    assert.deepEqual(jobMaster.all('jm.taskexecutor.lost'), [], 'silent for 5000 ms: not yet more than the timeout');
+
+    await clock.advance(1000);
+    answerHeartbeats();
+    const lost = jobMaster.deliveries('jm.taskexecutor.lost');
+    assert.equal(lost.length, 1);
+    assert.equal(lost[0]!.at - registeredAt, 6000);
+    assert.equal(lost[0]!.message.taskExecutorId, 'te-silent');
+    assert.equal(lost[0]!.message.leaderSessionId, SESSION);
+    assert.match(lost[0]!.message.reason, /no heartbeat for 6000 ms/);
+
+    for (let t = 0; t < 60; t++) {
+      await clock.advance(1000);
+      answerHeartbeats();
+      await clock.settle();
+    }
+    assert.equal(jobMaster.all('jm.taskexecutor.lost').length, 1, 'the TaskExecutor that answers is never lost');
+    const overview = rm.ask({ type: 'rm.overview' });
+    await clock.settle();
+    assert.deepEqual((await overview).taskExecutors.map((te) => te.id), ['te-live']);
+  });
+});
