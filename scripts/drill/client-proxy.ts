@@ -14,6 +14,7 @@ import { createServer } from 'node:http';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { etcdCredentialsFromEnv } from '../../lib/ha/etcd-auth.js';
 import { createLogger } from '../../lib/logging.js';
 
@@ -72,11 +73,11 @@ const server = createServer((req, res) => {
     try {
       call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Call;
     } catch {
-      return reply(400, { error: { code: 'INVALID_ARGUMENT', message: 'the request is not JSON' } });
+      return reply(400, { error: { code: ErrorCode.InvalidArgument, message: 'the request is not JSON' } });
     }
     answer(call).then(
       (value) => reply(200, { value: value ?? null }),
-      (err: Error & { code?: string }) => reply(500, { error: { code: err.code ?? 'ERROR', message: err.message } }),
+      (err: Error & { code?: string }) => reply(500, { error: { code: err.code ?? ErrorCode.RemoteFailure, message: err.message } }),
     );
   });
 });
