@@ -8,8 +8,8 @@
  * - longest output gap: from the sink's committed output. The transactional sink commits by
  *   renaming a part file, which sets the file's ctime: the ctimes of the `part-*` files are the
  *   exact instants the job's output grew (not a sample, and unlike a records-out metric, records
- *   replayed after a restore are not counted twice). Within a window, the longest time between
- *   two consecutive commits (the one before the window and the one after it included).
+ *   replayed after a restore are not counted twice). Within a window, the longest stretch
+ *   without a commit (a stretch that began before the window counts from the window's start).
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -92,15 +92,16 @@ export function timeWithoutLeader(terms: readonly LeaderTerm[], outages: readonl
 }
 
 /**
- * The longest time between consecutive commits of which some part lies in `window`; null
- * without two commits around it. `commits` in any order.
+ * The longest stretch of `window` without a commit (each stretch between consecutive commits,
+ * cut to the window: every instant without output counts in one fault's window only); null
+ * without two commits around the window. `commits` in any order.
  */
 export function longestOutputGap(commits: readonly number[], window: Window): number | null {
   const sorted = [...commits].sort((a, b) => a - b);
   let longest: number | null = null;
   for (let i = 1; i < sorted.length; i++) {
-    const [a, b] = [sorted[i - 1]!, sorted[i]!];
-    if (b > window.from && a < window.to) longest = Math.max(longest ?? 0, b - a);
+    const [before, after] = [sorted[i - 1]!, sorted[i]!];
+    if (after > window.from && before < window.to) longest = Math.max(longest ?? 0, Math.min(after, window.to) - Math.max(before, window.from));
   }
   return longest;
 }

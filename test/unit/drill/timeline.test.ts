@@ -73,14 +73,16 @@ describe('drill timeline - time without a leader and the longest output gap', ()
   });
 
   describe('longestOutputGap', () => {
-    it('includes the gap that spans the window start and the one that spans its end', () => {
+    it('is the longest stretch between commits, cut to the window: what began before it counts from its start', () => {
       const commits = [0, 250, 500, 2600, 2850, 3100, 9000];
-      assert.equal(longestOutputGap(commits, { from: 600, to: 3000 }), 2100);
-      assert.equal(longestOutputGap(commits, { from: 3000, to: 3200 }), 5900);
+      assert.equal(longestOutputGap(commits, { from: 400, to: 3000 }), 2100);
+      assert.equal(longestOutputGap(commits, { from: 600, to: 3000 }), 2000);
+      // Output that has not resumed by the next fault: the rest is that fault's.
+      assert.equal(longestOutputGap(commits, { from: 3000, to: 5000 }), 1900);
     });
 
     it('takes commits in any order, and is null without two commits around the window', () => {
-      assert.equal(longestOutputGap([500, 0, 250], { from: 100, to: 200 }), 250);
+      assert.equal(longestOutputGap([500, 0, 250], { from: 100, to: 400 }), 150);
       assert.equal(longestOutputGap([100], { from: 0, to: 1000 }), null);
       assert.equal(longestOutputGap([0, 100], { from: 500, to: 1000 }), null);
     });
@@ -122,12 +124,13 @@ describe('drill timeline - time without a leader and the longest output gap', ()
         { node: 'b', lines: [line(3000, 'leadership granted', { sessionId: '2' }), line(3001, 'granted leadership', { leaderSessionId: '2' })] },
       ];
       const commits = [0, 250, 500, 3500, 3750, 4000, 6000, 6250];
+      // partition-leader [1000, 5000): no output 1000-3500; te-kill [5000, 7000): none 5000-6000.
       const faults = withTimeline([measure('partition-leader', 'a', 1000), measure('te-kill', 'te-1', 5000)], logs, commits, 7000);
       assert.deepEqual(
         faults.map((f) => [f.kind, f.withoutLeaderMs, f.longestOutputGapMs]),
         [
-          ['partition-leader', 2000, 3000],
-          ['te-kill', 0, 2000],
+          ['partition-leader', 2000, 2500],
+          ['te-kill', 0, 1000],
         ],
       );
     });
