@@ -82,7 +82,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const random = seededRandom(options.seed);
   const schedule = options.schedule ?? Array.from({ length: options.faults }, () => pick(random, options.kinds));
   log(`drill: seed ${options.seed}, faults: ${schedule.join(', ') || 'none'}`);
-  const target = await startTarget(options, log);
+  const target = await startTarget(options);
+  log(`drilling ${target.description}`);
   const outcomes: FaultMeasure[] = [];
   // Sized so that the job outlives the schedule; the source paces itself.
   const recordsPerSecond = 2000;
@@ -147,22 +148,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     exactlyOnce: { ok: result !== null && finished && problems.length === 0, problems: result ? problems : ['the job did not end'] },
     leaders: { ok: leaderOverlaps.length === 0, actions: actions.length, overlaps: leaderOverlaps },
     failure,
-    logsDir: ok ? null : target.logsDir,
+    logsDir: target.finish(ok),
     ok,
     durationMs: Date.now() - started,
   };
-  if (ok) target.discard();
-  else log(`logs of every process kept in ${target.logsDir}`);
+  if (report.logsDir) log(`logs of every process kept in ${report.logsDir}`);
   writeFileSync(options.report, JSON.stringify(report, null, 2) + '\n');
   return report;
 }
 
-async function startTarget(options: DrillOptions, log: (line: string) => void): Promise<DrillTarget> {
-  if (options.hosts === undefined) {
-    log(`starting a local HA cluster: 3 etcd members, 3 Masters, ${options.taskExecutors} TaskExecutors × 2 slots`);
-    return startLocalTarget({ taskExecutors: options.taskExecutors, slots: 2, leaseTtlSeconds: options.leaseTtlSeconds });
-  }
-  log(`starting an HA cluster on ${options.hosts} namespace hosts: h0 control, h1-h3 an etcd member and a Master each, ${options.taskExecutors} TaskExecutors × 1 slot on h4-h${options.hosts - 1}`);
+function startTarget(options: DrillOptions): Promise<DrillTarget> {
+  if (options.hosts === undefined) return startLocalTarget({ taskExecutors: options.taskExecutors, slots: 2, leaseTtlSeconds: options.leaseTtlSeconds });
   return startHostsTarget({ hosts: options.hosts, taskExecutors: options.taskExecutors, leaseTtlSeconds: options.leaseTtlSeconds });
 }
 

@@ -4,6 +4,8 @@
  *   leads; for a TaskExecutor: the job left `running`; etcd: not applicable);
  * - new leader: until another Master leads (leader faults only);
  * - running again: until every subtask of the job runs again.
+ * The faults of links and hosts (`drill --hosts N`) are in host-faults.ts; both act only through
+ * the {@link DrillTarget}.
  */
 import { waitFor } from '../support/wait.js';
 import { busyTaskExecutor, DEADLINE, loggedAfter, newLeader, untilRunning } from './fault-steps.js';
@@ -48,7 +50,6 @@ export interface DrillContext {
   leaseTtlMs: number;
   log(line: string): void;
 }
-
 
 export async function inject(kind: FaultKind, ctx: DrillContext): Promise<FaultMeasure> {
   if (isHostFault(kind)) return hostFault(kind, ctx);

@@ -76,8 +76,8 @@ function hostsTarget(net: NetnsHosts, cluster: NetnsHaCluster, proxy: Proc, sock
   const client = unixSocketClient(socket);
   return {
     kind: 'hosts',
+    description: `an HA cluster on ${net.hosts.length} namespace hosts (${net.runId}): h0 control, h1-h3 an etcd member and a Master each, ${lists.taskExecutorHosts.length} TaskExecutors × 1 slot on h4-h${net.hosts.length - 1}`,
     outputDir: path.join(cluster.workDir, 'drill-output'),
-    logsDir: cluster.logsDir,
     client,
     masters: () => cluster.masters.map((p) => describe(p, 'master')),
     taskExecutors: () => cluster.taskExecutors.map((p) => describe(p, 'taskexecutor')),
@@ -115,8 +115,10 @@ function hostsTarget(net: NetnsHosts, cluster: NetnsHaCluster, proxy: Proc, sock
       await cluster.stop({ keepWorkDir: true });
       await net.destroy();
     },
-    discard() {
+    finish(passed) {
+      if (!passed) return cluster.logsDir;
       rmSync(cluster.workDir, { recursive: true, force: true });
+      return null;
     },
   };
 }

@@ -66,8 +66,8 @@ export async function startLocalTarget(options: LocalTargetOptions): Promise<Dri
   const masters = () => cluster.masters.map((p) => describe(p, 'master'));
   return {
     kind: 'local',
+    description: `a local HA cluster in ${cluster.workDir}: 3 etcd members, 3 Masters, ${options.taskExecutors} TaskExecutors × ${options.slots} slots`,
     outputDir: path.join(cluster.workDir, 'drill-output'),
-    logsDir: cluster.logsDir,
     client: {
       submitFile: (file, submit) => client.submitFile(file, submit),
       status: (jobId) => client.status(jobId),
@@ -101,8 +101,10 @@ export async function startLocalTarget(options: LocalTargetOptions): Promise<Dri
     async stop() {
       await cluster.stop({ keepWorkDir: true });
     },
-    discard() {
+    finish(passed) {
+      if (!passed) return cluster.logsDir;
       rmSync(cluster.workDir, { recursive: true, force: true });
+      return null;
     },
   };
 }

@@ -61,11 +61,11 @@ export interface StoppedEtcdMember {
 export interface DrillTarget {
   /** What the report calls it: `local`, `hosts`, ... */
   readonly kind: string;
+  /** One line for the progress log: what is drilled. */
+  readonly description: string;
   readonly client: DrillClient;
   /** A directory the job's sink writes and the drill reads (the exactly-once check, the output's commit times). */
   readonly outputDir: string;
-  /** Where every process's log is (kept when the drill fails). */
-  readonly logsDir: string;
   /** Present when the cluster runs on several hosts. */
   readonly hosts?: DrillHosts;
   masters(): DrillProcess[];
@@ -81,10 +81,10 @@ export interface DrillTarget {
   killEtcdMember?(): Promise<StoppedEtcdMember | null>;
   /** Every Master's complete log, read after `stop()`: the audit and the leadership timeline. */
   masterLogs(): Array<{ node: string; name: string; lines: string[] }>;
-  /** Stop every process; the logs and the output stay until `discard()`. */
+  /** Stop every process (and heal what is cut); the logs and the output stay until `finish()`. */
   stop(): Promise<void>;
-  /** Remove what the cluster left on disk (after a drill that passed). */
-  discard(): void;
+  /** After the verdict: remove what a passed drill leaves; returns where the logs are kept (null: removed). */
+  finish(passed: boolean): string | null;
 }
 
 export type { JobDetails, JobResult };
