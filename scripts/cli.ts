@@ -18,7 +18,8 @@ import { startTaskExecutor } from './processes/taskexecutor.js';
 import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster.js';
 import { printProgress, printResult } from './progress.js';
 import { drillDefaults, formatReport, runDrill } from './drill/drill.js';
-import { FaultKinds, type FaultKind } from './drill/faults.js';
+import { AllFaultKinds, type FaultKind } from './drill/faults.js';
+import { defaultKinds } from './drill/options.js';
 import { followLogs, readLogs, selectProcesses } from './ops/logs.js';
 import { pauseUnlessAborted } from './support/wait.js';
 import { renderTopLine, renderTopScreen, topFrame, type TopPoll } from './ops/top.js';
@@ -353,26 +354,31 @@ function printJson(value: unknown): void {
 function faultKinds(value: string): FaultKind[] {
   const kinds = value.split(',').map((k) => k.trim());
   for (const kind of kinds) {
-    if (!(FaultKinds as readonly string[]).includes(kind)) throw new InvalidArgumentError(`unknown fault '${kind}'; known: ${FaultKinds.join(', ')}`);
+    if (!(AllFaultKinds as readonly string[]).includes(kind)) throw new InvalidArgumentError(`unknown fault '${kind}'; known: ${AllFaultKinds.join(', ')}`);
   }
   return kinds as FaultKind[];
 }
 
 program
   .command('drill')
-  .description('a failover drill: a local HA cluster, a stateful job, a seeded schedule of faults, and an exactly-once check')
+  .description('a failover drill: an HA cluster (local, or across namespace hosts with --hosts), a stateful job, a seeded schedule of faults, and an exactly-once check')
   .option('--faults <n>', 'number of faults to inject', positiveInt, drillDefaults.faults)
-  .option('--kinds <list>', `fault kinds, comma separated (${FaultKinds.join(', ')})`, faultKinds, drillDefaults.kinds)
+  .option('--kinds <list>', `fault kinds, comma separated (${AllFaultKinds.join(', ')}; default: every kind the cluster takes)`, faultKinds)
+  .option('--hosts <n>', 'run the cluster across N network-namespace hosts (root; at least 7): adds partition and host-kill faults', positiveInt)
   .option('--seed <n>', 'random seed of the schedule', positiveInt, drillDefaults.seed)
   .option('--interval-ms <ms>', 'least time between faults', positiveInt, drillDefaults.intervalMs)
   .option('--lease-ttl <s>', 'leader lease TTL in seconds', positiveInt, drillDefaults.leaseTtlSeconds)
   .option('--task-executors <n>', 'TaskExecutors (one more than the job needs is a spare)', positiveInt, drillDefaults.taskExecutors)
   .option('--report <file>', 'JSON report', drillDefaults.report)
-  .addHelpText('after', '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json')
-  .action(async (o: { faults: number; kinds: FaultKind[]; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
+  .addHelpText(
+    'after',
+    '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json\n  sudo flinkish drill --hosts 7 --kinds partition-leader,partition-te,host-kill',
+  )
+  .action(async (o: { faults: number; kinds?: FaultKind[]; hosts?: number; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
     const report = await runDrill({
       faults: o.faults,
-      kinds: o.kinds,
+      kinds: o.kinds ?? defaultKinds(o.hosts),
+      ...(o.hosts === undefined ? {} : { hosts: o.hosts }),
       seed: o.seed,
       intervalMs: o.intervalMs,
       leaseTtlSeconds: o.leaseTtl,

@@ -1,21 +1,26 @@
 /**
- * The failover drill: start a local HA cluster (three etcd members, three Masters, TaskExecutors
- * with a spare), run a stateful job whose output can be checked exactly, inject a seeded
- * schedule of faults, measure each, and check at the end that the output is exactly once and
- * that no two leaders acted in the same period (from the audit of fenced actions in the
- * Masters' logs). Prints a table and writes a JSON report, also when the drill fails (then
- * the cluster's directory, with every process's log, is kept).
+ * The failover drill: start an HA cluster (three etcd members, three Masters, TaskExecutors
+ * with a spare), locally or across namespace hosts (`hosts`), run a stateful job whose output
+ * can be checked exactly, inject a seeded schedule of faults, measure each, and check at the end
+ * that the output is exactly once and that no two leaders acted in the same period (from the
+ * audit of fenced actions in the Masters' logs). Prints a table and writes a JSON report, also
+ * when the drill fails (then the cluster's directory, with every process's log, is kept).
+ * Where the cluster runs is the {@link DrillTarget}'s; this one code path drives any of them.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkExactlyOnce } from '../support/exactly-once.js';
 import type { JobResult } from '../../actors/jobmaster/status.js';
 import { distRoot } from '../support/launcher.js';
-import { startHaCluster } from '../support/local-ha.js';
 import { waitFor } from '../support/wait.js';
 import { actionsFromLog, overlaps } from './audit.js';
-import { FaultKinds, inject, type DrillContext, type FaultKind, type FaultOutcome } from './faults.js';
+import { inject, LeaderFaultKinds, type DrillContext, type FaultKind, type FaultMeasure, type FaultOutcome } from './faults.js';
+import { HOSTS_JOB_PARALLELISM, startHostsTarget } from './hosts-target.js';
+import { startLocalTarget } from './local-target.js';
+import { defaultKinds, validateDrillOptions } from './options.js';
 import { pick, seededRandom } from './random.js';
+import type { DrillTarget } from './target.js';
+import { commitTimes, leaderTerms, longestOutputGap, timeWithoutLeader } from './timeline.js';
 
 export interface DrillOptions {
   faults: number;
@@ -25,6 +30,10 @@ export interface DrillOptions {
   report: string;
   leaseTtlSeconds: number;
   taskExecutors: number;
+  /** These faults in this order instead of a seeded pick of `faults` among `kinds`. */
+  schedule?: FaultKind[];
+  /** Run across this many namespace hosts (needs root) instead of locally. */
+  hosts?: number;
   /** How long the job may take to run again before a fault (default 60 s). */
   runTimeoutMs?: number;
   /** Progress lines; the CLI prints them. */
@@ -33,6 +42,8 @@ export interface DrillOptions {
 
 export interface DrillReport {
   seed: number;
+  /** Where the cluster ran: `local`, or `hosts` with their number. */
+  cluster: { kind: string; hosts: number | null };
   faults: FaultOutcome[];
   /** The job, once submitted; `state` is `running` if the drill stopped before it ended. */
   job: { jobId: string; state: string; records: number; restarts: number; attempt: number } | null;
@@ -48,7 +59,7 @@ export interface DrillReport {
 
 export const drillDefaults: Omit<DrillOptions, 'log'> = {
   faults: 4,
-  kinds: [...FaultKinds],
+  kinds: defaultKinds(undefined),
   seed: 1,
   intervalMs: 3000,
   report: 'drill-report.json',
@@ -56,8 +67,8 @@ export const drillDefaults: Omit<DrillOptions, 'log'> = {
   taskExecutors: 3,
 };
 
-/** How long a fault may take to recover from, in the worst case we plan the job's length for. */
-const PLANNED_MS_PER_FAULT = 4000;
+/** How long a fault may take to recover from, in the worst case we plan the job's length for (partitions are held for a lease or more). */
+const PLANNED_MS_PER_FAULT = { local: 4000, hosts: 9000 };
 
 /**
  * Run the drill. Whatever happens once the cluster is up, the report is written: a failure
@@ -65,39 +76,35 @@ const PLANNED_MS_PER_FAULT = 4000;
  * the cluster's directory with every process's log is kept and named in `logsDir`.
  */
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+  validateDrillOptions({ ...options, kinds: options.schedule ?? options.kinds });
   const log = options.log ?? (() => undefined);
   const started = Date.now();
   const random = seededRandom(options.seed);
-  const schedule = Array.from({ length: options.faults }, () => pick(random, options.kinds));
+  const schedule = options.schedule ?? Array.from({ length: options.faults }, () => pick(random, options.kinds));
   log(`drill: seed ${options.seed}, faults: ${schedule.join(', ') || 'none'}`);
-  log('starting a local HA cluster: 3 etcd members, 3 Masters, ' + `${options.taskExecutors} TaskExecutors × 2 slots`);
-  const cluster = await startHaCluster({
-    etcdMembers: 3,
-    masters: 3,
-    taskExecutors: options.taskExecutors,
-    slots: 2,
-    env: { FLINKISH_LEASE_TTL_SECONDS: String(options.leaseTtlSeconds) },
-  });
-  const outcomes: FaultOutcome[] = [];
+  const target = await startTarget(options);
+  log(`drilling ${target.description}`);
+  const outcomes: FaultMeasure[] = [];
   // Sized so that the job outlives the schedule; the source paces itself.
   const recordsPerSecond = 2000;
-  const records = Math.max(10_000, Math.ceil(((options.faults * (options.intervalMs + PLANNED_MS_PER_FAULT) + 8000) / 1000) * recordsPerSecond));
+  const records = Math.max(10_000, Math.ceil(((schedule.length * (options.intervalMs + PLANNED_MS_PER_FAULT[options.hosts === undefined ? 'local' : 'hosts']) + 8000) / 1000) * recordsPerSecond));
   const keys = 16;
-  const output = path.join(cluster.workDir, 'drill-output');
+  const output = target.outputDir;
   let job: DrillReport['job'] = null;
   let result: JobResult | null = null;
   let failure: DrillReport['failure'] = null;
   let step = 'submitting the job';
+  let endedAt: number | null = null;
   try {
-    const client = await cluster.client();
-    await waitFor('a leader', () => cluster.leader(client), { timeoutMs: 30_000 });
+    const client = target.client;
+    await waitFor('a leader', () => target.leader(), { timeoutMs: 30_000 });
     const jobId = await client.submitFile(path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js'), {
-      parallelism: 2,
+      parallelism: HOSTS_JOB_PARALLELISM,
       args: { records, keys, output, recordsPerSecond, checkpointMs: 250 },
     });
     job = { jobId, state: 'running', records, restarts: 0, attempt: 0 };
     log(`job ${jobId}: ${records} records over ${keys} keys, exactly-once file sink`);
-    const ctx: DrillContext = { cluster, client, jobId, leaseTtlMs: options.leaseTtlSeconds * 1000, log };
+    const ctx: DrillContext = { target, client, jobId, leaseTtlMs: options.leaseTtlSeconds * 1000, log };
     for (const [i, kind] of schedule.entries()) {
       step = `waiting for the job to run before fault ${i + 1}/${schedule.length} (${kind})`;
       await waitFor('the job to run and checkpoint', async () => {
@@ -116,49 +123,70 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     // The records left take at most this long at the source's pace; restarts add little.
     const finishMs = (records / recordsPerSecond) * 1000 + 120_000;
     result = await waitFor('the job to end', () => client.result(jobId).then((r) => r ?? undefined), { timeoutMs: finishMs, intervalMs: 200 });
+    endedAt = Date.now();
     job = { jobId, state: result.state, records, restarts: result.details.restarts, attempt: result.details.attempt };
   } catch (err) {
     failure = { during: step, message: err instanceof Error ? err.message : String(err) };
     log(`drill failed during ${step}: ${failure.message}`);
   }
-  await cluster.stop({ keepWorkDir: true }).catch((err: Error) => {
+  endedAt ??= Date.now();
+  await target.stop().catch((err: Error) => {
     failure ??= { during: 'stopping the cluster', message: err.message };
   });
   const problems = result ? checkExactlyOnce(output, records, keys) : [];
-  // From the complete log files: the in-memory buffers keep only each process's last lines.
-  const actions = cluster.masters.flatMap((m) => actionsFromLog(m.name, readLog(m.logFile)));
+  const masterLogs = target.masterLogs();
+  const actions = masterLogs.flatMap((m) => actionsFromLog(m.name, m.lines));
   const leaderOverlaps = overlaps(actions);
+  const faults = withTimeline(outcomes, masterLogs, commitTimes(output), endedAt);
   const finished = result?.state === 'finished';
   const ok = failure === null && finished && problems.length === 0 && leaderOverlaps.length === 0;
   const report: DrillReport = {
     seed: options.seed,
-    faults: outcomes,
+    cluster: { kind: target.kind, hosts: options.hosts ?? null },
+    faults,
     job,
     exactlyOnce: { ok: result !== null && finished && problems.length === 0, problems: result ? problems : ['the job did not end'] },
     leaders: { ok: leaderOverlaps.length === 0, actions: actions.length, overlaps: leaderOverlaps },
     failure,
-    logsDir: ok ? null : cluster.logsDir,
+    logsDir: target.finish(ok),
     ok,
     durationMs: Date.now() - started,
   };
-  if (ok) rmSync(cluster.workDir, { recursive: true, force: true });
-  else log(`logs of every process kept in ${cluster.logsDir}`);
+  if (report.logsDir) log(`logs of every process kept in ${report.logsDir}`);
   writeFileSync(options.report, JSON.stringify(report, null, 2) + '\n');
   return report;
 }
 
-function readLog(file: string | null): string[] {
-  if (!file) return [];
-  try {
-    return readFileSync(file, 'utf8').split('\n');
-  } catch {
-    return [];
-  }
+function startTarget(options: DrillOptions): Promise<DrillTarget> {
+  if (options.hosts === undefined) return startLocalTarget({ taskExecutors: options.taskExecutors, slots: 2, leaseTtlSeconds: options.leaseTtlSeconds });
+  return startHostsTarget({ hosts: options.hosts, taskExecutors: options.taskExecutors, leaseTtlSeconds: options.leaseTtlSeconds });
+}
+
+/**
+ * Each fault's time without a leader and longest output gap, over its window: from its
+ * injection to the next fault's (the last one's: to the job's end).
+ */
+export function withTimeline(
+  measures: readonly FaultMeasure[],
+  masterLogs: ReadonlyArray<{ node: string; lines: string[] }>,
+  commits: readonly number[],
+  endedAt: number,
+): FaultOutcome[] {
+  const terms = masterLogs.flatMap((m) => leaderTerms(m.node, m.lines));
+  const outages = measures.filter((f) => LeaderFaultKinds.includes(f.kind)).map((f) => ({ node: f.target, at: f.at }));
+  return measures.map((f, i) => {
+    const window = { from: f.at, to: Math.max(f.at, measures[i + 1]?.at ?? endedAt) };
+    return { ...f, withoutLeaderMs: Math.round(timeWithoutLeader(terms, outages, window)), longestOutputGapMs: roundOrNull(longestOutputGap(commits, window)) };
+  });
+}
+
+function roundOrNull(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms);
 }
 
 export function formatReport(report: DrillReport): string {
-  const rows = report.faults.map((f, i) => [String(i + 1), f.kind, f.target, fmt(f.detectionMs), fmt(f.newLeaderMs), fmt(f.runningAgainMs), f.note ?? '']);
-  const header = ['#', 'fault', 'target', 'detection', 'new leader', 'running again', 'note'];
+  const rows = report.faults.map((f, i) => [String(i + 1), f.kind, f.target, fmt(f.detectionMs), fmt(f.newLeaderMs), fmt(f.runningAgainMs), fmt(f.withoutLeaderMs), fmt(f.longestOutputGapMs), f.note ?? '']);
+  const header = ['#', 'fault', 'target', 'detection', 'new leader', 'running again', 'no leader', 'output gap', 'note'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ');
   return [
@@ -167,6 +195,7 @@ export function formatReport(report: DrillReport): string {
     ...rows.map(line),
     '',
     ...(report.failure ? [`failure during ${report.failure.during}: ${report.failure.message}`] : []),
+    `cluster: ${report.cluster.kind}${report.cluster.hosts === null ? '' : ` (${report.cluster.hosts} hosts)`}`,
     report.job ? `job: ${report.job.state}, attempt ${report.job.attempt}, ${report.job.restarts} restarts` : 'job: not submitted',
     `exactly once: ${report.exactlyOnce.ok ? 'yes' : `NO — ${report.exactlyOnce.problems.slice(0, 3).join('; ')}`}`,
     `one leader at a time: ${report.leaders.ok ? `yes (${report.leaders.actions} fenced actions audited)` : `NO — ${report.leaders.overlaps.slice(0, 3).join('; ')}`}`,

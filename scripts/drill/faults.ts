@@ -4,14 +4,27 @@
  *   leads; for a TaskExecutor: the job left `running`; etcd: not applicable);
  * - new leader: until another Master leads (leader faults only);
  * - running again: until every subtask of the job runs again.
+ * The faults of links and hosts (`drill --hosts N`) are in host-faults.ts; both act only through
+ * the {@link DrillTarget}.
  */
-import type { ClusterClient } from '../../lib/client/cluster-client.js';
-import type { HaCluster } from '../support/local-ha.js';
-import type { Proc } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
+import { busyTaskExecutor, DEADLINE, loggedAfter, newLeader, untilRunning } from './fault-steps.js';
+import { hostFault } from './host-faults.js';
+import type { DrillClient, DrillTarget } from './target.js';
 
+/** Faults any cluster takes (the local drill's). */
 export const FaultKinds = ['leader-kill', 'leader-pause', 'te-kill', 'etcd-kill'] as const;
-export type FaultKind = (typeof FaultKinds)[number];
+/** Faults only a cluster on several hosts takes (`drill --hosts N`); see host-faults.ts. */
+export const HostFaultKinds = ['partition-leader', 'partition-te', 'partition-etcd-member', 'one-way-partition', 'host-kill'] as const;
+export const AllFaultKinds = [...FaultKinds, ...HostFaultKinds] as const;
+export type FaultKind = (typeof AllFaultKinds)[number];
+export type HostFaultKind = (typeof HostFaultKinds)[number];
+/** Faults that take the leading Master out at `at` (the leadership timeline ends its term there). */
+export const LeaderFaultKinds: readonly FaultKind[] = ['leader-kill', 'leader-pause', 'partition-leader'];
+
+export function isHostFault(kind: FaultKind): kind is HostFaultKind {
+  return (HostFaultKinds as readonly string[]).includes(kind);
+}
 
 export interface FaultOutcome {
   kind: FaultKind;
@@ -20,20 +33,26 @@ export interface FaultOutcome {
   detectionMs: number | null;
   newLeaderMs: number | null;
   runningAgainMs: number | null;
+  /** Within this fault's window (until the next fault, or the job's end): how long no Master led (see timeline.ts). */
+  withoutLeaderMs: number | null;
+  /** Within the same window: the longest time the job's committed output did not grow. */
+  longestOutputGapMs: number | null;
   note?: string;
 }
 
+/** What a fault function measures; the drill adds the timeline's figures once the job ended. */
+export type FaultMeasure = Omit<FaultOutcome, 'withoutLeaderMs' | 'longestOutputGapMs'>;
+
 export interface DrillContext {
-  cluster: HaCluster;
-  client: ClusterClient;
+  target: DrillTarget;
+  client: DrillClient;
   jobId: string;
   leaseTtlMs: number;
   log(line: string): void;
 }
 
-const DEADLINE = { timeoutMs: 60_000, intervalMs: 20 };
-
-export async function inject(kind: FaultKind, ctx: DrillContext): Promise<FaultOutcome> {
+export async function inject(kind: FaultKind, ctx: DrillContext): Promise<FaultMeasure> {
+  if (isHostFault(kind)) return hostFault(kind, ctx);
   switch (kind) {
     case 'leader-kill':
       return leaderFault(ctx, 'leader-kill');
@@ -46,75 +65,58 @@ export async function inject(kind: FaultKind, ctx: DrillContext): Promise<FaultO
   }
 }
 
-async function leaderFault(ctx: DrillContext, kind: 'leader-kill' | 'leader-pause'): Promise<FaultOutcome> {
-  const { cluster, client } = ctx;
-  const leader = await waitFor('a leader', () => cluster.leader(client), DEADLINE);
+async function leaderFault(ctx: DrillContext, kind: 'leader-kill' | 'leader-pause'): Promise<FaultMeasure> {
+  const { target, client } = ctx;
+  const leader = await waitFor('a leader', () => target.leader(), DEADLINE);
   const attempt = (await client.status(ctx.jobId)).attempt;
   const at = Date.now();
-  if (kind === 'leader-kill') leader.kill('SIGKILL');
-  else leader.pause();
-  const next = await waitFor('a new leader', () => {
-    const m = cluster.leader(client);
-    return m && m !== leader ? m : undefined;
-  }, DEADLINE);
+  await target.signal(leader, kind === 'leader-kill' ? 'SIGKILL' : 'SIGSTOP');
+  const next = await newLeader(ctx, leader);
   const newLeaderMs = Date.now() - at;
-  ctx.log(`  new leader ${next.ready['node']} after ${newLeaderMs} ms`);
+  ctx.log(`  new leader ${next.node} after ${newLeaderMs} ms`);
   let note: string | undefined;
   if (kind === 'leader-pause') {
     // Keep it stopped past its lease, then let the zombie wake up: it must step down, not act.
     const wakeAt = at + ctx.leaseTtlMs + 1000;
     await waitFor('the zombie lease to run out', () => Date.now() >= wakeAt, { timeoutMs: ctx.leaseTtlMs + 5000, intervalMs: 50 });
-    leader.resume();
-    await leader.waitForLine((line) => line.includes('leadership revoked'), 20_000);
+    await target.signal(leader, 'SIGCONT');
+    await target.waitForLine(leader, loggedAfter('leadership revoked', at), 20_000);
     note = 'zombie woke and stepped down';
     ctx.log(`  the paused leader woke after ${Date.now() - at} ms and stepped down`);
   } else {
-    await cluster.startMaster(); // a fresh standby keeps the cluster at size
+    await target.startLike(leader); // a fresh standby keeps the cluster at size
   }
   const runningAgainMs = await untilRunning(ctx, at, attempt);
-  return { kind, target: String(leader.ready['node']), at, detectionMs: newLeaderMs, newLeaderMs, runningAgainMs, ...(note ? { note } : {}) };
+  return { kind, target: leader.node, at, detectionMs: newLeaderMs, newLeaderMs, runningAgainMs, ...(note ? { note } : {}) };
 }
 
-async function taskExecutorKill(ctx: DrillContext): Promise<FaultOutcome> {
-  const { cluster, client } = ctx;
+async function taskExecutorKill(ctx: DrillContext): Promise<FaultMeasure> {
+  const { target, client } = ctx;
   const details = await client.status(ctx.jobId);
-  const teId = details.subtasks.find((s) => s.taskExecutorId)?.taskExecutorId;
-  const victim: Proc | undefined = cluster.taskExecutors.find((p) => p.running && p.name === `taskexecutor-${teId}`);
-  if (!victim) throw new Error(`no running TaskExecutor ${teId} to kill`);
+  const victim = await busyTaskExecutor(ctx);
+  const teId = victim.taskExecutorId;
   const at = Date.now();
-  victim.kill('SIGKILL');
+  await target.signal(victim, 'SIGKILL');
   const detected = await waitFor('the job to notice', async () => {
     const d = await client.status(ctx.jobId);
     return d.state !== 'running' || d.attempt > details.attempt ? Date.now() : undefined;
   }, DEADLINE);
-  await cluster.startTaskExecutor();
+  await target.startLike(victim);
   const runningAgainMs = await untilRunning(ctx, at, details.attempt);
   return { kind: 'te-kill', target: teId!, at, detectionMs: detected - at, newLeaderMs: null, runningAgainMs };
 }
 
-async function etcdKill(ctx: DrillContext): Promise<FaultOutcome> {
-  const member = ctx.cluster.etcd.members.find((m) => m.running);
-  if (!member || ctx.cluster.etcd.members.filter((m) => m.running).length < 3) {
-    return { kind: 'etcd-kill', target: '-', at: Date.now(), detectionMs: null, newLeaderMs: null, runningAgainMs: null, note: 'skipped: would lose quorum' };
-  }
+async function etcdKill(ctx: DrillContext): Promise<FaultMeasure> {
+  if (!ctx.target.killEtcdMember) throw new RangeError(`a ${ctx.target.kind} drill cannot kill etcd members`);
   const at = Date.now();
-  member.kill('SIGKILL');
+  const member = await ctx.target.killEtcdMember();
+  if (!member) {
+    return { kind: 'etcd-kill', target: '-', at, detectionMs: null, newLeaderMs: null, runningAgainMs: null, note: 'skipped: would lose quorum' };
+  }
   // The job must not be interrupted; give it a moment of work, then bring the member back.
   const before = (await ctx.client.status(ctx.jobId)).attempt;
   await member.restart();
   const after = await ctx.client.status(ctx.jobId);
   const note = after.attempt === before ? 'job not interrupted' : `job restarted (attempt ${after.attempt})`;
   return { kind: 'etcd-kill', target: member.name, at, detectionMs: null, newLeaderMs: null, runningAgainMs: 0, note };
-}
-
-/** Until every subtask runs again (in any attempt at or after `attempt`), or the job ended. */
-async function untilRunning(ctx: DrillContext, at: number, attempt: number): Promise<number | null> {
-  const done = await waitFor('the job to run again', async () => {
-    const d = await ctx.client.status(ctx.jobId);
-    if (d.state === 'finished') return 'ended';
-    return d.state === 'running' && d.attempt >= attempt && d.subtasks.every((s) => s.state === 'running' || s.state === 'finished')
-      ? 'running'
-      : undefined;
-  }, DEADLINE);
-  return done === 'running' ? Date.now() - at : null;
 }
