@@ -59,7 +59,11 @@ export const resourceManagerMachine = setup({
       context.byPath.set(event.taskExecutor.path, event.taskExecutorId);
       env.system.watch(event.taskExecutor, env.self);
       env.log.info({ taskExecutor: event.taskExecutorId, slots: event.slots.length, dataAddress: event.dataAddress }, 'TaskExecutor registered');
-      reply(event.replyTo, { leaderSessionId: context.leaderSessionId, resourceManagerId: env.self.path });
+      reply(event.replyTo, {
+        leaderSessionId: context.leaderSessionId,
+        resourceManagerId: env.self.path,
+        heartbeatSilenceMs: context.heartbeatTimeoutMs + context.heartbeatIntervalMs,
+      });
     },
     declare: ({ context, event }) => {
       if (event.type !== 'rm.slots.declare' || !fenced(context, event.leaderSessionId)) return;

@@ -7,6 +7,12 @@ import type { SlotProfile, SlotRequirement } from './slot-manager.js';
 export interface RegistrationSuccess {
   leaderSessionId: string;
   resourceManagerId: string;
+  /**
+   * How long the ResourceManager lets a TaskExecutor go without a heartbeat before it drops it
+   * (its interval added): a TaskExecutor that hears nothing for that long has been dropped, or
+   * cannot be reached, and registers again.
+   */
+  heartbeatSilenceMs: number;
 }
 
 export interface ClusterOverview {

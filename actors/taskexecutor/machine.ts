@@ -6,7 +6,10 @@
  *
  * States: `disconnected` (no leader known) → `registering` (asking the ResourceManager, retried
  * with a delay) → `registered`. A lost ResourceManager or a new leader sends it back to
- * `registering`; its tasks belonged to the old leader's jobs and are cancelled.
+ * `registering`; its tasks belonged to the old leader's jobs and are cancelled. So does a
+ * ResourceManager that stops heartbeating (`registered.heartbeating` times out): it has dropped
+ * this TaskExecutor (a partition shorter than a dead connection takes to notice, a paused
+ * process) and restarted its tasks elsewhere, and would never heartbeat it again.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
@@ -63,6 +66,8 @@ interface Context extends TaskExecutorInput {
   masterNode: string | null;
   resourceManager: ActorRef<ResourceManagerMessage> | null;
   leaderSessionId: string | null;
+  /** From the registration: silence from the ResourceManager longer than this means it dropped us. */
+  heartbeatSilenceMs: number;
   slotUse: Map<number, SlotUse>;
   executions: Map<string, Execution>;
   unwatch: (() => void) | null;
@@ -70,7 +75,10 @@ interface Context extends TaskExecutorInput {
 
 export const taskExecutorMachine = setup({
   types: { context: {} as Context, events: {} as Event, input: {} as TaskExecutorInput },
-  delays: { retry: ({ context }) => context.registrationRetryMs },
+  delays: {
+    retry: ({ context }) => context.registrationRetryMs,
+    resourceManagerSilence: ({ context }) => context.heartbeatSilenceMs,
+  },
   actors: {
     register: fromPromise<RegistrationSuccess, { context: Context }>(({ input: { context } }) => {
       const rm = context.env.system.ref<ResourceManagerMessage>(context.masterNode!, 'resourcemanager');
@@ -203,6 +211,7 @@ export const taskExecutorMachine = setup({
     masterNode: null,
     resourceManager: null,
     leaderSessionId: null,
+    heartbeatSilenceMs: Number.MAX_SAFE_INTEGER,
     slotUse: new Map(),
     executions: new Map(),
     unwatch: null,
@@ -227,6 +236,7 @@ export const taskExecutorMachine = setup({
             return {
               resourceManager: rm,
               leaderSessionId: event.output.leaderSessionId,
+              heartbeatSilenceMs: event.output.heartbeatSilenceMs,
               unwatch: context.env.system.watch(rm, context.env.self),
             };
           }),
@@ -254,8 +264,22 @@ export const taskExecutorMachine = setup({
       },
     },
     registered: {
+      initial: 'heartbeating',
+      states: {
+        heartbeating: {
+          after: {
+            resourceManagerSilence: {
+              target: '#taskexecutor.registering',
+              actions: [
+                ({ context }) => context.env.log.warn({ silentForMs: context.heartbeatSilenceMs }, 'no heartbeat from the ResourceManager; registering again'),
+                'dropLeaderSession',
+              ],
+            },
+          },
+        },
+      },
       on: {
-        'te.heartbeat': { guard: 'fromCurrentLeader', actions: 'heartbeat' },
+        'te.heartbeat': { guard: 'fromCurrentLeader', target: '.heartbeating', reenter: true, actions: 'heartbeat' },
         'te.slots.request': { guard: 'fromCurrentLeader', actions: 'offerSlot' },
         'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
         'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },
