@@ -25,7 +25,8 @@ import { CLIENT_MESSAGE_TYPES, type JobSummary, type MasterMessage, type Prepare
 import { persistResult, recoverJobs, resultBlobStore, withCollected, type Recovered } from './recovery.js';
 import type { FileBlobStore } from '../../lib/ha/blob-store.js';
 import { settleSavepointsAndStops } from './savepoint-recovery.js';
-import type { Clock } from '../../lib/util/clock.js';
+import { sleep, type Clock } from '../../lib/util/clock.js';
+import { HaErrorCode } from '../../lib/ha/errors.js';
 import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
 import { readSavepoint } from '../jobmaster/restore.js';
 import type { Logger } from '../../lib/logging.js';
@@ -69,6 +70,12 @@ interface Context extends MasterInput {
   resourceManager: ActorRef<ResourceManagerMessage> | null;
   running: Map<string, RunningJob>;
   results: Map<string, JobResult>;
+  /**
+   * Ended jobs whose result is being written to etcd. Their state is shown, but their result is
+   * given only once it is durable: a client told "finished" must never see the job run again
+   * under the next leader (the graph is removed only after the result is stored).
+   */
+  persisting: Map<string, JobResult>;
   code: Map<string, Uint8Array>;
   /** Jobs between submission and start: their sink claims are live before their graph is stored. */
   submitting: Set<string>;
@@ -120,7 +127,7 @@ export const masterMachine = setup({
       context.env.log.warn({ leaderSessionId: context.leaderSessionId }, 'leadership revoked: stopping ResourceManager and JobMasters');
       for (const job of context.running.values()) job.jobMaster.tell({ type: 'jm.suspend' });
       if (context.resourceManager) context.env.system.stop(context.resourceManager);
-      return { leaderSessionId: null, resourceManager: null, stores: null, running: new Map(), results: new Map() };
+      return { leaderSessionId: null, resourceManager: null, stores: null, running: new Map(), results: new Map(), persisting: new Map() };
     }),
     adoptRecovered: ({ context }, recovered: Recovered) => {
       for (const result of recovered.results) context.results.set(result.jobId, result);
@@ -158,17 +165,41 @@ export const masterMachine = setup({
       if (event.type !== 'master.job.ended' || event.leaderSessionId !== context.leaderSessionId) return;
       const { result } = event;
       context.running.delete(result.jobId);
-      context.results.set(result.jobId, result);
-      if (context.stores) {
-        const stores = context.stores;
-        persistResult(stores, context.blobs, result).then(
-          () =>
-            releaseEndedJob(stores, result.jobId).catch((err: Error) =>
-              context.env.log.warn({ err, jobId: result.jobId }, 'could not release the sink claims of an ended job; the next leader releases them'),
-            ),
-          (err: Error) => context.env.log.error({ err, jobId: result.jobId }, 'could not persist the job result; a new leader may run the job again'),
-        );
+      if (!context.stores) {
+        context.results.set(result.jobId, result);
+        return;
       }
+      const { stores, env, leaderSessionId } = context;
+      context.persisting.set(result.jobId, result);
+      const persist = async (): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await persistResult(stores, context.blobs, result);
+          } catch (err) {
+            // A lost leadership fences every write of this term: the next leader runs the job's
+            // last attempt again from its checkpoint, and reports it.
+            if ((err as { code?: unknown }).code === HaErrorCode.LeadershipLost || attempt >= PERSIST_RESULT_ATTEMPTS) throw err;
+            env.log.warn({ err, jobId: result.jobId, attempt }, 'could not persist the job result; retrying');
+            await sleep(env.clock, Math.min(5000, 250 * 2 ** attempt));
+          }
+        }
+      };
+      persist().then(
+        () => {
+          env.self.tell({ type: 'master.job.persisted', leaderSessionId: leaderSessionId!, jobId: result.jobId });
+          return releaseEndedJob(stores, result.jobId).catch((err: Error) =>
+            env.log.warn({ err, jobId: result.jobId }, 'could not release the sink claims of an ended job; the next leader releases them'),
+          );
+        },
+        (err: Error) => env.log.error({ err, jobId: result.jobId }, 'the job result was not persisted; the next leader runs its last attempt again and reports it'),
+      );
+    },
+    resultPersisted: ({ context, event }) => {
+      if (event.type !== 'master.job.persisted' || event.leaderSessionId !== context.leaderSessionId) return;
+      const result = context.persisting.get(event.jobId);
+      if (!result) return;
+      context.persisting.delete(event.jobId);
+      context.results.set(event.jobId, result);
     },
     jobMasterTerminated: ({ context, event }) => {
       if (event.type !== 'actor.terminated') return;
@@ -182,7 +213,7 @@ export const masterMachine = setup({
     },
     list: ({ context, event }) => {
       if (event.type !== 'master.job.list') return;
-      const ended: JobSummary[] = [...context.results.values()].map((r) => ({
+      const ended: JobSummary[] = [...context.results.values(), ...context.persisting.values()].map((r) => ({
         jobId: r.jobId,
         name: r.name,
         state: r.state,
@@ -195,7 +226,7 @@ export const masterMachine = setup({
     },
     status: ({ context, event }) => {
       if (event.type !== 'master.job.status') return;
-      const done = context.results.get(event.jobId);
+      const done = endedJob(context, event.jobId);
       if (done) return reply(event.replyTo, done.details);
       const job = context.running.get(event.jobId);
       if (!job) return replyError(event.replyTo, unknownJob(event.jobId));
@@ -213,12 +244,13 @@ export const masterMachine = setup({
           (err: Error) => replyError(event.replyTo, err),
         );
       }
-      if (context.running.has(event.jobId)) return reply(event.replyTo, null);
+      // Running, or ended and not yet durable: no result yet.
+      if (context.running.has(event.jobId) || context.persisting.has(event.jobId)) return reply(event.replyTo, null);
       replyError(event.replyTo, unknownJob(event.jobId));
     },
     cancel: ({ context, event }) => {
       if (event.type !== 'master.job.cancel') return;
-      const done = context.results.get(event.jobId);
+      const done = endedJob(context, event.jobId);
       if (done) return reply(event.replyTo, { state: done.state });
       const job = context.running.get(event.jobId);
       if (!job) return replyError(event.replyTo, unknownJob(event.jobId));
@@ -231,7 +263,7 @@ export const masterMachine = setup({
       if (event.type !== 'master.job.savepoint') return;
       const job = context.running.get(event.jobId);
       if (!job) {
-        const done = context.results.get(event.jobId);
+        const done = endedJob(context, event.jobId);
         return replyError(event.replyTo, done ? new RuntimeError('JOB_ENDED', `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
       }
       let dir: string | undefined;
@@ -290,6 +322,7 @@ export const masterMachine = setup({
     resourceManager: null,
     running: new Map(),
     results: new Map(),
+    persisting: new Map(),
     code: new Map(),
     submitting: new Set(),
     blobs: resultBlobStore(input.settings.checkpointDir),
@@ -310,6 +343,7 @@ export const masterMachine = setup({
       on: {
         'master.leadership.revoked': { target: 'standby', actions: 'stepDown' },
         'master.job.ended': { actions: 'jobEnded' },
+        'master.job.persisted': { actions: 'resultPersisted' },
         'actor.terminated': { actions: 'jobMasterTerminated' },
         // The RM serves code to TaskExecutors that deploy recovered jobs even while recovering.
         'master.code.get': { actions: 'code' },
@@ -425,6 +459,14 @@ async function prepareSubmission({ jobId, env, settings, stores, submission, isL
   } finally {
     done();
   }
+}
+
+/** Writes of a result retried (with backoff up to 5 s: about a minute) before the term gives up on it. */
+const PERSIST_RESULT_ATTEMPTS = 16;
+
+/** An ended job's result, durable or still being written. */
+function endedJob(context: Context, jobId: string): JobResult | undefined {
+  return context.results.get(jobId) ?? context.persisting.get(jobId);
 }
 
 function unknownJob(jobId: string): RuntimeError {

@@ -44,6 +44,8 @@ export type MasterMessage =
   /** End of an application cluster: every TaskExecutor is told to exit. */
   | { type: 'master.cluster.shutdown'; replyTo: ActorRef<{ taskExecutors: number }> }
   | { type: 'master.job.ended'; leaderSessionId: string; result: JobResult }
+  /** Internal: an ended job's result is in etcd; from now on clients get it. */
+  | { type: 'master.job.persisted'; leaderSessionId: string; jobId: string }
   /** Internal: a submission whose module has been loaded, checked and stored. */
   | { type: 'master.job.prepared'; jobId: string; prepared: PreparedJob }
   | { type: 'master.leadership.granted'; sessionId: string }
@@ -78,6 +80,7 @@ export const MASTER_LOCAL_EVENTS = [
   'master.leadership.revoked',
   'master.stop',
   'master.job.prepared',
+  'master.job.persisted',
 ] as const satisfies ReadonlyArray<MasterMessage['type']>;
 
 /** A job whose module loaded and whose graph is valid, ready for a JobMaster. */
