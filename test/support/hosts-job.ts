@@ -24,7 +24,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { actionsFromLog, overlaps } from '../../scripts/drill/audit.js';
+import { actionsFromLog, overlaps, type LeaderAction } from '../../scripts/drill/audit.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { startNetnsHaCluster, type NetnsHaCluster } from '../../scripts/support/netns-ha.js';
 import { distRoot, killAll, type Proc } from './launcher.js';
@@ -67,9 +67,10 @@ export interface HostsJob {
   finishedExactlyOnce(output: string, records: number): Promise<Line>;
   /**
    * Stop the cluster and audit the Masters' complete log files: no action of an older leader
-   * session after one of a newer session (scripts/drill/audit.ts). Call it last.
+   * session after one of a newer session (scripts/drill/audit.ts). Call it last. Resolves
+   * with the audited actions.
    */
-  auditLeaders(): Promise<void>;
+  auditLeaders(): Promise<LeaderAction[]>;
   /** The TaskExecutor (not the spare) that runs part of the job, and the spare's id. */
   victim(): { victim: Proc; victimId: string; spareId: string };
   /** Once the job runs again, after `since`, on the spare and without `victimId`. */
@@ -160,6 +161,7 @@ export function useHostsJob(): HostsJob {
       const actions = c.masters.flatMap((m) => actionsFromLog(m.name, m.logFile ? readFileSync(m.logFile, 'utf8').split('\n') : []));
       assert.ok(actions.some((a) => a.what === 'granted leadership'), `no leader action in the Masters' logs (${c.logsDir})`);
       assert.deepEqual(overlaps(actions), [], 'two leaders acted in the same period');
+      return actions;
     },
 
     victim() {
