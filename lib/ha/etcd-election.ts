@@ -286,7 +286,7 @@ export class EtcdLeaderElection implements LeaderElection {
         this.contender?.grantLeadership(term.sessionId);
       }
     } catch (err) {
-      this.log?.debug({ err }, 'leader read failed; the keepalive loop retries');
+      this.log?.debug({ err }, 'leader read failed; the next check (a watch event, or the standby poll) retries');
     } finally {
       if (seq === term.readSeq) {
         term.readStartedAt = null;
