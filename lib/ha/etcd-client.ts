@@ -2,20 +2,27 @@
  * The etcd client as the HA services use it: every unary request has a deadline, so that an
  * unreachable etcd (or one without quorum) fails a call in `requestTimeoutMs` instead of
  * hanging; reconnects and watch restarts back off to at most a second, so that service
- * resumes quickly when etcd returns.
+ * resumes quickly when etcd returns. A member that stops answering (cut off, SIGSTOPped) is
+ * passed over as soon as one call meets it unanswered (etcd-host-health.ts), and a failed call
+ * is retried once on another member: with a quorum left, nothing waits on the lost member.
  */
 import { Etcd3, isRecoverableError, type Namespace } from 'etcd3';
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { FencingError, HaUnavailableError } from './errors.js';
 import { etcdSecurityOptions, type EtcdCredentials } from './etcd-auth.js';
+import { EtcdHostHealth, type EtcdHostHealthOptions } from './etcd-host-health.js';
 
 /** Credentials (user/password, TLS files) are those of {@link EtcdCredentials}. */
 export interface EtcdClientOptions extends EtcdCredentials {
   /** Client URLs, e.g. `http://127.0.0.1:2379`. */
   endpoints: string[];
-  /** Deadline of each unary request (default 2000 ms). Streams (watch, keepalive) have none. */
+  /** Deadline of each attempt of a unary request (default 2000 ms). Streams (watch, keepalive) have none. */
   requestTimeoutMs?: number;
-  /** Deadline to open a connection (default 2000 ms). */
+  /**
+   * Accepted for compatibility and ignored: etcd3 1.1.2 declares `dialTimeout` but never uses
+   * it. Connecting is bounded by each call's deadline, and a member that does not answer is
+   * passed over (see `hostHealth`).
+   */
   dialTimeoutMs?: number;
   /**
    * gRPC keepalive ping interval (default {@link DEFAULT_KEEPALIVE_MS}): how fast a paused or
@@ -25,6 +32,8 @@ export interface EtcdClientOptions extends EtcdCredentials {
    * (GOAWAY too_many_pings, "rejected by server because of excess pings").
    */
   keepaliveMs?: number;
+  /** When a member is passed over (see etcd-host-health.ts); the defaults suit a lease TTL of 2 s and up. */
+  hostHealth?: EtcdHostHealthOptions;
 }
 
 /** etcd's default `--grpc-keepalive-min-time` is 5 s; a second of margin for timer jitter. */
@@ -40,6 +49,16 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
 export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /**
+ * Call options whose deadline is `ms` from each attempt's start. etcd3 merges a call's options
+ * into the defaults once per attempt (`{ ...defaults, ...options }`), which reads the getter
+ * then: a plain `{ deadline }` would be spent by the first attempt and leave the retry on
+ * another member none. For calls that must fail over faster than `requestTimeoutMs`.
+ */
+export function attemptDeadline(ms: number): { readonly deadline: number } {
+  return Object.defineProperty({}, 'deadline', { get: () => Date.now() + ms, enumerable: true }) as { readonly deadline: number };
+}
+
+/**
  * Create a client. Close it with `client.close()`; the HA services never close a client
  * they were given.
  *
@@ -52,10 +71,10 @@ export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+  const health = new EtcdHostHealth(options.hostHealth);
   return new Etcd3({
     hosts: options.endpoints,
     ...etcdSecurityOptions(options),
-    dialTimeout: options.dialTimeoutMs ?? 2000,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
     grpcOptions: {
       'grpc.initial_reconnect_backoff_ms': 100,
@@ -67,11 +86,11 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
       'grpc.max_receive_message_length': MAX_ANSWER_BYTES,
     },
     faultHandling: {
-      // One retry moves a failed call to another member (the pool shuffles hosts per attempt).
+      // One retry moves a failed call to another member (the pool shuffles hosts per attempt,
+      // and the host policy passes over one that is not answering).
       global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
-      // A failing member is skipped for one second only (etcd3's default is five), so that
-      // a restarted member, or a single-member cluster, is used again quickly.
-      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      // etcd3's default, a breaker per member, never opens on a hung member (see etcd-host-health.ts).
+      host: (endpoint) => health.policyFor(endpoint),
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next(),
     },
   });

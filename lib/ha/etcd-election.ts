@@ -11,7 +11,8 @@
  *    Keys created later have higher revisions, so a key that is lowest stays lowest until
  *    it is deleted: "my key exists with revision R" is exactly "I lead", and that is the
  *    comparison every guarded write makes (see fenced-txn.ts). Watch the prefix, re-check
- *    on each event and after each keepalive.
+ *    on each event and, while not leading, every TTL/10: a watch on a member that hangs hears
+ *    nothing until gRPC's keepalive gives up on it (~10 s), and the lowest key may be gone.
  * 4. **leading**: `grantLeadership(sessionId)` with sessionId = R zero-padded to 20 digits,
  *    so that it compares as a string the way it does as a number; a later term always has
  *    a higher R (its key was created after, or existed below, the previous lowest key).
@@ -24,13 +25,16 @@
  * Revoking at 2/3 TTL after the last confirmed send leaves TTL/3 for clock-rate drift and
  * for the contender to stop. A paused process checks that window before any guarded write,
  * and etcd rejects the write anyway if the key is gone.
+ * Every election call has a deadline of TTL/3 per attempt and the client passes over a member
+ * that is not answering (etcd-host-health.ts): one hung member of three neither costs the leader
+ * its lease window nor delays a standby's takeover.
  * `resign()` revokes the lease (the next contender takes over at once); `close()` only stops
  * renewing (the key expires after the TTL, as after a crash).
  */
 import type { IKeyValue, Namespace, Watcher } from 'etcd3';
 import type { Logger } from '../logging.js';
 import { FencingError, HaClosedError } from './errors.js';
-import { etcdCall, HaKeys } from './etcd-client.js';
+import { attemptDeadline, etcdCall, HaKeys } from './etcd-client.js';
 import type { EtcdLeaderGuard } from './fenced-txn.js';
 import type { LeaderContender, LeaderElection, LeaderEndpoints, LeaderInfo } from './types.js';
 import { monotonicClock, withDeadline, type Clock } from './util.js';
@@ -86,7 +90,11 @@ interface Term {
   over: boolean;
   timers: NodeJS.Timeout[];
   watcher: Promise<Watcher | null>;
-  evaluating: boolean;
+  /** The newest leader read: its number and when it started (null once it settled). */
+  readSeq: number;
+  readStartedAt: number | null;
+  /** The newest read whose answer was applied: an older one answering later is stale. */
+  appliedSeq: number;
   evaluateAgain: boolean;
 }
 
@@ -169,11 +177,11 @@ export class EtcdLeaderElection implements LeaderElection {
     const sentAt = this.clock.now();
     let leaseId: string | undefined;
     try {
-      const grant = await etcdCall('lease grant', () => this.root.leaseClient.leaseGrant({ TTL: this.ttlSeconds, ID: 0 }));
+      const grant = await etcdCall('lease grant', () => this.root.leaseClient.leaseGrant({ TTL: this.ttlSeconds, ID: 0 }, this.callOptions()));
       leaseId = grant.ID;
       const key = `${HaKeys.leaderPrefix}${BigInt(leaseId).toString(16)}`;
       const put = await etcdCall('leader key create', () =>
-        this.root.if(key, 'Create', '==', 0).then(this.root.put(key).value(encodeLeaderRecord(this.address, this.endpoints)).lease(grant.ID)).commit(),
+        this.root.if(key, 'Create', '==', 0).then(this.root.put(key).value(encodeLeaderRecord(this.address, this.endpoints)).lease(grant.ID)).options(this.callOptions()).commit(),
       );
       if (!put.succeeded) throw new Error(`leader key ${key} exists already`);
       const term: Term = {
@@ -187,7 +195,9 @@ export class EtcdLeaderElection implements LeaderElection {
         over: false,
         timers: [],
         watcher: Promise.resolve(null),
-        evaluating: false,
+        readSeq: 0,
+        readStartedAt: null,
+        appliedSeq: 0,
         evaluateAgain: false,
       };
       if (!this.campaigning) {
@@ -199,6 +209,7 @@ export class EtcdLeaderElection implements LeaderElection {
       this.log?.debug({ key, createRevision: term.createRevision, ttlMs: term.ttlMs }, 'candidacy registered');
       term.timers.push(setInterval(() => this.keepalive(term), term.ttlMs / 5));
       term.timers.push(setInterval(() => this.checkLease(term), Math.max(20, term.ttlMs / 30)));
+      term.timers.push(setInterval(() => !term.leading && void this.evaluate(term), term.ttlMs / 10));
       term.watcher = this.watch(term);
       await this.evaluate(term);
     } catch (err) {
@@ -206,6 +217,15 @@ export class EtcdLeaderElection implements LeaderElection {
       if (leaseId !== undefined && this.term?.leaseId !== leaseId) void this.revokeLease(leaseId);
       this.scheduleRetry();
     }
+  }
+
+  /**
+   * Each attempt of an election call gets a third of the TTL: one that meets a hung member
+   * fails over to another (etcd-client.ts) in time for the lease window, not after the client's
+   * general deadline.
+   */
+  private callOptions(): { readonly deadline: number } {
+    return attemptDeadline((this.ttlSeconds * 1000) / 3);
   }
 
   private scheduleRetry(): void {
@@ -234,36 +254,44 @@ export class EtcdLeaderElection implements LeaderElection {
       });
   }
 
-  /** Who leads now? Serialized per term: one read in flight, at most one more queued. */
+  /**
+   * Who leads now? One read in flight per term, at most one more queued; but a read unanswered
+   * for TTL/10 (on a member that hangs, until its deadline) does not hold the next one back: a
+   * fresh read goes out beside it (to another member) and the older answer, if it comes, is
+   * stale and ignored.
+   */
   private async evaluate(term: Term): Promise<void> {
     if (term.over) return;
-    if (term.evaluating) {
+    if (term.readStartedAt !== null && this.clock.now() - term.readStartedAt < term.ttlMs / 10) {
       term.evaluateAgain = true;
       return;
     }
-    term.evaluating = true;
+    term.evaluateAgain = false;
+    const seq = ++term.readSeq;
+    term.readStartedAt = this.clock.now();
     try {
-      do {
-        term.evaluateAgain = false;
-        const kvs: IKeyValue[] = await etcdCall('leader read', () =>
-          this.root.getAll().prefix(HaKeys.leaderPrefix).sort('Create', 'Ascend').exec().then((r) => r.kvs),
-        );
-        if (term.over) return;
-        const mine = kvs.some((kv) => kv.create_revision === term.createRevision);
-        if (!mine) {
-          await this.endTerm(term, 'leader key deleted', true);
-          return;
-        }
-        if (!term.leading && kvs[0]?.create_revision === term.createRevision && this.leaseVouched(term)) {
-          term.leading = true;
-          this.log?.info({ sessionId: term.sessionId }, 'leadership granted');
-          this.contender?.grantLeadership(term.sessionId);
-        }
-      } while (term.evaluateAgain && !term.over);
+      const kvs: IKeyValue[] = await etcdCall('leader read', () =>
+        this.root.getAll().prefix(HaKeys.leaderPrefix).sort('Create', 'Ascend').options(this.callOptions()).exec().then((r) => r.kvs),
+      );
+      if (term.over || seq < term.appliedSeq) return;
+      term.appliedSeq = seq;
+      const mine = kvs.some((kv) => kv.create_revision === term.createRevision);
+      if (!mine) {
+        await this.endTerm(term, 'leader key deleted', true);
+        return;
+      }
+      if (!term.leading && kvs[0]?.create_revision === term.createRevision && this.leaseVouched(term)) {
+        term.leading = true;
+        this.log?.info({ sessionId: term.sessionId }, 'leadership granted');
+        this.contender?.grantLeadership(term.sessionId);
+      }
     } catch (err) {
-      this.log?.debug({ err }, 'leader read failed; the keepalive loop retries');
+      this.log?.debug({ err }, 'leader read failed; the next check (a watch event, or the standby poll) retries');
     } finally {
-      term.evaluating = false;
+      if (seq === term.readSeq) {
+        term.readStartedAt = null;
+        if (term.evaluateAgain) void this.evaluate(term);
+      }
     }
   }
 
@@ -287,7 +315,6 @@ export class EtcdLeaderElection implements LeaderElection {
             return;
           }
           term.confirmedAt = Math.max(term.confirmedAt, sentAt);
-          if (!term.leading) void this.evaluate(term);
         },
         (err: unknown) => {
           this.log?.debug({ err }, 'lease keepalive failed');
@@ -349,7 +376,7 @@ export class EtcdLeaderElection implements LeaderElection {
 
   private async revokeLease(leaseId: string): Promise<void> {
     try {
-      await this.root.leaseClient.leaseRevoke({ ID: leaseId });
+      await this.root.leaseClient.leaseRevoke({ ID: leaseId }, this.callOptions());
     } catch (err) {
       this.log?.debug({ err }, 'lease revoke failed; it expires by itself');
     }

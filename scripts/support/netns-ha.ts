@@ -41,13 +41,6 @@ export interface NetnsHaClusterOptions {
   slots?: number;
   /** Extra FLINKISH_* settings for every Master and TaskExecutor. */
   env?: Record<string, string>;
-  /**
-   * Each Master talks only to the etcd member on its own host (when there is one), as a Master
-   * co-located with its member would be set up. With every endpoint, a standby's client keeps
-   * trying a member cut off from it (2 s request deadlines, a watch stalled until gRPC's
-   * keepalive notices), which delays its election by seconds after the leader's lease expired.
-   */
-  mastersUseLocalEtcd?: boolean;
   /** Shared by every host: checkpoints, savepoints, logs (a temp dir, removed on stop, by default). */
   workDir?: string;
 }
@@ -103,9 +96,7 @@ export async function startNetnsHaCluster(options: NetnsHaClusterOptions): Promi
       taskExecutorArgs: onHost('taskexecutor'),
       launchOn: (role, index) => async (script, launchOptions) => {
         const host = hostFor(role, index);
-        const local = etcd.endpoints.find((u) => new URL(u).hostname === host.address);
-        const env = role === 'master' && options.mastersUseLocalEtcd && local ? { ...launchOptions.env, FLINKISH_ETCD_ENDPOINTS: local } : launchOptions.env;
-        const proc = await host.launch(script, { ...launchOptions, env });
+        const proc = await host.launch(script, launchOptions);
         hosts.set(proc, host);
         return proc;
       },
