@@ -51,8 +51,6 @@ export async function startHostsTarget(options: HostsTargetOptions): Promise<Dri
       masterHosts,
       taskExecutorHosts,
       slots: 1,
-      // The known gap: with every endpoint, a standby's etcd client keeps calling a cut member and is elected seconds late.
-      mastersUseLocalEtcd: true,
       env: { FLINKISH_LEASE_TTL_SECONDS: String(options.leaseTtlSeconds), FLINKISH_METRICS_PORT: '-1' },
     });
     const socket = path.join(cluster.workDir, 'drill-client.sock');
