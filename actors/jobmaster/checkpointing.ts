@@ -309,6 +309,7 @@ function notifyAll(context: Context, checkpointId: number, outcome: 'complete' |
       type: 'te.checkpoint.notify',
       leaderSessionId: context.leaderSessionId,
       jobId: context.job.jobId,
+      attempt: context.graph.attempt,
       checkpointId,
       outcome,
     });

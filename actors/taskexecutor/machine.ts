@@ -32,8 +32,8 @@ export interface TaskRuntime {
   cancel(executionId: string): void;
   cancelJob(jobId: string): void;
   triggerCheckpoint(executionId: string, checkpointId: number, options: CheckpointOptions): void;
-  notifyCheckpointComplete(jobId: string, checkpointId: number): void;
-  notifyCheckpointAborted(jobId: string, checkpointId: number): void;
+  notifyCheckpointComplete(jobId: string, attempt: number, checkpointId: number): void;
+  notifyCheckpointAborted(jobId: string, attempt: number, checkpointId: number): void;
 }
 
 export interface TaskExecutorInput {
@@ -177,8 +177,8 @@ export const taskExecutorMachine = setup({
     },
     notifyCheckpoint: ({ context, event }) => {
       if (event.type !== 'te.checkpoint.notify') return;
-      if (event.outcome === 'complete') context.runtime.notifyCheckpointComplete(event.jobId, event.checkpointId);
-      else context.runtime.notifyCheckpointAborted(event.jobId, event.checkpointId);
+      if (event.outcome === 'complete') context.runtime.notifyCheckpointComplete(event.jobId, event.attempt, event.checkpointId);
+      else context.runtime.notifyCheckpointAborted(event.jobId, event.attempt, event.checkpointId);
     },
     cancelTask: ({ context, event }) => {
       if (event.type !== 'te.task.cancel') return;

@@ -31,7 +31,15 @@ export type TaskExecutorMessage =
   /** Start checkpoint `checkpointId` at a source subtask: it snapshots and injects the barrier. */
   | { type: 'te.checkpoint.trigger'; leaderSessionId: string; executionId: string; checkpointId: number; options: CheckpointOptions }
   /** A checkpoint of the job completed (sinks commit) or was aborted (its partial work is dropped). */
-  | { type: 'te.checkpoint.notify'; leaderSessionId: string; jobId: string; checkpointId: number; outcome: 'complete' | 'abort' }
+  | {
+      type: 'te.checkpoint.notify';
+      leaderSessionId: string;
+      jobId: string;
+      /** The attempt whose checkpoint it is: only its subtasks hear it, never a stale one still running here. */
+      attempt: number;
+      checkpointId: number;
+      outcome: 'complete' | 'abort';
+    }
   /** The cluster is shutting down (application mode ended): exit. */
   | { type: 'te.shutdown'; leaderSessionId: string }
   /** From the task runtime on this process. */

@@ -170,18 +170,22 @@ export class TaskRunner {
     this.post(dep, { t: 'cp.trigger', checkpointId, options });
   }
 
-  /** Checkpoint `checkpointId` of the job is complete: to every subtask of the job here (sinks commit). */
-  notifyCheckpointComplete(jobId: string, checkpointId: number): void {
-    this.notifyJob(jobId, { t: 'cp.complete', checkpointId });
+  /**
+   * Checkpoint `checkpointId` of attempt `attempt` is complete: to that attempt's subtasks here
+   * (sinks commit). A subtask of an older attempt still running here (its cancel lost in a
+   * partition) never hears it: it would commit what the new attempt writes again.
+   */
+  notifyCheckpointComplete(jobId: string, attempt: number, checkpointId: number): void {
+    this.notifyAttempt(jobId, attempt, { t: 'cp.complete', checkpointId });
   }
 
-  /** Checkpoint `checkpointId` of the job was aborted: to every subtask of the job here. */
-  notifyCheckpointAborted(jobId: string, checkpointId: number): void {
-    this.notifyJob(jobId, { t: 'cp.aborted', checkpointId });
+  /** Checkpoint `checkpointId` of attempt `attempt` was aborted: to that attempt's subtasks here. */
+  notifyCheckpointAborted(jobId: string, attempt: number, checkpointId: number): void {
+    this.notifyAttempt(jobId, attempt, { t: 'cp.aborted', checkpointId });
   }
 
-  private notifyJob(jobId: string, msg: ToWorker): void {
-    for (const dep of this.deployments.values()) if (dep.tdd.jobId === jobId && !dep.ended) this.post(dep, msg);
+  private notifyAttempt(jobId: string, attempt: number, msg: ToWorker): void {
+    for (const dep of this.deployments.values()) if (dep.tdd.jobId === jobId && dep.tdd.attempt === attempt && !dep.ended) this.post(dep, msg);
   }
 
   /** Execution ids of the subtasks that have not ended. */

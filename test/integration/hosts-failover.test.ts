@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { events, LEASE_TTL_MS, leading, lines, loggedAt, useHostsJob } from '../support/hosts-job.js';
+import { droppedSession, events, LEASE_TTL_MS, leading, lines, loggedAt, useHostsJob } from '../support/hosts-job.js';
 import { waitFor } from '../support/wait.js';
 
 describe('hosts - HA failover across namespace hosts', function () {
@@ -75,7 +75,7 @@ describe('hosts - HA failover across namespace hosts', function () {
     const cut = await h.net.isolate(c.hostOf(victim));
     await h.runningOnSpare(cutAt, victimId, spareId);
     // Cut off, it loses the ResourceManager and cancels what it ran for the job.
-    await waitFor('the cut TaskExecutor dropped its tasks', () => lines(victim).some((l) => l['msg'] === 'ResourceManager lost' && Number(l['time']) > cutAt), { timeoutMs: 20_000 });
+    await waitFor('the cut TaskExecutor dropped its tasks', () => droppedSession(victim, cutAt), { timeoutMs: 20_000 });
     await cut.heal();
     const healedAt = Date.now();
     await waitFor('the healed TaskExecutor registered again', () => lines(victim).some((l) => l['msg'] === 'registered' && Number(l['time']) > healedAt), { timeoutMs: 20_000 });

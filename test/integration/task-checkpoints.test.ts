@@ -122,7 +122,8 @@ class Job {
   }
 
   complete(id: number): void {
-    for (const r of this.runners) r.runner.notifyCheckpointComplete('job-cp', id);
+    const attempt = this.tdds[0]!.attempt;
+    for (const r of this.runners) r.runner.notifyCheckpointComplete('job-cp', attempt, id);
   }
 
   sourceProgress(): number {
@@ -181,6 +182,23 @@ describe('task checkpoints - barriers, snapshots, restore and exactly-once files
     await job.finish(2);
     assert.deepEqual(committedLines(args.sinkDir), expectedLines(args));
     assert.deepEqual(readdirSync(args.sinkDir).filter((f) => f.endsWith('.inprogress')), []);
+  });
+
+  it('task checkpoints - a subtask hears only the notices of its own attempt: a stale one commits nothing of a newer attempt\'s checkpoint', async () => {
+    const { job, args } = await setup('cp-attempt', 2);
+    await job.deploy(args, 3);
+    await waitFor('progress', () => job.sourceProgress() > 5_000);
+    await job.checkpoint(7);
+    // Checkpoint 7 completed for attempt 4 (a newer attempt elsewhere): attempt 3's sinks must keep their files pending.
+    for (const r of job.runners) r.runner.notifyCheckpointComplete('job-cp', 4, 7);
+    for (const r of job.runners) r.runner.notifyCheckpointAborted('job-cp', 4, 7);
+    await waitFor('more progress after the notices', () => job.sourceProgress() > 8_000);
+    assert.deepEqual(committedLines(args.sinkDir), [], 'nothing committed on another attempt\'s notice');
+    assert.ok(readdirSync(args.sinkDir).filter((f) => f.endsWith('.inprogress')).length >= 2, 'the pending files are still there');
+    job.complete(7);
+    await waitFor('the commit of its own checkpoint', () => committedLines(args.sinkDir).length > 0);
+    await job.finish(8);
+    assert.deepEqual(committedLines(args.sinkDir), expectedLines(args));
   });
 
   it('task checkpoints - after a failure, a restore from the last completed checkpoint gives exactly-once output', async () => {
@@ -246,7 +264,7 @@ describe('task checkpoints - barriers, snapshots, restore and exactly-once files
     for (const s of job.sources) job.runnerOf(s).runner.triggerCheckpoint(s.executionId, 1, { savepoint: false, dir: path.join(blocker, 'chk-1') });
     const declines = await waitFor('declines from every subtask', () => (job.events.declines(1).length === job.tdds.length ? job.events.declines(1) : undefined));
     for (const d of declines) assert.equal(d.type === 'task.checkpoint.declined' && d.error.code, 'CHECKPOINT_DECLINED');
-    job.runners.forEach((r) => r.runner.notifyCheckpointAborted('job-cp', 1));
+    job.runners.forEach((r) => r.runner.notifyCheckpointAborted('job-cp', 0, 1));
     await job.finish(2);
     assert.deepEqual(committedLines(args.sinkDir), expectedLines(args));
   });

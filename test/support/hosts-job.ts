@@ -52,6 +52,13 @@ export const events = (proc: Proc, name: string): Line[] => lines(proc).filter((
 export const loggedAt = (proc: Proc, msg: string): number[] => lines(proc).filter((l) => l['msg'] === msg).map((l) => Number(l['time'])).reverse();
 
 /** The Master that leads now: granted last, not revoked since. */
+/**
+ * Whether TaskExecutor `proc` gave up its leader session (and cancelled its tasks) after `since`:
+ * its connection to the ResourceManager died, or the ResourceManager stopped heartbeating it.
+ */
+export const droppedSession = (proc: Proc, since: number): boolean =>
+  lines(proc).some((l) => (l['msg'] === 'ResourceManager lost' || l['msg'] === 'no heartbeat from the ResourceManager; registering again') && Number(l['time']) > since);
+
 export const leading = (c: NetnsHaCluster): Proc | undefined => c.masters.find((m) => (loggedAt(m, 'leadership granted')[0] ?? 0) > (loggedAt(m, 'leadership revoked')[0] ?? 0));
 
 export interface HostsJob {
