@@ -3,12 +3,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import type { ApiJob } from '../../lib/rest/shapes.js';
-import { killAll } from '../support/launcher.js';
+import type { ApiJobSeries } from '../../lib/dashboard/series.js';
+import type { ApiJob, ApiJobException } from '../../lib/rest/shapes.js';
+import { distRoot, killAll } from '../support/launcher.js';
 import { jobPath, startCluster, type TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const fixtureJob = (name: string) => path.join(distRoot, 'test', 'fixtures', 'jobs', `${name}.js`);
 
 describe('dashboard - a real browser on the dashboard of a running cluster', function () {
   this.timeout(120_000);
@@ -17,8 +19,25 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
   let rest: string;
   let jobId: string;
   const profile = mkdtempSync(path.join(tmpdir(), 'flinkish-chromium-'));
+  // Screenshots stay for people to look at; the path is printed.
+  const screenshots = mkdtempSync(path.join(tmpdir(), 'flinkish-dashboard-'));
+  const markerDir = mkdtempSync(path.join(tmpdir(), 'flinkish-fails-once-'));
 
-  const job = async (): Promise<ApiJob> => (await fetch(`http://${rest}/api/jobs/${jobId}`)).json() as Promise<ApiJob>;
+  const api = async <T>(p: string): Promise<T> => (await fetch(`http://${rest}${p}`)).json() as Promise<T>;
+  const job = (): Promise<ApiJob> => api<ApiJob>(`/api/jobs/${jobId}`);
+  const screenshot = async (page: import('playwright-core').Page, name: string) => {
+    const file = path.join(screenshots, `${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    console.log(`      screenshot: ${file}`);
+  };
+  const watchErrors = (page: import('playwright-core').Page): string[] => {
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(msg.text());
+    });
+    return errors;
+  };
 
   before(async function () {
     // .ci/run and scripts/setup.sh install it; without it this test fails, saying so.
@@ -42,6 +61,7 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
     await cluster?.stop();
     await killAll();
     rmSync(profile, { recursive: true, force: true });
+    rmSync(markerDir, { recursive: true, force: true });
   });
 
   it('draws the job graph as chained tasks and places every subtask in its slot, live', async () => {
@@ -78,10 +98,109 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
     const counts = () => page.locator('.vertex').nth(1).locator('.vfoot').textContent();
     const before = await counts();
     await waitFor('the record counts to change on the page', async () => (await counts()) !== before, { timeoutMs: 15_000 });
-    const dir = mkdtempSync(path.join(tmpdir(), 'flinkish-dashboard-'));
-    const screenshot = path.join(dir, 'dashboard.png');
-    await page.screenshot({ path: screenshot, fullPage: true });
-    console.log(`      dashboard screenshot: ${screenshot}`);
+    await screenshot(page, 'dashboard');
     assert.deepEqual(errors, []);
+  });
+
+  it('draws records/s and backpressure charts whose points are the REST series, and colours the graph by backpressure under the slow sink', async () => {
+    const page = await browser!.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`http://${rest}/#job=${jobId}`);
+    const pointsOf = (chart: string) =>
+      page.locator(`#${chart} g.line`).evaluateAll((groups) =>
+        groups.map((g) => ({
+          series: g.getAttribute('data-series')!,
+          max: Number(g.closest('svg')!.getAttribute('data-max')),
+          points: [...g.querySelectorAll('circle.pt')].map((c) => ({ at: Number(c.getAttribute('data-at')), value: Number(c.getAttribute('data-value')), cy: Number(c.getAttribute('cy')) })),
+        })),
+      );
+    await waitFor('5 sampled points per task on the records-out chart', async () => {
+      const lines = await pointsOf('chart-out');
+      return lines.length === 3 && lines.every((l) => l.points.length >= 5);
+    }, { timeoutMs: 30_000 });
+    // The slow map holds the source back: the source waits for credit (high), the tasks after it never do (ok).
+    const levels = () => page.locator('.vertex').evaluateAll((els) => els.map((el) => el.getAttribute('data-backpressure')));
+    await waitFor('backpressure colours on the job graph', async () => JSON.stringify(await levels()) === JSON.stringify(['high', 'ok', 'ok']), { timeoutMs: 30_000 });
+    const colours = await page.locator('.vertex .vhead').evaluateAll((els) => els.map((el) => el.ownerDocument.defaultView!.getComputedStyle(el).backgroundColor));
+    assert.notEqual(colours[0], colours[1], 'a high vertex is drawn in another colour than an ok one');
+    assert.equal(colours[1], colours[2]);
+
+    const series = await api<ApiJobSeries>(`/api/jobs/${jobId}/series`);
+    const latest = series.samples.at(-1)!;
+    assert.deepEqual(latest.vertices.map((p) => p?.backpressure), ['high', 'ok', 'ok'], 'the REST series says the same');
+    const pick: Record<string, (p: NonNullable<ApiJobSeries['samples'][number]['vertices'][number]>) => number> = {
+      'chart-in': (p) => p.recordsInPerSecond,
+      'chart-out': (p) => p.recordsOutPerSecond,
+      'chart-bp': (p) => Math.round(p.backpressureRatio * 1000) / 10,
+    };
+    for (const [chart, value] of Object.entries(pick)) {
+      const lines = await pointsOf(chart);
+      assert.deepEqual(lines.map((l) => l.series), series.vertices.map((v) => v.id), chart);
+      for (const line of lines) {
+        const i = series.vertices.findIndex((v) => v.id === line.series);
+        assert.ok(line.points.length >= 5, `${chart}/${line.series}: ${line.points.length} points`);
+        for (const point of line.points) {
+          // The page drew an older poll's series: each point is a sample the REST series still holds.
+          const sample = series.samples.find((s) => s.at === point.at);
+          assert.ok(sample, `${chart}/${line.series}: a point at ${point.at} that the REST series lacks`);
+          assert.equal(point.value, value(sample.vertices[i]!), `${chart}/${line.series} at ${point.at}`);
+        }
+        // Drawn where the values say: a larger value never sits lower on the chart.
+        const byValue = [...line.points].sort((a, b) => a.value - b.value);
+        for (let k = 1; k < byValue.length; k++) assert.ok(byValue[k]!.cy <= byValue[k - 1]!.cy, `${chart}/${line.series}: y follows the value`);
+      }
+    }
+    // The source runs at all: its records-out line is not flat at zero.
+    assert.ok((await pointsOf('chart-out'))[0]!.points.some((p) => p.value > 0));
+    await screenshot(page, 'charts-backpressure');
+    assert.deepEqual(errors, []);
+  });
+
+  it('shows a task failure in the exceptions table with its root cause and stack, and the restart on the failover timeline above the output rate', async () => {
+    const client = await cluster.client();
+    const failing = await client.submitFile(fixtureJob('fails-once'), { args: { marker: path.join(markerDir, 'failed'), failAfterMs: 3000 } });
+    const exceptions = () => api<ApiJobException[]>(`/api/jobs/${failing}/exceptions`);
+    await waitFor('the failure in the exception history and the job running again', async () => {
+      const details = await api<ApiJob>(`/api/jobs/${failing}`);
+      return (await exceptions()).length === 1 && details.attempt === 1 && details.vertices.every((v) => v.states['running'] === v.parallelism);
+    }, { timeoutMs: 40_000 });
+    const [failure] = await exceptions();
+    assert.equal(failure!.rootCause.code, 'USER_FUNCTION_FAILED');
+    assert.match(failure!.rootCause.message, /\(fails once\) failed: planned failure after 3000 ms$/);
+    assert.match(failure!.rootCause.stack ?? '', /planned failure after 3000 ms\n\s+at /);
+    assert.match(failure!.task?.vertexName ?? '', /^fails once/);
+    assert.equal(failure!.attempt, 0);
+    assert.equal(failure!.restarting, true);
+    assert.ok(failure!.taskExecutorId, 'the TaskExecutor it ran on');
+
+    const page = await browser!.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`http://${rest}/#job=${failing}`);
+    const row = page.locator('#exceptions tbody tr[data-attempt="0"]');
+    await row.waitFor({ timeout: 15_000 });
+    const cells = await row.locator('td').allTextContents();
+    assert.equal(cells[1], '0');
+    assert.ok(cells[2]!.startsWith(`${failure!.task!.vertexName} (1)`), cells[2]);
+    assert.ok(cells[2]!.includes(failure!.task!.executionId));
+    assert.equal(cells[3], failure!.taskExecutorId);
+    assert.match(cells[4]!, /^USER_FUNCTION_FAILED user function of operator .* failed: planned failure after 3000 ms/);
+    assert.match(cells[5]!, /^restarted/);
+    assert.match((await row.locator('details pre').textContent()) ?? '', /at /);
+
+    // The restart the sampler saw, on the same axis as the leader's term, with the output beneath.
+    const series = await api<ApiJobSeries>(`/api/jobs/${failing}/series`);
+    assert.equal(series.restarts.length, 1);
+    assert.equal(series.restarts[0]!.attempt, 1);
+    await page.locator(`#timeline .mark[data-at="${series.restarts[0]!.at}"]`).waitFor({ timeout: 10_000 });
+    await page.locator('#timeline .band[data-term="1"]').waitFor({ timeout: 10_000 });
+    const restartAt = series.restarts[0]!.at;
+    const output = () => page.locator('#chart-output circle.pt').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-at'))));
+    await waitFor('the output rate drawn before and after the restart', async () => {
+      const at = await output();
+      return at.some((t) => t < restartAt) && at.some((t) => t > restartAt);
+    }, { timeoutMs: 15_000 });
+    await screenshot(page, 'exceptions-failover');
+    assert.deepEqual(errors, []);
+    await client.cancel(failing);
   });
 });
