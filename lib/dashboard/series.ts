@@ -232,35 +232,41 @@ export interface SamplerSource {
 }
 
 /**
- * Sample into `store` every interval while `isLeader()`; a standby clears it and asks nothing.
- * A tick still waiting for the Master skips the next one. Returns the stop function.
+ * One sample: on the leader, the Master's jobs into `store`; on a standby nothing is asked and
+ * the store is emptied. Resolves false when the Master did not answer (the sample is a gap).
+ */
+export async function sampleOnce(store: SeriesStore, source: SamplerSource, isLeader: () => boolean, now: () => number = Date.now): Promise<boolean> {
+  if (!isLeader()) {
+    store.clear();
+    return true;
+  }
+  try {
+    const { summaries, details } = await source.jobs();
+    // Leadership may have moved while the ask was out.
+    if (isLeader()) store.record(now(), summaries, details);
+    else store.clear();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sample into `store` every interval (see `sampleOnce`). A tick still waiting for the Master
+ * skips the next one. Returns the stop function.
  */
 export function startSeriesSampler(store: SeriesStore, source: SamplerSource, isLeader: () => boolean, log: Logger, now: () => number = Date.now): () => void {
   let busy = false;
   let failures = 0;
   const timer = setInterval(() => {
-    if (!isLeader()) {
-      store.clear();
-      return;
-    }
     if (busy) return;
     busy = true;
-    source
-      .jobs()
-      .then(
-        ({ summaries, details }) => {
-          // Leadership may have moved while the ask was out.
-          if (isLeader()) store.record(now(), summaries, details);
-          failures = 0;
-        },
-        (err: unknown) => {
-          // A busy or recovering Master: this sample is skipped (a gap), said once per streak.
-          if (failures++ === 0) log.debug({ err }, 'dashboard series: sample skipped');
-        },
-      )
-      .finally(() => {
-        busy = false;
-      });
+    void sampleOnce(store, source, isLeader, now).then((answered) => {
+      busy = false;
+      // A busy or recovering Master: samples are skipped (gaps), said once per streak.
+      if (answered) failures = 0;
+      else if (failures++ === 0) log.debug('dashboard series: the Master did not answer; samples skipped');
+    });
   }, store.options.intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { JobDetails } from '../../../actors/jobmaster/status.js';
-import { SeriesStore } from '../../../lib/dashboard/series.js';
+import { SeriesStore, sampleOnce } from '../../../lib/dashboard/series.js';
+import { LeaderTracker } from '../../../lib/rest/leadership.js';
 
 type Counters = { recordsIn: number; recordsOut: number; backPressuredMs: number };
 
@@ -93,5 +94,41 @@ describe('dashboard - time series of sampled job status', () => {
     const empty = SeriesStore.empty(job('j', 0, zero, zero));
     assert.deepEqual(empty.vertices, [{ id: 'src', name: 'source', parallelism: 1 }, { id: 'snk', name: 'sink', parallelism: 2 }]);
     assert.deepEqual([empty.samples, empty.restarts, empty.checkpoints], [[], [], []]);
+  });
+});
+
+describe('dashboard - the series sampler follows leadership', () => {
+  it('asks the Master only while this Master leads, and a standby keeps nothing', async () => {
+    const leadership = new LeaderTracker('127.0.0.1:1', () => 0);
+    let asks = 0;
+    let at = 1000;
+    const source = {
+      jobs: async () => {
+        asks++;
+        return { summaries: [{ jobId: 'j', name: 'job', state: 'running' as const, submittedAt: 0, endedAt: null }], details: details(job('j', 0, zero, zero)) };
+      },
+    };
+    const store = new SeriesStore();
+    const isLeader = () => leadership.isLeader;
+    // A standby (no leader known, then another leader): nothing asked, nothing kept.
+    assert.equal(await sampleOnce(store, source, isLeader, () => at), true);
+    leadership.observed({ sessionId: 's1', node: '127.0.0.1:2' });
+    await sampleOnce(store, source, isLeader, () => at);
+    assert.deepEqual([asks, store.size], [0, 0]);
+    leadership.granted('s2');
+    await sampleOnce(store, source, isLeader, () => (at += 1000));
+    await sampleOnce(store, source, isLeader, () => (at += 1000));
+    assert.deepEqual([asks, store.series('j')!.samples.length], [2, 2]);
+    // Leadership lost: the next tick empties the store without asking.
+    leadership.revoked();
+    await sampleOnce(store, source, isLeader, () => (at += 1000));
+    assert.deepEqual([asks, store.size], [2, 0]);
+  });
+
+  it('leaves a gap when the Master does not answer', async () => {
+    const store = new SeriesStore();
+    const failing = { jobs: () => Promise.reject(new Error('ask timed out')) };
+    assert.equal(await sampleOnce(store, failing, () => true), false);
+    assert.equal(store.size, 0);
   });
 });
