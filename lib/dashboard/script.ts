@@ -17,7 +17,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     for (var k in attrs || {}) {
       if (k === 'text') el.textContent = attrs[k];
       else if (k === 'class') el.className = attrs[k];
-      else if (k.indexOf('data-') === 0 || k === 'title' || k === 'href' || k === 'colspan') el.setAttribute(k, attrs[k]);
+      else if (k.indexOf('data-') === 0 || k === 'id' || k === 'title' || k === 'href' || k === 'colspan') el.setAttribute(k, attrs[k]);
     }
     for (var i = 2; i < arguments.length; i++) {
       var c = arguments[i];

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import type { ApiJobSeries } from '../../lib/dashboard/series.js';
+import type { DrillReport } from '../../scripts/drill/drill.js';
 import type { ApiJob, ApiJobException } from '../../lib/rest/shapes.js';
 import { distRoot, killAll } from '../support/launcher.js';
 import { jobPath, startCluster, type TestCluster } from '../support/cluster.js';
@@ -202,5 +203,35 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
     await screenshot(page, 'exceptions-failover');
     assert.deepEqual(errors, []);
     await client.cancel(failing);
+  });
+
+  it('opens a drill report as a page: its verdict and every fault with its recovery times', async () => {
+    const report: DrillReport = {
+      seed: 7,
+      faults: [
+        { kind: 'leader-kill', target: 'master-1', at: Date.now() - 5000, detectionMs: 1200, newLeaderMs: 2300, runningAgainMs: 3100 },
+        { kind: 'te-kill', target: 'te-2', at: Date.now() - 2000, detectionMs: 900, newLeaderMs: null, runningAgainMs: 1800, note: 'restarted from checkpoint 4' },
+      ],
+      job: { jobId: 'ab'.repeat(16), state: 'finished', records: 120_000, restarts: 2, attempt: 3 },
+      exactlyOnce: { ok: true, problems: [] },
+      leaders: { ok: true, actions: 42, overlaps: [] },
+      failure: null,
+      logsDir: null,
+      ok: true,
+      durationMs: 21_000,
+    };
+    const page = await browser!.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`http://${rest}/`);
+    await page.setInputFiles('#drill-file', { name: 'drill-report.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(report)) });
+    await page.locator('#drill-faults tbody tr').nth(1).waitFor({ timeout: 10_000 });
+    assert.match((await page.locator('#drill').textContent()) ?? '', /passed seed 7 · 21\.0 s · 120,000 records, 2 restarts · exactly-once ok · leaders never overlapped/);
+    const rows = await page.locator('#drill-faults tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    assert.deepEqual(rows.map((r) => [r[1], r[2], r[4], r[5], r[6], r[7]]), [
+      ['leader-kill', 'master-1', '1.2 s', '2.3 s', '3.1 s', ''],
+      ['te-kill', 'te-2', '900 ms', '–', '1.8 s', 'restarted from checkpoint 4'],
+    ]);
+    await screenshot(page, 'drill-report');
+    assert.deepEqual(errors, []);
   });
 });
