@@ -207,9 +207,17 @@ export const DASHBOARD_JS = String.raw`'use strict';
     var banner = $('banner');
     if (!info.isLeader) {
       clear(banner).hidden = false;
-      if (info.leader && info.leader.rest) {
+      var target = info.leader && info.leader.url && /^https?:\/\/[^\/]+$/.test(info.leader.url) ? info.leader.url + '/' : null;
+      if (target) {
+        var staying = /(^#|&)stay(&|$)/.test(location.hash);
         banner.appendChild(document.createTextNode('This Master is a standby. The leader is '));
-        banner.appendChild(h('a', { href: 'http://' + info.leader.rest + '/', text: info.leader.rest }));
+        banner.appendChild(h('a', { href: target + location.hash.replace(/(^#|&)stay(?=&|$)/, '$1'), text: info.leader.rest }));
+        if (!staying) {
+          // Follow the leader (the page is the same there), keeping the selected job; #stay stays here.
+          banner.appendChild(document.createTextNode('; following it…'));
+          location.replace(target + location.hash);
+          return;
+        }
       } else {
         banner.textContent = info.leader ? 'This Master is a standby; the leader is ' + info.leader.node + '.' : 'No leader is known yet.';
       }

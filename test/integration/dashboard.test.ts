@@ -1,17 +1,49 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { ApiJobSeries } from '../../lib/dashboard/series.js';
 import type { DrillReport } from '../../scripts/drill/drill.js';
 import type { ApiJob, ApiJobException } from '../../lib/rest/shapes.js';
 import { distRoot, killAll } from '../support/launcher.js';
 import { jobPath, startCluster, type TestCluster } from '../support/cluster.js';
+import { leaderOf } from '../support/ha-cluster.js';
+import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import { waitFor } from '../support/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const fixtureJob = (name: string) => path.join(distRoot, 'test', 'fixtures', 'jobs', `${name}.js`);
+// Screenshots stay for people to look at; the paths are printed.
+const screenshots = mkdtempSync(path.join(tmpdir(), 'flinkish-dashboard-'));
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  const file = path.join(screenshots, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`      screenshot: ${file}`);
+}
+
+/** Script errors and console errors of the page, collected for an assertion that there are none. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  return errors;
+}
+
+/** A fresh profile, nothing that calls home: the test stays on loopback. */
+function launchBrowser(profile: string): Promise<BrowserContext> {
+  // .ci/run and scripts/setup.sh install it; without it this test fails, saying so.
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1400, height: 1000 },
+  });
+}
 
 describe('dashboard - a real browser on the dashboard of a running cluster', function () {
   this.timeout(120_000);
@@ -20,42 +52,18 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
   let rest: string;
   let jobId: string;
   const profile = mkdtempSync(path.join(tmpdir(), 'flinkish-chromium-'));
-  // Screenshots stay for people to look at; the path is printed.
-  const screenshots = mkdtempSync(path.join(tmpdir(), 'flinkish-dashboard-'));
   const markerDir = mkdtempSync(path.join(tmpdir(), 'flinkish-fails-once-'));
 
   const api = async <T>(p: string): Promise<T> => (await fetch(`http://${rest}${p}`)).json() as Promise<T>;
   const job = (): Promise<ApiJob> => api<ApiJob>(`/api/jobs/${jobId}`);
-  const screenshot = async (page: import('playwright-core').Page, name: string) => {
-    const file = path.join(screenshots, `${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    console.log(`      screenshot: ${file}`);
-  };
-  const watchErrors = (page: import('playwright-core').Page): string[] => {
-    const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') errors.push(msg.text());
-    });
-    return errors;
-  };
-
   before(async function () {
-    // .ci/run and scripts/setup.sh install it; without it this test fails, saying so.
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
     cluster = await startCluster({ taskExecutors: 2, slots: 2, env: { FLINKISH_REST_PORT: '0', FLINKISH_METRICS_PORT: '-1' } });
     rest = String(cluster.master.ready['rest']);
     const client = await cluster.client();
     await waitFor('4 slots', async () => (await client.overview()).slotsTotal === 4, { timeoutMs: 15_000 });
     jobId = await client.submitFile(jobPath('slow-sink'), { parallelism: 2 });
     await waitFor('every subtask running', async () => (await job()).vertices.every((v) => v.states['running'] === v.parallelism));
-    // A fresh profile, nothing that calls home: the test stays on loopback.
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1400, height: 1000 },
-    });
+    browser = await launchBrowser(profile);
   });
   after(async () => {
     await browser?.close();
@@ -67,11 +75,7 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
 
   it('draws the job graph as chained tasks and places every subtask in its slot, live', async () => {
     const page = await browser!.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') errors.push(msg.text());
-    });
+    const errors = watchErrors(page);
     await page.goto(`http://${rest}/`);
     await page.locator('.vertex').nth(2).waitFor({ timeout: 15_000 });
     const expected = await job();
@@ -159,16 +163,19 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
 
   it('shows a task failure in the exceptions table with its root cause and stack, and the restart on the failover timeline above the output rate', async () => {
     const client = await cluster.client();
-    const failing = await client.submitFile(fixtureJob('fails-once'), { args: { marker: path.join(markerDir, 'failed'), failAfterMs: 3000 } });
+    const failing = await client.submitFile(fixtureJob('fails-once'), { args: { trigger: path.join(markerDir, 'fail-now'), marker: path.join(markerDir, 'failed') } });
+    const series = () => api<ApiJobSeries>(`/api/jobs/${failing}/series`);
+    const withOutput = (s: ApiJobSeries, attempt: number) => s.samples.filter((x) => x.attempt === attempt && x.outputPerSecond !== null).length;
+    // The failure comes once the first attempt's output is on record, so that the view has a before.
+    await waitFor('2 samples of the first attempt with an output rate', async () => withOutput(await series(), 0) >= 2, { timeoutMs: 30_000 });
+    writeFileSync(path.join(markerDir, 'fail-now'), 'fail\n');
     const exceptions = () => api<ApiJobException[]>(`/api/jobs/${failing}/exceptions`);
-    await waitFor('the failure in the exception history and the job running again', async () => {
-      const details = await api<ApiJob>(`/api/jobs/${failing}`);
-      return (await exceptions()).length === 1 && details.attempt === 1 && details.vertices.every((v) => v.states['running'] === v.parallelism);
-    }, { timeoutMs: 40_000 });
+    await waitFor('the failure in the exception history, and output again after the restart', async () =>
+      (await exceptions()).length === 1 && withOutput(await series(), 1) >= 2, { timeoutMs: 40_000 });
     const [failure] = await exceptions();
     assert.equal(failure!.rootCause.code, 'USER_FUNCTION_FAILED');
-    assert.match(failure!.rootCause.message, /\(fails once\) failed: planned failure after 3000 ms$/);
-    assert.match(failure!.rootCause.stack ?? '', /planned failure after 3000 ms\n\s+at /);
+    assert.match(failure!.rootCause.message, /\(fails once\) failed: planned failure: the trigger file exists$/);
+    assert.match(failure!.rootCause.stack ?? '', /planned failure: the trigger file exists\n\s+at /);
     assert.match(failure!.task?.vertexName ?? '', /^fails once/);
     assert.equal(failure!.attempt, 0);
     assert.equal(failure!.restarting, true);
@@ -184,17 +191,17 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
     assert.ok(cells[2]!.startsWith(`${failure!.task!.vertexName} (1)`), cells[2]);
     assert.ok(cells[2]!.includes(failure!.task!.executionId));
     assert.equal(cells[3], failure!.taskExecutorId);
-    assert.match(cells[4]!, /^USER_FUNCTION_FAILED user function of operator .* failed: planned failure after 3000 ms/);
+    assert.match(cells[4]!, /^USER_FUNCTION_FAILED user function of operator .* failed: planned failure: the trigger file exists/);
     assert.match(cells[5]!, /^restarted/);
     assert.match((await row.locator('details pre').textContent()) ?? '', /at /);
 
     // The restart the sampler saw, on the same axis as the leader's term, with the output beneath.
-    const series = await api<ApiJobSeries>(`/api/jobs/${failing}/series`);
-    assert.equal(series.restarts.length, 1);
-    assert.equal(series.restarts[0]!.attempt, 1);
-    await page.locator(`#timeline .mark[data-at="${series.restarts[0]!.at}"]`).waitFor({ timeout: 10_000 });
+    const { restarts } = await series();
+    assert.equal(restarts.length, 1);
+    assert.equal(restarts[0]!.attempt, 1);
+    await page.locator(`#timeline .mark[data-at="${restarts[0]!.at}"]`).waitFor({ timeout: 10_000 });
     await page.locator('#timeline .band[data-term="1"]').waitFor({ timeout: 10_000 });
-    const restartAt = series.restarts[0]!.at;
+    const restartAt = restarts[0]!.at;
     const output = () => page.locator('#chart-output circle.pt').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-at'))));
     await waitFor('the output rate drawn before and after the restart', async () => {
       const at = await output();
@@ -233,5 +240,64 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
     ]);
     await screenshot(page, 'drill-report');
     assert.deepEqual(errors, []);
+  });
+});
+
+describe('dashboard - an HA cluster: a standby\'s page follows the leader, whose charts show the checkpoints', function () {
+  this.timeout(120_000);
+  let cluster: HaCluster | undefined;
+  let browser: BrowserContext | undefined;
+  const profile = mkdtempSync(path.join(tmpdir(), 'flinkish-chromium-'));
+  const output = mkdtempSync(path.join(tmpdir(), 'flinkish-dashboard-output-'));
+
+  after(async () => {
+    await browser?.close();
+    await cluster?.stop();
+    await killAll();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(output, { recursive: true, force: true });
+  });
+
+  it('opens on the standby, lands on the leader, and draws a bar per ended checkpoint with its duration and size', async () => {
+    cluster = await startHaCluster({ masters: 2, taskExecutors: 1, slots: 2, env: { FLINKISH_REST_PORT: '0', FLINKISH_METRICS_PORT: '-1' } });
+    const client = await cluster.client();
+    const leader = await leaderOf(cluster, client);
+    const standby = cluster.masters.find((m) => m !== leader)!;
+    const leaderRest = String(leader.ready['rest']);
+    const standbyRest = String(standby.ready['rest']);
+    await waitFor('the standby to know the leader\'s REST address', async () => {
+      const answer = (await (await fetch(`http://${standbyRest}/api/leader`)).json()) as { leader: { url: string | null } | null };
+      return answer.leader?.url === `http://${leaderRest}`;
+    }, { timeoutMs: 20_000 });
+    const jobId = await client.submitFile(jobPath('keyed-count'), { args: { records: 1e9, recordsPerSecond: 2000, checkpointMs: 300, output } });
+    browser = await launchBrowser(profile);
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`http://${standbyRest}/#job=${jobId}`);
+    await page.waitForURL(`http://${leaderRest}/#job=${jobId}`, { timeout: 15_000 });
+    assert.match((await page.locator('#leader-badge').textContent()) ?? '', /^leader/);
+
+    const bars = (chart: string) =>
+      page.locator(`#${chart} rect.bar`).evaluateAll((els) => els.map((el) => ({ id: Number(el.getAttribute('data-checkpoint-id')), value: Number(el.getAttribute('data-value')), cls: el.getAttribute('class') })));
+    await waitFor('3 checkpoints drawn', async () => (await bars('chart-cp-duration')).length >= 3, { timeoutMs: 30_000 });
+    const series = await (await fetch(`http://${leaderRest}/api/jobs/${jobId}/series`)).json() as ApiJobSeries;
+    const byId = new Map(series.checkpoints.map((c) => [c.id, c]));
+    for (const [chart, field] of [['chart-cp-duration', 'durationMs'], ['chart-cp-size', 'sizeBytes']] as const) {
+      const drawn = await bars(chart);
+      assert.ok(drawn.length >= 3, chart);
+      for (const bar of drawn) {
+        const checkpoint = byId.get(bar.id);
+        assert.ok(checkpoint, `${chart}: checkpoint ${bar.id} is in the REST series`);
+        assert.equal(bar.value, checkpoint[field] ?? 0, `${chart}: checkpoint ${bar.id}`);
+        assert.equal(bar.cls, `bar ${checkpoint.status}`);
+      }
+    }
+    assert.ok((await bars('chart-cp-size')).some((b) => b.value > 0), 'a completed checkpoint has a size');
+    // The standby itself samples nothing and answers no series: it names the leader.
+    const fromStandby = await fetch(`http://${standbyRest}/api/jobs/${jobId}/series`);
+    assert.equal(fromStandby.status, 421);
+    await screenshot(page, 'ha-checkpoints');
+    assert.deepEqual(errors, []);
+    await client.cancel(jobId);
   });
 });
