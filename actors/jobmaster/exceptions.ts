@@ -9,7 +9,7 @@ import type { ExecutionGraph } from './execution-graph.js';
 
 export const MAX_EXCEPTIONS = 100;
 /** A stack is shown, not parsed: its first characters are enough. */
-const MAX_STACK_CHARS = 4000;
+const MAX_STACK_CHARS = 2000;
 
 export interface JobException {
   at: number;
