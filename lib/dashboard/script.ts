@@ -433,10 +433,11 @@ export const DASHBOARD_JS = String.raw`'use strict';
         return Promise.all([getJson('/api/jobs/' + id), getJson('/api/jobs/' + id + '/checkpoints'), getJson('/api/jobs/' + id + '/series'),
           getJson('/api/jobs/' + id + '/exceptions')]).then(function (j) {
           var job = j[0];
+          // Shown first: the charts take the width the page gives them.
+          $('job').hidden = false;
           renderSeries(j[2]);
           renderExceptions(j[3]);
           renderFailover();
-          $('job').hidden = false;
           clear($('job-title')).appendChild(document.createTextNode('Job ' + job.name + ' '));
           $('job-title').appendChild(state(job.state));
           $('job-meta').textContent = job.jobId + ' · submitted ' + new Date(job.submittedAt).toLocaleString() + ' · ' + duration(job.durationMs) +

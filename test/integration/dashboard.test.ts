@@ -161,6 +161,34 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
     assert.deepEqual(errors, []);
   });
 
+  it('changes a task\'s colour from ok to high when the task after it turns slow', async () => {
+    const client = await cluster.client();
+    const trigger = path.join(markerDir, 'slow-now');
+    const paced = await client.submitFile(fixtureJob('slow-when-told'), { args: { trigger } });
+    const page = await browser!.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`http://${rest}/#job=${paced}`);
+    const source = page.locator('.vertex').first();
+    const look = async () => ({
+      level: await source.getAttribute('data-backpressure'),
+      colour: await source.locator('.vhead').evaluate((el) => el.ownerDocument.defaultView!.getComputedStyle(el).backgroundColor),
+    });
+    await waitFor('the paced source without backpressure', async () => (await look()).level === 'ok', { timeoutMs: 30_000 });
+    const before = await look();
+    await screenshot(page, 'backpressure-ok');
+    writeFileSync(trigger, 'slow\n');
+    await waitFor('the source under high backpressure', async () => (await look()).level === 'high', { timeoutMs: 30_000 });
+    const after = await look();
+    assert.notEqual(after.colour, before.colour);
+    const series = await api<ApiJobSeries>(`/api/jobs/${paced}/series`);
+    const levels = series.samples.map((x) => x.vertices[0]?.backpressure).filter((l) => l !== undefined);
+    assert.equal(levels[0], 'ok', 'the REST series holds the change too');
+    assert.equal(levels.at(-1), 'high');
+    await screenshot(page, 'backpressure-high');
+    assert.deepEqual(errors, []);
+    await client.cancel(paced);
+  });
+
   it('shows a task failure in the exceptions table with its root cause and stack, and the restart on the failover timeline above the output rate', async () => {
     const client = await cluster.client();
     const failing = await client.submitFile(fixtureJob('fails-once'), { args: { trigger: path.join(markerDir, 'fail-now'), marker: path.join(markerDir, 'failed') } });
