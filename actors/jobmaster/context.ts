@@ -7,6 +7,7 @@ import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import { CheckpointCoordinator, type CompletedCheckpoint } from './checkpoint-coordinator.js';
 import { ExecutionGraph } from './execution-graph.js';
+import type { JobException } from './exceptions.js';
 import type { SavepointRequest } from './protocol.js';
 import { RestartBackoff } from './restart-strategy.js';
 import type { RestorePoint } from './restore.js';
@@ -58,6 +59,8 @@ export interface Context extends JobMasterInput {
   stoppedWithSavepoint: string | null;
   collected: unknown[];
   failure: WireError | null;
+  /** Failures that ended an attempt, oldest first (bounded). */
+  exceptions: JobException[];
   endedAt: number | null;
   restartDelayMs: number;
 }
@@ -83,6 +86,7 @@ export function initialContext(input: JobMasterInput): Context {
     stoppedWithSavepoint: null,
     collected: [],
     failure: null,
+    exceptions: [],
     endedAt: null,
     restartDelayMs: 0,
   };
@@ -114,6 +118,7 @@ export function detailsOf(context: Context, state: JobState): JobDetails {
     restarts: context.backoff.restartCount,
     checkpoints: context.coordinator?.stats() ?? [],
     restoredFrom: (context.restorePoint as CompletedCheckpoint | null)?.checkpointId ?? null,
+    exceptions: context.exceptions.map((e) => ({ ...e })),
     ...(context.failure ? { failure: context.failure } : {}),
     ...(context.stoppedWithSavepoint ? { stoppedWithSavepoint: context.stoppedWithSavepoint } : {}),
   };

@@ -42,6 +42,7 @@ import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
 import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
 import { JobMasterError } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
+import { recordFailure } from './exceptions.js';
 import type { JobMasterMessage } from './protocol.js';
 import { loadRestorePoint, restoreFor, type RestorePoint } from './restore.js';
 import type { JobResult, JobState } from './status.js';
@@ -182,6 +183,7 @@ export const jobMasterMachine = setup({
     decideRestart: assign(({ context }) => {
       const failure = context.failure ?? context.graph.firstFailure()?.error ?? null;
       const decision = context.backoff.onFailure(context.env.clock.now());
+      recordFailure(context.exceptions, context.graph, failure, context.env.clock.now(), decision.restart);
       if (decision.restart) {
         context.env.log.warn({ failure, delayMs: decision.delayMs, restarts: context.backoff.restartCount }, 'job restarting');
         return { failure, restartDelayMs: decision.delayMs };
@@ -278,6 +280,7 @@ export const jobMasterMachine = setup({
       const stopped = params.state === 'canceled' && context.stoppedWithSavepoint !== null;
       const state = stopped ? 'finished' : params.state;
       context.endedAt = context.env.clock.now();
+      if (state === 'failed') recordFailure(context.exceptions, context.graph, context.failure, context.endedAt, false);
       abortAll(context, `the job ${state}`);
       const { job } = context;
       const result: JobResult = {

@@ -4,6 +4,7 @@ import type { ExecutionState, TaskMetrics } from '../../lib/task/descriptor.js';
 import type { BlobRef } from '../../lib/ha/blob-store.js';
 import type { CheckpointStats } from './checkpoint-coordinator.js';
 import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
+import type { JobException } from './exceptions.js';
 
 /** The job's states, as the JobMaster machine names them. */
 export const JobState = {
@@ -71,6 +72,8 @@ export interface JobDetails {
   checkpoints: CheckpointStats[];
   /** The checkpoint or savepoint the current attempt restored, if any. */
   restoredFrom: number | null;
+  /** Failures that ended an attempt of this JobMaster, oldest first (at most 100). */
+  exceptions?: JobException[];
   failure?: WireError;
   /** Set when the job ended by a stop-with-savepoint: the savepoint to resume from. */
   stoppedWithSavepoint?: string;

@@ -56,8 +56,9 @@ export async function persistResult(stores: LeaderStores, blobs: FileBlobStore, 
     await stores.jobResults.put(stored as unknown as StoredResult);
   } catch (err) {
     if (!(err instanceof HaValueTooLargeError)) throw err;
-    // Details of a very wide job can be large; the result itself must be kept.
-    const details = { ...stored.details, subtasks: [], checkpoints: [] };
+    // Details of a very wide job (or one that failed often: its exception history) can be large;
+    // the result itself must be kept, with the failure that ended it.
+    const details = { ...stored.details, subtasks: [], checkpoints: [], exceptions: stored.details.exceptions?.slice(-1) ?? [] };
     await stores.jobResults.put({ ...stored, details } as unknown as StoredResult);
   }
   await stores.jobGraphs.remove(result.jobId);

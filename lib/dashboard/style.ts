@@ -55,4 +55,27 @@ h2 { font-size: 16px; margin: 24px 0 8px; } h3 { font-size: 14px; margin: 18px 0
 .term { position: absolute; top: 4px; bottom: 4px; border-radius: 4px; background: var(--running); color: #fff; font-size: 11px; padding: 4px 6px; white-space: nowrap; overflow: hidden; border-left: 2px solid #fff; }
 .term.self { background: var(--finished); } .term.ended { opacity: .6; }
 .empty { color: var(--muted); font-style: italic; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 12px; }
+/* The charts take the width the grid gives them, never the other way round. */
+.charts figure { min-width: 0; overflow: hidden; margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; }
+.charts figcaption { font-size: 12px; font-weight: 600; color: #454c5c; margin-bottom: 4px; }
+.chart { width: 100%; min-width: 0; min-height: 40px; overflow: hidden; }
+.chart-svg { display: block; font-size: 10px; }
+.chart-svg .grid { stroke: #e3e6ec; } .chart-svg .threshold { stroke: #d9822b; stroke-dasharray: 3 3; }
+.chart-svg .tick { fill: var(--muted); text-anchor: middle; } .chart-svg .tick.y { text-anchor: end; }
+.chart-svg .tick.start { text-anchor: start; } .chart-svg .tick.end { text-anchor: end; }
+.chart-svg .line polyline { stroke-width: 1.6; } .chart-svg .line .pt { stroke: none; }
+.chart-svg .mark line { stroke: var(--failed); stroke-width: 1.5; stroke-dasharray: 4 2; } .chart-svg .mark-label { fill: var(--failed); font-size: 10px; }
+.chart-svg .band rect { fill: var(--running); opacity: .25; stroke: #fff; } .chart-svg .band.self rect { fill: var(--finished); }
+.chart-svg .band.ended rect { opacity: .15; } .chart-svg .band-label { fill: var(--fg); font-size: 11px; }
+.chart-svg .bar.completed { fill: var(--finished); } .chart-svg .bar.aborted, .chart-svg .bar.failed { fill: var(--failed); }
+.legend { display: flex; flex-wrap: wrap; gap: 14px; margin: 6px 2px; font-size: 12px; }
+.legend .swatch { display: inline-block; width: 12px; height: 4px; margin-right: 5px; vertical-align: middle; border-radius: 2px; }
+.vertex.bp-ok { border-color: #3a9d5d; } .vertex.bp-ok .vhead { background: #3a9d5d; }
+.vertex.bp-low { border-color: #d9822b; } .vertex.bp-low .vhead { background: #d9822b; }
+.vertex.bp-high { border-color: #d64545; } .vertex.bp-high .vhead { background: #d64545; }
+.timeline { height: auto; overflow: visible; }
+.failover { overflow: hidden; background: var(--card); border: 1px solid var(--line); border-radius: 6px; margin-bottom: 8px; padding: 4px 0; }
+#exceptions .cause code { color: var(--failed); font-weight: 600; } #exceptions pre { white-space: pre-wrap; font-size: 11px; margin: 4px 0 0; }
+.small { font-size: 11px; }
 `;

@@ -8,6 +8,7 @@ import type { MasterMessage } from '../../actors/master/protocol.js';
 import { sampleMaster } from '../metrics/master-sampler.js';
 import { startProcessMetrics } from '../metrics/process.js';
 import { metrics } from '../metrics/registry.js';
+import { SeriesStore, startSeriesSampler } from '../dashboard/series.js';
 import { MasterGateway } from './gateway.js';
 import { LeaderTracker } from './leadership.js';
 import { startRestServer } from './server.js';
@@ -27,6 +28,9 @@ export async function startMasterEndpoints(config: ClusterConfig, system: ActorS
   const leadership = new LeaderTracker(system.node);
   const metricsServer = await startProcessMetrics(config, system);
   const stopSampling = metricsServer ? sampleMaster(metrics, gateway) : () => undefined;
+  // The dashboard's charts: sampled by the leader only, and only with a dashboard to show them.
+  const series = new SeriesStore();
+  const stopSeries = config.restPort < 0 ? () => undefined : startSeriesSampler(series, gateway, () => leadership.isLeader, system.log);
   const rest =
     config.restPort < 0
       ? null
@@ -40,6 +44,7 @@ export async function startMasterEndpoints(config: ClusterConfig, system: ActorS
           log: system.log,
           allowedHosts: config.restAllowedHosts,
           savepointRoots: savepointRootsOf(config),
+          series,
         });
   leadership.setRestAddress(rest?.address ?? null);
   return {
@@ -48,6 +53,7 @@ export async function startMasterEndpoints(config: ClusterConfig, system: ActorS
     leadership,
     async close() {
       stopSampling();
+      stopSeries();
       await Promise.all([rest?.close(), metricsServer?.close()]);
     },
   };

@@ -11,7 +11,8 @@ import { readJson } from './http.js';
 import type { LeaderTracker } from './leadership.js';
 import { Router, type Params } from './router.js';
 import { resolveWithinRoots } from '../util/path-roots.js';
-import { toCheckpoints, toJob, toJobSummary, toOverview, toTaskExecutors } from './shapes.js';
+import { toCheckpoints, toExceptions, toJob, toJobSummary, toOverview, toTaskExecutors } from './shapes.js';
+import { SeriesStore } from '../dashboard/series.js';
 
 export interface RouteContext {
   req: IncomingMessage;
@@ -36,6 +37,8 @@ export interface RouteDeps {
   now: () => number;
   /** Where a savepoint's targetDirectory may lie; outside, 403 PATH_OUTSIDE_ROOTS. */
   savepointRoots: readonly string[];
+  /** The leader's sampled time series (the dashboard's charts). */
+  series: SeriesStore;
 }
 
 const JOB_ID = /^[\w.-]{1,128}$/;
@@ -46,7 +49,7 @@ function jobId(params: Params): string {
   return id;
 }
 
-export function apiRoutes({ gateway, leadership, token, now, savepointRoots }: RouteDeps): Router<Route> {
+export function apiRoutes({ gateway, leadership, token, now, savepointRoots, series }: RouteDeps): Router<Route> {
   const read = (handle: Route['handle']): Route => ({ handle, leaderOnly: true });
   const router = new Router<Route>();
   router
@@ -63,6 +66,12 @@ export function apiRoutes({ gateway, leadership, token, now, savepointRoots }: R
     }))
     .add('GET', '/api/jobs/:id', read(async ({ params }) => ({ body: toJob(await gateway.status(jobId(params)), now()) })))
     .add('GET', '/api/jobs/:id/checkpoints', read(async ({ params }) => ({ body: toCheckpoints(await gateway.status(jobId(params))) })))
+    .add('GET', '/api/jobs/:id/series', read(async ({ params }) => {
+      const id = jobId(params);
+      // Not sampled (yet): still a 404 for a job that does not exist.
+      return { body: series.series(id) ?? SeriesStore.empty(await gateway.status(id), series.options) };
+    }))
+    .add('GET', '/api/jobs/:id/exceptions', read(async ({ params }) => ({ body: toExceptions(await gateway.status(jobId(params))) })))
     .add('GET', '/api/jobs/:id/savepoints', read(async ({ params }) => ({ body: await gateway.savepoints(jobId(params)) })))
     .add('GET', '/api/leader', {
       leaderOnly: false,

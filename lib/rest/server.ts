@@ -18,6 +18,7 @@ import { allowedHostNames, closeServer, deadlineOptions, DEFAULT_MAX_CONNECTIONS
 import type { LeaderTracker } from './leadership.js';
 import { apiRoutes, type Route } from './routes.js';
 import type { Router } from './router.js';
+import { SeriesStore } from '../dashboard/series.js';
 
 export interface RestServerOptions {
   /** Bind address. */
@@ -42,6 +43,8 @@ export interface RestServerOptions {
   requestTimeoutMs?: number;
   /** Open connections at most (default 128); more are closed as they arrive. */
   maxConnections?: number;
+  /** The time series the leader samples (default: an empty store nobody fills). */
+  series?: SeriesStore;
 }
 
 
@@ -65,6 +68,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     token: options.token,
     now: options.now ?? Date.now,
     savepointRoots: options.savepointRoots ?? [],
+    series: options.series ?? new SeriesStore(),
   });
   const hosts = allowedHostNames(options.host, [...(options.advertisedHost ? [options.advertisedHost] : []), ...(options.allowedHosts ?? [])]);
   const server = createServer(deadlineOptions(options.headersTimeoutMs, options.requestTimeoutMs), (req, res) => {

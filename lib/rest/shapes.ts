@@ -3,6 +3,7 @@
  * functions of plain data, so that they are unit-tested without a cluster.
  */
 import type { WireError } from '../errors.js';
+import type { JobException } from '../../actors/jobmaster/exceptions.js';
 import type { JobDetails, SubtaskStatus } from '../../actors/jobmaster/status.js';
 import type { JobSummary } from '../../actors/master/protocol.js';
 import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
@@ -190,6 +191,13 @@ interface CheckpointStatsLike {
   durationMs: number | null;
   bytes: number;
   reason?: string;
+}
+
+/** GET /api/jobs/:id/exceptions: the job's failure history, newest first. */
+export type ApiJobException = JobException;
+
+export function toExceptions(d: JobDetails): ApiJobException[] {
+  return (d.exceptions ?? []).slice().reverse();
 }
 
 /**

@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import type { JobVertex } from '../dataflow/jobgraph.js';
 import { ChainRunner } from '../dataflow/operators.js';
 import type { StreamGraph } from '../dataflow/streamgraph.js';
-import { toWireError } from '../errors.js';
+import { RuntimeError, toWireError } from '../errors.js';
 import { RecordDeserializer, type NetworkBuffer } from '../network/buffer.js';
 import { DataConnectionLostError, UnknownChannelError } from '../network/errors.js';
 import type { InputGate } from '../network/input-gate.js';
@@ -43,6 +43,9 @@ import { SinkWriters } from './sink-writers.js';
 import type { RestoredTaskState } from './snapshot-store.js';
 import { TaskCheckpointer } from './task-checkpointer.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
+
+/** A user function's stack travels with its failure, cut to this length. */
+const MAX_STACK_CHARS = 2000;
 
 /** How the task talks to its TaskRunner: the worker's parentPort, or a test double. */
 export interface TaskPort {
@@ -197,7 +200,12 @@ export class StreamTask {
   /** Fails the task (a user function threw, a channel broke...). Idempotent. */
   fail(err: unknown): void {
     if (this.done) return;
-    this.end({ t: 'state', state: 'failed', error: toWireError(err), metrics: this.metrics() });
+    const error = toWireError(err);
+    // The stack of what a user function threw (the cause of a UserFunctionError), for the job's
+    // exception history; our own errors say enough by their code.
+    const thrown = err instanceof RuntimeError ? err.cause : err;
+    if (thrown instanceof Error && !(thrown instanceof RuntimeError) && thrown.stack) error.details = { ...error.details, stack: thrown.stack.slice(0, MAX_STACK_CHARS) };
+    this.end({ t: 'state', state: 'failed', error, metrics: this.metrics() });
   }
 
   private readonly sender = {

@@ -35,6 +35,13 @@ export class RingQueue<T> {
     return item;
   }
 
+  /** Everything, oldest first, left in place. */
+  toArray(): T[] {
+    const out = new Array<T>(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.items[(this.head + i) & this.mask] as T;
+    return out;
+  }
+
   /** Remove and return everything, oldest first. */
   drain(): T[] {
     const out: T[] = [];

@@ -6,14 +6,9 @@
  */
 import type { JobDetails } from '../../actors/jobmaster/status.js';
 import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
+import { vertexRates, vertexTotals, type BackpressureLevel } from '../../lib/metrics/vertex-rates.js';
 
-export type BackpressureLevel = 'ok' | 'low' | 'high';
-
-export function backpressureLevel(ratio: number): BackpressureLevel {
-  if (ratio > 0.5) return 'high';
-  if (ratio > 0.1) return 'low';
-  return 'ok';
-}
+export { backpressureLevel, type BackpressureLevel } from '../../lib/metrics/vertex-rates.js';
 
 /** One poll of the cluster: what `top` draws a frame from. */
 export interface TopPoll {
@@ -78,37 +73,18 @@ function jobRow(job: JobDetails, at: number, before: JobDetails | null, beforeAt
       ? { id: completed.id, durationMs: completed.durationMs ?? null, ageMs: Math.max(0, at - completed.triggeredAt - (completed.durationMs ?? 0)) }
       : null,
     vertices: job.vertices.map((v) => {
-      const now = totals(job, v.id);
-      const then = comparable ? totals(before!, v.id) : null;
-      const rate = (a: number, b: number | undefined) => (b === undefined ? null : Math.max(0, a - b) / seconds);
+      const now = vertexTotals(job, v.id);
+      const rates = comparable ? vertexRates(now, vertexTotals(before!, v.id), seconds, v.parallelism) : null;
       return {
         name: v.name,
         parallelism: v.parallelism,
         running: now.running,
-        recordsInPerSecond: rate(now.recordsIn, then?.recordsIn),
-        recordsOutPerSecond: rate(now.recordsOut, then?.recordsOut),
-        backpressure: then
-          ? (() => {
-              // Per subtask on average: p subtasks each waiting the whole interval is a ratio of 1.
-              const ratio = Math.min(1, Math.max(0, now.backPressuredMs - then.backPressuredMs) / (seconds * 1000 * Math.max(1, v.parallelism)));
-              return { ratio, level: backpressureLevel(ratio) };
-            })()
-          : null,
+        recordsInPerSecond: rates?.recordsInPerSecond ?? null,
+        recordsOutPerSecond: rates?.recordsOutPerSecond ?? null,
+        backpressure: rates?.backpressure ?? null,
       };
     }),
   };
-}
-
-function totals(job: JobDetails, vertexId: string): { running: number; recordsIn: number; recordsOut: number; backPressuredMs: number } {
-  const out = { running: 0, recordsIn: 0, recordsOut: 0, backPressuredMs: 0 };
-  for (const s of job.subtasks) {
-    if (s.vertexId !== vertexId) continue;
-    if (s.state === 'running') out.running++;
-    out.recordsIn += s.metrics.recordsIn;
-    out.recordsOut += s.metrics.recordsOut;
-    out.backPressuredMs += s.metrics.backPressuredMs;
-  }
-  return out;
 }
 
 const rate = (n: number | null) => (n === null ? '-' : n >= 10_000 ? `${(n / 1000).toFixed(0)}k` : n.toFixed(0));

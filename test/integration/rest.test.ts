@@ -103,6 +103,10 @@ describe('rest - the REST API of a Master with a running job', function () {
   it('unknown jobs and routes are 404, a wrong method 405 with Allow, as JSON errors', async () => {
     assert.deepEqual(await call('/api/jobs/0123456789abcdef'), { status: 404, body: { error: { code: 'UNKNOWN_JOB', message: 'no job with id 0123456789abcdef' } } });
     assert.equal((await call('/api/jobs/0123456789abcdef/checkpoints')).status, 404);
+    // The series and exceptions of a job that does not exist: 404, and nothing is kept for it.
+    assert.equal((await call('/api/jobs/0123456789abcdef/series')).status, 404);
+    assert.equal((await call('/api/jobs/0123456789abcdef/exceptions')).status, 404);
+    assert.equal((await call(`/api/jobs/${'x'.repeat(200)}/series`)).status, 400);
     assert.equal((await call('/api/nope')).status, 404);
     const res = await fetch(`http://${rest}/api/jobs/${jobId}`, { method: 'DELETE' });
     assert.equal(res.status, 405);

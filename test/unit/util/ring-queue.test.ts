@@ -18,4 +18,15 @@ describe('util - ring queue', () => {
     assert.equal(q.length, 0);
     assert.equal(q.shift(), undefined);
   });
+
+  it('lists its items oldest first without removing them, across wrap-around', () => {
+    const q = new RingQueue<number>(4);
+    for (let i = 0; i < 6; i++) q.push(i);
+    q.shift();
+    q.shift();
+    q.push(6);
+    assert.deepEqual(q.toArray(), [2, 3, 4, 5, 6]);
+    assert.equal(q.length, 5);
+    assert.equal(q.shift(), 2);
+  });
 });
