@@ -263,6 +263,8 @@ export async function run(quick: boolean): Promise<void> {
   let s3: TestS3Server | undefined;
   let cluster: NetnsHaCluster | undefined;
   let fileCluster: HaProcesses | undefined;
+  const began = Date.now();
+  const phase = (what: string) => console.error(`hosts: ${what} at ${((Date.now() - began) / 1000).toFixed(1)} s`);
   try {
     s3 = await startS3Server([BUCKET], { host: store });
     const env = {
@@ -287,9 +289,12 @@ export async function run(quick: boolean): Promise<void> {
       env: { ...env, FLINKISH_CHECKPOINT_DIR: `s3://${BUCKET}/checkpoints`, FLINKISH_SAVEPOINT_DIR: `s3://${BUCKET}/savepoints` },
     });
 
+    phase('cluster started');
     const partitions = await leaderPartitions(net, cluster, partitionSamples);
+    phase('leader partitions done');
 
     fileCluster = await startFileCluster(cluster, m1, [t1, t2], env);
+    phase('file:// cluster started');
     const s3Ms: number[] = [];
     const fileMs: number[] = [];
     let s3Bytes = 0;
@@ -305,7 +310,9 @@ export async function run(quick: boolean): Promise<void> {
     await fileCluster.stop();
     fileCluster = undefined;
 
+    phase('checkpoints done');
     const kills = await hostKills(net, cluster, teHosts, killSamples);
+    phase('host kills done');
 
     const newLeader = summarize(partitions.map((p) => p.newLeaderMs));
     const stepDown = summarize(partitions.map((p) => p.stepDownMs));
