@@ -13,7 +13,7 @@
  * latest completed checkpoint's id, 0 for none) and `{event:"masters",masters:[{rest,isLeader,leader}]}` (each Master's own answer to
  * GET /api/leader, nulls if unreachable); once the job has ended
  * `{event:"result",state,attempt,restoredFrom,checkpoints:[CheckpointStats],failure}`.
- * Runs until SIGTERM.
+ * Runs until SIGTERM, which cancels the job if it still runs.
  */
 import { parseArgs } from 'node:util';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
@@ -78,6 +78,11 @@ function printChanged(event: string, value: Record<string, unknown>): void {
   last.set(event, text);
   print({ event, ...value });
 }
+
+process.on('SIGTERM', () => {
+  const cancel = client && jobId && !ended ? client.cancel(jobId).then(() => client!.waitForResult(jobId!, { pollMs: 50 })) : Promise.resolve();
+  void cancel.catch(() => undefined).finally(() => process.exit(0));
+});
 
 for (;;) {
   const started = Date.now();
