@@ -129,8 +129,8 @@ interface PartitionSample {
 /**
  * Leader partitions, one sample each until `samples` are taken. Before each cut the cluster must
  * be settled: every Master names the same leader and none has gained or lost leadership for a
- * lease TTL (after a heal, etcd 3.4's rejoining member, without pre-vote, can depose etcd's
- * leader, and the Masters' leadership then moves once or twice). A cut whose leader had lost
+ * lease TTL (a heal can move leadership: before etcd's members ran with --pre-vote, the healed
+ * member deposed etcd's leader, and the Masters' leadership moved twice after every heal). A cut whose leader had lost
  * leadership before it took effect measures nothing: it is not counted, and a new one is tried.
  */
 async function leaderPartitions(net: NetnsHosts, cluster: NetnsHaCluster, samples: number): Promise<{ samples: PartitionSample[]; discarded: number }> {
