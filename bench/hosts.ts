@@ -28,6 +28,7 @@
  *    interleaved; the median of each, and the fastest of each (the least disturbed by the others
  *    who share this machine).
  */
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { distRoot, killAll, type Proc } from '../scripts/support/launcher.js';
 import { startHaProcesses, type HaProcesses } from '../scripts/support/local-ha.js';
@@ -303,6 +304,7 @@ export async function run(quick: boolean): Promise<void> {
   let fileCluster: HaProcesses | undefined;
   let completed = false;
   const began = Date.now();
+  const loadAtStart = loadavg()[0]!;
   const phase = (what: string) => console.error(`hosts: ${what} at ${((Date.now() - began) / 1000).toFixed(1)} s`);
   try {
     s3 = await startS3Server([BUCKET], { host: store });
@@ -397,6 +399,7 @@ export async function run(quick: boolean): Promise<void> {
         host_kill_vs_target: round(kill.p50 / HOST_KILL_TARGET_MS),
       },
       notes: [
+        `load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${cpus().length} cores shared with other work: with more than a few, each figure varies by tens of percent from run to run`,
         quick
           ? `quick: ${partitionSamples} leader partition, ${killSamples} host kill, ${checkpointSamples} checkpoint of each kind, ${stateMb} MB of keyed state (not 100 MB)`
           : `${partitionSamples} leader partitions, ${killSamples} host kills, ${checkpointSamples} checkpoints of each kind (interleaved), ${stateMb} MB of keyed state; p50 = median`,
