@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(quick: boolean): Promise<void>
   checkpoint: () => import('./checkpoint.js'),
   framing: () => import('./framing.js'),
   scale: () => import('./scale.js'),
+  hosts: () => import('./hosts.js'),
 };
 
 const args = process.argv.slice(2);

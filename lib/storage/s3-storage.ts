@@ -3,9 +3,12 @@
  * object keys below the bucket. Only the plain S3 REST API is used (Put/Get/Head/List/Delete
  * and multipart uploads), so any compatible store serves.
  *
- * Uploads go through lib-storage's Upload: a small body is one PutObject, a large or streamed
- * one a multipart upload of PART_BYTES parts, several in flight; either way the object appears
- * whole when the upload completes. Credentials come from the AWS SDK's default chain
+ * A body in memory (a snapshot) of up to SINGLE_PUT_MAX_BYTES is one PutObject, as MinIO's own
+ * client does up to its 64 MiB part size: one request instead of three rounds (create, parts,
+ * complete), and a store that assembles parts by copying them (s3rver does; the bench measured it
+ * at ~2.5 times the server's CPU of a single PUT for 50 MB objects) handles the bytes once. Larger
+ * bodies and streams go through lib-storage's Upload, a multipart upload of PART_BYTES parts,
+ * several in flight. Either way the object appears whole when the request or upload completes. Credentials come from the AWS SDK's default chain
  * (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, instance roles); they
  * never pass through our code or logs.
  */
@@ -14,6 +17,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
   type S3ClientConfig,
@@ -25,6 +29,8 @@ import { METADATA_NAME, type CheckpointStorage, type S3Settings } from './types.
 
 /** Multipart part size (S3's minimum is 5 MiB). */
 export const PART_BYTES = 8 * 1024 * 1024;
+/** A body in memory up to this size is uploaded with one PutObject (S3 takes up to 5 GiB so). */
+export const SINGLE_PUT_MAX_BYTES = 64 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
 const CONNECT_TIMEOUT_MS = 5000;
 /** A socket that moves no byte for this long is given up (an upload of a part keeps it busy). */
@@ -58,6 +64,8 @@ export class S3Storage implements CheckpointStorage {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
+    /** Bodies in memory up to this size are one PutObject; larger ones, and streams, multipart. */
+    private readonly singlePutMaxBytes = SINGLE_PUT_MAX_BYTES,
   ) {}
 
   get description(): string {
@@ -70,6 +78,10 @@ export class S3Storage implements CheckpointStorage {
 
   async put(key: string, body: Uint8Array | Readable): Promise<void> {
     try {
+      if (body instanceof Uint8Array && body.length <= this.singlePutMaxBytes) {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length }));
+        return;
+      }
       const upload = new Upload({
         client: this.client,
         params: { Bucket: this.bucket, Key: key, Body: body },

@@ -21,7 +21,7 @@ import { toWireError } from '../errors.js';
 import { TaskOffHeapMemoryError, UnknownVertexError } from './errors.js';
 import { watchOffHeapMemory } from './offheap-monitor.js';
 import { loadRestoredState } from './snapshot-store.js';
-import { configureStorage } from '../storage/index.js';
+import { configureStorage, prepareStorage } from '../storage/index.js';
 import { StreamTask } from './stream-task.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -29,6 +29,8 @@ const port = parentPort;
 if (port === null) throw new Error('lib/task/worker.js runs only as a worker thread');
 const { tdd, settings, offHeapLimitBytes, storage } = workerData as WorkerInit;
 if (storage) configureStorage(storage);
+// Ready before the first checkpoint (an object store's client loads while the task starts).
+if (tdd.checkpointDir) prepareStorage(tdd.checkpointDir);
 
 let task: StreamTask | null = null;
 const early: ToWorker[] = [];

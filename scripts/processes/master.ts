@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ActorSystem } from '../../lib/index.js';
 import { requireSecret, s3SettingsOf, savepointRootsOf, type ClusterConfig } from '../../lib/config.js';
-import { configureStorage } from '../../lib/storage/index.js';
+import { configureStorage, prepareStorage } from '../../lib/storage/index.js';
 import { createLogger } from '../../lib/logging.js';
 import { masterMachine } from '../../actors/master/machine.js';
 import { CLIENT_MESSAGE_TYPES, MASTER_LOCAL_EVENTS } from '../../actors/master/protocol.js';
@@ -33,6 +33,7 @@ export interface RunningMaster {
 export async function startMaster(config: ClusterConfig): Promise<RunningMaster> {
   const logger = createLogger({ name: 'master', level: config.logLevel });
   configureStorage(s3SettingsOf(config));
+  prepareStorage(config.checkpointDir); // not inside the first checkpoint's completion
   const clientSecret = config.clientSecret || randomBytes(24).toString('hex');
   if (!config.clientSecret) logger.warn('no clientSecret configured: clients (the CLI) are refused; set FLINKISH_CLIENT_SECRET');
   const system = await ActorSystem.start({
