@@ -326,7 +326,6 @@ export async function run(quick: boolean): Promise<void> {
       taskExecutorHosts: teHosts,
       taskExecutors: 2, // the spare starts once the job fills the two others
       slots: 1,
-      mastersUseLocalEtcd: true,
       env: { ...env, FLINKISH_CHECKPOINT_DIR: `s3://${BUCKET}/checkpoints`, FLINKISH_SAVEPOINT_DIR: `s3://${BUCKET}/savepoints` },
     });
 

@@ -411,10 +411,6 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       '--enable-v2=false',
       '--bcrypt-cost', '4',
       '--auth-token-ttl', '3600',
-      // A member cut off and healed asks for a vote only once it could win (etcd 3.5's default,
-      // off in 3.4): without it, its higher term deposes etcd's leader at the heal, and the
-      // Masters' leadership moved twice after every heal in the hosts bench (never with it).
-      '--pre-vote',
       ...tlsArgs,
     ];
     const detachedLog = options.detached ? path.join(root, `${spec.name}.log`) : null;
