@@ -14,8 +14,8 @@
  *    `leadership granted` (its log's time: one clock on one machine); heal; wait until the
  *    cluster settles; repeat against whichever Master leads then. etcd's own leader is first moved
  *    off the cut host (as hosts-failover.test.ts does): what is measured is our election, not
- *    etcd's. Each Master talks to its host's etcd member (the known gap: a standby whose client
- *    also has the cut member's endpoint is elected seconds later, see netns-ha.ts).
+ *    etcd's. Every Master has all three etcd endpoints: its client passes over the cut one
+ *    (lib/ha/etcd-host-health.ts).
  *  - host kill → job running: a checkpointed keyed count (parallelism 2) runs on h4 and h5 with
  *    a spare registered; the host of one of its TaskExecutors is killed (its processes, its disk,
  *    its link); from the kill to the first status in which a later attempt runs every subtask,
@@ -403,7 +403,7 @@ export async function run(quick: boolean): Promise<void> {
           ? `quick: ${partitionSamples} leader partition, ${killSamples} host kill, ${checkpointSamples} checkpoint of each kind, ${stateMb} MB of keyed state (not 100 MB)`
           : `${partitionSamples} leader partitions, ${killSamples} host kills, ${checkpointSamples} checkpoints of each kind (interleaved), ${stateMb} MB of keyed state; p50 = median`,
         `8 network-namespace hosts on one bridge: etcd + Master on 3, TaskExecutors (1 slot) on 2 + a spare, s3rver 3.7.1 on its own; lease TTL ${LEASE_TTL_MS} ms, heartbeats every ${HEARTBEAT_INTERVAL_MS} ms, timeout ${HEARTBEAT_TIMEOUT_MS} ms (the configuration's default is 5000: a dead host is noticed by the heartbeat timeout)`,
-        'leader partition: from the start of the cut (applying the nftables rules takes partition_apply_ms) to the new leader\'s "leadership granted"; etcd\'s leader moved off the cut host first; each Master uses its host\'s etcd member only',
+        'leader partition: from the start of the cut (applying the nftables rules takes partition_apply_ms) to the new leader\'s "leadership granted"; etcd\'s leader moved off the cut host first; every Master has all three etcd endpoints',
         'host kill: from the kill (link down, SIGKILL of every process of the host, disk deleted) to a later attempt running every subtask, seen by a client polling every 20 ms; keyed count at parallelism 2, checkpoints every 200 ms to s3://, restart delay 100 ms',
         'checkpoint: the JobMaster\'s duration (trigger to completion) of the big-state job\'s final checkpoint at parallelism 2 (two snapshots of half the state each, one PutObject each); file:// on a second cluster id on the same hosts and etcd; _min and s3_vs_file_checkpoint_min: the fastest of each kind',
       ],
