@@ -94,7 +94,7 @@ describe('hosts - HA failover across namespace hosts', function () {
     assert.equal(existsSync(host.dataDir), false, "the host's disk is gone");
     await h.runningOnSpare(killedAt, victimId, spareId);
     const result = await h.finishedExactlyOnce(output, records);
-    assert.notEqual(result['restoredFrom'], null, 'the job resumed from a checkpoint');
+    assert.notEqual(result['restoredFrom'], null, 'the job resumed from a checkpoint, downloaded from the object store on its own host');
     await h.auditLeaders();
   });
 });

@@ -1,13 +1,14 @@
 /**
- * What the cross-host tests share (hosts-failover, hosts-partitions): 7 namespace hosts, an HA
+ * What the cross-host tests share (hosts-failover, hosts-partitions): 8 namespace hosts, an HA
  * cluster on them, the checkpointed keyed count submitted from the control host, and the checks
  * every scenario ends with: exactly-once output and the no-overlap audit of acting leaders.
  *
  * Layout: h0 runs the etcd launcher and the client (the test process, in the root namespace,
  * reaches no host address); h1..h3 each an etcd member and a Master (every Master and
  * TaskExecutor is given all three etcd endpoints); h4 and h5 a TaskExecutor with one slot each,
- * which the job (parallelism 2) fills; h6 the spare TaskExecutor, started once the job runs.
- * Checkpoints go to a directory every host sees.
+ * which the job (parallelism 2) fills; h6 the spare TaskExecutor, started once the job runs; h7
+ * the object store (s3rver), where checkpoints go: a host killed with its disk loses nothing the
+ * job restores from. The sink's output goes to a directory every host sees (a shared filesystem).
  *
  * @example
  * ```ts
@@ -27,11 +28,13 @@ import path from 'node:path';
 import { actionsFromLog, overlaps, type LeaderAction } from '../../scripts/drill/audit.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
 import { startNetnsHaCluster, type NetnsHaCluster } from '../../scripts/support/netns-ha.js';
+import { startS3Server, type TestS3Server } from './s3-server.js';
 import { distRoot, killAll, type Proc } from './launcher.js';
 import { useNetnsHosts, type NetnsHost, type NetnsHosts } from './netns-hosts.js';
 import { waitFor } from './wait.js';
 
 const JOB_CLIENT = 'test/fixtures/hosts-job.js';
+const BUCKET = 'flinkish';
 const keyedCount = path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js');
 export const LEASE_TTL_MS = 3000;
 export const KEYS = 10;
@@ -86,7 +89,8 @@ export interface HostsJob {
 
 /** Mocha hooks: the hosts for the file's tests; each test's cluster and job stopped after it (logs kept if it failed). */
 export function useHostsJob(): HostsJob {
-  const hosts = useNetnsHosts(7);
+  const hosts = useNetnsHosts(8);
+  let s3: TestS3Server | undefined;
   let cluster: NetnsHaCluster | undefined;
   let job: Proc | undefined;
 
@@ -96,8 +100,9 @@ export function useHostsJob(): HostsJob {
     await job?.stop();
     await cluster?.stop({ keepWorkDir: failed });
     if (failed && cluster) console.error(`logs kept in ${cluster.logsDir}`);
+    await s3?.stop();
     for (const host of hosts.net.hosts) if (!host.running) await host.revive();
-    cluster = job = undefined;
+    cluster = job = s3 = undefined;
     await killAll();
   });
 
@@ -122,7 +127,8 @@ export function useHostsJob(): HostsJob {
     },
 
     async start() {
-      const [control, m1, m2, m3, t1, t2, spare] = hosts.net.hosts as NetnsHost[];
+      const [control, m1, m2, m3, t1, t2, spare, store] = hosts.net.hosts as NetnsHost[];
+      s3 = await startS3Server([BUCKET], { host: store! });
       cluster = await startNetnsHaCluster({
         control: control!,
         etcdHosts: [m1!, m2!, m3!],
@@ -130,7 +136,15 @@ export function useHostsJob(): HostsJob {
         taskExecutorHosts: [t1!, t2!, spare!],
         taskExecutors: 2, // the spare starts once the job fills the two others
         slots: 1,
-        env: { FLINKISH_LEASE_TTL_SECONDS: String(LEASE_TTL_MS / 1000), FLINKISH_METRICS_PORT: '-1' },
+        env: {
+          FLINKISH_LEASE_TTL_SECONDS: String(LEASE_TTL_MS / 1000),
+          FLINKISH_METRICS_PORT: '-1',
+          FLINKISH_CHECKPOINT_DIR: `s3://${BUCKET}/checkpoints`,
+          FLINKISH_SAVEPOINT_DIR: `s3://${BUCKET}/savepoints`,
+          FLINKISH_S3_ENDPOINT: s3.endpoint,
+          FLINKISH_S3_PATH_STYLE: 'true',
+          ...s3.env,
+        },
       });
       return cluster;
     },
