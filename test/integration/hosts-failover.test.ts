@@ -3,7 +3,8 @@
  * several machines have: a host cut off the network, a host that dies with its disk.
  *
  * Layout and helpers: test/support/hosts-job.ts (etcd members and Masters on h1..h3, every
- * process with all three etcd endpoints; TaskExecutors on h4, h5 and the spare on h6).
+ * process with all three etcd endpoints; TaskExecutors on h4, h5 and the spare on h6; the object
+ * store, where checkpoints go, on h7).
  * Each scenario runs the checkpointed keyed count into the transactional file sink and ends
  * with its output checked exactly once and the no-overlap audit of acting leaders.
  * Needs root, `ip` and `nft`: without them the `before` hook fails with the reason.
