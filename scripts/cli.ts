@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ErrorCode, RuntimeError } from '../lib/errors.js';
-import { loadConfig, type ClusterConfig } from '../lib/config.js';
+import { loadConfig, requireSecret, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient } from '../lib/client/cluster-client.js';
 import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
@@ -19,6 +19,7 @@ import { readClusterState, startLocalCluster, stopLocalCluster } from './local-c
 import { printProgress, printResult } from './progress.js';
 import { drillDefaults, formatReport, runDrill } from './drill/drill.js';
 import { FaultKinds, type FaultKind } from './drill/faults.js';
+import { Agent, AGENT_DEFAULT_PORT } from './agent/agent.js';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
@@ -287,6 +288,27 @@ program
       const stop = r.stop ? ' (stop)' : '';
       console.log(`${String(r.checkpointId).padStart(6)}  ${r.state.padEnd(11)}  ${new Date(r.triggeredAt).toISOString()}  ${r.path}${stop}${r.failure ? `  ${r.failure}` : ''}`);
     }
+  });
+
+program
+  .command('agent')
+  .description("run the fault agent of this host, through which `drill --cluster` signals this host's flinkish processes and cuts its links (needs root and nftables)")
+  .option('--host <host>', 'address to bind (a wildcard such as 0.0.0.0 needs --advertised-host)')
+  .option('--advertised-host <host>', 'address the drill dials (default: --host)')
+  .option('--port <port>', `port (0: any free port; default ${AGENT_DEFAULT_PORT})`, port, AGENT_DEFAULT_PORT)
+  .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish --cluster-id prod agent --host 10.0.0.2   # the cluster\'s node secret and id; one agent per host')
+  .action(async (o: { host?: string; advertisedHost?: string; port: number }) => {
+    const c = config({ host: o.host, advertisedHost: o.advertisedHost });
+    const agent = await Agent.start({
+      clusterId: c.clusterId,
+      secret: requireSecret(c),
+      host: c.host,
+      advertisedHost: c.advertisedHost,
+      port: o.port,
+      log: createLogger({ name: 'agent', level: c.logLevel }),
+    });
+    onSignals(() => agent.stop());
+    ready('agent', { node: agent.address });
   });
 
 function faultKinds(value: string): FaultKind[] {
