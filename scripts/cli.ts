@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ErrorCode, RuntimeError } from '../lib/errors.js';
 import { loadConfig, requireSecret, type ClusterConfig } from '../lib/config.js';
-import { ClusterClient } from '../lib/client/cluster-client.js';
+import { ClusterClient, type ClientOptions } from '../lib/client/cluster-client.js';
 import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
 import { isUrlLocation } from '../lib/storage/location.js';
@@ -18,7 +18,9 @@ import { startTaskExecutor } from './processes/taskexecutor.js';
 import { readClusterState, startLocalCluster, stopLocalCluster } from './local-cluster.js';
 import { printProgress, printResult } from './progress.js';
 import { drillDefaults, formatReport, runDrill } from './drill/drill.js';
-import { FaultKinds, type FaultKind } from './drill/faults.js';
+import { FaultKinds, PartitionFaultKinds, type FaultKind } from './drill/faults.js';
+import { AgentFaultKinds, agentTarget } from './drill/agent-target.js';
+import { clusterConfigValues, readClusterFile } from './drill/cluster-file.js';
 import { Agent, AGENT_DEFAULT_PORT } from './agent/agent.js';
 
 function positiveInt(value: string): number {
@@ -109,10 +111,9 @@ function clientCredentials(c: ClusterConfig): { clusterId: string; clientSecret:
   return { clusterId: c.clusterId, clientSecret: c.clientSecret };
 }
 
-async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Promise<T>): Promise<T> {
-  const c = config({}, true);
+function connectClient(c: ClusterConfig, extra: Partial<ClientOptions> = {}): Promise<ClusterClient> {
   const g = program.opts<GlobalOptions>();
-  const client = await ClusterClient.connect({
+  return ClusterClient.connect({
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
     etcdCredentials: etcdCredentialsOf(c),
@@ -121,7 +122,13 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
     firstLeaderTimeoutMs: g.connectTimeoutMs ?? 10_000,
     // One clear error line for the operator; --log-level warn (or LOG_LEVEL) shows the retries.
     logger: createLogger({ name: 'client', level: g.logLevel ?? process.env['LOG_LEVEL'] ?? 'error' }),
+    ...extra,
   });
+}
+
+async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Promise<T>): Promise<T> {
+  const c = config({}, true);
+  const client = await connectClient(c);
   try {
     return await fn(client, c);
   } finally {
@@ -311,35 +318,65 @@ program
     ready('agent', { node: agent.address });
   });
 
+const ALL_FAULT_KINDS: readonly FaultKind[] = [...FaultKinds, ...PartitionFaultKinds];
+
 function faultKinds(value: string): FaultKind[] {
   const kinds = value.split(',').map((k) => k.trim());
   for (const kind of kinds) {
-    if (!(FaultKinds as readonly string[]).includes(kind)) throw new InvalidArgumentError(`unknown fault '${kind}'; known: ${FaultKinds.join(', ')}`);
+    if (!(ALL_FAULT_KINDS as readonly string[]).includes(kind)) throw new InvalidArgumentError(`unknown fault '${kind}'; known: ${ALL_FAULT_KINDS.join(', ')}`);
   }
   return kinds as FaultKind[];
 }
 
 program
   .command('drill')
-  .description('a failover drill: a local HA cluster, a stateful job, a seeded schedule of faults, and an exactly-once check')
+  .description('a failover drill: a stateful job, a seeded schedule of faults, and an exactly-once check, on a local HA cluster it starts or (--cluster) one already running')
+  .option('--cluster <file>', "drill a running cluster: JSON listing its hosts, their `flinkish agent`s and processes (see README); the node secret from FLINKISH_SECRET or --secret")
   .option('--faults <n>', 'number of faults to inject', positiveInt, drillDefaults.faults)
-  .option('--kinds <list>', `fault kinds, comma separated (${FaultKinds.join(', ')})`, faultKinds, drillDefaults.kinds)
+  .option('--kinds <list>', `fault kinds, comma separated (local: ${FaultKinds.join(', ')}; --cluster: ${AgentFaultKinds.join(', ')})`, faultKinds)
   .option('--seed <n>', 'random seed of the schedule', positiveInt, drillDefaults.seed)
   .option('--interval-ms <ms>', 'least time between faults', positiveInt, drillDefaults.intervalMs)
-  .option('--lease-ttl <s>', 'leader lease TTL in seconds', positiveInt, drillDefaults.leaseTtlSeconds)
-  .option('--task-executors <n>', 'TaskExecutors (one more than the job needs is a spare)', positiveInt, drillDefaults.taskExecutors)
+  .option('--lease-ttl <s>', "leader lease TTL in seconds (--cluster: the cluster's, unless its file gives leaseTtlSeconds)", positiveInt, drillDefaults.leaseTtlSeconds)
+  .option('--task-executors <n>', 'TaskExecutors of the local cluster (one more than the job needs is a spare)', positiveInt, drillDefaults.taskExecutors)
   .option('--report <file>', 'JSON report', drillDefaults.report)
-  .addHelpText('after', '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json')
-  .action(async (o: { faults: number; kinds: FaultKind[]; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
+  .addHelpText(
+    'after',
+    '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json\n  FLINKISH_SECRET=... FLINKISH_CLIENT_SECRET=... flinkish drill --cluster hosts.json --kinds te-kill,leader-kill,partition-te --faults 3',
+  )
+  .action(async (o: { cluster?: string; faults: number; kinds?: FaultKind[]; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
+    const log = (line: string) => console.error(line);
+    let kinds = o.kinds ?? drillDefaults.kinds;
+    let leaseTtlSeconds = o.leaseTtl;
+    let target;
+    if (o.cluster) {
+      kinds = o.kinds ?? [...AgentFaultKinds];
+      const unavailable = kinds.filter((k) => !(AgentFaultKinds as readonly string[]).includes(k));
+      if (unavailable.length > 0) throw new RuntimeError(ErrorCode.InvalidArgument, `--kinds ${unavailable.join(', ')}: not available with --cluster (the agents signal and cut, but start nothing); choose from ${AgentFaultKinds.join(', ')}`);
+      const file = readClusterFile(o.cluster);
+      const c = config(clusterConfigValues(file));
+      leaseTtlSeconds = file.cluster.leaseTtlSeconds ?? leaseTtlSeconds;
+      target = await agentTarget(file, {
+        clusterId: c.clusterId,
+        secret: requireSecret(c),
+        // Short requests: a cut or paused leader must not hold a status call for long.
+        connectClient: () => connectClient(c, { requestTimeoutMs: 2000, failoverTimeoutMs: 60_000, firstLeaderTimeoutMs: 30_000 }),
+        runName: `drill-${o.seed}-${Date.now()}`,
+        log,
+      });
+    } else {
+      const needHosts = kinds.filter((k) => (PartitionFaultKinds as readonly string[]).includes(k));
+      if (needHosts.length > 0) throw new RuntimeError(ErrorCode.InvalidArgument, `--kinds ${needHosts.join(', ')}: a local cluster has no links between hosts to cut; drill a cluster across hosts with --cluster FILE`);
+    }
     const report = await runDrill({
       faults: o.faults,
-      kinds: o.kinds,
+      kinds,
       seed: o.seed,
       intervalMs: o.intervalMs,
-      leaseTtlSeconds: o.leaseTtl,
+      leaseTtlSeconds,
       taskExecutors: o.taskExecutors,
       report: o.report,
-      log: (line) => console.error(line),
+      log,
+      ...(target ? { target } : {}),
     });
     console.log(formatReport(report));
     console.log(`report: ${path.resolve(o.report)}`);

@@ -38,8 +38,10 @@ export class AgentClient {
     const timeoutMs = options.timeoutMs ?? 10_000;
     const socket = net.connect({ host: target.host, port: target.port });
     let client: AgentClient | null = null;
+    let timedOut = false;
     return new Promise<AgentClient>((resolve, reject) => {
       const timer = setTimeout(() => {
+        timedOut = true;
         channel.close(`no handshake with the agent at ${address} within ${timeoutMs} ms`, null);
       }, timeoutMs);
       const channel = new AgentChannel(
@@ -69,7 +71,7 @@ export class AgentClient {
                 ? new AuthFailedError(address, options.clusterId, 'node', reason)
                 : code !== null && client === null
                   ? new HandshakeRefusedError(address, options.clusterId, code, reason)
-                  : new AgentError(client ? AgentErrorCode.ConnectionClosed : AgentErrorCode.Timeout, `agent at ${address}: ${reason}`);
+                  : new AgentError(timedOut ? AgentErrorCode.Timeout : AgentErrorCode.ConnectionClosed, `agent at ${address}: ${reason}${client ? '' : ' (is `flinkish agent` running there, with this cluster id?)'}`);
             if (client) client.fail(err);
             else reject(err);
           },

@@ -14,7 +14,8 @@ import { distRoot } from '../support/launcher.js';
 import { startHaCluster } from '../support/local-ha.js';
 import { waitFor } from '../support/wait.js';
 import { actionsFromLog, overlaps } from './audit.js';
-import { FaultKinds, inject, type DrillContext, type FaultKind, type FaultOutcome } from './faults.js';
+import { FaultKinds, inject, type FaultContext, type FaultKind, type FaultOutcome } from './faults.js';
+import type { ClusterClient } from '../../lib/client/cluster-client.js';
 import { pick, seededRandom } from './random.js';
 
 export interface DrillOptions {
@@ -29,6 +30,24 @@ export interface DrillOptions {
   runTimeoutMs?: number;
   /** Progress lines; the CLI prints them. */
   log?: (line: string) => void;
+  /** A cluster that is already running and how faults reach it (`drill --cluster`); by default the drill starts a local one. */
+  target?: DrillTarget;
+}
+
+/** What the drill runs against: the local HA cluster it starts, or one already running (agent-target.ts). */
+export interface DrillTarget {
+  /** One line for the progress log: what is drilled. */
+  description: string;
+  client(): Promise<ClusterClient>;
+  /** Where the job writes: a directory every TaskExecutor and this process see. */
+  outputDir: string;
+  inject(kind: FaultKind, ctx: FaultContext): Promise<FaultOutcome>;
+  /** Release what the drill holds (processes it started, partitions, connections). */
+  stop(): Promise<void>;
+  /** Each Master's complete log, for the audit; a problem for a Master whose log cannot be read (then the audit is not ok). */
+  masterLogs(): { logs: Array<{ master: string; lines: string[] }>; problems: string[] };
+  /** After the verdict: remove what a passed drill leaves; resolves with where the logs are kept (null: nowhere of the drill's). */
+  finish(passed: boolean): string | null;
 }
 
 export interface DrillReport {
@@ -70,34 +89,28 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const random = seededRandom(options.seed);
   const schedule = Array.from({ length: options.faults }, () => pick(random, options.kinds));
   log(`drill: seed ${options.seed}, faults: ${schedule.join(', ') || 'none'}`);
-  log('starting a local HA cluster: 3 etcd members, 3 Masters, ' + `${options.taskExecutors} TaskExecutors × 2 slots`);
-  const cluster = await startHaCluster({
-    etcdMembers: 3,
-    masters: 3,
-    taskExecutors: options.taskExecutors,
-    slots: 2,
-    env: { FLINKISH_LEASE_TTL_SECONDS: String(options.leaseTtlSeconds) },
-  });
+  const target = options.target ?? (await localTarget(options, log));
+  log(target.description);
   const outcomes: FaultOutcome[] = [];
   // Sized so that the job outlives the schedule; the source paces itself.
   const recordsPerSecond = 2000;
   const records = Math.max(10_000, Math.ceil(((options.faults * (options.intervalMs + PLANNED_MS_PER_FAULT) + 8000) / 1000) * recordsPerSecond));
   const keys = 16;
-  const output = path.join(cluster.workDir, 'drill-output');
+  const output = target.outputDir;
   let job: DrillReport['job'] = null;
   let result: JobResult | null = null;
   let failure: DrillReport['failure'] = null;
   let step = 'submitting the job';
   try {
-    const client = await cluster.client();
-    await waitFor('a leader', () => cluster.leader(client), { timeoutMs: 30_000 });
+    const client = await target.client();
+    await waitFor('a leader', () => client.masterAddress, { timeoutMs: 30_000 });
     const jobId = await client.submitFile(path.join(distRoot, 'scripts', 'jobs', 'keyed-count.js'), {
       parallelism: 2,
       args: { records, keys, output, recordsPerSecond, checkpointMs: 250 },
     });
     job = { jobId, state: 'running', records, restarts: 0, attempt: 0 };
     log(`job ${jobId}: ${records} records over ${keys} keys, exactly-once file sink`);
-    const ctx: DrillContext = { cluster, client, jobId, leaseTtlMs: options.leaseTtlSeconds * 1000, log };
+    const ctx: FaultContext = { client, jobId, leaseTtlMs: options.leaseTtlSeconds * 1000, log };
     for (const [i, kind] of schedule.entries()) {
       step = `waiting for the job to run before fault ${i + 1}/${schedule.length} (${kind})`;
       await waitFor('the job to run and checkpoint', async () => {
@@ -107,7 +120,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       await waitFor('the interval', () => Date.now() - (outcomes.at(-1)?.at ?? 0) >= options.intervalMs, { timeoutMs: options.intervalMs + 1000, intervalMs: 50 });
       step = `fault ${i + 1}/${schedule.length} (${kind})`;
       log(`fault ${i + 1}/${schedule.length}: ${kind}`);
-      const outcome = await inject(kind, ctx);
+      const outcome = await target.inject(kind, ctx);
       outcomes.push(outcome);
       log(`  detected ${fmt(outcome.detectionMs)}, new leader ${fmt(outcome.newLeaderMs)}, running again ${fmt(outcome.runningAgainMs)}${outcome.note ? ` (${outcome.note})` : ''}`);
     }
@@ -121,13 +134,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     failure = { during: step, message: err instanceof Error ? err.message : String(err) };
     log(`drill failed during ${step}: ${failure.message}`);
   }
-  await cluster.stop({ keepWorkDir: true }).catch((err: Error) => {
+  await target.stop().catch((err: Error) => {
     failure ??= { during: 'stopping the cluster', message: err.message };
   });
   const problems = result ? checkExactlyOnce(output, records, keys) : [];
-  // From the complete log files: the in-memory buffers keep only each process's last lines.
-  const actions = cluster.masters.flatMap((m) => actionsFromLog(m.name, readLog(m.logFile)));
-  const leaderOverlaps = overlaps(actions);
+  const masterLogs = target.masterLogs();
+  const actions = masterLogs.logs.flatMap((m) => actionsFromLog(m.master, m.lines));
+  const leaderOverlaps = [...masterLogs.problems, ...overlaps(actions)];
   const finished = result?.state === 'finished';
   const ok = failure === null && finished && problems.length === 0 && leaderOverlaps.length === 0;
   const report: DrillReport = {
@@ -137,12 +150,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     exactlyOnce: { ok: result !== null && finished && problems.length === 0, problems: result ? problems : ['the job did not end'] },
     leaders: { ok: leaderOverlaps.length === 0, actions: actions.length, overlaps: leaderOverlaps },
     failure,
-    logsDir: ok ? null : cluster.logsDir,
+    logsDir: target.finish(ok),
     ok,
     durationMs: Date.now() - started,
   };
-  if (ok) rmSync(cluster.workDir, { recursive: true, force: true });
-  else log(`logs of every process kept in ${cluster.logsDir}`);
+  if (report.logsDir) log(`logs of every process kept in ${report.logsDir}`);
   writeFileSync(options.report, JSON.stringify(report, null, 2) + '\n');
   return report;
 }
@@ -154,6 +166,32 @@ function readLog(file: string | null): string[] {
   } catch {
     return [];
   }
+}
+
+/** The local HA cluster that `flinkish drill` starts: 3 etcd members, 3 Masters, TaskExecutors with 2 slots each. */
+async function localTarget(options: DrillOptions, log: (line: string) => void): Promise<DrillTarget> {
+  log('starting a local HA cluster: 3 etcd members, 3 Masters, ' + `${options.taskExecutors} TaskExecutors × 2 slots`);
+  const cluster = await startHaCluster({
+    etcdMembers: 3,
+    masters: 3,
+    taskExecutors: options.taskExecutors,
+    slots: 2,
+    env: { FLINKISH_LEASE_TTL_SECONDS: String(options.leaseTtlSeconds) },
+  });
+  return {
+    description: `local HA cluster in ${cluster.workDir}`,
+    client: () => cluster.client(),
+    outputDir: path.join(cluster.workDir, 'drill-output'),
+    inject: (kind, ctx) => inject(kind, { ...ctx, cluster }),
+    stop: () => cluster.stop({ keepWorkDir: true }),
+    // From the complete log files: the in-memory buffers keep only each process's last lines.
+    masterLogs: () => ({ logs: cluster.masters.map((m) => ({ master: m.name, lines: readLog(m.logFile) })), problems: [] }),
+    finish(passed) {
+      if (!passed) return cluster.logsDir;
+      rmSync(cluster.workDir, { recursive: true, force: true });
+      return null;
+    },
+  };
 }
 
 export function formatReport(report: DrillReport): string {

@@ -9,9 +9,12 @@ import type { ClusterClient } from '../../lib/client/cluster-client.js';
 import type { HaCluster } from '../support/local-ha.js';
 import type { Proc } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
+import { ErrorCode, RuntimeError } from '../../lib/errors.js';
 
 export const FaultKinds = ['leader-kill', 'leader-pause', 'te-kill', 'etcd-kill'] as const;
-export type FaultKind = (typeof FaultKinds)[number];
+/** Faults of links between hosts: only a drill across hosts can inject them (`drill --cluster`, agent-target.ts). */
+export const PartitionFaultKinds = ['partition-leader', 'partition-te', 'one-way-partition'] as const;
+export type FaultKind = (typeof FaultKinds)[number] | (typeof PartitionFaultKinds)[number];
 
 export interface FaultOutcome {
   kind: FaultKind;
@@ -23,15 +26,20 @@ export interface FaultOutcome {
   note?: string;
 }
 
-export interface DrillContext {
-  cluster: HaCluster;
+/** What every fault needs, whatever the cluster: a client, the job, the lease TTL, a progress log. */
+export interface FaultContext {
   client: ClusterClient;
   jobId: string;
   leaseTtlMs: number;
   log(line: string): void;
 }
 
-const DEADLINE = { timeoutMs: 60_000, intervalMs: 20 };
+export interface DrillContext extends FaultContext {
+  cluster: HaCluster;
+}
+
+/** How long a fault may take to be noticed and recovered from. */
+export const DEADLINE = { timeoutMs: 60_000, intervalMs: 20 };
 
 export async function inject(kind: FaultKind, ctx: DrillContext): Promise<FaultOutcome> {
   switch (kind) {
@@ -43,6 +51,10 @@ export async function inject(kind: FaultKind, ctx: DrillContext): Promise<FaultO
       return taskExecutorKill(ctx);
     case 'etcd-kill':
       return etcdKill(ctx);
+    case 'partition-leader':
+    case 'partition-te':
+    case 'one-way-partition':
+      throw new RuntimeError(ErrorCode.InvalidArgument, `${kind}: the local drill's processes share one host, there is no link to cut; drill a cluster across hosts (drill --cluster FILE)`);
   }
 }
 
@@ -108,7 +120,7 @@ async function etcdKill(ctx: DrillContext): Promise<FaultOutcome> {
 }
 
 /** Until every subtask runs again (in any attempt at or after `attempt`), or the job ended. */
-async function untilRunning(ctx: DrillContext, at: number, attempt: number): Promise<number | null> {
+export async function untilRunning(ctx: FaultContext, at: number, attempt: number): Promise<number | null> {
   const done = await waitFor('the job to run again', async () => {
     const d = await ctx.client.status(ctx.jobId);
     if (d.state === 'finished') return 'ended';

@@ -1,0 +1,127 @@
+/**
+ * `flinkish drill --cluster FILE` against a cluster that is already running on namespace hosts:
+ * h0 runs the etcd launcher and the drill (the test process reaches no host address); h1..h3
+ * an etcd member and a Master each; h4..h6 a TaskExecutor with 2 slots each; a `flinkish agent`
+ * on each of h1..h6. The test writes the cluster file from what the processes announced, runs
+ * the drill with one TaskExecutor kill, one leader kill and one TaskExecutor host cut off, and
+ * checks its report: every fault recovered, exactly-once output, no two leaders acting at once,
+ * and no partition rule left behind.
+ * Needs root, `ip` and `nft`: without them the `before` hook fails with the reason.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { etcdCredentialEnv } from '../../lib/ha/etcd-auth.js';
+import type { DrillReport } from '../../scripts/drill/drill.js';
+import type { FaultKind } from '../../scripts/drill/faults.js';
+import { pick, seededRandom } from '../../scripts/drill/random.js';
+import { startNetnsHaCluster, type NetnsHaCluster } from '../../scripts/support/netns-ha.js';
+import { distRoot, killAll, type Proc } from '../support/launcher.js';
+import { useNetnsHosts, type NetnsHost } from '../support/netns-hosts.js';
+
+const KINDS: FaultKind[] = ['te-kill', 'leader-kill', 'partition-te'];
+
+/** The first seed whose schedule of three faults injects each kind once (the drill's own PRNG). */
+function seedWithEachKindOnce(): number {
+  for (let seed = 1; ; seed++) {
+    const random = seededRandom(seed);
+    const schedule = KINDS.map(() => pick(random, KINDS));
+    if (new Set(schedule).size === KINDS.length) return seed;
+  }
+}
+
+describe('drill --cluster - a running cluster drilled through its hosts’ agents', function () {
+  this.timeout(180_000);
+  const hosts = useNetnsHosts(7);
+  let cluster: NetnsHaCluster | undefined;
+  const agents: Proc[] = [];
+
+  after(async function () {
+    this.timeout(30_000);
+    await cluster?.stop({ keepWorkDir: this.currentTest?.state === 'failed' });
+    await killAll();
+  });
+
+  it('injects a TaskExecutor kill, a leader kill and a TaskExecutor host cut through the agents, and the report says exactly once, one leader at a time', async () => {
+    const [control, m1, m2, m3, t1, t2, t3] = hosts.net.hosts as NetnsHost[];
+    cluster = await startNetnsHaCluster({
+      control: control!,
+      etcdHosts: [m1!, m2!, m3!],
+      masterHosts: [m1!, m2!, m3!],
+      taskExecutorHosts: [t1!, t2!, t3!],
+      slots: 2,
+      env: { FLINKISH_LEASE_TTL_SECONDS: '3', FLINKISH_METRICS_PORT: '-1' },
+    });
+    const clusterId = cluster.env['FLINKISH_CLUSTER_ID']!;
+    const secrets = { FLINKISH_SECRET: cluster.env['FLINKISH_SECRET']!, FLINKISH_CLIENT_SECRET: cluster.env['FLINKISH_CLIENT_SECRET']! };
+    const fileHosts = [];
+    for (const host of [m1!, m2!, m3!, t1!, t2!, t3!]) {
+      const agent = await host.launch('scripts/cli.js', { args: ['agent', '--host', host.address, '--port', '0'], env: { FLINKISH_SECRET: secrets.FLINKISH_SECRET, FLINKISH_CLUSTER_ID: clusterId }, name: 'agent' });
+      agents.push(agent);
+      const masters = cluster.masters.filter((m) => cluster!.hostOf(m) === host);
+      const taskExecutors = cluster.taskExecutors.filter((t) => cluster!.hostOf(t) === host);
+      const etcd = cluster.etcd.endpoints.filter((u) => new URL(u).hostname === host.address);
+      fileHosts.push({
+        name: host.name,
+        agent: String(agent.ready['node']),
+        processes: [
+          ...masters.map((m) => ({ role: 'master', address: String(m.ready['node']), logFile: m.logFile })),
+          ...taskExecutors.map((t) => ({ role: 'taskexecutor', id: String(t.ready['taskExecutorId']), address: String(t.ready['node']) })),
+          ...etcd.map((u) => ({ role: 'etcd', address: new URL(u).host })),
+        ],
+      });
+    }
+    const file = path.join(cluster.workDir, 'drill-cluster.json');
+    writeFileSync(file, JSON.stringify({ cluster: { clusterId, etcdEndpoints: cluster.etcd.endpoints, leaseTtlSeconds: 3 }, outputDir: cluster.workDir, hosts: fileHosts }, null, 2));
+
+    const reportFile = path.join(cluster.workDir, 'drill-report.json');
+    const drill = await control!.launch('scripts/cli.js', {
+      args: ['drill', '--cluster', file, '--kinds', KINDS.join(','), '--faults', '3', '--seed', String(seedWithEachKindOnce()), '--interval-ms', '500', '--report', reportFile],
+      // Only the secrets and etcd's credentials: which cluster, and where, is the file's to say.
+      env: { ...secrets, ...etcdCredentialEnv(cluster.etcd) },
+      readyWhen: (line) => line.startsWith('drill: seed'),
+      readyTimeoutMs: 30_000,
+      name: 'drill',
+    });
+    await drill.waitForExit(150_000);
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as DrillReport;
+    const context = `\n${drill.tail(40)}\nlogs in ${cluster.logsDir}`;
+    assert.equal(report.failure, null, `${JSON.stringify(report.failure)}${context}`);
+    assert.deepEqual([...report.faults.map((f) => f.kind)].sort(), [...KINDS].sort());
+    for (const fault of report.faults) assert.notEqual(fault.runningAgainMs, null, `${fault.kind}: the job ran again${context}`);
+    assert.ok(report.faults.find((f) => f.kind === 'leader-kill')!.newLeaderMs! > 0);
+    assert.ok(report.exactlyOnce.ok, `${report.exactlyOnce.problems.join('\n')}${context}`);
+    assert.ok(report.leaders.ok, `${report.leaders.overlaps.join('\n')}${context}`);
+    assert.ok(report.leaders.actions > 0, 'the audit saw fenced actions');
+    assert.equal(report.job!.state, 'finished');
+    assert.ok(report.ok);
+    assert.equal(drill.exitCode, 0, context);
+    // For the record (speed is the bench's to judge): what each fault cost.
+    for (const f of report.faults) console.log(`      ${f.kind} (${f.target}): detected ${f.detectionMs} ms, new leader ${f.newLeaderMs ?? '-'} ms, running again ${f.runningAgainMs} ms`);
+    // The drill healed what it cut: no agent holds a rule.
+    for (const host of [m1!, m2!, m3!, t1!, t2!, t3!]) {
+      for (const set of ['from4', 'to4']) assert.doesNotMatch(await host.exec('nft', ['list', 'set', 'inet', 'flinkish_agent', set]), /elements/, `${host.name} ${set}`);
+    }
+  });
+
+  it('refuses a cluster file that does not describe a cluster, and faults its agents cannot inject, before touching anything', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'drill-cluster-'));
+    try {
+      const bad = path.join(dir, 'bad-cluster.json');
+      writeFileSync(bad, JSON.stringify({ cluster: { clusterId: 'x', etcdEndpoints: ['http://198.18.0.2:2379'] }, outputDir: dir, hosts: [{ name: 'a', agent: '198.18.0.2', processes: [] }] }));
+      const run = (args: string[]) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          execFile(process.execPath, [path.join(distRoot, 'scripts', 'cli.js'), ...args], { cwd: dir, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+        });
+      const invalid = await run(['drill', '--cluster', bad]);
+      assert.equal(invalid.code, 1);
+      assert.match(invalid.stderr, /DRILL_CLUSTER_FILE_INVALID.*hosts\[0\]\.agent: must be host:port/);
+      assert.match((await run(['drill', '--cluster', bad, '--kinds', 'etcd-kill'])).stderr, /INVALID_ARGUMENT.*etcd-kill: not available with --cluster/);
+      assert.match((await run(['drill', '--kinds', 'partition-te'])).stderr, /INVALID_ARGUMENT.*partition-te: a local cluster has no links/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
