@@ -3,8 +3,10 @@
  * h0 runs the etcd launcher and the drill (the test process reaches no host address); h1..h3
  * an etcd member and a Master each; h4..h6 a TaskExecutor with 2 slots each; a `flinkish agent`
  * on each of h1..h6. The test writes the cluster file from what the processes announced, runs
- * the drill with one TaskExecutor kill, one leader kill and one TaskExecutor host cut off, and
- * checks its report: every fault recovered, exactly-once output, no two leaders acting at once,
+ * the drill with each kind the agents offer once (a TaskExecutor and a leader killed, a leader
+ * paused, a leader's and a TaskExecutor's host cut off, a one-way cut leader → TaskExecutor;
+ * the agents start nothing, so 3 Masters and 3 × 2 slots leave room for every kill), and checks
+ * its report: every fault recovered, exactly-once output, no two leaders acting at once,
  * and no partition rule left behind.
  * Needs root, `ip` and `nft`: without them the `before` hook fails with the reason.
  */
@@ -16,14 +18,15 @@ import path from 'node:path';
 import { etcdCredentialEnv } from '../../lib/ha/etcd-auth.js';
 import type { DrillReport } from '../../scripts/drill/drill.js';
 import type { FaultKind } from '../../scripts/drill/faults.js';
+import { AgentFaultKinds } from '../../scripts/drill/agent-target.js';
 import { pick, seededRandom } from '../../scripts/drill/random.js';
 import { startNetnsHaCluster, type NetnsHaCluster } from '../../scripts/support/netns-ha.js';
 import { distRoot, killAll, type Proc } from '../support/launcher.js';
 import { useNetnsHosts, type NetnsHost } from '../support/netns-hosts.js';
 
-const KINDS: FaultKind[] = ['te-kill', 'leader-kill', 'partition-te'];
+const KINDS: FaultKind[] = [...AgentFaultKinds];
 
-/** The first seed whose schedule of three faults injects each kind once (the drill's own PRNG). */
+/** The first seed whose schedule of one fault per kind injects each kind once (the drill's own PRNG). */
 function seedWithEachKindOnce(): number {
   for (let seed = 1; ; seed++) {
     const random = seededRandom(seed);
@@ -44,7 +47,7 @@ describe('drill --cluster - a running cluster drilled through its hosts’ agent
     await killAll();
   });
 
-  it('injects a TaskExecutor kill, a leader kill and a TaskExecutor host cut through the agents, and the report says exactly once, one leader at a time', async () => {
+  it('injects each fault kind once through the agents (kills, a pause, host cuts, a one-way cut), and the report says exactly once, one leader at a time', async () => {
     const [control, m1, m2, m3, t1, t2, t3] = hosts.net.hosts as NetnsHost[];
     cluster = await startNetnsHaCluster({
       control: control!,
@@ -78,7 +81,7 @@ describe('drill --cluster - a running cluster drilled through its hosts’ agent
 
     const reportFile = path.join(cluster.workDir, 'drill-report.json');
     const drill = await control!.launch('scripts/cli.js', {
-      args: ['drill', '--cluster', file, '--kinds', KINDS.join(','), '--faults', '3', '--seed', String(seedWithEachKindOnce()), '--interval-ms', '500', '--report', reportFile],
+      args: ['drill', '--cluster', file, '--kinds', KINDS.join(','), '--faults', String(KINDS.length), '--seed', String(seedWithEachKindOnce()), '--interval-ms', '500', '--report', reportFile],
       // Only the secrets and etcd's credentials: which cluster, and where, is the file's to say.
       env: { ...secrets, ...etcdCredentialEnv(cluster.etcd) },
       readyWhen: (line) => line.startsWith('drill: seed'),
