@@ -302,7 +302,7 @@ program
   .description("run the fault agent of this host, through which `drill --cluster` signals this host's flinkish processes and cuts its links (needs root and nftables)")
   .option('--host <host>', 'address to bind (a wildcard such as 0.0.0.0 needs --advertised-host)')
   .option('--advertised-host <host>', 'address the drill dials (default: --host)')
-  .option('--port <port>', `port (0: any free port; default ${AGENT_DEFAULT_PORT})`, port, AGENT_DEFAULT_PORT)
+  .option('--port <port>', 'port (0: any free port)', port, AGENT_DEFAULT_PORT)
   .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish --cluster-id prod agent --host 10.0.0.2   # the cluster\'s node secret and id; one agent per host')
   .action(async (o: { host?: string; advertisedHost?: string; port: number }) => {
     const c = config({ host: o.host, advertisedHost: o.advertisedHost });

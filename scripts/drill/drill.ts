@@ -4,7 +4,9 @@
  * schedule of faults, measure each, and check at the end that the output is exactly once and
  * that no two leaders acted in the same period (from the audit of fenced actions in the
  * Masters' logs). Prints a table and writes a JSON report, also when the drill fails (then
- * the cluster's directory, with every process's log, is kept).
+ * the cluster's directory, with every process's log, is kept). The cluster is a {@link DrillTarget}:
+ * the local one started here, or one already running whose faults go through its hosts' agents
+ * (agent-target.ts, `drill --cluster FILE`).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,7 +48,7 @@ export interface DrillTarget {
   stop(): Promise<void>;
   /** Each Master's complete log, for the audit; a problem for a Master whose log cannot be read (then the audit is not ok). */
   masterLogs(): { logs: Array<{ master: string; lines: string[] }>; problems: string[] };
-  /** After the verdict: remove what a passed drill leaves; resolves with where the logs are kept (null: nowhere of the drill's). */
+  /** After the verdict: remove what a passed drill leaves; returns where the logs are kept (null: nowhere of the drill's). */
   finish(passed: boolean): string | null;
 }
 
