@@ -105,8 +105,9 @@ export async function agentTarget(file: ClusterFile, options: AgentTargetOptions
 
   async function signal(target: Located, sig: AgentSignal): Promise<AgentProcess> {
     const proc = await processOf(target);
-    await agentOf(target.host).signal(proc, sig);
+    // Recorded before it is sent: an interrupted drill resumes it whether or not the reply came.
     if (sig === 'SIGSTOP') paused.set(target.entry.address, { host: target.host, proc });
+    await agentOf(target.host).signal(proc, sig);
     if (sig === 'SIGCONT') paused.delete(target.entry.address);
     return proc;
   }
@@ -130,16 +131,25 @@ export async function agentTarget(file: ClusterFile, options: AgentTargetOptions
       return now && now !== old ? now : undefined;
     }, DEADLINE);
 
+  /** Set once the drill restores the cluster: no cut may be installed after that. */
+  let restoring = false;
+  /** The cut being installed, which a restore waits for before it heals. */
+  let cutting: Promise<void> = Promise.resolve();
+
   /** Cut every host of `from` off from every host of `to` (and back unless `oneWay`). */
-  async function cut(from: ClusterFileHost[], to: ClusterFileHost[], oneWay: boolean): Promise<void> {
+  function cut(from: ClusterFileHost[], to: ClusterFileHost[], oneWay: boolean): Promise<void> {
     cutsInForce = true;
-    for (const a of from) {
-      for (const b of to) {
-        if (a === b) continue;
-        await agentOf(b).partition(a.address, 'from', PARTITION_EXPIRY_MS);
-        if (!oneWay) await agentOf(a).partition(b.address, 'from', PARTITION_EXPIRY_MS);
+    cutting = (async () => {
+      for (const a of from) {
+        for (const b of to) {
+          if (a === b) continue;
+          if (restoring) return;
+          await agentOf(b).partition(a.address, 'from', PARTITION_EXPIRY_MS);
+          if (!oneWay && !restoring) await agentOf(a).partition(b.address, 'from', PARTITION_EXPIRY_MS);
+        }
       }
-    }
+    })();
+    return cutting;
   }
 
   async function healAll(): Promise<void> {
@@ -148,6 +158,27 @@ export async function agentTarget(file: ClusterFile, options: AgentTargetOptions
   }
 
   const others = (host: ClusterFileHost) => file.hosts.filter((h) => h !== host);
+
+  /** Leave the cluster as whole as the drill can: nothing paused, nothing cut. Resolves with what failed. */
+  async function restore(): Promise<string[]> {
+    restoring = true;
+    await cutting.catch(() => undefined);
+    const problems: string[] = [];
+    for (const { host, proc } of paused.values()) await agentOf(host).signal(proc, 'SIGCONT').catch((err: Error) => problems.push(err.message));
+    paused.clear();
+    if (cutsInForce) await healAll().catch((err: Error) => problems.push(err.message));
+    return problems;
+  }
+
+  // An interrupted drill (Ctrl-C, a supervisor's SIGTERM) heals and resumes before it exits.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    options.log(`${signal}: healing every cut and resuming every paused process before exiting`);
+    void restore().then((problems) => {
+      for (const problem of problems) options.log(`could not restore: ${problem}`);
+      process.exit(problems.length > 0 ? 1 : 130);
+    });
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
 
   /** A TaskExecutor of the file that runs a subtask of the job now. */
   async function busyTaskExecutor(ctx: FaultContext): Promise<{ te: Located<Extract<ClusterFileProcess, { role: 'taskexecutor' }>>; attempt: number }> {
@@ -275,14 +306,11 @@ export async function agentTarget(file: ClusterFile, options: AgentTargetOptions
       }
     },
     async stop() {
-      // Leave the cluster as whole as the drill can: nothing paused, nothing cut.
-      const problems: string[] = [];
-      for (const { host, proc } of paused.values()) await agentOf(host).signal(proc, 'SIGCONT').catch((err: Error) => problems.push(err.message));
-      paused.clear();
-      if (cutsInForce) await healAll().catch((err: Error) => problems.push(err.message));
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      const problems = await restore();
       await client.close().catch(() => undefined);
       closeAll();
-      if (problems.length > 0) throw new RuntimeError(DrillErrorCode.ProcessNotFound, `could not restore the cluster: ${problems.join('; ')}`);
+      if (problems.length > 0) throw new RuntimeError(DrillErrorCode.RestoreFailed, `could not restore the cluster: ${problems.join('; ')}`);
     },
     masterLogs() {
       const logs: Array<{ master: string; lines: string[] }> = [];

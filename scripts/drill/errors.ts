@@ -10,6 +10,8 @@ export const DrillErrorCode = {
   FaultUnavailable: 'DRILL_FAULT_UNAVAILABLE',
   /** A process the cluster file lists (or the cluster names) that its host's agent does not find. */
   ProcessNotFound: 'DRILL_PROCESS_NOT_FOUND',
+  /** At its end (or interrupted), the drill could not heal a cut or resume a paused process. */
+  RestoreFailed: 'DRILL_RESTORE_FAILED',
 } as const;
 export type DrillErrorCode = (typeof DrillErrorCode)[keyof typeof DrillErrorCode];
 

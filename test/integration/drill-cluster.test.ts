@@ -20,6 +20,7 @@ import { pick, seededRandom } from '../../scripts/drill/random.js';
 import { startNetnsHaCluster, type NetnsHaCluster } from '../../scripts/support/netns-ha.js';
 import { distRoot, killAll, type Proc } from '../support/launcher.js';
 import { useNetnsHosts, type NetnsHost } from '../support/netns-hosts.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * A TaskExecutor kill, a leader kill, a leader pause and the leader's host cut off. Not here,
@@ -70,25 +71,34 @@ describe('drill --cluster - a running cluster drilled through its hosts’ agent
     });
     const clusterId = cluster.env['FLINKISH_CLUSTER_ID']!;
     const secrets = { FLINKISH_SECRET: cluster.env['FLINKISH_SECRET']!, FLINKISH_CLIENT_SECRET: cluster.env['FLINKISH_CLIENT_SECRET']! };
-    const fileHosts = [];
-    for (const host of [m1!, m2!, m3!, t1!, t2!, t3!]) {
-      const agent = await host.launch('scripts/cli.js', { args: ['agent', '--host', host.address, '--port', '0'], env: { FLINKISH_SECRET: secrets.FLINKISH_SECRET, FLINKISH_CLUSTER_ID: clusterId }, name: 'agent' });
-      agents.push(agent);
-      const masters = cluster.masters.filter((m) => cluster!.hostOf(m) === host);
-      const taskExecutors = cluster.taskExecutors.filter((t) => cluster!.hostOf(t) === host);
-      const etcd = cluster.etcd.endpoints.filter((u) => new URL(u).hostname === host.address);
-      fileHosts.push({
-        name: host.name,
-        agent: String(agent.ready['node']),
-        processes: [
-          ...masters.map((m) => ({ role: 'master', address: String(m.ready['node']), logFile: m.logFile })),
-          ...taskExecutors.map((t) => ({ role: 'taskexecutor', id: String(t.ready['taskExecutorId']), address: String(t.ready['node']) })),
-          ...etcd.map((u) => ({ role: 'etcd', address: new URL(u).host })),
-        ],
-      });
+    const agentHosts = [m1!, m2!, m3!, t1!, t2!, t3!];
+    for (const host of agentHosts) {
+      agents.push(await host.launch('scripts/cli.js', { args: ['agent', '--host', host.address, '--port', '0'], env: { FLINKISH_SECRET: secrets.FLINKISH_SECRET, FLINKISH_CLUSTER_ID: clusterId }, name: 'agent' }));
     }
-    const file = path.join(cluster.workDir, 'drill-cluster.json');
-    writeFileSync(file, JSON.stringify({ cluster: { clusterId, etcdEndpoints: cluster.etcd.endpoints, leaseTtlSeconds: 3 }, outputDir: cluster.workDir, hosts: fileHosts }, null, 2));
+    /** The cluster file of the processes running now (those the drill killed are gone). */
+    const writeClusterFile = (name: string): string => {
+      const c = cluster!;
+      const hostsOfFile = agentHosts.map((host, i) => ({
+        name: host.name,
+        agent: String(agents[i]!.ready['node']),
+        processes: [
+          ...c.masters.filter((m) => m.running && c.hostOf(m) === host).map((m) => ({ role: 'master', address: String(m.ready['node']), logFile: m.logFile })),
+          ...c.taskExecutors.filter((t) => t.running && c.hostOf(t) === host).map((t) => ({ role: 'taskexecutor', id: String(t.ready['taskExecutorId']), address: String(t.ready['node']) })),
+          ...c.etcd.endpoints.filter((u) => new URL(u).hostname === host.address).map((u) => ({ role: 'etcd', address: new URL(u).host })),
+        ],
+      }));
+      const file = path.join(c.workDir, name);
+      writeFileSync(file, JSON.stringify({ cluster: { clusterId, etcdEndpoints: c.etcd.endpoints, leaseTtlSeconds: 3 }, outputDir: c.workDir, hosts: hostsOfFile }, null, 2));
+      return file;
+    };
+    const file = writeClusterFile('drill-cluster.json');
+    /** Whether any agent holds a partition rule now. */
+    const anyRule = async (): Promise<boolean> => {
+      for (const host of agentHosts) {
+        for (const set of ['from4', 'to4']) if ((await host.exec('nft', ['list', 'set', 'inet', 'flinkish_agent', set])).includes('elements')) return true;
+      }
+      return false;
+    };
 
     const reportFile = path.join(cluster.workDir, 'drill-report.json');
     const drill = await control!.launch('scripts/cli.js', {
@@ -116,10 +126,7 @@ describe('drill --cluster - a running cluster drilled through its hosts’ agent
     assert.equal(drill.exitCode, 0, context);
     // For the record (speed is the bench's to judge): what each fault cost.
     for (const f of report.faults) console.log(`      ${f.kind} (${f.target}): detected ${f.detectionMs} ms, new leader ${f.newLeaderMs ?? '-'} ms, running again ${f.runningAgainMs} ms`);
-    // The drill healed what it cut: no agent holds a rule.
-    for (const host of [m1!, m2!, m3!, t1!, t2!, t3!]) {
-      for (const set of ['from4', 'to4']) assert.doesNotMatch(await host.exec('nft', ['list', 'set', 'inet', 'flinkish_agent', set]), /elements/, `${host.name} ${set}`);
-    }
+    assert.equal(await anyRule(), false, 'the drill healed what it cut');
 
     // Operator errors come before any fault, naming what is wrong: the same file again (the
     // Master and TaskExecutor it killed are gone: the agents start nothing), and a wrong secret.
@@ -128,6 +135,20 @@ describe('drill --cluster - a running cluster drilled through its hosts’ agent
     const killed = report.faults.filter((f) => f.kind === 'leader-kill' || f.kind === 'te-kill').map((f) => f.target.split(' ')[0]!);
     await assert.rejects(drillAgain(secrets.FLINKISH_SECRET), (err: Error) => /DRILL_CLUSTER_FILE_INVALID.*its agent lists no flinkish process listening on/.test(err.message) && killed.some((t) => err.message.includes(t) || err.message.includes('listening on')));
     await assert.rejects(drillAgain('not-the-node-secret-0123456789'), /AUTH_FAILED.*node secret/);
+
+    // Interrupted while the leader's host is cut off, the drill heals before it exits.
+    const interrupted = await control!.launch('scripts/cli.js', {
+      args: ['drill', '--cluster', writeClusterFile('drill-cluster-live.json'), '--kinds', 'partition-leader', '--faults', '1', '--interval-ms', '500', '--report', path.join(cluster.workDir, 'interrupted.json')],
+      env: { ...secrets, ...etcdCredentialEnv(cluster.etcd) },
+      readyWhen: (line) => line.startsWith('fault 1/1: partition-leader'),
+      readyTimeoutMs: 60_000,
+      name: 'interrupted drill',
+    });
+    await waitFor('the cut installed', () => anyRule(), { timeoutMs: 15_000 });
+    interrupted.kill('SIGINT');
+    await interrupted.waitForExit(20_000);
+    assert.equal(interrupted.exitCode, 130, interrupted.tail());
+    assert.equal(await anyRule(), false, 'healed on SIGINT');
   });
 
   it('refuses a cluster file that does not describe a cluster, and faults its agents cannot inject, before touching anything', async () => {
