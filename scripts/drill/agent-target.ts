@@ -23,7 +23,7 @@ import type { DrillTarget } from './drill.js';
 import { ClusterFileError, DrillErrorCode } from './errors.js';
 import type { ClusterFile, ClusterFileHost, ClusterFileProcess } from './cluster-file.js';
 import { DEADLINE, untilRunning, type FaultContext, type FaultKind, type FaultOutcome } from './faults.js';
-import { RuntimeError } from '../../lib/errors.js';
+import { ErrorCode, RuntimeError } from '../../lib/errors.js';
 
 /** The faults a drill through agents injects. */
 export const AgentFaultKinds = ['leader-kill', 'leader-pause', 'te-kill', 'partition-leader', 'partition-te', 'one-way-partition'] as const satisfies readonly FaultKind[];
@@ -66,7 +66,7 @@ export async function agentTarget(file: ClusterFile, options: AgentTargetOptions
   try {
     for (const host of file.hosts) {
       agents.set(host, await AgentClient.connect(host.agent, { clusterId: options.clusterId, secret: options.secret }).catch((err: Error) => {
-        throw new RuntimeError((err as RuntimeError).code ?? DrillErrorCode.ProcessNotFound, `host ${host.name}: ${err.message}`, { cause: err });
+        throw new RuntimeError((err as RuntimeError).code ?? ErrorCode.PeerUnreachable, `host ${host.name}: ${err.message}`, { cause: err });
       }));
     }
     for (const host of file.hosts) {
@@ -87,9 +87,12 @@ export async function agentTarget(file: ClusterFile, options: AgentTargetOptions
     throw err;
   }
 
-  const client = await options.connectClient();
+  const client = await options.connectClient().catch((err: unknown) => {
+    closeAll();
+    throw err;
+  });
   const outputDir = path.join(file.outputDir, options.runName);
-  /** Processes left SIGSTOPped by a fault that failed midway, and whether any rule may be in force. */
+  /** Processes the drill SIGSTOPped and has not resumed yet, and whether any rule may be in force. */
   const paused = new Map<string, { host: ClusterFileHost; proc: AgentProcess }>();
   let cutsInForce = false;
 
