@@ -4,8 +4,8 @@
  *   leads; for a TaskExecutor: the job left `running`; etcd: not applicable);
  * - new leader: until another Master leads (leader faults only);
  * - running again: until every subtask of the job runs again.
- * The faults of links and hosts (`drill --hosts N`) are in host-faults.ts; both act only through
- * the {@link DrillTarget}.
+ * The faults of links and hosts (`drill --hosts N`, `drill --cluster FILE`) are in host-faults.ts;
+ * both act only through the {@link DrillTarget}, whatever it is.
  */
 import { waitFor } from '../support/wait.js';
 import { busyTaskExecutor, DEADLINE, loggedAfter, newLeader, untilRunning } from './fault-steps.js';
@@ -14,7 +14,7 @@ import type { DrillCapability, DrillClient, DrillProcess, DrillTarget } from './
 
 /** Faults any cluster takes (the local drill's). */
 export const FaultKinds = ['leader-kill', 'leader-pause', 'te-kill', 'etcd-kill'] as const;
-/** Faults only a cluster on several hosts takes (`drill --hosts N`); see host-faults.ts. */
+/** Faults only a cluster on several hosts takes (`drill --hosts N`, `--cluster FILE`); see host-faults.ts. */
 export const HostFaultKinds = ['partition-leader', 'partition-te', 'partition-etcd-member', 'one-way-partition', 'host-kill'] as const;
 export const AllFaultKinds = [...FaultKinds, ...HostFaultKinds] as const;
 export type FaultKind = (typeof AllFaultKinds)[number];

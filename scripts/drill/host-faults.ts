@@ -1,6 +1,6 @@
 /**
- * The faults only a cluster on several hosts has (`drill --hosts N`), through the target's
- * {@link DrillHosts}. Each ends healed (or with the host revived and its processes replaced), so
+ * The faults only a cluster on several hosts has (`drill --hosts N`, `drill --cluster FILE`),
+ * through the target's {@link DrillHosts}. Each ends healed (or with the host revived and its processes replaced), so
  * that the next fault starts from a whole cluster:
  *
  * - partition-leader: the leader's host cut off from every other host until the majority elected

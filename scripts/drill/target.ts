@@ -69,7 +69,7 @@ export interface MasterLog {
   lines: string[];
 }
 
-/** What a target can do beyond signals and partitions-free basics; each fault kind needs some (faults.ts). */
+/** What a target can do beyond what every target does (a client, signals, its processes' output); each fault kind needs some (faults.ts `FaultNeeds`). */
 export type DrillCapability =
   /** Start a replacement process (startLike). */
   | 'start'

@@ -4,8 +4,9 @@
  * an etcd member and a Master each; h4..h6 a TaskExecutor with 2 slots each; a `flinkish agent`
  * on each of h1..h6. The test writes the cluster file from what the processes announced, runs
  * the drill with each kind below once (the agents start nothing, so 3 Masters and 3 × 2 slots
- * leave room for every kill), and checks its report: every fault recovered, exactly-once output, no two leaders acting at once,
- * and no partition rule left behind.
+ * leave room for every kill), and checks its report: every fault recovered, exactly-once output,
+ * no two leaders acting at once, each fault's time without a leader and longest output gap, and
+ * no partition rule left behind.
  * Needs root, `ip` and `nft`: without them the `before` hook fails with the reason.
  */
 import assert from 'node:assert/strict';
@@ -24,9 +25,10 @@ import { waitFor } from '../support/wait.js';
 
 /**
  * A TaskExecutor kill, a leader kill, a leader pause, the leader's host cut off, a busy
- * TaskExecutor's host cut off, and the leader's host's traffic to a busy TaskExecutor's dropped.
+ * TaskExecutor's host cut off, an etcd member's host cut off, and the leader's host's traffic
+ * to a busy TaskExecutor's dropped.
  */
-const KINDS: FaultKind[] = ['te-kill', 'leader-kill', 'leader-pause', 'partition-leader', 'partition-te', 'one-way-partition'];
+const KINDS: FaultKind[] = ['te-kill', 'leader-kill', 'leader-pause', 'partition-leader', 'partition-te', 'partition-etcd-member', 'one-way-partition'];
 
 /** The first seed whose schedule of one fault per kind injects each kind once (the drill's own PRNG). */
 function seedWithEachKindOnce(): number {
