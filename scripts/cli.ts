@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ErrorCode, RuntimeError } from '../lib/errors.js';
-import { loadConfig, type ClusterConfig } from '../lib/config.js';
-import { ClusterClient } from '../lib/client/cluster-client.js';
+import { loadConfig, requireSecret, type ClusterConfig } from '../lib/config.js';
+import { ClusterClient, type ClientOptions } from '../lib/client/cluster-client.js';
 import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
 import { isUrlLocation } from '../lib/storage/location.js';
@@ -19,7 +19,10 @@ import { readClusterState, startLocalCluster, stopLocalCluster } from './local-c
 import { printProgress, printResult } from './progress.js';
 import { drillDefaults, formatReport, runDrill } from './drill/drill.js';
 import { AllFaultKinds, type FaultKind } from './drill/faults.js';
-import { defaultKinds } from './drill/options.js';
+import { defaultKinds, validateDrillOptions } from './drill/options.js';
+import { agentTarget } from './drill/agent-target.js';
+import { clusterConfigValues, readClusterFile } from './drill/cluster-file.js';
+import { Agent, AGENT_DEFAULT_PORT } from './agent/agent.js';
 import { followLogs, readLogs, selectProcesses } from './ops/logs.js';
 import { pauseUnlessAborted } from './support/wait.js';
 import { renderTopLine, renderTopScreen, topFrame, type TopPoll } from './ops/top.js';
@@ -112,10 +115,9 @@ function clientCredentials(c: ClusterConfig): { clusterId: string; clientSecret:
   return { clusterId: c.clusterId, clientSecret: c.clientSecret };
 }
 
-async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Promise<T>): Promise<T> {
-  const c = config({}, true);
+function connectClient(c: ClusterConfig, extra: Partial<ClientOptions> = {}): Promise<ClusterClient> {
   const g = program.opts<GlobalOptions>();
-  const client = await ClusterClient.connect({
+  return ClusterClient.connect({
     masterAddress: c.masterAddress,
     etcdEndpoints: c.etcdEndpoints,
     etcdCredentials: etcdCredentialsOf(c),
@@ -124,7 +126,13 @@ async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Pr
     firstLeaderTimeoutMs: g.connectTimeoutMs ?? 10_000,
     // One clear error line for the operator; --log-level warn (or LOG_LEVEL) shows the retries.
     logger: createLogger({ name: 'client', level: g.logLevel ?? process.env['LOG_LEVEL'] ?? 'error' }),
+    ...extra,
   });
+}
+
+async function withClient<T>(fn: (client: ClusterClient, c: ClusterConfig) => Promise<T>): Promise<T> {
+  const c = config({}, true);
+  const client = await connectClient(c);
   try {
     return await fn(client, c);
   } finally {
@@ -351,6 +359,27 @@ function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
 
+program
+  .command('agent')
+  .description("run the fault agent of this host, through which `drill --cluster` signals this host's flinkish processes and cuts its links (needs root and nftables)")
+  .option('--host <host>', 'address to bind (a wildcard such as 0.0.0.0 needs --advertised-host)')
+  .option('--advertised-host <host>', 'address the drill dials (default: --host)')
+  .option('--port <port>', 'port (0: any free port)', port, AGENT_DEFAULT_PORT)
+  .addHelpText('after', '\nExample:\n  FLINKISH_SECRET=... flinkish --cluster-id prod agent --host 10.0.0.2   # the cluster\'s node secret and id; one agent per host')
+  .action(async (o: { host?: string; advertisedHost?: string; port: number }) => {
+    const c = config({ host: o.host, advertisedHost: o.advertisedHost });
+    const agent = await Agent.start({
+      clusterId: c.clusterId,
+      secret: requireSecret(c),
+      host: c.host,
+      advertisedHost: c.advertisedHost,
+      port: o.port,
+      log: createLogger({ name: 'agent', level: c.logLevel }),
+    });
+    onSignals(() => agent.stop());
+    ready('agent', { node: agent.address });
+  });
+
 function faultKinds(value: string): FaultKind[] {
   const kinds = value.split(',').map((k) => k.trim());
   for (const kind of kinds) {
@@ -361,30 +390,55 @@ function faultKinds(value: string): FaultKind[] {
 
 program
   .command('drill')
-  .description('a failover drill: an HA cluster (local, or across namespace hosts with --hosts), a stateful job, a seeded schedule of faults, and an exactly-once check')
+  .description('a failover drill: a stateful job, a seeded schedule of faults, and an exactly-once check, on an HA cluster it starts (locally, or across namespace hosts with --hosts) or (--cluster) one already running')
+  .option('--cluster <file>', "drill a running cluster: JSON listing its hosts, their `flinkish agent`s and processes (see README); the node secret from FLINKISH_SECRET or --secret")
   .option('--faults <n>', 'number of faults to inject', positiveInt, drillDefaults.faults)
   .option('--kinds <list>', `fault kinds, comma separated (${AllFaultKinds.join(', ')}; default: every kind the cluster takes)`, faultKinds)
   .option('--hosts <n>', 'run the cluster across N network-namespace hosts (root; at least 7): adds partition and host-kill faults', positiveInt)
   .option('--seed <n>', 'random seed of the schedule', positiveInt, drillDefaults.seed)
   .option('--interval-ms <ms>', 'least time between faults', positiveInt, drillDefaults.intervalMs)
-  .option('--lease-ttl <s>', 'leader lease TTL in seconds', positiveInt, drillDefaults.leaseTtlSeconds)
-  .option('--task-executors <n>', 'TaskExecutors (one more than the job needs is a spare)', positiveInt, drillDefaults.taskExecutors)
+  .option('--lease-ttl <s>', "leader lease TTL in seconds (--cluster: the cluster's, unless its file gives leaseTtlSeconds)", positiveInt, drillDefaults.leaseTtlSeconds)
+  .option('--task-executors <n>', 'TaskExecutors of the local cluster (one more than the job needs is a spare)', positiveInt, drillDefaults.taskExecutors)
   .option('--report <file>', 'JSON report', drillDefaults.report)
   .addHelpText(
     'after',
-    '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json\n  sudo flinkish drill --hosts 7 --kinds partition-leader,partition-te,host-kill',
+    '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json\n  sudo flinkish drill --hosts 7 --kinds partition-leader,partition-te,host-kill\n  FLINKISH_SECRET=... FLINKISH_CLIENT_SECRET=... flinkish drill --cluster hosts.json --kinds te-kill,leader-kill,partition-te --faults 3',
   )
-  .action(async (o: { faults: number; kinds?: FaultKind[]; hosts?: number; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
+  .action(async (o: { cluster?: string; faults: number; kinds?: FaultKind[]; hosts?: number; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
+    const log = (line: string) => console.error(line);
+    const kinds = o.kinds ?? defaultKinds(o.hosts, o.cluster !== undefined);
+    let leaseTtlSeconds = o.leaseTtl;
+    let cluster: Parameters<typeof runDrill>[0]['cluster'];
+    if (o.cluster) {
+      // The kinds before the file: a fault the agents cannot inject is refused before anything is read or dialed.
+      validateDrillOptions({ kinds, cluster: true, hosts: o.hosts, taskExecutors: o.taskExecutors });
+      const file = readClusterFile(o.cluster);
+      const c = config(clusterConfigValues(file));
+      const secret = requireSecret(c);
+      leaseTtlSeconds = file.cluster.leaseTtlSeconds ?? leaseTtlSeconds;
+      cluster = {
+        start: () =>
+          agentTarget(file, {
+            clusterId: c.clusterId,
+            secret,
+            // Short requests: a cut or paused leader must not hold a status call for long.
+            connectClient: () => connectClient(c, { requestTimeoutMs: 2000, failoverTimeoutMs: 60_000, firstLeaderTimeoutMs: 30_000 }),
+            runName: `drill-${o.seed}-${Date.now()}`,
+            log,
+          }),
+      };
+    }
     const report = await runDrill({
       faults: o.faults,
-      kinds: o.kinds ?? defaultKinds(o.hosts),
+      kinds,
       ...(o.hosts === undefined ? {} : { hosts: o.hosts }),
       seed: o.seed,
       intervalMs: o.intervalMs,
-      leaseTtlSeconds: o.leaseTtl,
+      leaseTtlSeconds,
       taskExecutors: o.taskExecutors,
       report: o.report,
-      log: (line) => console.error(line),
+      log,
+      ...(cluster ? { cluster } : {}),
     });
     console.log(formatReport(report));
     console.log(`report: ${path.resolve(o.report)}`);

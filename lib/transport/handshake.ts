@@ -46,7 +46,8 @@ import { encodeFrame } from './frame.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { HandshakeCode } from './errors.js';
 
-export const Plane = { Control: 'control', Data: 'data' } as const;
+/** `agent`: the drill's fault agents (scripts/agent/), with keys of their own: no agent proof serves a cluster port. */
+export const Plane = { Control: 'control', Data: 'data', Agent: 'agent' } as const;
 export type Plane = (typeof Plane)[keyof typeof Plane];
 
 export const Role = { Node: 'node', Client: 'client' } as const;
@@ -170,7 +171,7 @@ function isHello(v: unknown): v is Hello {
     h['t'] === 'hello' &&
     typeof h['version'] === 'number' &&
     typeof h['cluster'] === 'string' &&
-    (h['plane'] === Plane.Control || h['plane'] === Plane.Data) &&
+    (h['plane'] === Plane.Control || h['plane'] === Plane.Data || h['plane'] === Plane.Agent) &&
     (h['role'] === Role.Node || h['role'] === Role.Client) &&
     typeof h['node'] === 'string' &&
     h['node'].length > 0 &&

@@ -5,21 +5,25 @@
  * that the output is exactly once and that no two leaders acted in the same period (from the
  * audit of fenced actions in the Masters' logs). Prints a table and writes a JSON report, also
  * when the drill fails (then the cluster's directory, with every process's log, is kept).
- * Where the cluster runs is the {@link DrillTarget}'s; this one code path drives any of them.
+ * Where the cluster runs is the {@link DrillTarget}'s; this one code path drives any of them,
+ * also a cluster that is already running, whose faults go through its hosts' agents
+ * (agent-target.ts, `drill --cluster FILE`).
  */
 import { writeFileSync } from 'node:fs';
+import { RuntimeError } from '../../lib/errors.js';
+import { DrillErrorCode } from './errors.js';
 import path from 'node:path';
 import { checkExactlyOnce } from '../support/exactly-once.js';
 import type { JobResult } from '../../actors/jobmaster/status.js';
 import { distRoot } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
 import { actionsFromLog, overlaps } from './audit.js';
-import { inject, LeaderFaultKinds, type DrillContext, type FaultKind, type FaultMeasure, type FaultOutcome } from './faults.js';
+import { FaultNeeds, inject, LeaderFaultKinds, type DrillContext, type FaultKind, type FaultMeasure, type FaultOutcome } from './faults.js';
 import { HOSTS_JOB_PARALLELISM, startHostsTarget } from './hosts-target.js';
 import { startLocalTarget } from './local-target.js';
 import { defaultKinds, validateDrillOptions } from './options.js';
 import { pick, seededRandom } from './random.js';
-import type { DrillTarget } from './target.js';
+import { capabilitiesOf, type DrillTarget } from './target.js';
 import { commitTimes, leaderTerms, longestOutputGap, timeWithoutLeader } from './timeline.js';
 
 export interface DrillOptions {
@@ -34,6 +38,11 @@ export interface DrillOptions {
   schedule?: FaultKind[];
   /** Run across this many namespace hosts (needs root) instead of locally. */
   hosts?: number;
+  /**
+   * Drill a cluster that is already running instead (`--cluster FILE`): starts its target
+   * (agent-target.ts), called once the options are checked.
+   */
+  cluster?: { start(): Promise<DrillTarget> };
   /** How long the job may take to run again before a fault (default 60 s). */
   runTimeoutMs?: number;
   /** Progress lines; the CLI prints them. */
@@ -42,7 +51,7 @@ export interface DrillOptions {
 
 export interface DrillReport {
   seed: number;
-  /** Where the cluster ran: `local`, or `hosts` with their number. */
+  /** Where the cluster ran: `local`, `hosts` with their number, or `cluster` (a running one). */
   cluster: { kind: string; hosts: number | null };
   faults: FaultOutcome[];
   /** The job, once submitted; `state` is `running` if the drill stopped before it ended. */
@@ -76,18 +85,26 @@ const PLANNED_MS_PER_FAULT = { local: 4000, hosts: 9000 };
  * the cluster's directory with every process's log is kept and named in `logsDir`.
  */
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
-  validateDrillOptions({ ...options, kinds: options.schedule ?? options.kinds });
+  validateDrillOptions({ ...options, cluster: options.cluster !== undefined, kinds: options.schedule ?? options.kinds });
   const log = options.log ?? (() => undefined);
   const started = Date.now();
   const random = seededRandom(options.seed);
   const schedule = options.schedule ?? Array.from({ length: options.faults }, () => pick(random, options.kinds));
   log(`drill: seed ${options.seed}, faults: ${schedule.join(', ') || 'none'}`);
   const target = await startTarget(options);
+  // What the options allowed, the target must have (a custom or misdescribed target is refused here, before any fault).
+  const capabilities = capabilitiesOf(target);
+  const lacking = [...new Set(schedule)].filter((k) => !FaultNeeds[k].every((c) => capabilities.has(c)));
+  if (lacking.length > 0) {
+    await target.stop().catch(() => undefined);
+    target.finish(true);
+    throw new RuntimeError(DrillErrorCode.FaultUnavailable, `drill: a ${target.kind} drill cannot inject ${lacking.join(', ')}`, { details: { lacking } });
+  }
   log(`drilling ${target.description}`);
   const outcomes: FaultMeasure[] = [];
   // Sized so that the job outlives the schedule; the source paces itself.
   const recordsPerSecond = 2000;
-  const records = Math.max(10_000, Math.ceil(((schedule.length * (options.intervalMs + PLANNED_MS_PER_FAULT[options.hosts === undefined ? 'local' : 'hosts']) + 8000) / 1000) * recordsPerSecond));
+  const records = Math.max(10_000, Math.ceil(((schedule.length * (options.intervalMs + PLANNED_MS_PER_FAULT[target.kind === 'local' ? 'local' : 'hosts']) + 8000) / 1000) * recordsPerSecond));
   const keys = 16;
   const output = target.outputDir;
   let job: DrillReport['job'] = null;
@@ -135,9 +152,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   });
   const problems = result ? checkExactlyOnce(output, records, keys) : [];
   const masterLogs = target.masterLogs();
-  const actions = masterLogs.flatMap((m) => actionsFromLog(m.name, m.lines));
-  const leaderOverlaps = overlaps(actions);
-  const faults = withTimeline(outcomes, masterLogs, commitTimes(output), endedAt);
+  const actions = masterLogs.logs.flatMap((m) => actionsFromLog(m.name, m.lines));
+  // A Master whose log cannot be read is not audited: that fails the audit as an overlap would.
+  const leaderOverlaps = [...masterLogs.problems, ...overlaps(actions)];
+  const faults = withTimeline(outcomes, masterLogs.logs, commitTimes(output), endedAt);
   const finished = result?.state === 'finished';
   const ok = failure === null && finished && problems.length === 0 && leaderOverlaps.length === 0;
   const report: DrillReport = {
@@ -158,6 +176,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
 }
 
 function startTarget(options: DrillOptions): Promise<DrillTarget> {
+  if (options.cluster) return options.cluster.start();
   if (options.hosts === undefined) return startLocalTarget({ taskExecutors: options.taskExecutors, slots: 2, leaseTtlSeconds: options.leaseTtlSeconds });
   return startHostsTarget({ hosts: options.hosts, taskExecutors: options.taskExecutors, leaseTtlSeconds: options.leaseTtlSeconds });
 }

@@ -87,6 +87,7 @@ function hostsTarget(net: NetnsHosts, cluster: NetnsHaCluster, proxy: Proc, sock
     async signal(process, signal) {
       procOf(process).kill(signal);
     },
+    hasLog: () => true,
     async waitForLine(process, predicate, timeoutMs) {
       await procOf(process).waitForLine(predicate, timeoutMs);
     },
@@ -106,7 +107,7 @@ function hostsTarget(net: NetnsHosts, cluster: NetnsHaCluster, proxy: Proc, sock
       killHost: (name) => host(name).kill(),
       reviveHost: (name) => host(name).revive(),
     },
-    masterLogs: () => cluster.masters.map((m) => ({ node: String(m.ready['node']), name: m.name.slice(m.name.indexOf('/') + 1), lines: readLogFile(m.logFile) })),
+    masterLogs: () => ({ logs: cluster.masters.map((m) => ({ node: String(m.ready['node']), name: m.name.slice(m.name.indexOf('/') + 1), lines: readLogFile(m.logFile) })), problems: [] }),
     async stop() {
       await net.healAll();
       await proxy.stop();

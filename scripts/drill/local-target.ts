@@ -83,6 +83,7 @@ export async function startLocalTarget(options: LocalTargetOptions): Promise<Dri
     async signal(process, signal) {
       procOf(process).kill(signal);
     },
+    hasLog: () => true,
     async waitForLine(process, predicate, timeoutMs) {
       await procOf(process).waitForLine(predicate, timeoutMs);
     },
@@ -97,7 +98,7 @@ export async function startLocalTarget(options: LocalTargetOptions): Promise<Dri
       return { name: member.name, restart: () => member.restart() };
     },
     // From the complete log files: the in-memory buffers keep only each process's last lines.
-    masterLogs: () => cluster.masters.map((m) => ({ node: String(m.ready['node']), name: m.name, lines: readLogFile(m.logFile) })),
+    masterLogs: () => ({ logs: cluster.masters.map((m) => ({ node: String(m.ready['node']), name: m.name, lines: readLogFile(m.logFile) })), problems: [] }),
     async stop() {
       await cluster.stop({ keepWorkDir: true });
     },

@@ -42,6 +42,13 @@ export class RawPeer {
     socket.on('error', () => (this.closed = true));
   }
 
+  /** A raw peer over a Unix socket (e.g. forwarded into a namespace host by test/fixtures/unix-forward.ts). */
+  static async connectPath(socketPath: string): Promise<RawPeer> {
+    const socket = net.connect({ path: socketPath });
+    await once(socket, 'connect');
+    return new RawPeer(socket);
+  }
+
   static async connect(node: string): Promise<RawPeer> {
     const [host, port] = node.split(':');
     const socket = net.connect({ host: host!, port: Number(port) });

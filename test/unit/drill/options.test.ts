@@ -31,6 +31,15 @@ describe('drill options - which faults run where, and clear errors', () => {
     assert.match(drillOptionProblems({ hosts: 7, kinds: ['etcd-kill'], taskExecutors: 3 })[0]!, /etcd-kill cannot run with --hosts .*use partition-etcd-member/);
   });
 
+  it('takes with --cluster the kinds the agents can inject, and refuses those that need a process or host started', () => {
+    assert.deepEqual(defaultKinds(undefined, true), ['leader-kill', 'leader-pause', 'te-kill', 'partition-leader', 'partition-te', 'partition-etcd-member', 'one-way-partition']);
+    assert.deepEqual(drillOptionProblems({ cluster: true, kinds: defaultKinds(undefined, true), taskExecutors: 3 }), []);
+    const [problem, ...rest] = drillOptionProblems({ cluster: true, kinds: ['te-kill', 'etcd-kill', 'host-kill'], taskExecutors: 3 });
+    assert.deepEqual(rest, []);
+    assert.match(problem!, /^etcd-kill, host-kill: not available with --cluster .*start nothing.*; choose from leader-kill, /);
+    assert.match(drillOptionProblems({ cluster: true, hosts: 7, kinds: ['te-kill'], taskExecutors: 3 })[0]!, /--hosts and --cluster exclude each other/);
+  });
+
   it('throws INVALID_ARGUMENT with every problem at once', () => {
     assert.throws(
       () => validateDrillOptions({ hosts: 3, kinds: ['etcd-kill'], taskExecutors: 1 }),
