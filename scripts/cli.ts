@@ -400,11 +400,12 @@ program
   .option('--lease-ttl <s>', "leader lease TTL in seconds (--cluster: the cluster's, unless its file gives leaseTtlSeconds)", positiveInt, drillDefaults.leaseTtlSeconds)
   .option('--task-executors <n>', 'TaskExecutors of the local cluster (one more than the job needs is a spare)', positiveInt, drillDefaults.taskExecutors)
   .option('--report <file>', 'JSON report', drillDefaults.report)
+  .option('--json', 'print the report as JSON on stdout instead of the table (it is written to --report too)')
   .addHelpText(
     'after',
-    '\nExamples:\n  flinkish drill\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json\n  sudo flinkish drill --hosts 7 --kinds partition-leader,partition-te,host-kill\n  FLINKISH_SECRET=... FLINKISH_CLIENT_SECRET=... flinkish drill --cluster hosts.json --kinds te-kill,leader-kill,partition-te --faults 3',
+    '\nExamples:\n  flinkish drill\n  flinkish drill --faults 2 --json | jq .ok\n  flinkish drill --faults 8 --kinds leader-kill,te-kill --seed 42 --report /tmp/drill.json\n  sudo flinkish drill --hosts 7 --kinds partition-leader,partition-te,host-kill\n  FLINKISH_SECRET=... FLINKISH_CLIENT_SECRET=... flinkish drill --cluster hosts.json --kinds te-kill,leader-kill,partition-te --faults 3',
   )
-  .action(async (o: { cluster?: string; faults: number; kinds?: FaultKind[]; hosts?: number; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string }) => {
+  .action(async (o: { cluster?: string; faults: number; kinds?: FaultKind[]; hosts?: number; seed: number; intervalMs: number; leaseTtl: number; taskExecutors: number; report: string; json?: boolean }) => {
     const log = (line: string) => console.error(line);
     const kinds = o.kinds ?? defaultKinds(o.hosts, o.cluster !== undefined);
     let leaseTtlSeconds = o.leaseTtl;
@@ -440,8 +441,11 @@ program
       log,
       ...(cluster ? { cluster } : {}),
     });
-    console.log(formatReport(report));
-    console.log(`report: ${path.resolve(o.report)}`);
+    if (o.json) printJson(report);
+    else {
+      console.log(formatReport(report));
+      console.log(`report: ${path.resolve(o.report)}`);
+    }
     process.exitCode = report.ok ? 0 : 1;
   });
 

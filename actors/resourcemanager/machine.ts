@@ -12,7 +12,7 @@ import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index
 import { isWildcardHost, parseHostPort } from '../../lib/util/host-address.js';
 import { RegistrationRefusedError, ResourceManagerErrorCode } from './errors.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
-import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import type { TaskExecutorMessage, TaskExecutorResources } from '../taskexecutor/protocol.js';
 import type { ClusterOverview, ResourceManagerMessage } from './protocol.js';
 import { SlotManager } from './slot-manager.js';
 
@@ -27,6 +27,8 @@ interface Context extends ResourceManagerInput {
   slots: SlotManager<ActorRef<TaskExecutorMessage>, ActorRef<JobMasterMessage>>;
   jobMasters: Map<string, ActorRef<JobMasterMessage>>;
   lastSeen: Map<string, number>;
+  /** Each TaskExecutor's resources from its latest heartbeat answer. */
+  resources: Map<string, TaskExecutorResources & { at: number }>;
   /** TaskExecutor id by the path of its ref, to map watch notices back. */
   byPath: Map<string, string>;
 }
@@ -111,7 +113,10 @@ export const resourceManagerMachine = setup({
     },
     heartbeatReport: ({ context, event }) => {
       if (event.type !== 'rm.heartbeat.report') return;
-      if (context.slots.taskExecutor(event.report.taskExecutorId)) context.lastSeen.set(event.report.taskExecutorId, event.at);
+      const id = event.report.taskExecutorId;
+      if (!context.slots.taskExecutor(id)) return;
+      context.lastSeen.set(id, event.at);
+      if (event.report.resources) context.resources.set(id, { ...event.report.resources, at: event.at });
     },
     terminated: ({ context, event }) => {
       if (event.type !== 'actor.terminated') return;
@@ -135,7 +140,7 @@ export const resourceManagerMachine = setup({
   },
 }).createMachine({
   id: 'resourcemanager',
-  context: ({ input }) => ({ ...input, slots: new SlotManager(`alloc-${input.leaderSessionId}`), jobMasters: new Map(), lastSeen: new Map(), byPath: new Map() }),
+  context: ({ input }) => ({ ...input, slots: new SlotManager(`alloc-${input.leaderSessionId}`), jobMasters: new Map(), lastSeen: new Map(), resources: new Map(), byPath: new Map() }),
   initial: 'serving',
   states: {
     serving: {
@@ -164,6 +169,7 @@ function lose(context: Context, taskExecutorId: string, reason: string): void {
   if (!te) return;
   const jobs = context.slots.remove(taskExecutorId);
   context.lastSeen.delete(taskExecutorId);
+  context.resources.delete(taskExecutorId);
   context.byPath.delete(te.ref.path);
   context.env.log.warn({ taskExecutor: taskExecutorId, reason, jobs }, 'TaskExecutor lost');
   for (const jobId of jobs) {
@@ -212,6 +218,7 @@ function overviewOf(context: Context): ClusterOverview {
         allocationId: s.allocation?.allocationId ?? null,
         group: s.allocation?.group ?? null,
       })),
+      resources: context.resources.get(te.id) ?? null,
     })),
     slotsTotal: context.slots.totalSlots(),
     slotsFree: context.slots.freeSlots(),

@@ -1,7 +1,7 @@
 /** The messages the ResourceManager accepts. */
 import type { ActorRef, WatchNotice } from '../../lib/index.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
-import type { SlotReport, TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import type { SlotReport, TaskExecutorMessage, TaskExecutorResources } from '../taskexecutor/protocol.js';
 import type { SlotProfile, SlotRequirement } from './slot-manager.js';
 
 export interface RegistrationSuccess {
@@ -22,6 +22,8 @@ export interface ClusterOverview {
     dataAddress: string;
     node: string;
     slots: Array<{ index: number; managedMemoryBytes: number; jobId: string | null; allocationId: string | null; group: string | null }>;
+    /** From its latest heartbeat answer, with when it arrived; null before the first. */
+    resources: (TaskExecutorResources & { at: number }) | null;
   }>;
   slotsTotal: number;
   slotsFree: number;

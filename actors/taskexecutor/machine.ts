@@ -20,7 +20,7 @@ import type { MasterMessage } from '../master/protocol.js';
 import type { RegistrationSuccess, ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { SlotProfile } from '../resourcemanager/slot-manager.js';
 import { CodeCache } from './code-cache.js';
-import type { SlotReport, TaskExecutorLocalEvent, TaskExecutorMessage } from './protocol.js';
+import type { SlotReport, TaskExecutorLocalEvent, TaskExecutorMessage, TaskExecutorResources } from './protocol.js';
 
 /** What the TaskExecutor needs of the task runtime (lib/task's TaskRunner). */
 export interface TaskRuntime {
@@ -45,6 +45,8 @@ export interface TaskExecutorInput {
   codeCache: CodeCache;
   registrationTimeoutMs: number;
   registrationRetryMs: number;
+  /** The process's resources for heartbeat answers (the dashboard's TaskExecutor charts); none if absent. */
+  sampleResources?: () => TaskExecutorResources;
   /** Called when the leader shuts the cluster down (application mode); the process exits. */
   onShutdown: () => void;
 }
@@ -333,6 +335,7 @@ function slotReport(context: Context): SlotReport {
       const use = context.slotUse.get(s.index);
       return { index: s.index, allocationId: use?.allocationId ?? null, jobId: use?.jobId ?? null };
     }),
+    ...(context.sampleResources ? { resources: context.sampleResources() } : {}),
   };
 }
 

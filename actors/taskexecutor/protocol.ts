@@ -6,6 +6,18 @@ import type { JobMasterMessage } from '../jobmaster/protocol.js';
 export interface SlotReport {
   taskExecutorId: string;
   slots: Array<{ index: number; allocationId: string | null; jobId: string | null }>;
+  /** The process's resources when it answered (absent where nobody samples them). */
+  resources?: TaskExecutorResources;
+}
+
+/** What a TaskExecutor process uses, sampled at each heartbeat (its task threads included). */
+export interface TaskExecutorResources {
+  /** Resident memory of the whole process. */
+  rssBytes: number;
+  /** V8 heap used by the main thread (each task thread has its own, capped at slotMemoryMb). */
+  heapUsedBytes: number;
+  /** CPU time used so far, user and system, every thread: rates come from two samples. */
+  cpuMicros: number;
 }
 
 export type TaskExecutorMessage =

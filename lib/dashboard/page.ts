@@ -45,6 +45,15 @@ export const DASHBOARD_HTML = `<!doctype html>
     <h3>Exceptions <span class="muted">(failures that ended an attempt, newest first)</span></h3>
     <table id="exceptions" class="table"><thead><tr><th>Time</th><th>Attempt</th><th>Task</th><th>TaskExecutor</th><th>Root cause</th><th>Then</th></tr></thead><tbody></tbody></table>
   </section>
+  <section id="taskexecutors">
+    <h2>TaskExecutors <span class="muted">(from their heartbeats: the whole process, task threads included)</span></h2>
+    <div class="charts">
+      <figure><figcaption>Resident memory</figcaption><div id="chart-te-rss" class="chart"></div></figure>
+      <figure><figcaption>Main-thread heap used</figcaption><div id="chart-te-heap" class="chart"></div></figure>
+      <figure><figcaption>CPU <span class="muted">(cores busy)</span></figcaption><div id="chart-te-cpu" class="chart"></div></figure>
+    </div>
+    <div id="te-legend" class="legend"></div>
+  </section>
   <section>
     <h2>Failover timeline <span class="muted">(leader terms seen by this Master, the job's restarts, and its output beneath)</span></h2>
     <div id="timeline" class="timeline"></div>

@@ -355,6 +355,25 @@ export const DASHBOARD_JS = String.raw`'use strict';
     barChart($('chart-cp-size'), cps.map(function (c) { return { id: c.id, status: c.status, value: c.sizeBytes }; }), bytes);
   }
 
+  /** Memory and CPU of every TaskExecutor over the last minutes, one line each. */
+  function renderTaskExecutors(series) {
+    var to = Date.now(), from = to - CHART_MS;
+    function lines(pick) {
+      return series.taskExecutors.map(function (te, i) {
+        return { key: te.id, name: te.id, color: COLORS[i % COLORS.length],
+          points: te.samples.map(function (s) { return { at: s.at, value: pick(s) }; }) };
+      });
+    }
+    timeChart($('chart-te-rss'), { from: from, to: to, lines: lines(function (s) { return s.rssBytes; }), format: bytes, height: 120 });
+    timeChart($('chart-te-heap'), { from: from, to: to, lines: lines(function (s) { return s.heapUsedBytes; }), format: bytes, height: 120 });
+    timeChart($('chart-te-cpu'), { from: from, to: to, lines: lines(function (s) { return s.cpuCores; }), format: function (v) { return v.toFixed(1); }, height: 120 });
+    var legend = clear($('te-legend'));
+    series.taskExecutors.forEach(function (te, i) {
+      legend.appendChild(h('span', { class: 'key', 'data-series': te.id }, h('i', { class: 'swatch', title: te.id }), te.id));
+      legend.lastChild.firstChild.style.background = COLORS[i % COLORS.length];
+    });
+  }
+
   /** The latest backpressure level of each vertex, from the newest sample that has rates. */
   function backpressureOf(series) {
     var out = {};
@@ -424,8 +443,9 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return getJson('/api/leader').then(function (info) {
       renderLeader(info);
       if (!info.isLeader) { $('job').hidden = true; lastSeries = null; renderFailover(); return; }
-      return Promise.all([getJson('/api/overview'), getJson('/api/jobs'), getJson('/api/taskexecutors')]).then(function (r) {
+      return Promise.all([getJson('/api/overview'), getJson('/api/jobs'), getJson('/api/taskexecutors'), getJson('/api/taskexecutors/series')]).then(function (r) {
         renderOverview(r[0]);
+        renderTaskExecutors(r[3]);
         renderJobs(r[1]);
         selected = chooseJob();
         Array.prototype.forEach.call($('jobs').tBodies[0].rows, function (row) { row.className = row.getAttribute('data-job-id') === selected ? 'selected' : ''; });

@@ -7,9 +7,12 @@
  * each with at most `windowMs / intervalMs` samples and `maxCheckpoints` checkpoints; an ended
  * job's series is dropped `retainEndedMs` after it ended, a job the Master no longer lists at
  * once. A standby samples nothing and keeps nothing: what it had belongs to a term that is over.
+ * TaskExecutors' resources (memory, CPU) are kept the same way, for those registered (at most
+ * `maxTaskExecutors`), from what their heartbeats report.
  */
 import type { JobDetails } from '../../actors/jobmaster/status.js';
 import type { JobSummary } from '../../actors/master/protocol.js';
+import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
 import type { Logger } from '../logging.js';
 import { vertexRates, vertexTotals, type BackpressureLevel, type VertexTotals } from '../metrics/vertex-rates.js';
 import { RingQueue } from '../util/ring-queue.js';
@@ -25,6 +28,8 @@ export interface SeriesOptions {
   maxCheckpoints: number;
   /** How long an ended job's series stay (default 10 min). */
   retainEndedMs: number;
+  /** TaskExecutors whose resources are kept at most (default 256). */
+  maxTaskExecutors: number;
 }
 
 export const DEFAULT_SERIES_OPTIONS: SeriesOptions = {
@@ -33,7 +38,31 @@ export const DEFAULT_SERIES_OPTIONS: SeriesOptions = {
   maxJobs: 64,
   maxCheckpoints: 100,
   retainEndedMs: 10 * 60_000,
+  maxTaskExecutors: 256,
 };
+
+/** One TaskExecutor at one heartbeat. */
+export interface ResourceSample {
+  /** When the ResourceManager got the heartbeat answer. */
+  at: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** CPU cores busy on average since the sample before (1 = one core); null on the first. */
+  cpuCores: number | null;
+}
+
+/** GET /api/taskexecutors/series */
+export interface ApiTaskExecutorSeries {
+  intervalMs: number;
+  windowMs: number;
+  /** By id; oldest sample first. */
+  taskExecutors: Array<{ id: string; samples: ResourceSample[] }>;
+}
+
+interface ResourceSeries {
+  samples: RingQueue<ResourceSample>;
+  last: { at: number; cpuMicros: number } | null;
+}
 
 /** One vertex at one sample: rates since the sample before (same attempt). */
 export interface VertexPoint {
@@ -98,6 +127,7 @@ const TERMINAL = new Set(['finished', 'failed', 'canceled']);
 export class SeriesStore {
   readonly options: SeriesOptions;
   private readonly jobs = new Map<string, JobSeries>();
+  private readonly taskExecutors = new Map<string, ResourceSeries>();
 
   constructor(options: Partial<SeriesOptions> = {}) {
     this.options = { ...DEFAULT_SERIES_OPTIONS, ...options };
@@ -163,6 +193,33 @@ export class SeriesStore {
 
   clear(): void {
     this.jobs.clear();
+    this.taskExecutors.clear();
+  }
+
+  /** One sample of the registered TaskExecutors' latest heartbeat resources; the others are dropped. */
+  recordTaskExecutors(taskExecutors: ClusterOverview['taskExecutors']): void {
+    const listed = [...taskExecutors].sort((a, b) => a.id.localeCompare(b.id)).slice(0, this.options.maxTaskExecutors);
+    const kept = new Set(listed.map((te) => te.id));
+    for (const id of this.taskExecutors.keys()) if (!kept.has(id)) this.taskExecutors.delete(id);
+    for (const te of listed) {
+      const r = te.resources;
+      if (!r) continue;
+      let series = this.taskExecutors.get(te.id);
+      if (!series) this.taskExecutors.set(te.id, (series = { samples: new RingQueue(Math.min(1024, this.capacity)), last: null }));
+      // One sample per heartbeat answer: a sampler faster than the heartbeats sees one twice.
+      if (series.last && r.at <= series.last.at) continue;
+      const cpuCores = series.last ? round(Math.max(0, r.cpuMicros - series.last.cpuMicros) / 1000 / (r.at - series.last.at), 1000) : null;
+      push(series.samples, { at: r.at, rssBytes: r.rssBytes, heapUsedBytes: r.heapUsedBytes, cpuCores }, this.capacity);
+      series.last = { at: r.at, cpuMicros: r.cpuMicros };
+    }
+  }
+
+  taskExecutorSeries(): ApiTaskExecutorSeries {
+    return {
+      intervalMs: this.options.intervalMs,
+      windowMs: this.options.windowMs,
+      taskExecutors: [...this.taskExecutors].map(([id, s]) => ({ id, samples: s.samples.toArray() })).sort((a, b) => a.id.localeCompare(b.id)),
+    };
   }
 
   private create(job: JobDetails): JobSeries {
@@ -229,6 +286,8 @@ function push<T>(queue: RingQueue<T>, item: T, capacity: number): void {
 
 export interface SamplerSource {
   jobs(): Promise<{ summaries: JobSummary[]; details: Map<string, JobDetails> }>;
+  /** The ResourceManager's view: TaskExecutors with their latest resources. */
+  overview?(): Promise<ClusterOverview>;
 }
 
 /**
@@ -241,10 +300,14 @@ export async function sampleOnce(store: SeriesStore, source: SamplerSource, isLe
     return true;
   }
   try {
-    const { summaries, details } = await source.jobs();
-    // Leadership may have moved while the ask was out.
-    if (isLeader()) store.record(now(), summaries, details);
-    else store.clear();
+    const [{ summaries, details }, overview] = await Promise.all([source.jobs(), source.overview?.() ?? Promise.resolve(null)]);
+    // Leadership may have moved while the asks were out.
+    if (!isLeader()) {
+      store.clear();
+      return true;
+    }
+    store.record(now(), summaries, details);
+    if (overview) store.recordTaskExecutors(overview.taskExecutors);
     return true;
   } catch {
     return false;

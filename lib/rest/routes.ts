@@ -59,6 +59,7 @@ export function apiRoutes({ gateway, leadership, token, now, savepointRoots, ser
       return { body: toOverview(overview, summaries.map((s) => toJobSummary(s, t)), leadership.current()) };
     }))
     .add('GET', '/api/taskexecutors', read(async () => ({ body: toTaskExecutors(await gateway.overview()) })))
+    .add('GET', '/api/taskexecutors/series', read(async () => ({ body: series.taskExecutorSeries() })))
     .add('GET', '/api/jobs', read(async () => {
       const { summaries } = await gateway.jobs();
       const t = now();

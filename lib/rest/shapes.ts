@@ -35,6 +35,8 @@ export interface ApiTaskExecutor {
   slotsTotal: number;
   slotsFree: number;
   slots: Array<{ index: number; managedMemoryBytes: number; jobId: string | null; allocationId: string | null; group: string | null }>;
+  /** From its latest heartbeat: resident memory, main-thread heap, CPU time so far (µs), and when. */
+  resources: { at: number; rssBytes: number; heapUsedBytes: number; cpuMicros: number } | null;
 }
 
 /** GET /api/jobs: one entry per job, oldest first. */
@@ -123,6 +125,7 @@ export function toTaskExecutors(overview: ClusterOverview): ApiTaskExecutor[] {
       slotsTotal: te.slots.length,
       slotsFree: te.slots.filter((s) => s.allocationId === null).length,
       slots: te.slots.map((s) => ({ ...s })).sort((a, b) => a.index - b.index),
+      resources: te.resources ? { ...te.resources } : null,
     }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }

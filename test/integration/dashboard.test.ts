@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { ApiJobSeries } from '../../lib/dashboard/series.js';
+import type { ApiJobSeries, ApiTaskExecutorSeries, ResourceSample } from '../../lib/dashboard/series.js';
 import type { DrillReport } from '../../scripts/drill/drill.js';
 import type { ApiJob, ApiJobException } from '../../lib/rest/shapes.js';
 import { distRoot, killAll } from '../support/launcher.js';
@@ -24,6 +24,17 @@ async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** Script errors and console errors of the page, collected for an assertion that there are none. */
+/** The points a time chart drew, per line, with the chart's scale. */
+function pointsOf(page: Page, chart: string): Promise<Array<{ series: string; max: number; points: Array<{ at: number; value: number; cy: number }> }>> {
+  return page.locator(`#${chart} g.line`).evaluateAll((groups) =>
+    groups.map((g) => ({
+      series: g.getAttribute('data-series')!,
+      max: Number(g.closest('svg')!.getAttribute('data-max')),
+      points: [...g.querySelectorAll('circle.pt')].map((c) => ({ at: Number(c.getAttribute('data-at')), value: Number(c.getAttribute('data-value')), cy: Number(c.getAttribute('cy')) })),
+    })),
+  );
+}
+
 function watchErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
@@ -111,16 +122,8 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
     const page = await browser!.newPage();
     const errors = watchErrors(page);
     await page.goto(`http://${rest}/#job=${jobId}`);
-    const pointsOf = (chart: string) =>
-      page.locator(`#${chart} g.line`).evaluateAll((groups) =>
-        groups.map((g) => ({
-          series: g.getAttribute('data-series')!,
-          max: Number(g.closest('svg')!.getAttribute('data-max')),
-          points: [...g.querySelectorAll('circle.pt')].map((c) => ({ at: Number(c.getAttribute('data-at')), value: Number(c.getAttribute('data-value')), cy: Number(c.getAttribute('cy')) })),
-        })),
-      );
     await waitFor('5 sampled points per task on the records-out chart', async () => {
-      const lines = await pointsOf('chart-out');
+      const lines = await pointsOf(page, 'chart-out');
       return lines.length === 3 && lines.every((l) => l.points.length >= 5);
     }, { timeoutMs: 30_000 });
     // The slow map holds the source back: the source waits for credit (high), the tasks after it never do (ok).
@@ -139,7 +142,7 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
       'chart-bp': (p) => Math.round(p.backpressureRatio * 1000) / 10,
     };
     for (const [chart, value] of Object.entries(pick)) {
-      const lines = await pointsOf(chart);
+      const lines = await pointsOf(page, chart);
       assert.deepEqual(lines.map((l) => l.series), series.vertices.map((v) => v.id), chart);
       for (const line of lines) {
         const i = series.vertices.findIndex((v) => v.id === line.series);
@@ -156,8 +159,42 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
       }
     }
     // The source runs at all: its records-out line is not flat at zero.
-    assert.ok((await pointsOf('chart-out'))[0]!.points.some((p) => p.value > 0));
+    assert.ok((await pointsOf(page, 'chart-out'))[0]!.points.some((p) => p.value > 0));
     await screenshot(page, 'charts-backpressure');
+    assert.deepEqual(errors, []);
+  });
+
+  it("draws each TaskExecutor's memory and CPU from its heartbeats, point for point as the REST series has them", async () => {
+    const page = await browser!.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`http://${rest}/`);
+    await waitFor('3 points per TaskExecutor on each resource chart', async () => {
+      const charts = await Promise.all(['chart-te-rss', 'chart-te-heap', 'chart-te-cpu'].map((c) => pointsOf(page, c)));
+      return charts.every((lines) => lines.length === 2 && lines.every((l) => l.points.length >= 3));
+    }, { timeoutMs: 30_000 });
+    const series = await api<ApiTaskExecutorSeries>('/api/taskexecutors/series');
+    const tes = await api<Array<{ id: string }>>('/api/taskexecutors');
+    assert.deepEqual(series.taskExecutors.map((t) => t.id), tes.map((t) => t.id), 'a series for each registered TaskExecutor');
+    const pick: Record<string, (s: ResourceSample) => number | null> = {
+      'chart-te-rss': (s) => s.rssBytes,
+      'chart-te-heap': (s) => s.heapUsedBytes,
+      'chart-te-cpu': (s) => s.cpuCores,
+    };
+    for (const [chart, value] of Object.entries(pick)) {
+      for (const line of await pointsOf(page, chart)) {
+        const te = series.taskExecutors.find((t) => t.id === line.series);
+        assert.ok(te, `${chart}: a line for ${line.series}, which the REST series has`);
+        for (const point of line.points) {
+          const sample: ResourceSample | undefined = te.samples.find((s) => s.at === point.at);
+          assert.ok(sample, `${chart}/${line.series}: a point at ${point.at} that the REST series lacks`);
+          assert.equal(point.value, value(sample), `${chart}/${line.series} at ${point.at}`);
+        }
+      }
+    }
+    // A running process: tens of MB resident, and the TaskExecutor running the slow pipeline uses some CPU.
+    for (const te of series.taskExecutors) assert.ok(te.samples.every((s) => s.rssBytes > 20 << 20 && s.heapUsedBytes > 0), te.id);
+    assert.ok(series.taskExecutors.some((te) => te.samples.some((s) => (s.cpuCores ?? 0) > 0)), 'CPU time is counted');
+    await screenshot(page, 'taskexecutors');
     assert.deepEqual(errors, []);
   });
 

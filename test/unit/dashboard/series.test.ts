@@ -131,4 +131,24 @@ describe('dashboard - the series sampler follows leadership', () => {
     assert.equal(await sampleOnce(store, failing, () => true), false);
     assert.equal(store.size, 0);
   });
+
+  it("keeps each registered TaskExecutor's resources once per heartbeat, CPU as cores busy, bounded to those registered", () => {
+    const store = new SeriesStore({ maxTaskExecutors: 2 });
+    const te = (id: string, at: number, cpuMicros: number) => ({
+      id, node: 'n', dataAddress: 'd', slots: [], resources: { at, rssBytes: 100 + at, heapUsedBytes: 10, cpuMicros },
+    });
+    store.recordTaskExecutors([te('te-1', 1000, 0), { ...te('te-2', 1000, 0), resources: null }]);
+    store.recordTaskExecutors([te('te-1', 1000, 0)]); // the same heartbeat seen again
+    store.recordTaskExecutors([te('te-1', 2000, 500_000), te('te-2', 2000, 0), te('te-3', 2000, 0)]);
+    const series = store.taskExecutorSeries();
+    assert.deepEqual(series.taskExecutors.map((t) => t.id), ['te-1', 'te-2'], 'at most 2, by id');
+    assert.deepEqual(series.taskExecutors[0]!.samples, [
+      { at: 1000, rssBytes: 1100, heapUsedBytes: 10, cpuCores: null },
+      { at: 2000, rssBytes: 2100, heapUsedBytes: 10, cpuCores: 0.5 }, // 0.5 s of CPU in 1 s
+    ]);
+    store.recordTaskExecutors([te('te-2', 3000, 0)]); // te-1 is no longer registered
+    assert.deepEqual(store.taskExecutorSeries().taskExecutors.map((t) => t.id), ['te-2']);
+    store.clear();
+    assert.deepEqual(store.taskExecutorSeries().taskExecutors, []);
+  });
 });

@@ -72,10 +72,11 @@ describe('rest shapes - what the API answers', () => {
       slotsFree: 2,
       waitingJobs: [],
       taskExecutors: [
-        { id: 'te-2', node: 'n2', dataAddress: 'd2', slots: [slot(0, null)] },
-        { id: 'te-1', node: 'n1', dataAddress: 'd1', slots: [slot(1, null), slot(0, 'j')] },
+        { id: 'te-2', node: 'n2', dataAddress: 'd2', slots: [slot(0, null)], resources: null },
+        { id: 'te-1', node: 'n1', dataAddress: 'd1', slots: [slot(1, null), slot(0, 'j')], resources: { at: 5, rssBytes: 100, heapUsedBytes: 50, cpuMicros: 7 } },
       ],
     });
     assert.deepEqual(tes.map((t) => [t.id, t.slotsTotal, t.slotsFree, t.slots.map((s) => s.index)]), [['te-1', 2, 1, [0, 1]], ['te-2', 1, 1, [0]]]);
+    assert.deepEqual(tes.map((t) => t.resources), [{ at: 5, rssBytes: 100, heapUsedBytes: 50, cpuMicros: 7 }, null]);
   });
 });
