@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { ApiJobSeries, ApiTaskExecutorSeries, ResourceSample } from '../../lib/dashboard/series.js';
@@ -9,19 +8,34 @@ import type { ApiJob, ApiJobException } from '../../lib/rest/shapes.js';
 import { distRoot, killAll } from '../support/launcher.js';
 import { jobPath, startCluster, type TestCluster } from '../support/cluster.js';
 import { leaderOf } from '../support/ha-cluster.js';
+import { TempDirs } from '../support/temp-dirs.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import { waitFor } from '../support/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const fixtureJob = (name: string) => path.join(distRoot, 'test', 'fixtures', 'jobs', `${name}.js`);
-// Screenshots stay for people to look at; the paths are printed.
-const screenshots = mkdtempSync(path.join(tmpdir(), 'flinkish-dashboard-'));
+// Screenshots are for the reader of a failed run: kept (and their dir printed) when a test of this file failed, removed otherwise.
+const screenshotDirs = new TempDirs();
+let screenshots: string | undefined;
+let aTestFailed = false;
 
 async function screenshot(page: Page, name: string): Promise<void> {
-  const file = path.join(screenshots, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`      screenshot: ${file}`);
+  screenshots ??= screenshotDirs.make('flinkish-dashboard');
+  await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
 }
+
+/** In each describe of this file: notes a failed test, so that the screenshots stay. */
+function noteFailures(): void {
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') aTestFailed = true;
+  });
+}
+
+// A root hook: it runs once every describe of this file (and of the run) is done.
+after(() => {
+  if (screenshots && aTestFailed) console.log(`      screenshots kept: ${screenshots}`);
+  else screenshotDirs.removeAll();
+});
 
 /** Script errors and console errors of the page, collected for an assertion that there are none. */
 /** The points a time chart drew, per line, with the chart's scale. */
@@ -62,26 +76,30 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
   let browser: BrowserContext | undefined;
   let rest: string;
   let jobId: string;
-  const profile = mkdtempSync(path.join(tmpdir(), 'flinkish-chromium-'));
-  const markerDir = mkdtempSync(path.join(tmpdir(), 'flinkish-fails-once-'));
+  const dirs = new TempDirs();
+  let markerDir: string;
+  noteFailures();
 
   const api = async <T>(p: string): Promise<T> => (await fetch(`http://${rest}${p}`)).json() as Promise<T>;
   const job = (): Promise<ApiJob> => api<ApiJob>(`/api/jobs/${jobId}`);
   before(async function () {
+    markerDir = dirs.make('flinkish-fails-once');
     cluster = await startCluster({ taskExecutors: 2, slots: 2, env: { FLINKISH_REST_PORT: '0', FLINKISH_METRICS_PORT: '-1' } });
     rest = String(cluster.master.ready['rest']);
     const client = await cluster.client();
     await waitFor('4 slots', async () => (await client.overview()).slotsTotal === 4, { timeoutMs: 15_000 });
     jobId = await client.submitFile(jobPath('slow-sink'), { parallelism: 2 });
     await waitFor('every subtask running', async () => (await job()).vertices.every((v) => v.states['running'] === v.parallelism));
-    browser = await launchBrowser(profile);
+    browser = await launchBrowser(dirs.make('flinkish-chromium'));
   });
   after(async () => {
-    await browser?.close();
-    await cluster?.stop();
-    await killAll();
-    rmSync(profile, { recursive: true, force: true });
-    rmSync(markerDir, { recursive: true, force: true });
+    try {
+      await browser?.close();
+      await cluster?.stop();
+      await killAll();
+    } finally {
+      dirs.removeAll();
+    }
   });
 
   it('draws the job graph as chained tasks and places every subtask in its slot, live', async () => {
@@ -313,15 +331,17 @@ describe('dashboard - an HA cluster: a standby\'s page follows the leader, whose
   this.timeout(120_000);
   let cluster: HaCluster | undefined;
   let browser: BrowserContext | undefined;
-  const profile = mkdtempSync(path.join(tmpdir(), 'flinkish-chromium-'));
-  const output = mkdtempSync(path.join(tmpdir(), 'flinkish-dashboard-output-'));
+  const dirs = new TempDirs();
+  noteFailures();
 
   after(async () => {
-    await browser?.close();
-    await cluster?.stop();
-    await killAll();
-    rmSync(profile, { recursive: true, force: true });
-    rmSync(output, { recursive: true, force: true });
+    try {
+      await browser?.close();
+      await cluster?.stop();
+      await killAll();
+    } finally {
+      dirs.removeAll();
+    }
   });
 
   it('opens on the standby, lands on the leader, and draws a bar per ended checkpoint with its duration and size', async () => {
@@ -335,8 +355,9 @@ describe('dashboard - an HA cluster: a standby\'s page follows the leader, whose
       const answer = (await (await fetch(`http://${standbyRest}/api/leader`)).json()) as { leader: { url: string | null } | null };
       return answer.leader?.url === `http://${leaderRest}`;
     }, { timeoutMs: 20_000 });
+    const output = dirs.make('flinkish-dashboard-output');
     const jobId = await client.submitFile(jobPath('keyed-count'), { args: { records: 1e9, recordsPerSecond: 2000, checkpointMs: 300, output } });
-    browser = await launchBrowser(profile);
+    browser = await launchBrowser(dirs.make('flinkish-chromium'));
     const page = await browser.newPage();
     const errors = watchErrors(page);
     await page.goto(`http://${standbyRest}/#job=${jobId}`);

@@ -37,11 +37,14 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     bucket = new S3Storage(s3Client, BUCKET);
   });
   afterEach(async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    await killAll();
-    s3Client.destroy();
-    await s3.stop();
+    try {
+      await cluster?.stop();
+      cluster = undefined;
+      await killAll();
+    } finally {
+      s3Client?.destroy();
+      await s3?.stop(); // its data dir too
+    }
   });
 
   const clusterEnv = () => ({

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildJobGraph, type JobGraph } from '../../lib/dataflow/jobgraph.js';
@@ -10,6 +9,7 @@ import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import type { StateHandle, TaskDeploymentDescriptor, TaskEvent, TaskLocation, TaskMetrics, TaskRestore } from '../../lib/task/descriptor.js';
 import { TaskRunner } from '../../lib/task/runner.js';
 import { distRoot } from '../support/launcher.js';
+import { TempDirs } from '../support/temp-dirs.js';
 import { waitFor } from '../support/wait.js';
 
 const CLUSTER = 'task-checkpoints-test';
@@ -155,18 +155,23 @@ class Job {
 describe('task checkpoints - barriers, snapshots, restore and exactly-once files (no actors)', function () {
   this.timeout(90_000);
   const runners: TaskRunner[] = [];
+  const dirs = new TempDirs();
   const started = async (id: string): Promise<{ runner: TaskRunner; location: TaskLocation }> => {
-    const runner = new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir: mkdtempSync(path.join(tmpdir(), `${id}-`)), settings: { metricsIntervalMs: 50 } });
+    const runner = new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir: dirs.make(id), settings: { metricsIntervalMs: 50 } });
     runners.push(runner);
     const { dataAddress } = await runner.start();
     return { runner, location: { taskExecutorId: id, dataAddress } };
   };
   afterEach(async () => {
-    await Promise.all(runners.splice(0).map((r) => r.stop()));
+    try {
+      await Promise.all(runners.splice(0).map((r) => r.stop()));
+    } finally {
+      dirs.removeAll();
+    }
   });
 
   const setup = async (name: string, keyedParallelism: number): Promise<{ job: Job; args: JobArgs }> => {
-    const root = mkdtempSync(path.join(tmpdir(), `${name}-`));
+    const root = dirs.make(name);
     const job = new Job(root, [await started(`${name}-a`), await started(`${name}-b`)]);
     return { job, args: { count: 40_000, keys: 37, sinkDir: path.join(root, 'out'), keyedParallelism, pauseMsPer100: 4 } };
   };

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildJobGraph, type JobGraph } from '../../lib/dataflow/jobgraph.js';
@@ -11,6 +9,7 @@ import type { TaskDeploymentDescriptor, TaskEvent, TaskLocation, TaskMetrics } f
 import { TaskRunner } from '../../lib/task/runner.js';
 import type { TaskSettings } from '../../lib/task/settings.js';
 import { distRoot, launch } from '../support/launcher.js';
+import { TempDirs } from '../support/temp-dirs.js';
 import { waitFor } from '../support/wait.js';
 
 const CLUSTER = 'task-runtime-test';
@@ -47,8 +46,8 @@ class Events {
   }
 }
 
-function newRunner(id: string, settings?: Partial<TaskSettings>): TaskRunner {
-  return new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir: mkdtempSync(path.join(tmpdir(), `${id}-`)), ...(settings ? { settings } : {}) });
+function newRunner(id: string, workDir: string, settings?: Partial<TaskSettings>): TaskRunner {
+  return new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir, ...(settings ? { settings } : {}) });
 }
 
 const TEXT = [
@@ -80,14 +79,19 @@ function deploy(runner: TaskRunner, tdds: TaskDeploymentDescriptor[], events: Ev
 describe('task runtime - subtasks in worker threads, data plane between TaskRunners', function () {
   this.timeout(60_000);
   const runners: TaskRunner[] = [];
+  const dirs = new TempDirs();
   const started = async (id: string, settings?: Partial<TaskSettings>): Promise<{ runner: TaskRunner; location: TaskLocation }> => {
-    const runner = newRunner(id, settings);
+    const runner = newRunner(id, dirs.make(id), settings);
     runners.push(runner);
     const { dataAddress } = await runner.start();
     return { runner, location: { taskExecutorId: id, dataAddress } };
   };
   afterEach(async () => {
-    await Promise.all(runners.splice(0).map((r) => r.stop()));
+    try {
+      await Promise.all(runners.splice(0).map((r) => r.stop()));
+    } finally {
+      dirs.removeAll();
+    }
   });
 
   it('task runtime - word count over two TaskRunners in one process gives exact counts', async () => {

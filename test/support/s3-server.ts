@@ -47,8 +47,11 @@ export async function startS3Server(buckets: readonly string[], options: { host?
     proc,
     env: { ...S3RVER_CREDENTIALS, AWS_REGION: 'us-east-1' },
     async stop() {
-      await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await proc.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { configDefaults, envName, loadConfig, requireClientSecret, requireSecret, s3SettingsOf } from '../../../lib/config.js';
 import { ConfigError } from '../../../lib/errors.js';
+import { useTempDirs } from '../../support/temp-dirs.js';
 
 describe('config - loading and validation', () => {
+  const tempDir = useTempDirs();
   it('uses defaults < file < env < flags', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    const dir = tempDir('cfg');
     const file = path.join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ slots: 3, slotMemoryMb: 64, defaultParallelism: 2 }));
     const c = loadConfig({ file, env: { FLINKISH_SLOT_MEMORY_MB: '128', FLINKISH_DEFAULT_PARALLELISM: '4' }, flags: { defaultParallelism: 8 } });
@@ -67,7 +68,7 @@ describe('config - loading and validation', () => {
     bad({ flags: { masterAddress: 'nohost' } }, /'masterAddress': must be host:port/);
     bad({ flags: { etcdEndpoints: 'ftp://x' } }, /'etcdEndpoints'/);
     bad({ flags: { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1000 } }, /'heartbeatTimeoutMs'/);
-    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    const dir = tempDir('cfg');
     writeFileSync(path.join(dir, 'typo.json'), JSON.stringify({ slotz: 2 }));
     bad({ file: path.join(dir, 'typo.json') }, /'slotz': unknown key/);
     writeFileSync(path.join(dir, 'broken.json'), '{ not json');

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TransactionalFileSink, type FileSinkState } from '../../../lib/task/file-sink.js';
+import { TempDirs } from '../../support/temp-dirs.js';
 
-const newDir = () => mkdtempSync(path.join(tmpdir(), 'file-sink-'));
+const dirs = new TempDirs();
+const newDir = () => dirs.make('file-sink');
 const files = (dir: string) => readdirSync(dir).sort();
 const read = (dir: string, name: string) => readFileSync(path.join(dir, name), 'utf8');
 
 describe('task - transactional file sink', () => {
+  afterEach(() => dirs.removeAll());
   it('file sink - pre-commit on a barrier, commit on completion, idempotently', () => {
     const dir = newDir();
     const sink = new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true });
@@ -85,6 +87,7 @@ describe('task - transactional file sink', () => {
 });
 
 describe('task - transactional file sink - one directory, several jobs', () => {
+  afterEach(() => dirs.removeAll());
   it('file sink - part files carry the job prefix, so two jobs never rename over each other', () => {
     const dir = newDir();
     const a = new TransactionalFileSink({ dir, subtaskIndex: 0, parallelism: 1, checkpointing: true, filePrefix: 'jobA' });
@@ -117,6 +120,7 @@ describe('task - transactional file sink - one directory, several jobs', () => {
 });
 
 describe('task - transactional file sink - epochs', () => {
+  afterEach(() => dirs.removeAll());
   it('file sink - a restore never reuses the name of a file it committed (checkpoint ids restart after a savepoint)', () => {
     const dir = newDir();
     // Restored from savepoint 7 of another job: epochs start at 8 while this job's checkpoint ids start at 1.

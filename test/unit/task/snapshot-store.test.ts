@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
 import { HeapKeyedStateBackend } from '../../../lib/dataflow/state.js';
 import type { TaskDeploymentDescriptor } from '../../../lib/task/descriptor.js';
 import { encodeSnapshot, loadRestoredState, readSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshot, type TaskSnapshot } from '../../../lib/task/snapshot-store.js';
+import { TempDirs } from '../../support/temp-dirs.js';
 
-const newDir = () => mkdtempSync(path.join(tmpdir(), 'snapshots-'));
+const dirs = new TempDirs();
+const newDir = () => dirs.make('snapshots');
 
 function backendWith(keys: number, parallelism: number, index: number): HeapKeyedStateBackend {
   const backend = new HeapKeyedStateBackend({ maxParallelism: 128, keyGroupRange: keyGroupRangeFor(128, parallelism, index) });
@@ -38,6 +39,7 @@ const tddFor = (subtaskIndex: number, parallelism: number, handles: { path: stri
   }) as TaskDeploymentDescriptor;
 
 describe('task - snapshot files', () => {
+  afterEach(() => dirs.removeAll());
   it('snapshot files - write atomically and read back the same snapshot', async () => {
     const dir = path.join(newDir(), 'chk-1');
     const snap = snapshotOf(backendWith(1000, 1, 0), 1, 0, 1, { sourceOffset: 42, sinks: { 'op-9': { pending: [] } } });
