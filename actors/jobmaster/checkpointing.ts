@@ -170,8 +170,10 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
       options: { savepoint: savepoint !== null, dir },
     });
   }
-  // Its triggers are on their way: from here on, only the acknowledgements decide.
-  if (savepoint) env.log.info({ checkpointId, path: dir, stop: savepoint.stop }, 'savepoint triggered');
+  // Its triggers are on their way: from here on, only the acknowledgements decide. Said on the
+  // next tick, after the transport has flushed them (it batches a tick's sends), so that the
+  // line means they left this process (the failover tests pause the leader on it).
+  if (savepoint) process.nextTick(() => env.log.info({ checkpointId, path: dir, stop: savepoint.stop }, 'savepoint triggered'));
 }
 
 /** Step 3. */

@@ -16,9 +16,8 @@
  * Runs until SIGTERM, which cancels the job if it still runs.
  */
 import { parseArgs } from 'node:util';
-import { ClusterClient } from '../../lib/client/cluster-client.js';
-import { etcdCredentialsFromEnv } from '../../lib/ha/etcd-auth.js';
-import { createLogger } from '../../lib/logging.js';
+import type { ClusterClient } from '../../lib/client/cluster-client.js';
+import { clientFromEnv, leaderAnswer } from '../../scripts/support/in-host-client.js';
 
 const print = (value: Record<string, unknown>): void => void process.stdout.write(JSON.stringify({ time: Date.now(), ...value }) + '\n');
 const { values } = parseArgs({
@@ -37,15 +36,7 @@ const pollMs = Number(values['poll-ms']);
 let jobId: string | null = null;
 let client: ClusterClient | null = null;
 if (values.job) {
-  client = await ClusterClient.connect({
-    etcdEndpoints: process.env['FLINKISH_ETCD_ENDPOINTS']!.split(','),
-    etcdCredentials: etcdCredentialsFromEnv(),
-    clusterId: process.env['FLINKISH_CLUSTER_ID']!,
-    clientSecret: process.env['FLINKISH_CLIENT_SECRET']!,
-    requestTimeoutMs: 1000,
-    failoverTimeoutMs: 30_000,
-    logger: createLogger({ name: 'hosts-bench-client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
-  });
+  client = await clientFromEnv('hosts-bench-client');
   jobId = await client.submitFile(values.job, { args, ...(values.parallelism ? { parallelism: Number(values.parallelism) } : {}) });
 }
 print({ ready: true, jobId });
@@ -61,14 +52,6 @@ if (client && jobId) {
   );
 }
 
-async function leaderAnswer(rest: string): Promise<unknown> {
-  try {
-    const answer = (await (await fetch(`http://${rest}/api/leader`, { signal: AbortSignal.timeout(500) })).json()) as { isLeader: boolean; leader: { node: string } | null };
-    return { rest, isLeader: answer.isLeader, leader: answer.leader?.node ?? null };
-  } catch {
-    return { rest, isLeader: null, leader: null };
-  }
-}
 
 /** Prints `value` as `event` when it differs from what was printed last for that event. */
 const last = new Map<string, string>();

@@ -13,10 +13,9 @@
 import { createServer } from 'node:http';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { ErrorCode } from '../../lib/errors.js';
-import { etcdCredentialsFromEnv } from '../../lib/ha/etcd-auth.js';
-import { createLogger } from '../../lib/logging.js';
+import type { ClusterClient } from '../../lib/client/cluster-client.js';
+import { clientFromEnv } from '../support/in-host-client.js';
 
 /** Larger requests are refused before they are parsed (the calls are a few hundred bytes). */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -28,15 +27,7 @@ if (!socket) {
   process.exit(2);
 }
 
-const client = await ClusterClient.connect({
-  etcdEndpoints: process.env['FLINKISH_ETCD_ENDPOINTS']!.split(','),
-  etcdCredentials: etcdCredentialsFromEnv(),
-  clusterId: process.env['FLINKISH_CLUSTER_ID']!,
-  clientSecret: process.env['FLINKISH_CLIENT_SECRET']!,
-  requestTimeoutMs: 1000,
-  failoverTimeoutMs: 30_000,
-  logger: createLogger({ name: 'drill-client', level: process.env['LOG_LEVEL'] ?? 'warn' }),
-});
+const client = await clientFromEnv('drill-client');
 
 type Call = { op: 'submit'; file: string; options: { parallelism?: number; args?: Record<string, unknown> } } | { op: 'status' | 'result'; jobId: string } | { op: 'leader' };
 
