@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # etcd for HA (tests, demo); with --tests also openssl (the TLS test's certificates) and
-# Chromium (the dashboard test drives it), iproute2 and nftables (namespace test hosts and partitions).
+# Chromium (the dashboard test drives it), iproute2 and nftables (namespace test hosts and partitions),
+# and util-linux's `script` (the pseudo-terminal of the `top` test; bsdutils, essential in Debian).
 missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 if [ "${1:-}" = "--tests" ]; then
@@ -13,6 +14,7 @@ if [ "${1:-}" = "--tests" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/sbin/ip ] || [ -x /usr/bin/ip ] || command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
