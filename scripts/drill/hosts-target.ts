@@ -17,7 +17,7 @@ import { RuntimeError } from '../../lib/errors.js';
 import type { Proc } from '../support/launcher.js';
 import { startNetnsHaCluster, type NetnsHaCluster } from '../support/netns-ha.js';
 import { NetnsHosts, type NetnsHost } from '../support/netns/hosts.js';
-import { describeProcess, procOf, readLogFile } from './local-target.js';
+import { childProcessOperations, describeProcess, readLogFile } from './local-target.js';
 import type { DrillClient, DrillProcess, DrillTarget } from './target.js';
 
 /** h0 control, h1..h3 etcd + Master, then the TaskExecutor hosts. */
@@ -84,13 +84,7 @@ function hostsTarget(net: NetnsHosts, cluster: NetnsHaCluster, proxy: Proc, sock
       const proc = cluster.masters.find((m) => m.running && m.ready['node'] === node);
       return proc ? describe(proc, 'master') : undefined;
     },
-    async signal(process, signal) {
-      procOf(process).kill(signal);
-    },
-    hasLog: () => true,
-    async waitForLine(process, predicate, timeoutMs) {
-      await procOf(process).waitForLine(predicate, timeoutMs);
-    },
+    ...childProcessOperations,
     async startLike(like) {
       if (like.role === 'master') {
         lists.masterHosts.push(host(like.host));

@@ -38,6 +38,17 @@ export function procOf(process: DrillProcess): Proc {
   return proc;
 }
 
+/** The operations of a target whose processes are child handles (local and hosts): signals and their output. */
+export const childProcessOperations: Pick<DrillTarget, 'signal' | 'hasLog' | 'waitForLine'> = {
+  async signal(process, signal) {
+    procOf(process).kill(signal);
+  },
+  hasLog: () => true,
+  async waitForLine(process, predicate, timeoutMs) {
+    await procOf(process).waitForLine(predicate, timeoutMs);
+  },
+};
+
 export function readLogFile(file: string | null): string[] {
   if (!file) return [];
   try {
@@ -80,13 +91,7 @@ export async function startLocalTarget(options: LocalTargetOptions): Promise<Dri
       const proc = cluster.leader(client);
       return proc ? describe(proc, 'master') : undefined;
     },
-    async signal(process, signal) {
-      procOf(process).kill(signal);
-    },
-    hasLog: () => true,
-    async waitForLine(process, predicate, timeoutMs) {
-      await procOf(process).waitForLine(predicate, timeoutMs);
-    },
+    ...childProcessOperations,
     async startLike(like) {
       return like.role === 'master' ? describe(await cluster.startMaster(), 'master') : describe(await cluster.startTaskExecutor(), 'taskexecutor');
     },
