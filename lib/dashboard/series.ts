@@ -16,6 +16,7 @@ import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
 import type { Logger } from '../logging.js';
 import { vertexRates, vertexTotals, type BackpressureLevel, type VertexTotals } from '../metrics/vertex-rates.js';
 import { RingQueue } from '../util/ring-queue.js';
+import { toCheckpoints } from '../rest/shapes.js';
 
 export interface SeriesOptions {
   /** Sampling period (default 1 s). */
@@ -249,16 +250,9 @@ export class SeriesStore {
     if (last !== null && last.attempt !== job.attempt) push(series.restarts, { at, attempt: job.attempt }, this.capacity);
     push(series.samples, { at, state: job.state, attempt: job.attempt, vertices: points, outputPerSecond: output }, this.capacity);
     series.last = { at, attempt: job.attempt, totals };
-    for (const c of job.checkpoints) {
-      if (c.status === 'pending') continue;
-      series.checkpoints.set(c.id, {
-        id: c.id,
-        status: c.status,
-        savepoint: c.savepoint,
-        triggeredAt: c.triggeredAt,
-        durationMs: c.durationMs,
-        sizeBytes: c.status === 'completed' ? c.bytes : null,
-      });
+    // The REST shape of each ended checkpoint, without its failure text (the table has it).
+    for (const { failure: _failure, ...c } of toCheckpoints(job)) {
+      if (c.status !== 'pending') series.checkpoints.set(c.id, c as SeriesCheckpoint);
     }
     // Map order is insertion order: the first seen are the oldest.
     for (const id of series.checkpoints.keys()) {
