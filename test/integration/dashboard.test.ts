@@ -126,7 +126,7 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
       }
     }
     assert.equal(await page.locator('.subtask').count(), 6);
-    assert.match((await page.locator('#leader-badge').textContent()) ?? '', /leader · term 1/);
+    await waitFor('the badge to name this Master the leader', async () => /leader · term 1/.test((await page.locator('#leader-badge').textContent()) ?? ''), { timeoutMs: 15_000 });
     assert.match((await page.locator('#checkpoints tbody').textContent()) ?? '', /no checkpoints/);
     // Live: the graph's record counts move without a reload.
     const counts = () => page.locator('.vertex').nth(1).locator('.vfoot').textContent();
@@ -362,7 +362,8 @@ describe('dashboard - an HA cluster: a standby\'s page follows the leader, whose
     const errors = watchErrors(page);
     await page.goto(`http://${standbyRest}/#job=${jobId}`);
     await page.waitForURL(`http://${leaderRest}/#job=${jobId}`, { timeout: 15_000 });
-    assert.match((await page.locator('#leader-badge').textContent()) ?? '', /^leader/);
+    // The badge reads 'connecting…' until the leader's page has fetched its first status.
+    await waitFor('the leader\'s page to call itself the leader', async () => /^leader/.test((await page.locator('#leader-badge').textContent()) ?? ''), { timeoutMs: 15_000 });
 
     const bars = (chart: string) =>
       page.locator(`#${chart} rect.bar`).evaluateAll((els) => els.map((el) => ({ id: Number(el.getAttribute('data-checkpoint-id')), value: Number(el.getAttribute('data-value')), cls: el.getAttribute('class') })));
