@@ -45,52 +45,88 @@ export const DEFAULT_DECODE_BYTES_PER_FRAME_BYTE = 32;
 /** Small frames always fit: the ratio only matters for large ones. */
 const BUDGET_FLOOR = 64 * 1024;
 
-/** The estimated decoded size of `frame`; throws FrameError when it exceeds the budget or is malformed. */
-export function checkDecodeBudget(frame: Uint8Array, budget: DecodeBudget): number {
-  const limit = Math.min(budget.maxBytes, BUDGET_FLOOR + budget.perFrameByte * frame.length);
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const end = frame.length;
-  let pos = 0;
-  let due = 1;
-  let cost = 0;
-  const malformed = (what: string): never => {
-    throw new FrameError(ErrorCode.ProtocolViolation, `malformed frame at byte ${pos}: ${what}`);
-  };
-  const need = (bytes: number): void => {
-    if (pos + bytes > end) malformed('truncated');
-  };
-  /** A container or payload announcing `n` more values or bytes than the frame can hold. */
-  const entries = (n: number): number => {
-    due += n;
-    if (due > end - pos) malformed(`announces ${n} entries, more than the frame holds`);
-    return n;
-  };
-  /** A big-endian length of 1, 2 or 4 bytes (`size` 0, 1, 2). */
-  const readLength = (size: number): number => {
-    const bytes = 1 << size;
-    need(bytes);
-    const value = size === 0 ? view.getUint8(pos) : size === 1 ? view.getUint16(pos) : view.getUint32(pos);
-    pos += bytes;
-    return value;
-  };
-  const skip = (bytes: number): void => {
-    need(bytes);
-    pos += bytes;
-  };
-  const ext = (type: number, length: number): void => {
-    if (type === EXT_ACTOR_REF) {
-      // msgpackr writes the ref's [node, name] right after the extension's one byte.
-      skip(length);
-      entries(1);
-      cost += COST.actorRef;
-    } else if (type === EXT_UNDEFINED) skip(length);
-    else if (type === EXT_TIMESTAMP) {
-      skip(length);
-      cost += COST.date;
-    } else malformed(`extension type ${type} is not part of the protocol`);
-  };
+/**
+ * The scan's state. Scanning is synchronous and never re-entered, so one module-level cursor
+ * serves every call: the scan runs for every frame received, and a closure or a DataView per
+ * call cost more than the scan itself.
+ */
+/** Do not keep the last frame (and the buffer it views) alive between calls. */
+const EMPTY = new Uint8Array(0);
+let frame: Uint8Array = EMPTY;
+let end = 0;
+let pos = 0;
+let due = 0;
+let cost = 0;
+
+function malformed(what: string): never {
+  throw new FrameError(ErrorCode.ProtocolViolation, `malformed frame at byte ${pos}: ${what}`);
+}
+
+function need(bytes: number): void {
+  if (pos + bytes > end) malformed('truncated');
+}
+
+/** A container or payload announcing `n` more values or bytes than the frame can hold. */
+function entries(n: number): void {
+  due += n;
+  if (due > end - pos) malformed(`announces ${n} entries, more than the frame holds`);
+}
+
+/** A big-endian length of 1, 2 or 4 bytes (`size` 0, 1, 2). */
+function readLength(size: number): number {
+  const bytes = 1 << size;
+  need(bytes);
+  let value = 0;
+  for (let i = 0; i < bytes; i++) value = value * 256 + frame[pos + i]!;
+  pos += bytes;
+  return value;
+}
+
+function skip(bytes: number): void {
+  need(bytes);
+  pos += bytes;
+}
+
+function ext(type: number, length: number): void {
+  if (type === EXT_ACTOR_REF) {
+    // msgpackr writes the ref's [node, name] right after the extension's one byte.
+    skip(length);
+    entries(1);
+    cost += COST.actorRef;
+  } else if (type === EXT_UNDEFINED) skip(length);
+  else if (type === EXT_TIMESTAMP) {
+    skip(length);
+    cost += COST.date;
+  } else malformed(`extension type ${type} is not part of the protocol`);
+}
+
+/** The estimated decoded size of `bytes`; throws FrameError when it exceeds the budget or is malformed. */
+export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget): number {
+  const limit = Math.min(budget.maxBytes, BUDGET_FLOOR + budget.perFrameByte * bytes.length);
+  frame = bytes;
+  end = bytes.length;
+  pos = 0;
+  due = 1;
+  cost = 0;
+  try {
+    scan(limit);
+  } finally {
+    frame = EMPTY;
+  }
+  if (cost > limit) {
+    throw new FrameError(
+      ErrorCode.FrameTooComplex,
+      `frame of ${end} bytes would decode to more than ${limit} bytes (estimated ${cost} after ${pos} bytes)`,
+      { details: { length: end, limit, estimated: cost } },
+    );
+  }
+  if (pos !== end) malformed(`${end - pos} bytes after the value`);
+  return cost;
+}
+
+function scan(limit: number): void {
   while (due > 0) {
-    if (cost > limit) break;
+    if (cost > limit) return;
     if (pos >= end) malformed('truncated');
     const b = frame[pos++]!;
     due--;
@@ -189,13 +225,4 @@ export function checkDecodeBudget(frame: Uint8Array, budget: DecodeBudget): numb
         malformed(`byte 0x${b.toString(16)} is not MessagePack`);
     }
   }
-  if (cost > limit) {
-    throw new FrameError(
-      ErrorCode.FrameTooComplex,
-      `frame of ${frame.length} bytes would decode to more than ${limit} bytes (estimated ${cost} after ${pos} bytes)`,
-      { details: { length: frame.length, limit, estimated: cost } },
-    );
-  }
-  if (pos !== end) malformed(`${end - pos} bytes after the value`);
-  return cost;
 }

@@ -99,7 +99,11 @@ class Association {
   refusal: RuntimeError | null = null;
   refusedUntil = 0;
 
-  constructor(readonly node: string) {}
+  constructor(
+    readonly node: string,
+    /** The largest frame we may send it (see Transport.sendLimit). */
+    readonly frameLimit: number,
+  ) {}
 }
 
 export class Transport {
@@ -160,7 +164,8 @@ export class Transport {
       known.refusal = null;
     }
     const payload = this.codec.encode(envelope);
-    const limit = this.sendLimit(node);
+    // Parsing the node id costs more than the rest of a small send: a known peer's limit is kept.
+    const limit = known ? known.frameLimit : this.sendLimit(node);
     if (payload.length > limit) {
       throw new FrameError(ErrorCode.FrameTooLarge, `message of ${payload.length} bytes exceeds the frame limit of ${limit}`, {
         details: { length: payload.length, limit },
@@ -248,7 +253,7 @@ export class Transport {
           throw new PeerUnreachableError(node, `${unconnected} peers without a connection are being dialed or retried (maxUnconnectedPeers)`);
         }
       }
-      assoc = new Association(node);
+      assoc = new Association(node, this.sendLimit(node));
       this.associations.set(node, assoc);
     }
     return assoc;
