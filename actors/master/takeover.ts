@@ -50,7 +50,8 @@ export interface TakeoverServices {
   followLeader(listener: (leader: LeaderInfo | null) => void): () => void;
   /** Hold a verified connection to the Master at `node`; returns the function that ends it. */
   link(node: string, listener: (event: LinkEvent) => void): () => void;
-  probe(address: string, timeoutMs: number): Promise<ProbeOutcome>;
+  /** Connect to `address` and close again (leader-death.ts); `signal` aborts it when the state is left. */
+  probe(address: string, timeoutMs: number, signal: AbortSignal): Promise<ProbeOutcome>;
   revokeDeadTerm(leader: { sessionId: string; leaseId: string }): Promise<DeadTermRevocation>;
 }
 
@@ -95,8 +96,8 @@ export const takeoverMachine = setup({
     link: fromCallback<TakeoverEvent, { services: TakeoverServices; node: string }>(({ input, sendBack }) =>
       input.services.link(input.node, (event) => sendBack({ type: 'takeover.link', event })),
     ),
-    probe: fromPromise<ProbeOutcome, { services: TakeoverServices; address: string }>(({ input }) =>
-      input.services.probe(input.address, TAKEOVER_LIMITS.probeTimeoutMs),
+    probe: fromPromise<ProbeOutcome, { services: TakeoverServices; address: string }>(({ input, signal }) =>
+      input.services.probe(input.address, TAKEOVER_LIMITS.probeTimeoutMs, signal),
     ),
     revoke: fromPromise<DeadTermRevocation, { services: TakeoverServices; leader: { sessionId: string; leaseId: string } }>(({ input }) =>
       input.services.revokeDeadTerm(input.leader),

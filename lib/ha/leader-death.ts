@@ -49,9 +49,9 @@ export type ProbeOutcome = (typeof ProbeOutcome)[keyof typeof ProbeOutcome];
  * ECONNREFUSED counts as refused; the connection carries no byte, so the peer's transport
  * sees a connection that ends during its handshake and forgets it.
  */
-export function probeAddress(address: string, timeoutMs: number, clock: Clock): Promise<ProbeOutcome> {
+export function probeAddress(address: string, timeoutMs: number, clock: Clock, signal?: AbortSignal): Promise<ProbeOutcome> {
   const target = parseHostPort(address);
-  if (!target) return Promise.resolve(ProbeOutcome.NoAnswer);
+  if (!target || signal?.aborted) return Promise.resolve(ProbeOutcome.NoAnswer);
   return new Promise((resolve) => {
     let settled = false;
     const socket = net.connect({ host: target.host, port: target.port });
@@ -59,9 +59,13 @@ export function probeAddress(address: string, timeoutMs: number, clock: Clock): 
       if (settled) return;
       settled = true;
       clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
       socket.destroy();
       resolve(outcome);
     };
+    // Whoever asked has gone (the standby's state was left): close the socket now.
+    const abort = (): void => settle(ProbeOutcome.NoAnswer);
+    signal?.addEventListener('abort', abort);
     const timer = clock.setTimeout(() => settle(ProbeOutcome.NoAnswer), timeoutMs);
     socket.once('connect', () => settle(ProbeOutcome.Accepted));
     socket.once('error', (err: NodeJS.ErrnoException) => settle(err.code === 'ECONNREFUSED' ? ProbeOutcome.Refused : ProbeOutcome.NoAnswer));

@@ -73,7 +73,7 @@ function takeoverServices(ha: EtcdHaServices, election: EtcdLeaderElection, syst
         unwatch();
       };
     },
-    probe: (address, timeoutMs) => probeAddress(address, timeoutMs, system.clock),
+    probe: (address, timeoutMs, signal) => probeAddress(address, timeoutMs, system.clock, signal),
     revokeDeadTerm: (leader) => election.revokeDeadTerm(leader),
   };
 }

@@ -221,5 +221,7 @@ describe('leader-death probe - what a connect to an address proves', () => {
     }
     assert.equal(await probeAddress(`127.0.0.1:${port}`, 1000, realClock), ProbeOutcome.Refused);
     assert.equal(await probeAddress('not an address', 1000, realClock), ProbeOutcome.NoAnswer);
+    // A probe whose asker has gone proves nothing and holds no socket.
+    assert.equal(await probeAddress(`127.0.0.1:${port}`, 1000, realClock, AbortSignal.abort()), ProbeOutcome.NoAnswer);
   });
 });
