@@ -29,7 +29,8 @@
  * that is not answering (etcd-host-health.ts): one hung member of three neither costs the leader
  * its lease window nor delays a standby's takeover.
  * `resign()` revokes the lease (the next contender takes over at once); `close()` only stops
- * renewing (the key expires after the TTL, as after a crash).
+ * renewing (the key expires after the TTL, as after a crash). A standby with proof that the
+ * leader's process died ends that term at once with `revokeDeadTerm` (leader-death.ts).
  */
 import type { IKeyValue, Namespace, Watcher } from 'etcd3';
 import type { Logger } from '../logging.js';
