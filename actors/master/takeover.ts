@@ -88,6 +88,10 @@ function watchable(leader: LeaderInfo | null, instance: string): leader is Leade
 }
 
 const linkEvent = (event: TakeoverEvent): LinkEvent | null => (event.type === 'takeover.link' ? event.event : null);
+const lossOf = (event: TakeoverEvent): LinkLoss | null => {
+  const e = linkEvent(event);
+  return e?.kind === 'lost' ? e.loss : null;
+};
 
 export const takeoverMachine = setup({
   types: { context: {} as TakeoverContext, events: {} as TakeoverEvent, input: {} as TakeoverInput },
@@ -116,9 +120,9 @@ export const takeoverMachine = setup({
       const e = linkEvent(event);
       return e?.kind === 'up' && e.instance !== context.leader?.instance;
     },
-    closed: ({ event }) => linkEvent(event)?.kind === 'lost' && (linkEvent(event) as { loss: LinkLoss }).loss === LinkLoss.Closed,
-    silent: ({ event }) => linkEvent(event)?.kind === 'lost' && (linkEvent(event) as { loss: LinkLoss }).loss === LinkLoss.Silent,
-    lost: ({ event }) => linkEvent(event)?.kind === 'lost',
+    closed: ({ event }) => lossOf(event) === LinkLoss.Closed,
+    silent: ({ event }) => lossOf(event) === LinkLoss.Silent,
+    lost: ({ event }) => lossOf(event) !== null,
     mayRetryLink: ({ context }) => context.linkAttempts < TAKEOVER_LIMITS.linkAttempts,
     mayProbeAgain: ({ context }) => context.probeRounds < TAKEOVER_LIMITS.probeRounds,
     mayRevokeAgain: ({ context }) => context.revokeAttempts < TAKEOVER_LIMITS.revokeAttempts,
@@ -168,6 +172,10 @@ export const takeoverMachine = setup({
                 context.log.info({ leader: context.leader?.address, sessionId: context.leader?.sessionId }, 'linked to the leader: its death can be proven'),
               on: {
                 'takeover.link': [
+                  // Connected again to the same process (the transport reconnected): still linked.
+                  { guard: 'termInstanceUp' },
+                  // Another instance verified at the address replaced the term's connection: prove it.
+                  { guard: 'otherInstanceUp', target: '#takeover.watching.probing', actions: 'countProbe' },
                   { guard: 'closed', target: '#takeover.watching.probing', actions: 'countProbe' },
                   { guard: 'silent', target: '#takeover.watching.retryingLink' },
                   { guard: 'lost', target: '#takeover.watching.idle' },

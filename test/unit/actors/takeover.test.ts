@@ -107,6 +107,21 @@ describe('master takeover - proof that the leader process is dead', () => {
     actor.stop();
   });
 
+  it('stays linked when the same process is verified again, and proves a replacement of it at the address', async () => {
+    const actor = start();
+    scene.emit({ kind: 'up', instance: 'leader-uid' });
+    scene.emit({ kind: 'up', instance: 'leader-uid' });
+    assert.match(state(actor), /linked/);
+    scene.probeAnswers.push(ProbeOutcome.Accepted);
+    scene.emit({ kind: 'up', instance: 'restarted-uid' });
+    await clock.settle();
+    assert.match(state(actor), /relinking/);
+    scene.emit({ kind: 'up', instance: 'restarted-uid' });
+    await clock.settle();
+    assert.equal(scene.revokes.length, 1);
+    actor.stop();
+  });
+
   it('counts another instance answering at the address after the close as proof (a new process on that port)', async () => {
     const actor = start();
     scene.emit({ kind: 'up', instance: 'leader-uid' });
