@@ -83,12 +83,12 @@ export function sessionIdOf(createRevision: string): string {
 }
 
 /** The create revision a session id was made of (sessionIdOf's inverse). */
-export function createRevisionOf(sessionId: string): string {
+function createRevisionOf(sessionId: string): string {
   return BigInt(sessionId).toString();
 }
 
 /** The key of the candidacy attached to lease `leaseId` (etcd's decimal id). */
-export function leaderKeyOf(leaseId: string): string {
+function leaderKeyOf(leaseId: string): string {
   return `${HaKeys.leaderPrefix}${BigInt(leaseId).toString(16)}`;
 }
 
