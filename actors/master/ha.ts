@@ -8,6 +8,7 @@ import type { SavepointStore } from '../../lib/ha/etcd-savepoints.js';
 import type { SinkClaimStore } from '../../lib/ha/etcd-sink-claims.js';
 import type { JobConfig } from '../../lib/dataflow/job-config.js';
 import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
+import type { TakeoverServices } from './takeover.js';
 
 export interface LeaderStores {
   jobGraphs: JobGraphStore;
@@ -23,6 +24,8 @@ export interface LeaderStores {
 export interface MasterHa {
   /** Stores fenced by the term that leads now, or null if this Master does not lead (any more). */
   storesForCurrentTerm(): LeaderStores | null;
+  /** What a standby needs to take over from a leader proven dead (takeover.ts); absent: the lease decides. */
+  takeover?: TakeoverServices;
 }
 
 /** A submitted job as the job graph store keeps it: enough for a new leader to run it again. */

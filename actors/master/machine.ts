@@ -29,6 +29,7 @@ import { sleep, type Clock } from '../../lib/util/clock.js';
 import { HaErrorCode } from '../../lib/ha/errors.js';
 import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
 import { readSavepoint } from '../jobmaster/restore.js';
+import { takeoverMachine } from './takeover.js';
 import type { Logger } from '../../lib/logging.js';
 
 export interface MasterSettings {
@@ -105,6 +106,8 @@ export const masterMachine = setup({
     }),
     // One per submission: its module is evaluated in a worker thread that leaving `serving` terminates.
     prepareSubmission: fromPromise<void, Submission>(({ input, signal }) => prepareSubmission(input, signal)),
+    // While standing by: take over at once when the leader's process is proven dead (takeover.ts).
+    takeover: takeoverMachine,
   },
   delays: { recoveryRetry: 1000 },
   actions: {
@@ -333,6 +336,7 @@ export const masterMachine = setup({
   },
   states: {
     standby: {
+      invoke: { src: 'takeover', input: ({ context }) => ({ services: context.ha?.takeover ?? null, log: context.env.log }) },
       on: {
         'master.leadership.granted': { target: 'leader', actions: 'becomeLeader' },
         ...refuseAll(MasterErrorCode.NotLeader),

@@ -167,6 +167,16 @@ export class ActorSystem implements RefRouter {
     return this.transport.node;
   }
 
+  /** This process's incarnation: the uid its handshakes announce (a restart on the same port has another). */
+  get instance(): string {
+    return this.transport.uid;
+  }
+
+  /** The handshake-verified incarnation of `node` while connected to it, else null. */
+  peerInstance(node: string): string | null {
+    return this.transport.peerUid(node);
+  }
+
   /** Peers the transport keeps state for now (connected, connecting, or with messages queued). */
   get associations(): number {
     return this.transport.associationCount;

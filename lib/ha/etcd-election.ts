@@ -29,7 +29,8 @@
  * that is not answering (etcd-host-health.ts): one hung member of three neither costs the leader
  * its lease window nor delays a standby's takeover.
  * `resign()` revokes the lease (the next contender takes over at once); `close()` only stops
- * renewing (the key expires after the TTL, as after a crash).
+ * renewing (the key expires after the TTL, as after a crash). A standby with proof that the
+ * leader's process died ends that term at once with `revokeDeadTerm` (leader-death.ts).
  */
 import type { IKeyValue, Namespace, Watcher } from 'etcd3';
 import type { Logger } from '../logging.js';
@@ -56,15 +57,18 @@ export interface EtcdLeaderElectionOptions {
  * contenders without endpoints (TaskExecutor-less tests, singletons) stay as they were.
  */
 export function encodeLeaderRecord(address: string, endpoints?: LeaderEndpoints): string {
-  return endpoints ? JSON.stringify({ address, rest: endpoints.rest ?? null }) : address;
+  if (!endpoints) return address;
+  return JSON.stringify({ address, rest: endpoints.rest ?? null, ...(endpoints.instance ? { instance: endpoints.instance } : {}) });
 }
 
 export function decodeLeaderRecord(value: string, sessionId: string): LeaderInfo {
   if (value.startsWith('{')) {
     try {
-      const record = JSON.parse(value) as { address?: unknown; rest?: unknown };
+      const record = JSON.parse(value) as { address?: unknown; rest?: unknown; instance?: unknown };
       if (typeof record.address === 'string') {
-        return { address: record.address, sessionId, rest: typeof record.rest === 'string' ? record.rest : null };
+        const info: LeaderInfo = { address: record.address, sessionId, rest: typeof record.rest === 'string' ? record.rest : null };
+        if (typeof record.instance === 'string' && record.instance.length > 0 && record.instance.length <= 256) info.instance = record.instance;
+        return info;
       }
     } catch {
       // Not a record: an address that starts with '{' (none do) is taken as it is.
@@ -77,6 +81,27 @@ export function decodeLeaderRecord(value: string, sessionId: string): LeaderInfo
 export function sessionIdOf(createRevision: string): string {
   return createRevision.padStart(20, '0');
 }
+
+/** The create revision a session id was made of (sessionIdOf's inverse). */
+function createRevisionOf(sessionId: string): string {
+  return BigInt(sessionId).toString();
+}
+
+/** The key of the candidacy attached to lease `leaseId` (etcd's decimal id). */
+function leaderKeyOf(leaseId: string): string {
+  return `${HaKeys.leaderPrefix}${BigInt(leaseId).toString(16)}`;
+}
+
+/** What a standby's revocation of a dead term found: done by it, done already, or not dead after all. */
+export const DeadTermRevocation = {
+  /** Our guarded transaction deleted the dead term's key. */
+  Revoked: 'revoked',
+  /** That key no longer existed with that revision (another standby, or its lease, was first). */
+  Gone: 'gone',
+  /** Nothing to do: we do not campaign, or the term is our own. */
+  NotApplicable: 'not-applicable',
+} as const;
+export type DeadTermRevocation = (typeof DeadTermRevocation)[keyof typeof DeadTermRevocation];
 
 interface Term {
   leaseId: string;
@@ -172,6 +197,35 @@ export class EtcdLeaderElection implements LeaderElection {
     if (term) await this.endTerm(term, 'closed', false);
   }
 
+  /**
+   * End the term of a leader whose process is proven dead (leader-death.ts): delete its key in a
+   * transaction guarded on the exact term seen (the key of its lease, with its create revision),
+   * then revoke its lease, and evaluate our own candidacy at once instead of after the lease.
+   * A term that the guard does not match (a newer one, or one already gone) is left alone.
+   *
+   * Why a wrong proof costs availability, never safety: every write a leader makes compares its
+   * key's create revision in etcd (fenced-txn.ts), so once the key is gone the old term cannot
+   * write, alive or not; its own election sees the delete (watch or read) and steps down, and
+   * TaskExecutors take the newer session's higher fencing token over its.
+   */
+  async revokeDeadTerm(dead: { sessionId: string; leaseId: string }): Promise<DeadTermRevocation> {
+    const term = this.term;
+    if (!this.campaigning || !term || term.over) return DeadTermRevocation.NotApplicable;
+    const createRevision = createRevisionOf(dead.sessionId);
+    if (createRevision === term.createRevision) return DeadTermRevocation.NotApplicable;
+    const key = leaderKeyOf(dead.leaseId);
+    const txn = await etcdCall('dead term revoke', () =>
+      this.root.if(key, 'Create', '==', createRevision).then(this.root.delete().key(key)).options(this.callOptions()).commit(),
+    );
+    if (txn.succeeded) {
+      this.log?.warn({ sessionId: dead.sessionId, key }, 'revoked the term of a leader proven dead');
+      // The key is gone with the txn; the lease held nothing else of that term.
+      void this.revokeLease(dead.leaseId);
+    }
+    if (!term.over) void this.evaluate(term, true);
+    return txn.succeeded ? DeadTermRevocation.Revoked : DeadTermRevocation.Gone;
+  }
+
   private async startTerm(): Promise<void> {
     if (!this.campaigning) return;
     const sentAt = this.clock.now();
@@ -179,7 +233,7 @@ export class EtcdLeaderElection implements LeaderElection {
     try {
       const grant = await etcdCall('lease grant', () => this.root.leaseClient.leaseGrant({ TTL: this.ttlSeconds, ID: 0 }, this.callOptions()));
       leaseId = grant.ID;
-      const key = `${HaKeys.leaderPrefix}${BigInt(leaseId).toString(16)}`;
+      const key = leaderKeyOf(leaseId);
       const put = await etcdCall('leader key create', () =>
         this.root.if(key, 'Create', '==', 0).then(this.root.put(key).value(encodeLeaderRecord(this.address, this.endpoints)).lease(grant.ID)).options(this.callOptions()).commit(),
       );
@@ -260,9 +314,9 @@ export class EtcdLeaderElection implements LeaderElection {
    * fresh read goes out beside it (to another member) and the older answer, if it comes, is
    * stale and ignored.
    */
-  private async evaluate(term: Term): Promise<void> {
+  private async evaluate(term: Term, now = false): Promise<void> {
     if (term.over) return;
-    if (term.readStartedAt !== null && this.clock.now() - term.readStartedAt < term.ttlMs / 10) {
+    if (!now && term.readStartedAt !== null && this.clock.now() - term.readStartedAt < term.ttlMs / 10) {
       term.evaluateAgain = true;
       return;
     }

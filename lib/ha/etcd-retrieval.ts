@@ -96,9 +96,9 @@ export class EtcdLeaderRetrieval implements LeaderRetrieval {
           this.root.getAll().prefix(HaKeys.leaderPrefix).sort('Create', 'Ascend').limit(1).exec().then((r) => r.kvs),
         );
         const kv = kvs[0];
-        const next = kv ? decodeLeaderRecord(kv.value.toString('utf8'), sessionIdOf(kv.create_revision)) : null;
+        const next = kv ? { ...decodeLeaderRecord(kv.value.toString('utf8'), sessionIdOf(kv.create_revision)), leaseId: kv.lease } : null;
         if (this.closed) return;
-        const changed = next?.sessionId !== this.leader?.sessionId || next?.address !== this.leader?.address || next?.rest !== this.leader?.rest;
+        const changed = next?.sessionId !== this.leader?.sessionId || next?.address !== this.leader?.address || next?.rest !== this.leader?.rest || next?.instance !== this.leader?.instance;
         if (!this.known || changed) {
           this.known = true;
           this.leader = next;

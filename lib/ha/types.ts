@@ -27,6 +27,12 @@ export interface LeaderGuard {
 export interface LeaderEndpoints {
   /** The leader's REST API (`host:port`), null when it serves none. */
   rest?: string | null;
+  /**
+   * The leader process's incarnation: the uid its transport handshake announces. A standby
+   * checks it on its connection to the leader (leader-death.ts) before it counts that
+   * connection's loss as the death of this term's process.
+   */
+  instance?: string;
 }
 
 export interface LeaderElection {
@@ -48,6 +54,10 @@ export interface LeaderInfo {
   sessionId: string;
   /** The leader's REST API (`host:port`) when it published one. */
   rest?: string | null;
+  /** The leader process's incarnation uid, when it published one. */
+  instance?: string;
+  /** The term's lease (etcd's decimal id), when read from etcd: its key is `leader/<hex lease>`. */
+  leaseId?: string;
 }
 
 export type LeaderListener = (leader: LeaderInfo | null) => void;

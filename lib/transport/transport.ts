@@ -211,6 +211,12 @@ export class Transport {
     return this.associations.get(node)?.conn != null;
   }
 
+  /** The verified incarnation uid of `node` while a connection to it is open, else null. */
+  peerUid(node: string): string | null {
+    const assoc = this.associations.get(node);
+    return assoc?.conn ? assoc.uid : null;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

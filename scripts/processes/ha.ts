@@ -11,6 +11,10 @@ import type { ClusterConfig } from '../../lib/config.js';
 import { describeEtcdCredentials, etcdCredentialsOf } from '../../lib/ha/etcd-auth.js';
 import type { Logger } from '../../lib/logging.js';
 import type { MasterHa } from '../../actors/master/ha.js';
+import { EtcdLeaderRetrieval } from '../../lib/ha/etcd-retrieval.js';
+import { probeAddress } from '../../lib/ha/leader-death.js';
+import type { ActorSystem } from '../../lib/actor/system.js';
+import { LinkLoss, type TakeoverServices } from '../../actors/master/takeover.js';
 
 export function haServices(config: ClusterConfig, log: Logger): EtcdHaServices | null {
   if (config.etcdEndpoints.length === 0) return null;
@@ -21,8 +25,9 @@ export function haServices(config: ClusterConfig, log: Logger): EtcdHaServices |
 }
 
 /** Stores fenced by whatever term the election holds at the moment they are asked for. */
-export function masterHa(ha: EtcdHaServices, election: EtcdLeaderElection): MasterHa {
+export function masterHa(ha: EtcdHaServices, election: EtcdLeaderElection, system: ActorSystem): MasterHa {
   return {
+    takeover: takeoverServices(ha, election, system),
     storesForCurrentTerm() {
       const guard = election.guard();
       if (!guard) return null;
@@ -35,5 +40,40 @@ export function masterHa(ha: EtcdHaServices, election: EtcdLeaderElection): Mast
         sinkClaims: new EtcdSinkClaimStore({ root: ha.root, guard }),
       };
     },
+  };
+}
+
+/** A standby's means of proving its leader dead and taking over (actors/master/takeover.ts). */
+function takeoverServices(ha: EtcdHaServices, election: EtcdLeaderElection, system: ActorSystem): TakeoverServices {
+  return {
+    instance: system.instance,
+    followLeader(listener) {
+      // Its own follower, closed when the standby stops watching (it is cheap: one etcd watch).
+      const retrieval = new EtcdLeaderRetrieval({ root: ha.root, log: system.log });
+      retrieval.start(listener);
+      return () => void retrieval.close();
+    },
+    link(node, listener) {
+      let ended = false;
+      const up = (peer: string): void => {
+        const instance = peer === node ? system.peerInstance(node) : null;
+        if (!ended && instance) listener({ kind: 'up', instance });
+      };
+      system.events.on('node.up', up);
+      // A remote watch holds the connection open (heartbeats) and reports how it ended.
+      const unwatch = system.watch(system.ref(node, 'master'), (notice) => {
+        if (ended || notice.type !== 'actor.terminated') return;
+        const loss = notice.reason === 'connection-lost' ? LinkLoss.Closed : notice.reason === 'heartbeat-timeout' ? LinkLoss.Silent : LinkLoss.Stopped;
+        listener({ kind: 'lost', loss });
+      });
+      queueMicrotask(() => up(node)); // already connected: no node.up to come
+      return () => {
+        ended = true;
+        system.events.off('node.up', up);
+        unwatch();
+      };
+    },
+    probe: (address, timeoutMs, signal) => probeAddress(address, timeoutMs, system.clock, signal),
+    revokeDeadTerm: (leader) => election.revokeDeadTerm(leader),
   };
 }

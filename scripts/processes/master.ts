@@ -69,7 +69,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
         jobBuildMemoryMb: config.jobBuildMemoryMb,
         jobModuleMaxBytes: config.jobModuleMaxBytes,
       },
-      ha: ha && election ? masterHa(ha, election) : null,
+      ha: ha && election ? masterHa(ha, election, system) : null,
     }),
     supervision: { strategy: 'stop' },
     localOnly: MASTER_LOCAL_EVENTS,
@@ -90,7 +90,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
       },
       system.node,
       // Published with the leader key, so that a standby's 421 and GET /api/leader name it.
-      { rest: endpoints.rest },
+      { rest: endpoints.rest, instance: system.instance },
     );
     // A standby learns who leads (for REST redirects and the failover history).
     ha?.leaderRetrieval().start((leader) => leadership.observed(leader && { sessionId: leader.sessionId, node: leader.address, rest: leader.rest }));

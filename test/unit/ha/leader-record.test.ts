@@ -13,4 +13,12 @@ describe('ha leader record - what a leader key holds', () => {
     assert.deepEqual(decodeLeaderRecord('127.0.0.1:6123', '0001'), { address: '127.0.0.1:6123', sessionId: '0001' });
     assert.deepEqual(decodeLeaderRecord('{not json', '0001'), { address: '{not json', sessionId: '0001' });
   });
+
+  it("carries the leader process's instance, by which a standby recognizes the term's process", () => {
+    const value = encodeLeaderRecord('127.0.0.1:6123', { rest: null, instance: 'uid-1' });
+    assert.deepEqual(decodeLeaderRecord(value, '0007'), { address: '127.0.0.1:6123', sessionId: '0007', rest: null, instance: 'uid-1' });
+    // An instance that is not a short string is no instance: no proof of death can use it.
+    assert.equal(decodeLeaderRecord(JSON.stringify({ address: 'm:1', instance: 7 }), '1').instance, undefined);
+    assert.equal(decodeLeaderRecord(JSON.stringify({ address: 'm:1', instance: 'x'.repeat(300) }), '1').instance, undefined);
+  });
 });
