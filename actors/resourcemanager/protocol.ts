@@ -1,7 +1,7 @@
 /** The messages the ResourceManager accepts. */
 import type { ActorRef, WatchNotice } from '../../lib/index.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
-import type { SlotReport, TaskExecutorMessage, TaskExecutorResources } from '../taskexecutor/protocol.js';
+import type { AllocationReport, ExecutionReport, SlotReport, TaskExecutorMessage, TaskExecutorResources } from '../taskexecutor/protocol.js';
 import type { SlotProfile, SlotRequirement } from './slot-manager.js';
 
 export interface RegistrationSuccess {
@@ -37,8 +37,15 @@ export type ResourceManagerMessage =
       taskExecutor: ActorRef<TaskExecutorMessage>;
       dataAddress: string;
       slots: SlotProfile[];
+      /** Slots it still holds for jobs of an earlier leader (kept through the leader change), and their tasks. */
+      allocations?: AllocationReport[];
+      executions?: ExecutionReport[];
       replyTo: ActorRef<RegistrationSuccess>;
     }
+  /** A recovered job's JobMaster wants the reports of its tasks that survived the leader change. */
+  | { type: 'rm.job.reconcile'; leaderSessionId: string; jobId: string; jobMaster: ActorRef<JobMasterMessage> }
+  /** The JobMaster adopted the tasks (its slots stay allocated); late reports of the job are freed. */
+  | { type: 'rm.job.adopted'; leaderSessionId: string; jobId: string }
   | { type: 'rm.slots.declare'; leaderSessionId: string; jobId: string; jobMaster: ActorRef<JobMasterMessage>; requirements: SlotRequirement[] }
   | { type: 'rm.slots.release'; leaderSessionId: string; jobId: string }
   | { type: 'rm.overview'; replyTo: ActorRef<ClusterOverview> }

@@ -20,6 +20,30 @@ export interface TaskExecutorResources {
   cpuMicros: number;
 }
 
+/** A slot this TaskExecutor holds for a job, as it reports it when it (re-)registers. */
+export interface AllocationReport {
+  slotIndex: number;
+  allocationId: string;
+  jobId: string;
+  group: string;
+  /** The leader session that allocated it (or adopted the tasks in it last). */
+  leaderSessionId: string;
+}
+
+/** A task this TaskExecutor runs, as it reports it when it (re-)registers: a new leader may adopt it. */
+export interface ExecutionReport {
+  executionId: string;
+  jobId: string;
+  vertexId: string;
+  subtaskIndex: number;
+  attempt: number;
+  allocationId: string;
+  /** `deploying` until the task reported running. */
+  state: 'deploying' | 'running';
+  /** The leader session that deployed it (or adopted it last). */
+  leaderSessionId: string;
+}
+
 export type TaskExecutorMessage =
   | { type: 'te.heartbeat'; leaderSessionId: string; replyTo: ActorRef<SlotReport> }
   | {
@@ -52,6 +76,18 @@ export type TaskExecutorMessage =
       checkpointId: number;
       outcome: 'complete' | 'abort';
     }
+  /**
+   * A new leader's JobMaster takes over these running tasks of `attempt` (no redeploy): they
+   * report to `jobMaster` from now on and obey only its session or newer ones.
+   */
+  | {
+      type: 'te.tasks.adopt';
+      leaderSessionId: string;
+      jobId: string;
+      attempt: number;
+      executionIds: string[];
+      jobMaster: ActorRef<JobMasterMessage>;
+    }
   /** The cluster is shutting down (application mode ended): exit. */
   | { type: 'te.shutdown'; leaderSessionId: string }
   /** From the task runtime on this process. */
@@ -59,12 +95,15 @@ export type TaskExecutorMessage =
   | WatchNotice;
 
 /** From this process's leader retrieval: the leading Master moved (null: no leader now). */
-export type TaskExecutorLocalEvent = { type: 'te.leader.changed'; masterNode: string | null };
+export type TaskExecutorLocalEvent =
+  | { type: 'te.leader.changed'; masterNode: string | null }
+  /** Internal: the bound on tasks without a leader passed; those still not adopted are cancelled. */
+  | { type: 'te.adoption.expired' };
 
 /**
  * Events only the TaskExecutor's own process generates (leader retrieval, its task runtime):
  * refused from the network by the actor system, so that nobody can make it leave its leader.
  */
-export const TASK_EXECUTOR_LOCAL_EVENTS = ['te.leader.changed', 'te.task.event'] as const satisfies ReadonlyArray<
+export const TASK_EXECUTOR_LOCAL_EVENTS = ['te.leader.changed', 'te.task.event', 'te.adoption.expired'] as const satisfies ReadonlyArray<
   (TaskExecutorMessage | TaskExecutorLocalEvent)['type']
 >;

@@ -42,6 +42,9 @@ export interface HarnessOptions {
   checkpointing?: Partial<CheckpointConfig> | null;
   slotRequestTimeoutMs?: number;
   cancelTimeoutMs?: number;
+  reconcileTimeoutMs?: number;
+  /** The job as a new leader recovers it: its last recorded attempt (it may adopt the tasks of that attempt). */
+  recovered?: { attempt: number; restarts: number };
 }
 
 const SECRET = 'jobmaster-unit-secret';
@@ -105,7 +108,8 @@ export class JobMasterHarness {
       jobConfig: { checkpointing, restartStrategy: options.restartStrategy },
       fromSavepoint: null,
       replyTo: null,
-      recovered: false,
+      recovered: options.recovered !== undefined,
+      ...(options.recovered ? { execution: options.recovered } : {}),
     };
     this.jobMaster = system.spawn(`jobmaster-${this.job.jobId}`, jobMasterMachine, {
       input: (env) => ({
@@ -119,6 +123,7 @@ export class JobMasterHarness {
         savepointDir: path.join(this.dir, 'savepoints'),
         slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 30_000,
         cancelTimeoutMs: options.cancelTimeoutMs ?? 10_000,
+        reconcileTimeoutMs: options.reconcileTimeoutMs ?? 5000,
         maxCollectedRecords: 1000,
       }),
       supervision: { strategy: 'stop' },
