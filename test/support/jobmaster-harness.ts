@@ -43,6 +43,8 @@ export interface HarnessOptions {
   slotRequestTimeoutMs?: number;
   cancelTimeoutMs?: number;
   reconcileTimeoutMs?: number;
+  /** Runs before the JobMaster starts: what the stores hold for it (a new leader's view). */
+  seed?: (stores: LeaderStores) => Promise<void>;
   /** The job as a new leader recovers it: its last recorded attempt (it may adopt the tasks of that attempt). */
   recovered?: { attempt: number; restarts: number };
 }
@@ -60,15 +62,19 @@ export class JobMasterHarness {
   readonly master: TestPeer<MasterMessage>;
   /** Two TaskExecutors of one slot each. */
   readonly taskExecutors: Array<TestPeer<TaskExecutorMessage>>;
-  readonly jobMaster: ActorRef<JobMasterMessage>;
+  jobMaster!: ActorRef<JobMasterMessage>;
   readonly job: PreparedJob;
   readonly checkpoints: CompletedCheckpointStore;
+  readonly stores: LeaderStores;
   private allocations = 0;
 
   static async start(options: HarnessOptions): Promise<JobMasterHarness> {
     const clock = new SimulatedClock();
     const system = await ActorSystem.start({ clusterId: 'jobmaster-unit', secret: SECRET, listen: false, clock });
-    return new JobMasterHarness(clock, system, options);
+    const harness = new JobMasterHarness(clock, system, options);
+    await options.seed?.(harness.stores);
+    harness.spawnJobMaster();
+    return harness;
   }
 
   private constructor(
@@ -93,6 +99,7 @@ export class JobMasterHarness {
       savepoints: this.gate.wrap('savepoints', new InMemorySavepointStore(guard)),
       sinkClaims: this.gate.wrap('sinkClaims', new InMemorySinkClaimStore(guard, () => clock.now())),
     };
+    this.stores = stores;
     this.resourceManager = new TestPeer(system, 'resourcemanager');
     this.master = new TestPeer(system, 'master');
     this.taskExecutors = [new TestPeer(system, 'taskexecutor-0'), new TestPeer(system, 'taskexecutor-1')];
@@ -111,6 +118,10 @@ export class JobMasterHarness {
       recovered: options.recovered !== undefined,
       ...(options.recovered ? { execution: options.recovered } : {}),
     };
+  }
+
+  private spawnJobMaster(): void {
+    const { system, options, stores } = this;
     this.jobMaster = system.spawn(`jobmaster-${this.job.jobId}`, jobMasterMachine, {
       input: (env) => ({
         env,
