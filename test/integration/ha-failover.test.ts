@@ -11,7 +11,7 @@ describe('ha - Master failover', function () {
   this.timeout(120_000);
   const clusters = haClusterPerTest();
 
-  it('lets a standby take over when the leader is killed with SIGKILL; the running job finishes exactly once', async () => {
+  it('lets a standby take over when the leader is killed with SIGKILL; it adopts the running job (attempt unchanged), which finishes exactly once', async () => {
     const cluster = await clusters.start({ masters: 2, taskExecutors: 2, slots: 2 });
     const client = await cluster.client();
     const leader = await leaderOf(cluster, client);
@@ -24,7 +24,9 @@ describe('ha - Master failover', function () {
     assert.notEqual(next, leader);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
-    assert.ok(result.details.restoredFrom !== null, 'the new leader resumed from a checkpoint');
+    assert.equal(result.details.attempt, 0, 'the tasks ran on: no restart, no new attempt');
+    assert.equal(result.details.restarts, 0);
+    assert.deepEqual(result.details.failovers?.map((f) => f.adopted), [true], JSON.stringify(result.details.failovers));
     assert.deepEqual(checkExactlyOnce(output, records, 10), []);
   });
 
