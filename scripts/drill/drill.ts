@@ -215,7 +215,9 @@ export function formatReport(report: DrillReport): string {
     '',
     ...(report.failure ? [`failure during ${report.failure.during}: ${report.failure.message}`] : []),
     `cluster: ${report.cluster.kind}${report.cluster.hosts === null ? '' : ` (${report.cluster.hosts} hosts)`}`,
-    report.job ? `job: ${report.job.state}, attempt ${report.job.attempt}, ${report.job.restarts} restarts` : 'job: not submitted',
+    report.job
+      ? `job: ${report.job.state}, attempt ${report.job.attempt}, ${report.job.restarts} restarts, ${report.faults.filter((f) => f.jobRestarted === true).length} after leader faults`
+      : 'job: not submitted',
     `exactly once: ${report.exactlyOnce.ok ? 'yes' : `NO — ${report.exactlyOnce.problems.slice(0, 3).join('; ')}`}`,
     `one leader at a time: ${report.leaders.ok ? `yes (${report.leaders.actions} fenced actions audited)` : `NO — ${report.leaders.overlaps.slice(0, 3).join('; ')}`}`,
     `verdict: ${report.ok ? 'PASS' : 'FAIL'} in ${(report.durationMs / 1000).toFixed(1)} s`,
