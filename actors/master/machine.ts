@@ -138,6 +138,8 @@ export const masterMachine = setup({
         context.code.set(job.codeHash, job.code);
         startJobMaster(context, { ...job, replyTo: null, recovered: true });
       }
+      // Slots TaskExecutors kept for any other job (it ended meanwhile) have nobody to adopt them.
+      context.resourceManager?.tell({ type: 'rm.jobs.recovered', leaderSessionId: context.leaderSessionId!, jobIds: recovered.jobs.map((j) => j.jobId) });
       context.env.log.info({ recovered: recovered.jobs.length, results: recovered.results.length }, 'recovery done: serving');
     },
     submit: enqueueActions(({ context, event, enqueue }) => {

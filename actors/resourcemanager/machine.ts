@@ -45,6 +45,8 @@ interface Context extends ResourceManagerInput {
   reconciling: Set<string>;
   /** Reports of tasks kept through the leader change, by job and TaskExecutor, until the job's JobMaster asks. */
   orphans: Map<string, Map<string, OrphanReport>>;
+  /** The jobs the Master recovered (null until it says): kept slots of other jobs have no one to adopt them. */
+  recoveredJobs: Set<string> | null;
   /** Allocations of older sessions kept on TaskExecutors: freed once a heartbeat answer shows the slot free. */
   orphanAllocations: Set<string>;
 }
@@ -119,6 +121,15 @@ export const resourceManagerMachine = setup({
       const reports = [...(context.orphans.get(event.jobId)?.values() ?? [])];
       context.env.log.info({ jobId: event.jobId, taskExecutors: reports.length }, 'job reconciling: reporting the tasks kept through the leader change');
       for (const report of reports) forwardReport(context, event.jobId, report);
+    },
+    recovered: ({ context, event }) => {
+      if (event.type !== 'rm.jobs.recovered' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
+      context.recoveredJobs = new Set(event.jobIds);
+      for (const jobId of [...context.orphans.keys()]) {
+        if (context.recoveredJobs.has(jobId)) continue;
+        context.env.log.info({ jobId }, 'kept slots of a job that is not recovered: freed');
+        releaseJob(context, jobId);
+      }
     },
     adopted: ({ context, event }) => {
       if (event.type !== 'rm.job.adopted' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
@@ -213,6 +224,7 @@ export const resourceManagerMachine = setup({
     resources: new Map(),
     byPath: new Map(),
     reconciling: new Set(),
+    recoveredJobs: null,
     orphans: new Map(),
     orphanAllocations: new Set(),
   }),
@@ -229,6 +241,7 @@ export const resourceManagerMachine = setup({
         'rm.heartbeat.report': { actions: ['heartbeatReport', 'allocate'] },
         'rm.job.reconcile': { actions: 'reconcile' },
         'rm.job.adopted': { actions: 'adopted' },
+        'rm.jobs.recovered': { actions: ['recovered', 'allocate'] },
         'actor.terminated': { actions: ['terminated', 'allocate'] },
       },
     },
@@ -246,7 +259,8 @@ function keptSlots(context: Context, reported: AllocationReport[], slotIndexes: 
   for (const a of reported) {
     const older = compareSessions(a.leaderSessionId, context.leaderSessionId) < 0;
     const restarted = context.jobMasters.has(a.jobId) && !context.reconciling.has(a.jobId);
-    if (!older || restarted || !slotIndexes.has(a.slotIndex) || held.has(a.slotIndex)) {
+    const notRecovered = context.recoveredJobs !== null && !context.recoveredJobs.has(a.jobId);
+    if (!older || restarted || notRecovered || !slotIndexes.has(a.slotIndex) || held.has(a.slotIndex)) {
       freed.add(a.jobId);
       continue;
     }

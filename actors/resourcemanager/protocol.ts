@@ -44,6 +44,8 @@ export type ResourceManagerMessage =
     }
   /** A recovered job's JobMaster wants the reports of its tasks that survived the leader change. */
   | { type: 'rm.job.reconcile'; leaderSessionId: string; jobId: string; jobMaster: ActorRef<JobMasterMessage> }
+  /** From the Master once it recovered its jobs: kept slots of any other job are freed (their job ended or was never stored). */
+  | { type: 'rm.jobs.recovered'; leaderSessionId: string; jobIds: string[] }
   /** The JobMaster adopted the tasks (its slots stay allocated); late reports of the job are freed. */
   | { type: 'rm.job.adopted'; leaderSessionId: string; jobId: string }
   | { type: 'rm.slots.declare'; leaderSessionId: string; jobId: string; jobMaster: ActorRef<JobMasterMessage>; requirements: SlotRequirement[] }

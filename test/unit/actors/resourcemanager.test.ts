@@ -160,6 +160,22 @@ describe('resourcemanager - slots and tasks kept through a leader change', () =>
     assert.equal((await overview(rm)).slotsFree, 2);
   });
 
+  it('frees the kept slots of jobs the Master did not recover (they ended meanwhile), then and at later registrations', async () => {
+    const rm = spawn();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
+    await registerKept(rm, te, 'ended');
+    rm.tell({ type: 'rm.jobs.recovered', leaderSessionId: SESSION, jobIds: ['j'] });
+    await clock.settle();
+    assert.deepEqual(te.all('te.slots.free').map((m) => m.jobId), ['ended']);
+    assert.equal((await overview(rm)).slotsFree, 2);
+    const late = new TestPeer<TaskExecutorMessage>(system, 'te-late');
+    await registerKept(rm, late, 'ended');
+    assert.deepEqual(late.all('te.slots.free').map((m) => m.jobId), ['ended']);
+    const kept = new TestPeer<TaskExecutorMessage>(system, 'te-kept');
+    await registerKept(rm, kept, 'j');
+    assert.deepEqual(kept.all('te.slots.free'), [], 'a recovered job may still adopt its tasks');
+  });
+
   it('refuses commands of another leader session, answering asks with STALE_LEADER', async () => {
     const rm = spawn();
     const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
