@@ -24,7 +24,7 @@
  * session is refused with STALE_LEADER, so a zombie leader can neither trigger, commit nor
  * cancel anything once a newer one spoke.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { LeaderFence, admitSession, compareSessions, refuseStale, type Fenced } from '../fencing.js';
@@ -107,7 +107,29 @@ interface Context extends TaskExecutorInput {
   slotUse: Map<number, SlotUse>;
   executions: Map<string, Execution>;
   unwatch: (() => void) | null;
+  /**
+   * Commands of a newer session that arrived while registering with it: the registration's
+   * answer and the first commands after it can come in one read (the answer's promise settles
+   * after them). Replayed once registered with their session, dropped otherwise. Bounded.
+   */
+  early: TaskExecutorMessage[];
 }
+
+/** Commands kept while registering (at most this many; more are dropped and logged). */
+const MAX_EARLY_COMMANDS = 256;
+
+/** The commands of a leader session, all fenced. */
+const SESSION_COMMANDS = [
+  'te.heartbeat',
+  'te.slots.request',
+  'te.slots.free',
+  'te.task.submit',
+  'te.task.cancel',
+  'te.tasks.adopt',
+  'te.checkpoint.trigger',
+  'te.checkpoint.notify',
+  'te.shutdown',
+] as const satisfies ReadonlyArray<TaskExecutorMessage['type']>;
 
 export const taskExecutorMachine = setup({
   types: { context: {} as Context, events: {} as Event, input: {} as TaskExecutorInput },
@@ -141,6 +163,10 @@ export const taskExecutorMachine = setup({
       const output = (event as { output?: RegistrationSuccess }).output;
       return output !== undefined && !context.fence.isStale(output.leaderSessionId);
     },
+    fromNewerSession: ({ context, event }) => {
+      const session = (event as Fenced).leaderSessionId;
+      return session !== undefined && (context.fence.session === null || compareSessions(session, context.fence.session) > 0);
+    },
     hasOrphans: ({ context }) => [...context.executions.values()].some((e) => e.orphaned),
     isResourceManager: ({ context, event }) =>
       event.type === 'actor.terminated' && context.resourceManager !== null && event.ref.equals(context.resourceManager),
@@ -170,6 +196,20 @@ export const taskExecutorMachine = setup({
       context.resourceManager = null;
       context.leaderSessionId = null;
     },
+    keepEarly: ({ context, event }) => {
+      if (context.early.length >= MAX_EARLY_COMMANDS) {
+        context.env.log.warn({ type: event.type }, 'too many commands of a session not registered with yet; dropped');
+        return;
+      }
+      context.early.push(event as TaskExecutorMessage);
+    },
+    /** Registered: the commands of this session that came early act now, in their order. */
+    replayEarly: enqueueActions(({ context, enqueue }) => {
+      const early = context.early.splice(0);
+      for (const command of early) {
+        if ((command as Fenced).leaderSessionId === context.leaderSessionId) enqueue.raise(command);
+      }
+    }),
     heartbeat: ({ context, event }) => {
       if (event.type !== 'te.heartbeat') return;
       reply(event.replyTo, slotReport(context));
@@ -330,6 +370,7 @@ export const taskExecutorMachine = setup({
     slotUse: new Map(),
     executions: new Map(),
     unwatch: null,
+    early: [],
   }),
   type: 'parallel',
   on: {
@@ -340,6 +381,7 @@ export const taskExecutorMachine = setup({
       initial: 'disconnected',
       states: {
         disconnected: {
+          entry: assign({ early: [] }),
           on: { 'te.leader.changed': { guard: 'hasLeader', target: 'registering', actions: 'setLeader' } },
         },
         registering: {
@@ -351,7 +393,7 @@ export const taskExecutorMachine = setup({
               {
                 guard: 'newerSession',
                 target: 'registered',
-                actions: assign(({ context, event }) => {
+                actions: [assign(({ context, event }) => {
                   const rm = context.env.system.ref<ResourceManagerMessage>(context.masterNode!, 'resourcemanager');
                   context.fence.accept(event.output.leaderSessionId);
                   context.env.log.info({ resourceManager: rm.path, leaderSessionId: event.output.leaderSessionId }, 'registered');
@@ -361,7 +403,7 @@ export const taskExecutorMachine = setup({
                     heartbeatSilenceMs: event.output.heartbeatSilenceMs,
                     unwatch: context.env.system.watch(rm, context.env.self),
                   };
-                }),
+                }), 'replayEarly'],
               },
               {
                 // A ResourceManager of an older term than one already accepted: a zombie leader.
@@ -377,6 +419,7 @@ export const taskExecutorMachine = setup({
             },
           },
           on: {
+            ...Object.fromEntries(SESSION_COMMANDS.map((type) => [type, { guard: 'fromNewerSession', actions: 'keepEarly' }])),
             'te.leader.changed': [
               { guard: 'hasLeader', target: 'registering', reenter: true, actions: 'setLeader' },
               { target: 'disconnected', actions: 'setLeader' },
@@ -384,6 +427,8 @@ export const taskExecutorMachine = setup({
           },
         },
         waitingToRetry: {
+          // What a session sent before an answer that never came is not replayed later.
+          entry: assign({ early: [] }),
           after: { retry: 'registering' },
           on: {
             'te.leader.changed': [

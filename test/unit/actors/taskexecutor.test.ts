@@ -242,6 +242,20 @@ describe('taskexecutor - tasks kept through a leader change, and fenced', () => 
     assert.ok(rm.all('rm.te.register').length >= 2);
   });
 
+  it("acts on the new session's commands that arrive with its registration's answer, once registered", async () => {
+    const { te, rm, runtime } = await runningTask();
+    await clock.advance(3000);
+    await clock.settle();
+    // The answer and the ResourceManager's first command in one read: the command reaches the
+    // machine first (the answer settles a promise, after the read).
+    te.tell({ type: 'te.slots.free', leaderSessionId: NEW, jobId: 'j' });
+    await clock.settle();
+    assert.ok(!runtime.commands.includes('cancelJob j'), 'not registered with that session yet');
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: NEW, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 3000 });
+    await clock.settle();
+    assert.ok(runtime.commands.includes('cancelJob j'), `the early command acted: ${runtime.commands.join(', ')}`);
+  });
+
   it('refuses a registration answered by an older session than it accepted', async () => {
     const { rm, register } = await runningTask();
     await clock.advance(3000);
