@@ -95,9 +95,8 @@ export const resourceManagerMachine = setup({
         leaderSessionId: context.leaderSessionId,
         resourceManagerId: env.self.path,
         heartbeatSilenceMs: context.heartbeatTimeoutMs + context.heartbeatIntervalMs,
+        ...(freed.size > 0 ? { freeJobs: [...freed] } : {}),
       });
-      // After the reply: the TaskExecutor accepts this session's commands only once it registered.
-      for (const jobId of freed) tellSafely(context, event.taskExecutor, { type: 'te.slots.free', leaderSessionId: context.leaderSessionId, jobId });
       const keptJobs = new Set([...held.values()].map((a) => a.jobId));
       for (const jobId of keptJobs) {
         const report: OrphanReport = {

@@ -13,6 +13,12 @@ export interface RegistrationSuccess {
    * cannot be reached, and registers again.
    */
   heartbeatSilenceMs: number;
+  /**
+   * Jobs whose kept slots the TaskExecutor frees at once, cancelling their tasks: this session's
+   * own (it dropped the TaskExecutor once and restarted them), and jobs that nobody will adopt.
+   * Part of the answer, so that no command can overtake it.
+   */
+  freeJobs?: string[];
 }
 
 export interface ClusterOverview {

@@ -396,6 +396,7 @@ export const taskExecutorMachine = setup({
                 actions: [assign(({ context, event }) => {
                   const rm = context.env.system.ref<ResourceManagerMessage>(context.masterNode!, 'resourcemanager');
                   context.fence.accept(event.output.leaderSessionId);
+                  freeJobs(context, event.output.freeJobs ?? []);
                   context.env.log.info({ resourceManager: rm.path, leaderSessionId: event.output.leaderSessionId }, 'registered');
                   return {
                     resourceManager: rm,
@@ -523,6 +524,15 @@ function slotReport(context: Context): SlotReport {
     }),
     ...(context.sampleResources ? { resources: context.sampleResources() } : {}),
   };
+}
+
+/** The new ResourceManager says nobody adopts these jobs' kept tasks: they are cancelled, their slots freed. */
+function freeJobs(context: Context, jobIds: readonly string[]): void {
+  for (const jobId of jobIds) {
+    context.env.log.info({ jobId }, 'kept tasks of a job nobody adopts: cancelling them');
+    context.runtime.cancelJob(jobId);
+    for (const [index, use] of context.slotUse) if (use.jobId === jobId) context.slotUse.delete(index);
+  }
 }
 
 /** Slots held for jobs, as the registration with a (new) leader reports them. */

@@ -256,6 +256,18 @@ describe('taskexecutor - tasks kept through a leader change, and fenced', () => 
     assert.ok(runtime.commands.includes('cancelJob j'), `the early command acted: ${runtime.commands.join(', ')}`);
   });
 
+  it('cancels the kept tasks of the jobs its registration answer names (nobody adopts them)', async () => {
+    const { te, rm, runtime } = await runningTask();
+    await clock.advance(3000);
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: NEW, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 3000, freeJobs: ['j'] });
+    await clock.settle();
+    assert.ok(runtime.commands.includes('cancelJob j'));
+    const report = te.ask({ type: 'te.heartbeat', leaderSessionId: NEW });
+    await clock.settle();
+    assert.deepEqual((await report).slots, [{ index: 0, allocationId: null, jobId: null }], 'its slot is free');
+  });
+
   it('refuses a registration answered by an older session than it accepted', async () => {
     const { rm, register } = await runningTask();
     await clock.advance(3000);
