@@ -95,15 +95,12 @@ export type TaskExecutorMessage =
   | WatchNotice;
 
 /** From this process's leader retrieval: the leading Master moved (null: no leader now). */
-export type TaskExecutorLocalEvent =
-  | { type: 'te.leader.changed'; masterNode: string | null }
-  /** Internal: the bound on tasks without a leader passed; those still not adopted are cancelled. */
-  | { type: 'te.adoption.expired' };
+export type TaskExecutorLocalEvent = { type: 'te.leader.changed'; masterNode: string | null };
 
 /**
  * Events only the TaskExecutor's own process generates (leader retrieval, its task runtime):
  * refused from the network by the actor system, so that nobody can make it leave its leader.
  */
-export const TASK_EXECUTOR_LOCAL_EVENTS = ['te.leader.changed', 'te.task.event', 'te.adoption.expired'] as const satisfies ReadonlyArray<
+export const TASK_EXECUTOR_LOCAL_EVENTS = ['te.leader.changed', 'te.task.event'] as const satisfies ReadonlyArray<
   (TaskExecutorMessage | TaskExecutorLocalEvent)['type']
 >;
