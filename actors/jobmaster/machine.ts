@@ -421,7 +421,8 @@ export const jobMasterMachine = setup({
       on: {
         'jm.executions.reported': { actions: 'takeReport' },
         'jm.taskexecutor.lost': { actions: 'forgetReports' },
-        'jm.cancel': { target: 'canceled', actions: [{ type: 'abandonReconciliation', params: { reason: 'canceled while reconciling' } }, ({ event }) => reply(event.replyTo, { state: 'canceled' })] },
+        // The end releases the kept slots: their TaskExecutors cancel the tasks.
+        'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) },
       },
       always: { guard: 'allReported', target: 'running', actions: 'adopt' },
       after: {

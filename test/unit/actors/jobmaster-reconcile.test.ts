@@ -146,6 +146,16 @@ describe('jobmaster - reconciling a recovered job on a simulated clock', () => {
     assert.equal(h.state(), 'waitingForResources');
   });
 
+  it('canceled while reconciling: ends canceled and releases the kept slots', async () => {
+    await start();
+    await h.send(report(0));
+    const answer = h.jobMaster.ask({ type: 'jm.cancel' });
+    await h.clock.settle();
+    assert.deepEqual(await answer, { state: 'canceled' });
+    assert.equal(h.master.last('master.job.ended')?.result.state, 'canceled');
+    assert.ok(h.resourceManager.all('rm.slots.release').length >= 1, 'the kept slots are released');
+  });
+
   it('refuses reports of another leader session', async () => {
     await start();
     await h.send({ ...report(0), leaderSessionId: '1' } as JobMasterMessage);
