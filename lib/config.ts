@@ -65,6 +65,10 @@ export interface ClusterConfig {
   /** ResourceManager → TaskExecutor heartbeats. */
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** How long a TaskExecutor keeps its tasks running without a leader that adopts them (then it cancels them). */
+  adoptionTimeoutMs: number;
+  /** How long a new leader's JobMaster waits for the reports of a recovered job's running tasks before it restarts the job instead of adopting them. */
+  reconcileTimeoutMs: number;
   /** Records kept per job from collect() sinks. */
   maxCollectedRecords: number;
   logLevel: string;
@@ -113,6 +117,8 @@ export const configDefaults: ClusterConfig = {
   cancelTimeoutMs: 10_000,
   heartbeatIntervalMs: 1000,
   heartbeatTimeoutMs: 5000,
+  adoptionTimeoutMs: 15_000,
+  reconcileTimeoutMs: 5000,
   maxCollectedRecords: 1_000_000,
   logLevel: 'info',
   // Ephemeral by default: a host runs several Masters and TaskExecutors (and test clusters),
@@ -157,6 +163,8 @@ const KINDS: Record<keyof ClusterConfig, Kind> = {
   cancelTimeoutMs: 'int',
   heartbeatIntervalMs: 'int',
   heartbeatTimeoutMs: 'int',
+  adoptionTimeoutMs: 'int',
+  reconcileTimeoutMs: 'int',
   maxCollectedRecords: 'int',
   logLevel: 'string',
   restPort: 'int',
@@ -273,6 +281,9 @@ function validate(c: ClusterConfig): ClusterConfig {
   range(c, 'cancelTimeoutMs', 1, 3600_000);
   range(c, 'heartbeatIntervalMs', 10, 3600_000);
   range(c, 'heartbeatTimeoutMs', c.heartbeatIntervalMs + 1, 3600_000);
+  range(c, 'reconcileTimeoutMs', 1, 3600_000);
+  // Tasks must outlive the new leader's reconciliation, or it never finds them to adopt.
+  range(c, 'adoptionTimeoutMs', c.reconcileTimeoutMs + 1, 3600_000);
   range(c, 'maxCollectedRecords', 0, 100_000_000);
   range(c, 'restPort', -1, 65535);
   range(c, 'metricsPort', -1, 65535);

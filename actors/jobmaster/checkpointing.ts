@@ -301,6 +301,15 @@ export function abortAll(context: Context, reason: string): void {
   context.finalCheckpointWanted = false;
 }
 
+/**
+ * A new leader adopted the job's running tasks: they hear again that `checkpointId` (the latest
+ * completed one) completed, so that sinks commit what they pre-committed for it if the leader
+ * before stored it but died before telling them. Committing twice is a no-op.
+ */
+export function renotifyCompleted(context: Context, checkpointId: number): void {
+  notifyAll(context, checkpointId, 'complete');
+}
+
 /** Every TaskExecutor running a subtask of the job hears of the outcome once. */
 function notifyAll(context: Context, checkpointId: number, outcome: 'complete' | 'abort'): void {
   const seen = new Set<ActorRef<TaskExecutorMessage>>();

@@ -4,7 +4,7 @@ import type { WireError } from '../../lib/errors.js';
 import type { LeaderStores } from '../master/ha.js';
 import type { MasterMessage, PreparedJob } from '../master/protocol.js';
 import type { ResourceManagerMessage } from '../resourcemanager/protocol.js';
-import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import type { AllocationReport, ExecutionReport, TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import { CheckpointCoordinator, type CompletedCheckpoint } from './checkpoint-coordinator.js';
 import { ExecutionGraph } from './execution-graph.js';
 import type { JobException } from './exceptions.js';
@@ -27,6 +27,8 @@ export interface JobMasterInput {
   savepointDir: string;
   slotRequestTimeoutMs: number;
   cancelTimeoutMs: number;
+  /** How long a recovered job waits for reports of its running tasks before it restarts instead of adopting them. */
+  reconcileTimeoutMs: number;
   /** Upper bound on records kept from collect() sinks. */
   maxCollectedRecords: number;
 }
@@ -63,6 +65,31 @@ export interface Context extends JobMasterInput {
   exceptions: JobException[];
   endedAt: number | null;
   restartDelayMs: number;
+  /** Reconciling: what each TaskExecutor kept of this job through the leader change, by its id. */
+  reports: Map<string, ReportedTasks>;
+  /** Reconciling: the latest completed checkpoint (null: none), undefined until it is read. */
+  reconcileLatest: CompletedCheckpoint | null | undefined;
+  /** Leader changes this JobMaster's job went through: adopted, or restarted because it could not be. */
+  failovers: Failover[];
+}
+
+export interface ReportedTasks {
+  taskExecutorId: string;
+  taskExecutor: ActorRef<TaskExecutorMessage>;
+  dataAddress: string;
+  allocations: AllocationReport[];
+  executions: ExecutionReport[];
+}
+
+/** A leader change as the job saw it (the dashboard's timeline marks it). */
+export interface Failover {
+  at: number;
+  /** The new leader's session (its term). */
+  leaderSessionId: string;
+  /** The attempt that runs on: the adopted one, or the restarted one. */
+  attempt: number;
+  adopted: boolean;
+  reason: string;
 }
 
 export function initialContext(input: JobMasterInput): Context {
@@ -75,7 +102,8 @@ export function initialContext(input: JobMasterInput): Context {
     ...input,
     env,
     firstAttempt,
-    graph: new ExecutionGraph(input.job.jobId, input.job.jobGraph, firstAttempt),
+    // A recovered job first tries to adopt the attempt that runs on (see `reconciling`).
+    graph: new ExecutionGraph(input.job.jobId, input.job.jobGraph, mayAdopt(input) ? recorded!.attempt : firstAttempt),
     coordinator: checkpointing ? new CheckpointCoordinator(checkpointing, input.job.jobId) : null,
     backoff: new RestartBackoff(input.job.jobConfig.restartStrategy, recorded?.restarts ?? 0),
     restorePoint: null,
@@ -89,7 +117,15 @@ export function initialContext(input: JobMasterInput): Context {
     exceptions: [],
     endedAt: null,
     restartDelayMs: 0,
+    reports: new Map(),
+    reconcileLatest: undefined,
+    failovers: [],
   };
+}
+
+/** A job recovered by a new leader, with an attempt recorded by a leader before: its tasks may still run. */
+export function mayAdopt(input: JobMasterInput): boolean {
+  return input.job.recovered && input.job.execution !== undefined && input.stores !== null;
 }
 
 export function tellSafely<M>(context: Context, ref: ActorRef<M>, message: M): boolean {
@@ -119,6 +155,7 @@ export function detailsOf(context: Context, state: JobState): JobDetails {
     checkpoints: context.coordinator?.stats() ?? [],
     restoredFrom: (context.restorePoint as CompletedCheckpoint | null)?.checkpointId ?? null,
     exceptions: context.exceptions.map((e) => ({ ...e })),
+    failovers: context.failovers.map((f) => ({ ...f })),
     ...(context.failure ? { failure: context.failure } : {}),
     ...(context.stoppedWithSavepoint ? { stoppedWithSavepoint: context.stoppedWithSavepoint } : {}),
   };

@@ -113,6 +113,19 @@ export class ExecutionGraph<TeRef> {
     }
   }
 
+  /**
+   * A new leader adopts a subtask that runs on: it takes the slot it runs in (offered with the
+   * TaskExecutor's report) and is running at once, without a deployment. False if the slot does
+   * not fit (its group has all it needs) or the subtask is past `created`.
+   */
+  adopt(executionId: string, slot: HeldSlot<TeRef>): boolean {
+    const ev = this.byExecution.get(executionId);
+    if (!ev || ev.state !== ExecutionState.Created || !this.offer(slot)) return false;
+    ev.slot = slot;
+    for (const next of [ExecutionState.Scheduled, ExecutionState.Deploying, ExecutionState.Running]) this.transition(ev, next);
+    return true;
+  }
+
   location(vertexId: string, index: number): TaskLocation {
     const ev = this.subtasks.find((s) => s.vertexId === vertexId && s.index === index);
     if (!ev?.slot) throw new Error(`subtask ${vertexId}#${index} has no slot`);

@@ -12,8 +12,21 @@
  * the strategy's delay, and learn the outcome of any checkpoint whose metadata was being stored: it
 may have landed in etcd, and the next attempt must start from it) → `created` with the next attempt, or, when no restart is left, `failing`
  * → `failed`; on request `canceling` → `canceled`. A new leader's JobMaster for
- * the same job starts over in `created` and resumes from the latest completed checkpoint; this
- * one ends in `suspended` (no result, no writes) when its Master loses leadership.
+ * the same job first tries to adopt what still runs (below); this one ends in `suspended` (no
+ * result, no writes) when its Master loses leadership.
+ *
+ * `reconciling` (a job recovered by a new leader, whose last attempt was recorded): the
+ * TaskExecutors kept that attempt's tasks running through the leader change and report them
+ * when they register (the ResourceManager forwards the reports, `jm.executions.reported`). Once
+ * every subtask of the attempt is reported running, and the latest completed checkpoint is
+ * read, the JobMaster ADOPTS the execution graph: no deployment, the attempt number unchanged;
+ * it tells each TaskExecutor `te.tasks.adopt` (its session becomes the tasks' fence), tells the
+ * sinks again that the latest checkpoint completed (a commit the old leader may not have sent;
+ * idempotent), and goes to `running`, whose checkpoints take the next ids of the etcd counter.
+ * A subtask missing after `reconcileTimeoutMs` (its TaskExecutor died meanwhile, or the task
+ * failed), or a restore point that cannot be read, ends the reconciliation: the kept slots are
+ * released (their TaskExecutors cancel the tasks) and the job restarts from its latest
+ * checkpoint in `created` with the next attempt, as a recovered job always did.
  */
 import { assign, enqueueActions, fromPromise, raise, setup } from 'xstate';
 import { reply, replyError, type ActorRef } from '../../lib/index.js';
@@ -39,7 +52,10 @@ import {
   triggerNext,
 } from './checkpointing.js';
 import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
-import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
+import { detailsOf, initialContext, mayAdopt, tellSafely, type Context, type JobMasterInput } from './context.js';
+import { renotifyCompleted } from './checkpointing.js';
+import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
+import { admitSession } from '../fencing.js';
 import { JobMasterError } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
 import { recordFailure } from './exceptions.js';
@@ -79,10 +95,13 @@ export const jobMasterMachine = setup({
     checkpointInterval: ({ context }) => context.coordinator?.config.intervalMs ?? 1000,
     restartDelay: ({ context }) => context.restartDelayMs,
     recordAttemptRetry: 500,
+    reconcileTimeout: ({ context }) => context.reconcileTimeoutMs,
     checkpointStoreSettleTimeout: CHECKPOINT_STORE_SETTLE_TIMEOUT_MS,
   },
   guards: {
     hasAllSlots: ({ context }) => context.graph.hasAllSlots(),
+    mayAdopt: ({ context }) => mayAdopt(context),
+    allReported: ({ context }) => context.reconcileLatest !== undefined && missingSubtasks(context).length === 0,
     allFinished: ({ context }) => context.graph.allFinished(),
     anyFailed: ({ context }) => context.graph.firstFailure() !== undefined || context.failure !== null,
     allTerminal: ({ context }) => context.graph.allTerminal(),
@@ -165,8 +184,73 @@ export const jobMasterMachine = setup({
       if (room <= 0) return;
       for (const record of room >= event.records.length ? event.records : event.records.slice(0, room)) context.collected.push(record);
     },
+    askForReports: ({ context }) => {
+      context.resourceManager.tell({
+        type: 'rm.job.reconcile',
+        leaderSessionId: context.leaderSessionId,
+        jobId: context.job.jobId,
+        jobMaster: context.env.self as ActorRef<JobMasterMessage>,
+      });
+      context.env.log.info({ attempt: context.graph.attempt, timeoutMs: context.reconcileTimeoutMs }, 'reconciling: waiting for the reports of the tasks that kept running');
+    },
+    takeReport: ({ context, event }) => {
+      if (event.type !== 'jm.executions.reported' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
+      const { type: _, leaderSessionId: __, ...report } = event;
+      context.reports.set(event.taskExecutorId, report);
+    },
+    forgetReports: ({ context, event }) => {
+      if (event.type !== 'jm.taskexecutor.lost' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
+      context.reports.delete(event.taskExecutorId);
+    },
+    adopt: ({ context }) => {
+      const { graph } = context;
+      const byTaskExecutor = new Map<string, string[]>();
+      for (const report of context.reports.values()) {
+        for (const execution of report.executions) {
+          const allocation = report.allocations.find((a) => a.allocationId === execution.allocationId)!;
+          const slot = { ...allocation, taskExecutorId: report.taskExecutorId, taskExecutor: report.taskExecutor, dataAddress: report.dataAddress };
+          if (!graph.adopt(execution.executionId, slot)) continue;
+          byTaskExecutor.set(report.taskExecutorId, [...(byTaskExecutor.get(report.taskExecutorId) ?? []), execution.executionId]);
+        }
+      }
+      for (const [taskExecutorId, executionIds] of byTaskExecutor) {
+        tellSafely(context, context.reports.get(taskExecutorId)!.taskExecutor, {
+          type: 'te.tasks.adopt',
+          leaderSessionId: context.leaderSessionId,
+          jobId: context.job.jobId,
+          attempt: graph.attempt,
+          executionIds,
+          jobMaster: context.env.self as ActorRef<JobMasterMessage>,
+        });
+      }
+      context.resourceManager.tell({ type: 'rm.job.adopted', leaderSessionId: context.leaderSessionId, jobId: context.job.jobId });
+      const latest = context.reconcileLatest ?? null;
+      if (latest && !latest.savepoint) context.coordinator?.restoredFrom(latest.handles);
+      if (latest && context.coordinator) renotifyCompleted(context, latest.checkpointId);
+      context.reports.clear();
+      const reason = `adopted by the new leader, term ${context.leaderSessionId}`;
+      context.failovers.push({ at: context.env.clock.now(), leaderSessionId: context.leaderSessionId, attempt: graph.attempt, adopted: true, reason });
+      context.env.log.info({ attempt: graph.attempt, subtasks: graph.subtasks.length, latestCheckpoint: latest?.checkpointId ?? null }, 'job adopted: its tasks ran on through the leader change');
+    },
+    /** Reconciliation ended without adoption: the kept slots go (their tasks are cancelled), the job restarts. */
+    abandonReconciliation: assign(({ context }, params: { reason: string }) => {
+      const missing = missingSubtasks(context);
+      context.resourceManager.tell({ type: 'rm.slots.release', leaderSessionId: context.leaderSessionId, jobId: context.job.jobId });
+      const reason = `${params.reason}; restarted from the latest checkpoint`;
+      context.failovers.push({ at: context.env.clock.now(), leaderSessionId: context.leaderSessionId, attempt: context.firstAttempt, adopted: false, reason });
+      context.env.log.warn({ attempt: context.graph.attempt, missing: missing.slice(0, 10), missingCount: missing.length }, `not adopted: ${reason}`);
+      return { graph: new ExecutionGraph(context.job.jobId, context.job.jobGraph, context.firstAttempt), reports: new Map(), reconcileLatest: undefined };
+    }),
+    /** Tasks of this job reported after the reconciliation: not part of the graph, they are cancelled. */
+    cancelUnadopted: ({ context, event }) => {
+      if (event.type !== 'jm.executions.reported' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
+      for (const execution of event.executions) {
+        if (context.graph.get(execution.executionId)?.slot?.taskExecutorId === event.taskExecutorId) continue;
+        tellSafely(context, event.taskExecutor, { type: 'te.task.cancel', leaderSessionId: context.leaderSessionId, executionId: execution.executionId });
+      }
+    },
     taskExecutorLost: ({ context, event }) => {
-      if (event.type !== 'jm.taskexecutor.lost' || event.leaderSessionId !== context.leaderSessionId) return;
+      if (event.type !== 'jm.taskexecutor.lost' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       const error = toWireError(
         new JobMasterError('TASK_EXECUTOR_LOST', `TaskExecutor ${event.taskExecutorId} was lost: ${event.reason}`, { taskExecutorId: event.taskExecutorId }),
       );
@@ -302,7 +386,7 @@ export const jobMasterMachine = setup({
 }).createMachine({
   id: 'jobmaster',
   context: ({ input }) => initialContext(input),
-  initial: 'created',
+  initial: 'starting',
   on: {
     'jm.suspend': '.suspended',
     'jm.status': { actions: 'status' },
@@ -316,8 +400,41 @@ export const jobMasterMachine = setup({
     'jm.checkpoint.triggerFailed': { actions: 'checkpointEvent' },
     'jm.checkpoint.stored': { actions: 'checkpointEvent' },
     'jm.checkpoint.storeFailed': { actions: 'checkpointEvent' },
+    // Reports that arrive once the reconciliation is over: whatever is not in the graph is cancelled.
+    'jm.executions.reported': { actions: 'cancelUnadopted' },
   },
   states: {
+    starting: {
+      always: [{ guard: 'mayAdopt', target: 'reconciling' }, { target: 'created' }],
+    },
+    reconciling: {
+      entry: 'askForReports',
+      invoke: {
+        src: 'loadRestorePoint',
+        input: ({ context }) => ({ context }),
+        onDone: { actions: assign({ reconcileLatest: ({ event }) => event.output as CompletedCheckpoint | null }) },
+        onError: {
+          target: 'created',
+          actions: { type: 'abandonReconciliation', params: ({ event }) => ({ reason: `the latest checkpoint could not be read: ${toWireError(event.error).message}` }) },
+        },
+      },
+      on: {
+        'jm.executions.reported': { actions: 'takeReport' },
+        'jm.taskexecutor.lost': { actions: 'forgetReports' },
+        // The end releases the kept slots: their TaskExecutors cancel the tasks.
+        'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) },
+      },
+      always: { guard: 'allReported', target: 'running', actions: 'adopt' },
+      after: {
+        reconcileTimeout: {
+          target: 'created',
+          actions: {
+            type: 'abandonReconciliation',
+            params: ({ context }) => ({ reason: `${missingSubtasks(context).length} subtasks of attempt ${context.graph.attempt} were not reported running within ${context.reconcileTimeoutMs} ms` }),
+          },
+        },
+      },
+    },
     created: {
       invoke: {
         src: 'loadRestorePoint',
@@ -478,6 +595,17 @@ export const jobMasterMachine = setup({
     canceled: { type: 'final', entry: { type: 'end', params: { state: 'canceled' } } },
   },
 });
+
+/** Subtasks of the graph's attempt that no report shows running. */
+function missingSubtasks(context: Context): string[] {
+  const running = new Set<string>();
+  for (const report of context.reports.values()) {
+    for (const e of report.executions) {
+      if (e.state === 'running' && e.attempt === context.graph.attempt && report.allocations.some((a) => a.allocationId === e.allocationId)) running.add(e.executionId);
+    }
+  }
+  return context.graph.subtasks.filter((s) => !running.has(s.executionId)).map((s) => s.executionId);
+}
 
 function stateOf(value: unknown): JobState {
   const state = typeof value === 'string' ? value : Object.keys(value as object)[0]!;

@@ -2,7 +2,7 @@
 import type { ActorRef, WatchNotice } from '../../lib/index.js';
 import type { WireError } from '../../lib/errors.js';
 import type { StateHandle, TaskMetrics } from '../../lib/task/descriptor.js';
-import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
+import type { AllocationReport, ExecutionReport, TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
 import type { JobDetails } from './status.js';
 
@@ -37,6 +37,16 @@ export type JobMasterMessage =
   | { type: 'jm.checkpoint.declined'; executionId: string; checkpointId: number; error: WireError }
   | { type: 'jm.source.exhausted'; executionId: string }
   | { type: 'jm.taskexecutor.lost'; leaderSessionId: string; taskExecutorId: string; reason: string }
+  /** From the ResourceManager: a TaskExecutor kept these slots and tasks of the job through the leader change. */
+  | {
+      type: 'jm.executions.reported';
+      leaderSessionId: string;
+      taskExecutorId: string;
+      taskExecutor: ActorRef<TaskExecutorMessage>;
+      dataAddress: string;
+      allocations: AllocationReport[];
+      executions: ExecutionReport[];
+    }
   | { type: 'jm.deploy.failed'; executionId: string; error: WireError }
   | { type: 'jm.cancel'; replyTo: ActorRef<{ state: string }> }
   /** Take a savepoint into `dir` (default: the cluster's savepoint directory); with `stop`, cancel after it. */

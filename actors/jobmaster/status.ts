@@ -10,6 +10,8 @@ import type { JobException } from './exceptions.js';
 export const JobState = {
   Created: 'created',
   WaitingForResources: 'waitingForResources',
+  /** A new leader's JobMaster collects the reports of the tasks still running, to adopt them. */
+  Reconciling: 'reconciling',
   Running: 'running',
   Failing: 'failing',
   Restarting: 'restarting',
@@ -74,6 +76,8 @@ export interface JobDetails {
   restoredFrom: number | null;
   /** Failures that ended an attempt of this JobMaster, oldest first (at most 100). */
   exceptions?: JobException[];
+  /** Leader changes the job went through under this JobMaster: adopted (attempt unchanged) or restarted. */
+  failovers?: Array<{ at: number; leaderSessionId: string; attempt: number; adopted: boolean; reason: string }>;
   failure?: WireError;
   /** Set when the job ended by a stop-with-savepoint: the savepoint to resume from. */
   stoppedWithSavepoint?: string;

@@ -30,6 +30,7 @@ import { HaErrorCode } from '../../lib/ha/errors.js';
 import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
 import { readSavepoint } from '../jobmaster/restore.js';
 import { takeoverMachine } from './takeover.js';
+import { admitSession } from '../fencing.js';
 import type { Logger } from '../../lib/logging.js';
 
 export interface MasterSettings {
@@ -45,6 +46,8 @@ export interface MasterSettings {
   cancelTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** How long a recovered job waits for reports of its running tasks before it restarts (default: heartbeatTimeoutMs). */
+  reconcileTimeoutMs?: number;
   maxCollectedRecords: number;
   defaultParallelism: number;
   /** Limits of a submitted module's evaluation (job-sandbox.ts) and of its size. */
@@ -138,6 +141,8 @@ export const masterMachine = setup({
         context.code.set(job.codeHash, job.code);
         startJobMaster(context, { ...job, replyTo: null, recovered: true });
       }
+      // Slots TaskExecutors kept for any other job (it ended meanwhile) have nobody to adopt them.
+      context.resourceManager?.tell({ type: 'rm.jobs.recovered', leaderSessionId: context.leaderSessionId!, jobIds: recovered.jobs.map((j) => j.jobId) });
       context.env.log.info({ recovered: recovered.jobs.length, results: recovered.results.length }, 'recovery done: serving');
     },
     submit: enqueueActions(({ context, event, enqueue }) => {
@@ -165,7 +170,7 @@ export const masterMachine = setup({
       startJobMaster(context, event.prepared);
     },
     jobEnded: ({ context, event }) => {
-      if (event.type !== 'master.job.ended' || event.leaderSessionId !== context.leaderSessionId) return;
+      if (event.type !== 'master.job.ended' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       const { result } = event;
       context.running.delete(result.jobId);
       if (!context.stores) {
@@ -198,7 +203,7 @@ export const masterMachine = setup({
       );
     },
     resultPersisted: ({ context, event }) => {
-      if (event.type !== 'master.job.persisted' || event.leaderSessionId !== context.leaderSessionId) return;
+      if (event.type !== 'master.job.persisted' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       const result = context.persisting.get(event.jobId);
       if (!result) return;
       context.persisting.delete(event.jobId);
@@ -494,6 +499,7 @@ function startJobMaster(context: Context, prepared: PreparedJob): void {
       savepointDir: settings.savepointDir,
       slotRequestTimeoutMs: settings.slotRequestTimeoutMs,
       cancelTimeoutMs: settings.cancelTimeoutMs,
+      reconcileTimeoutMs: settings.reconcileTimeoutMs ?? settings.heartbeatTimeoutMs,
       maxCollectedRecords: settings.maxCollectedRecords,
     }),
     // A JobMaster that throws has a bug, not a transient fault: stop it and fail the job clearly.

@@ -6,15 +6,25 @@
  *
  * It runs only on the leading Master, for one leader session; a new leader starts a new one.
  * States: `serving` until stopped.
+ *
+ * A leader change keeps tasks running (see the TaskExecutor): a TaskExecutor registers with the
+ * new ResourceManager reporting the slots it kept (allocated by an older session) and their
+ * tasks. Those slots stay allocated to their job, and the reports wait for the job's new
+ * JobMaster (`rm.job.reconcile`), which adopts the tasks or releases the slots and restarts the
+ * job. Reports of a job whose JobMaster already chose to restart are freed at once (the
+ * TaskExecutor cancels them), so are allocations of this session itself (it dropped the
+ * TaskExecutor once and told the job). A TaskExecutor that cancels orphans nobody adopted
+ * reports the slots free in its heartbeat answers; they are freed here then.
  */
 import { setup } from 'xstate';
+import { admitSession, compareSessions } from '../fencing.js';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { isWildcardHost, parseHostPort } from '../../lib/util/host-address.js';
 import { RegistrationRefusedError, ResourceManagerErrorCode } from './errors.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
-import type { TaskExecutorMessage, TaskExecutorResources } from '../taskexecutor/protocol.js';
+import type { AllocationReport, ExecutionReport, TaskExecutorMessage, TaskExecutorResources } from '../taskexecutor/protocol.js';
 import type { ClusterOverview, ResourceManagerMessage } from './protocol.js';
-import { SlotManager } from './slot-manager.js';
+import { SlotManager, type SlotAllocation } from './slot-manager.js';
 
 export interface ResourceManagerInput {
   env: ActorEnv;
@@ -31,6 +41,22 @@ interface Context extends ResourceManagerInput {
   resources: Map<string, TaskExecutorResources & { at: number }>;
   /** TaskExecutor id by the path of its ref, to map watch notices back. */
   byPath: Map<string, string>;
+  /** Recovered jobs whose JobMaster is reconciling: reports of their tasks go to it. */
+  reconciling: Set<string>;
+  /** Reports of tasks kept through the leader change, by job and TaskExecutor, until the job's JobMaster asks. */
+  orphans: Map<string, Map<string, OrphanReport>>;
+  /** The jobs the Master recovered (null until it says): kept slots of other jobs have no one to adopt them. */
+  recoveredJobs: Set<string> | null;
+  /** Allocations of older sessions kept on TaskExecutors: freed once a heartbeat answer shows the slot free. */
+  orphanAllocations: Set<string>;
+}
+
+interface OrphanReport {
+  taskExecutorId: string;
+  taskExecutor: ActorRef<TaskExecutorMessage>;
+  dataAddress: string;
+  allocations: AllocationReport[];
+  executions: ExecutionReport[];
 }
 
 export const resourceManagerMachine = setup({
@@ -56,26 +82,69 @@ export const resourceManagerMachine = setup({
         // Re-registration (a reconnect, or a restarted process with the same id): whatever it ran is gone.
         lose(context, event.taskExecutorId, 're-registered');
       }
-      slots.register(event.taskExecutorId, event.taskExecutor, event.dataAddress, event.slots);
+      const { held, freed } = keptSlots(context, event.allocations ?? [], new Set(event.slots.map((s) => s.index)));
+      slots.register(event.taskExecutorId, event.taskExecutor, event.dataAddress, event.slots, held);
       context.lastSeen.set(event.taskExecutorId, context.env.clock.now());
       context.byPath.set(event.taskExecutor.path, event.taskExecutorId);
       env.system.watch(event.taskExecutor, env.self);
-      env.log.info({ taskExecutor: event.taskExecutorId, slots: event.slots.length, dataAddress: event.dataAddress }, 'TaskExecutor registered');
+      env.log.info(
+        { taskExecutor: event.taskExecutorId, slots: event.slots.length, dataAddress: event.dataAddress, keptSlots: held.size, keptTasks: event.executions?.length ?? 0 },
+        'TaskExecutor registered',
+      );
       reply(event.replyTo, {
         leaderSessionId: context.leaderSessionId,
         resourceManagerId: env.self.path,
         heartbeatSilenceMs: context.heartbeatTimeoutMs + context.heartbeatIntervalMs,
+        ...(freed.size > 0 ? { freeJobs: [...freed] } : {}),
       });
+      const keptJobs = new Set([...held.values()].map((a) => a.jobId));
+      for (const jobId of keptJobs) {
+        const report: OrphanReport = {
+          taskExecutorId: event.taskExecutorId,
+          taskExecutor: event.taskExecutor,
+          dataAddress: event.dataAddress,
+          allocations: (event.allocations ?? []).filter((a) => a.jobId === jobId),
+          executions: (event.executions ?? []).filter((e) => e.jobId === jobId),
+        };
+        const byTe = context.orphans.get(jobId) ?? new Map<string, OrphanReport>();
+        byTe.set(event.taskExecutorId, report);
+        context.orphans.set(jobId, byTe);
+        if (context.reconciling.has(jobId)) forwardReport(context, jobId, report);
+      }
+    },
+    reconcile: ({ context, event }) => {
+      if (event.type !== 'rm.job.reconcile' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
+      context.jobMasters.set(event.jobId, event.jobMaster);
+      context.reconciling.add(event.jobId);
+      context.env.system.watch(event.jobMaster, context.env.self);
+      const reports = [...(context.orphans.get(event.jobId)?.values() ?? [])];
+      context.env.log.info({ jobId: event.jobId, taskExecutors: reports.length }, 'job reconciling: reporting the tasks kept through the leader change');
+      for (const report of reports) forwardReport(context, event.jobId, report);
+    },
+    recovered: ({ context, event }) => {
+      if (event.type !== 'rm.jobs.recovered' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
+      context.recoveredJobs = new Set(event.jobIds);
+      for (const jobId of [...context.orphans.keys()]) {
+        if (context.recoveredJobs.has(jobId)) continue;
+        context.env.log.info({ jobId }, 'kept slots of a job that is not recovered: freed');
+        releaseJob(context, jobId);
+      }
+    },
+    adopted: ({ context, event }) => {
+      if (event.type !== 'rm.job.adopted' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
+      context.reconciling.delete(event.jobId);
+      context.orphans.delete(event.jobId);
     },
     declare: ({ context, event }) => {
-      if (event.type !== 'rm.slots.declare' || !fenced(context, event.leaderSessionId)) return;
+      if (event.type !== 'rm.slots.declare' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       context.jobMasters.set(event.jobId, event.jobMaster);
+      context.reconciling.delete(event.jobId);
       context.slots.declare(event.jobId, event.jobMaster, event.requirements, context.env.clock.now());
       context.env.system.watch(event.jobMaster, context.env.self);
       context.env.log.info({ jobId: event.jobId, requirements: event.requirements }, 'slots declared');
     },
     release: ({ context, event }) => {
-      if (event.type !== 'rm.slots.release' || !fenced(context, event.leaderSessionId)) return;
+      if (event.type !== 'rm.slots.release' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       releaseJob(context, event.jobId);
     },
     allocate: ({ context }) => {
@@ -116,6 +185,14 @@ export const resourceManagerMachine = setup({
       const id = event.report.taskExecutorId;
       if (!context.slots.taskExecutor(id)) return;
       context.lastSeen.set(id, event.at);
+      // Orphans nobody adopted, cancelled by their TaskExecutor: their slots are free again.
+      for (const slot of event.report.slots) {
+        const held = context.slots.taskExecutor(id)?.slots.find((s) => s.index === slot.index)?.allocation;
+        if (slot.allocationId !== null || !held || !context.orphanAllocations.has(held.allocationId)) continue;
+        context.orphanAllocations.delete(held.allocationId);
+        context.slots.freeSlot(id, slot.index, held.allocationId);
+        context.env.log.info({ taskExecutor: id, slot: slot.index, jobId: held.jobId }, 'slot kept through the leader change is free again');
+      }
       if (event.report.resources) context.resources.set(id, { ...event.report.resources, at: event.at });
     },
     terminated: ({ context, event }) => {
@@ -128,7 +205,7 @@ export const resourceManagerMachine = setup({
       for (const [jobId, jm] of context.jobMasters) if (jm.equals(event.ref)) releaseJob(context, jobId);
     },
     shutdown: ({ context, event }) => {
-      if (event.type !== 'rm.shutdown' || !fenced(context, event.leaderSessionId)) return;
+      if (event.type !== 'rm.shutdown' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       const all = [...context.slots.registered.values()];
       for (const te of all) tellSafely(context, te.ref, { type: 'te.shutdown', leaderSessionId: context.leaderSessionId });
       reply(event.replyTo, { taskExecutors: all.length });
@@ -140,7 +217,16 @@ export const resourceManagerMachine = setup({
   },
 }).createMachine({
   id: 'resourcemanager',
-  context: ({ input }) => ({ ...input, slots: new SlotManager(`alloc-${input.leaderSessionId}`), jobMasters: new Map(), lastSeen: new Map(), resources: new Map(), byPath: new Map() }),
+  context: ({ input }) => ({ ...input, slots: new SlotManager(`alloc-${input.leaderSessionId}`),
+    jobMasters: new Map(),
+    lastSeen: new Map(),
+    resources: new Map(),
+    byPath: new Map(),
+    reconciling: new Set(),
+    recoveredJobs: null,
+    orphans: new Map(),
+    orphanAllocations: new Set(),
+  }),
   initial: 'serving',
   states: {
     serving: {
@@ -151,23 +237,55 @@ export const resourceManagerMachine = setup({
         'rm.slots.release': { actions: ['release', 'allocate'] },
         'rm.overview': { actions: 'overview' },
         'rm.shutdown': { actions: 'shutdown' },
-        'rm.heartbeat.report': { actions: 'heartbeatReport' },
+        'rm.heartbeat.report': { actions: ['heartbeatReport', 'allocate'] },
+        'rm.job.reconcile': { actions: 'reconcile' },
+        'rm.job.adopted': { actions: 'adopted' },
+        'rm.jobs.recovered': { actions: ['recovered', 'allocate'] },
         'actor.terminated': { actions: ['terminated', 'allocate'] },
       },
     },
   },
 });
 
-function fenced(context: Context, sessionId: string): boolean {
-  if (sessionId === context.leaderSessionId) return true;
-  context.env.log.warn({ received: sessionId, current: context.leaderSessionId }, 'dropped a message of a stale leader session');
-  return false;
+/**
+ * Which reported allocations stay allocated (older sessions' slots of jobs whose JobMaster may
+ * still adopt them) and which jobs' slots the TaskExecutor must free (this session's own, which
+ * it dropped already, and jobs whose JobMaster chose to restart).
+ */
+function keptSlots(context: Context, reported: AllocationReport[], slotIndexes: ReadonlySet<number>): { held: Map<number, SlotAllocation>; freed: Set<string> } {
+  const held = new Map<number, SlotAllocation>();
+  const freed = new Set<string>();
+  for (const a of reported) {
+    const older = compareSessions(a.leaderSessionId, context.leaderSessionId) < 0;
+    const restarted = context.jobMasters.has(a.jobId) && !context.reconciling.has(a.jobId);
+    const notRecovered = context.recoveredJobs !== null && !context.recoveredJobs.has(a.jobId);
+    if (!older || restarted || notRecovered || !slotIndexes.has(a.slotIndex) || held.has(a.slotIndex)) {
+      freed.add(a.jobId);
+      continue;
+    }
+    held.set(a.slotIndex, { allocationId: a.allocationId, jobId: a.jobId, group: a.group });
+    context.orphanAllocations.add(a.allocationId);
+  }
+  // A job is kept or freed as a whole on one TaskExecutor.
+  for (const [index, a] of held) {
+    if (!freed.has(a.jobId)) continue;
+    held.delete(index);
+    context.orphanAllocations.delete(a.allocationId);
+  }
+  return { held, freed };
+}
+
+function forwardReport(context: Context, jobId: string, report: OrphanReport): void {
+  const jobMaster = context.jobMasters.get(jobId);
+  if (!jobMaster) return;
+  tellSafely(context, jobMaster, { type: 'jm.executions.reported', leaderSessionId: context.leaderSessionId, ...report });
 }
 
 function lose(context: Context, taskExecutorId: string, reason: string): void {
   const te = context.slots.taskExecutor(taskExecutorId);
   if (!te) return;
   const jobs = context.slots.remove(taskExecutorId);
+  for (const byTe of context.orphans.values()) byTe.delete(taskExecutorId);
   context.lastSeen.delete(taskExecutorId);
   context.resources.delete(taskExecutorId);
   context.byPath.delete(te.ref.path);
@@ -180,6 +298,8 @@ function lose(context: Context, taskExecutorId: string, reason: string): void {
 
 function releaseJob(context: Context, jobId: string): void {
   context.jobMasters.delete(jobId);
+  context.reconciling.delete(jobId);
+  context.orphans.delete(jobId);
   for (const te of context.slots.release(jobId)) {
     tellSafely(context, te.ref, { type: 'te.slots.free', leaderSessionId: context.leaderSessionId, jobId });
   }

@@ -64,9 +64,20 @@ export class SlotManager<Ref, JobRef> {
     return this.taskExecutors.get(id);
   }
 
-  /** Add (or replace, on re-registration) a TaskExecutor. Its slots start free. */
-  register(id: string, ref: Ref, dataAddress: string, slots: SlotProfile[]): void {
-    this.taskExecutors.set(id, { id, ref, dataAddress, slots: slots.map((s) => ({ ...s, allocation: null })) });
+  /**
+   * Add (or replace, on re-registration) a TaskExecutor. Its slots start free, except those it
+   * kept for jobs through a leader change (`held`, by slot index), whose tasks a JobMaster may adopt.
+   */
+  register(id: string, ref: Ref, dataAddress: string, slots: SlotProfile[], held: ReadonlyMap<number, SlotAllocation> = new Map()): void {
+    this.taskExecutors.set(id, { id, ref, dataAddress, slots: slots.map((s) => ({ ...s, allocation: held.get(s.index) ?? null })) });
+  }
+
+  /** Free one slot whose allocation ended outside a release (its TaskExecutor reports it free); true if it was held by `allocationId`. */
+  freeSlot(id: string, index: number, allocationId: string): boolean {
+    const slot = this.taskExecutors.get(id)?.slots.find((s) => s.index === index);
+    if (slot?.allocation?.allocationId !== allocationId) return false;
+    slot.allocation = null;
+    return true;
   }
 
   /** Remove a TaskExecutor; returns the jobs that had slots on it. */

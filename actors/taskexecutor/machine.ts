@@ -4,23 +4,38 @@
  * tasks it is given (each in its own worker thread, through the TaskRunner), and reports their
  * states to their JobMasters.
  *
- * States: `disconnected` (no leader known) → `registering` (asking the ResourceManager, retried
- * with a delay) → `registered`. A lost ResourceManager or a new leader sends it back to
- * `registering`; its tasks belonged to the old leader's jobs and are cancelled. So does a
- * ResourceManager that stops heartbeating (`registered.heartbeating` times out): it has dropped
- * this TaskExecutor (a partition shorter than a dead connection takes to notice, a paused
- * process) and restarted its tasks elsewhere, and would never heartbeat it again.
+ * Two parallel regions:
+ *
+ * `session`: `disconnected` (no leader known) → `registering` (asking the ResourceManager,
+ * retried with a delay) → `registered`. A lost ResourceManager, a new leader, or a
+ * ResourceManager that stops heartbeating (`registered.heartbeating` times out: a paused or
+ * partitioned leader) sends it back to `registering`. Its tasks are NOT cancelled then: they
+ * keep running and exchanging records with the other TaskExecutors (the data plane does not go
+ * through the Master). They become orphans: their pending checkpoints are abandoned, nothing of
+ * them is reported to the old JobMaster any more, and the registration with the next leader
+ * reports them (slots, allocations, executions) so that its JobMaster can adopt them.
+ *
+ * `adoption`: `idle` while no task is an orphan; `waiting` while one is, for at most
+ * `adoptionTimeoutMs`; then the orphans still not adopted are cancelled, as before this
+ * TaskExecutor learned to keep them (a new leader that does not adopt them restarted the job).
+ *
+ * Fencing (actors/fencing.ts): the TaskExecutor remembers the newest leader session it accepted
+ * (a registration), each task the session that deployed or adopted it; a command of an older
+ * session is refused with STALE_LEADER, so a zombie leader can neither trigger, commit nor
+ * cancel anything once a newer one spoke.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
-import { toWireError } from '../../lib/errors.js';
+import { RuntimeError, toWireError } from '../../lib/errors.js';
+import { LeaderFence, admitSession, compareSessions, refuseStale, type Fenced } from '../fencing.js';
 import type { CheckpointOptions, TaskEvent } from '../../lib/task/descriptor.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { MasterMessage } from '../master/protocol.js';
 import type { RegistrationSuccess, ResourceManagerMessage } from '../resourcemanager/protocol.js';
 import type { SlotProfile } from '../resourcemanager/slot-manager.js';
 import { CodeCache } from './code-cache.js';
-import type { SlotReport, TaskExecutorLocalEvent, TaskExecutorMessage, TaskExecutorResources } from './protocol.js';
+import { TaskExecutorErrorCode } from './errors.js';
+import type { AllocationReport, ExecutionReport, SlotReport, TaskExecutorLocalEvent, TaskExecutorMessage, TaskExecutorResources } from './protocol.js';
 
 /** What the TaskExecutor needs of the task runtime (lib/task's TaskRunner). */
 export interface TaskRuntime {
@@ -34,6 +49,8 @@ export interface TaskRuntime {
   triggerCheckpoint(executionId: string, checkpointId: number, options: CheckpointOptions): void;
   notifyCheckpointComplete(jobId: string, attempt: number, checkpointId: number): void;
   notifyCheckpointAborted(jobId: string, attempt: number, checkpointId: number): void;
+  /** The leader is gone: the job's subtasks here abandon the checkpoint they have in flight. */
+  abortPendingCheckpoints(jobId: string): void;
 }
 
 export interface TaskExecutorInput {
@@ -45,6 +62,8 @@ export interface TaskExecutorInput {
   codeCache: CodeCache;
   registrationTimeoutMs: number;
   registrationRetryMs: number;
+  /** How long tasks run on without a leader that adopts them before they are cancelled. */
+  adoptionTimeoutMs: number;
   /** The process's resources for heartbeat answers (the dashboard's TaskExecutor charts); none if absent. */
   sampleResources?: () => TaskExecutorResources;
   /** Called when the leader shuts the cluster down (application mode); the process exits. */
@@ -56,30 +75,68 @@ type Event = TaskExecutorMessage | TaskExecutorLocalEvent;
 interface SlotUse {
   allocationId: string;
   jobId: string;
+  group: string;
   jobMaster: ActorRef<JobMasterMessage>;
+  /** The session that allocated it, or adopted its tasks last. */
+  leaderSessionId: string;
 }
 
 interface Execution {
   jobId: string;
+  vertexId: string;
+  subtaskIndex: number;
+  attempt: number;
+  allocationId: string;
   jobMaster: ActorRef<JobMasterMessage>;
+  state: 'deploying' | 'running';
+  /** The task's fence: the session that deployed or adopted it; older sessions cannot command it. */
+  leaderSessionId: string;
+  /** Its leader is gone and no new one adopted it yet: nothing of it goes to the old JobMaster. */
+  orphaned: boolean;
 }
 
 interface Context extends TaskExecutorInput {
   masterNode: string | null;
   resourceManager: ActorRef<ResourceManagerMessage> | null;
+  /** The session registered with now (null while not registered). */
   leaderSessionId: string | null;
+  /** The newest session ever accepted: older ones are stale, registered or not. */
+  fence: LeaderFence;
   /** From the registration: silence from the ResourceManager longer than this means it dropped us. */
   heartbeatSilenceMs: number;
   slotUse: Map<number, SlotUse>;
   executions: Map<string, Execution>;
   unwatch: (() => void) | null;
+  /**
+   * Commands of a newer session that arrived while registering with it: the registration's
+   * answer and the first commands after it can come in one read (the answer's promise settles
+   * after them). Replayed once registered with their session, dropped otherwise. Bounded.
+   */
+  early: TaskExecutorMessage[];
 }
+
+/** Commands kept while registering (at most this many; more are dropped and logged). */
+const MAX_EARLY_COMMANDS = 256;
+
+/** The commands of a leader session, all fenced. */
+const SESSION_COMMANDS = [
+  'te.heartbeat',
+  'te.slots.request',
+  'te.slots.free',
+  'te.task.submit',
+  'te.task.cancel',
+  'te.tasks.adopt',
+  'te.checkpoint.trigger',
+  'te.checkpoint.notify',
+  'te.shutdown',
+] as const satisfies ReadonlyArray<TaskExecutorMessage['type']>;
 
 export const taskExecutorMachine = setup({
   types: { context: {} as Context, events: {} as Event, input: {} as TaskExecutorInput },
   delays: {
     retry: ({ context }) => context.registrationRetryMs,
     resourceManagerSilence: ({ context }) => context.heartbeatSilenceMs,
+    adoptionTimeout: ({ context }) => context.adoptionTimeoutMs,
   },
   actors: {
     register: fromPromise<RegistrationSuccess, { context: Context }>(({ input: { context } }) => {
@@ -91,18 +148,26 @@ export const taskExecutorMachine = setup({
           taskExecutor: context.env.self as ActorRef<TaskExecutorMessage>,
           dataAddress: context.dataAddress,
           slots: context.slots,
+          allocations: allocationReports(context),
+          executions: executionReports(context),
         },
         { timeoutMs: context.registrationTimeoutMs },
       );
     }),
   },
   guards: {
-    fromCurrentLeader: ({ context, event }) => {
-      const sessionId = (event as { leaderSessionId?: string }).leaderSessionId;
-      if (sessionId === context.leaderSessionId) return true;
-      context.env.log.warn({ type: event.type, received: sessionId, current: context.leaderSessionId }, 'rejected a message of a stale leader session');
-      return false;
+    // Older than the fence: refused as stale (asks fail with STALE_LEADER). Otherwise it must be
+    // the session registered with: a newer one is refused too until this TaskExecutor registers with it.
+    fromCurrentLeader: ({ context, event }) => context.fence.admit(event as Fenced, context.env.log) && admitSession(context.leaderSessionId, event as Fenced, context.env.log),
+    newerSession: ({ context, event }) => {
+      const output = (event as { output?: RegistrationSuccess }).output;
+      return output !== undefined && !context.fence.isStale(output.leaderSessionId);
     },
+    fromNewerSession: ({ context, event }) => {
+      const session = (event as Fenced).leaderSessionId;
+      return session !== undefined && (context.fence.session === null || compareSessions(session, context.fence.session) > 0);
+    },
+    hasOrphans: ({ context }) => [...context.executions.values()].some((e) => e.orphaned),
     isResourceManager: ({ context, event }) =>
       event.type === 'actor.terminated' && context.resourceManager !== null && event.ref.equals(context.resourceManager),
     hasLeader: ({ event }) => event.type === 'te.leader.changed' && event.masterNode !== null,
@@ -110,14 +175,41 @@ export const taskExecutorMachine = setup({
   actions: {
     setLeader: assign({ masterNode: ({ event }) => (event.type === 'te.leader.changed' ? event.masterNode : null) }),
     dropLeaderSession: ({ context }) => {
-      // Everything the old leader's jobs ran here is cancelled: a new leader restarts them.
-      for (const jobId of new Set([...context.slotUse.values()].map((s) => s.jobId))) context.runtime.cancelJob(jobId);
-      context.slotUse.clear();
+      // The tasks keep running: a new leader may adopt them (the `adoption` region bounds the wait).
+      const jobs = new Set<string>();
+      for (const execution of context.executions.values()) {
+        execution.orphaned = true;
+        jobs.add(execution.jobId);
+      }
+      for (const jobId of jobs) context.runtime.abortPendingCheckpoints(jobId);
+      // A slot without a task has nothing to keep: the new leader allocates it afresh.
+      const used = new Set([...context.executions.values()].map((e) => e.allocationId));
+      for (const [index, use] of context.slotUse) if (!used.has(use.allocationId)) context.slotUse.delete(index);
+      if (context.executions.size > 0) {
+        context.env.log.warn(
+          { tasks: context.executions.size, jobs: [...jobs], adoptionTimeoutMs: context.adoptionTimeoutMs },
+          'leader session lost: tasks keep running until a new leader adopts them',
+        );
+      }
       context.unwatch?.();
       context.unwatch = null;
       context.resourceManager = null;
       context.leaderSessionId = null;
     },
+    keepEarly: ({ context, event }) => {
+      if (context.early.length >= MAX_EARLY_COMMANDS) {
+        context.env.log.warn({ type: event.type }, 'too many commands of a session not registered with yet; dropped');
+        return;
+      }
+      context.early.push(event as TaskExecutorMessage);
+    },
+    /** Registered: the commands of this session that came early act now, in their order. */
+    replayEarly: enqueueActions(({ context, enqueue }) => {
+      const early = context.early.splice(0);
+      for (const command of early) {
+        if ((command as Fenced).leaderSessionId === context.leaderSessionId) enqueue.raise(command);
+      }
+    }),
     heartbeat: ({ context, event }) => {
       if (event.type !== 'te.heartbeat') return;
       reply(event.replyTo, slotReport(context));
@@ -133,7 +225,13 @@ export const taskExecutorMachine = setup({
         context.env.log.warn({ slot: event.slotIndex }, 'slot request for a slot this TaskExecutor does not have');
         return;
       }
-      context.slotUse.set(event.slotIndex, { allocationId: event.allocationId, jobId: event.jobId, jobMaster: event.jobMaster });
+      context.slotUse.set(event.slotIndex, {
+        allocationId: event.allocationId,
+        jobId: event.jobId,
+        group: event.group,
+        jobMaster: event.jobMaster,
+        leaderSessionId: event.leaderSessionId,
+      });
       tellSafely(context, event.jobMaster, {
         type: 'jm.slots.offer',
         taskExecutorId: context.taskExecutorId,
@@ -156,7 +254,17 @@ export const taskExecutorMachine = setup({
         return;
       }
       const [slotIndex, use] = slot;
-      context.executions.set(tdd.executionId, { jobId: tdd.jobId, jobMaster: use.jobMaster });
+      context.executions.set(tdd.executionId, {
+        jobId: tdd.jobId,
+        vertexId: tdd.vertexId,
+        subtaskIndex: tdd.subtaskIndex,
+        attempt: tdd.attempt,
+        allocationId: event.allocationId,
+        jobMaster: use.jobMaster,
+        state: 'deploying',
+        leaderSessionId: event.leaderSessionId,
+        orphaned: false,
+      });
       const master = context.env.system.ref<MasterMessage>(context.masterNode!, 'master');
       const managedMemoryBytes = context.slots.find((s) => s.index === slotIndex)!.managedMemoryBytes;
       context.codeCache.fetch(event.codeHash, master).then(
@@ -174,26 +282,70 @@ export const taskExecutorMachine = setup({
       );
     },
     triggerCheckpoint: ({ context, event }) => {
-      if (event.type !== 'te.checkpoint.trigger' || !context.executions.has(event.executionId)) return;
+      if (event.type !== 'te.checkpoint.trigger') return;
+      const execution = context.executions.get(event.executionId);
+      if (!execution || !taskAdmits(context, execution, event)) return;
       context.runtime.triggerCheckpoint(event.executionId, event.checkpointId, event.options);
     },
     notifyCheckpoint: ({ context, event }) => {
       if (event.type !== 'te.checkpoint.notify') return;
+      // Every task of the attempt must take it: one adopted by a newer session refuses an older one's commit.
+      for (const execution of context.executions.values()) {
+        if (execution.jobId === event.jobId && execution.attempt === event.attempt && !taskAdmits(context, execution, event)) return;
+      }
       if (event.outcome === 'complete') context.runtime.notifyCheckpointComplete(event.jobId, event.attempt, event.checkpointId);
       else context.runtime.notifyCheckpointAborted(event.jobId, event.attempt, event.checkpointId);
     },
     cancelTask: ({ context, event }) => {
       if (event.type !== 'te.task.cancel') return;
-      if (!context.executions.has(event.executionId)) return;
+      const execution = context.executions.get(event.executionId);
+      if (!execution || !taskAdmits(context, execution, event)) return;
       context.runtime.cancel(event.executionId);
+    },
+    adoptTasks: ({ context, event }) => {
+      if (event.type !== 'te.tasks.adopt') return;
+      const adopted: string[] = [];
+      for (const executionId of event.executionIds) {
+        const execution = context.executions.get(executionId);
+        if (!execution || execution.jobId !== event.jobId || execution.attempt !== event.attempt) {
+          // It ended since it was reported: the JobMaster learns so at once instead of waiting for it.
+          const error = new RuntimeError(TaskExecutorErrorCode.TaskNotFound, `task ${executionId} is no longer running on TaskExecutor ${context.taskExecutorId}`, { details: { executionId } });
+          tellSafely(context, event.jobMaster, { type: 'jm.task.state', executionId, state: 'failed', error: toWireError(error) });
+          continue;
+        }
+        if (!taskAdmits(context, execution, event)) continue;
+        execution.jobMaster = event.jobMaster;
+        execution.leaderSessionId = event.leaderSessionId;
+        execution.orphaned = false;
+        for (const use of context.slotUse.values()) {
+          if (use.allocationId !== execution.allocationId) continue;
+          use.jobMaster = event.jobMaster;
+          use.leaderSessionId = event.leaderSessionId;
+        }
+        adopted.push(executionId);
+      }
+      context.env.log.info({ jobId: event.jobId, attempt: event.attempt, tasks: adopted.length, leaderSessionId: event.leaderSessionId }, 'tasks adopted by the new leader');
+    },
+    cancelOrphans: ({ context }) => {
+      const orphans = [...context.executions.entries()].filter(([, e]) => e.orphaned);
+      context.env.log.warn(
+        { tasks: orphans.map(([id]) => id), adoptionTimeoutMs: context.adoptionTimeoutMs },
+        'no leader adopted these tasks in time: cancelling them',
+      );
+      const allocations = new Set(orphans.map(([, e]) => e.allocationId));
+      for (const [executionId] of orphans) context.runtime.cancel(executionId);
+      for (const [index, use] of context.slotUse) if (allocations.has(use.allocationId)) context.slotUse.delete(index);
     },
     forwardTaskEvent: ({ context, event }) => {
       if (event.type !== 'te.task.event') return;
       const e = event.event;
       const execution = context.executions.get(e.executionId);
       if (!execution) return;
+      if (e.type === 'task.state' && e.state === 'running') execution.state = 'running';
+      if (e.type === 'task.state' && e.state !== 'running') context.executions.delete(e.executionId);
+      // An orphan's leader is gone (or a zombie): its acks and states wait for no one; the new leader learns from the report.
+      if (execution.orphaned) return;
       if (e.type === 'task.state') {
-        if (e.state !== 'running') context.executions.delete(e.executionId);
         tellSafely(context, execution.jobMaster, {
           type: 'jm.task.state',
           executionId: e.executionId,
@@ -213,100 +365,135 @@ export const taskExecutorMachine = setup({
     masterNode: null,
     resourceManager: null,
     leaderSessionId: null,
+    fence: new LeaderFence(),
     heartbeatSilenceMs: Number.MAX_SAFE_INTEGER,
     slotUse: new Map(),
     executions: new Map(),
     unwatch: null,
+    early: [],
   }),
-  initial: 'disconnected',
+  type: 'parallel',
   on: {
     'te.task.event': { actions: 'forwardTaskEvent' },
   },
   states: {
-    disconnected: {
-      on: { 'te.leader.changed': { guard: 'hasLeader', target: 'registering', actions: 'setLeader' } },
-    },
-    registering: {
-      invoke: {
-        src: 'register',
-        input: ({ context }) => ({ context }),
-        onDone: {
-          target: 'registered',
-          actions: assign(({ context, event }) => {
-            const rm = context.env.system.ref<ResourceManagerMessage>(context.masterNode!, 'resourcemanager');
-            context.env.log.info({ resourceManager: rm.path, leaderSessionId: event.output.leaderSessionId }, 'registered');
-            return {
-              resourceManager: rm,
-              leaderSessionId: event.output.leaderSessionId,
-              heartbeatSilenceMs: event.output.heartbeatSilenceMs,
-              unwatch: context.env.system.watch(rm, context.env.self),
-            };
-          }),
-        },
-        onError: {
-          target: 'waitingToRetry',
-          actions: ({ context, event }) =>
-            context.env.log.warn({ err: event.error, master: context.masterNode }, 'registration failed; will retry'),
-        },
-      },
-      on: {
-        'te.leader.changed': [
-          { guard: 'hasLeader', target: 'registering', reenter: true, actions: 'setLeader' },
-          { target: 'disconnected', actions: 'setLeader' },
-        ],
-      },
-    },
-    waitingToRetry: {
-      after: { retry: 'registering' },
-      on: {
-        'te.leader.changed': [
-          { guard: 'hasLeader', target: 'registering', actions: 'setLeader' },
-          { target: 'disconnected', actions: 'setLeader' },
-        ],
-      },
-    },
-    registered: {
-      initial: 'heartbeating',
+    session: {
+      initial: 'disconnected',
       states: {
-        heartbeating: {
-          after: {
-            resourceManagerSilence: {
-              target: '#taskexecutor.registering',
+        disconnected: {
+          entry: assign({ early: [] }),
+          on: { 'te.leader.changed': { guard: 'hasLeader', target: 'registering', actions: 'setLeader' } },
+        },
+        registering: {
+          id: 'registering',
+          invoke: {
+            src: 'register',
+            input: ({ context }) => ({ context }),
+            onDone: [
+              {
+                guard: 'newerSession',
+                target: 'registered',
+                actions: [assign(({ context, event }) => {
+                  const rm = context.env.system.ref<ResourceManagerMessage>(context.masterNode!, 'resourcemanager');
+                  context.fence.accept(event.output.leaderSessionId);
+                  freeJobs(context, event.output.freeJobs ?? []);
+                  context.env.log.info({ resourceManager: rm.path, leaderSessionId: event.output.leaderSessionId }, 'registered');
+                  return {
+                    resourceManager: rm,
+                    leaderSessionId: event.output.leaderSessionId,
+                    heartbeatSilenceMs: event.output.heartbeatSilenceMs,
+                    unwatch: context.env.system.watch(rm, context.env.self),
+                  };
+                }), 'replayEarly'],
+              },
+              {
+                // A ResourceManager of an older term than one already accepted: a zombie leader.
+                target: 'waitingToRetry',
+                actions: ({ context, event }) =>
+                  context.env.log.warn({ received: event.output.leaderSessionId, current: context.fence.session }, 'registration answered by a stale leader session; will retry'),
+              },
+            ],
+            onError: {
+              target: 'waitingToRetry',
+              actions: ({ context, event }) =>
+                context.env.log.warn({ err: event.error, master: context.masterNode }, 'registration failed; will retry'),
+            },
+          },
+          on: {
+            ...Object.fromEntries(SESSION_COMMANDS.map((type) => [type, { guard: 'fromNewerSession', actions: 'keepEarly' }])),
+            'te.leader.changed': [
+              { guard: 'hasLeader', target: 'registering', reenter: true, actions: 'setLeader' },
+              { target: 'disconnected', actions: 'setLeader' },
+            ],
+          },
+        },
+        waitingToRetry: {
+          // What a session sent before an answer that never came is not replayed later.
+          entry: assign({ early: [] }),
+          after: { retry: 'registering' },
+          on: {
+            'te.leader.changed': [
+              { guard: 'hasLeader', target: 'registering', actions: 'setLeader' },
+              { target: 'disconnected', actions: 'setLeader' },
+            ],
+          },
+        },
+        registered: {
+          initial: 'heartbeating',
+          states: {
+            heartbeating: {
+              after: {
+                resourceManagerSilence: {
+                  target: '#registering',
+                  actions: [
+                    ({ context }) => context.env.log.warn({ silentForMs: context.heartbeatSilenceMs }, 'no heartbeat from the ResourceManager; registering again'),
+                    'dropLeaderSession',
+                  ],
+                },
+              },
+            },
+          },
+          on: {
+            'te.heartbeat': { guard: 'fromCurrentLeader', target: '.heartbeating', reenter: true, actions: 'heartbeat' },
+            'te.slots.request': { guard: 'fromCurrentLeader', actions: 'offerSlot' },
+            'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
+            'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },
+            'te.task.cancel': { guard: 'fromCurrentLeader', actions: 'cancelTask' },
+            'te.tasks.adopt': { guard: 'fromCurrentLeader', actions: 'adoptTasks' },
+            'te.checkpoint.trigger': { guard: 'fromCurrentLeader', actions: 'triggerCheckpoint' },
+            'te.checkpoint.notify': { guard: 'fromCurrentLeader', actions: 'notifyCheckpoint' },
+            'te.shutdown': {
+              guard: 'fromCurrentLeader',
+              actions: ({ context }) => {
+                context.env.log.info('the cluster is shutting down');
+                context.onShutdown();
+              },
+            },
+            'actor.terminated': {
+              guard: 'isResourceManager',
+              target: 'registering',
               actions: [
-                ({ context }) => context.env.log.warn({ silentForMs: context.heartbeatSilenceMs }, 'no heartbeat from the ResourceManager; registering again'),
+                ({ context, event }) => context.env.log.warn({ reason: event.type === 'actor.terminated' ? event.reason : '' }, 'ResourceManager lost'),
                 'dropLeaderSession',
               ],
             },
+            'te.leader.changed': [
+              { guard: 'hasLeader', target: 'registering', actions: ['dropLeaderSession', 'setLeader'] },
+              { target: 'disconnected', actions: ['dropLeaderSession', 'setLeader'] },
+            ],
           },
         },
       },
-      on: {
-        'te.heartbeat': { guard: 'fromCurrentLeader', target: '.heartbeating', reenter: true, actions: 'heartbeat' },
-        'te.slots.request': { guard: 'fromCurrentLeader', actions: 'offerSlot' },
-        'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
-        'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },
-        'te.task.cancel': { guard: 'fromCurrentLeader', actions: 'cancelTask' },
-        'te.checkpoint.trigger': { guard: 'fromCurrentLeader', actions: 'triggerCheckpoint' },
-        'te.checkpoint.notify': { guard: 'fromCurrentLeader', actions: 'notifyCheckpoint' },
-        'te.shutdown': {
-          guard: 'fromCurrentLeader',
-          actions: ({ context }) => {
-            context.env.log.info('the cluster is shutting down');
-            context.onShutdown();
-          },
+    },
+    // Orphaned tasks wait a bounded time for a leader that adopts them.
+    adoption: {
+      initial: 'idle',
+      states: {
+        idle: { always: { guard: 'hasOrphans', target: 'waiting' } },
+        waiting: {
+          always: { guard: ({ context }) => ![...context.executions.values()].some((e) => e.orphaned), target: 'idle' },
+          after: { adoptionTimeout: { target: 'idle', actions: 'cancelOrphans' } },
         },
-        'actor.terminated': {
-          guard: 'isResourceManager',
-          target: 'registering',
-          actions: [
-            ({ context, event }) => context.env.log.warn({ reason: event.type === 'actor.terminated' ? event.reason : '' }, 'ResourceManager lost'),
-            'dropLeaderSession',
-          ],
-        },
-        'te.leader.changed': [
-          { guard: 'hasLeader', target: 'registering', actions: ['dropLeaderSession', 'setLeader'] },
-          { target: 'disconnected', actions: ['dropLeaderSession', 'setLeader'] },
-        ],
       },
     },
   },
@@ -337,6 +524,47 @@ function slotReport(context: Context): SlotReport {
     }),
     ...(context.sampleResources ? { resources: context.sampleResources() } : {}),
   };
+}
+
+/** The new ResourceManager says nobody adopts these jobs' kept tasks: they are cancelled, their slots freed. */
+function freeJobs(context: Context, jobIds: readonly string[]): void {
+  for (const jobId of jobIds) {
+    context.env.log.info({ jobId }, 'kept tasks of a job nobody adopts: cancelling them');
+    context.runtime.cancelJob(jobId);
+    for (const [index, use] of context.slotUse) if (use.jobId === jobId) context.slotUse.delete(index);
+  }
+}
+
+/** Slots held for jobs, as the registration with a (new) leader reports them. */
+function allocationReports(context: Context): AllocationReport[] {
+  return [...context.slotUse].map(([slotIndex, use]) => ({
+    slotIndex,
+    allocationId: use.allocationId,
+    jobId: use.jobId,
+    group: use.group,
+    leaderSessionId: use.leaderSessionId,
+  }));
+}
+
+/** Tasks running here, as the registration with a (new) leader reports them: it may adopt them. */
+function executionReports(context: Context): ExecutionReport[] {
+  return [...context.executions].map(([executionId, e]) => ({
+    executionId,
+    jobId: e.jobId,
+    vertexId: e.vertexId,
+    subtaskIndex: e.subtaskIndex,
+    attempt: e.attempt,
+    allocationId: e.allocationId,
+    state: e.state,
+    leaderSessionId: e.leaderSessionId,
+  }));
+}
+
+/** The task's own fence: a command older than the session that deployed or adopted it is refused. */
+function taskAdmits(context: Context, execution: Execution, message: Fenced): boolean {
+  if (message.leaderSessionId !== undefined && compareSessions(message.leaderSessionId, execution.leaderSessionId) >= 0) return true;
+  refuseStale(context.env.log, message, execution.leaderSessionId);
+  return false;
 }
 
 function tellSafely<M>(context: Context, ref: ActorRef<M>, message: M): void {

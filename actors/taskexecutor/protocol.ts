@@ -20,6 +20,30 @@ export interface TaskExecutorResources {
   cpuMicros: number;
 }
 
+/** A slot this TaskExecutor holds for a job, as it reports it when it (re-)registers. */
+export interface AllocationReport {
+  slotIndex: number;
+  allocationId: string;
+  jobId: string;
+  group: string;
+  /** The leader session that allocated it (or adopted the tasks in it last). */
+  leaderSessionId: string;
+}
+
+/** A task this TaskExecutor runs, as it reports it when it (re-)registers: a new leader may adopt it. */
+export interface ExecutionReport {
+  executionId: string;
+  jobId: string;
+  vertexId: string;
+  subtaskIndex: number;
+  attempt: number;
+  allocationId: string;
+  /** `deploying` until the task reported running. */
+  state: 'deploying' | 'running';
+  /** The leader session that deployed it (or adopted it last). */
+  leaderSessionId: string;
+}
+
 export type TaskExecutorMessage =
   | { type: 'te.heartbeat'; leaderSessionId: string; replyTo: ActorRef<SlotReport> }
   | {
@@ -51,6 +75,18 @@ export type TaskExecutorMessage =
       attempt: number;
       checkpointId: number;
       outcome: 'complete' | 'abort';
+    }
+  /**
+   * A new leader's JobMaster takes over these running tasks of `attempt` (no redeploy): they
+   * report to `jobMaster` from now on and obey only its session or newer ones.
+   */
+  | {
+      type: 'te.tasks.adopt';
+      leaderSessionId: string;
+      jobId: string;
+      attempt: number;
+      executionIds: string[];
+      jobMaster: ActorRef<JobMasterMessage>;
     }
   /** The cluster is shutting down (application mode ended): exit. */
   | { type: 'te.shutdown'; leaderSessionId: string }

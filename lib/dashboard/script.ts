@@ -411,6 +411,10 @@ export const DASHBOARD_JS = String.raw`'use strict';
       return { from: t.since, to: t.until || now, term: t.term, label: 'term ' + t.term + ' · ' + t.node, cls: (t.node === selfNode ? 'self' : '') + (t.until ? ' ended' : '') };
     });
     var marks = lastSeries ? lastSeries.restarts.map(function (r) { return { at: r.at, label: 'restart → attempt ' + r.attempt }; }) : [];
+    // A leader change the job went through: adopted by the new leader (no restart), or not.
+    (lastSeries && lastSeries.failovers || []).forEach(function (f) {
+      marks.push({ at: f.at, label: (f.adopted ? 'adopted by the new leader' : 'not adopted') + ', term ' + Number(f.term) + ' · attempt ' + f.attempt });
+    });
     timeChart($('timeline'), { from: from, to: now, height: 46, max: 1, lines: [], bands: bands, marks: marks, format: function () { return ''; } });
     var output = lastSeries ? [{ key: 'output', name: 'output', color: COLORS[2],
       points: lastSeries.samples.map(function (s) { return { at: s.at, value: s.outputPerSecond }; }) }] : [];

@@ -103,6 +103,8 @@ export interface ApiJobSeries {
   samples: SeriesSample[];
   /** When a new attempt was first seen (a restart, or a new leader's recovery), oldest first. */
   restarts: Array<{ at: number; attempt: number }>;
+  /** Leader changes the job went through under this leader: adopted (no restart) or not. */
+  failovers: Array<{ at: number; term: string; attempt: number; adopted: boolean }>;
   /** Ended checkpoints, oldest first. */
   checkpoints: SeriesCheckpoint[];
 }
@@ -112,6 +114,7 @@ interface JobSeries {
   sinks: boolean[];
   samples: RingQueue<SeriesSample>;
   restarts: RingQueue<{ at: number; attempt: number }>;
+  failovers: ApiJobSeries['failovers'];
   checkpoints: Map<number, SeriesCheckpoint>;
   last: { at: number; attempt: number; totals: VertexTotals[] } | null;
   endedAt: number | null;
@@ -175,6 +178,7 @@ export class SeriesStore {
       vertices: s.vertices.map((v) => ({ ...v })),
       samples: s.samples.toArray(),
       restarts: s.restarts.toArray(),
+      failovers: s.failovers.map((f) => ({ ...f })),
       checkpoints: [...s.checkpoints.values()].sort((a, b) => a.triggeredAt - b.triggeredAt || a.id - b.id),
     };
   }
@@ -188,6 +192,7 @@ export class SeriesStore {
       vertices: job.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism })),
       samples: [],
       restarts: [],
+      failovers: [],
       checkpoints: [],
     };
   }
@@ -230,6 +235,7 @@ export class SeriesStore {
       sinks: job.vertices.map((v) => !consumed.has(v.id)),
       samples: new RingQueue(Math.min(1024, this.capacity)),
       restarts: new RingQueue(),
+      failovers: [],
       checkpoints: new Map(),
       last: null,
       endedAt: null,
@@ -249,6 +255,8 @@ export class SeriesStore {
     const output = comparable ? points.reduce((sum, p, i) => sum + (series.sinks[i] ? p!.recordsInPerSecond : 0), 0) : null;
     if (last !== null && last.attempt !== job.attempt) push(series.restarts, { at, attempt: job.attempt }, this.capacity);
     push(series.samples, { at, state: job.state, attempt: job.attempt, vertices: points, outputPerSecond: output }, this.capacity);
+    // The JobMaster keeps them (few: one per leader change it saw).
+    series.failovers = (job.failovers ?? []).map((f) => ({ at: f.at, term: f.leaderSessionId, attempt: f.attempt, adopted: f.adopted }));
     series.last = { at, attempt: job.attempt, totals };
     // The REST shape of each ended checkpoint, without its failure text (the table has it).
     for (const { failure: _failure, ...c } of toCheckpoints(job)) {

@@ -7,6 +7,8 @@ import { RuntimeError } from '../errors.js';
 export const HaErrorCode = {
   /** A guarded write was refused: this process is (or may be) no longer the leader. */
   LeadershipLost: 'LEADERSHIP_LOST',
+  /** A command carried an older leader session than the receiver accepted last (a zombie leader): refused. */
+  StaleLeader: 'STALE_LEADER',
   /** etcd did not answer in time, or has no quorum; the outcome of a write may be unknown. */
   Unavailable: 'HA_UNAVAILABLE',
   /** A value is larger than the HA store accepts (etcd limits requests to about 1.5 MiB). */

@@ -84,6 +84,8 @@ export interface ApiJob extends ApiJobSummary {
   restarts: number;
   vertices: ApiVertex[];
   slots: Array<{ allocationId: string; taskExecutorId: string; slotIndex: number; group: string }>;
+  /** Leader changes the job went through under this leader: adopted (attempt unchanged) or restarted. */
+  failovers: Array<{ at: number; term: string; attempt: number; adopted: boolean; reason: string }>;
   failure: WireError | null;
 }
 
@@ -167,6 +169,7 @@ export function toJob(d: JobDetails, now: number): ApiJob {
       };
     }),
     slots: d.slots.map((s) => ({ ...s })),
+    failovers: (d.failovers ?? []).map((f) => ({ at: f.at, term: f.leaderSessionId, attempt: f.attempt, adopted: f.adopted, reason: f.reason })),
     failure: d.failure ?? null,
   };
 }

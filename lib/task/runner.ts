@@ -184,6 +184,15 @@ export class TaskRunner {
     this.notifyAttempt(jobId, attempt, { t: 'cp.aborted', checkpointId });
   }
 
+  /**
+   * The leader is gone: every subtask of the job here abandons the checkpoint it has in flight
+   * (alignment, upload). Nothing is committed: sinks keep their pre-committed files until a
+   * checkpoint of the next leader completes.
+   */
+  abortPendingCheckpoints(jobId: string): void {
+    for (const dep of this.deployments.values()) if (dep.tdd.jobId === jobId && !dep.ended) this.post(dep, { t: 'cp.abortPending' });
+  }
+
   private notifyAttempt(jobId: string, attempt: number, msg: ToWorker): void {
     for (const dep of this.deployments.values()) if (dep.tdd.jobId === jobId && dep.tdd.attempt === attempt && !dep.ended) this.post(dep, msg);
   }

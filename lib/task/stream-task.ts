@@ -185,6 +185,13 @@ export class StreamTask {
           this.checkpointer.aborted(msg.checkpointId);
           if (this.aligner !== null) this.applyAlignment(this.aligner.abort(msg.checkpointId));
           break;
+        case 'cp.abortPending': {
+          // Sinks keep their pre-committed files: they commit with the next completed checkpoint.
+          const aligning = this.aligner?.aligning ?? null;
+          if (aligning !== null) this.applyAlignment(this.aligner!.abort(aligning));
+          this.checkpointer.abortAll();
+          break;
+        }
       }
       this.schedule();
     } catch (err) {

@@ -86,6 +86,11 @@ export class TaskCheckpointer {
     if (upload) upload.aborted = true;
   }
 
+  /** The leader is gone: every upload in flight is abandoned (deleted when it ends, never acknowledged). */
+  abortAll(): void {
+    for (const upload of this.uploads.values()) upload.aborted = true;
+  }
+
   /** Declines a checkpoint without a snapshot (e.g. superseded during alignment). */
   decline(checkpointId: number, problem: string, cause?: unknown): void {
     const error = new CheckpointDeclinedError(this.tdd.executionId, checkpointId, `${problem}${cause instanceof Error ? `: ${cause.message}` : ''}`, cause);

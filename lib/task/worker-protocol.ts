@@ -32,7 +32,9 @@ export type CheckpointControl =
   | { t: 'cp.trigger'; checkpointId: number; options: CheckpointOptions }
   /** Every subtask of the job: the checkpoint is complete (sinks commit, exhausted sources end). */
   | { t: 'cp.complete'; checkpointId: number }
-  | { t: 'cp.aborted'; checkpointId: number };
+  | { t: 'cp.aborted'; checkpointId: number }
+  /** The leader is gone: whatever checkpoint this subtask has in flight is abandoned (a new leader starts a newer one). */
+  | { t: 'cp.abortPending' };
 
 export type ToWorker = DataMessage | PeerLostMessage | CheckpointControl;
 

@@ -45,3 +45,33 @@ export function overlaps(actions: readonly LeaderAction[]): string[] {
   }
   return problems;
 }
+
+/** What a TaskExecutor logs when it takes a leader session on: registering with it, or its JobMaster adopting tasks. */
+const SESSION_ACCEPTED = new Set(['registered', 'tasks adopted by the new leader']);
+
+/**
+ * The task-level audit: a TaskExecutor (and its tasks) must never take an older leader session
+ * on after a newer one (actors/fencing.ts). Returns the violations, and how many commands of a
+ * stale session it refused (STALE_LEADER: a zombie's commands that reached it).
+ */
+export function taskFenceAudit(taskExecutor: string, lines: readonly string[]): { problems: string[]; refused: number } {
+  const problems: string[] = [];
+  let newest: { sessionId: string; at: number } | null = null;
+  let refused = 0;
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    let entry: { time?: number; msg?: string; leaderSessionId?: string; code?: string };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      continue;
+    }
+    if (entry.code === 'STALE_LEADER') refused++;
+    if (!entry.msg || !SESSION_ACCEPTED.has(entry.msg) || !entry.leaderSessionId || !entry.time) continue;
+    if (newest && BigInt(entry.leaderSessionId) < BigInt(newest.sessionId)) {
+      problems.push(`${taskExecutor} took leader session ${entry.leaderSessionId} on (${entry.msg}) at ${entry.time}, after newer session ${newest.sessionId} at ${newest.at}`);
+    }
+    if (!newest || BigInt(entry.leaderSessionId) > BigInt(newest.sessionId)) newest = { sessionId: entry.leaderSessionId, at: entry.time };
+  }
+  return { problems, refused };
+}

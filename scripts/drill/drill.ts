@@ -17,7 +17,7 @@ import { checkExactlyOnce } from '../support/exactly-once.js';
 import type { JobResult } from '../../actors/jobmaster/status.js';
 import { distRoot } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
-import { actionsFromLog, overlaps } from './audit.js';
+import { actionsFromLog, overlaps, taskFenceAudit } from './audit.js';
 import { FaultNeeds, inject, LeaderFaultKinds, type DrillContext, type FaultKind, type FaultMeasure, type FaultOutcome } from './faults.js';
 import { HOSTS_JOB_PARALLELISM, startHostsTarget } from './hosts-target.js';
 import { startLocalTarget } from './local-target.js';
@@ -57,7 +57,8 @@ export interface DrillReport {
   /** The job, once submitted; `state` is `running` if the drill stopped before it ended. */
   job: { jobId: string; state: string; records: number; restarts: number; attempt: number } | null;
   exactlyOnce: { ok: boolean; problems: string[] };
-  leaders: { ok: boolean; actions: number; overlaps: string[] };
+  /** Masters' fenced actions never overlapping, and TaskExecutors never taking an older session on after a newer one. */
+  leaders: { ok: boolean; actions: number; overlaps: string[]; staleCommandsRefused?: number };
   /** What stopped the drill before its end (a fault that did not recover, a deadline), if anything. */
   failure: { during: string; message: string } | null;
   /** Where every process's log was kept (the drill failed), or null (passed: the cluster's directory is removed). */
@@ -154,7 +155,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const masterLogs = target.masterLogs();
   const actions = masterLogs.logs.flatMap((m) => actionsFromLog(m.name, m.lines));
   // A Master whose log cannot be read is not audited: that fails the audit as an overlap would.
-  const leaderOverlaps = [...masterLogs.problems, ...overlaps(actions)];
+  const taskAudits = (target.taskExecutorLogs?.() ?? []).map((t) => taskFenceAudit(t.name, t.lines));
+  const leaderOverlaps = [...masterLogs.problems, ...overlaps(actions), ...taskAudits.flatMap((a) => a.problems)];
   const faults = withTimeline(outcomes, masterLogs.logs, commitTimes(output), endedAt);
   const finished = result?.state === 'finished';
   const ok = failure === null && finished && problems.length === 0 && leaderOverlaps.length === 0;
@@ -164,7 +166,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     faults,
     job,
     exactlyOnce: { ok: result !== null && finished && problems.length === 0, problems: result ? problems : ['the job did not end'] },
-    leaders: { ok: leaderOverlaps.length === 0, actions: actions.length, overlaps: leaderOverlaps },
+    leaders: {
+      ok: leaderOverlaps.length === 0,
+      actions: actions.length,
+      overlaps: leaderOverlaps,
+      ...(target.taskExecutorLogs ? { staleCommandsRefused: taskAudits.reduce((n, a) => n + a.refused, 0) } : {}),
+    },
     failure,
     logsDir: target.finish(ok),
     ok,
@@ -215,7 +222,9 @@ export function formatReport(report: DrillReport): string {
     '',
     ...(report.failure ? [`failure during ${report.failure.during}: ${report.failure.message}`] : []),
     `cluster: ${report.cluster.kind}${report.cluster.hosts === null ? '' : ` (${report.cluster.hosts} hosts)`}`,
-    report.job ? `job: ${report.job.state}, attempt ${report.job.attempt}, ${report.job.restarts} restarts` : 'job: not submitted',
+    report.job
+      ? `job: ${report.job.state}, attempt ${report.job.attempt}, ${report.job.restarts} restarts, ${report.faults.filter((f) => f.jobRestarted === true).length} after leader faults`
+      : 'job: not submitted',
     `exactly once: ${report.exactlyOnce.ok ? 'yes' : `NO — ${report.exactlyOnce.problems.slice(0, 3).join('; ')}`}`,
     `one leader at a time: ${report.leaders.ok ? `yes (${report.leaders.actions} fenced actions audited)` : `NO — ${report.leaders.overlaps.slice(0, 3).join('; ')}`}`,
     `verdict: ${report.ok ? 'PASS' : 'FAIL'} in ${(report.durationMs / 1000).toFixed(1)} s`,

@@ -59,6 +59,8 @@ export interface FaultOutcome {
   withoutLeaderMs: number | null;
   /** Within the same window: the longest time the job's committed output did not grow. */
   longestOutputGapMs: number | null;
+  /** Leader faults: whether the job restarted (a new attempt) instead of being adopted by the new leader. */
+  jobRestarted?: boolean;
   note?: string;
 }
 
@@ -113,7 +115,10 @@ async function leaderFault(ctx: DrillContext, kind: 'leader-kill' | 'leader-paus
     note = await replace(target, leader); // a fresh standby keeps the cluster at size
   }
   const runningAgainMs = await untilRunning(ctx, at, attempt);
-  return { kind, target: leader.node, at, detectionMs: newLeaderMs, newLeaderMs, runningAgainMs, ...(note ? { note } : {}) };
+  // The new leader adopts what still runs: the attempt goes on unless something else failed too.
+  const jobRestarted = (await client.status(ctx.jobId)).attempt > attempt;
+  if (jobRestarted) note = `${note ? `${note}; ` : ''}job restarted instead of adopted`;
+  return { kind, target: leader.node, at, detectionMs: newLeaderMs, newLeaderMs, runningAgainMs, jobRestarted, ...(note ? { note } : {}) };
 }
 
 async function taskExecutorKill(ctx: DrillContext): Promise<FaultMeasure> {

@@ -104,6 +104,7 @@ export async function startLocalTarget(options: LocalTargetOptions): Promise<Dri
     },
     // From the complete log files: the in-memory buffers keep only each process's last lines.
     masterLogs: () => ({ logs: cluster.masters.map((m) => ({ node: String(m.ready['node']), name: m.name, lines: readLogFile(m.logFile) })), problems: [] }),
+    taskExecutorLogs: () => cluster.taskExecutors.map((t) => ({ node: String(t.ready['node']), name: t.name, lines: readLogFile(t.logFile) })),
     async stop() {
       await cluster.stop({ keepWorkDir: true });
     },

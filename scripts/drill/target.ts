@@ -118,6 +118,8 @@ export interface DrillTarget {
    * Master whose log cannot be read is a problem (it is not audited, so the audit is not ok).
    */
   masterLogs(): { logs: MasterLog[]; problems: string[] };
+  /** Every TaskExecutor's complete log, read after `stop()`, for the task-level fencing audit; absent where they cannot be read. */
+  taskExecutorLogs?(): MasterLog[];
   /** Stop every process (and heal what is cut); the logs and the output stay until `finish()`. */
   stop(): Promise<void>;
   /** After the verdict: remove what a passed drill leaves; returns where the logs are kept (null: removed). */

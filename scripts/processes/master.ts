@@ -63,6 +63,7 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
         cancelTimeoutMs: config.cancelTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+        reconcileTimeoutMs: config.reconcileTimeoutMs,
         maxCollectedRecords: config.maxCollectedRecords,
         defaultParallelism: config.defaultParallelism,
         jobBuildTimeoutMs: config.jobBuildTimeoutMs,

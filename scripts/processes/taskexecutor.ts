@@ -61,6 +61,7 @@ export async function startTaskExecutor(
       codeCache: new CodeCache(path.join(workDir, 'code')),
       registrationTimeoutMs: 5000,
       registrationRetryMs: 500,
+      adoptionTimeoutMs: config.adoptionTimeoutMs,
       sampleResources: () => {
         const cpu = process.cpuUsage();
         return { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed, cpuMicros: cpu.user + cpu.system };

@@ -42,6 +42,11 @@ export interface HarnessOptions {
   checkpointing?: Partial<CheckpointConfig> | null;
   slotRequestTimeoutMs?: number;
   cancelTimeoutMs?: number;
+  reconcileTimeoutMs?: number;
+  /** Runs before the JobMaster starts: what the stores hold for it (a new leader's view). */
+  seed?: (stores: LeaderStores) => Promise<void>;
+  /** The job as a new leader recovers it: its last recorded attempt (it may adopt the tasks of that attempt). */
+  recovered?: { attempt: number; restarts: number };
 }
 
 const SECRET = 'jobmaster-unit-secret';
@@ -57,15 +62,19 @@ export class JobMasterHarness {
   readonly master: TestPeer<MasterMessage>;
   /** Two TaskExecutors of one slot each. */
   readonly taskExecutors: Array<TestPeer<TaskExecutorMessage>>;
-  readonly jobMaster: ActorRef<JobMasterMessage>;
+  jobMaster!: ActorRef<JobMasterMessage>;
   readonly job: PreparedJob;
   readonly checkpoints: CompletedCheckpointStore;
+  readonly stores: LeaderStores;
   private allocations = 0;
 
   static async start(options: HarnessOptions): Promise<JobMasterHarness> {
     const clock = new SimulatedClock();
     const system = await ActorSystem.start({ clusterId: 'jobmaster-unit', secret: SECRET, listen: false, clock });
-    return new JobMasterHarness(clock, system, options);
+    const harness = new JobMasterHarness(clock, system, options);
+    await options.seed?.(harness.stores);
+    harness.spawnJobMaster();
+    return harness;
   }
 
   private constructor(
@@ -90,6 +99,7 @@ export class JobMasterHarness {
       savepoints: this.gate.wrap('savepoints', new InMemorySavepointStore(guard)),
       sinkClaims: this.gate.wrap('sinkClaims', new InMemorySinkClaimStore(guard, () => clock.now())),
     };
+    this.stores = stores;
     this.resourceManager = new TestPeer(system, 'resourcemanager');
     this.master = new TestPeer(system, 'master');
     this.taskExecutors = [new TestPeer(system, 'taskexecutor-0'), new TestPeer(system, 'taskexecutor-1')];
@@ -105,8 +115,13 @@ export class JobMasterHarness {
       jobConfig: { checkpointing, restartStrategy: options.restartStrategy },
       fromSavepoint: null,
       replyTo: null,
-      recovered: false,
+      recovered: options.recovered !== undefined,
+      ...(options.recovered ? { execution: options.recovered } : {}),
     };
+  }
+
+  private spawnJobMaster(): void {
+    const { system, options, stores } = this;
     this.jobMaster = system.spawn(`jobmaster-${this.job.jobId}`, jobMasterMachine, {
       input: (env) => ({
         env,
@@ -119,6 +134,7 @@ export class JobMasterHarness {
         savepointDir: path.join(this.dir, 'savepoints'),
         slotRequestTimeoutMs: options.slotRequestTimeoutMs ?? 30_000,
         cancelTimeoutMs: options.cancelTimeoutMs ?? 10_000,
+        reconcileTimeoutMs: options.reconcileTimeoutMs ?? 5000,
         maxCollectedRecords: 1000,
       }),
       supervision: { strategy: 'stop' },

@@ -68,6 +68,9 @@ describe('config - loading and validation', () => {
     bad({ flags: { masterAddress: 'nohost' } }, /'masterAddress': must be host:port/);
     bad({ flags: { etcdEndpoints: 'ftp://x' } }, /'etcdEndpoints'/);
     bad({ flags: { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1000 } }, /'heartbeatTimeoutMs'/);
+    // Tasks kept through a leader change must outlive the new leader's reconciliation.
+    bad({ flags: { reconcileTimeoutMs: 20_000 } }, /'adoptionTimeoutMs': must be between 20001/);
+    bad({ env: { FLINKISH_RECONCILE_TIMEOUT_MS: '0' } }, /'reconcileTimeoutMs'/);
     const dir = tempDir('cfg');
     writeFileSync(path.join(dir, 'typo.json'), JSON.stringify({ slotz: 2 }));
     bad({ file: path.join(dir, 'typo.json') }, /'slotz': unknown key/);

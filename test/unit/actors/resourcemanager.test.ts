@@ -77,3 +77,113 @@ describe('resourcemanager - machine on a simulated clock', () => {
     assert.deepEqual((await overview).taskExecutors.map((te) => te.id), ['te-live']);
   });
 });
+
+describe('resourcemanager - slots and tasks kept through a leader change', () => {
+  const OLD = '00000000000000000003';
+  let clock: SimulatedClock;
+  let system: ActorSystem;
+  beforeEach(async () => {
+    clock = new SimulatedClock();
+    system = await ActorSystem.start({ clusterId: 'rm-unit', secret: 'rm-unit-test-secret', listen: false, clock });
+  });
+  afterEach(() => system.terminate());
+
+  function spawn() {
+    return system.spawn('resourcemanager', resourceManagerMachine, {
+      input: (env) => ({ env, leaderSessionId: SESSION, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 5000 }),
+      localOnly: RESOURCE_MANAGER_LOCAL_EVENTS,
+    });
+  }
+
+  /** A TaskExecutor that kept slot 0 for `jobId` (allocated by `session`) with one running task. */
+  async function registerKept(rm: ReturnType<typeof spawn>, te: TestPeer<TaskExecutorMessage>, jobId: string, session = OLD): Promise<string[]> {
+    const registered = rm.ask({
+      type: 'rm.te.register',
+      taskExecutorId: te.ref.name,
+      taskExecutor: te.ref,
+      dataAddress: '127.0.0.1:7000',
+      slots: [{ index: 0, managedMemoryBytes: 0 }, { index: 1, managedMemoryBytes: 0 }],
+      allocations: [{ slotIndex: 0, allocationId: `alloc-${session}-1`, jobId, group: 'default', leaderSessionId: session }],
+      executions: [{ executionId: `${jobId}/2/v/0`, jobId, vertexId: 'v', subtaskIndex: 0, attempt: 2, allocationId: `alloc-${session}-1`, state: 'running', leaderSessionId: session }],
+    });
+    await clock.settle();
+    return (await registered).freeJobs ?? [];
+  }
+
+  async function overview(rm: ReturnType<typeof spawn>) {
+    const answer = rm.ask({ type: 'rm.overview' });
+    await clock.settle();
+    return answer;
+  }
+
+  it("keeps an older session's slots allocated and gives their reports to the job's JobMaster when it reconciles", async () => {
+    const rm = spawn();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
+    const jm = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    assert.deepEqual(await registerKept(rm, te, 'j'), [], 'nothing is freed before the job decides');
+    assert.equal((await overview(rm)).slotsFree, 1, 'the kept slot stays allocated');
+    rm.tell({ type: 'rm.job.reconcile', leaderSessionId: SESSION, jobId: 'j', jobMaster: jm.ref });
+    await clock.settle();
+    const [reported] = jm.all('jm.executions.reported');
+    assert.ok(reported, 'the report goes to the reconciling JobMaster');
+    assert.equal(reported.taskExecutorId, 'te-1');
+    assert.deepEqual(reported.executions.map((e) => e.executionId), ['j/2/v/0']);
+    // A later registration is forwarded at once while the job reconciles.
+    const te2 = new TestPeer<TaskExecutorMessage>(system, 'te-2');
+    await registerKept(rm, te2, 'j');
+    assert.equal(jm.all('jm.executions.reported').length, 2);
+  });
+
+  it("frees the kept slots of a job whose JobMaster restarted it, and this session's own (it dropped them already)", async () => {
+    const rm = spawn();
+    const jm = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    rm.tell({ type: 'rm.slots.declare', leaderSessionId: SESSION, jobId: 'j', jobMaster: jm.ref, requirements: [{ group: 'default', count: 5 }] });
+    await clock.settle();
+    const late = new TestPeer<TaskExecutorMessage>(system, 'te-late');
+    assert.deepEqual(await registerKept(rm, late, 'j'), ['j'], 'the restarted job does not adopt: its TaskExecutor cancels the tasks');
+    const own = new TestPeer<TaskExecutorMessage>(system, 'te-own');
+    assert.deepEqual(await registerKept(rm, own, 'k', SESSION), ['k']);
+    assert.equal((await overview(rm)).slotsFree, 4, 'no kept slot stays allocated');
+  });
+
+  it('frees a kept slot once its TaskExecutor reports it free (orphans nobody adopted, cancelled)', async () => {
+    const rm = spawn();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
+    await registerKept(rm, te, 'gone');
+    assert.equal((await overview(rm)).slotsFree, 1);
+    await clock.advance(1000);
+    for (const hb of te.all('te.heartbeat')) reply(hb.replyTo, { taskExecutorId: 'te-1', slots: [{ index: 0, allocationId: null, jobId: null }, { index: 1, allocationId: null, jobId: null }] });
+    await clock.settle();
+    assert.equal((await overview(rm)).slotsFree, 2);
+  });
+
+  it('frees the kept slots of jobs the Master did not recover (they ended meanwhile), then and at later registrations', async () => {
+    const rm = spawn();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
+    await registerKept(rm, te, 'ended');
+    rm.tell({ type: 'rm.jobs.recovered', leaderSessionId: SESSION, jobIds: ['j'] });
+    await clock.settle();
+    assert.deepEqual(te.all('te.slots.free').map((m) => m.jobId), ['ended']);
+    assert.equal((await overview(rm)).slotsFree, 2);
+    const late = new TestPeer<TaskExecutorMessage>(system, 'te-late');
+    assert.deepEqual(await registerKept(rm, late, 'ended'), ['ended']);
+    const kept = new TestPeer<TaskExecutorMessage>(system, 'te-kept');
+    assert.deepEqual(await registerKept(rm, kept, 'j'), [], 'a recovered job may still adopt its tasks');
+  });
+
+  it('refuses commands of another leader session, answering asks with STALE_LEADER', async () => {
+    const rm = spawn();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
+    await registerKept(rm, te, 'j');
+    const refused = rm.ask({ type: 'rm.shutdown', leaderSessionId: OLD }, { timeoutMs: 1000 }).then(
+      () => 'answered',
+      (err: { code?: string }) => err.code,
+    );
+    await clock.settle();
+    assert.equal(await refused, 'STALE_LEADER');
+    assert.deepEqual(te.all('te.shutdown'), []);
+    rm.tell({ type: 'rm.slots.release', leaderSessionId: OLD, jobId: 'j' });
+    await clock.settle();
+    assert.deepEqual(te.all('te.slots.free'), [], 'a stale release frees nothing');
+  });
+});

@@ -13,6 +13,10 @@ import { TASK_EXECUTOR_LOCAL_EVENTS } from '../../../actors/taskexecutor/protoco
 import type { JobMasterMessage } from '../../../actors/jobmaster/protocol.js';
 import type { ResourceManagerMessage } from '../../../actors/resourcemanager/protocol.js';
 import { TestPeer } from '../../support/test-peer.js';
+import { useTempDirs } from '../../support/temp-dirs.js';
+import { waitFor } from '../../support/wait.js';
+import { writeFileSync } from 'node:fs';
+import type { TaskDeploymentDescriptor } from '../../../lib/task/descriptor.js';
 
 const SESSION = '00000000000000000009';
 
@@ -27,6 +31,7 @@ function recordingRuntime(): TaskRuntime & { canceledJobs: string[] } {
     triggerCheckpoint: () => undefined,
     notifyCheckpointComplete: () => undefined,
     notifyCheckpointAborted: () => undefined,
+    abortPendingCheckpoints: () => undefined,
   };
 }
 
@@ -39,7 +44,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
   });
   afterEach(() => system.terminate());
 
-  it('registers again, its tasks cancelled, once the ResourceManager stops heartbeating it for the silence it was told', async () => {
+  it('registers again once the ResourceManager stops heartbeating it for the silence it was told', async () => {
     const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
     const runtime = recordingRuntime();
@@ -53,6 +58,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
         codeCache: new CodeCache(path.join(tmpdir(), 'flinkish-te-unit-code')),
         registrationTimeoutMs: 5000,
         registrationRetryMs: 500,
+        adoptionTimeoutMs: 15_000,
         onShutdown: () => undefined,
       }),
       localOnly: TASK_EXECUTOR_LOCAL_EVENTS,
@@ -87,11 +93,188 @@ describe('taskexecutor - machine on a simulated clock', () => {
     await clock.advance(1);
     assert.equal(clock.now() - silentFrom, 3000);
     assert.equal(rm.all('rm.te.register').length, 2, 'it registers again');
-    assert.deepEqual(runtime.canceledJobs, ['j'], "the dropped session's tasks are cancelled: the job restarted elsewhere");
+    assert.deepEqual(runtime.canceledJobs, [], 'nothing ran in the slot: nothing to cancel');
+    assert.deepEqual(rm.last('rm.te.register')?.allocations, [], 'a slot without a task is not kept for the old session');
     // The old session's commands are refused now.
     const stale = te.ask({ type: 'te.heartbeat', leaderSessionId: SESSION }, { timeoutMs: 1000 });
     const refused = stale.then(() => 'answered', () => 'refused');
     await clock.advance(1000);
     assert.equal(await refused, 'refused');
+  });
+});
+
+describe('taskexecutor - tasks kept through a leader change, and fenced', () => {
+  const OLD = '00000000000000000009';
+  const NEW = '00000000000000000012';
+  const HASH = 'a'.repeat(64);
+  const tempDir = useTempDirs();
+  let clock: SimulatedClock;
+  let system: ActorSystem;
+  beforeEach(async () => {
+    clock = new SimulatedClock();
+    system = await ActorSystem.start({ clusterId: 'te-unit', secret: 'te-unit-test-secret', listen: false, clock });
+  });
+  afterEach(() => system.terminate());
+
+  /** A runtime that runs nothing and records every command it is given. */
+  function commandLog(): TaskRuntime & { commands: string[] } {
+    const commands: string[] = [];
+    return {
+      commands,
+      deploy: (tdd) => void commands.push(`deploy ${tdd.executionId}`),
+      cancel: (id) => void commands.push(`cancel ${id}`),
+      cancelJob: (jobId) => void commands.push(`cancelJob ${jobId}`),
+      triggerCheckpoint: (id, checkpointId) => void commands.push(`trigger ${id} ${checkpointId}`),
+      notifyCheckpointComplete: (jobId, attempt, checkpointId) => void commands.push(`complete ${jobId} ${attempt} ${checkpointId}`),
+      notifyCheckpointAborted: (jobId, attempt, checkpointId) => void commands.push(`abort ${jobId} ${attempt} ${checkpointId}`),
+      abortPendingCheckpoints: (jobId) => void commands.push(`abortPending ${jobId}`),
+    };
+  }
+
+  /** A TaskExecutor registered under OLD with one running task of job j (attempt 3) in slot 0. */
+  async function runningTask(adoptionTimeoutMs = 15_000) {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const oldJm = new TestPeer<JobMasterMessage>(system, 'jobmaster-old');
+    const runtime = commandLog();
+    const codeDir = tempDir('te-code');
+    writeFileSync(path.join(codeDir, `${HASH}.mjs`), 'export default () => {};');
+    const te = system.spawn('taskexecutor', taskExecutorMachine, {
+      input: (env) => ({
+        env,
+        taskExecutorId: 'te-1',
+        slots: [{ index: 0, managedMemoryBytes: 0 }],
+        dataAddress: '127.0.0.1:7000',
+        runtime,
+        codeCache: new CodeCache(codeDir),
+        registrationTimeoutMs: 5000,
+        registrationRetryMs: 500,
+        adoptionTimeoutMs,
+        onShutdown: () => undefined,
+      }),
+      localOnly: TASK_EXECUTOR_LOCAL_EVENTS,
+    });
+    const register = async (session: string) => {
+      await clock.settle();
+      reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: session, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 3000 });
+      await clock.settle();
+    };
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await register(OLD);
+    te.tell({ type: 'te.slots.request', leaderSessionId: OLD, allocationId: 'alloc-9-1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: oldJm.ref });
+    const executionId = 'j/3/src/0';
+    const tdd = { jobId: 'j', attempt: 3, vertexId: 'src', subtaskIndex: 0, executionId } as TaskDeploymentDescriptor;
+    te.tell({ type: 'te.task.submit', leaderSessionId: OLD, allocationId: 'alloc-9-1', codeHash: HASH, tdd });
+    await clock.settle();
+    await waitFor('the task deployed', () => runtime.commands.includes(`deploy ${executionId}`), { timeoutMs: 5000 });
+    te.tell({ type: 'te.task.event', event: { type: 'task.state', executionId, state: 'running' } });
+    await clock.settle();
+    return { te, rm, oldJm, runtime, executionId, register };
+  }
+
+  it('keeps its tasks running when the leader goes, reports them to the new leader, and obeys only the newer session once adopted', async () => {
+    const { te, rm, oldJm, runtime, executionId, register } = await runningTask();
+    // The leader goes (its ResourceManager stops heartbeating: a paused leader): nothing is cancelled.
+    await clock.advance(3000);
+    assert.equal(rm.all('rm.te.register').length, 2, 'it registers with whoever leads next');
+    assert.ok(!runtime.commands.some((c) => c.startsWith('cancel')), `no cancel on a leader change: ${runtime.commands.join(', ')}`);
+    assert.ok(runtime.commands.includes('abortPending j'), 'the checkpoints in flight are abandoned');
+    // Its events go to no one meanwhile: the old JobMaster may be a zombie.
+    const before = oldJm.log.length;
+    te.tell({ type: 'te.task.event', event: { type: 'task.checkpoint.ack', executionId, checkpointId: 4, handle: { vertexId: 'src', subtaskIndex: 0, path: '/x', bytes: 1 } } });
+    await clock.settle();
+    assert.equal(oldJm.log.length, before, 'an orphan reports nothing to the old JobMaster');
+
+    const registration = rm.last('rm.te.register')!;
+    assert.deepEqual(registration.allocations, [{ slotIndex: 0, allocationId: 'alloc-9-1', jobId: 'j', group: 'default', leaderSessionId: OLD }]);
+    assert.deepEqual(registration.executions, [
+      { executionId, jobId: 'j', vertexId: 'src', subtaskIndex: 0, attempt: 3, allocationId: 'alloc-9-1', state: 'running', leaderSessionId: OLD },
+    ]);
+    await register(NEW);
+    const newJm = new TestPeer<JobMasterMessage>(system, 'jobmaster-new');
+    te.tell({ type: 'te.tasks.adopt', leaderSessionId: NEW, jobId: 'j', attempt: 3, executionIds: [executionId, 'j/3/gone/0'], jobMaster: newJm.ref });
+    await clock.settle();
+    assert.deepEqual(
+      newJm.all('jm.task.state').map((m) => [m.executionId, m.state, m.error?.code]),
+      [['j/3/gone/0', 'failed', 'TASK_NOT_FOUND']],
+      'a task that ended meanwhile is reported failed at once',
+    );
+
+    // The zombie's commands: refused, asks answered STALE_LEADER; none reaches the task.
+    const commandsBefore = runtime.commands.length;
+    te.tell({ type: 'te.checkpoint.trigger', leaderSessionId: OLD, executionId, checkpointId: 5, options: { savepoint: false, dir: '/tmp/x' } });
+    te.tell({ type: 'te.checkpoint.notify', leaderSessionId: OLD, jobId: 'j', attempt: 3, checkpointId: 4, outcome: 'complete' });
+    te.tell({ type: 'te.task.cancel', leaderSessionId: OLD, executionId });
+    te.tell({ type: 'te.slots.free', leaderSessionId: OLD, jobId: 'j' });
+    const stale = te.ask({ type: 'te.heartbeat', leaderSessionId: OLD }, { timeoutMs: 1000 }).then(
+      () => 'answered',
+      (err: { code?: string }) => err.code,
+    );
+    await clock.settle();
+    assert.equal(await stale, 'STALE_LEADER');
+    assert.deepEqual(runtime.commands.slice(commandsBefore), [], 'no command of the older session reached the task');
+
+    // The new session's commands act, and the task reports to the new JobMaster.
+    te.tell({ type: 'te.checkpoint.trigger', leaderSessionId: NEW, executionId, checkpointId: 7, options: { savepoint: false, dir: '/tmp/x' } });
+    te.tell({ type: 'te.checkpoint.notify', leaderSessionId: NEW, jobId: 'j', attempt: 3, checkpointId: 4, outcome: 'complete' });
+    te.tell({ type: 'te.task.event', event: { type: 'task.checkpoint.ack', executionId, checkpointId: 7, handle: { vertexId: 'src', subtaskIndex: 0, path: '/y', bytes: 1 } } });
+    await clock.settle();
+    assert.deepEqual(runtime.commands.slice(commandsBefore), [`trigger ${executionId} 7`, 'complete j 3 4']);
+    assert.equal(newJm.all('jm.checkpoint.ack').length, 1);
+    // Adopted: the bound on orphans no longer applies while the new leader heartbeats.
+    for (let t = 0; t < 30; t++) {
+      const beat = te.ask({ type: 'te.heartbeat', leaderSessionId: NEW });
+      await clock.settle();
+      await beat;
+      await clock.advance(1000);
+    }
+    assert.ok(!runtime.commands.includes(`cancel ${executionId}`));
+  });
+
+  it('cancels the tasks no leader adopted within adoptionTimeoutMs', async () => {
+    const { rm, runtime, executionId, register } = await runningTask(10_000);
+    const lostAt = clock.now() + 3000;
+    await clock.advance(3000); // heartbeat silence: the leader is gone
+    await register(NEW); // a new leader, whose JobMaster never adopts the task
+    await clock.advanceTo(lostAt + 9_999);
+    assert.ok(!runtime.commands.includes(`cancel ${executionId}`), 'not a millisecond early');
+    await clock.advanceTo(lostAt + 10_000);
+    assert.ok(runtime.commands.includes(`cancel ${executionId}`), 'cancelled at the bound');
+    assert.ok(rm.all('rm.te.register').length >= 2);
+  });
+
+  it("acts on the new session's commands that arrive with its registration's answer, once registered", async () => {
+    const { te, rm, runtime } = await runningTask();
+    await clock.advance(3000);
+    await clock.settle();
+    // The answer and the ResourceManager's first command in one read: the command reaches the
+    // machine first (the answer settles a promise, after the read).
+    te.tell({ type: 'te.slots.free', leaderSessionId: NEW, jobId: 'j' });
+    await clock.settle();
+    assert.ok(!runtime.commands.includes('cancelJob j'), 'not registered with that session yet');
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: NEW, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 3000 });
+    await clock.settle();
+    assert.ok(runtime.commands.includes('cancelJob j'), `the early command acted: ${runtime.commands.join(', ')}`);
+  });
+
+  it('cancels the kept tasks of the jobs its registration answer names (nobody adopts them)', async () => {
+    const { te, rm, runtime } = await runningTask();
+    await clock.advance(3000);
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: NEW, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 3000, freeJobs: ['j'] });
+    await clock.settle();
+    assert.ok(runtime.commands.includes('cancelJob j'));
+    const report = te.ask({ type: 'te.heartbeat', leaderSessionId: NEW });
+    await clock.settle();
+    assert.deepEqual((await report).slots, [{ index: 0, allocationId: null, jobId: null }], 'its slot is free');
+  });
+
+  it('refuses a registration answered by an older session than it accepted', async () => {
+    const { rm, register } = await runningTask();
+    await clock.advance(3000);
+    await register(NEW);
+    await clock.advance(3000); // silence again
+    await register(OLD); // a zombie's ResourceManager answers
+    await clock.advance(500);
+    assert.equal(rm.all('rm.te.register').length, 4, 'it retries: the older session is no leader of its');
   });
 });

@@ -53,6 +53,17 @@ describe('dashboard - time series of sampled job status', () => {
     assert.deepEqual(series.samples.map((s) => s.attempt), [0, 1, 1]);
   });
 
+  it('marks a leader change the job went through: adopted, so no restart and rates go on across it', () => {
+    const store = new SeriesStore();
+    store.record(1000, [running('j')], details(job('j', 4, { recordsIn: 0, recordsOut: 1000, backPressuredMs: 0 }, zero)));
+    const adopted = { ...job('j', 4, { recordsIn: 0, recordsOut: 3000, backPressuredMs: 0 }, zero), failovers: [{ at: 1500, leaderSessionId: '12', attempt: 4, adopted: true, reason: 'adopted by the new leader, term 12' }] };
+    store.record(2000, [running('j')], details(adopted));
+    const series = store.series('j')!;
+    assert.deepEqual(series.failovers, [{ at: 1500, term: '12', attempt: 4, adopted: true }]);
+    assert.deepEqual(series.restarts, [], 'no restart');
+    assert.equal(series.samples[1]!.vertices[0]?.recordsOutPerSecond, 2000, 'the counters went on: a rate across the failover');
+  });
+
   it('keeps only the window: the oldest samples go first', () => {
     const store = new SeriesStore({ intervalMs: 1000, windowMs: 5000 });
     for (let t = 1; t <= 20; t++) store.record(t * 1000, [running('j')], details(job('j', 0, { ...zero, recordsOut: t * 100 }, zero)));
@@ -93,7 +104,7 @@ describe('dashboard - time series of sampled job status', () => {
   it('serves an empty series with the vertices of a job not sampled yet', () => {
     const empty = SeriesStore.empty(job('j', 0, zero, zero));
     assert.deepEqual(empty.vertices, [{ id: 'src', name: 'source', parallelism: 1 }, { id: 'snk', name: 'sink', parallelism: 2 }]);
-    assert.deepEqual([empty.samples, empty.restarts, empty.checkpoints], [[], [], []]);
+    assert.deepEqual([empty.samples, empty.restarts, empty.failovers, empty.checkpoints], [[], [], [], []]);
   });
 });
 

@@ -1,0 +1,6 @@
+/** Error codes of the TaskExecutor, as its JobMasters and ResourceManager see them. */
+export const TaskExecutorErrorCode = {
+  /** A JobMaster adopted a task that is no longer running here (it ended after it was reported). */
+  TaskNotFound: 'TASK_NOT_FOUND',
+} as const;
+export type TaskExecutorErrorCode = (typeof TaskExecutorErrorCode)[keyof typeof TaskExecutorErrorCode];
