@@ -24,10 +24,13 @@ import { loadRestoredState } from './snapshot-store.js';
 import { configureStorage, prepareStorage } from '../storage/index.js';
 import { StreamTask } from './stream-task.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { prepareJobThread } from '../dataflow/job-api.js';
 
 const port = parentPort;
 if (port === null) throw new Error('lib/task/worker.js runs only as a worker thread');
 const { tdd, settings, offHeapLimitBytes, storage } = workerData as WorkerInit;
+// Before the job module loads: its `flinkish` imports, and its frames named by its source map.
+prepareJobThread({ fileSourceMaps: true });
 if (storage) configureStorage(storage);
 // Ready before the first checkpoint (an object store's client loads while the task starts).
 if (tdd.checkpointDir) prepareStorage(tdd.checkpointDir);
