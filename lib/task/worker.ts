@@ -66,9 +66,7 @@ try {
   const graph = buildStreamGraph(job, { parallelism: tdd.defaultParallelism, args: tdd.jobArgs });
   const vertex = jobVertex(buildJobGraph(graph.describe()), tdd.vertexId);
   if (vertex === undefined) throw new UnknownVertexError(tdd.vertexId);
-  const head = vertex.operatorIds[0];
-  const isSource = head !== undefined && graph.operator(head).logic.kind === 'source';
-  const restored = await loadRestoredState(tdd, isSource);
+  const restored = await loadRestoredState(tdd);
   const created = new StreamTask(tdd, graph, vertex, { post }, settings, restored);
   created.onDone = () => port.unref();
   task = created;
