@@ -213,13 +213,13 @@ program
 program
   .command('run')
   .description('submit a job module; attached, follow it until it ends and print its result')
-  .argument('<job-module>', 'ES module whose default export builds the dataflow: export default (env) => { ... }')
+  .argument('<job-module>', 'a .ts or .js ES module whose default export builds the dataflow: export default (env) => { ... }; bundled here with its imports')
   .option('-d, --detached', 'print the job id and return at once')
   .option('-p, --parallelism <n>', 'default parallelism', positiveInt)
   .option('-a, --arg <key=value>', 'argument for the job (env.args), repeatable', keyValue)
   .option('--name <name>', 'job name (default: the module file name)')
   .option('-s, --from-savepoint <dir>', 'start from this savepoint, a directory or s3:// location (rescaling allowed: key groups are redistributed)')
-  .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
+  .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.ts -p 2   # TypeScript, with local imports and npm dependencies\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
   .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string; fromSavepoint?: string }) => {
     // A wrong path is the user's to fix before any cluster is involved.
     if (!existsSync(file)) throw new RuntimeError(ErrorCode.InvalidArgument, `job module ${path.resolve(file)}: no such file; give the path of an ES module (e.g. dist/scripts/jobs/wordcount.js)`);

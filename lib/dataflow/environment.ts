@@ -357,7 +357,13 @@ export class DataStream<T> {
     return this.sink('files', { kind: 'files', dir });
   }
 
-  /** Sends the records back to the client that submitted the job. */
+  /**
+   * Sends the records back to the client that submitted the job, in its result, exactly once:
+   * with checkpointing, records are released when a checkpoint after them completes (restarts
+   * neither lose nor repeat any); a job that finishes releases the rest. A job that fails or is
+   * canceled returns only what checkpoints covered. At most `maxCollectedRecords` are kept, and
+   * a Master failover (HA) loses the records of a running job released so far.
+   */
   collect(): StreamSink {
     return this.sink('collect', { kind: 'collect' });
   }
