@@ -55,7 +55,7 @@ async function jobRate(client: ClusterClient, query: string, events: number, out
 }
 
 export async function run(quick: boolean): Promise<void> {
-  const events = quick ? 1_000_000 : 5_000_000;
+  const events = quick ? 1_000_000 : 10_000_000;
   const work = mkdtempSync(path.join(tmpdir(), 'flinkish-nexmark-'));
   const cluster = await startCluster({ taskExecutors: 1, slots: PARALLELISM, slotMemoryMb: 512 });
   try {
