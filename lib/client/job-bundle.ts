@@ -108,8 +108,9 @@ export async function bundleJob(file: string): Promise<BundledJob> {
       // Frames name the user's files by their absolute paths on this machine.
       sourceRoot: `${pathToFileURL(dir).href}/`,
       outfile: path.join(dir, 'job.bundle.mjs'),
-      // CommonJS dependencies that require() Node's builtins need a require in an ES module.
-      banner: { js: "import { createRequire as __flinkishCreateRequire } from 'node:module'; const require = __flinkishCreateRequire('/');" },
+      // CommonJS dependencies that require() Node's builtins need a require in an ES module. A
+      // `var` (not an import or a const) so that bundling a bundle again stays valid.
+      banner: { js: "var require = (await import('node:module')).createRequire('/');" },
       plugins: [runtimeApiPlugin(names)],
       logLevel: 'silent',
     });

@@ -113,6 +113,18 @@ describe('ts-jobs - flinkish run job.ts, bundled with its imports', function () 
     assert.ok(r.stderr.includes(`(at ${path.join(project, 'job.ts')}:${BUILD_THROW_LINE}:`), r.stderr);
   });
 
+  it('bundles a job into one module for application mode, which runs the same; application mode refuses .ts', async () => {
+    const bundled = await flinkish('bundle', 'job.ts', '-o', 'job.mjs');
+    assert.equal(bundled.code, 0, bundled.stderr);
+    assert.equal(bundled.stdout, '');
+    const [direct, viaBundle] = await Promise.all([flinkish('run', 'job.ts', '--arg', 'count=5'), flinkish('run', 'job.mjs', '--arg', 'count=5')]);
+    assert.equal(viaBundle.code, 0, viaBundle.stderr);
+    assert.deepEqual(viaBundle.stdout.split('\n').sort(), direct.stdout.split('\n').sort());
+    const refused = await flinkish('master', '--application', 'job.ts');
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /application mode runs a JavaScript module as it is.*flinkish bundle job\.ts -o job\.mjs/);
+  });
+
   it('fails a module that cannot be bundled naming the file, line and problem, with nothing on stdout', async () => {
     const r = await flinkish('run', 'broken.ts');
     assert.equal(r.code, 1);
