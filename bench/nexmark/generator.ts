@@ -40,9 +40,9 @@ export const DEFAULT_CONFIG: NexmarkConfig = {
   numInFlightAuctions: 100,
 };
 
-export const PERSON_PROPORTION = 1;
-export const AUCTION_PROPORTION = 3;
-export const BID_PROPORTION = 46;
+const PERSON_PROPORTION = 1;
+const AUCTION_PROPORTION = 3;
+const BID_PROPORTION = 46;
 const TOTAL_PROPORTION = PERSON_PROPORTION + AUCTION_PROPORTION + BID_PROPORTION;
 export const FIRST_PERSON_ID = 1000;
 export const FIRST_AUCTION_ID = 1000;
@@ -110,19 +110,19 @@ function unit(i: number, k: number): number {
   return random32(i, k) / 0x100000000;
 }
 
-export function timestampOf(eventNumber: number, config: NexmarkConfig = DEFAULT_CONFIG): number {
+function timestampOf(eventNumber: number, config: NexmarkConfig = DEFAULT_CONFIG): number {
   return config.baseTimeMs + Math.floor((eventNumber * (1_000_000 / config.firstEventRate)) / 1000);
 }
 
 /** The last person id (base 0) generated at or before event `id`. */
-export function lastBase0PersonId(id: number): number {
+function lastBase0PersonId(id: number): number {
   const epoch = Math.floor(id / TOTAL_PROPORTION);
   const offset = Math.min(id % TOTAL_PROPORTION, PERSON_PROPORTION - 1);
   return epoch * PERSON_PROPORTION + offset;
 }
 
 /** The last auction id (base 0) generated at or before event `id`. */
-export function lastBase0AuctionId(id: number): number {
+function lastBase0AuctionId(id: number): number {
   let epoch = Math.floor(id / TOTAL_PROPORTION);
   let offset = id % TOTAL_PROPORTION;
   if (offset < PERSON_PROPORTION) {
@@ -151,10 +151,6 @@ function randomAuction(id: number, k: number, config: NexmarkConfig): number {
 
 function price(id: number, k: number): number {
   return Math.floor(Math.pow(10, unit(id, k) * 6)) * 100;
-}
-
-export function isBidEvent(id: number): boolean {
-  return id % TOTAL_PROPORTION >= PERSON_PROPORTION + AUCTION_PROPORTION;
 }
 
 /** Event `id` (0-based) of the stream. */
