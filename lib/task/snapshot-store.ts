@@ -20,7 +20,8 @@ import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import type { SplitPositions } from '../dataflow/sources.js';
 import { RestoreFailedError } from './errors.js';
 
-export const SNAPSHOT_VERSION = 1;
+/** 2: source positions per split (`sourcePositions`); a version-1 snapshot (one offset per subtask) is refused, not misread. */
+export const SNAPSHOT_VERSION = 2;
 
 /** What one subtask stores for one checkpoint. */
 export interface TaskSnapshot {
