@@ -363,7 +363,7 @@ export class DataStream<T> {
    * with checkpointing, records are released when a checkpoint after them completes (restarts
    * neither lose nor repeat any); a job that finishes releases the rest. A job that fails or is
    * canceled returns only what checkpoints covered. At most `maxCollectedRecords` are kept, and
-   * a Master failover (HA) loses the records of a running job released so far.
+   * a Master failover (HA) loses what the old leader had collected of a running job.
    */
   collect(): StreamSink {
     return this.sink('collect', { kind: 'collect' });
