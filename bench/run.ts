@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(quick: boolean): Promise<void>
   framing: () => import('./framing.js'),
   scale: () => import('./scale.js'),
   hosts: () => import('./hosts.js'),
+  nexmark: () => import('./nexmark.js'),
 };
 
 const args = process.argv.slice(2);

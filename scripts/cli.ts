@@ -3,12 +3,13 @@
  * The command line: run cluster processes, submit and manage jobs, and start or stop a local
  * cluster. `flinkish --help` and `flinkish COMMAND --help` document every option.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ErrorCode, RuntimeError } from '../lib/errors.js';
 import { loadConfig, requireSecret, type ClusterConfig } from '../lib/config.js';
 import { ClusterClient, type ClientOptions } from '../lib/client/cluster-client.js';
+import { bundleJob } from '../lib/client/job-bundle.js';
 import { etcdCredentialsOf } from '../lib/ha/etcd-auth.js';
 import { createLogger } from '../lib/logging.js';
 import { isUrlLocation } from '../lib/storage/location.js';
@@ -174,6 +175,10 @@ program
     '\nExamples:\n  FLINKISH_SECRET=... flinkish master --port 6123\n  FLINKISH_SECRET=... flinkish master --application dist/scripts/jobs/wordcount.js -p 2\n  FLINKISH_SECRET=... flinkish --etcd http://10.0.0.1:2379 master --host 10.0.0.2   # one of the HA Masters, on its own machine',
   )
   .action(async (o: { host?: string; advertisedHost?: string; port?: number; workDir?: string; slotRequestTimeoutMs?: number; application?: string; parallelism?: number; arg?: Record<string, string> }) => {
+    // The Master runs no bundler (lib/client/job-bundle.ts says why): it takes the module as it is.
+    if (o.application && /\.[cm]?ts$/.test(o.application)) {
+      throw new RuntimeError(ErrorCode.InvalidArgument, `application mode runs a JavaScript module as it is, and ${o.application} is TypeScript: bundle it first with 'flinkish bundle ${o.application} -o job.mjs' and give job.mjs`);
+    }
     const c = config({ host: o.host, advertisedHost: o.advertisedHost, masterPort: o.port, workDir: o.workDir, slotRequestTimeoutMs: o.slotRequestTimeoutMs });
     const master = await startMaster(c);
     onSignals(() => master.stop());
@@ -213,13 +218,13 @@ program
 program
   .command('run')
   .description('submit a job module; attached, follow it until it ends and print its result')
-  .argument('<job-module>', 'ES module whose default export builds the dataflow: export default (env) => { ... }')
+  .argument('<job-module>', 'a .ts or .js ES module whose default export builds the dataflow: export default (env) => { ... }; bundled here with its imports')
   .option('-d, --detached', 'print the job id and return at once')
   .option('-p, --parallelism <n>', 'default parallelism', positiveInt)
   .option('-a, --arg <key=value>', 'argument for the job (env.args), repeatable', keyValue)
   .option('--name <name>', 'job name (default: the module file name)')
   .option('-s, --from-savepoint <dir>', 'start from this savepoint, a directory or s3:// location (rescaling allowed: key groups are redistributed)')
-  .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
+  .addHelpText('after', '\nExamples:\n  flinkish run dist/scripts/jobs/wordcount.js -p 2\n  flinkish run job.ts -p 2   # TypeScript, with local imports and npm dependencies\n  flinkish run job.js --detached --arg lines=1000000\n  flinkish run job.js -p 3 --from-savepoint .flinkish/savepoints/savepoint-ab12cd34-7')
   .action(async (file: string, o: { detached?: boolean; parallelism?: number; arg?: Record<string, string>; name?: string; fromSavepoint?: string }) => {
     // A wrong path is the user's to fix before any cluster is involved.
     if (!existsSync(file)) throw new RuntimeError(ErrorCode.InvalidArgument, `job module ${path.resolve(file)}: no such file; give the path of an ES module (e.g. dist/scripts/jobs/wordcount.js)`);
@@ -240,6 +245,19 @@ program
       return result.state === 'finished' ? 0 : 1;
     });
     process.exitCode = code;
+  });
+
+program
+  .command('bundle')
+  .description('bundle a job module with its imports into the one ES module `run` submits (for application mode, or to inspect it)')
+  .argument('<job-module>', 'a .ts or .js ES module whose default export builds the dataflow')
+  .option('-o, --output <file>', 'write the bundle here (default: stdout)')
+  .addHelpText('after', '\nExamples:\n  flinkish bundle job.ts -o job.mjs\n  FLINKISH_SECRET=... flinkish master --application job.mjs')
+  .action(async (file: string, o: { output?: string }) => {
+    if (!existsSync(file)) throw new RuntimeError(ErrorCode.InvalidArgument, `job module ${path.resolve(file)}: no such file`);
+    const { code } = await bundleJob(file);
+    if (o.output) writeFileSync(o.output, code);
+    else process.stdout.write(code);
   });
 
 program

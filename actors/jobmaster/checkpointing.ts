@@ -11,6 +11,7 @@
  *
  * Files are objects in checkpoint storage (lib/storage): a directory, or an S3 prefix.
  */
+import { releaseCollected } from './collected.js';
 import { copyObject, deleteBelow, deleteObjects, isWithinLocation, joinLocation, listBelow, normalizeLocation, parentOf } from '../../lib/storage/index.js';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
@@ -235,6 +236,7 @@ export function checkpointStored(context: Context, checkpointId: number): void {
   env.log.info({ checkpointId, durationMs: stats.durationMs, bytes: stats.bytes, savepoint: stats.savepoint }, 'checkpoint completed');
   metrics.checkpointCompleted(context.job.jobId, stats.durationMs ?? 0, stats.bytes);
   notifyAll(context, checkpointId, 'complete');
+  releaseCollected(context, checkpointId);
   const savepoint = context.savepoints.get(checkpointId);
   if (savepoint) {
     context.savepoints.delete(checkpointId);

@@ -1,4 +1,5 @@
 /** The JobMaster's input and context, and the status it reports; shared by its machine's parts. */
+import type { HeldBatch } from './collected.js';
 import type { ActorEnv, ActorRef } from '../../lib/index.js';
 import type { WireError } from '../../lib/errors.js';
 import type { LeaderStores } from '../master/ha.js';
@@ -59,7 +60,11 @@ export interface Context extends JobMasterInput {
   stopRequested: boolean;
   /** The completed savepoint of a stop-with-savepoint: the job ends `finished` with it. */
   stoppedWithSavepoint: string | null;
+  /** collect() records released to the result (collected.ts). */
   collected: unknown[];
+  /** collect() batches held until a checkpoint after them completes, and how many records they have. */
+  held: HeldBatch[];
+  heldCount: number;
   failure: WireError | null;
   /** Failures that ended an attempt, oldest first (bounded). */
   exceptions: JobException[];
@@ -113,6 +118,8 @@ export function initialContext(input: JobMasterInput): Context {
     stopRequested: false,
     stoppedWithSavepoint: null,
     collected: [],
+    held: [],
+    heldCount: 0,
     failure: null,
     exceptions: [],
     endedAt: null,

@@ -63,6 +63,7 @@ import type { JobMasterMessage } from './protocol.js';
 import { loadRestorePoint, restoreFor, type RestorePoint } from './restore.js';
 import type { JobResult, JobState } from './status.js';
 import { metrics } from '../../lib/metrics/registry.js';
+import { dropHeldCollected, holdCollected, releaseCollected } from './collected.js';
 
 export type { JobMasterInput };
 
@@ -180,9 +181,7 @@ export const jobMasterMachine = setup({
     },
     collect: ({ context, event }) => {
       if (event.type !== 'jm.task.collect' || !context.graph.get(event.executionId)) return;
-      const room = context.maxCollectedRecords - context.collected.length;
-      if (room <= 0) return;
-      for (const record of room >= event.records.length ? event.records : event.records.slice(0, room)) context.collected.push(record);
+      holdCollected(context, event.epoch, event.records);
     },
     askForReports: ({ context }) => {
       context.resourceManager.tell({
@@ -275,11 +274,14 @@ export const jobMasterMachine = setup({
       const message = failure ? `${failure.message} (no restart: ${decision.reason})` : decision.reason;
       return { failure: failure ? { ...failure, message } : { code: 'JOB_FAILED', message }, restartDelayMs: -1 };
     }),
-    nextAttempt: assign(({ context }) => ({
-      graph: new ExecutionGraph(context.job.jobId, context.job.jobGraph, context.graph.attempt + 1),
-      failure: null,
-      restorePoint: null,
-    })),
+    nextAttempt: assign(({ context }) => {
+      dropHeldCollected(context);
+      return {
+        graph: new ExecutionGraph(context.job.jobId, context.job.jobGraph, context.graph.attempt + 1),
+        failure: null,
+        restorePoint: null,
+      };
+    }),
     cancelSubtasks: ({ context }) => {
       abortAll(context, 'the job is stopping or restarting');
       for (const ev of context.graph.subtasks) {
@@ -363,6 +365,9 @@ export const jobMasterMachine = setup({
       // A stop-with-savepoint cancels its tasks, yet the job ended as asked: finished, with its savepoint.
       const stopped = params.state === 'canceled' && context.stoppedWithSavepoint !== null;
       const state = stopped ? 'finished' : params.state;
+      // All input processed: what is held is final. Otherwise only checkpointed records count.
+      if (params.state === 'finished') releaseCollected(context);
+      else dropHeldCollected(context);
       context.endedAt = context.env.clock.now();
       if (state === 'failed') recordFailure(context.exceptions, context.graph, context.failure, context.endedAt, false);
       abortAll(context, `the job ${state}`);

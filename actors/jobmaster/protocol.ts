@@ -31,7 +31,8 @@ export type JobMasterMessage =
       slots: OfferedSlot[];
     }
   | { type: 'jm.task.state'; executionId: string; state: 'running' | 'finished' | 'canceled' | 'failed'; error?: WireError; metrics?: TaskMetrics }
-  | { type: 'jm.task.collect'; executionId: string; records: unknown[] }
+  /** `epoch`: the checkpoint whose barrier the records followed (0: none); held until a later checkpoint completes. */
+  | { type: 'jm.task.collect'; executionId: string; records: unknown[]; epoch: number }
   | { type: 'jm.task.metrics'; executionId: string; metrics: TaskMetrics }
   | { type: 'jm.checkpoint.ack'; executionId: string; checkpointId: number; handle: StateHandle }
   | { type: 'jm.checkpoint.declined'; executionId: string; checkpointId: number; error: WireError }

@@ -9,18 +9,29 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { buildJobGraph } from '../../lib/dataflow/jobgraph.js';
 import { buildStreamGraph, type JobFunction } from '../../lib/dataflow/jobmodule.js';
 import { RuntimeError } from '../../lib/errors.js';
+import { inlineSourceMap, mapStack, prepareJobThread } from '../../lib/dataflow/job-api.js';
 import type { SandboxReply, SandboxRequest, ThrownError } from './job-sandbox.js';
 
 const port = parentPort;
 if (port === null) throw new Error('job-sandbox-worker.js runs only as a worker thread');
 const request = workerData as SandboxRequest;
+prepareJobThread({ fileSourceMaps: false });
+
+/** The stack with the module's frames named by its source map (a bundled `.ts` job's file and line). */
+function userStack(stack: string): { stack: string; at?: string } {
+  const base64 = /^data:text\/javascript;base64,/.exec(request.moduleUrl);
+  if (!base64 || !stack.includes(request.moduleUrl)) return { stack };
+  const map = inlineSourceMap(Buffer.from(request.moduleUrl.slice(base64[0].length), 'base64').toString('utf8'));
+  return map ? mapStack(stack, request.moduleUrl, map) : { stack };
+}
 
 /** What was thrown, as plain strings; a thrown value can be anything, even a throwing getter. */
 function describeThrown(thrown: unknown): ThrownError {
   try {
     if (thrown instanceof Error) {
       const code = thrown instanceof RuntimeError ? thrown.code : undefined;
-      return { name: String(thrown.name), message: String(thrown.message), stack: String(thrown.stack ?? ''), ...(code ? { code } : {}) };
+      const { stack, at } = userStack(String(thrown.stack ?? ''));
+      return { name: String(thrown.name), message: String(thrown.message), stack, ...(at ? { at } : {}), ...(code ? { code } : {}) };
     }
     return { name: typeof thrown, message: String(thrown), stack: '' };
   } catch {

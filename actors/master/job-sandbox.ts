@@ -46,6 +46,8 @@ export interface ThrownError {
   name: string;
   message: string;
   stack: string;
+  /** The first frame in the user's code, as its source map names it (`job.ts:3:9`). */
+  at?: string;
   code?: string;
 }
 
@@ -213,7 +215,8 @@ function outcomeOf(reply: unknown, build: JobBuild): BuiltJob {
 function thrownOf(error: unknown): ThrownError {
   const e = (typeof error === 'object' && error !== null ? error : {}) as Partial<Record<string, unknown>>;
   const text = (v: unknown) => (typeof v === 'string' ? v : '');
-  return { name: text(e['name']) || 'Error', message: text(e['message']), stack: text(e['stack']), ...(typeof e['code'] === 'string' ? { code: e['code'] } : {}) };
+  const at = text(e['at']).slice(0, 1024);
+  return { name: text(e['name']) || 'Error', message: text(e['message']), stack: text(e['stack']), ...(at ? { at } : {}), ...(typeof e['code'] === 'string' ? { code: e['code'] } : {}) };
 }
 
 function failure(reply: Exclude<SandboxReply, { t: 'built' }>, build: JobBuild): RuntimeError {
@@ -226,7 +229,7 @@ function failure(reply: Exclude<SandboxReply, { t: 'built' }>, build: JobBuild):
     case 'import-failed': {
       const thrown = `${reply.error.name}: ${userText(reply.error.message, build)}`;
       const stack = userStack(reply.error.stack, build);
-      return new RuntimeError(DataflowErrorCode.InvalidJobModule, `job module ${name}: cannot be imported: ${thrown}${atFrame(stack, name)}`, {
+      return new RuntimeError(DataflowErrorCode.InvalidJobModule, `job module ${name}: cannot be imported: ${thrown}${atFrame(stack, name, reply.error.at)}`, {
         details: { module: name, problem: 'cannot be imported', stack },
       });
     }
@@ -238,7 +241,7 @@ function failure(reply: Exclude<SandboxReply, { t: 'built' }>, build: JobBuild):
       const stack = userStack(reply.error.stack, build);
       return new JobBuildError(
         JobBuildErrorCode.BuildFailed,
-        `job module ${name}: its default export threw while building the dataflow: ${reply.error.name}: ${message}${atFrame(stack, name)}`,
+        `job module ${name}: its default export threw while building the dataflow: ${reply.error.name}: ${message}${atFrame(stack, name, reply.error.at)}`,
         { module: name, stack },
       );
     }
@@ -274,8 +277,9 @@ function userStack(stack: string, build: JobBuild): string {
   return userText(stack, build, MAX_STACK_CHARS).split('\n').slice(0, MAX_STACK_LINES).join('\n');
 }
 
-/** ` (at wordcount.js:3:9)`: the first frame in the user's file, with its line numbers. */
-function atFrame(stack: string, name: string): string {
+/** ` (at wordcount.js:3:9)`: the first frame in the user's code (from its source map, else in its file), with its line numbers. */
+function atFrame(stack: string, name: string, mapped?: string): string {
+  if (mapped) return ` (at ${mapped})`;
   for (const line of stack.split('\n')) {
     const at = line.indexOf(`${name}:`);
     if (at === -1) continue;

@@ -503,7 +503,7 @@ export const taskExecutorMachine = setup({
 function toJobMaster(e: Exclude<TaskEvent, { type: 'task.state' }>): JobMasterMessage {
   switch (e.type) {
     case 'task.collect':
-      return { type: 'jm.task.collect', executionId: e.executionId, records: e.records };
+      return { type: 'jm.task.collect', executionId: e.executionId, records: e.records, epoch: e.epoch };
     case 'task.metrics':
       return { type: 'jm.task.metrics', executionId: e.executionId, metrics: e.metrics };
     case 'task.checkpoint.ack':

@@ -9,7 +9,6 @@
  * the Master certainly did not take them (not leader, recovering), never twice.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import path from 'node:path';
 import { isBrokenCircuitError } from 'cockatiel';
@@ -22,6 +21,7 @@ import { SavepointState, type SavepointRecord } from '../ha/etcd-savepoints.js';
 import { SavepointErrorCode } from '../../actors/jobmaster/errors.js';
 import { JobBuildErrorCode } from '../../actors/master/errors.js';
 import { HaKeys } from '../ha/etcd-client.js';
+import { bundleJob } from './job-bundle.js';
 import { EtcdUnreachableError, MasterUnreachableError, NoLeaderError } from './errors.js';
 import type { LeaderRetrieval } from '../ha/types.js';
 import type { EtcdCredentials } from '../ha/etcd-auth.js';
@@ -149,10 +149,13 @@ export class ClusterClient {
     );
   }
 
-  /** Submit the job module at `file`; resolves with the job id once the Master accepted it. */
+  /**
+   * Submit the job module at `file` (TypeScript or JavaScript), bundled here with its imports
+   * (job-bundle.ts); resolves with the job id once the Master accepted it.
+   */
   async submitFile(file: string, options: SubmitOptions = {}): Promise<string> {
-    const code = await readFile(file);
-    return this.submit(code, { name: path.basename(file).replace(/\.[cm]?[jt]s$/, ''), fileName: file, ...options });
+    const { code, entry } = await bundleJob(file);
+    return this.submit(code, { name: path.basename(file).replace(/\.[cm]?[jt]s$/, ''), fileName: entry, ...options });
   }
 
   async submit(code: Uint8Array, options: SubmitOptions = {}): Promise<string> {

@@ -11,6 +11,8 @@ export const ClientErrorCode = {
   NoLeader: 'NO_LEADER',
   /** Standalone mode: nothing accepts connections at the Master's address. */
   MasterUnreachable: 'MASTER_UNREACHABLE',
+  /** The job module (or one of its imports) cannot be bundled: a syntax error, an import that does not resolve. */
+  JobBundleFailed: 'JOB_BUNDLE_FAILED',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

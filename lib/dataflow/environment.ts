@@ -181,7 +181,7 @@ export class StreamEnvironment {
     return this.maxParallelism;
   }
 
-  /** The numbers from..to inclusive, split into contiguous ranges over the subtasks. */
+  /** The numbers from..to inclusive, split into contiguous ranges (as many as the max parallelism) dealt to the subtasks in order. */
   fromSequence(from: number, to: number): SingleOutputStream<number> {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) {
       throw new InvalidJobGraphError(undefined, `fromSequence needs safe integers, got ${from}..${to}`);
@@ -190,7 +190,8 @@ export class StreamEnvironment {
   }
 
   /**
-   * The items of a collection, round-robin over the subtasks. Like Flink's fromCollection the
+   * The items of a collection, round-robin over the subtasks (item i is in split i mod max
+   * parallelism, split k read by subtask k mod parallelism). Like Flink's fromCollection the
    * default parallelism is 1, which keeps the items in order; set it higher to split them.
    */
   fromCollection<T>(items: Iterable<T>): SingleOutputStream<T> {
@@ -199,12 +200,12 @@ export class StreamEnvironment {
     return stream;
   }
 
-  /** The lines of a UTF-8 text file, read by every subtask, line i kept by subtask i mod p. */
+  /** The lines of a UTF-8 text file, read by every subtask; line i is in split i mod max parallelism, as for a collection. */
   readTextFile(path: string): SingleOutputStream<string> {
     return this.addSource('textFile', textFileSource(path));
   }
 
-  /** fn(0), fn(1), ... up to `count` records, or unbounded without `count`. */
+  /** fn(0), fn(1), ... up to `count` records, or unbounded without `count`; index i is in split i mod max parallelism, as for a collection. */
   fromGenerator<T>(fn: GeneratorFunction<T>, count?: number): SingleOutputStream<T> {
     if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
       throw new InvalidJobGraphError(undefined, `fromGenerator count must be an integer >= 0, got ${count}`);
@@ -357,7 +358,13 @@ export class DataStream<T> {
     return this.sink('files', { kind: 'files', dir });
   }
 
-  /** Sends the records back to the client that submitted the job. */
+  /**
+   * Sends the records back to the client that submitted the job, in its result, exactly once:
+   * with checkpointing, records are released when a checkpoint after them completes (restarts
+   * neither lose nor repeat any); a job that finishes releases the rest. A job that fails or is
+   * canceled returns only what checkpoints covered. At most `maxCollectedRecords` are kept, and
+   * a Master failover (HA) loses what the old leader had collected of a running job.
+   */
   collect(): StreamSink {
     return this.sink('collect', { kind: 'collect' });
   }

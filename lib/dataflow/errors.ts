@@ -99,9 +99,24 @@ export class UserFunctionError extends RuntimeError {
   override name = 'UserFunctionError';
   constructor(operatorId: string, operatorName: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(DataflowErrorCode.UserFunctionFailed, `user function of operator '${operatorId}' (${operatorName}) failed: ${reason}`, {
+    const at = cause instanceof Error ? throwingFrame(cause) : undefined;
+    super(DataflowErrorCode.UserFunctionFailed, `user function of operator '${operatorId}' (${operatorName}) failed: ${reason}${at ? ` (at ${at})` : ''}`, {
       details: { operatorId, operatorName },
       cause,
     });
   }
+}
+
+/**
+ * Where `err` was thrown: the file, line and column of its stack's first frame (task threads
+ * map job modules through their source maps, so this is the user's `.ts` file).
+ */
+function throwingFrame(err: Error): string | undefined {
+  const first = String(err.stack ?? '')
+    .split('\n')
+    .find((line) => line.trimStart().startsWith('at '));
+  const found = first === undefined ? null : /\(?((?:file:\/\/)?[^\s():]+):(\d+):(\d+)\)?\s*$/.exec(first);
+  if (!found) return undefined;
+  const file = found[1]!.startsWith('file://') ? decodeURIComponent(new URL(found[1]!).pathname) : found[1]!;
+  return `${file}:${found[2]}:${found[3]}`;
 }

@@ -13,7 +13,7 @@ import { InvalidJobGraphError, UserFunctionError } from './errors.js';
 import type { Collector, KeyedContext } from './functions.js';
 import { keyGroupRangeFor } from './keygroups.js';
 import type { Key } from './keyhash.js';
-import { END_OF_INPUT, type SourceReader } from './sources.js';
+import { END_OF_INPUT, type SourceReader, type SplitPositions } from './sources.js';
 import { HeapKeyedStateBackend, type KeyGroupSnapshot } from './state.js';
 import type { StreamGraph, StreamOperator, SumField } from './streamgraph.js';
 
@@ -34,16 +34,16 @@ export interface ChainRunnerOptions {
    * range overlaps this one (extra key groups are skipped, so passing all of them is fine).
    */
   readonly restoredState?: Readonly<Record<string, readonly KeyGroupSnapshot[]>>;
-  /** For a source chain: records of this subtask's split already processed (from a checkpoint). */
-  readonly sourceOffset?: number;
+  /** For a source chain: records of each split already processed (from a checkpoint; the subtask reads those it owns). */
+  readonly sourcePositions?: SplitPositions;
 }
 
 /** The state of one chain in one subtask, as a checkpoint stores it. */
 export interface ChainSnapshot {
   /** Key-group snapshots by keyed operator id. */
   readonly keyedState: Readonly<Record<string, KeyGroupSnapshot[]>>;
-  /** Source chains only: the position to restore the source split from. */
-  readonly sourceOffset?: number;
+  /** Source chains only: how far each of the subtask's splits was read. */
+  readonly sourcePositions?: SplitPositions;
 }
 
 /** Wraps an error thrown by a user function of `op` (see callUser); for hot paths that catch it themselves. */
@@ -99,8 +99,8 @@ export class ChainRunner {
     }
     this.head = next;
     if (first.logic.kind === 'source') {
-      const split = { index: options.subtaskIndex, parallelism: first.description.parallelism };
-      this.reader = first.logic.source.createReader(split, options.sourceOffset ?? 0);
+      const split = { index: options.subtaskIndex, parallelism: first.description.parallelism, splits: first.description.maxParallelism };
+      this.reader = first.logic.source.createReader(split, options.sourcePositions);
     }
   }
 
@@ -135,17 +135,17 @@ export class ChainRunner {
     return true;
   }
 
-  /** Position of the source split (records read), for checkpoints; undefined without source. */
-  sourcePosition(): number | undefined {
-    return this.reader?.position();
+  /** Positions of the source's splits (records read), for checkpoints; undefined without source. */
+  sourcePositions(): Record<string, number> | undefined {
+    return this.reader?.positions();
   }
 
   /** The keyed state of every keyed operator and the source position. */
   snapshotState(): ChainSnapshot {
     const keyedState: Record<string, KeyGroupSnapshot[]> = {};
     for (const [id, backend] of this.backends) keyedState[id] = backend.snapshot();
-    const position = this.sourcePosition();
-    return position === undefined ? { keyedState } : { keyedState, sourceOffset: position };
+    const positions = this.sourcePositions();
+    return positions === undefined ? { keyedState } : { keyedState, sourcePositions: positions };
   }
 
   /** The keyed state backend of a keyed operator of this chain (for inspection and tests). */

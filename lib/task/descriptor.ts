@@ -116,7 +116,7 @@ export interface TaskMetrics {
 /** What the task runtime tells the TaskExecutor about one subtask. */
 export type TaskEvent =
   | { type: 'task.state'; executionId: string; state: 'running' | 'finished' | 'canceled' | 'failed'; error?: WireError; metrics?: TaskMetrics }
-  | { type: 'task.collect'; executionId: string; records: unknown[] }
+  | { type: 'task.collect'; executionId: string; records: unknown[]; epoch: number }
   | { type: 'task.metrics'; executionId: string; metrics: TaskMetrics }
   /** The subtask's snapshot of `checkpointId` is durably written. */
   | { type: 'task.checkpoint.ack'; executionId: string; checkpointId: number; handle: StateHandle }

@@ -15,7 +15,6 @@ export const TaskErrorCode = {
   CheckpointDeclined: 'CHECKPOINT_DECLINED',
   CheckpointSubsumed: 'CHECKPOINT_SUBSUMED',
   RestoreFailed: 'RESTORE_FAILED',
-  SourceRescaleUnsupported: 'SOURCE_RESCALE_UNSUPPORTED',
   SinkCommitFailed: 'SINK_COMMIT_FAILED',
 } as const;
 export type TaskErrorCode = (typeof TaskErrorCode)[keyof typeof TaskErrorCode];
@@ -112,16 +111,6 @@ export class RestoreFailedError extends RuntimeError {
   override name = 'RestoreFailedError';
   constructor(executionId: string, checkpointId: number, problem: string, cause?: unknown) {
     super(TaskErrorCode.RestoreFailed, `task ${executionId} cannot restore checkpoint ${checkpointId}: ${problem}`, { details: { executionId, checkpointId }, cause });
-  }
-}
-
-/** Source positions are per split, and splits follow the parallelism: a source must keep it across a restore. */
-export class SourceRescaleUnsupportedError extends RuntimeError {
-  override name = 'SourceRescaleUnsupportedError';
-  constructor(vertexId: string, oldParallelism: number, newParallelism: number) {
-    super(TaskErrorCode.SourceRescaleUnsupported, `source vertex '${vertexId}' ran with parallelism ${oldParallelism} in the checkpoint and cannot be restored at ${newParallelism}`, {
-      details: { vertexId, oldParallelism, newParallelism },
-    });
   }
 }
 

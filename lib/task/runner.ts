@@ -230,7 +230,7 @@ export class TaskRunner {
         dep.lastMetrics = msg.metrics;
         return dep.onEvent({ type: 'task.metrics', executionId: id, metrics: msg.metrics });
       case 'collect':
-        return dep.onEvent({ type: 'task.collect', executionId: id, records: msg.records });
+        return dep.onEvent({ type: 'task.collect', executionId: id, records: msg.records, epoch: msg.epoch });
       case 'stdout':
         process.stdout.write(msg.text);
         return;

@@ -1,7 +1,9 @@
 /**
  * The writers behind the built-in sinks, inside a task's worker: print (lines to the
  * TaskExecutor process's stdout, formatted by dataflow/sinks.ts), writeAsText (a file per
- * subtask) and collect (records batched into `task.collect` events for the JobMaster).
+ * subtask) and collect (records batched into `task.collect` events for the JobMaster, each
+ * batch tagged with the last checkpoint barrier before its records: the JobMaster releases
+ * it to the client only once a later checkpoint completes, which makes collect() exactly once).
  *
  * All of them batch: the worker posts one message per batch, not per record, and the file
  * writer writes 64 KB at a time. `flush()` runs on the task's buffer timeout so that output
@@ -36,6 +38,7 @@ export interface SinkCheckpointing {
 export class SinkWriters {
   private readonly writers: FlushableSinkWriter[] = [];
   private readonly transactional = new Map<string, TransactionalFileSink>();
+  private readonly collectors: CollectWriter[] = [];
 
   constructor(
     private readonly post: (msg: FromWorker) => void,
@@ -55,6 +58,7 @@ export class SinkWriters {
         break;
       case 'collect':
         writer = new CollectWriter(this.post, this.collectBatchRecords);
+        this.collectors.push(writer as CollectWriter);
         break;
       case 'files': {
         const restored = this.checkpointing.restored;
@@ -81,6 +85,8 @@ export class SinkWriters {
 
   /** Pre-commits the checkpointed sinks; their states by operator id. */
   snapshot(checkpointId: number): Record<string, unknown> {
+    // Before the acknowledgement: the JobMaster holds every record of this checkpoint when it completes.
+    for (const c of this.collectors) c.barrier(checkpointId);
     const states: Record<string, unknown> = {};
     for (const [id, sink] of this.transactional) states[id] = sink.snapshot(checkpointId);
     return states;
@@ -148,6 +154,8 @@ class TextFileWriter implements FlushableSinkWriter {
 
 class CollectWriter implements FlushableSinkWriter {
   private records: unknown[] = [];
+  /** The checkpoint whose barrier the buffered records followed (0: none yet). */
+  private epoch = 0;
 
   constructor(
     private readonly post: (msg: FromWorker) => void,
@@ -161,8 +169,14 @@ class CollectWriter implements FlushableSinkWriter {
 
   flush(): void {
     if (this.records.length === 0) return;
-    this.post({ t: 'collect', records: this.records });
+    this.post({ t: 'collect', records: this.records, epoch: this.epoch });
     this.records = [];
+  }
+
+  /** The barrier of `checkpointId`: what came before it goes out as part of that checkpoint. */
+  barrier(checkpointId: number): void {
+    this.flush();
+    this.epoch = checkpointId;
   }
 
   close(): void {

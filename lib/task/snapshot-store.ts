@@ -10,15 +10,18 @@
  *
  * On restore a subtask reads the files of EVERY old subtask of its vertex: keyed state is cut by
  * key group, and the backend keeps the groups of its own range (that is what rescaling needs);
- * source positions and sink transactions come from one old subtask each.
+ * source positions are per split, gathered from all old subtasks (the reader keeps its own
+ * splits); sink transactions come from one old subtask each.
  */
 import { Packr } from 'msgpackr';
 import { fileStorageOf, joinLocation, readObject, withBackoff, writeObject } from '../storage/index.js';
 import type { KeyGroupSnapshot } from '../dataflow/state.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
-import { RestoreFailedError, SourceRescaleUnsupportedError } from './errors.js';
+import type { SplitPositions } from '../dataflow/sources.js';
+import { RestoreFailedError } from './errors.js';
 
-export const SNAPSHOT_VERSION = 1;
+/** 2: source positions per split (`sourcePositions`); a version-1 snapshot (one offset per subtask) is refused, not misread. */
+export const SNAPSHOT_VERSION = 2;
 
 /** What one subtask stores for one checkpoint. */
 export interface TaskSnapshot {
@@ -29,8 +32,8 @@ export interface TaskSnapshot {
   readonly parallelism: number;
   /** Key-group snapshots by keyed operator id. */
   readonly keyedState: Readonly<Record<string, KeyGroupSnapshot[]>>;
-  /** Source chains only. */
-  readonly sourceOffset?: number;
+  /** Source chains only: records read per split, of the splits this subtask owned. */
+  readonly sourcePositions?: SplitPositions;
   /** State of checkpointed sinks (the transactional file sink's pending files), by operator id. */
   readonly sinks: Readonly<Record<string, unknown>>;
 }
@@ -40,7 +43,8 @@ export interface RestoredTaskState {
   readonly checkpointId: number;
   /** Every old subtask's key groups, by operator id (the backends skip foreign groups). */
   readonly keyedState: Record<string, KeyGroupSnapshot[]>;
-  readonly sourceOffset?: number;
+  /** Every old subtask's split positions (each split was owned by one of them). */
+  readonly sourcePositions?: SplitPositions;
   /** By sink operator id: the states of the old subtasks this subtask takes over (j mod parallelism = index). */
   readonly sinks: Record<string, unknown[]>;
 }
@@ -83,11 +87,10 @@ export async function readSnapshot(location: string): Promise<TaskSnapshot> {
 }
 
 /**
- * Reads every handle of the subtask's vertex and cuts out what this subtask restores. Throws
- * SourceRescaleUnsupportedError for a source whose parallelism changed, RestoreFailedError for
- * anything unreadable or inconsistent.
+ * Reads every handle of the subtask's vertex and cuts out what this subtask restores, at any
+ * parallelism. Throws RestoreFailedError for anything unreadable or inconsistent.
  */
-export async function loadRestoredState(tdd: TaskDeploymentDescriptor, isSource: boolean): Promise<RestoredTaskState | undefined> {
+export async function loadRestoredState(tdd: TaskDeploymentDescriptor): Promise<RestoredTaskState | undefined> {
   const restore = tdd.restore;
   if (restore === undefined) return undefined;
   const handles = restore.handles.filter((h) => h.vertexId === tdd.vertexId);
@@ -106,10 +109,9 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor, isSource:
   if (snapshots.some((s) => s.parallelism !== oldParallelism) || new Set(snapshots.map((s) => s.subtaskIndex)).size !== oldParallelism || handles.length !== oldParallelism) {
     throw fail(`expected one handle per old subtask (parallelism ${oldParallelism}), got subtasks ${snapshots.map((s) => s.subtaskIndex).join(', ')}`);
   }
-  if (isSource && oldParallelism !== tdd.parallelism) throw new SourceRescaleUnsupportedError(tdd.vertexId, oldParallelism, tdd.parallelism);
   const keyedState: Record<string, KeyGroupSnapshot[]> = {};
   const sinks: Record<string, unknown[]> = {};
-  let sourceOffset: number | undefined;
+  let sourcePositions: Record<string, number> | undefined;
   for (const s of snapshots) {
     for (const [op, groups] of Object.entries(s.keyedState)) {
       const into = (keyedState[op] ??= []);
@@ -118,7 +120,7 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor, isSource:
     if (s.subtaskIndex % tdd.parallelism === tdd.subtaskIndex) {
       for (const [op, state] of Object.entries(s.sinks)) (sinks[op] ??= []).push(state);
     }
-    if (s.subtaskIndex === tdd.subtaskIndex) sourceOffset = s.sourceOffset;
+    if (s.sourcePositions !== undefined) Object.assign((sourcePositions ??= {}), s.sourcePositions);
   }
-  return { checkpointId: restore.checkpointId, keyedState, sinks, ...(sourceOffset === undefined ? {} : { sourceOffset }) };
+  return { checkpointId: restore.checkpointId, keyedState, sinks, ...(sourcePositions === undefined ? {} : { sourcePositions }) };
 }

@@ -130,7 +130,7 @@ export class StreamTask {
       output,
       sinkWriter: this.sinks.create,
       ...(restored === undefined ? {} : { restoredState: restored.keyedState }),
-      ...(restored?.sourceOffset === undefined ? {} : { sourceOffset: restored.sourceOffset }),
+      ...(restored?.sourcePositions === undefined ? {} : { sourcePositions: restored.sourcePositions }),
     });
     this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions, post: (msg) => port.post(msg) });
     this.checkpointer.onIdle = () => {

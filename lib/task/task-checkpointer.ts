@@ -68,7 +68,7 @@ export class TaskCheckpointer {
         subtaskIndex: this.tdd.subtaskIndex,
         parallelism: this.tdd.parallelism,
         keyedState: chain.keyedState,
-        ...(chain.sourceOffset === undefined ? {} : { sourceOffset: chain.sourceOffset }),
+        ...(chain.sourcePositions === undefined ? {} : { sourcePositions: chain.sourcePositions }),
         sinks,
       });
     } catch (err) {

@@ -41,7 +41,8 @@ export type ToWorker = DataMessage | PeerLostMessage | CheckpointControl;
 export type FromWorker =
   | DataMessage
   | { t: 'state'; state: 'running' | 'finished' | 'failed'; error?: WireError; metrics?: TaskMetrics }
-  | { t: 'collect'; records: unknown[] }
+  /** Records of collect() sinks emitted after the barrier of checkpoint `epoch` (0: before any): released once a later checkpoint completes. */
+  | { t: 'collect'; records: unknown[]; epoch: number }
   | { t: 'metrics'; metrics: TaskMetrics }
   /** Lines of print sinks, written to the process's stdout by the main thread (in order, none lost on exit). */
   | { t: 'stdout'; text: string }

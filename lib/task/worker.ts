@@ -24,10 +24,13 @@ import { loadRestoredState } from './snapshot-store.js';
 import { configureStorage, prepareStorage } from '../storage/index.js';
 import { StreamTask } from './stream-task.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { prepareJobThread } from '../dataflow/job-api.js';
 
 const port = parentPort;
 if (port === null) throw new Error('lib/task/worker.js runs only as a worker thread');
 const { tdd, settings, offHeapLimitBytes, storage } = workerData as WorkerInit;
+// Before the job module loads: its `flinkish` imports, and its frames named by its source map.
+prepareJobThread({ fileSourceMaps: true });
 if (storage) configureStorage(storage);
 // Ready before the first checkpoint (an object store's client loads while the task starts).
 if (tdd.checkpointDir) prepareStorage(tdd.checkpointDir);
@@ -63,9 +66,7 @@ try {
   const graph = buildStreamGraph(job, { parallelism: tdd.defaultParallelism, args: tdd.jobArgs });
   const vertex = jobVertex(buildJobGraph(graph.describe()), tdd.vertexId);
   if (vertex === undefined) throw new UnknownVertexError(tdd.vertexId);
-  const head = vertex.operatorIds[0];
-  const isSource = head !== undefined && graph.operator(head).logic.kind === 'source';
-  const restored = await loadRestoredState(tdd, isSource);
+  const restored = await loadRestoredState(tdd);
   const created = new StreamTask(tdd, graph, vertex, { post }, settings, restored);
   created.onDone = () => port.unref();
   task = created;

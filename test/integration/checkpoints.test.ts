@@ -46,21 +46,21 @@ describe('checkpoints - recovery with exactly-once output', function () {
     assert.deepEqual(checkExactlyOnce(output, records, keys), []);
   });
 
-  it('takes a savepoint at parallelism 2 and restores it at parallelism 3 with the same results', async () => {
+  it('takes a savepoint at parallelism 2 and restores it at parallelism 3 (its split source too) with the same results', async () => {
     const cluster = await clusters.start({ masters: 1, taskExecutors: 2, slots: 3 });
     const client = await cluster.client();
     const output = path.join(cluster.workDir, 'out');
     const records = 20_000;
     const keys = 12;
     const args = { records, keys, output, recordsPerSecond: 4000, checkpointMs: 200 };
-    const first = await client.submitFile(job('keyed-count'), { parallelism: 2, args });
+    const first = await client.submitFile(job('keyed-count'), { parallelism: 2, args: { ...args, sourceParallelism: 2 } });
     await waitFor('a checkpoint', async () => completed(await client.status(first)).length > 0, { timeoutMs: 30_000 });
     const { path: savepoint } = await client.savepoint(first, { stop: true });
     assert.ok(existsSync(path.join(savepoint, '_metadata')));
     const stopped = await client.waitForResult(first);
     assert.equal(stopped.state, 'finished', 'a stop-with-savepoint ends the job as asked');
     assert.equal(stopped.stoppedWithSavepoint, savepoint);
-    const second = await client.submitFile(job('keyed-count'), { parallelism: 3, args, fromSavepoint: savepoint });
+    const second = await client.submitFile(job('keyed-count'), { parallelism: 3, args: { ...args, sourceParallelism: 3 }, fromSavepoint: savepoint });
     const result = await client.waitForResult(second);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.equal(result.details.vertices.find((v) => v.name === 'count -> files')?.parallelism ?? result.details.vertices[1]!.parallelism, 3);

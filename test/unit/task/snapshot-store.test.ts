@@ -42,7 +42,7 @@ describe('task - snapshot files', () => {
   afterEach(() => dirs.removeAll());
   it('snapshot files - write atomically and read back the same snapshot', async () => {
     const dir = path.join(newDir(), 'chk-1');
-    const snap = snapshotOf(backendWith(1000, 1, 0), 1, 0, 1, { sourceOffset: 42, sinks: { 'op-9': { pending: [] } } });
+    const snap = snapshotOf(backendWith(1000, 1, 0), 1, 0, 1, { sourcePositions: { '0': 42, '2': 7 }, sinks: { 'op-9': { pending: [] } } });
     const file = snapshotPath(dir, 'op-1', 0);
     await writeSnapshot(file, encodeSnapshot(snap));
     assert.deepEqual(readdirSync(dir), ['op-1-0.state']);
@@ -57,24 +57,24 @@ describe('task - snapshot files', () => {
     assert.equal(existsSync(dir), false);
   });
 
-  it('snapshot files - restore gathers every old subtask\'s key groups, the same index\'s source offset, and rejects a rescaled source', async () => {
+  it('snapshot files - restore gathers every old subtask\'s key groups and split positions, at another parallelism', async () => {
     const dir = newDir();
     const handles = [];
     for (let i = 0; i < 2; i++) {
       const p = snapshotPath(dir, 'op-1', i);
-      await writeSnapshot(p, encodeSnapshot(snapshotOf(backendWith(500, 2, i), 3, i, 2, { sourceOffset: 100 + i, sinks: { sink: { i } } })));
+      await writeSnapshot(p, encodeSnapshot(snapshotOf(backendWith(500, 2, i), 3, i, 2, { sourcePositions: { [String(i)]: 100 + i, [String(i + 2)]: 200 + i }, sinks: { sink: { i } } })));
       handles.push({ path: p, subtaskIndex: i });
     }
     // Keyed operator rescaled to 3: subtask 1 gets all groups (the backend keeps its range) and the sink state of old subtask 1.
-    const restored = await loadRestoredState(tddFor(1, 3, handles), false);
+    const restored = await loadRestoredState(tddFor(1, 3, handles));
     assert.ok(restored);
     const backend = new HeapKeyedStateBackend({ maxParallelism: 128, keyGroupRange: keyGroupRangeFor(128, 3, 1) });
     backend.restore(restored.keyedState['op-1'] ?? []);
     assert.equal(backend.numKeys('count'), backendWith(500, 3, 1).numKeys('count'));
     assert.deepEqual(restored.sinks, { sink: [{ i: 1 }] });
-    assert.equal(restored.sourceOffset, 101);
-    await assert.rejects(loadRestoredState(tddFor(0, 3, handles), true), { code: 'SOURCE_RESCALE_UNSUPPORTED' });
-    await assert.rejects(loadRestoredState(tddFor(0, 2, [{ path: path.join(dir, 'missing'), subtaskIndex: 0 }]), false), { code: 'RESTORE_FAILED' });
+    // Every split's position, whichever old subtask read it: the source's reader keeps those it owns now.
+    assert.deepEqual(restored.sourcePositions, { '0': 100, '1': 101, '2': 200, '3': 201 });
+    await assert.rejects(loadRestoredState(tddFor(0, 2, [{ path: path.join(dir, 'missing'), subtaskIndex: 0 }])), { code: 'RESTORE_FAILED' });
   });
 
   it('snapshot files - throughput of a large keyed state (encode synchronously, write asynchronously)', async function () {
