@@ -25,13 +25,17 @@ addExtension({
 
 export function createWireCodec(resolve: (node: string, name: string) => ActorRef<unknown>): WireCodec {
   const packr = new Packr({ useRecords: false });
+  /** Reused for every decode: unpacking is synchronous, and msgpackr only reads it. */
+  const span = { start: 0, end: 0 };
   return {
     encode: (value) => packr.pack(value),
-    decode: (bytes) => {
+    decode: (bytes, start = 0, end = bytes.length) => {
       const previous = decodingFor;
       decodingFor = resolve;
+      span.start = start;
+      span.end = end;
       try {
-        return packr.unpack(bytes);
+        return packr.unpack(bytes, span);
       } finally {
         decodingFor = previous;
       }

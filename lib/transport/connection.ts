@@ -7,7 +7,7 @@ import { Packr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
-import { DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, checkDecodeBudget } from './decode-budget.js';
+import { DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, checkDecodeBudget, type DecodeBudget } from './decode-budget.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, type HandshakeStep, type Role, type VerifiedPeer } from './handshake.js';
 import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
@@ -15,7 +15,8 @@ import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
 /** Encodes and decodes envelopes; the actor system's codec knows how to carry ActorRefs. */
 export interface WireCodec {
   encode(value: unknown): Uint8Array;
-  decode(bytes: Uint8Array): unknown;
+  /** Decodes `bytes[start, end)` (all of it by default): one value that fills the span exactly. */
+  decode(bytes: Uint8Array, start?: number, end?: number): unknown;
 }
 
 export interface ConnectionSettings {
@@ -63,6 +64,7 @@ export class Connection {
   private wroteSinceTick = false;
   private handshakeTimer: NodeJS.Timeout | null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private readonly budget: DecodeBudget;
   /** A retired connection lost a tie-break to a twin: it drains and closes without being a loss. */
   retired = false;
 
@@ -77,6 +79,7 @@ export class Connection {
     /** For a dialed connection: the node id we dialed, which the peer must announce. */
     readonly expectedNode: string | null = null,
   ) {
+    this.budget = { perFrameByte: DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, maxBytes: settings.maxDecodedBytes };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.handlers.onDrain(this));
@@ -157,11 +160,7 @@ export class Connection {
   private onData(chunk: Buffer): void {
     this.lastReceived = Date.now();
     try {
-      this.decoder.push(chunk, (frame) => {
-        if (this.state === 'closed') return;
-        if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(frame));
-        else this.onFrame(frame);
-      });
+      this.decoder.pushSpans(chunk, this.onSpan);
     } catch (err) {
       const reason = err instanceof FrameError ? err.message : `malformed frame: ${(err as Error).message}`;
       const pass = refusalLog.admit(`bad-input:${err instanceof FrameError ? err.code : 'malformed'}`);
@@ -198,12 +197,18 @@ export class Connection {
     }
   }
 
-  private onFrame(frame: Buffer): void {
+  /** One frame, `source[start, end)`: a bound method, so that no closure is made per chunk. */
+  private readonly onSpan = (source: Buffer, start: number, end: number): void => {
+    if (this.state === 'open') this.onFrame(source, start, end);
+    else if (this.state === 'handshaking') this.onHandshakeStep(this.handshake.onFrame(source.subarray(start, end)));
+  };
+
+  private onFrame(source: Buffer, start: number, end: number): void {
     // Throws FrameError (closing the connection) before decoding a frame that would cost too much.
-    checkDecodeBudget(frame, { perFrameByte: DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, maxBytes: this.settings.maxDecodedBytes });
+    checkDecodeBudget(source, this.budget, start, end);
     let envelope: unknown;
     try {
-      envelope = this.codec.decode(frame);
+      envelope = this.codec.decode(source, start, end);
     } catch (err) {
       throw new FrameError(ErrorCode.ProtocolViolation, `malformed frame: ${(err as Error).message}`);
     }

@@ -55,11 +55,13 @@ const EMPTY = new Uint8Array(0);
 let frame: Uint8Array = EMPTY;
 let end = 0;
 let pos = 0;
+/** Where the frame starts in `frame` (positions in messages are relative to it). */
+let base = 0;
 let due = 0;
 let cost = 0;
 
 function malformed(what: string): never {
-  throw new FrameError(ErrorCode.ProtocolViolation, `malformed frame at byte ${pos}: ${what}`);
+  throw new FrameError(ErrorCode.ProtocolViolation, `malformed frame at byte ${pos - base}: ${what}`);
 }
 
 function need(bytes: number): void {
@@ -100,12 +102,18 @@ function ext(type: number, length: number): void {
   } else malformed(`extension type ${type} is not part of the protocol`);
 }
 
-/** The estimated decoded size of `bytes`; throws FrameError when it exceeds the budget or is malformed. */
-export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget): number {
-  const limit = Math.min(budget.maxBytes, BUDGET_FLOOR + budget.perFrameByte * bytes.length);
+/**
+ * The estimated decoded size of the frame `bytes[start, stop)` (all of `bytes` by default);
+ * throws FrameError when it exceeds the budget or is malformed. A frame that passes is one
+ * well-formed value ending exactly at `stop`, so a decoder reading it at that offset stays inside it.
+ */
+export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget, start = 0, stop = bytes.length): number {
+  const length = stop - start;
+  const limit = Math.min(budget.maxBytes, BUDGET_FLOOR + budget.perFrameByte * length);
   frame = bytes;
-  end = bytes.length;
-  pos = 0;
+  end = stop;
+  pos = start;
+  base = start;
   due = 1;
   cost = 0;
   try {
@@ -116,8 +124,8 @@ export function checkDecodeBudget(bytes: Uint8Array, budget: DecodeBudget): numb
   if (cost > limit) {
     throw new FrameError(
       ErrorCode.FrameTooComplex,
-      `frame of ${end} bytes would decode to more than ${limit} bytes (estimated ${cost} after ${pos} bytes)`,
-      { details: { length: end, limit, estimated: cost } },
+      `frame of ${length} bytes would decode to more than ${limit} bytes (estimated ${cost} after ${pos - start} bytes)`,
+      { details: { length, limit, estimated: cost } },
     );
   }
   if (pos !== end) malformed(`${end - pos} bytes after the value`);

@@ -42,6 +42,15 @@ export class FrameDecoder {
 
   /** Feed bytes; calls `onFrame` for every complete frame. Throws FrameError on an oversized frame. */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    this.pushSpans(chunk, (source, start, end) => onFrame(start === 0 && end === source.length ? source : source.subarray(start, end)));
+  }
+
+  /**
+   * As `push`, but a frame is handed over as `source[start, end)` rather than as a view of its
+   * own: the hot receive path decodes at an offset, and a Buffer view per frame (with the
+   * DataView msgpackr attaches to every new source) cost more than the rest of the framing.
+   */
+  pushSpans(chunk: Buffer, onFrame: (source: Buffer, start: number, end: number) => void): void {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.partial) {
@@ -53,7 +62,7 @@ export class FrameDecoder {
         const frame = this.partial;
         this.partial = null;
         this.partialFilled = 0;
-        onFrame(frame);
+        onFrame(frame, 0, frame.length);
         continue;
       }
       let length: number;
@@ -71,8 +80,8 @@ export class FrameDecoder {
       }
       this.checkLength(length);
       if (chunk.length - offset >= length) {
-        onFrame(chunk.subarray(offset, offset + length));
         offset += length;
+        onFrame(chunk, offset - length, offset);
       } else {
         this.partial = this.allocate(length);
         this.partialFilled = 0;

@@ -36,6 +36,19 @@ describe('transport - decode budget', () => {
     }
   });
 
+  it('checks and decodes a frame at an offset in a larger buffer, never reading past its end', () => {
+    const first = Buffer.from(codec.encode([1, 'counter', { type: 'inc' }]));
+    const second = Buffer.from(codec.encode([1, 'other', { type: 'get', n: 7 }]));
+    const both = Buffer.concat([first, second]);
+    assert.ok(checkDecodeBudget(both, budget, first.length, both.length) > 0);
+    assert.deepEqual(codec.decode(both, first.length, both.length), [1, 'other', { type: 'get', n: 7 }]);
+    assert.deepEqual(codec.decode(both, 0, first.length), [1, 'counter', { type: 'inc' }]);
+    // A span that ends inside a value is truncated, whatever follows it in the buffer.
+    assert.throws(() => checkDecodeBudget(both, budget, 0, first.length - 1), refusedWith('PROTOCOL_VIOLATION'));
+    // And one that holds two values has bytes after the first.
+    assert.throws(() => checkDecodeBudget(both, budget, 0, both.length), refusedWith('PROTOCOL_VIOLATION'));
+  });
+
   it('refuses a frame of empty maps before decoding it', () => {
     const frame = array32(1024 * 1024, Buffer.alloc(1024 * 1024, 0x80));
     assert.throws(() => checkDecodeBudget(frame, budget), refusedWith('FRAME_TOO_COMPLEX'));

@@ -21,6 +21,16 @@ describe('transport - framing', () => {
     assert.equal(decoder.bufferedBytes, 0);
   });
 
+  it('hands over spans of the chunk, and a frame split across chunks as a buffer of its own', () => {
+    const bytes = Buffer.concat([encodeFrame(Buffer.from('ab')), encodeFrame(Buffer.from('cde')), encodeFrame(Buffer.from('fgh'))]);
+    const decoder = new FrameDecoder(100);
+    const seen: Array<[string, boolean]> = [];
+    const onSpan = (source: Buffer, start: number, end: number) => seen.push([source.toString('utf8', start, end), source.length === end - start]);
+    decoder.pushSpans(bytes.subarray(0, 18), onSpan); // the third frame's header and one byte
+    decoder.pushSpans(bytes.subarray(18), onSpan);
+    assert.deepEqual(seen, [['ab', false], ['cde', false], ['fgh', true]]);
+  });
+
   it('rejects an oversized frame from its header alone, before buffering it', () => {
     const header = Buffer.alloc(4);
     header.writeUInt32BE(1_000_000);
