@@ -7,7 +7,11 @@
  * - raw_net_msgpackr (baseline): the same messages over a raw socket with the same framing and
  *   batching, decoded and counted by a plain loop in the other process.
  * - ask round trip at concurrency 1, remote.
+ * - CPU per message (Linux): the receiving process's CPU time per remote tell against the CPU
+ *   time of xstate's own send per event. Unlike the rates this barely moves with the machine's
+ *   load, and it is what the receiving path costs on top of xstate.
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Packr } from 'msgpackr';
@@ -29,12 +33,32 @@ async function best(runs: number, measure: () => Promise<number> | number): Prom
   return top;
 }
 
+/** CPU nanoseconds (user + system, all threads) that process `pid` has used, or null off Linux. */
+function processCpuNs(pid: number): number | null {
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e9) / CLOCK_TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on every Linux that Node runs on. */
+const CLOCK_TICKS_PER_S = 100;
+
+/** Lowest CPU nanoseconds per message seen, per measurement. */
+const cpuPerMessage = { xstate: Infinity, receiver: Infinity };
+
 function xstateSend(n: number): number {
   const actor = createActor(benchCounter).start();
   const message = { type: 'inc' } as const;
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) actor.send(message);
   const r = rate(n, start);
+  const used = process.cpuUsage(cpu);
+  cpuPerMessage.xstate = Math.min(cpuPerMessage.xstate, ((used.user + used.system) * 1000) / n);
   actor.stop();
   return r;
 }
@@ -67,12 +91,15 @@ async function tellAll(counter: ActorRef<BenchCounterMessage>, n: number): Promi
   }
 }
 
-async function remoteTell(counter: ActorRef<BenchCounterMessage>, n: number): Promise<number> {
+async function remoteTell(counter: ActorRef<BenchCounterMessage>, n: number, receiverPid: number): Promise<number> {
   const before = await counter.ask({ type: 'get' });
+  const cpu = processCpuNs(receiverPid);
   const start = process.hrtime.bigint();
   await tellAll(counter, n);
   const count = await counter.ask({ type: 'get' }, { timeoutMs: 60_000 });
   const r = rate(n, start);
+  const cpuAfter = processCpuNs(receiverPid);
+  if (cpu !== null && cpuAfter !== null) cpuPerMessage.receiver = Math.min(cpuPerMessage.receiver, (cpuAfter - cpu) / n);
   if (count - before !== n) throw new Error(`remote counter saw ${count - before} of ${n}`);
   return r;
 }
@@ -136,7 +163,7 @@ export async function run(quick: boolean): Promise<void> {
 
     const counterNode = await launch('bench/support/counter-node.js', { name: 'counter-node' });
     const counter = system.ref<BenchCounterMessage>(String(counterNode.ready['node']), 'counter');
-    const remote = await best(runs, () => remoteTell(counter, n));
+    const remote = await best(runs, () => remoteTell(counter, n, counterNode.pid));
     const rtts = await askRoundTrips(counter, askSamples);
 
     const rawNode = await launch('bench/support/raw-receiver.js', { name: 'raw-receiver' });
@@ -151,15 +178,19 @@ export async function run(quick: boolean): Promise<void> {
         ask_rtt_p50_ms: round(percentile(rtts, 50)),
         ask_rtt_p99_ms: round(percentile(rtts, 99)),
         messages_per_run: n,
+        ...(Number.isFinite(cpuPerMessage.receiver) ? { remote_tell_receiver_cpu_ns_per_msg: Math.round(cpuPerMessage.receiver) } : {}),
       },
       baselines: {
         xstate_send_msgs_per_s: Math.round(xstate),
+        xstate_send_cpu_ns_per_msg: Math.round(cpuPerMessage.xstate),
         raw_net_msgpackr_msgs_per_s: Math.round(raw),
       },
       ratios: {
         remote_tell_vs_xstate_send: round(remote / xstate),
         local_tell_vs_xstate_send: round(local / xstate),
         remote_tell_vs_raw_net: round(remote / raw),
+        // xstate's CPU per event over the receiver's per remote tell: 1 would be a free receiving path.
+        ...(Number.isFinite(cpuPerMessage.receiver) ? { xstate_cpu_vs_remote_receiver_cpu: round(cpuPerMessage.xstate / cpuPerMessage.receiver) } : {}),
       },
       notes: [`best of ${runs} runs of ${n.toLocaleString('en-US')} messages; ask samples: ${askSamples}`],
     });

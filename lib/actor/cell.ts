@@ -11,9 +11,20 @@ import type { ActorRef } from './ref.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
 import type { TerminationReason } from './notices.js';
 import type { Clock } from '../util/clock.js';
+import type { Backlog } from '../transport/protocol.js';
 
 /** Messages processed per turn before yielding to the event loop. */
 const THROUGHPUT = 512;
+
+/**
+ * A mailbox this long asks the network to stop reading for it (see Backlog), and reading
+ * resumes once it is down to the low mark. Without it a fast peer fills the mailbox with
+ * everything it sends, every message then outlives the young generation, and the garbage
+ * collector costs more than the receiving path; the slack between the marks keeps the socket
+ * from pausing and resuming every turn.
+ */
+export const MAILBOX_HIGH_WATER = 8192;
+const MAILBOX_LOW_WATER = 2048;
 
 export interface CellHooks {
   /** Called once when the actor has stopped for good. */
@@ -25,12 +36,14 @@ export interface CellHooks {
   onUnhandled(cell: ActorCell, message: unknown, state: string): void;
 }
 
-export class ActorCell {
+export class ActorCell implements Backlog {
   private actor: AnyActorRef;
   private readonly mailbox = new RingQueue<unknown>();
   private scheduled = false;
   private failure: { error: unknown } | null = null;
   private readonly restarts: number[] = [];
+  /** Readers paused on this mailbox's backlog (see Backlog). */
+  private relievedWaiters: Array<() => void> = [];
   stopped = false;
   /**
    * Check each message against the machine's current state before it is processed: one that no
@@ -60,6 +73,21 @@ export class ActorCell {
     return this.actor.getSnapshot();
   }
 
+  /** Messages waiting in the mailbox. */
+  get queued(): number {
+    return this.mailbox.length;
+  }
+
+  /** Whether the mailbox holds enough that the network should stop reading for it. */
+  get backlogged(): boolean {
+    return this.mailbox.length >= MAILBOX_HIGH_WATER;
+  }
+
+  whenRelieved(relieved: () => void): void {
+    if (this.stopped || this.mailbox.length <= MAILBOX_LOW_WATER) relieved();
+    else this.relievedWaiters.push(relieved);
+  }
+
   enqueue(message: unknown): void {
     if (this.stopped) {
       this.hooks.onUndelivered(this, message);
@@ -80,6 +108,13 @@ export class ActorCell {
     const left = this.mailbox.drain();
     this.hooks.onStopped(this, reason, error);
     for (const message of left) this.hooks.onUndelivered(this, message);
+    this.relieve();
+  }
+
+  private relieve(): void {
+    const waiters = this.relievedWaiters;
+    this.relievedWaiters = [];
+    for (const relieved of waiters) relieved();
   }
 
   private readonly drain = (): void => {
@@ -94,6 +129,7 @@ export class ActorCell {
     }
     if (this.failure) this.onFailure();
     if (this.stopped) return;
+    if (this.relievedWaiters.length > 0 && this.mailbox.length <= MAILBOX_LOW_WATER) this.relieve();
     if (this.mailbox.length > 0) setImmediate(this.drain);
     else this.scheduled = false;
   };

@@ -18,7 +18,7 @@ import {
 import { createLogger, forActor, type Logger } from '../logging.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { Transport, type PeerLossReason } from '../transport/transport.js';
-import { EnvelopeKind, type Envelope, type TerminationReason } from '../transport/protocol.js';
+import { EnvelopeKind, type Backlog, type Envelope, type TerminationReason } from '../transport/protocol.js';
 import { ActorCell } from './cell.js';
 import { createWireCodec } from './codec.js';
 import type { ActorTerminated, WatchNotice, Watcher } from './notices.js';
@@ -146,7 +146,7 @@ export class ActorSystem implements RefRouter {
       {
         onEnvelope: (from, envelope, role) => {
           if (role === Role.Client && !this.clientMayDeliver(from, envelope)) return;
-          this.onEnvelope(from, envelope);
+          return this.onEnvelope(from, envelope);
         },
         onPeerUp: (node) => {
           this.upNodes.add(node);
@@ -405,16 +405,22 @@ export class ActorSystem implements RefRouter {
     cell.enqueue(message);
   }
 
-  /** The remote path: by name, without making a ref per message. */
-  private deliverByName(from: string, name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
+  /** The remote path: by name, without making a ref per message. The cell when its mailbox is backlogged. */
+  private deliverByName(from: string, name: string, message: unknown, replyTo: ActorRef<any> | undefined): Backlog | undefined {
     const cell = this.cells.get(name);
     if (cell) {
-      if (cell.localOnly.size > 0 && cell.localOnly.has(messageType(message))) return this.refuseFromNetwork(from, name, message);
+      if (cell.localOnly.size > 0 && cell.localOnly.has(messageType(message))) {
+        this.refuseFromNetwork(from, name, message);
+        return undefined;
+      }
       cell.delivered++;
       // Through the mailbox, never inline: a reply in the same read may have resolved an ask whose
       // continuation (a microtask) must run before this message is processed.
       cell.enqueue(message);
-    } else this.undeliverable(name, message, replyTo);
+      return cell.backlogged ? cell : undefined;
+    }
+    this.undeliverable(name, message, replyTo);
+    return undefined;
   }
 
   private undeliverable(name: string, message: unknown, replyTo: ActorRef<any> | undefined): void {
@@ -464,11 +470,10 @@ export class ActorSystem implements RefRouter {
     if (asker instanceof ActorRef) replyError(asker, error ?? new DeadLetterError(`${target}@${this.node}`, letter.messageType));
   }
 
-  private onEnvelope(from: string, envelope: Envelope): void {
+  private onEnvelope(from: string, envelope: Envelope): Backlog | undefined {
     switch (envelope[0]) {
       case EnvelopeKind.Tell:
-        this.deliverByName(from, envelope[1], envelope[2], envelope[3] as ActorRef<any> | undefined);
-        return;
+        return this.deliverByName(from, envelope[1], envelope[2], envelope[3] as ActorRef<any> | undefined);
       case EnvelopeKind.Watch:
         if (this.cells.has(envelope[1])) addTo(this.remoteWatchers, envelope[1], from);
         else this.sendQuietly(from, [EnvelopeKind.Terminated, envelope[1], 'not-found']);
@@ -494,6 +499,7 @@ export class ActorSystem implements RefRouter {
       case EnvelopeKind.Heartbeat:
         return;
     }
+    return undefined;
   }
 
   /** A client's envelope outside the client protocol is refused and reported, never delivered. */

@@ -10,7 +10,7 @@ import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
 import { DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, checkDecodeBudget, type DecodeBudget } from './decode-budget.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, type HandshakeStep, type Role, type VerifiedPeer } from './handshake.js';
-import { EnvelopeKind, envelopeProblem, type Envelope } from './protocol.js';
+import { EnvelopeKind, envelopeProblem, type Backlog, type Envelope } from './protocol.js';
 
 /** Encodes and decodes envelopes; the actor system's codec knows how to carry ActorRefs. */
 export interface WireCodec {
@@ -38,7 +38,8 @@ export type CloseKind = 'refused' | 'lost' | 'heartbeat-timeout' | 'protocol-err
 
 export interface ConnectionHandlers {
   onOpen(conn: Connection): void;
-  onEnvelope(conn: Connection, envelope: Envelope): void;
+  /** A Backlog when the envelope's target holds too much: reading pauses until it is relieved. */
+  onEnvelope(conn: Connection, envelope: Envelope): Backlog | void;
   onDrain(conn: Connection): void;
   /** `code`: the handshake refusal's code, when the handshake was refused (either way). */
   onClose(conn: Connection, kind: CloseKind, reason: string, code?: string): void;
@@ -65,6 +66,8 @@ export class Connection {
   private handshakeTimer: NodeJS.Timeout | null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly budget: DecodeBudget;
+  /** Backlogs that reading waits for: the socket is paused while any is pending. */
+  private readonly backlogs = new Set<Backlog>();
   /** A retired connection lost a tie-break to a twin: it drains and closes without being a loss. */
   retired = false;
 
@@ -220,14 +223,32 @@ export class Connection {
     }
     if ((envelope as Envelope)[0] === EnvelopeKind.Heartbeat) return;
     try {
-      this.handlers.onEnvelope(this, envelope as Envelope);
+      const backlog = this.handlers.onEnvelope(this, envelope as Envelope);
+      if (backlog) this.waitFor(backlog);
     } catch (err) {
       // A fault of ours, not the peer's: keep the connection, report loudly.
       this.log.error({ err, peer: this.peer?.node }, 'failed to dispatch an envelope');
     }
   }
 
+  /**
+   * Stop reading until `backlog` is relieved. The rest of the chunk at hand is still delivered
+   * (bounded by a chunk); the kernel's buffers then fill and the sender's queue with them.
+   */
+  private waitFor(backlog: Backlog): void {
+    if (this.backlogs.has(backlog)) return;
+    this.backlogs.add(backlog);
+    if (this.backlogs.size === 1) this.socket.pause();
+    backlog.whenRelieved(() => {
+      if (!this.backlogs.delete(backlog) || this.backlogs.size > 0 || this.state === 'closed') return;
+      this.lastReceived = Date.now();
+      this.socket.resume();
+    });
+  }
+
   private onHeartbeatTick(): void {
+    // While we do not read, the peer's heartbeats wait in the kernel: its silence is ours.
+    if (this.backlogs.size > 0) this.lastReceived = Date.now();
     const silentFor = Date.now() - this.lastReceived;
     if (silentFor > this.settings.heartbeatIntervalMs * 1.5) heartbeatStats.misses++;
     if (silentFor > this.settings.heartbeatTimeoutMs) {

@@ -40,6 +40,16 @@ export type Envelope =
   | [kind: typeof EnvelopeKind.Restarted, actor: string, error: WireError]
   | [kind: typeof EnvelopeKind.Heartbeat];
 
+/**
+ * What a receiver returns for an envelope whose target has more queued than it should hold: the
+ * connection stops reading (TCP then holds the sender back, whose send queue fills) until the
+ * backlog is relieved. Order is kept: nothing is skipped, reading just waits.
+ */
+export interface Backlog {
+  /** Calls `relieved` once (at once if it already is). */
+  whenRelieved(relieved: () => void): void;
+}
+
 const ARITY: Record<number, [min: number, max: number]> = {
   [EnvelopeKind.Tell]: [3, 4],
   [EnvelopeKind.Watch]: [2, 2],

@@ -15,7 +15,7 @@ import { ErrorCode, PeerUnreachableError, SendQueueFullError, type RuntimeError 
 import type { Logger } from '../logging.js';
 import { FrameBatch, FrameError } from './frame.js';
 import { Connection, type CloseKind, type ConnectionSettings, type WireCodec } from './connection.js';
-import type { Envelope } from './protocol.js';
+import type { Backlog, Envelope } from './protocol.js';
 import { CLIENT_NODE_PREFIX, HandshakeKeys, Plane, type Role } from './handshake.js';
 import { AuthFailedError, HandshakeCode, HandshakeRefusedError, PERMANENT_REFUSALS } from './errors.js';
 import { LogThrottle } from '../util/log-throttle.js';
@@ -73,7 +73,7 @@ export type PeerLossReason = 'connection-lost' | 'heartbeat-timeout';
 
 export interface TransportHandlers {
   /** An envelope from a verified peer, with the role it authenticated as. */
-  onEnvelope(fromNode: string, envelope: Envelope, role: Role): void;
+  onEnvelope(fromNode: string, envelope: Envelope, role: Role): Backlog | void;
   onPeerUp(node: string): void;
   /**
    * An open connection was lost, or a dial failed: the peer is unreachable right now. `refusal`

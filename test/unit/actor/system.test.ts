@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import { ActorSystem, type ActorRef, type WatchNotice } from '../../../lib/index.js';
 import { counterMachine, echoMachine } from '../../fixtures/machines.js';
 import { waitFor } from '../../support/wait.js';
+import { ActorCell, MAILBOX_HIGH_WATER } from '../../../lib/actor/cell.js';
+import { ErrorCode, type RuntimeError } from '../../../lib/errors.js';
 
 const options = { clusterId: 'unit', secret: 'unit-test-secret-123' };
 
@@ -162,6 +164,57 @@ describe('actor - remote delivery to an idle actor', () => {
       assert.equal(await remote.ask({ type: 'get' }), 105, 'the increment after the crash reaches the restarted actor, in order');
       assert.deepEqual(notices.map((n) => n.type), ['actor.restarted']);
     } finally {
+      await b.terminate();
+      await a.terminate();
+    }
+  });
+});
+
+/** Counts numbered messages and how many arrived out of order. */
+const sequenceMachine = setup({
+  types: {
+    context: {} as { next: number; outOfOrder: number },
+    events: {} as { type: 'n'; i: number } | { type: 'get'; replyTo: ActorRef<[number, number]> },
+  },
+}).createMachine({
+  context: { next: 0, outOfOrder: 0 },
+  on: {
+    n: { actions: assign(({ context, event }) => ({ next: event.i + 1, outOfOrder: context.outOfOrder + (event.i === context.next ? 0 : 1) })) },
+    get: { actions: ({ context, event }) => event.replyTo.tell([context.next, context.outOfOrder]) },
+  },
+});
+
+describe('actor - a flood from the network', () => {
+  it('keeps the mailbox bounded: the connection stops reading, the sender waits for room, all arrives in order', async () => {
+    const a = await ActorSystem.start({ ...options, name: 'a' });
+    const b = await ActorSystem.start({ ...options, name: 'b' });
+    let sampling = true;
+    try {
+      const local = a.spawn('seq', sequenceMachine);
+      const cell = local.cell as ActorCell;
+      let most = 0;
+      const sample = (): void => {
+        most = Math.max(most, cell.queued);
+        if (sampling) setImmediate(sample);
+      };
+      sample();
+      const remote = b.ref<typeof local extends ActorRef<infer M> ? M : never>(a.node, 'seq');
+      const n = 200_000;
+      for (let i = 0; i < n; ) {
+        try {
+          for (const end = Math.min(n, i + 10_000); i < end; i++) remote.tell({ type: 'n', i });
+          await new Promise((resolve) => setImmediate(resolve));
+        } catch (err) {
+          if ((err as RuntimeError).code !== ErrorCode.SendQueueFull) throw err;
+          await remote.send({ type: 'n', i }, { timeoutMs: 30_000 });
+          i++;
+        }
+      }
+      assert.deepEqual(await remote.ask({ type: 'get' }, { timeoutMs: 30_000 }), [n, 0]);
+      // One socket read's worth may follow the message that crossed the mark.
+      assert.ok(most <= 2 * MAILBOX_HIGH_WATER, `the mailbox held ${most} messages`);
+    } finally {
+      sampling = false;
       await b.terminate();
       await a.terminate();
     }
