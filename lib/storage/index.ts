@@ -8,7 +8,6 @@
  * `locate` splits one into its storage and key. The AWS SDK is loaded on the first s3://
  * location only: a task's worker on file:// storage does not pay for it (~150 ms, 8 MB).
  */
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { StorageFailedError } from './errors.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { stat } from 'node:fs/promises';
@@ -60,6 +59,8 @@ export function prepareStorage(location: string): void {
     return; // a bad location is reported where it is used
   }
   if (kind !== 'file') void locate(location).catch(() => undefined);
+  // The retry policy too, so that the first snapshot does not wait for it to load.
+  void loadBackoff();
 }
 
 /** The FileStorage of a file location (for synchronous writes), or null for an object store. */
@@ -130,6 +131,12 @@ export async function completeDirectory(dir: string, metadata: Uint8Array | stri
   await storage.complete(key, metadata);
 }
 
+/** The retry library, loaded once on first need (see withBackoff). */
+let backoff: Promise<typeof import('cockatiel')> | null = null;
+function loadBackoff(): Promise<typeof import('cockatiel')> {
+  return (backoff ??= import('cockatiel'));
+}
+
 /**
  * Retries `work` with exponential backoff (jittered, on top of the S3 client's own retries) when the
  * object store failed: a snapshot upload outlives a store that restarts or a link that drops
@@ -137,7 +144,10 @@ export async function completeDirectory(dir: string, metadata: Uint8Array | stri
  * requests the store refused as such (no bucket, access denied) are not retried: they do not
  * heal in seconds.
  */
-export function withBackoff<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+export async function withBackoff<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  // Loaded on first use: importing cockatiel costs 100-300 ms, and every task's worker thread
+  // loads this module before its task can run, most of them never writing a snapshot.
+  const { ExponentialBackoff, handleWhen, retry } = await loadBackoff();
   const policy = retry(handleWhen((err) => err instanceof StorageFailedError && err.retryable), { maxAttempts: attempts - 1, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5000 }) });
   return policy.execute(work);
 }
