@@ -5,6 +5,7 @@
 import { Packr, addExtension } from 'msgpackr';
 import type { WireCodec } from '../transport/connection.js';
 import { ActorRef, type RefRouter } from './ref.js';
+import { NOT_COMMON, decodeCommon } from './fast-decode.js';
 
 /** The router decoding right now. Decoding is synchronous, so one slot is enough. */
 let decodingFor: ((node: string, name: string) => ActorRef<unknown>) | null = null;
@@ -30,6 +31,9 @@ export function createWireCodec(resolve: (node: string, name: string) => ActorRe
   return {
     encode: (value) => packr.pack(value),
     decode: (bytes, start = 0, end = bytes.length) => {
+      // Most frames (tells of plain messages) need no msgpackr: see fast-decode.ts.
+      const common = decodeCommon(bytes, start, end);
+      if (common !== NOT_COMMON) return common;
       const previous = decodingFor;
       decodingFor = resolve;
       span.start = start;
