@@ -126,13 +126,42 @@ function readMap(length: number): Record<string, unknown> {
   return object;
 }
 
+/**
+ * Short strings seen before (actor names, message types, keys) come back as the same string:
+ * no allocation, and its hash, which every Map and property lookup by it needs, is already
+ * computed. Bounded: a slot per hash, the newer string replaces the older.
+ */
+const CACHED_STRING_BYTES = 24;
+const STRING_CACHE_SLOTS = 4096;
+const stringCache: Array<string | undefined> = new Array<string | undefined>(STRING_CACHE_SLOTS).fill(undefined);
+
 function readAscii(length: number): string {
   need(length);
   const at = pos;
   let high = 0;
-  for (let i = at; i < at + length; i++) high |= src[i]!;
+  let hash = length;
+  for (let i = at; i < at + length; i++) {
+    const c = src[i]!;
+    high |= c;
+    hash = (Math.imul(hash, 31) + c) | 0;
+  }
   if (high & 0x80) throw ABANDON;
   pos += length;
+  if (length > CACHED_STRING_BYTES) return src.toString('latin1', at, at + length);
+  const slot = hash & (STRING_CACHE_SLOTS - 1);
+  const cached = stringCache[slot];
+  if (cached !== undefined && cached.length === length && sameAscii(cached, at)) return cached;
+  const string = asciiString(at, length);
+  stringCache[slot] = string;
+  return string;
+}
+
+function sameAscii(string: string, at: number): boolean {
+  for (let i = 0; i < string.length; i++) if (string.charCodeAt(i) !== src[at + i]) return false;
+  return true;
+}
+
+function asciiString(at: number, length: number): string {
   switch (length) {
     case 0:
       return '';

@@ -52,4 +52,13 @@ describe('actor - fast decoding of common frames', () => {
     assert.equal(decodeCommon(two, 0, two.length), NOT_COMMON);
     assert.deepEqual(decodeCommon(two, bytes.length, two.length), [1, 'counter', { type: 'inc' }]);
   });
+
+  it('gives back the same string for a short string seen before, and the right one whatever shares its slot', () => {
+    const first = decodeInChunk([1, 'counter', { type: 'inc' }]) as [number, string, { type: string }];
+    const again = decodeInChunk([1, 'counter', { type: 'inc' }]) as [number, string, { type: string }];
+    assert.equal(again[1], first[1]);
+    const words = Array.from({ length: 20_000 }, (_, i) => `w${(i * 7919) % 100_003}x${i % 13}`);
+    assert.deepEqual(decodeInChunk(words), words);
+    assert.deepEqual(decodeInChunk([...words].reverse()), [...words].reverse());
+  });
 });
