@@ -148,6 +148,11 @@ export class ChainRunner {
     return positions === undefined ? { keyedState } : { keyedState, sourcePositions: positions };
   }
 
+  /** Every keyed operator's state backend, by operator id (the checkpointer cuts them). */
+  keyedBackends(): ReadonlyMap<string, HeapKeyedStateBackend> {
+    return this.backends;
+  }
+
   /** The keyed state backend of a keyed operator of this chain (for inspection and tests). */
   stateBackend(operatorId: string): HeapKeyedStateBackend | undefined {
     return this.backends.get(operatorId);

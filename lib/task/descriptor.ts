@@ -64,6 +64,8 @@ export interface StateHandle {
   /** Absolute path of the snapshot file in checkpoint storage. */
   path: string;
   bytes: number;
+  /** Incremental checkpoints: earlier checkpoints' files this snapshot refers to (kept while it is retained). */
+  shared?: string[];
 }
 
 /**
@@ -82,6 +84,8 @@ export interface CheckpointOptions {
   savepoint: boolean;
   /** Directory this checkpoint's files go to (the task writes `<vertexId>-<subtask>.state` in it). */
   dir: string;
+  /** Incremental checkpoints: the completed checkpoint whose files unchanged key groups are referred to. */
+  base?: number;
 }
 
 export function executionIdOf(jobId: string, attempt: number, vertexId: string, subtaskIndex: number): string {

@@ -133,6 +133,7 @@ export class StreamTask {
       ...(restored?.sourcePositions === undefined ? {} : { sourcePositions: restored.sourcePositions }),
     });
     this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions, post: (msg) => port.post(msg) });
+    if (restored !== undefined) this.checkpointer.history.restored(restored.checkpointId, restored.locations);
     this.checkpointer.onIdle = () => {
       if (this.finishing) this.checkFinished();
     };
@@ -346,7 +347,7 @@ export class StreamTask {
       return;
     }
     if (this.exhausted) this.finalCheckpointId ??= checkpointId;
-    this.checkpointer.checkpoint({ checkpointId, savepoint: options.savepoint, dir: options.dir });
+    this.checkpointer.checkpoint({ checkpointId, savepoint: options.savepoint, dir: options.dir, ...(options.base === undefined ? {} : { base: options.base }) });
   }
 
   private onCheckpointComplete(checkpointId: number): void {

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
+import { HeapKeyedStateBackend } from '../../../lib/dataflow/state.js';
+import type { StateHandle, TaskDeploymentDescriptor } from '../../../lib/task/descriptor.js';
+import { loadRestoredState, readSelfContained, readSnapshot } from '../../../lib/task/snapshot-store.js';
+import { TaskCheckpointer } from '../../../lib/task/task-checkpointer.js';
+import type { FromWorker } from '../../../lib/task/worker-protocol.js';
+import { TempDirs } from '../../support/temp-dirs.js';
+import { waitFor } from '../../support/wait.js';
+
+const dirs = new TempDirs();
+const MAX_P = 128;
+const OP = 'op-1';
+
+const tdd = { executionId: 'job/1/v/0', vertexId: 'v', subtaskIndex: 0, parallelism: 1 } as TaskDeploymentDescriptor;
+
+/** A checkpointer over one keyed backend, as a StreamTask wires it (no sinks, no outputs). */
+function checkpointerOf(backend: HeapKeyedStateBackend, forTdd = tdd): { checkpointer: TaskCheckpointer; posted: FromWorker[] } {
+  const posted: FromWorker[] = [];
+  const checkpointer = new TaskCheckpointer(forTdd, {
+    chain: { keyedBackends: () => new Map([[OP, backend]]), sourcePositions: () => undefined },
+    sinks: { snapshot: () => ({}) },
+    partitions: [],
+    post: (msg) => posted.push(msg),
+  });
+  return { checkpointer, posted };
+}
+
+function fill(backend: HeapKeyedStateBackend, keys: number, value: (i: number) => string): void {
+  const blob = backend.getValueState<string>('blob');
+  for (let i = 0; i < keys; i++) {
+    backend.setCurrentKey(i);
+    blob.update(value(i));
+  }
+}
+
+async function ackOf(posted: FromWorker[], checkpointId: number): Promise<StateHandle> {
+  return waitFor(`the ack of checkpoint ${checkpointId}`, () => {
+    const declined = posted.find((m) => m.t === 'cp.declined' && m.checkpointId === checkpointId);
+    if (declined) throw new Error(`declined: ${JSON.stringify(declined)}`);
+    const ack = posted.find((m) => m.t === 'cp.ack' && m.checkpointId === checkpointId);
+    return ack?.t === 'cp.ack' ? ack.handle : undefined;
+  }, { timeoutMs: 20_000, intervalMs: 5 });
+}
+
+const restoreTdd = (checkpointId: number, handle: StateHandle): TaskDeploymentDescriptor =>
+  ({ ...tdd, restore: { checkpointId, handles: [handle] } }) as TaskDeploymentDescriptor;
+
+describe('task - snapshots without a pause, incremental checkpoints', () => {
+  afterEach(() => dirs.removeAll());
+
+  it('the task goes on while a large snapshot is encoded; writes after the barrier never reach the snapshot', async function () {
+    this.timeout(60_000);
+    const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    fill(backend, 50_000, (i) => `before-${i}-${'x'.repeat(64)}`);
+    const { checkpointer, posted } = checkpointerOf(backend);
+    const dir = path.join(dirs.make('cut'), 'chk-1');
+    checkpointer.checkpoint({ checkpointId: 1, savepoint: false, dir });
+    assert.equal(checkpointer.inFlight, 1, 'the large snapshot is still being encoded and written');
+    assert.equal(posted.length, 0);
+    // Records processed meanwhile: every key is overwritten, new keys arrive.
+    fill(backend, 60_000, (i) => `after-${i}`);
+    const handle = await ackOf(posted, 1);
+    assert.equal(backend.heldByCuts, 0, 'the cut is released once encoded');
+    const restored = await loadRestoredState(restoreTdd(1, handle));
+    const again = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    again.restore(restored!.keyedState[OP]!);
+    assert.equal(again.numKeys('blob'), 50_000);
+    const blob = again.getValueState<string>('blob');
+    for (const i of [0, 1, 777, 49_999]) {
+      again.setCurrentKey(i);
+      assert.equal(blob.value(), `before-${i}-${'x'.repeat(64)}`);
+    }
+    assert.ok(checkpointer.lastTimings!.syncMs < 1000, `sync phase ${checkpointer.lastTimings!.syncMs} ms`);
+  });
+
+  it('an incremental checkpoint writes only the changed key groups and restores, through its references, the same state', async () => {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    fill(backend, 20_000, (i) => `v1-${i}-${'y'.repeat(100)}`);
+    const { checkpointer, posted } = checkpointerOf(backend);
+    const root = dirs.make('incremental');
+    checkpointer.checkpoint({ checkpointId: 1, savepoint: false, dir: path.join(root, 'chk-1') });
+    const first = await ackOf(posted, 1);
+    assert.equal(first.shared, undefined, 'no base: a full snapshot');
+    // Two keys change: at most two key groups are written again.
+    const blob = backend.getValueState<string>('blob');
+    backend.setCurrentKey(5);
+    blob.update('v2-5');
+    backend.setCurrentKey(6);
+    blob.clear();
+    checkpointer.checkpoint({ checkpointId: 2, savepoint: false, dir: path.join(root, 'chk-2'), base: 1 });
+    const second = await ackOf(posted, 2);
+    assert.deepEqual(second.shared, [first.path]);
+    assert.ok(second.bytes < first.bytes / 20, `second ${second.bytes} B vs first ${first.bytes} B`);
+    assert.ok(checkpointer.lastTimings!.written <= 2 && checkpointer.lastTimings!.referenced >= 120, JSON.stringify(checkpointer.lastTimings));
+    // A third based on the second refers straight to the file that holds each group (one level).
+    backend.setCurrentKey(7);
+    blob.update('v3-7');
+    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3'), base: 2 });
+    const third = await ackOf(posted, 3);
+    assert.ok(third.shared!.includes(first.path) && third.shared!.every((p) => p === first.path || p === second.path), JSON.stringify(third.shared));
+    for (const ref of Object.values((await readSnapshot(third.path)).references ?? {}).flat()) {
+      assert.equal((await readSnapshot(ref[1])).references?.[OP]?.some(([kg]) => kg === ref[0]) ?? false, false, 'a reference names the file holding the group');
+    }
+    const restored = await loadRestoredState(restoreTdd(3, third));
+    const again = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    again.restore(restored!.keyedState[OP]!);
+    assert.deepEqual(again.snapshot(), backend.snapshot());
+    // A savepoint is full whatever the barrier says, and refers to nothing.
+    checkpointer.checkpoint({ checkpointId: 4, savepoint: true, dir: path.join(root, 'sp-4'), base: 3 });
+    const savepoint = await ackOf(posted, 4);
+    assert.equal(savepoint.shared, undefined);
+    assert.equal((await readSnapshot(savepoint.path)).references, undefined);
+    // An unknown base (not remembered by this task) gives a full snapshot.
+    checkpointer.checkpoint({ checkpointId: 5, savepoint: false, dir: path.join(root, 'chk-5'), base: 99 });
+    assert.equal((await ackOf(posted, 5)).shared, undefined);
+  });
+
+  it('a restored subtask bases its first incremental checkpoint on the checkpoint it restored, also after a rescale', async () => {
+    const root = dirs.make('rescale');
+    const handles: StateHandle[] = [];
+    // Two old subtasks checkpoint (2), then the operator runs at parallelism 3.
+    for (let i = 0; i < 2; i++) {
+      const old = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 2, i) });
+      const blob = old.getValueState<string>('blob');
+      for (let k = 0; k < 5000; k++) {
+        try {
+          old.setCurrentKey(k);
+        } catch {
+          continue;
+        }
+        blob.update(`k${k}`);
+      }
+      const oldTdd = { ...tdd, subtaskIndex: i, parallelism: 2 } as TaskDeploymentDescriptor;
+      const { checkpointer, posted } = checkpointerOf(old, oldTdd);
+      checkpointer.checkpoint({ checkpointId: 2, savepoint: false, dir: path.join(root, 'chk-2') });
+      handles.push(await ackOf(posted, 2));
+    }
+    const newTdd = { ...tdd, subtaskIndex: 1, parallelism: 3, restore: { checkpointId: 2, handles } } as TaskDeploymentDescriptor;
+    const restored = (await loadRestoredState(newTdd))!;
+    const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 3, 1) });
+    backend.restore(restored.keyedState[OP]!);
+    const { checkpointer, posted } = checkpointerOf(backend, newTdd);
+    checkpointer.history.restored(restored.checkpointId, restored.locations);
+    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3'), base: 2 });
+    const handle = await ackOf(posted, 3);
+    assert.equal(checkpointer.lastTimings!.written, 0, 'nothing changed since the restore');
+    assert.deepEqual(new Set(handle.shared), new Set(handles.map((h) => h.path)), 'its key groups come from both old subtasks');
+    // Read in through its references, it holds exactly the restored subtask's state.
+    const again = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 3, 1) });
+    again.restore((await readSelfContained(handle.path)).keyedState[OP]!);
+    assert.deepEqual(again.snapshot(), backend.snapshot());
+  });
+});
