@@ -144,6 +144,7 @@ export const jobMasterMachine = setup({
         defaultParallelism: job.parallelism,
         placement: (vertexId, index) => graph.location(vertexId, index),
         checkpointDir: checkpointing ? jobCheckpointDir(context) : null,
+        incrementalCheckpoints: context.coordinator?.config.incremental !== false,
         restoreFor: (vertexId) => restoreFor(context.restorePoint, vertexId),
       });
       for (const tdd of descriptors) {

@@ -21,8 +21,6 @@ export interface BarrierInfo {
   readonly savepoint: boolean;
   /** Directory of this checkpoint's snapshot files. */
   readonly dir: string;
-  /** Incremental checkpoints: the completed checkpoint unchanged key groups are referred to (none: a full snapshot). */
-  readonly base?: number;
 }
 
 export type BufferMessage = { t: typeof DataMessageType.Buffer; ch: string; data: ArrayBuffer; length: number; backlog: number };

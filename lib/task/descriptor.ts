@@ -55,6 +55,8 @@ export interface TaskDeploymentDescriptor {
   checkpointDir: string | null;
   /** State to start from (a checkpoint or savepoint); absent for a fresh start. */
   restore?: TaskRestore;
+  /** False: every checkpoint writes all keyed state (absent: incremental, see lib/task/incremental.ts). */
+  incrementalCheckpoints?: boolean;
 }
 
 /** Where one subtask's snapshot of one checkpoint was written. */
@@ -76,6 +78,8 @@ export interface StateHandle {
 export interface TaskRestore {
   checkpointId: number;
   handles: StateHandle[];
+  /** Restored from a savepoint: no later checkpoint refers to its files. */
+  savepoint?: boolean;
 }
 
 /** A checkpoint's options as the trigger carries them. */
@@ -84,8 +88,6 @@ export interface CheckpointOptions {
   savepoint: boolean;
   /** Directory this checkpoint's files go to (the task writes `<vertexId>-<subtask>.state` in it). */
   dir: string;
-  /** Incremental checkpoints: the completed checkpoint whose files unchanged key groups are referred to. */
-  base?: number;
 }
 
 export function executionIdOf(jobId: string, attempt: number, vertexId: string, subtaskIndex: number): string {

@@ -2,13 +2,14 @@
  * Incremental checkpoints on the task's side: which key groups a snapshot writes and which it
  * refers to an earlier object for.
  *
- * The JobMaster names the base of each checkpoint in its barrier: the latest completed
- * checkpoint when it was triggered, whose objects it keeps until this checkpoint ends (see
- * actors/jobmaster/shared-files.ts). The task remembers, for its last few snapshots (and the
- * checkpoint it restored), the generation of each keyed backend's cut and where each key group
- * lives. A key group without a write since the base's cut is referred to where the base had it;
- * every other one is written again. No base, or a base this task does not remember (it was
- * deployed after it, or the barrier is a savepoint's): everything is written.
+ * The base of a checkpoint is the latest checkpoint this subtask heard completed (`cp.complete`)
+ * among those it remembers: its last few snapshots, and the checkpoint it restored. For each it
+ * remembers the generation of each keyed backend's cut and where each key group lives. A key
+ * group without a write since the base's cut is referred to where the base had it; every other
+ * one is written again. No base (the first checkpoint, or one after a savepoint restore), or a
+ * savepoint: everything is written. The JobMaster stores a checkpoint only if every file it
+ * refers to is still held by a retained checkpoint (see actors/jobmaster/shared-files.ts): a
+ * subtask that heard late of a completion cannot refer to a file already deleted.
  */
 import type { FrozenKeyedState } from '../dataflow/state.js';
 
@@ -16,6 +17,8 @@ import type { FrozenKeyedState } from '../dataflow/state.js';
 export interface SnapshotRecord {
   readonly generations: ReadonlyMap<string, number>;
   readonly locations: ReadonlyMap<string, ReadonlyMap<number, string>>;
+  /** The checkpoint this snapshot referred to, if any. */
+  readonly basedOn?: number;
 }
 
 /** The part of a keyed backend the plan needs. */
@@ -37,20 +40,43 @@ const REMEMBERED = 4;
 
 export class SnapshotHistory {
   private readonly records = new Map<number, SnapshotRecord>();
+  private baseId: number | undefined;
 
   /** What a restored subtask starts from: generation 0 (no write yet) and the restored locations. */
   restored(checkpointId: number, locations: Readonly<Record<string, ReadonlyMap<number, string>>>): void {
     const generations = new Map(Object.keys(locations).map((op) => [op, 0] as const));
     this.remember(checkpointId, { generations, locations: new Map(Object.entries(locations)) });
+    this.baseId = checkpointId;
+  }
+
+  /** `checkpointId` completed: the next snapshot bases on it, if remembered (savepoints are not). */
+  completed(checkpointId: number): void {
+    if (this.records.has(checkpointId) && (this.baseId === undefined || checkpointId > this.baseId)) this.baseId = checkpointId;
+  }
+
+  /**
+   * `checkpointId` was aborted: if it referred to the current base, the next snapshot is full,
+   * so that a base whose files the JobMaster no longer holds (it refused the checkpoint) is not
+   * referred to again and again.
+   */
+  aborted(checkpointId: number): void {
+    const record = this.records.get(checkpointId);
+    if (record?.basedOn !== undefined && record.basedOn === this.baseId) this.baseId = undefined;
+  }
+
+  /** The latest completed remembered snapshot: its id and record. */
+  base(): { readonly checkpointId: number; readonly record: SnapshotRecord } | undefined {
+    const record = this.baseId === undefined ? undefined : this.records.get(this.baseId);
+    return record === undefined ? undefined : { checkpointId: this.baseId as number, record };
   }
 
   remember(checkpointId: number, record: SnapshotRecord): void {
     this.records.set(checkpointId, record);
-    while (this.records.size > REMEMBERED) this.records.delete(this.records.keys().next().value as number);
-  }
-
-  get(checkpointId: number | undefined): SnapshotRecord | undefined {
-    return checkpointId === undefined ? undefined : this.records.get(checkpointId);
+    // The oldest go, never the base.
+    for (const id of this.records.keys()) {
+      if (this.records.size <= REMEMBERED) break;
+      if (id !== this.baseId) this.records.delete(id);
+    }
   }
 }
 

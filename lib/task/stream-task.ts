@@ -133,7 +133,8 @@ export class StreamTask {
       ...(restored?.sourcePositions === undefined ? {} : { sourcePositions: restored.sourcePositions }),
     });
     this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions, post: (msg) => port.post(msg) });
-    if (restored !== undefined) this.checkpointer.history.restored(restored.checkpointId, restored.locations);
+    // A savepoint's files are the user's, not retained by the job: the first checkpoint after one is full.
+    if (restored !== undefined && tdd.restore?.savepoint !== true) this.checkpointer.history.restored(restored.checkpointId, restored.locations);
     this.checkpointer.onIdle = () => {
       if (this.finishing) this.checkFinished();
     };
@@ -179,6 +180,7 @@ export class StreamTask {
           this.onTrigger(msg.checkpointId, msg.options);
           break;
         case 'cp.complete':
+          this.checkpointer.completed(msg.checkpointId);
           this.onCheckpointComplete(msg.checkpointId);
           break;
         case 'cp.aborted':
@@ -347,7 +349,7 @@ export class StreamTask {
       return;
     }
     if (this.exhausted) this.finalCheckpointId ??= checkpointId;
-    this.checkpointer.checkpoint({ checkpointId, savepoint: options.savepoint, dir: options.dir, ...(options.base === undefined ? {} : { base: options.base }) });
+    this.checkpointer.checkpoint({ checkpointId, savepoint: options.savepoint, dir: options.dir });
   }
 
   private onCheckpointComplete(checkpointId: number): void {

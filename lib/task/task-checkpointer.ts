@@ -124,8 +124,14 @@ export class TaskCheckpointer {
     void this.persist(job, done);
   }
 
+  /** The coordinator completed `checkpointId`: the next checkpoint may refer to its files. */
+  completed(checkpointId: number): void {
+    this.history.completed(checkpointId);
+  }
+
   /** The coordinator aborted `checkpointId`: an upload of it still in flight is deleted when it ends. */
   aborted(checkpointId: number): void {
+    this.history.aborted(checkpointId);
     const upload = this.uploads.get(checkpointId);
     if (upload) upload.aborted = true;
   }
@@ -152,7 +158,7 @@ export class TaskCheckpointer {
     const sinks = this.parts.sinks.snapshot(id);
     const sourcePositions = this.parts.chain.sourcePositions();
     // A savepoint is self-contained: it refers to nothing, and nothing will refer to it.
-    const base = barrier.savepoint ? undefined : this.history.get(barrier.base);
+    const base = barrier.savepoint || this.tdd.incrementalCheckpoints === false ? undefined : this.history.base();
     const todo: Array<readonly [string, FrozenKeyedState, number]> = [];
     const references: Record<string, Array<readonly [number, string]>> = {};
     const shared = new Set<string>();
@@ -161,14 +167,14 @@ export class TaskCheckpointer {
     for (const [op, backend] of this.parts.chain.keyedBackends()) {
       const cut = backend.freeze();
       cuts.push(cut);
-      const plan = planOperator(op, cut, backend, path, base);
+      const plan = planOperator(op, cut, backend, path, base?.record);
       for (const keyGroup of plan.write) todo.push([op, cut, keyGroup]);
       if (plan.references.length > 0) references[op] = plan.references;
       for (const [, at] of plan.references) shared.add(at);
       generations.set(op, cut.generation);
       locations.set(op, plan.locations);
     }
-    if (!barrier.savepoint) this.history.remember(id, { generations, locations });
+    if (!barrier.savepoint) this.history.remember(id, { generations, locations, ...(shared.size === 0 ? {} : { basedOn: base!.checkpointId }) });
     const header = encodeSnapshotHeader({
       version: SNAPSHOT_VERSION,
       checkpointId: id,

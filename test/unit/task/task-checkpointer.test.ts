@@ -89,7 +89,8 @@ describe('task - snapshots without a pause, incremental checkpoints', () => {
     blob.update('v2-5');
     backend.setCurrentKey(6);
     blob.clear();
-    checkpointer.checkpoint({ checkpointId: 2, savepoint: false, dir: path.join(root, 'chk-2'), base: 1 });
+    checkpointer.completed(1);
+    checkpointer.checkpoint({ checkpointId: 2, savepoint: false, dir: path.join(root, 'chk-2') });
     const second = await ackOf(posted, 2);
     assert.deepEqual(second.shared, [first.path]);
     assert.ok(second.bytes < first.bytes / 20, `second ${second.bytes} B vs first ${first.bytes} B`);
@@ -97,7 +98,8 @@ describe('task - snapshots without a pause, incremental checkpoints', () => {
     // A third based on the second refers straight to the file that holds each group (one level).
     backend.setCurrentKey(7);
     blob.update('v3-7');
-    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3'), base: 2 });
+    checkpointer.completed(2);
+    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3') });
     const third = await ackOf(posted, 3);
     assert.ok(third.shared!.includes(first.path) && third.shared!.every((p) => p === first.path || p === second.path), JSON.stringify(third.shared));
     for (const ref of Object.values((await readSnapshot(third.path)).references ?? {}).flat()) {
@@ -107,14 +109,30 @@ describe('task - snapshots without a pause, incremental checkpoints', () => {
     const again = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
     again.restore(restored!.keyedState[OP]!);
     assert.deepEqual(again.snapshot(), backend.snapshot());
-    // A savepoint is full whatever the barrier says, and refers to nothing.
-    checkpointer.checkpoint({ checkpointId: 4, savepoint: true, dir: path.join(root, 'sp-4'), base: 3 });
+    // A savepoint is full and refers to nothing; a later checkpoint never refers to a savepoint.
+    checkpointer.completed(3);
+    checkpointer.checkpoint({ checkpointId: 4, savepoint: true, dir: path.join(root, 'sp-4') });
     const savepoint = await ackOf(posted, 4);
     assert.equal(savepoint.shared, undefined);
     assert.equal((await readSnapshot(savepoint.path)).references, undefined);
-    // An unknown base (not remembered by this task) gives a full snapshot.
-    checkpointer.checkpoint({ checkpointId: 5, savepoint: false, dir: path.join(root, 'chk-5'), base: 99 });
-    assert.equal((await ackOf(posted, 5)).shared, undefined);
+    checkpointer.completed(4);
+    checkpointer.checkpoint({ checkpointId: 5, savepoint: false, dir: path.join(root, 'chk-5') });
+    const fifth = await ackOf(posted, 5);
+    assert.ok(fifth.shared !== undefined && !fifth.shared.includes(savepoint.path), JSON.stringify(fifth.shared));
+  });
+
+  it('with incremental checkpoints off every checkpoint is full', async () => {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    fill(backend, 1000, (i) => `v${i}`);
+    const { checkpointer, posted } = checkpointerOf(backend, { ...tdd, incrementalCheckpoints: false } as TaskDeploymentDescriptor);
+    const root = dirs.make('full');
+    checkpointer.checkpoint({ checkpointId: 1, savepoint: false, dir: path.join(root, 'chk-1') });
+    const first = await ackOf(posted, 1);
+    checkpointer.completed(1);
+    checkpointer.checkpoint({ checkpointId: 2, savepoint: false, dir: path.join(root, 'chk-2') });
+    const second = await ackOf(posted, 2);
+    assert.equal(second.shared, undefined);
+    assert.equal(second.bytes, first.bytes);
   });
 
   it('a restored subtask bases its first incremental checkpoint on the checkpoint it restored, also after a rescale', async () => {
@@ -143,7 +161,8 @@ describe('task - snapshots without a pause, incremental checkpoints', () => {
     backend.restore(restored.keyedState[OP]!);
     const { checkpointer, posted } = checkpointerOf(backend, newTdd);
     checkpointer.history.restored(restored.checkpointId, restored.locations);
-    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3'), base: 2 });
+    checkpointer.completed(2);
+    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3') });
     const handle = await ackOf(posted, 3);
     assert.equal(checkpointer.lastTimings!.written, 0, 'nothing changed since the restore');
     assert.deepEqual(new Set(handle.shared), new Set(handles.map((h) => h.path)), 'its key groups come from both old subtasks');
