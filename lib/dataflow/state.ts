@@ -15,8 +15,9 @@
  * shared, not copied: a value given to `update`/`put` must not be mutated in place afterwards
  * (update with a new object instead), as with Flink's heap backend without deep copies.
  *
- * Every write stamps its key group with the current generation, so an incremental checkpoint
- * can tell which key groups changed since an earlier snapshot (`unchangedSince`).
+ * Every write stamps its key group and its entry with the current generation, and a removal
+ * leaves a tombstone, so an incremental checkpoint can tell which key groups changed since an
+ * earlier cut (`unchangedSince`) and write only their changed entries (`keyGroupDelta`).
  */
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
 import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
@@ -59,18 +60,27 @@ export interface KeyGroupSnapshot {
   readonly states: Readonly<Record<string, StateSnapshot>>;
 }
 
-/** `gen`: the generation the entry object was created in (copy-on-write, see above). */
+/** What changed in one key group since an earlier cut: keys removed, then entries set (whole, per key). */
+export interface KeyGroupDelta extends KeyGroupSnapshot {
+  /** By state name: keys whose entry was removed. */
+  readonly removed: Readonly<Record<string, readonly Key[]>>;
+}
+
+/** `gen`: the generation of the entry's last write (copy-on-write and deltas, see above). */
 interface ValueEntry {
   readonly key: Key;
   value: unknown;
-  readonly gen: number;
+  gen: number;
 }
 
 interface MapEntry {
   readonly key: Key;
   readonly map: Map<string, [Key, unknown]>;
-  readonly gen: number;
+  gen: number;
 }
+
+/** A removed entry: its state, key and the generation of the removal. */
+type Tombstone = readonly [name: string, key: Key, gen: number];
 
 /**
  * A copy-on-write cut of a backend's key groups: the entry maps as they were at `freeze()`.
@@ -83,6 +93,8 @@ export interface FrozenKeyedState {
   readonly keyGroups: readonly number[];
   /** The plain-data snapshot of one key group of the cut (undefined if it held nothing). */
   keyGroupSnapshot(keyGroup: number): KeyGroupSnapshot | undefined;
+  /** What changed in one key group of the cut since the cut of `since` (entries of later writes, removals). */
+  keyGroupDelta(keyGroup: number, since: number): KeyGroupDelta;
   /** Ends the cut: its maps are dropped and writes stop copying for it. Idempotent. */
   release(): void;
 }
@@ -137,6 +149,8 @@ export class HeapKeyedStateBackend {
   /** Generations of the cuts in flight; entries of a generation up to the highest are copied on write. */
   private readonly cuts: number[] = [];
   private cowGeneration = 0;
+  /** Per key group: removals, by state name and encoded key (see `forgetRemovals`). */
+  private readonly tombstones = new Map<number, Map<string, Tombstone>>();
 
   constructor(options: HeapKeyedStateBackendOptions) {
     this.maxParallelism = options.maxParallelism;
@@ -196,7 +210,10 @@ export class HeapKeyedStateBackend {
         const entries = this.writableEntries(table, name);
         const entry = entries.get(this.encodedKey);
         if (entry === undefined || entry.gen <= this.cowGeneration) entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
-        else entry.value = value;
+        else {
+          entry.value = value;
+          entry.gen = this.generation;
+        }
       },
       clear: () => {
         this.removeCurrent(table, name);
@@ -220,6 +237,7 @@ export class HeapKeyedStateBackend {
         entry = { key: this.key as Key, map: entry === undefined ? new Map() : new Map(entry.map), gen: this.generation };
         entries.set(this.encodedKey, entry);
       }
+      entry.gen = this.generation;
       return entry.map;
     };
     const handle: MapState<K, V> = {
@@ -297,6 +315,27 @@ export class HeapKeyedStateBackend {
     return {
       generation,
       keyGroups: [...keyGroups].sort((a, b) => a - b),
+      keyGroupDelta: (keyGroup, since) => {
+        const states: Record<string, StateSnapshot> = {};
+        const removed: Record<string, Key[]> = {};
+        for (const [name, kind, groups] of held) {
+          const entries = groups.get(keyGroup);
+          if (entries === undefined) continue;
+          if (kind === 'value') {
+            const changed: Array<readonly [Key, unknown]> = [];
+            for (const e of (entries as Map<string, ValueEntry>).values()) if (e.gen > since) changed.push([e.key, e.value]);
+            if (changed.length > 0) states[name] = { kind: 'value', entries: changed };
+          } else {
+            const changed: Array<readonly [Key, readonly (readonly [Key, unknown])[]]> = [];
+            for (const e of (entries as Map<string, MapEntry>).values()) if (e.gen > since) changed.push([e.key, [...e.map.values()]]);
+            if (changed.length > 0) states[name] = { kind: 'map', entries: changed };
+          }
+        }
+        for (const [name, key, gen] of this.tombstones.get(keyGroup)?.values() ?? []) {
+          if (gen > since && gen <= generation) (removed[name] ??= []).push(key);
+        }
+        return { keyGroup, states, removed };
+      },
       keyGroupSnapshot: (keyGroup) => {
         let states: Record<string, StateSnapshot> | undefined;
         for (const [name, kind, groups] of held) {
@@ -329,6 +368,18 @@ export class HeapKeyedStateBackend {
   /** Entry maps held by cuts in flight: 0 once every cut is released (their memory can go). */
   get heldByCuts(): number {
     return this.frozenMaps.size;
+  }
+
+  /**
+   * Tombstones of removals up to `generation` go: no delta will be taken against a cut older
+   * than that (the checkpointer calls this when its base moves on, with no cut in flight).
+   */
+  forgetRemovals(generation: number): void {
+    if (this.cuts.length > 0) return;
+    for (const [keyGroup, stones] of this.tombstones) {
+      for (const [id, stone] of stones) if (stone[2] <= generation) stones.delete(id);
+      if (stones.size === 0) this.tombstones.delete(keyGroup);
+    }
   }
 
   /** Whether key group `keyGroup` has had no write since the cut of `generation` (0: since restore). */
@@ -398,6 +449,9 @@ export class HeapKeyedStateBackend {
   private removeCurrent<E>(table: StateTable<E>, name: string): void {
     if (this.currentEntries(table, name)?.has(this.encodedKey) !== true) return;
     this.writableEntries(table, name).delete(this.encodedKey);
+    let stones = this.tombstones.get(this.keyGroup);
+    if (stones === undefined) this.tombstones.set(this.keyGroup, (stones = new Map()));
+    stones.set(`${name}\0${this.encodedKey}`, [name, this.key as Key, this.generation]);
   }
 }
 

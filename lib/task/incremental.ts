@@ -4,19 +4,24 @@
  *
  * The base of a checkpoint is the latest checkpoint this subtask heard completed (`cp.complete`)
  * among those it remembers: its last few snapshots, and the checkpoint it restored. For each it
- * remembers the generation of each keyed backend's cut and where each key group lives. A key
- * group without a write since the base's cut is referred to where the base had it; every other
- * one is written again. No base (the first checkpoint, or one after a savepoint restore), or a
- * savepoint: everything is written. The JobMaster stores a checkpoint only if every file it
+ * remembers the generation of each keyed backend's cut and where each key group lives: a CHAIN
+ * of objects, one full record then deltas (entries written and keys removed since the previous
+ * link). A key group without a write since the base's cut is referred to its base chain; a
+ * changed one gets a delta appended to that chain, or, once the chain is MAX_CHAIN long, a full
+ * record that starts a new chain (so a restore reads a bounded number of objects). No base (the
+ * first checkpoint, or one after a savepoint restore), or a savepoint: everything is full. The JobMaster stores a checkpoint only if every file it
  * refers to is still held by a retained checkpoint (see actors/jobmaster/shared-files.ts): a
  * subtask that heard late of a completion cannot refer to a file already deleted.
  */
 import type { FrozenKeyedState } from '../dataflow/state.js';
 
 /** Where a snapshot's key groups live, per keyed operator, and each backend's cut generation. */
+/** Objects holding one key group, oldest first: a full record, then deltas. */
+export type Chain = readonly string[];
+
 export interface SnapshotRecord {
   readonly generations: ReadonlyMap<string, number>;
-  readonly locations: ReadonlyMap<string, ReadonlyMap<number, string>>;
+  readonly locations: ReadonlyMap<string, ReadonlyMap<number, Chain>>;
   /** The checkpoint this snapshot referred to, if any. */
   readonly basedOn?: number;
 }
@@ -27,23 +32,25 @@ export interface ChangeTracker {
 }
 
 export interface OperatorPlan {
-  /** Key groups to encode into this snapshot's object. */
-  readonly write: number[];
-  /** `[keyGroup, location]` held by earlier objects. */
-  readonly references: Array<readonly [number, string]>;
+  /** Key groups to encode into this snapshot's object: whole, or as a delta since `since` (a cut generation). */
+  readonly write: Array<{ readonly keyGroup: number; readonly since?: number }>;
+  /** `[keyGroup, chain]` of earlier objects each key group needs (a delta written here goes after them). */
+  readonly references: Array<readonly [number, Chain]>;
   /** Where every key group of this snapshot lives (for the next one). */
-  readonly locations: Map<number, string>;
+  readonly locations: Map<number, Chain>;
 }
 
 /** Snapshots remembered; a base older than these is not found and the snapshot is full. */
 const REMEMBERED = 4;
+/** Objects in a chain at most: a restore reads no more per key group. */
+export const MAX_CHAIN = 5;
 
 export class SnapshotHistory {
   private readonly records = new Map<number, SnapshotRecord>();
   private baseId: number | undefined;
 
   /** What a restored subtask starts from: generation 0 (no write yet) and the restored locations. */
-  restored(checkpointId: number, locations: Readonly<Record<string, ReadonlyMap<number, string>>>): void {
+  restored(checkpointId: number, locations: Readonly<Record<string, ReadonlyMap<number, Chain>>>): void {
     const generations = new Map(Object.keys(locations).map((op) => [op, 0] as const));
     this.remember(checkpointId, { generations, locations: new Map(Object.entries(locations)) });
     this.baseId = checkpointId;
@@ -85,19 +92,26 @@ export class SnapshotHistory {
  * this snapshot's object, `base` the remembered base (undefined: write everything).
  */
 export function planOperator(operatorId: string, cut: FrozenKeyedState, backend: ChangeTracker, location: string, base: SnapshotRecord | undefined): OperatorPlan {
-  const write: number[] = [];
-  const references: Array<readonly [number, string]> = [];
-  const locations = new Map<number, string>();
-  const baseGeneration = base?.generations.get(operatorId);
+  const write: Array<{ keyGroup: number; since?: number }> = [];
+  const references: Array<readonly [number, Chain]> = [];
+  const locations = new Map<number, Chain>();
+  const since = base?.generations.get(operatorId);
   const baseLocations = base?.locations.get(operatorId);
   for (const keyGroup of cut.keyGroups) {
-    const earlier = baseGeneration === undefined ? undefined : baseLocations?.get(keyGroup);
-    if (earlier !== undefined && backend.unchangedSince(baseGeneration as number, keyGroup)) {
-      references.push([keyGroup, earlier]);
-      locations.set(keyGroup, earlier);
+    const chain = since === undefined ? undefined : baseLocations?.get(keyGroup);
+    if (chain === undefined || since === undefined) {
+      write.push({ keyGroup });
+      locations.set(keyGroup, [location]);
+    } else if (backend.unchangedSince(since, keyGroup)) {
+      references.push([keyGroup, chain]);
+      locations.set(keyGroup, chain);
+    } else if (chain.length < MAX_CHAIN) {
+      write.push({ keyGroup, since });
+      references.push([keyGroup, chain]);
+      locations.set(keyGroup, [...chain, location]);
     } else {
-      write.push(keyGroup);
-      locations.set(keyGroup, location);
+      write.push({ keyGroup });
+      locations.set(keyGroup, [location]);
     }
   }
   return { write, references, locations };

@@ -8,9 +8,11 @@
  * S3 upload that completes), retried with backoff. A reader sees the whole object or none.
  *
  * Incremental checkpoints: the header's `references` name, per operator and key group, the
- * earlier object that holds that key group (unchanged since): always the object that holds its
- * record, never one that refers further, so a restore reads at most one level of references.
- * Savepoints have no references: they are self-contained.
+ * chain of earlier objects that hold that key group: a full record, then deltas (entries set
+ * and keys removed since the previous link); a delta record in this object, if any, comes last.
+ * A chain is at most MAX_CHAIN objects long (lib/task/incremental.ts) and is listed whole, so a
+ * restore reads each object once and follows no further references. Savepoints have no
+ * references and no deltas: they are self-contained.
  *
  * On restore a subtask reads the files of EVERY old subtask of its vertex: keyed state is cut by
  * key group, and the backend keeps the groups of its own range (that is what rescaling needs);
@@ -19,7 +21,8 @@
  */
 import { Packr } from 'msgpackr';
 import { fileStorageOf, joinLocation, readObject, withBackoff, writeObject } from '../storage/index.js';
-import type { KeyGroupSnapshot } from '../dataflow/state.js';
+import type { KeyGroupDelta, KeyGroupSnapshot, StateSnapshot } from '../dataflow/state.js';
+import { encodeKey, type Key } from '../dataflow/keyhash.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import type { SplitPositions } from '../dataflow/sources.js';
 import { RestoreFailedError } from './errors.js';
@@ -30,8 +33,8 @@ import { RestoreFailedError } from './errors.js';
  */
 export const SNAPSHOT_VERSION = 3;
 
-/** Per keyed operator: `[keyGroup, location]` of key groups held by an earlier checkpoint's object. */
-export type SnapshotReferences = Readonly<Record<string, readonly (readonly [number, string])[]>>;
+/** Per keyed operator: `[keyGroup, chain]`, the earlier objects holding a key group, oldest (the full record) first. */
+export type SnapshotReferences = Readonly<Record<string, readonly (readonly [number, readonly string[]])[]>>;
 
 /** What one subtask stores for one checkpoint. */
 export interface TaskSnapshot {
@@ -62,8 +65,8 @@ export interface RestoredTaskState {
   readonly sourcePositions?: SplitPositions;
   /** By sink operator id: the states of the old subtasks this subtask takes over (j mod parallelism = index). */
   readonly sinks: Record<string, unknown[]>;
-  /** By operator id: where each restored key group's record lives (the base of the next incremental checkpoint). */
-  readonly locations: Record<string, Map<number, string>>;
+  /** By operator id: the chain of objects of each restored key group (the base of the next incremental checkpoint). */
+  readonly locations: Record<string, Map<number, readonly string[]>>;
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -77,8 +80,8 @@ export function encodeSnapshotHeader(header: SnapshotHeader): Buffer {
   return Buffer.from(packr.pack(header));
 }
 
-/** One key group's record, a copy as above. */
-export function encodeKeyGroupRecord(operatorId: string, group: KeyGroupSnapshot): Buffer {
+/** One key group's record (whole, or a delta), a copy as above. */
+export function encodeKeyGroupRecord(operatorId: string, group: KeyGroupSnapshot | KeyGroupDelta): Buffer {
   return Buffer.from(packr.pack([operatorId, group]));
 }
 
@@ -146,74 +149,110 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor): Promise<
   if (snapshots.some((s) => s.parallelism !== oldParallelism) || new Set(snapshots.map((s) => s.subtaskIndex)).size !== oldParallelism || handles.length !== oldParallelism) {
     throw fail(`expected one handle per old subtask (parallelism ${oldParallelism}), got subtasks ${snapshots.map((s) => s.subtaskIndex).join(', ')}`);
   }
-  const keyedState: Record<string, KeyGroupSnapshot[]> = {};
-  const locations: Record<string, Map<number, string>> = {};
   const sinks: Record<string, unknown[]> = {};
   let sourcePositions: Record<string, number> | undefined;
-  /** Key groups held by earlier objects: by location, the `op#keyGroup` wanted from it. */
-  const referenced = new Map<string, Set<string>>();
-  snapshots.forEach((s, i) => {
-    for (const [op, groups] of Object.entries(s.keyedState)) {
-      const into = (keyedState[op] ??= []);
-      const at = (locations[op] ??= new Map());
-      for (const g of groups) {
-        into.push(g); // no spread: a large state has more groups than call arguments may be
-        at.set(g.keyGroup, handles[i]!.path);
-      }
-    }
-    for (const [op, refs] of Object.entries(s.references ?? {})) {
-      for (const [keyGroup, location] of refs) {
-        const wanted = referenced.get(location) ?? new Set<string>();
-        referenced.set(location, wanted.add(`${op}#${keyGroup}`));
-      }
-    }
+  for (const s of snapshots) {
     if (s.subtaskIndex % tdd.parallelism === tdd.subtaskIndex) {
       for (const [op, state] of Object.entries(s.sinks)) (sinks[op] ??= []).push(state);
     }
     if (s.sourcePositions !== undefined) Object.assign((sourcePositions ??= {}), s.sourcePositions);
-  });
-  await Promise.all(
-    [...referenced].map(async ([location, wanted]) => {
-      let earlier: TaskSnapshot;
-      try {
-        earlier = await readSnapshot(location);
-      } catch (err) {
-        throw fail(`cannot read ${location}, which holds key groups of this checkpoint: ${err instanceof Error ? err.message : String(err)}`, err);
-      }
-      let found = 0;
-      for (const [op, groups] of Object.entries(earlier.keyedState)) {
-        for (const g of groups) {
-          if (!wanted.has(`${op}#${g.keyGroup}`)) continue;
-          found++;
-          (keyedState[op] ??= []).push(g);
-          (locations[op] ??= new Map()).set(g.keyGroup, location);
-        }
-      }
-      if (found !== wanted.size) throw fail(`${location} lacks ${wanted.size - found} of the key groups this checkpoint refers to it for`);
-    }),
+  }
+  const { keyedState, locations } = await resolveChains(
+    handles.map((h, i) => [h.path, snapshots[i]!] as const),
+    (problem, cause) => fail(problem, cause),
   );
   return { checkpointId: restore.checkpointId, keyedState, sinks, locations, ...(sourcePositions === undefined ? {} : { sourcePositions }) };
 }
 
+/** Whether a record is a delta (entries set and keys removed since the previous link of its chain). */
+function isDelta(group: KeyGroupSnapshot): group is KeyGroupDelta {
+  return (group as Partial<KeyGroupDelta>).removed !== undefined;
+}
+
 /**
- * The snapshot at `location` with every referenced key group read in, without references:
- * what a savepoint copies so that it depends on no checkpoint's files.
+ * The key groups of `primary` snapshots (`[location, snapshot]`), each read through its chain
+ * (referenced objects are read once each) and merged into one whole record.
+ */
+async function resolveChains(
+  primary: ReadonlyArray<readonly [string, TaskSnapshot]>,
+  fail: (problem: string, cause?: unknown) => Error,
+): Promise<{ keyedState: Record<string, KeyGroupSnapshot[]>; locations: Record<string, Map<number, readonly string[]>> }> {
+  const chains = new Map<string, { op: string; keyGroup: number; chain: readonly string[] }>();
+  const objects = new Map<string, Map<string, KeyGroupSnapshot>>();
+  const index = (s: TaskSnapshot) => {
+    const byGroup = new Map<string, KeyGroupSnapshot>();
+    for (const [op, groups] of Object.entries(s.keyedState)) for (const g of groups) byGroup.set(`${op}#${g.keyGroup}`, g);
+    return byGroup;
+  };
+  for (const [location, s] of primary) {
+    const own = index(s);
+    objects.set(location, own);
+    const referenced = new Set<string>();
+    for (const [op, refs] of Object.entries(s.references ?? {})) {
+      for (const [keyGroup, chain] of refs) {
+        const id = `${op}#${keyGroup}`;
+        referenced.add(id);
+        chains.set(id, { op, keyGroup, chain: own.has(id) ? [...chain, location] : chain });
+      }
+    }
+    for (const [op, groups] of Object.entries(s.keyedState)) {
+      for (const g of groups) if (!referenced.has(`${op}#${g.keyGroup}`)) chains.set(`${op}#${g.keyGroup}`, { op, keyGroup: g.keyGroup, chain: [location] });
+    }
+  }
+  const missing = new Set<string>();
+  for (const { chain } of chains.values()) for (const at of chain) if (!objects.has(at)) missing.add(at);
+  await Promise.all(
+    [...missing].map(async (at) => {
+      try {
+        objects.set(at, index(await readSnapshot(at)));
+      } catch (err) {
+        throw fail(`cannot read ${at}, which holds key groups of this checkpoint: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+    }),
+  );
+  const keyedState: Record<string, KeyGroupSnapshot[]> = {};
+  const locations: Record<string, Map<number, readonly string[]>> = {};
+  for (const [id, { op, keyGroup, chain }] of chains) {
+    const links = chain.map((at) => {
+      const g = objects.get(at)?.get(id);
+      if (g === undefined) throw fail(`${at} lacks key group ${keyGroup} of '${op}', which this checkpoint refers to it for`);
+      return g;
+    });
+    if (isDelta(links[0]!) || links.slice(1).some((g) => !isDelta(g))) throw fail(`the chain of key group ${keyGroup} of '${op}' is not one full record then deltas: ${chain.join(', ')}`);
+    (keyedState[op] ??= []).push(links.length === 1 ? links[0]! : mergeChain(links));
+    (locations[op] ??= new Map()).set(keyGroup, chain);
+  }
+  for (const groups of Object.values(keyedState)) groups.sort((a, b) => a.keyGroup - b.keyGroup);
+  return { keyedState, locations };
+}
+
+/** A full record with the deltas after it applied in order: removals first, then entries set. */
+function mergeChain(links: readonly KeyGroupSnapshot[]): KeyGroupSnapshot {
+  const states = new Map<string, { kind: StateSnapshot['kind']; entries: Map<string, readonly [Key, unknown]> }>();
+  for (const link of links) {
+    if (isDelta(link)) {
+      for (const [name, keys] of Object.entries(link.removed)) for (const key of keys) states.get(name)?.entries.delete(encodeKey(key));
+    }
+    for (const [name, state] of Object.entries(link.states)) {
+      let merged = states.get(name);
+      if (merged === undefined) states.set(name, (merged = { kind: state.kind, entries: new Map() }));
+      for (const entry of state.entries as ReadonlyArray<readonly [Key, unknown]>) merged.entries.set(encodeKey(entry[0]), entry);
+    }
+  }
+  const out: Record<string, StateSnapshot> = {};
+  for (const [name, { kind, entries }] of states) {
+    if (entries.size > 0) out[name] = { kind, entries: [...entries.values()] } as StateSnapshot;
+  }
+  return { keyGroup: links[0]!.keyGroup, states: out };
+}
+
+/**
+ * The snapshot at `location` with every key group read through its chain, without references
+ * or deltas: what a savepoint copies so that it depends on no checkpoint's files.
  */
 export async function readSelfContained(location: string): Promise<TaskSnapshot> {
   const s = await readSnapshot(location);
-  if (s.references === undefined) return s;
-  const keyedState: Record<string, KeyGroupSnapshot[]> = {};
-  for (const [op, groups] of Object.entries(s.keyedState)) keyedState[op] = [...groups];
-  const byLocation = new Map<string, Set<string>>();
-  for (const [op, refs] of Object.entries(s.references)) {
-    for (const [keyGroup, at] of refs) byLocation.set(at, (byLocation.get(at) ?? new Set<string>()).add(`${op}#${keyGroup}`));
-  }
-  for (const [at, wanted] of byLocation) {
-    const earlier = await readSnapshot(at);
-    for (const [op, groups] of Object.entries(earlier.keyedState)) {
-      for (const g of groups) if (wanted.has(`${op}#${g.keyGroup}`)) (keyedState[op] ??= []).push(g);
-    }
-  }
+  const { keyedState } = await resolveChains([[location, s]], (problem, cause) => new Error(problem, { cause }));
   const { references: _references, ...rest } = s;
   return { ...rest, keyedState };
 }

@@ -30,7 +30,7 @@ import type { BarrierInfo } from '../network/messages.js';
 import type { ResultPartition } from '../network/result-partition.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import { CheckpointDeclinedError } from './errors.js';
-import { planOperator, SnapshotHistory } from './incremental.js';
+import { planOperator, SnapshotHistory, type Chain } from './incremental.js';
 import type { SinkWriters } from './sink-writers.js';
 import { deleteObjects } from '../storage/index.js';
 import { encodeKeyGroupRecord, encodeSnapshotHeader, snapshotPath, SNAPSHOT_VERSION, type SnapshotReferences, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
@@ -65,8 +65,8 @@ interface SnapshotJob {
   readonly barrier: BarrierInfo;
   readonly path: string;
   readonly cuts: FrozenKeyedState[];
-  /** What remains to encode: `[operatorId, cut, keyGroup]`, consumed from `next`. */
-  readonly todo: Array<readonly [string, FrozenKeyedState, number]>;
+  /** What remains to encode: `[operatorId, cut, keyGroup, delta since]`, consumed from `next`. */
+  readonly todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]>;
   next: number;
   readonly chunks: Buffer[];
   bytes: number;
@@ -159,18 +159,20 @@ export class TaskCheckpointer {
     const sourcePositions = this.parts.chain.sourcePositions();
     // A savepoint is self-contained: it refers to nothing, and nothing will refer to it.
     const base = barrier.savepoint || this.tdd.incrementalCheckpoints === false ? undefined : this.history.base();
-    const todo: Array<readonly [string, FrozenKeyedState, number]> = [];
-    const references: Record<string, Array<readonly [number, string]>> = {};
+    const todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]> = [];
+    const references: Record<string, Array<readonly [number, Chain]>> = {};
     const shared = new Set<string>();
     const generations = new Map<string, number>();
-    const locations = new Map<string, Map<number, string>>();
+    const locations = new Map<string, Map<number, Chain>>();
     for (const [op, backend] of this.parts.chain.keyedBackends()) {
+      const since = base?.record.generations.get(op);
+      if (since !== undefined) backend.forgetRemovals(since); // no delta will go further back than the base
       const cut = backend.freeze();
       cuts.push(cut);
       const plan = planOperator(op, cut, backend, path, base?.record);
-      for (const keyGroup of plan.write) todo.push([op, cut, keyGroup]);
+      for (const w of plan.write) todo.push([op, cut, w.keyGroup, w.since]);
       if (plan.references.length > 0) references[op] = plan.references;
-      for (const [, at] of plan.references) shared.add(at);
+      for (const [, chain] of plan.references) for (const at of chain) shared.add(at);
       generations.set(op, cut.generation);
       locations.set(op, plan.locations);
     }
@@ -193,8 +195,8 @@ export class TaskCheckpointer {
   private encodeSlice(job: SnapshotJob): boolean {
     const started = performance.now();
     while (job.next < job.todo.length) {
-      const [op, cut, keyGroup] = job.todo[job.next++]!;
-      const group = cut.keyGroupSnapshot(keyGroup);
+      const [op, cut, keyGroup, since] = job.todo[job.next++]!;
+      const group = since === undefined ? cut.keyGroupSnapshot(keyGroup) : cut.keyGroupDelta(keyGroup, since);
       if (group === undefined) throw new Error(`key group ${keyGroup} of '${op}' vanished from its cut`);
       const chunk = encodeKeyGroupRecord(op, group);
       job.chunks.push(chunk);

@@ -61,7 +61,7 @@ describe('incremental checkpoints - a large cold keyed state checkpoints by its 
       if (Object.keys(s.keyedState).length === 0 && s.references === undefined) continue;
       keyedVertex.add(s.vertexId);
       referenced.add(f);
-      for (const refs of Object.values(s.references ?? {})) for (const [, at] of refs) referenced.add(at);
+      for (const refs of Object.values(s.references ?? {})) for (const [, chain] of refs) for (const at of chain) referenced.add(at);
     }
     assert.ok(keyedVertex.size === 1, `one keyed vertex, got ${[...keyedVertex].join(', ')}`);
     assert.ok([...referenced].some((f) => !f.includes(`chk-${last}`)), 'the last checkpoint shares files of subsumed ones');
