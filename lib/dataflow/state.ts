@@ -151,6 +151,8 @@ export class HeapKeyedStateBackend {
   private cowGeneration = 0;
   /** Per key group: removals, by state name and encoded key (see `forgetRemovals`). */
   private readonly tombstones = new Map<number, Map<string, Tombstone>>();
+  /** Removals are remembered only once a delta may be asked for: after a cut or a restore (a job without checkpoints keeps none). */
+  private tracksRemovals = false;
 
   constructor(options: HeapKeyedStateBackendOptions) {
     this.maxParallelism = options.maxParallelism;
@@ -296,6 +298,7 @@ export class HeapKeyedStateBackend {
    * copies; release the cut once it has been read.
    */
   freeze(range: KeyGroupRange = this.keyGroupRange): FrozenKeyedState {
+    this.tracksRemovals = true;
     const generation = this.generation++;
     const held: Array<[string, StateKind, Map<number, Map<string, unknown>>]> = [];
     const keyGroups = new Set<number>();
@@ -393,6 +396,7 @@ export class HeapKeyedStateBackend {
    * its own. Restoring a key group replaces what the backend held in it.
    */
   restore(snapshots: Iterable<KeyGroupSnapshot>): void {
+    this.tracksRemovals = true;
     for (const { keyGroup, states } of snapshots) {
       if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) continue;
       for (const [name, state] of Object.entries(states)) {
@@ -449,6 +453,7 @@ export class HeapKeyedStateBackend {
   private removeCurrent<E>(table: StateTable<E>, name: string): void {
     if (this.currentEntries(table, name)?.has(this.encodedKey) !== true) return;
     this.writableEntries(table, name).delete(this.encodedKey);
+    if (!this.tracksRemovals) return;
     let stones = this.tombstones.get(this.keyGroup);
     if (stones === undefined) this.tombstones.set(this.keyGroup, (stones = new Map()));
     stones.set(`${name}\0${this.encodedKey}`, [name, this.key as Key, this.generation]);
