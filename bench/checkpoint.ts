@@ -177,7 +177,7 @@ async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: numbe
 }
 
 /** The in-process part: pause, full and incremental checkpoint times, update rate with and without checkpoints. */
-export async function localSnapshots(quick: boolean) {
+async function localSnapshots(quick: boolean) {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-checkpoint-'));
   try {
     // A million keys: the pause of the cut against encoding all of it at once (the old synchronous phase).
