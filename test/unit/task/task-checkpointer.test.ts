@@ -123,6 +123,23 @@ describe('task - snapshots without a pause, incremental checkpoints', () => {
     assert.ok(fifth.shared !== undefined && !fifth.shared.includes(savepoint.path), JSON.stringify(fifth.shared));
   });
 
+  it('an aborted checkpoint that referred to the base makes the next one full (the JobMaster may have refused the base)', async () => {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    fill(backend, 1000, (i) => `v${i}`);
+    const { checkpointer, posted } = checkpointerOf(backend);
+    const root = dirs.make('aborted');
+    checkpointer.checkpoint({ checkpointId: 1, savepoint: false, dir: path.join(root, 'chk-1') });
+    const first = await ackOf(posted, 1);
+    checkpointer.completed(1);
+    checkpointer.checkpoint({ checkpointId: 2, savepoint: false, dir: path.join(root, 'chk-2') });
+    assert.deepEqual((await ackOf(posted, 2)).shared, [first.path]);
+    checkpointer.aborted(2);
+    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3') });
+    const third = await ackOf(posted, 3);
+    assert.equal(third.shared, undefined);
+    assert.equal(third.bytes, first.bytes);
+  });
+
   it('with incremental checkpoints off every checkpoint is full', async () => {
     const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
     fill(backend, 1000, (i) => `v${i}`);
