@@ -22,6 +22,9 @@
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
 import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
 import { encodeKey, murmur3, type Key } from './keyhash.js';
+import { keyGroupDeltaOf, keyGroupSnapshotOf, type FrozenKeyedState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
+
+export type { FrozenKeyedState, KeyGroupDelta } from './state-snapshot.js';
 
 /** A single value per key. */
 export interface ValueState<V> {
@@ -58,45 +61,6 @@ export interface KeyGroupSnapshot {
   readonly keyGroup: number;
   /** By state name. */
   readonly states: Readonly<Record<string, StateSnapshot>>;
-}
-
-/** What changed in one key group since an earlier cut: keys removed, then entries set (whole, per key). */
-export interface KeyGroupDelta extends KeyGroupSnapshot {
-  /** By state name: keys whose entry was removed. */
-  readonly removed: Readonly<Record<string, readonly Key[]>>;
-}
-
-/** `gen`: the generation of the entry's last write (copy-on-write and deltas, see above). */
-interface ValueEntry {
-  readonly key: Key;
-  value: unknown;
-  gen: number;
-}
-
-interface MapEntry {
-  readonly key: Key;
-  readonly map: Map<string, [Key, unknown]>;
-  gen: number;
-}
-
-/** A removed entry: its state, key and the generation of the removal. */
-type Tombstone = readonly [name: string, key: Key, gen: number];
-
-/**
- * A copy-on-write cut of a backend's key groups: the entry maps as they were at `freeze()`.
- * Read it (`keyGroupSnapshot`) while the task goes on; `release()` it once encoded.
- */
-export interface FrozenKeyedState {
-  /** The generation cut: writes stamped above it came after the cut. */
-  readonly generation: number;
-  /** The non-empty key groups of the cut, in order. */
-  readonly keyGroups: readonly number[];
-  /** The plain-data snapshot of one key group of the cut (undefined if it held nothing). */
-  keyGroupSnapshot(keyGroup: number): KeyGroupSnapshot | undefined;
-  /** What changed in one key group of the cut since the cut of `since` (entries of later writes, removals). */
-  keyGroupDelta(keyGroup: number, since: number): KeyGroupDelta;
-  /** Ends the cut: its maps are dropped and writes stop copying for it. Idempotent. */
-  release(): void;
 }
 
 /** One registered state: entries by key group, then by encoded key. */
@@ -318,39 +282,8 @@ export class HeapKeyedStateBackend {
     return {
       generation,
       keyGroups: [...keyGroups].sort((a, b) => a - b),
-      keyGroupDelta: (keyGroup, since) => {
-        const states: Record<string, StateSnapshot> = {};
-        const removed: Record<string, Key[]> = {};
-        for (const [name, kind, groups] of held) {
-          const entries = groups.get(keyGroup);
-          if (entries === undefined) continue;
-          if (kind === 'value') {
-            const changed: Array<readonly [Key, unknown]> = [];
-            for (const e of (entries as Map<string, ValueEntry>).values()) if (e.gen > since) changed.push([e.key, e.value]);
-            if (changed.length > 0) states[name] = { kind: 'value', entries: changed };
-          } else {
-            const changed: Array<readonly [Key, readonly (readonly [Key, unknown])[]]> = [];
-            for (const e of (entries as Map<string, MapEntry>).values()) if (e.gen > since) changed.push([e.key, [...e.map.values()]]);
-            if (changed.length > 0) states[name] = { kind: 'map', entries: changed };
-          }
-        }
-        for (const [name, key, gen] of this.tombstones.get(keyGroup)?.values() ?? []) {
-          if (gen > since && gen <= generation) (removed[name] ??= []).push(key);
-        }
-        return { keyGroup, states, removed };
-      },
-      keyGroupSnapshot: (keyGroup) => {
-        let states: Record<string, StateSnapshot> | undefined;
-        for (const [name, kind, groups] of held) {
-          const entries = groups.get(keyGroup);
-          if (entries === undefined) continue;
-          (states ??= {})[name] =
-            kind === 'value'
-              ? { kind: 'value', entries: Array.from((entries as Map<string, ValueEntry>).values(), (e) => [e.key, e.value] as const) }
-              : { kind: 'map', entries: Array.from((entries as Map<string, MapEntry>).values(), (e) => [e.key, [...e.map.values()]] as const) };
-        }
-        return states === undefined ? undefined : { keyGroup, states };
-      },
+      keyGroupDelta: (keyGroup, since) => keyGroupDeltaOf(held, keyGroup, since, generation, this.tombstones.get(keyGroup)?.values() ?? []),
+      keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(held, keyGroup),
       release: () => {
         if (released) return;
         released = true;
