@@ -81,5 +81,47 @@ export {
 // Jobs: the DataStream API a job module builds with, and the client that submits it.
 export { StreamEnvironment, DataStream, KeyedStream, type JobFunction } from './dataflow/index.js';
 export type { CheckpointConfig, RestartStrategy, JobConfig } from './dataflow/job-config.js';
+// Event time, windows, timers and several inputs.
+export {
+  SingleOutputStream,
+  WindowedStream,
+  ConnectedStreams,
+  BroadcastStream,
+  BroadcastConnectedStream,
+  WatermarkStrategy,
+  BoundedOutOfOrdernessWatermarks,
+  OutputTag,
+  TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows,
+  SlidingEventTimeWindows,
+  SlidingProcessingTimeWindows,
+  EventTimeSessionWindows,
+  ProcessingTimeSessionWindows,
+  NO_TIMESTAMP,
+  MIN_WATERMARK,
+  MAX_WATERMARK,
+  type WatermarkGenerator,
+  type WatermarkOutput,
+  type TimestampAssigner,
+  type WindowAssigner,
+  type TimeWindow,
+  type AggregateFunction,
+  type ProcessWindowFunction,
+  type ProcessWindowContext,
+  type TimerService,
+  type ProcessFunction,
+  type ProcessContext,
+  type OnTimerContext,
+  type CoProcessFunction,
+  type BroadcastProcessFunction,
+  type BroadcastState,
+  type ReadOnlyBroadcastState,
+  type BroadcastContext,
+  type ReadOnlyBroadcastContext,
+  type Collector,
+  type KeyedContext,
+  type ValueState,
+  type MapState,
+} from './dataflow/index.js';
 export { ClusterClient, type ClientOptions, type SubmitOptions } from './client/cluster-client.js';
 export { loadConfig, configDefaults, type ClusterConfig } from './config.js';

@@ -215,6 +215,13 @@ export class HeapKeyedStateBackend {
     return [...this.tables.keys()];
   }
 
+  /** The keys with an entry in state `name`, over all key groups (e.g. to rebuild a timer queue after a restore). */
+  keysOf(name: string): Key[] {
+    const out: Key[] = [];
+    for (const entries of this.tables.get(name)?.groups.values() ?? []) for (const e of entries.values()) out.push(e.key);
+    return out;
+  }
+
   /** Number of keys with an entry in state `name` (all key groups). */
   numKeys(name: string): number {
     let n = 0;

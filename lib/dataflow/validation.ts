@@ -51,7 +51,8 @@ export function validateJobGraph(graph: StreamGraphDescription): void {
         `forward input from ${label(source)} changes parallelism ${source.parallelism} -> ${target.parallelism}; use rebalance()`,
       );
     }
-    if (target.keyed && edge.partitioner !== Partitioner.Hash) {
+    // The broadcast-state pattern: a keyed operator's second input may be a broadcast stream.
+    if (target.keyed && edge.partitioner !== Partitioner.Hash && !(edge.input === 2 && edge.partitioner === Partitioner.Broadcast)) {
       throw new InvalidJobGraphError(label(target), `keyed operator reads ${label(source)} through '${edge.partitioner}', not keyBy`);
     }
     inputs.set(target.id, (inputs.get(target.id) ?? 0) + 1);

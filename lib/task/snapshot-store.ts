@@ -31,6 +31,8 @@ export interface TaskSnapshot {
   readonly keyedState: Readonly<Record<string, KeyGroupSnapshot[]>>;
   /** Source chains only. */
   readonly sourceOffset?: number;
+  /** Operator (non-keyed) state by operator id: a timestamp assigner's watermark, a broadcast state. */
+  readonly operatorState?: Readonly<Record<string, unknown>>;
   /** State of checkpointed sinks (the transactional file sink's pending files), by operator id. */
   readonly sinks: Readonly<Record<string, unknown>>;
 }
@@ -41,6 +43,8 @@ export interface RestoredTaskState {
   /** Every old subtask's key groups, by operator id (the backends skip foreign groups). */
   readonly keyedState: Record<string, KeyGroupSnapshot[]>;
   readonly sourceOffset?: number;
+  /** By operator id: every old subtask's operator state, in old subtask order (each operator picks what it restores). */
+  readonly operatorState?: Record<string, unknown[]>;
   /** By sink operator id: the states of the old subtasks this subtask takes over (j mod parallelism = index). */
   readonly sinks: Record<string, unknown[]>;
 }
@@ -110,6 +114,11 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor, isSource:
   const keyedState: Record<string, KeyGroupSnapshot[]> = {};
   const sinks: Record<string, unknown[]> = {};
   let sourceOffset: number | undefined;
+  const operatorState: Record<string, unknown[]> = {};
+  const inOrder = [...snapshots].sort((a, b) => a.subtaskIndex - b.subtaskIndex);
+  for (const s of inOrder) {
+    for (const [op, state] of Object.entries(s.operatorState ?? {})) (operatorState[op] ??= [])[s.subtaskIndex] = state;
+  }
   for (const s of snapshots) {
     for (const [op, groups] of Object.entries(s.keyedState)) {
       const into = (keyedState[op] ??= []);
@@ -120,5 +129,11 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor, isSource:
     }
     if (s.subtaskIndex === tdd.subtaskIndex) sourceOffset = s.sourceOffset;
   }
-  return { checkpointId: restore.checkpointId, keyedState, sinks, ...(sourceOffset === undefined ? {} : { sourceOffset }) };
+  return {
+    checkpointId: restore.checkpointId,
+    keyedState,
+    sinks,
+    ...(sourceOffset === undefined ? {} : { sourceOffset }),
+    ...(Object.keys(operatorState).length === 0 ? {} : { operatorState }),
+  };
 }

@@ -69,6 +69,7 @@ export class TaskCheckpointer {
         parallelism: this.tdd.parallelism,
         keyedState: chain.keyedState,
         ...(chain.sourceOffset === undefined ? {} : { sourceOffset: chain.sourceOffset }),
+        ...(chain.operatorState === undefined ? {} : { operatorState: chain.operatorState }),
         sinks,
       });
     } catch (err) {

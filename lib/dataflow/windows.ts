@@ -1,0 +1,330 @@
+/**
+ * Windows (Flink's WindowOperator with its default triggers), as logic over a keyed state
+ * backend and a timer service, so that a window's contents and timers are keyed state:
+ * checkpointed, restored and rescaled by key group.
+ *
+ * A record goes to the windows its assigner gives for its timestamp (event time) or for the
+ * clock (processing time). A window `[start, end)` fires when the watermark (or the clock)
+ * reaches `end - 1`, emitting its result with timestamp `end - 1`; its contents are kept
+ * `allowedLateness` longer, and every late record within that time fires the window again with
+ * the updated result. A record whose windows are all past their lateness is dropped, or goes
+ * to the late-data side output. Session windows merge: a record's window `[t, t + gap)` is
+ * merged with every window of its key that it overlaps.
+ */
+import type { Collector } from './functions.js';
+import type { Key } from './keyhash.js';
+import type { HeapKeyedStateBackend, MapState, ValueState } from './state.js';
+import { TimeDomain, type FiredTimer, type InternalTimerService } from './timers.js';
+
+/** A window of time: `[start, end)`. */
+export interface TimeWindow {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The last timestamp that belongs to a window. */
+export function maxTimestamp(w: TimeWindow): number {
+  return w.end - 1;
+}
+
+/** Flink's TimeWindow.getWindowStartWithOffset. */
+export function windowStart(timestamp: number, offset: number, size: number): number {
+  const remainder = (timestamp - offset) % size;
+  return remainder < 0 ? timestamp - (remainder + size) : timestamp - remainder;
+}
+
+/** Which windows a record belongs to; plain data plus the assignment. */
+export interface WindowAssigner {
+  readonly kind: 'tumbling' | 'sliding' | 'session';
+  readonly eventTime: boolean;
+  /** Session windows only: they merge. */
+  readonly gap?: number;
+  assign(timestamp: number): TimeWindow[];
+}
+
+function checkDuration(what: string, ms: number, min: number): void {
+  if (!Number.isFinite(ms) || ms < min) throw new RangeError(`${what} must be a finite number of milliseconds >= ${min}, got ${ms}`);
+}
+
+function tumbling(eventTime: boolean, size: number, offset: number): WindowAssigner {
+  checkDuration('window size', size, 1);
+  checkDuration('window offset', Math.abs(offset), 0);
+  return {
+    kind: 'tumbling',
+    eventTime,
+    assign(ts) {
+      const start = windowStart(ts, offset, size);
+      return [{ start, end: start + size }];
+    },
+  };
+}
+
+function sliding(eventTime: boolean, size: number, slide: number, offset: number): WindowAssigner {
+  checkDuration('window size', size, 1);
+  checkDuration('window slide', slide, 1);
+  return {
+    kind: 'sliding',
+    eventTime,
+    assign(ts) {
+      const out: TimeWindow[] = [];
+      const last = windowStart(ts, offset, slide);
+      for (let start = last; start > ts - size; start -= slide) out.push({ start, end: start + size });
+      return out;
+    },
+  };
+}
+
+function session(eventTime: boolean, gap: number): WindowAssigner {
+  checkDuration('session gap', gap, 1);
+  return { kind: 'session', eventTime, gap, assign: (ts) => [{ start: ts, end: ts + gap }] };
+}
+
+/** Fixed-size, non-overlapping windows by event time. */
+export const TumblingEventTimeWindows = { of: (sizeMs: number, offsetMs = 0): WindowAssigner => tumbling(true, sizeMs, offsetMs) };
+/** Fixed-size, non-overlapping windows by the clock of the subtask. */
+export const TumblingProcessingTimeWindows = { of: (sizeMs: number, offsetMs = 0): WindowAssigner => tumbling(false, sizeMs, offsetMs) };
+/** Windows of `size` starting every `slide`, by event time: a record is in size/slide of them. */
+export const SlidingEventTimeWindows = { of: (sizeMs: number, slideMs: number, offsetMs = 0): WindowAssigner => sliding(true, sizeMs, slideMs, offsetMs) };
+export const SlidingProcessingTimeWindows = { of: (sizeMs: number, slideMs: number, offsetMs = 0): WindowAssigner => sliding(false, sizeMs, slideMs, offsetMs) };
+/** A window per burst of activity: it ends `gap` after the key's last record. */
+export const EventTimeSessionWindows = { withGap: (gapMs: number): WindowAssigner => session(true, gapMs) };
+export const ProcessingTimeSessionWindows = { withGap: (gapMs: number): WindowAssigner => session(false, gapMs) };
+
+/** Flink's AggregateFunction: an accumulator per window. */
+export interface AggregateFunction<T, A, R> {
+  createAccumulator(): A;
+  add(value: T, accumulator: A): A;
+  getResult(accumulator: A): R;
+  /** Session windows only: two windows' accumulators into one. */
+  merge?(a: A, b: A): A;
+}
+
+/** What a process window function sees besides the elements. */
+export interface ProcessWindowContext {
+  readonly window: TimeWindow;
+  currentWatermark(): number;
+  currentProcessingTime(): number;
+}
+
+/** Flink's ProcessWindowFunction: all of a window's elements (or its pre-aggregated result) at once. */
+export type ProcessWindowFunction<IN, O, K extends Key> = (key: K, context: ProcessWindowContext, elements: IN[], out: Collector<O>) => void;
+
+/** How a window's contents are kept and turned into output. */
+export type WindowFunctionSpec =
+  | { readonly kind: 'reduce'; readonly reduce: (a: unknown, b: unknown) => unknown; readonly process?: ProcessWindowFunction<unknown, unknown, Key> }
+  | { readonly kind: 'aggregate'; readonly aggregate: AggregateFunction<unknown, unknown, unknown>; readonly process?: ProcessWindowFunction<unknown, unknown, Key> }
+  | { readonly kind: 'process'; readonly process: ProcessWindowFunction<unknown, unknown, Key> };
+
+export interface WindowSpec {
+  readonly assigner: WindowAssigner;
+  readonly allowedLatenessMs: number;
+  /** Side output tag id for records too late for every window. */
+  readonly lateTag?: string;
+  readonly fn: WindowFunctionSpec;
+}
+
+/** Where the window operator's results go. */
+export interface WindowOutput {
+  emit(record: unknown, timestamp: number): void;
+  emitSide(tag: string, record: unknown, timestamp: number): void;
+}
+
+const FIRE = 'f';
+const CLEANUP = 'c';
+
+function windowId(w: TimeWindow): string {
+  return `${w.start}:${w.end}`;
+}
+
+function parseWindow(id: string): TimeWindow {
+  const at = id.indexOf(':');
+  return { start: Number(id.slice(0, at)), end: Number(id.slice(at + 1)) };
+}
+
+/** Merges `w` into the windows it overlaps (Flink's TimeWindow.intersects: touching counts). */
+export function mergeSessions(windows: readonly TimeWindow[], w: TimeWindow): { merged: TimeWindow; absorbed: TimeWindow[] } {
+  let start = w.start;
+  let end = w.end;
+  const absorbed: TimeWindow[] = [];
+  // Repeat until stable: growing the window may make it reach another one.
+  let changed = true;
+  const rest = [...windows];
+  while (changed) {
+    changed = false;
+    for (let i = rest.length - 1; i >= 0; i--) {
+      const o = rest[i] as TimeWindow;
+      if (o.start <= end && o.end >= start) {
+        start = Math.min(start, o.start);
+        end = Math.max(end, o.end);
+        absorbed.push(o);
+        rest.splice(i, 1);
+        changed = true;
+      }
+    }
+  }
+  return { merged: { start, end }, absorbed };
+}
+
+/**
+ * One window operator in one subtask.
+ * State: `window-contents` (map window id -> accumulator, or the element list for `process`)
+ * and, for sessions, `session-windows` (the key's windows).
+ */
+export class WindowOperator {
+  private readonly contents: MapState<string, unknown>;
+  private readonly sessions: ValueState<TimeWindow[]>;
+  private readonly lateness: number;
+
+  constructor(
+    private readonly spec: WindowSpec,
+    private readonly backend: HeapKeyedStateBackend,
+    private readonly timers: InternalTimerService,
+    private readonly now: () => number,
+    private readonly out: WindowOutput,
+    /** Wraps user calls so that their errors name the operator. */
+    private readonly call: <R>(fn: () => R) => R,
+  ) {
+    this.contents = backend.getMapState('window-contents');
+    this.sessions = backend.getValueState('session-windows');
+    this.lateness = spec.assigner.eventTime ? spec.allowedLatenessMs : 0;
+  }
+
+  /** A record of the current key, at its event time (event-time windows) or now. */
+  processElement(value: unknown, timestamp: number): void {
+    const assigner = this.spec.assigner;
+    const time = assigner.eventTime ? timestamp : this.now();
+    const watermark = this.timers.currentWatermark;
+    let placed = false;
+    for (const assigned of assigner.assign(time)) {
+      let w = assigned;
+      if (assigner.kind === 'session') {
+        w = this.mergeSession(assigned);
+      }
+      if (this.isLate(w, watermark)) {
+        if (assigner.kind === 'session') this.dropSession(w);
+        continue;
+      }
+      placed = true;
+      const id = windowId(w);
+      this.contents.put(id, this.added(this.contents.get(id), value));
+      if (assigner.eventTime && maxTimestamp(w) <= watermark) {
+        this.fire(w); // a late record within the allowed lateness: fire again with it
+      } else {
+        this.timers.register(this.domain(), `${FIRE}${id}`, maxTimestamp(w));
+      }
+      // Without lateness the firing timer clears the window too (a cleanup timer at the same time could come first).
+      if (this.lateness > 0) this.timers.register(this.domain(), `${CLEANUP}${id}`, maxTimestamp(w) + this.lateness);
+    }
+    if (!placed && this.spec.lateTag !== undefined) this.out.emitSide(this.spec.lateTag, value, timestamp);
+  }
+
+  onTimer(timer: FiredTimer): void {
+    const kind = timer.namespace[0];
+    const id = timer.namespace.slice(1);
+    const w = parseWindow(id);
+    if (kind === FIRE) {
+      this.fire(w);
+      if (this.lateness === 0) this.clear(w);
+    } else if (kind === CLEANUP) {
+      this.clear(w);
+    }
+  }
+
+  private domain(): TimeDomain {
+    return this.spec.assigner.eventTime ? TimeDomain.EventTime : TimeDomain.ProcessingTime;
+  }
+
+  private isLate(w: TimeWindow, watermark: number): boolean {
+    return this.spec.assigner.eventTime && maxTimestamp(w) + this.lateness <= watermark;
+  }
+
+  private added(current: unknown, value: unknown): unknown {
+    const fn = this.spec.fn;
+    switch (fn.kind) {
+      case 'reduce':
+        return current === undefined ? value : this.call(() => fn.reduce(current, value));
+      case 'aggregate': {
+        const acc = current === undefined ? this.call(() => fn.aggregate.createAccumulator()) : current;
+        return this.call(() => fn.aggregate.add(value, acc));
+      }
+      case 'process':
+        // A fresh array: the snapshot shares live values, it must not change under an encoded one.
+        return current === undefined ? [value] : [...(current as unknown[]), value];
+    }
+  }
+
+  private mergedContents(a: unknown, b: unknown): unknown {
+    const fn = this.spec.fn;
+    switch (fn.kind) {
+      case 'reduce':
+        return this.call(() => fn.reduce(a, b));
+      case 'aggregate': {
+        const merge = fn.aggregate.merge;
+        if (merge === undefined) throw new TypeError('session windows need an AggregateFunction with merge()');
+        return this.call(() => merge(a, b));
+      }
+      case 'process':
+        return [...(a as unknown[]), ...(b as unknown[])];
+    }
+  }
+
+  /** The key's session window that `w` joins, with the contents and timers of those it absorbed moved to it. */
+  private mergeSession(w: TimeWindow): TimeWindow {
+    const windows = this.sessions.value() ?? [];
+    const { merged, absorbed } = mergeSessions(windows, w);
+    let contents: unknown;
+    for (const old of absorbed) {
+      const id = windowId(old);
+      const c = this.contents.get(id);
+      if (c !== undefined) contents = contents === undefined ? c : this.mergedContents(contents, c);
+      this.contents.remove(id);
+      this.timers.delete(this.domain(), `${FIRE}${id}`, maxTimestamp(old));
+      if (this.lateness > 0) this.timers.delete(this.domain(), `${CLEANUP}${id}`, maxTimestamp(old) + this.lateness);
+    }
+    if (contents !== undefined) this.contents.put(windowId(merged), contents);
+    const kept = windows.filter((o) => !absorbed.includes(o));
+    this.sessions.update([...kept, merged]);
+    return merged;
+  }
+
+  private dropSession(w: TimeWindow): void {
+    const id = windowId(w);
+    if (this.contents.contains(id)) return; // an existing window absorbed a late record: leave it to its timers
+    const windows = (this.sessions.value() ?? []).filter((o) => windowId(o) !== id);
+    this.sessions.update(windows.length === 0 ? undefined : windows);
+  }
+
+  private fire(w: TimeWindow): void {
+    const contents = this.contents.get(windowId(w));
+    if (contents === undefined) return;
+    const key = this.backend.currentKey as Key;
+    const ts = maxTimestamp(w);
+    const fn = this.spec.fn;
+    const collector: Collector<unknown> = { collect: (r) => this.out.emit(r, ts) };
+    const ctx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
+    switch (fn.kind) {
+      case 'reduce':
+        if (fn.process === undefined) this.out.emit(contents, ts);
+        else this.call(() => (fn.process as ProcessWindowFunction<unknown, unknown, Key>)(key, ctx, [contents], collector));
+        return;
+      case 'aggregate': {
+        const result = this.call(() => fn.aggregate.getResult(contents));
+        if (fn.process === undefined) this.out.emit(result, ts);
+        else this.call(() => (fn.process as ProcessWindowFunction<unknown, unknown, Key>)(key, ctx, [result], collector));
+        return;
+      }
+      case 'process':
+        this.call(() => fn.process(key, ctx, contents as unknown[], collector));
+        return;
+    }
+  }
+
+  private clear(w: TimeWindow): void {
+    const id = windowId(w);
+    this.contents.remove(id);
+    if (this.spec.assigner.kind === 'session') {
+      const windows = (this.sessions.value() ?? []).filter((o) => windowId(o) !== id);
+      this.sessions.update(windows.length === 0 ? undefined : windows);
+    }
+  }
+}

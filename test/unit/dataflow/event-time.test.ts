@@ -1,0 +1,373 @@
+import assert from 'node:assert/strict';
+import type { Output, SinkContext, SinkWriter } from '../../../lib/dataflow/collector.js';
+import { StreamEnvironment } from '../../../lib/dataflow/environment.js';
+import { buildJobGraph } from '../../../lib/dataflow/jobgraph.js';
+import { keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
+import { ChainRunner, type ChainRunnerOptions } from '../../../lib/dataflow/operators.js';
+import { OutputTag } from '../../../lib/dataflow/side-outputs.js';
+import { HeapKeyedStateBackend } from '../../../lib/dataflow/state.js';
+import { InternalTimerService, TimeDomain, TimerQueue, type FiredTimer, type ProcessingTimeService } from '../../../lib/dataflow/timers.js';
+import { BoundedOutOfOrdernessWatermarks, MAX_WATERMARK, NO_TIMESTAMP, WatermarkStrategy, WatermarkValve, type WatermarkOutput } from '../../../lib/dataflow/watermarks.js';
+import {
+  EventTimeSessionWindows,
+  mergeSessions,
+  SlidingEventTimeWindows,
+  TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows,
+  windowStart,
+} from '../../../lib/dataflow/windows.js';
+import { RecordDeserializer, RecordSerializer, StreamEvent } from '../../../lib/network/buffer.js';
+import { ResultPartition } from '../../../lib/network/result-partition.js';
+import { SimulatedClock } from '../../../lib/util/simulated-clock.js';
+
+/** What a valve or a generator put out, in order. */
+class Events implements WatermarkOutput {
+  readonly seen: string[] = [];
+  watermark(wm: number): void {
+    this.seen.push(`wm ${wm}`);
+  }
+  status(idle: boolean): void {
+    this.seen.push(idle ? 'idle' : 'active');
+  }
+  emitWatermark(wm: number): void {
+    this.watermark(wm);
+  }
+  markIdle(): void {
+    this.status(true);
+  }
+  markActive(): void {
+    this.status(false);
+  }
+}
+
+function simulatedProcessingTime(clock: SimulatedClock): ProcessingTimeService {
+  return {
+    now: () => clock.now(),
+    schedule: (at, fn) => {
+      const handle = clock.setTimeout(fn, Math.max(0, at - clock.now()));
+      return () => clock.clearTimeout(handle);
+    },
+  };
+}
+
+/** A chain output that records records with timestamps, side outputs and watermarks. */
+class RecordingOutput implements Output {
+  readonly records: [unknown, number][] = [];
+  readonly side: [string, unknown, number][] = [];
+  readonly watermarks: number[] = [];
+  emit(record: unknown, timestamp: number): void {
+    this.records.push([record, timestamp]);
+  }
+  emitWatermark(wm: number): void {
+    this.watermarks.push(wm);
+  }
+  emitSide(tag: string, record: unknown, timestamp: number): void {
+    this.side.push([tag, record, timestamp]);
+  }
+}
+
+/** The keyed vertex (index 1) of a job `collection -> keyBy -> <keyed part> -> collect`, as a chain runner of subtask 0 of 1. */
+function keyedChain(build: (env: StreamEnvironment) => void, extra: Partial<ChainRunnerOptions> = {}): { runner: ChainRunner; output: RecordingOutput; sink: unknown[] } {
+  const env = new StreamEnvironment({ parallelism: 1 });
+  build(env);
+  const graph = env.build();
+  const vertices = buildJobGraph(graph.describe()).vertices;
+  const vertex = vertices[1];
+  assert.ok(vertex);
+  const output = new RecordingOutput();
+  const sink: unknown[] = [];
+  const sinkWriter = (_ctx: SinkContext): SinkWriter => ({ write: (r) => sink.push(r) });
+  return { runner: ChainRunner.create(graph, vertex.operatorIds, { subtaskIndex: 0, output, sinkWriter, ...extra }), output, sink };
+}
+
+describe('dataflow - event time: watermarks', () => {
+  it('a valve puts out the minimum over its active channels, and only when it advances', () => {
+    const out = new Events();
+    const valve = new WatermarkValve(3, out);
+    valve.inputWatermark(0, 10);
+    valve.inputWatermark(1, 5);
+    assert.deepEqual(out.seen, []);
+    valve.inputWatermark(2, 7);
+    valve.inputWatermark(1, 4); // goes back: ignored
+    valve.inputWatermark(1, 20);
+    assert.deepEqual(out.seen, ['wm 5', 'wm 7']);
+    valve.endOfInput(2);
+    assert.deepEqual(out.seen, ['wm 5', 'wm 7', 'wm 10']);
+  });
+
+  it('an idle channel holds back nothing; all idle makes the output idle; a channel back counts once it caught up', () => {
+    const out = new Events();
+    const valve = new WatermarkValve(2, out);
+    valve.inputWatermark(0, 100);
+    valve.inputStatus(1, true);
+    assert.deepEqual(out.seen, ['wm 100']);
+    valve.inputStatus(0, true);
+    assert.deepEqual(out.seen, ['wm 100', 'idle']);
+    valve.inputStatus(1, false);
+    assert.deepEqual(out.seen, ['wm 100', 'idle', 'active']);
+    valve.inputWatermark(1, 50); // behind the output: does not count, does not go back
+    valve.inputWatermark(1, 150);
+    assert.deepEqual(out.seen, ['wm 100', 'idle', 'active', 'wm 150']);
+    assert.equal(valve.watermark, 150);
+  });
+
+  it('bounded out-of-orderness stays maxOutOfOrderness + 1 behind the highest timestamp; monotonous 1 behind', () => {
+    const out = new Events();
+    const g = new BoundedOutOfOrdernessWatermarks<number>(5);
+    g.onPeriodicEmit(out); // nothing seen: no watermark
+    g.onEvent(1, 100);
+    g.onEvent(2, 90);
+    g.onPeriodicEmit(out);
+    assert.deepEqual(out.seen, ['wm 94']);
+    const m = WatermarkStrategy.forMonotonousTimestamps<number>().generator(new SimulatedClock());
+    m.onEvent(0, 42, out);
+    m.onPeriodicEmit(out);
+    assert.deepEqual(out.seen, ['wm 94', 'wm 41']);
+  });
+
+  it('idleness: no record for the timeout marks the output idle, the next record active again', async () => {
+    const clock = new SimulatedClock();
+    const out = new Events();
+    const g = WatermarkStrategy.forBoundedOutOfOrderness<number>(0).withIdleness(1000).generator(clock);
+    g.onEvent(0, 10, out);
+    g.onPeriodicEmit(out);
+    await clock.advance(999);
+    g.onPeriodicEmit(out);
+    await clock.advance(1);
+    g.onPeriodicEmit(out);
+    g.onPeriodicEmit(out); // stays idle, says it once
+    g.onEvent(0, 20, out);
+    g.onPeriodicEmit(out);
+    assert.deepEqual(out.seen, ['wm 9', 'wm 9', 'idle', 'active', 'wm 19']);
+  });
+
+  it('timestamps and watermarks travel in the buffers in order with the records, on the fast and on the msgpackr path', () => {
+    const buffers: ArrayBuffer[] = [];
+    const lengths: number[] = [];
+    const partition = new ResultPartition(['ch'], () => 0, new RecordSerializer(), {
+      sendBuffer: (_ch, b) => {
+        buffers.push(b.data);
+        lengths.push(b.length);
+      },
+      sendEndOfPartition: () => undefined,
+      sendBarrier: () => undefined,
+    });
+    partition.subpartition('ch')?.addCredit(10);
+    partition.emit('plain');
+    partition.emit(['a', 1], 1000);
+    partition.emitEvent(StreamEvent.Watermark, 999);
+    partition.emit({ object: 'goes to msgpackr', n: 1 }, 2000);
+    partition.emitEvent(StreamEvent.Idle, 0);
+    partition.emit('after the slow path', -5);
+    partition.emitEvent(StreamEvent.Active, 0);
+    partition.emit({ again: true });
+    partition.finish();
+    const seen: unknown[] = [];
+    const d = new RecordDeserializer();
+    let records = 0;
+    for (let i = 0; i < buffers.length; i++) {
+      records += d.forEach(buffers[i] as ArrayBuffer, lengths[i] as number, (r, ts) => seen.push([r, ts]), (e, wm) => seen.push(e === StreamEvent.Watermark ? `wm ${wm}` : e));
+    }
+    assert.equal(records, 5);
+    assert.deepEqual(seen, [
+      ['plain', NO_TIMESTAMP],
+      [['a', 1], 1000],
+      'wm 999',
+      [{ object: 'goes to msgpackr', n: 1 }, 2000],
+      'idle',
+      ['after the slow path', -5],
+      'active',
+      [{ again: true }, NO_TIMESTAMP],
+    ]);
+  });
+});
+
+describe('dataflow - event time: window assigners and sessions', () => {
+  it('tumbling and sliding windows, negative timestamps and offsets', () => {
+    assert.deepEqual(TumblingEventTimeWindows.of(10).assign(15), [{ start: 10, end: 20 }]);
+    assert.deepEqual(TumblingEventTimeWindows.of(10).assign(-1), [{ start: -10, end: 0 }]);
+    assert.deepEqual(TumblingEventTimeWindows.of(10, 3).assign(2), [{ start: -7, end: 3 }]);
+    assert.equal(windowStart(20, 0, 10), 20);
+    assert.deepEqual(SlidingEventTimeWindows.of(10, 5).assign(12), [
+      { start: 10, end: 20 },
+      { start: 5, end: 15 },
+    ]);
+    assert.equal(SlidingEventTimeWindows.of(60, 10).assign(0).length, 6);
+    assert.throws(() => TumblingEventTimeWindows.of(0), RangeError);
+  });
+
+  it('a session window merges every window it overlaps or touches, transitively', () => {
+    const windows = [
+      { start: 0, end: 10 },
+      { start: 12, end: 22 },
+      { start: 40, end: 50 },
+    ];
+    const { merged, absorbed } = mergeSessions(windows, { start: 9, end: 19 });
+    assert.deepEqual(merged, { start: 0, end: 22 });
+    assert.equal(absorbed.length, 2);
+    assert.deepEqual(mergeSessions(windows, { start: 30, end: 35 }), { merged: { start: 30, end: 35 }, absorbed: [] });
+    assert.deepEqual(mergeSessions(windows, { start: 50, end: 60 }).merged, { start: 40, end: 60 });
+  });
+});
+
+describe('dataflow - event time: timers', () => {
+  it('a timer queue orders by time, then namespace and key', () => {
+    const q = new TimerQueue();
+    for (const [ts, ns, key] of [[5, 'b', 'x'], [1, 'a', 'y'], [5, 'a', 'z'], [3, '', 'k']] as const) q.push({ timestamp: ts, namespace: ns, key, order: `${ns}\u0000${key}`, id: `${ts}|${ns}` });
+    const out: string[] = [];
+    for (let t = q.pop(); t !== undefined; t = q.pop()) out.push(`${t.timestamp}${t.namespace}${String(t.key)}`);
+    assert.deepEqual(out, ['1ay', '3k', '5az', '5bx']);
+  });
+
+  it('timers fire once per (key, namespace, time), deleted ones never, and they restore (rescaled) from keyed state', async () => {
+    const clock = new SimulatedClock();
+    const pt = simulatedProcessingTime(clock);
+    const backend = new HeapKeyedStateBackend({ maxParallelism: 8, keyGroupRange: keyGroupRangeFor(8, 1, 0) });
+    const fired: FiredTimer[] = [];
+    const timers = new InternalTimerService(backend, pt, (t) => fired.push(t));
+    for (const key of ['a', 'b', 'c', 'd']) {
+      backend.setCurrentKey(key);
+      timers.register(TimeDomain.EventTime, '', 100);
+      timers.register(TimeDomain.EventTime, '', 100); // the same timer
+      timers.register(TimeDomain.EventTime, '', 200);
+    }
+    backend.setCurrentKey('b');
+    timers.delete(TimeDomain.EventTime, '', 200);
+    timers.register(TimeDomain.ProcessingTime, 'p', clock.now() + 50);
+    timers.advanceWatermark(100);
+    assert.deepEqual(fired.map((t) => `${String(t.key)}@${t.timestamp}`), ['a@100', 'b@100', 'c@100', 'd@100']);
+    await clock.advance(50);
+    assert.deepEqual(fired.slice(4).map((t) => `${String(t.key)}@${t.domain}/${t.namespace}`), ['b@processing/p']);
+
+    // What is left (event-time timers at 200 of a, c, d) restores into two backends of half the key groups each.
+    const snapshot = backend.snapshot();
+    const restoredFired: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const half = new HeapKeyedStateBackend({ maxParallelism: 8, keyGroupRange: keyGroupRangeFor(8, 2, i) });
+      half.restore(snapshot);
+      const t2 = new InternalTimerService(half, pt, (t) => restoredFired.push(`${String(t.key)}@${t.timestamp}`));
+      t2.restore();
+      t2.advanceWatermark(MAX_WATERMARK);
+      t2.advanceWatermark(MAX_WATERMARK);
+    }
+    assert.deepEqual(restoredFired.sort(), ['a@200', 'c@200', 'd@200']);
+  });
+});
+
+describe('dataflow - event time: windows in a chain', () => {
+  const late = new OutputTag<[string, number]>('late');
+
+  it('tumbling event-time counts: on time, late within the allowed lateness (fires again), too late to the side output', () => {
+    const { runner, output } = keyedChain((env) => {
+      const counted = env
+        .fromCollection<[string, number]>([])
+        .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<[string, number]>().withTimestampAssigner((r) => r[1]))
+        .keyBy((r) => r[0])
+        .window(TumblingEventTimeWindows.of(10))
+        .allowedLateness(5)
+        .sideOutputLateData(late)
+        .aggregate<number, number, [string, number, number]>(
+          { createAccumulator: () => 0, add: (_r, n) => n + 1, getResult: (n) => n },
+          (key, ctx, results, out) => out.collect([key, ctx.window.start, results[0] as number]),
+        );
+      counted.collect();
+      counted.getSideOutput(late).collect();
+    });
+    runner.push(['a', 1], 1);
+    runner.push(['a', 9], 9);
+    runner.push(['b', 3], 3);
+    runner.processWatermark(9); // window [0, 10) ends at 9: fires
+    assert.deepEqual(output.records, [
+      [['a', 0, 2], 9],
+      [['b', 0, 1], 9],
+    ]);
+    runner.push(['a', 5], 5); // late but within 5 ms of lateness: fires again with 3
+    runner.processWatermark(14); // cleanup of [0, 10) at 9 + 5
+    runner.push(['a', 2], 2); // too late
+    runner.push(['a', 12], 12);
+    runner.processWatermark(MAX_WATERMARK);
+    assert.deepEqual(output.records.slice(2), [
+      [['a', 0, 3], 9],
+      [['a', 10, 1], 19],
+    ]);
+    assert.deepEqual(output.side, [['late', ['a', 2], 2]]);
+    assert.deepEqual(output.watermarks, [9, 14, MAX_WATERMARK]);
+  });
+
+  it('session windows merge per key; reduce emits the merged result at the session end', () => {
+    const { runner, sink } = keyedChain((env) => {
+      env
+        .fromCollection<[string, number]>([])
+        .keyBy((r) => r[0])
+        .window(EventTimeSessionWindows.withGap(10))
+        .reduce((a, b) => [a[0], a[1] + b[1]] as [string, number])
+        .collect();
+    });
+    for (const [k, ts] of [['a', 0], ['a', 25], ['a', 8], ['b', 5], ['a', 17]] as const) runner.push([k, 1], ts);
+    // a: [0,10) + [8,18) + [17,27) + [25,35) -> one session [0, 35) of 4; b: [5, 15)
+    runner.processWatermark(MAX_WATERMARK);
+    assert.deepEqual(sink, [
+      ['b', 1],
+      ['a', 4],
+    ]);
+  });
+
+  it('an event-time window refuses a record without a timestamp, naming the fix', () => {
+    const { runner } = keyedChain((env) => {
+      env.fromCollection<number>([]).keyBy((n) => n).window(TumblingEventTimeWindows.of(10)).reduce((a, b) => a + b).collect();
+    });
+    assert.throws(() => runner.push(1), /assignTimestampsAndWatermarks/);
+  });
+
+  it('processing-time tumbling windows fire on the clock', async () => {
+    const clock = new SimulatedClock(1_000_000);
+    const { runner, sink } = keyedChain(
+      (env) => {
+        env.fromCollection<string>([]).keyBy((s) => s).window(TumblingProcessingTimeWindows.of(100)).process<[string, number, number]>((key, ctx, items, out) => out.collect([key, ctx.window.start, items.length])).collect();
+      },
+      { processingTime: simulatedProcessingTime(clock) },
+    );
+    runner.push('x');
+    runner.push('x');
+    await clock.advance(50);
+    runner.push('y');
+    assert.deepEqual(sink, []);
+    await clock.advance(50);
+    assert.deepEqual(sink, [
+      ['x', 1_000_000, 2],
+      ['y', 1_000_000, 1],
+    ]);
+    runner.finish();
+  });
+
+  it('a keyed process function with event-time timers: fires once, emits at the timer time, state per key', () => {
+    const { runner, sink } = keyedChain((env) => {
+      env
+        .fromCollection<[string, number]>([])
+        .keyBy((r) => r[0])
+        .process<[string, number, number]>({
+          processElement(_r, ctx) {
+            const count = ctx.getValueState<number>('count');
+            count.update((count.value() ?? 0) + 1);
+            ctx.timerService().registerEventTimeTimer((ctx.timestamp() as number) + 100);
+          },
+          onTimer(ts, ctx, out) {
+            assert.equal(ctx.timestamp(), ts);
+            out.collect([ctx.currentKey, ts, ctx.getValueState<number>('count').value() as number]);
+          },
+        })
+        .collect();
+    });
+    runner.push(['a', 1], 0);
+    runner.push(['a', 1], 0); // the same timer again
+    runner.push(['b', 1], 50);
+    runner.processWatermark(99);
+    assert.deepEqual(sink, []);
+    runner.processWatermark(100);
+    runner.processWatermark(1000);
+    assert.deepEqual(sink, [
+      ['a', 100, 2],
+      ['b', 150, 1],
+    ]);
+  });
+});
