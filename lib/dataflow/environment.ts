@@ -265,7 +265,9 @@ export class StreamEnvironment {
     // Nodes are in construction order, so every input is described before its consumers.
     for (const node of this.nodes) {
       const inputs = node.inputs.map((input) => ({ input, upstream: descriptions.get(input.node) as OperatorDescription }));
-      const parallelism = node.parallelism ?? this.parallelism;
+      // A timestamp assigner runs beside its input (Flink's default), so that it chains to it.
+      const inherited = node.kind === OperatorKind.Timestamps && inputs.length === 1 ? inputs[0]?.upstream.parallelism : undefined;
+      const parallelism = node.parallelism ?? inherited ?? this.parallelism;
       const description: OperatorDescription = {
         id: ids.get(node) as string,
         name: node.name,

@@ -97,7 +97,7 @@ export interface BroadcastContext {
 export interface BroadcastProcessFunction<T, B, K extends Key, O> {
   processElement(value: T, ctx: ReadOnlyBroadcastContext<K>, out: Collector<O>): void;
   processBroadcastElement(value: B, ctx: BroadcastContext, out: Collector<O>): void;
-  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<O>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<K> & ReadOnlyBroadcastContext<K>, out: Collector<O>): void;
 }
 
 /** Produces the `index`-th record of a generator source. */

@@ -162,7 +162,7 @@ export class StreamTask {
       ...(restored?.operatorState === undefined ? {} : { restoredOperatorState: restored.operatorState }),
     });
     this.gatePush = this.net.gateInputs.map((input) => (input === 2 ? this.pushRecord2 : this.pushRecord));
-    this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions, post: (msg) => port.post(msg) });
+    this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions: this.partitions, post: (msg) => port.post(msg) });
     this.checkpointer.onIdle = () => {
       if (this.finishing) this.checkFinished();
     };

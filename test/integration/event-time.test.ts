@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { createLogger } from '../../lib/logging.js';
+import type { TaskLocation } from '../../lib/task/descriptor.js';
+import { TaskRunner } from '../../lib/task/runner.js';
+import {
+  eventAt,
+  LATENESS_MS,
+  MAX_OUT_OF_ORDERNESS,
+  RULES,
+  ruleAt,
+  SESSION_GAP_MS,
+  timerFor,
+  WINDOW_MS,
+} from '../fixtures/jobs/event-time-windows.js';
+import { distRoot } from '../support/launcher.js';
+import { committedLines, TaskJob } from '../support/task-job.js';
+import { TempDirs } from '../support/temp-dirs.js';
+import { waitFor } from '../support/wait.js';
+
+const CLUSTER = 'event-time-test';
+const SECRET = 'event-time-secret-0123456789abcdef';
+const log = createLogger({ node: 'test', level: process.env['LOG_LEVEL'] ?? 'silent' });
+const MODULE = path.join(distRoot, 'test', 'fixtures', 'jobs', 'event-time-windows.js');
+
+interface Expected {
+  windows: string[];
+  late: string[];
+  sessions: string[];
+  joined: string[];
+}
+
+/**
+ * The job's output computed by a plain loop over the same events, with the semantics written
+ * out: the watermark after event i is (highest timestamp so far) - 50 - 1; a window [s, s+100)
+ * fires when the watermark reaches s+99, again for each later record until s+99+60, and a
+ * record later than that goes to `late`; sessions (gap 100) fire at their end - 1; a timer at
+ * T fires when the watermark reaches T (never before the rules' watermark does).
+ */
+function expected(count: number, keys: number): Expected {
+  const out: Expected = { windows: [], late: [], sessions: [], joined: [] };
+  const line = (v: unknown): string => JSON.stringify(v);
+  let watermark = Number.NEGATIVE_INFINITY;
+  let maxTs = Number.NEGATIVE_INFINITY;
+  const windows = new Map<string, { key: string; start: number; n: number; fired: boolean }>();
+  const sessions = new Map<string, { start: number; end: number; n: number }[]>();
+  const pending = new Map<string, number[]>();
+  const timers = new Map<string, { key: string; at: number }>();
+  const factor = (t: number): number => {
+    let f = 0;
+    for (let j = 0; j < RULES; j++) if (ruleAt(j)[0] <= t) f = ruleAt(j)[1];
+    return f;
+  };
+  const advance = (wm: number): void => {
+    watermark = wm;
+    for (const [id, w] of windows) {
+      if (!w.fired && w.start + WINDOW_MS - 1 <= wm) {
+        out.windows.push(line([w.key, w.start, w.n]));
+        w.fired = true;
+      }
+      if (w.start + WINDOW_MS - 1 + LATENESS_MS <= wm) windows.delete(id);
+    }
+    for (const [key, list] of sessions) {
+      for (const s of list.filter((s) => s.end - 1 <= wm)) out.sessions.push(line([key, s.start, s.end, s.n]));
+      sessions.set(key, list.filter((s) => s.end - 1 > wm));
+    }
+    for (const [id, { key, at }] of timers) {
+      if (at > wm) continue;
+      timers.delete(id);
+      const due = (pending.get(key) ?? []).filter((t) => timerFor(t) === at);
+      for (const t of due) out.joined.push(line([key, t, factor(t)]));
+      pending.set(key, (pending.get(key) ?? []).filter((t) => timerFor(t) !== at));
+      out.joined.push(line([key, 'timer', at, due.length]));
+    }
+  };
+  for (let i = 0; i < count; i++) {
+    const [key, t] = eventAt(i, keys);
+    // Tumbling windows with allowed lateness.
+    const start = Math.floor(t / WINDOW_MS) * WINDOW_MS;
+    if (start + WINDOW_MS - 1 + LATENESS_MS <= watermark) {
+      out.late.push(line([key, t]));
+    } else {
+      const id = `${key}/${start}`;
+      const w = windows.get(id) ?? { key, start, n: 0, fired: false };
+      w.n++;
+      windows.set(id, w);
+      if (start + WINDOW_MS - 1 <= watermark) {
+        out.windows.push(line([key, start, w.n]));
+        w.fired = true;
+      }
+    }
+    // Sessions: a late record's own window is past; it never reaches a live session (those end after the watermark).
+    if (t + SESSION_GAP_MS - 1 > watermark) {
+      let merged = { start: t, end: t + SESSION_GAP_MS, n: 1 };
+      let list = sessions.get(key) ?? [];
+      for (let changed = true; changed; ) {
+        changed = false;
+        for (const s of list) {
+          if (s.start <= merged.end && s.end >= merged.start) {
+            merged = { start: Math.min(s.start, merged.start), end: Math.max(s.end, merged.end), n: s.n + merged.n };
+            list = list.filter((o) => o !== s);
+            changed = true;
+            break;
+          }
+        }
+      }
+      sessions.set(key, [...list, merged]);
+    }
+    // Broadcast join with timers.
+    pending.set(key, [...(pending.get(key) ?? []), t]);
+    timers.set(`${key}/${timerFor(t)}`, { key, at: timerFor(t) });
+    maxTs = Math.max(maxTs, t);
+    const wm = maxTs - MAX_OUT_OF_ORDERNESS - 1;
+    if (wm > watermark) advance(wm);
+  }
+  advance(Number.POSITIVE_INFINITY);
+  return { windows: out.windows.sort(), late: out.late.sort(), sessions: out.sessions.sort(), joined: out.joined.sort() };
+}
+
+describe('event time - windows, late data, sessions, timers and broadcast state on real tasks', function () {
+  this.timeout(90_000);
+  const runners: TaskRunner[] = [];
+  const dirs = new TempDirs();
+  const started = async (id: string): Promise<{ runner: TaskRunner; location: TaskLocation }> => {
+    const runner = new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir: dirs.make(id), settings: { metricsIntervalMs: 50 } });
+    runners.push(runner);
+    const { dataAddress } = await runner.start();
+    return { runner, location: { taskExecutorId: id, dataAddress } };
+  };
+  afterEach(async () => {
+    try {
+      await Promise.all(runners.splice(0).map((r) => r.stop()));
+    } finally {
+      dirs.removeAll();
+    }
+  });
+
+  it('event time - out-of-order events give exact windows, late data and sessions; restored from a savepoint at p=3 after a failure, the output is the same, every timer fired once', async () => {
+    const root = dirs.make('event-time');
+    const job = new TaskJob({ jobId: 'job-et', modulePath: MODULE, root, runners: [await started('et-a'), await started('et-b')] });
+    const args = { count: 6_000, keys: 5, keyedParallelism: 2, sinkDir: path.join(root, 'out'), pauseMsPer100: 8 };
+    const want = expected(args.count, args.keys);
+    // The data has every case: on-time windows, late firings within the lateness, records beyond it, merged sessions.
+    assert.ok(want.late.length > 50 && want.windows.length > 600 && want.sessions.length > 50, JSON.stringify({ late: want.late.length, windows: want.windows.length, sessions: want.sessions.length }));
+    assert.ok(want.windows.some((l) => JSON.parse(l)[2] > 1 && want.windows.includes(JSON.stringify([...JSON.parse(l).slice(0, 2), JSON.parse(l)[2] - 1]))), 'a window fired again for a late record');
+
+    await job.deploy(args, 0);
+    await waitFor('progress', () => job.sourceProgress() > 1_500);
+    const savepoint = await job.checkpoint(1, true);
+    job.complete(1);
+    await waitFor('progress past the savepoint', () => job.sourceProgress() > 3_500);
+    job.cancel(); // the failure: everything after the savepoint is lost and replayed
+    await job.allEnded();
+    const before = committedLines(path.join(args.sinkDir, 'windows')).length;
+    assert.ok(before > 0 && before < want.windows.length, `committed ${before} window lines before the failure`);
+
+    await job.deploy({ ...args, keyedParallelism: 3 }, 1, savepoint);
+    await job.finish(2);
+    for (const sink of ['windows', 'late', 'sessions', 'joined'] as const) {
+      assert.deepEqual(committedLines(path.join(args.sinkDir, sink)), want[sink], `${sink} output`);
+    }
+  });
+});
