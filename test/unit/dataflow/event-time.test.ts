@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Output, SinkContext, SinkWriter } from '../../../lib/dataflow/collector.js';
 import { StreamEnvironment } from '../../../lib/dataflow/environment.js';
+import type { BroadcastState } from '../../../lib/dataflow/functions.js';
 import { buildJobGraph } from '../../../lib/dataflow/jobgraph.js';
 import { keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
 import { ChainRunner, type ChainRunnerOptions } from '../../../lib/dataflow/operators.js';
@@ -66,13 +67,13 @@ class RecordingOutput implements Output {
   }
 }
 
-/** The keyed vertex (index 1) of a job `collection -> keyBy -> <keyed part> -> collect`, as a chain runner of subtask 0 of 1. */
-function keyedChain(build: (env: StreamEnvironment) => void, extra: Partial<ChainRunnerOptions> = {}): { runner: ChainRunner; output: RecordingOutput; sink: unknown[] } {
+/** The keyed vertex (index 1, or `vertexIndex`) of a job `collection -> keyBy -> <keyed part> -> collect`, as a chain runner of subtask 0 of 1. */
+function keyedChain(build: (env: StreamEnvironment) => void, extra: Partial<ChainRunnerOptions> = {}, vertexIndex = 1): { runner: ChainRunner; output: RecordingOutput; sink: unknown[] } {
   const env = new StreamEnvironment({ parallelism: 1 });
   build(env);
   const graph = env.build();
   const vertices = buildJobGraph(graph.describe()).vertices;
-  const vertex = vertices[1];
+  const vertex = vertices[vertexIndex];
   assert.ok(vertex);
   const output = new RecordingOutput();
   const sink: unknown[] = [];
@@ -369,5 +370,148 @@ describe('dataflow - event time: windows in a chain', () => {
       ['a', 100, 2],
       ['b', 150, 1],
     ]);
+  });
+});
+
+describe('dataflow - event time: a restored timestamp assigner', () => {
+  const build = (env: StreamEnvironment): void => {
+    env
+      .fromCollection([5, 100, 20, 200])
+      .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n))
+      .uid('times')
+      .collect();
+  };
+  const sourceChain = (extra: Partial<ChainRunnerOptions>): { runner: ChainRunner; output: RecordingOutput } => {
+    const env = new StreamEnvironment({ parallelism: 1 });
+    build(env);
+    const graph = env.build();
+    const vertex = buildJobGraph(graph.describe()).vertices[0];
+    assert.ok(vertex);
+    const output = new RecordingOutput();
+    // Stop the chain before its sink: the test reads what reaches the sink through a tail output.
+    const ids = vertex.operatorIds.slice(0, -1);
+    return { runner: ChainRunner.create(graph, ids, { subtaskIndex: 0, output, sinkWriter: () => assert.fail('no sink'), ...extra }), output };
+  };
+
+  it('checkpoints its watermark, puts it out again first after a restore, and never goes back behind it', () => {
+    const first = sourceChain({ processingTime: simulatedProcessingTime(new SimulatedClock()) });
+    first.runner.pollSource(2);
+    first.runner.emitPeriodicWatermarks();
+    assert.deepEqual(first.output.watermarks, [99]);
+    const snapshot = first.runner.snapshotState();
+    assert.deepEqual(snapshot.operatorState, { times: { watermark: 99 } });
+
+    const restored = sourceChain({ sourceOffset: 2, restoredOperatorState: { times: [{ watermark: 99 }] }, processingTime: simulatedProcessingTime(new SimulatedClock()) });
+    restored.runner.open();
+    restored.runner.pollSource(1); // 20: its own watermark (19) would go back
+    restored.runner.emitPeriodicWatermarks();
+    assert.deepEqual(restored.output.watermarks, [99]);
+    assert.deepEqual(restored.output.records, [[20, 20]]);
+    while (restored.runner.pollSource(10));
+    restored.runner.emitPeriodicWatermarks();
+    assert.deepEqual(restored.output.watermarks, [99, MAX_WATERMARK]);
+  });
+
+  it('rescaled, an assigner restores the lowest watermark of the old subtasks', () => {
+    const { runner, output } = sourceChain({ restoredOperatorState: { times: [{ watermark: 50 }, { watermark: 30 }, { watermark: 70 }] } });
+    runner.open();
+    assert.deepEqual(output.watermarks, [30]);
+  });
+});
+
+describe('dataflow - several inputs and side outputs', () => {
+  it('union: one operator reads every input, each an edge of its own', () => {
+    const env = new StreamEnvironment({ parallelism: 2 });
+    const a = env.fromSequence(1, 3);
+    const b = env.fromSequence(10, 12).map((n) => n * 2);
+    const c = env.fromCollection([7]);
+    a.union(b, c).keyBy((n) => n % 2).sum().collect();
+    const d = env.describe();
+    const sum = d.operators.find((o) => o.kind === 'sum');
+    assert.ok(sum);
+    assert.deepEqual(d.edges.filter((e) => e.target === sum.id).map((e) => e.partitioner), ['hash', 'hash', 'hash']);
+  });
+
+  it('connect: co-map and co-flatMap apply a function per input; the second input is marked in the graph', () => {
+    const env = new StreamEnvironment({ parallelism: 1 });
+    const words = env.fromCollection(['a b', 'c']);
+    const numbers = env.fromCollection([1, 2]);
+    words.connect(numbers).flatMap((s) => s.split(' '), (n) => [String(n), String(-n)]).collect();
+    const graph = env.build();
+    const vertices = buildJobGraph(graph.describe()).vertices;
+    const co = vertices[2];
+    assert.ok(co);
+    assert.deepEqual(graph.describe().edges.map((e) => e.input ?? 1), [1, 2, 1]);
+    const sink: unknown[] = [];
+    const runner = ChainRunner.create(graph, co.operatorIds, { subtaskIndex: 0, output: new RecordingOutput(), sinkWriter: () => ({ write: (r) => sink.push(r) }) });
+    assert.equal(runner.isTwoInput, true);
+    runner.push('a b');
+    runner.push2(1);
+    runner.push('c');
+    assert.deepEqual(sink, ['a', 'b', '1', '-1', 'c']);
+  });
+
+  it('a keyed co-process keys each input by its own selector and shares state per key', () => {
+    const { runner, sink } = keyedChain((env) => {
+      const orders = env.fromCollection<[string, number]>([]);
+      const payments = env.fromCollection<{ user: string; paid: number }>([]);
+      orders
+        .connect(payments)
+        .keyBy((o) => o[0], (p) => p.user)
+        .process<[string, number]>({
+          processElement1(o, ctx) {
+            const owed = ctx.getValueState<number>('owed');
+            owed.update((owed.value() ?? 0) + o[1]);
+          },
+          processElement2(p, ctx, out) {
+            const owed = ctx.getValueState<number>('owed');
+            owed.update((owed.value() ?? 0) - p.paid);
+            out.collect([ctx.currentKey, owed.value() as number]);
+          },
+        })
+        .collect();
+    }, {}, 2);
+    runner.push(['ann', 10]);
+    runner.push(['bob', 5]);
+    runner.push2({ user: 'ann', paid: 4 });
+    runner.push(['ann', 1]);
+    runner.push2({ user: 'ann', paid: 7 });
+    runner.push2({ user: 'bob', paid: 5 });
+    assert.deepEqual(sink, [['ann', 6], ['ann', 0], ['bob', 0]]);
+  });
+
+  it('a process function emits side outputs; an unkeyed broadcast process reads the rules in processElement and may not change them there', () => {
+    const small = new OutputTag<number>('small');
+    const env = new StreamEnvironment({ parallelism: 1 });
+    const rules = env.fromCollection<number>([]);
+    const split = env
+      .fromCollection<number>([])
+      .connect(rules.broadcast('limit'))
+      .process<number>({
+        processElement(n, ctx, out) {
+          const limit = ctx.getBroadcastState<string, number>('limit').get('max') ?? 0;
+          if (n > limit) out.collect(n);
+          else ctx.output(small, n);
+          // A JavaScript job has no types to stop it: the state refuses.
+          if (n === 99) (ctx.getBroadcastState<string, number>('limit') as BroadcastState<string, number>).put('max', 0);
+        },
+        processBroadcastElement(max, ctx) {
+          ctx.getBroadcastState<string, number>('limit').put('max', max);
+        },
+      });
+    split.collect();
+    split.getSideOutput(small).collect();
+    const graph = env.build();
+    const vertex = buildJobGraph(graph.describe()).vertices.find((v) => v.operatorIds.length === 1 && graph.operator(v.operatorIds[0] as string).logic.kind === 'broadcastProcess');
+    assert.ok(vertex);
+    assert.deepEqual(graph.describe().edges.filter((e) => e.source === vertex.id).map((e) => e.sideOutput ?? 'main'), ['main', 'small']);
+    const output = new RecordingOutput();
+    const runner = ChainRunner.create(graph, vertex.operatorIds, { subtaskIndex: 0, output, sinkWriter: () => assert.fail('no sink') });
+    runner.push2(10);
+    runner.push(5, 1);
+    runner.push(50, 2);
+    assert.deepEqual(output.records, [[50, 2]]);
+    assert.deepEqual(output.side, [['small', 5, 1]]);
+    assert.throws(() => runner.push(99), /read only in processElement/);
   });
 });
