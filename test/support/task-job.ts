@@ -54,12 +54,22 @@ export interface TaskJobOptions {
   readonly runners: readonly { runner: TaskRunner; location: TaskLocation }[];
 }
 
+type PlacedRunner = { runner: TaskRunner; location: TaskLocation };
+
 export class TaskJob {
   readonly events = new TaskEvents();
   tdds: TaskDeploymentDescriptor[] = [];
   /** Last acked handle per `vertex/subtask`: a finished subtask's final state stays part of later checkpoints. */
   private readonly lastHandles = new Map<string, StateHandle>();
-  constructor(private readonly options: TaskJobOptions) {}
+  private runners: readonly PlacedRunner[];
+  constructor(private readonly options: TaskJobOptions) {
+    this.runners = options.runners;
+  }
+
+  /** Where the next deploy places subtasks (after a TaskRunner was stopped, say). */
+  setRunners(runners: readonly PlacedRunner[]): void {
+    this.runners = runners;
+  }
 
   get sources(): TaskDeploymentDescriptor[] {
     return this.tdds.filter((t) => t.vertexName.startsWith('Source'));
@@ -72,7 +82,7 @@ export class TaskJob {
 
   async deploy(args: Record<string, unknown>, attempt: number, restore?: TaskRestore): Promise<void> {
     const graph = await this.jobGraph(args);
-    const runners = this.options.runners;
+    const runners = this.runners;
     this.tdds = buildDeploymentDescriptors(graph, {
       jobId: this.options.jobId,
       jobName: path.basename(this.options.modulePath),
@@ -88,7 +98,7 @@ export class TaskJob {
   }
 
   runnerOf(tdd: TaskDeploymentDescriptor): TaskRunner {
-    const runners = this.options.runners;
+    const runners = this.runners;
     return (runners[tdd.subtaskIndex % runners.length] as { runner: TaskRunner }).runner;
   }
 
@@ -109,7 +119,7 @@ export class TaskJob {
 
   complete(id: number): void {
     const attempt = (this.tdds[0] as TaskDeploymentDescriptor).attempt;
-    for (const r of this.options.runners) r.runner.notifyCheckpointComplete(this.options.jobId, attempt, id);
+    for (const r of this.runners) r.runner.notifyCheckpointComplete(this.options.jobId, attempt, id);
   }
 
   /** Records the sources emitted so far (from their metrics). */
@@ -118,7 +128,7 @@ export class TaskJob {
   }
 
   cancel(): void {
-    for (const r of this.options.runners) r.runner.cancelJob(this.options.jobId);
+    for (const r of this.runners) r.runner.cancelJob(this.options.jobId);
   }
 
   async allEnded(): Promise<void> {
