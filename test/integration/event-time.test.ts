@@ -22,6 +22,7 @@ const CLUSTER = 'event-time-test';
 const SECRET = 'event-time-secret-0123456789abcdef';
 const log = createLogger({ node: 'test', level: process.env['LOG_LEVEL'] ?? 'silent' });
 const MODULE = path.join(distRoot, 'test', 'fixtures', 'jobs', 'event-time-windows.js');
+const PERIODIC = path.join(distRoot, 'test', 'fixtures', 'jobs', 'event-time-periodic.js');
 
 interface Expected {
   windows: string[];
@@ -179,5 +180,26 @@ describe('event time - windows, late data, sessions, timers and broadcast state 
     for (const sink of ['windows', 'late', 'sessions', 'joined'] as const) {
       assert.deepEqual(committedLines(path.join(args.sinkDir, sink)), want[sink], `${sink} output`);
     }
+  });
+
+  it('event time - periodic watermarks from parallel sources through union, and a co-map of two inputs, on real tasks: exact counts', async () => {
+    const root = dirs.make('periodic');
+    const job = new TaskJob({ jobId: 'job-periodic', modulePath: PERIODIC, root, runners: [await started('p-a'), await started('p-b')] });
+    const args = { count: 3_000, sinkDir: path.join(root, 'out') };
+    await job.deploy(args, 0);
+    await job.finish(1);
+    const counts = new Map<string, number>();
+    const add = (key: string, ts: number) => counts.set(JSON.stringify([key, Math.floor(ts / 100) * 100]), (counts.get(JSON.stringify([key, Math.floor(ts / 100) * 100])) ?? 0) + 1);
+    for (let i = 0; i < args.count; i++) {
+      add(`a${i % 3}`, i * 3);
+      add(`b${i % 2}`, i * 5);
+    }
+    const want = [...counts].map(([kw, n]) => JSON.stringify([...(JSON.parse(kw) as unknown[]), n])).sort();
+    const lines = committedLines(path.join(args.sinkDir, 'counts')).map((l) => JSON.parse(l) as [string, number, number, boolean]);
+    assert.deepEqual(lines.map(([k, s, n]) => JSON.stringify([k, s, n])).sort(), want);
+    const early = lines.filter((l) => l[3]).length;
+    assert.ok(early > lines.length / 2, `${early} of ${lines.length} windows fired on periodic watermarks before the end of input`);
+    const tagged = committedLines(path.join(args.sinkDir, 'tagged'));
+    assert.deepEqual(tagged, [...Array.from({ length: args.count / 2 }, () => 'reading b0'), 'label x', 'label y'].sort());
   });
 });
