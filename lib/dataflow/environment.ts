@@ -24,6 +24,7 @@ import type {
   ProcessFunction,
   ReduceFunction,
 } from './functions.js';
+import { IntervalJoin, JoinedStreams } from './joins.js';
 import type { OutputTag } from './side-outputs.js';
 import type { WatermarkStrategy } from './watermarks.js';
 import type { AggregateFunction, ProcessWindowFunction, WindowAssigner, WindowFunctionSpec } from './windows.js';
@@ -409,6 +410,11 @@ export class DataStream<T> {
     return this.transform<O>(OperatorKind.Process, 'Process', { kind: 'processWithTimers', fn: fn as unknown as ProcessFunction<unknown, Key, unknown>, keyed: false });
   }
 
+  /** A window join: `a.join(b).where(ka).equalTo(kb).window(assigner).apply((x, y) => ...)`. */
+  join<B>(other: DataStream<B>): JoinedStreams<T, B> {
+    return new JoinedStreams<T, B>(this as DataStream<unknown>, other as DataStream<unknown>);
+  }
+
   /** The records of this stream and of `others` as one stream (of the same type). */
   union(...others: DataStream<T>[]): DataStream<T> {
     for (const o of others) {
@@ -575,6 +581,11 @@ export class KeyedStream<T, K extends Key> extends DataStream<T> {
       return this.transform<O>(OperatorKind.Process, 'KeyedProcess', { kind: 'process', fn: fn as unknown as KeyedProcessFunction<unknown, Key, unknown> }, true);
     }
     return this.transform<O>(OperatorKind.Process, 'KeyedProcess', { kind: 'processWithTimers', fn: fn as unknown as ProcessFunction<unknown, Key, unknown>, keyed: true }, true);
+  }
+
+  /** An interval join with another stream keyed alike: `.between(lowerMs, upperMs).process((a, b, ctx, out) => ...)`. */
+  intervalJoin<B>(other: KeyedStream<B, K>): IntervalJoin<T, B, K> {
+    return new IntervalJoin<T, B, K>(this as KeyedStream<unknown, K>, other as KeyedStream<unknown, K>);
   }
 
   /** With a broadcast stream: the keyed broadcast-state pattern (keyed state and timers in processElement). */

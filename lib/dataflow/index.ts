@@ -47,6 +47,7 @@ export {
 } from './windows.js';
 export { InternalTimerService, TimerQueue, TimeDomain, type TimerService, type ProcessingTimeService, type FiredTimer } from './timers.js';
 export { OutputTag } from './side-outputs.js';
+export { JoinedStreams, WindowJoin, IntervalJoin, type IntervalJoinContext } from './joins.js';
 export { StreamGraph, type StreamOperator, type StreamEdge, type OperatorLogic, type SumField } from './streamgraph.js';
 export {
   Partitioner,

@@ -515,3 +515,61 @@ describe('dataflow - several inputs and side outputs', () => {
     assert.throws(() => runner.push(99), /read only in processElement/);
   });
 });
+
+describe('dataflow - joins', () => {
+  it('a window join pairs the records of both sides with equal keys in the same window', () => {
+    const env = new StreamEnvironment({ parallelism: 1 });
+    const persons = env.fromCollection<{ id: number; name: string }>([]);
+    const auctions = env.fromCollection<{ seller: number; item: string }>([]);
+    persons
+      .join(auctions)
+      .where((p) => p.id)
+      .equalTo((a) => a.seller)
+      .window(TumblingEventTimeWindows.of(10))
+      .apply((p, a) => `${p.name} sells ${a.item}`)
+      .collect();
+    const graph = env.build();
+    const vertices = buildJobGraph(graph.describe()).vertices;
+    assert.deepEqual(vertices.map((v) => v.name), ['Source: collection -> Join: left', 'Source: collection -> Join: right', 'Window Join -> Sink: collect']);
+    const sink: unknown[] = [];
+    const runner = ChainRunner.create(graph, (vertices[2] as { operatorIds: readonly string[] }).operatorIds, { subtaskIndex: 0, output: new RecordingOutput(), sinkWriter: () => ({ write: (r) => sink.push(r) }) });
+    runner.push([1, { id: 1, name: 'ann' }], 1);
+    runner.push([2, { seller: 1, item: 'a lamp' }], 5);
+    runner.push([2, { seller: 1, item: 'a chair' }], 12); // the next window
+    runner.push([2, { seller: 2, item: 'a bike' }], 3); // nobody with id 2
+    runner.push([1, { id: 1, name: 'ann' }], 15);
+    runner.processWatermark(MAX_WATERMARK);
+    assert.deepEqual(sink, ['ann sells a lamp', 'ann sells a chair']);
+  });
+
+  it('an interval join pairs records within [lower, upper] of each other, drops late ones, and clears its buffers by timers', () => {
+    const env = new StreamEnvironment({ parallelism: 1 });
+    const clicks = env.fromCollection<[string, string]>([]).keyBy((c) => c[0]);
+    const views = env.fromCollection<[string, string]>([]).keyBy((v) => v[0]);
+    clicks
+      .intervalJoin(views)
+      .between(-5, 10)
+      .process<string>((c, v, ctx, out) => out.collect(`${c[1]}@${ctx.leftTimestamp} ${v[1]}@${ctx.rightTimestamp}`))
+      .collect();
+    const graph = env.build();
+    const vertices = buildJobGraph(graph.describe()).vertices;
+    const join = vertices[2];
+    assert.ok(join);
+    const sink: unknown[] = [];
+    const runner = ChainRunner.create(graph, join.operatorIds, { subtaskIndex: 0, output: new RecordingOutput(), sinkWriter: () => ({ write: (r) => sink.push(r) }) });
+    runner.push(['u', 'c1'], 100);
+    runner.push2(['u', 'v1'], 96); // 100 - 4: within
+    runner.push2(['u', 'v2'], 111); // 100 + 11: outside
+    runner.push2(['x', 'v3'], 100); // another key
+    runner.push(['u', 'c2'], 105); // v1 at -9: outside; v2 at +6: within
+    assert.deepEqual(sink, ['c1@100 v1@96', 'c2@105 v2@111']);
+    runner.processWatermark(200); // every buffer is cleared
+    const backend = runner.stateBackend(join.operatorIds[0] as string);
+    assert.equal(backend?.numKeys('left'), 0);
+    assert.equal(backend?.numKeys('right'), 0);
+    runner.push2(['u', 'late'], 150); // behind the watermark: dropped
+    runner.push(['u', 'c3'], 205);
+    assert.equal(sink.length, 2);
+    assert.throws(() => runner.push(['u', 'no time']), /timestamps on both inputs/);
+  });
+});
