@@ -37,7 +37,12 @@ export function validateJobGraph(graph: StreamGraphDescription): void {
 
   const inputs = new Map<string, number>();
   const outputs = new Map<string, number>();
+  const pairs = new Set<string>();
   for (const edge of graph.edges) {
+    // Channels are named by the two operators' vertices: a second edge between them would share them.
+    const pair = JSON.stringify([edge.source, edge.target]);
+    if (pairs.has(pair)) throw new InvalidJobGraphError(`'${edge.target}'`, `reads '${edge.source}' twice (union or connect of a stream with itself); map one side first`);
+    pairs.add(pair);
     const source = byId.get(edge.source);
     const target = byId.get(edge.target);
     if (source === undefined) throw new InvalidJobGraphError(`'${edge.source}'`, `edge to '${edge.target}' starts at an unknown operator`);

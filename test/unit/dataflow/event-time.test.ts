@@ -573,3 +573,19 @@ describe('dataflow - joins', () => {
     assert.throws(() => runner.push(['u', 'no time']), /timestamps on both inputs/);
   });
 });
+
+describe('dataflow - several inputs: what the graph refuses', () => {
+  it('a stream joined with itself (union or connect) is refused with what to do', () => {
+    const env = new StreamEnvironment({ parallelism: 1 });
+    const s = env.fromSequence(1, 3);
+    s.union(s).collect();
+    assert.throws(() => env.build(), /reads 'op-0' twice .*map one side first/);
+  });
+
+  it('connect: keying one side only is refused', () => {
+    const env = new StreamEnvironment({ parallelism: 1 });
+    const a = env.fromSequence(1, 3).keyBy((n) => n);
+    const b = env.fromSequence(1, 3);
+    assert.throws(() => a.connect(b).process({ processElement1: () => undefined, processElement2: () => undefined }), /key both inputs or neither/);
+  });
+});
