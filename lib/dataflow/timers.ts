@@ -10,7 +10,6 @@
  * timer stays in the queue and is skipped when it comes up (it is no longer in the state).
  */
 import type { Key } from './keyhash.js';
-import { encodeKey } from './keyhash.js';
 import type { HeapKeyedStateBackend, MapState } from './state.js';
 import { MIN_WATERMARK } from './watermarks.js';
 
@@ -46,16 +45,15 @@ interface QueuedTimer {
   readonly timestamp: number;
   readonly namespace: string;
   readonly key: Key;
-  /** Tie-breaker for equal times, so that firing order does not depend on registration order. */
-  readonly order: string;
-  readonly id: string;
+  /** Tie-breaker for equal times: registration order (after a restore, the order of the state). */
+  readonly seq: number;
 }
 
 function before(a: QueuedTimer, b: QueuedTimer): boolean {
-  return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.order < b.order);
+  return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.seq < b.seq);
 }
 
-/** A binary min-heap of timers by (time, namespace and key). */
+/** A binary min-heap of timers by time, then registration order. */
 export class TimerQueue {
   private readonly heap: QueuedTimer[] = [];
 
@@ -114,7 +112,9 @@ export class TimerQueue {
  * timers.advanceWatermark(1000); // fire({ timestamp: 1000, key: 'a', namespace: '', domain: 'event' })
  */
 export class InternalTimerService {
-  private readonly states: Record<TimeDomain, MapState<string, [number, string]>>;
+  /** Per key: time -> the namespaces with a timer then (usually one; a number key is cheap to look up). */
+  private readonly states: Record<TimeDomain, MapState<number, string[]>>;
+  private seq = 0;
   private readonly queues: Record<TimeDomain, TimerQueue> = { event: new TimerQueue(), processing: new TimerQueue() };
   private watermark = MIN_WATERMARK;
   private armedAt = Number.POSITIVE_INFINITY;
@@ -139,7 +139,9 @@ export class InternalTimerService {
       this.queues[domain].clear();
       for (const key of this.backend.keysOf(`__timers.${domain}`)) {
         this.backend.setCurrentKey(key);
-        for (const [id, [timestamp, namespace]] of this.states[domain].entries()) this.queues[domain].push(queued(key, namespace, timestamp, id));
+        for (const [timestamp, namespaces] of this.states[domain].entries()) {
+          for (const namespace of namespaces) this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++ });
+        }
       }
     }
     this.arm();
@@ -148,16 +150,27 @@ export class InternalTimerService {
   /** A timer for the backend's current key. */
   register(domain: TimeDomain, namespace: string, timestamp: number): void {
     const key = this.backend.currentKey as Key;
-    const id = `${timestamp}|${namespace}`;
     const state = this.states[domain];
-    if (state.contains(id)) return;
-    state.put(id, [timestamp, namespace]);
-    this.queues[domain].push(queued(key, namespace, timestamp, id));
+    const namespaces = state.get(timestamp);
+    if (namespaces === undefined) state.put(timestamp, [namespace]);
+    else if (namespaces.includes(namespace)) return;
+    else state.put(timestamp, [...namespaces, namespace]); // a copy: a snapshot may share the old array
+    this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++ });
     if (domain === TimeDomain.ProcessingTime && timestamp < this.armedAt) this.arm();
   }
 
   delete(domain: TimeDomain, namespace: string, timestamp: number): void {
-    this.states[domain].remove(`${timestamp}|${namespace}`);
+    this.take(domain, namespace, timestamp);
+  }
+
+  /** Removes the timer from the state; false if it was not there (deleted, or fired already). */
+  private take(domain: TimeDomain, namespace: string, timestamp: number): boolean {
+    const state = this.states[domain];
+    const namespaces = state.get(timestamp);
+    if (namespaces === undefined || !namespaces.includes(namespace)) return false;
+    if (namespaces.length === 1) state.remove(timestamp);
+    else state.put(timestamp, namespaces.filter((n) => n !== namespace));
+    return true;
   }
 
   /** Fires every event-time timer at or before `watermark`, in time order. */
@@ -188,12 +201,10 @@ export class InternalTimerService {
 
   private fireUntil(domain: TimeDomain, time: number): void {
     const queue = this.queues[domain];
-    const state = this.states[domain];
     for (let next = queue.peek(); next !== undefined && next.timestamp <= time && !this.stopped; next = queue.peek()) {
       queue.pop();
       this.backend.setCurrentKey(next.key);
-      if (!state.contains(next.id)) continue; // deleted, or a duplicate entry of one that fired
-      state.remove(next.id);
+      if (!this.take(domain, next.namespace, next.timestamp)) continue; // deleted, or a duplicate entry of one that fired
       this.onTimer({ timestamp: next.timestamp, key: next.key, namespace: next.namespace, domain });
     }
   }
@@ -214,8 +225,4 @@ export class InternalTimerService {
       this.arm();
     });
   }
-}
-
-function queued(key: Key, namespace: string, timestamp: number, id: string): QueuedTimer {
-  return { timestamp, namespace, key, id, order: `${namespace}\u0000${encodeKey(key)}` };
 }

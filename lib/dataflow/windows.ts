@@ -39,6 +39,8 @@ export interface WindowAssigner {
   readonly eventTime: boolean;
   /** Session windows only: they merge. */
   readonly gap?: number;
+  /** Tumbling and sliding windows: their size (a window is known by its start). */
+  readonly size?: number;
   assign(timestamp: number): TimeWindow[];
 }
 
@@ -52,6 +54,7 @@ function tumbling(eventTime: boolean, size: number, offset: number): WindowAssig
   return {
     kind: 'tumbling',
     eventTime,
+    size,
     assign(ts) {
       const start = windowStart(ts, offset, size);
       return [{ start, end: start + size }];
@@ -65,6 +68,7 @@ function sliding(eventTime: boolean, size: number, slide: number, offset: number
   return {
     kind: 'sliding',
     eventTime,
+    size,
     assign(ts) {
       const out: TimeWindow[] = [];
       const last = windowStart(ts, offset, slide);
@@ -132,9 +136,12 @@ export interface WindowOutput {
 const FIRE = 'f';
 const CLEANUP = 'c';
 
-function windowId(w: TimeWindow): string {
-  return `${w.start}:${w.end}`;
-}
+/**
+ * How a window is named in state and timers. Fixed-size windows are known by their start (a
+ * number: cheap map keys) and their timers need no more than fire/cleanup, the window follows
+ * from the timer's time; session windows by `start:end`, in the timer namespace too.
+ */
+type WindowId = number | string;
 
 function parseWindow(id: string): TimeWindow {
   const at = id.indexOf(':');
@@ -171,9 +178,11 @@ export function mergeSessions(windows: readonly TimeWindow[], w: TimeWindow): { 
  * and, for sessions, `session-windows` (the key's windows).
  */
 export class WindowOperator {
-  private readonly contents: MapState<string, unknown>;
+  private readonly contents: MapState<WindowId, unknown>;
   private readonly sessions: ValueState<TimeWindow[]>;
   private readonly lateness: number;
+  /** Fixed-size windows: their size; undefined for sessions. */
+  private readonly size: number | undefined;
 
   constructor(
     private readonly spec: WindowSpec,
@@ -187,6 +196,16 @@ export class WindowOperator {
     this.contents = backend.getMapState('window-contents');
     this.sessions = backend.getValueState('session-windows');
     this.lateness = spec.assigner.eventTime ? spec.allowedLatenessMs : 0;
+    this.size = spec.assigner.kind === 'session' ? undefined : spec.assigner.size;
+  }
+
+  private idOf(w: TimeWindow): WindowId {
+    return this.size === undefined ? `${w.start}:${w.end}` : w.start;
+  }
+
+  /** The timer namespace of a window's firing or cleanup. */
+  private namespaceOf(kind: string, w: TimeWindow): string {
+    return this.size === undefined ? `${kind}${w.start}:${w.end}` : kind;
   }
 
   /** A record of the current key, at its event time (event-time windows) or now. */
@@ -205,23 +224,28 @@ export class WindowOperator {
         continue;
       }
       placed = true;
-      const id = windowId(w);
+      const id = this.idOf(w);
       this.contents.put(id, this.added(this.contents.get(id), value));
       if (assigner.eventTime && maxTimestamp(w) <= watermark) {
         this.fire(w); // a late record within the allowed lateness: fire again with it
       } else {
-        this.timers.register(this.domain(), `${FIRE}${id}`, maxTimestamp(w));
+        this.timers.register(this.domain(), this.namespaceOf(FIRE, w), maxTimestamp(w));
       }
       // Without lateness the firing timer clears the window too (a cleanup timer at the same time could come first).
-      if (this.lateness > 0) this.timers.register(this.domain(), `${CLEANUP}${id}`, maxTimestamp(w) + this.lateness);
+      if (this.lateness > 0) this.timers.register(this.domain(), this.namespaceOf(CLEANUP, w), maxTimestamp(w) + this.lateness);
     }
     if (!placed && this.spec.lateTag !== undefined) this.out.emitSide(this.spec.lateTag, value, timestamp);
   }
 
   onTimer(timer: FiredTimer): void {
     const kind = timer.namespace[0];
-    const id = timer.namespace.slice(1);
-    const w = parseWindow(id);
+    let w: TimeWindow;
+    if (this.size === undefined) {
+      w = parseWindow(timer.namespace.slice(1));
+    } else {
+      const end = (kind === FIRE ? timer.timestamp : timer.timestamp - this.lateness) + 1;
+      w = { start: end - this.size, end };
+    }
     if (kind === FIRE) {
       this.fire(w);
       if (this.lateness === 0) this.clear(w);
@@ -274,28 +298,28 @@ export class WindowOperator {
     const { merged, absorbed } = mergeSessions(windows, w);
     let contents: unknown;
     for (const old of absorbed) {
-      const id = windowId(old);
+      const id = this.idOf(old);
       const c = this.contents.get(id);
       if (c !== undefined) contents = contents === undefined ? c : this.mergedContents(contents, c);
       this.contents.remove(id);
-      this.timers.delete(this.domain(), `${FIRE}${id}`, maxTimestamp(old));
-      if (this.lateness > 0) this.timers.delete(this.domain(), `${CLEANUP}${id}`, maxTimestamp(old) + this.lateness);
+      this.timers.delete(this.domain(), this.namespaceOf(FIRE, old), maxTimestamp(old));
+      if (this.lateness > 0) this.timers.delete(this.domain(), this.namespaceOf(CLEANUP, old), maxTimestamp(old) + this.lateness);
     }
-    if (contents !== undefined) this.contents.put(windowId(merged), contents);
+    if (contents !== undefined) this.contents.put(this.idOf(merged), contents);
     const kept = windows.filter((o) => !absorbed.includes(o));
     this.sessions.update([...kept, merged]);
     return merged;
   }
 
   private dropSession(w: TimeWindow): void {
-    const id = windowId(w);
+    const id = this.idOf(w);
     if (this.contents.contains(id)) return; // an existing window absorbed a late record: leave it to its timers
-    const windows = (this.sessions.value() ?? []).filter((o) => windowId(o) !== id);
+    const windows = (this.sessions.value() ?? []).filter((o) => this.idOf(o) !== id);
     this.sessions.update(windows.length === 0 ? undefined : windows);
   }
 
   private fire(w: TimeWindow): void {
-    const contents = this.contents.get(windowId(w));
+    const contents = this.contents.get(this.idOf(w));
     if (contents === undefined) return;
     const key = this.backend.currentKey as Key;
     const ts = maxTimestamp(w);
@@ -320,10 +344,10 @@ export class WindowOperator {
   }
 
   private clear(w: TimeWindow): void {
-    const id = windowId(w);
+    const id = this.idOf(w);
     this.contents.remove(id);
     if (this.spec.assigner.kind === 'session') {
-      const windows = (this.sessions.value() ?? []).filter((o) => windowId(o) !== id);
+      const windows = (this.sessions.value() ?? []).filter((o) => this.idOf(o) !== id);
       this.sessions.update(windows.length === 0 ? undefined : windows);
     }
   }

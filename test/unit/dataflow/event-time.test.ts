@@ -212,12 +212,13 @@ describe('dataflow - event time: window assigners and sessions', () => {
 });
 
 describe('dataflow - event time: timers', () => {
-  it('a timer queue orders by time, then namespace and key', () => {
+  it('a timer queue orders by time, then registration', () => {
     const q = new TimerQueue();
-    for (const [ts, ns, key] of [[5, 'b', 'x'], [1, 'a', 'y'], [5, 'a', 'z'], [3, '', 'k']] as const) q.push({ timestamp: ts, namespace: ns, key, order: `${ns}\u0000${key}`, id: `${ts}|${ns}` });
+    let seq = 0;
+    for (const [ts, ns, key] of [[5, 'b', 'x'], [1, 'a', 'y'], [5, 'a', 'z'], [3, '', 'k'], [5, 'c', 'w']] as const) q.push({ timestamp: ts, namespace: ns, key, seq: seq++ });
     const out: string[] = [];
     for (let t = q.pop(); t !== undefined; t = q.pop()) out.push(`${t.timestamp}${t.namespace}${String(t.key)}`);
-    assert.deepEqual(out, ['1ay', '3k', '5az', '5bx']);
+    assert.deepEqual(out, ['1ay', '3k', '5bx', '5az', '5cw']);
   });
 
   it('timers fire once per (key, namespace, time), deleted ones never, and they restore (rescaled) from keyed state', async () => {
