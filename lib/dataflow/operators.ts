@@ -7,7 +7,7 @@
  * No I/O and no threads here: the task (worker thread) owns the network and the writers and
  * decides when to push, poll and snapshot.
  */
-import type { SinkWriter, SinkWriterFactory, Output } from './collector.js';
+import type { Output, SinkWriter, SinkWriterFactory } from './collector.js';
 import type { OperatorDescription } from './description.js';
 import { InvalidJobGraphError, UserFunctionError } from './errors.js';
 import { callUser, flatMapHandler, userError, type RecordHandler } from './user-calls.js';
@@ -21,7 +21,6 @@ import { realClock } from '../util/clock.js';
 import { eventTimeHandler, type ChainHandler, type EventTimeParts } from './time-operators.js';
 import type { InternalTimerService, ProcessingTimeService } from './timers.js';
 import { MAX_WATERMARK, NO_TIMESTAMP } from './watermarks.js';
-
 
 /** Processing time on the real clock, callbacks by setTimeout (tasks pass their own, which reports errors). */
 export const realProcessingTime: ProcessingTimeService = {

@@ -23,6 +23,12 @@
  * forwards the barrier and writes the file. With checkpointing on, an exhausted source does not
  * end: it reports `cp.exhausted` and ends once a checkpoint triggered after that completed
  * (the final checkpoint, so that transactional sinks commit everything).
+ *
+ * Event time: watermarks and idle/active marks arrive inside the buffers, per channel, and go
+ * through a WatermarkValve (minimum over active channels; an ended channel counts as +infinity)
+ * into the chain; what the chain puts out goes to every output, side outputs included. Timestamp
+ * assigners are asked for periodic watermarks every `autoWatermarkInterval`, and processing-time
+ * timers run as callbacks between slices, their errors failing the task like any user error.
  */
 import { performance } from 'node:perf_hooks';
 import type { JobVertex } from '../dataflow/jobgraph.js';
