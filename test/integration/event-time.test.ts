@@ -23,6 +23,7 @@ const SECRET = 'event-time-secret-0123456789abcdef';
 const log = createLogger({ node: 'test', level: process.env['LOG_LEVEL'] ?? 'silent' });
 const MODULE = path.join(distRoot, 'test', 'fixtures', 'jobs', 'event-time-windows.js');
 const PERIODIC = path.join(distRoot, 'test', 'fixtures', 'jobs', 'event-time-periodic.js');
+const IDLE = path.join(distRoot, 'test', 'fixtures', 'jobs', 'event-time-idle.js');
 
 interface Expected {
   windows: string[];
@@ -141,7 +142,7 @@ describe('event time - windows, late data, sessions, timers and broadcast state 
     const a = await started('et-a');
     const b = await started('et-b');
     const job = new TaskJob({ jobId: 'job-et', modulePath: MODULE, root, runners: [a, b] });
-    const args = { count: 8_000, keys: 5, keyedParallelism: 2, sinkDir: path.join(root, 'out'), pauseMsPer100: 10 };
+    const args = { count: 6_000, keys: 5, keyedParallelism: 2, sinkDir: path.join(root, 'out'), pauseMsPer100: 10 };
     const want = expected(args.count, args.keys);
     // The data has every case: on-time windows, late firings within the lateness, records beyond it, merged sessions.
     assert.ok(want.late.length > 50 && want.windows.length > 600 && want.sessions.length > 50, JSON.stringify({ late: want.late.length, windows: want.windows.length, sessions: want.sessions.length }));
@@ -201,5 +202,24 @@ describe('event time - windows, late data, sessions, timers and broadcast state 
     assert.ok(early > lines.length / 2, `${early} of ${lines.length} windows fired on periodic watermarks before the end of input`);
     const tagged = committedLines(path.join(args.sinkDir, 'tagged'));
     assert.deepEqual(tagged, [...Array.from({ length: args.count / 2 }, () => 'reading b0'), 'label x', 'label y'].sort());
+  });
+
+  it('event time - an input that falls silent is marked idle and holds back no watermark; without idleness it holds back every window', async () => {
+    const run = async (name: string, idleMs?: number): Promise<[string, number, number, boolean][]> => {
+      const root = dirs.make(name);
+      const job = new TaskJob({ jobId: `job-${name}`, modulePath: IDLE, root, runners: [await started(`${name}-a`)] });
+      const args = { count: 2_000, sinkDir: path.join(root, 'out'), ...(idleMs === undefined ? {} : { idleMs }) };
+      await job.deploy(args, 0);
+      await job.finish(1);
+      return committedLines(args.sinkDir).map((l) => JSON.parse(l) as [string, number, number, boolean]);
+    };
+    const want = [...Array.from({ length: 100 }, (_, w) => JSON.stringify(['a', w * 100, 20])), JSON.stringify(['b', 0, 1])].sort();
+    const withIdleness = await run('idle', 30);
+    assert.deepEqual(withIdleness.map(([k, s, n]) => JSON.stringify([k, s, n])).sort(), want);
+    const early = withIdleness.filter((l) => l[3]).length;
+    assert.ok(early > 50, `${early} of ${withIdleness.length} windows fired before the end of input`);
+    const without = await run('not-idle');
+    assert.deepEqual(without.map(([k, s, n]) => JSON.stringify([k, s, n])).sort(), want);
+    assert.equal(without.filter((l) => l[3]).length, 0, 'the silent input held every window back');
   });
 });
