@@ -272,8 +272,10 @@ export class WindowOperator {
         return this.call(() => fn.aggregate.add(value, acc));
       }
       case 'process':
-        // A fresh array: the snapshot shares live values, it must not change under an encoded one.
-        return current === undefined ? [value] : [...(current as unknown[]), value];
+        // In place (a copy per record would be quadratic): a snapshot shares the list, but it is encoded before the next record.
+        if (current === undefined) return [value];
+        (current as unknown[]).push(value);
+        return current;
     }
   }
 
@@ -338,7 +340,8 @@ export class WindowOperator {
         return;
       }
       case 'process':
-        this.call(() => fn.process(key, ctx, contents as unknown[], collector));
+        // A copy: the function may emit or keep the list, and a late record would change the live one.
+        this.call(() => fn.process(key, ctx, (contents as unknown[]).slice(), collector));
         return;
     }
   }
