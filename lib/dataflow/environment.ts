@@ -642,6 +642,9 @@ export class WindowedStream<T, K extends Key> {
 
   /** An accumulator per window (add, merge for sessions, getResult); with `process`, it gets the result and the window. */
   aggregate<A, R, O = R>(fn: AggregateFunction<T, A, R>, process?: ProcessWindowFunction<R, O, K>): SingleOutputStream<O> {
+    if (this.assigner.kind === 'session' && typeof fn.merge !== 'function') {
+      throw new InvalidJobGraphError(undefined, 'session windows merge: give the AggregateFunction a merge(a, b) of two accumulators');
+    }
     return this.build<O>({
       kind: 'aggregate',
       aggregate: fn as unknown as AggregateFunction<unknown, unknown, unknown>,

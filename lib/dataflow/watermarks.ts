@@ -12,6 +12,7 @@
  * How they combine: an operator's watermark is the minimum over its active input channels
  * (WatermarkValve); when every channel is idle, the operator's output is idle too.
  */
+import { InvalidJobGraphError } from './errors.js';
 import type { Clock } from '../util/clock.js';
 
 /** A record without a timestamp (never given one by an assigner or a window). */
@@ -94,7 +95,7 @@ export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
 }
 
 function checkMs(what: string, ms: number): void {
-  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`${what} must be a finite number of milliseconds >= 0, got ${ms}`);
+  if (!Number.isFinite(ms) || ms < 0) throw new InvalidJobGraphError(undefined, `${what} must be a finite number of milliseconds >= 0, got ${ms}`);
 }
 
 /**

@@ -11,6 +11,7 @@
  * to the late-data side output. Session windows merge: a record's window `[t, t + gap)` is
  * merged with every window of its key that it overlaps.
  */
+import { InvalidJobGraphError } from './errors.js';
 import type { Collector } from './functions.js';
 import type { Key } from './keyhash.js';
 import type { HeapKeyedStateBackend, MapState, ValueState } from './state.js';
@@ -45,7 +46,7 @@ export interface WindowAssigner {
 }
 
 function checkDuration(what: string, ms: number, min: number): void {
-  if (!Number.isFinite(ms) || ms < min) throw new RangeError(`${what} must be a finite number of milliseconds >= ${min}, got ${ms}`);
+  if (!Number.isFinite(ms) || ms < min) throw new InvalidJobGraphError(undefined, `${what} must be a finite number of milliseconds >= ${min}, got ${ms}`);
 }
 
 function tumbling(eventTime: boolean, size: number, offset: number): WindowAssigner {

@@ -194,7 +194,10 @@ describe('dataflow - event time: window assigners and sessions', () => {
       { start: 5, end: 15 },
     ]);
     assert.equal(SlidingEventTimeWindows.of(60, 10).assign(0).length, 6);
-    assert.throws(() => TumblingEventTimeWindows.of(0), RangeError);
+    assert.throws(() => TumblingEventTimeWindows.of(0), { code: 'INVALID_JOB_GRAPH' });
+    const env = new StreamEnvironment();
+    const keyed = env.fromSequence(1, 2).keyBy((n) => n % 2);
+    assert.throws(() => keyed.window(EventTimeSessionWindows.withGap(5)).aggregate({ createAccumulator: () => 0, add: (_n, a) => a + 1, getResult: (a) => a }), /merge\(a, b\)/);
   });
 
   it('a session window merges every window it overlaps or touches, transitively', () => {
