@@ -27,7 +27,7 @@ import type {
 import { IntervalJoin, JoinedStreams } from './joins.js';
 import type { OutputTag } from './side-outputs.js';
 import type { WatermarkStrategy } from './watermarks.js';
-import type { AggregateFunction, ProcessWindowFunction, WindowAssigner, WindowFunctionSpec } from './windows.js';
+import type { AggregateFunction, ProcessWindowFunction, Trigger, WindowAssigner, WindowFunctionSpec } from './windows.js';
 import { DEFAULT_MAX_PARALLELISM } from './keygroups.js';
 import type { Key } from './keyhash.js';
 import { collectionSource, generatorSource, sequenceSource, textFileSource, type SourceFunction } from './sources.js';
@@ -615,6 +615,7 @@ export class KeyedStream<T, K extends Key> extends DataStream<T> {
 export class WindowedStream<T, K extends Key> {
   private allowedLatenessMs = 0;
   private lateTag: string | undefined;
+  private customTrigger: Trigger | undefined;
 
   /** @internal */
   constructor(
@@ -626,6 +627,13 @@ export class WindowedStream<T, K extends Key> {
   allowedLateness(ms: number): this {
     if (!Number.isFinite(ms) || ms < 0) throw new InvalidJobGraphError(undefined, `allowed lateness must be a number of milliseconds >= 0, got ${ms}`);
     this.allowedLatenessMs = ms;
+    return this;
+  }
+
+  /** When windows emit, instead of at their end (e.g. `CountTrigger.of(100)`); not for session windows. */
+  trigger(trigger: Trigger): this {
+    if (this.assigner.kind === 'session') throw new InvalidJobGraphError(undefined, 'custom triggers on session windows are not supported (merging triggers): use the default trigger');
+    this.customTrigger = trigger;
     return this;
   }
 
@@ -659,7 +667,13 @@ export class WindowedStream<T, K extends Key> {
 
   private build<O>(fn: WindowFunctionSpec): SingleOutputStream<O> {
     const a = this.assigner;
-    const spec = { assigner: a, allowedLatenessMs: this.allowedLatenessMs, fn, ...(this.lateTag === undefined ? {} : { lateTag: this.lateTag }) };
+    const spec = {
+      assigner: a,
+      allowedLatenessMs: this.allowedLatenessMs,
+      fn,
+      ...(this.lateTag === undefined ? {} : { lateTag: this.lateTag }),
+      ...(this.customTrigger === undefined ? {} : { trigger: this.customTrigger }),
+    };
     const name = `Window(${a.kind}, ${a.eventTime ? 'event' : 'processing'} time)`;
     return this.keyed.keyedTransform<O>(OperatorKind.Window, name, { kind: 'window', spec });
   }

@@ -120,9 +120,60 @@ export type WindowFunctionSpec =
   | { readonly kind: 'aggregate'; readonly aggregate: AggregateFunction<unknown, unknown, unknown>; readonly process?: ProcessWindowFunction<unknown, unknown, Key> }
   | { readonly kind: 'process'; readonly process: ProcessWindowFunction<unknown, unknown, Key> };
 
+/** What a trigger decides: nothing yet, emit the window's result, drop its contents, or both. */
+export type TriggerResult = 'continue' | 'fire' | 'purge' | 'fireAndPurge';
+
+/** A trigger's view of one window of the current key. */
+export interface TriggerContext {
+  readonly window: TimeWindow;
+  currentWatermark(): number;
+  currentProcessingTime(): number;
+  registerEventTimeTimer(timestamp: number): void;
+  registerProcessingTimeTimer(timestamp: number): void;
+  deleteEventTimeTimer(timestamp: number): void;
+  deleteProcessingTimeTimer(timestamp: number): void;
+  /** A value kept per key and window (keyed state: checkpointed with the window). */
+  getState<V>(name: string): { value(): V | undefined; update(value: V): void; clear(): void };
+}
+
+/**
+ * Flink's Trigger: when a window emits. Replaces the default (fire when the watermark or the
+ * clock reaches the window's end); the window is still cleared at its end plus the allowed
+ * lateness, a timer of the trigger at that time firing first.
+ */
+export interface Trigger {
+  onElement(element: unknown, timestamp: number, ctx: TriggerContext): TriggerResult;
+  onEventTime?(time: number, ctx: TriggerContext): TriggerResult;
+  onProcessingTime?(time: number, ctx: TriggerContext): TriggerResult;
+  /** The window is cleared: drop what the trigger kept. */
+  clear?(ctx: TriggerContext): void;
+}
+
+/** Fires every `count` records of a window (Flink's CountTrigger). */
+export const CountTrigger = {
+  of(count: number): Trigger {
+    if (!Number.isInteger(count) || count < 1) throw new InvalidJobGraphError(undefined, `CountTrigger needs a count >= 1, got ${count}`);
+    return {
+      onElement(_e, _ts, ctx) {
+        const seen = ctx.getState<number>('count');
+        const n = (seen.value() ?? 0) + 1;
+        if (n < count) {
+          seen.update(n);
+          return 'continue';
+        }
+        seen.clear();
+        return 'fire';
+      },
+      clear: (ctx) => ctx.getState('count').clear(),
+    };
+  },
+};
+
 export interface WindowSpec {
   readonly assigner: WindowAssigner;
   readonly allowedLatenessMs: number;
+  /** Instead of the default trigger. */
+  readonly trigger?: Trigger;
   /** Side output tag id for records too late for every window. */
   readonly lateTag?: string;
   readonly fn: WindowFunctionSpec;
@@ -136,6 +187,8 @@ export interface WindowOutput {
 
 const FIRE = 'f';
 const CLEANUP = 'c';
+/** Timers of a custom trigger and the cleanup of its window share this namespace, so one at the cleanup time does both (as in Flink). */
+const TRIGGER = 't';
 
 /**
  * How a window is named in state and timers. Fixed-size windows are known by their start (a
@@ -180,6 +233,7 @@ export function mergeSessions(windows: readonly TimeWindow[], w: TimeWindow): { 
  */
 export class WindowOperator {
   private readonly contents: MapState<WindowId, unknown>;
+  private readonly triggerState: MapState<string, unknown>;
   private readonly sessions: ValueState<TimeWindow[]>;
   private readonly lateness: number;
   /** Fixed-size windows: their size; undefined for sessions. */
@@ -196,6 +250,7 @@ export class WindowOperator {
   ) {
     this.contents = backend.getMapState('window-contents');
     this.sessions = backend.getValueState('session-windows');
+    this.triggerState = backend.getMapState('trigger-state');
     this.lateness = spec.assigner.eventTime ? spec.allowedLatenessMs : 0;
     this.size = spec.assigner.kind === 'session' ? undefined : spec.assigner.size;
   }
@@ -227,6 +282,13 @@ export class WindowOperator {
       placed = true;
       const id = this.idOf(w);
       this.contents.put(id, this.added(this.contents.get(id), value));
+      const trigger = this.spec.trigger;
+      if (trigger !== undefined) {
+        this.timers.register(this.domain(), `${TRIGGER}${w.start}:${w.end}`, this.cleanupTime(w));
+        const ctx = this.triggerContext(w);
+        this.act(this.call(() => trigger.onElement(value, timestamp, ctx)), w);
+        continue;
+      }
       if (assigner.eventTime && maxTimestamp(w) <= watermark) {
         this.fire(w); // a late record within the allowed lateness: fire again with it
       } else {
@@ -240,6 +302,7 @@ export class WindowOperator {
 
   onTimer(timer: FiredTimer): void {
     const kind = timer.namespace[0];
+    if (kind === TRIGGER) return this.onTriggerTimer(timer);
     let w: TimeWindow;
     if (this.size === undefined) {
       w = parseWindow(timer.namespace.slice(1));
@@ -253,6 +316,47 @@ export class WindowOperator {
     } else if (kind === CLEANUP) {
       this.clear(w);
     }
+  }
+
+  private cleanupTime(w: TimeWindow): number {
+    return maxTimestamp(w) + this.lateness;
+  }
+
+  private onTriggerTimer(timer: FiredTimer): void {
+    const trigger = this.spec.trigger as Trigger;
+    const w = parseWindow(timer.namespace.slice(1));
+    const ctx = this.triggerContext(w);
+    const handler = timer.domain === TimeDomain.EventTime ? trigger.onEventTime : trigger.onProcessingTime;
+    if (handler !== undefined) this.act(this.call(() => handler.call(trigger, timer.timestamp, ctx)), w);
+    if (timer.domain === this.domain() && timer.timestamp === this.cleanupTime(w)) {
+      if (trigger.clear !== undefined) this.call(() => trigger.clear?.(ctx));
+      this.clear(w);
+    }
+  }
+
+  private act(result: TriggerResult, w: TimeWindow): void {
+    if (result === 'fire' || result === 'fireAndPurge') this.fire(w);
+    if (result === 'purge' || result === 'fireAndPurge') this.contents.remove(this.idOf(w));
+  }
+
+  private triggerContext(w: TimeWindow): TriggerContext {
+    const ns = `${TRIGGER}${w.start}:${w.end}`;
+    const stateKey = (name: string) => `${w.start}:${w.end}|${name}`;
+    const state = this.triggerState;
+    return {
+      window: w,
+      currentWatermark: () => this.timers.currentWatermark,
+      currentProcessingTime: this.now,
+      registerEventTimeTimer: (t) => this.timers.register(TimeDomain.EventTime, ns, t),
+      registerProcessingTimeTimer: (t) => this.timers.register(TimeDomain.ProcessingTime, ns, t),
+      deleteEventTimeTimer: (t) => this.timers.delete(TimeDomain.EventTime, ns, t),
+      deleteProcessingTimeTimer: (t) => this.timers.delete(TimeDomain.ProcessingTime, ns, t),
+      getState: <V>(name: string) => ({
+        value: () => state.get(stateKey(name)) as V | undefined,
+        update: (v: V) => state.put(stateKey(name), v),
+        clear: () => state.remove(stateKey(name)),
+      }),
+    };
   }
 
   private domain(): TimeDomain {

@@ -10,6 +10,7 @@ import { HeapKeyedStateBackend } from '../../../lib/dataflow/state.js';
 import { InternalTimerService, TimeDomain, TimerQueue, type FiredTimer, type ProcessingTimeService } from '../../../lib/dataflow/timers.js';
 import { BoundedOutOfOrdernessWatermarks, MAX_WATERMARK, NO_TIMESTAMP, WatermarkStrategy, WatermarkValve, type WatermarkOutput } from '../../../lib/dataflow/watermarks.js';
 import {
+  CountTrigger,
   EventTimeSessionWindows,
   mergeSessions,
   SlidingEventTimeWindows,
@@ -591,5 +592,54 @@ describe('dataflow - several inputs: what the graph refuses', () => {
     const a = env.fromSequence(1, 3).keyBy((n) => n);
     const b = env.fromSequence(1, 3);
     assert.throws(() => a.connect(b).process({ processElement1: () => undefined, processElement2: () => undefined }), /key both inputs or neither/);
+  });
+});
+
+describe('dataflow - window triggers', () => {
+  it('CountTrigger fires every n records of a window; the window is still cleared at its end', () => {
+    const { runner, sink } = keyedChain((env) => {
+      env
+        .fromCollection<string>([])
+        .keyBy((s) => s)
+        .window(TumblingEventTimeWindows.of(10))
+        .trigger(CountTrigger.of(2))
+        .process<[string, number, number]>((key, ctx, items, out) => out.collect([key, ctx.window.start, items.length]))
+        .collect();
+    });
+    for (const ts of [1, 2, 3, 4, 5]) runner.push('a', ts);
+    runner.processWatermark(9); // the window ends: cleared, no final firing (as Flink's CountTrigger)
+    runner.push('a', 11);
+    runner.push('a', 12);
+    runner.processWatermark(MAX_WATERMARK);
+    assert.deepEqual(sink, [
+      ['a', 0, 2],
+      ['a', 0, 4],
+      ['a', 10, 2],
+    ]);
+  });
+
+  it('a custom trigger: early results per record, purge, and its own timer at the window end firing before the cleanup', () => {
+    const { runner, sink } = keyedChain((env) => {
+      env
+        .fromCollection<number>([])
+        .keyBy(() => 'k')
+        .window(TumblingEventTimeWindows.of(100))
+        .trigger({
+          onElement: (n, _ts, ctx) => {
+            ctx.registerEventTimeTimer(ctx.window.end - 1);
+            return (n as number) < 0 ? 'purge' : 'fire';
+          },
+          onEventTime: () => 'fire',
+        })
+        .reduce((a, b) => a + b)
+        .collect();
+    });
+    runner.push(1, 10);
+    runner.push(2, 20);
+    runner.push(-100, 30); // purged: the sum starts again
+    runner.push(5, 40);
+    runner.processWatermark(99);
+    assert.deepEqual(sink, [1, 3, 5, 5]);
+    assert.throws(() => new StreamEnvironment().fromSequence(1, 2).keyBy((n) => n).window(EventTimeSessionWindows.withGap(5)).trigger(CountTrigger.of(2)), /not supported/);
   });
 });
