@@ -59,7 +59,21 @@ interface ValueEntry {
 
 interface MapEntry {
   readonly key: Key;
-  readonly map: Map<string, [Key, unknown]>;
+  readonly map: Map<UserKey, [Key, unknown]>;
+}
+
+/**
+ * How a map state's user key is held in memory (never persisted: snapshots store the keys
+ * themselves). Numbers and strings are their own Map key, which spares building and hashing an
+ * encoding on every access (Map's SameValueZero equates 0 and -0 as encodeKey does); anything
+ * else, and strings that start with NUL, is its canonical encoding behind a NUL, so the two
+ * forms never collide.
+ */
+type UserKey = string | number;
+function userKey(k: unknown): UserKey {
+  if (typeof k === 'number') return k;
+  if (typeof k === 'string' && (k.length === 0 || k.charCodeAt(0) !== 0)) return k;
+  return `\u0000${encodeKey(k)}`;
 }
 
 /** One registered state: entries by key group, then by encoded key. */
@@ -176,7 +190,7 @@ export class HeapKeyedStateBackend {
     const existing = this.handles.get(name);
     const table = this.table<MapEntry>(name, 'map');
     if (existing !== undefined) return existing as unknown as MapState<K, V>;
-    const current = (create: boolean): Map<string, [Key, unknown]> | undefined => {
+    const current = (create: boolean): Map<UserKey, [Key, unknown]> | undefined => {
       const entries = this.currentEntries(table, name, create);
       if (entries === undefined) return undefined;
       let entry = entries.get(this.encodedKey);
@@ -187,17 +201,22 @@ export class HeapKeyedStateBackend {
       return entry?.map;
     };
     const handle: MapState<K, V> = {
-      get: (k) => current(false)?.get(encodeKey(k))?.[1] as V | undefined,
+      get: (k) => current(false)?.get(userKey(k))?.[1] as V | undefined,
       put: (k, v) => {
-        (current(true) as Map<string, [Key, unknown]>).set(encodeKey(k), [k, v]);
+        const map = current(true) as Map<UserKey, [Key, unknown]>;
+        const uk = userKey(k);
+        const pair = map.get(uk);
+        // In place: a snapshot shares these pairs, but it is encoded before the next record changes them.
+        if (pair === undefined) map.set(uk, [k, v]);
+        else pair[1] = v;
       },
       remove: (k) => {
         const map = current(false);
         if (map === undefined) return;
-        map.delete(encodeKey(k));
+        map.delete(userKey(k));
         if (map.size === 0) this.removeCurrent(table, name);
       },
-      contains: (k) => current(false)?.has(encodeKey(k)) ?? false,
+      contains: (k) => current(false)?.has(userKey(k)) ?? false,
       entries: () => mapIterator(current(false), ([k, v]) => [k as K, v as V]),
       keys: () => mapIterator(current(false), ([k]) => k as K),
       values: () => mapIterator(current(false), ([, v]) => v as V),
@@ -213,6 +232,13 @@ export class HeapKeyedStateBackend {
   /** Names of the registered states. */
   stateNames(): string[] {
     return [...this.tables.keys()];
+  }
+
+  /** The keys with an entry in state `name`, over all key groups (e.g. to rebuild a timer queue after a restore). */
+  keysOf(name: string): Key[] {
+    const out: Key[] = [];
+    for (const entries of this.tables.get(name)?.groups.values() ?? []) for (const e of entries.values()) out.push(e.key);
+    return out;
   }
 
   /** Number of keys with an entry in state `name` (all key groups). */
@@ -258,7 +284,7 @@ export class HeapKeyedStateBackend {
         } else {
           const entries = new Map<string, MapEntry>();
           for (const [key, pairs] of state.entries) {
-            entries.set(encodeKey(key), { key, map: new Map(pairs.map(([k, v]) => [encodeKey(k), [k, v] as [Key, unknown]])) });
+            entries.set(encodeKey(key), { key, map: new Map(pairs.map(([k, v]) => [userKey(k), [k, v] as [Key, unknown]])) });
           }
           this.table<MapEntry>(name, 'map').groups.set(keyGroup, entries);
         }
@@ -293,7 +319,7 @@ export class HeapKeyedStateBackend {
   }
 }
 
-function* mapIterator<T>(map: Map<string, [Key, unknown]> | undefined, pick: (pair: [Key, unknown]) => T): IterableIterator<T> {
+function* mapIterator<T>(map: Map<UserKey, [Key, unknown]> | undefined, pick: (pair: [Key, unknown]) => T): IterableIterator<T> {
   if (map === undefined) return;
   for (const pair of map.values()) yield pick(pair);
 }

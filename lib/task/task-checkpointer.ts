@@ -69,6 +69,7 @@ export class TaskCheckpointer {
         parallelism: this.tdd.parallelism,
         keyedState: chain.keyedState,
         ...(chain.sourcePositions === undefined ? {} : { sourcePositions: chain.sourcePositions }),
+        ...(chain.operatorState === undefined ? {} : { operatorState: chain.operatorState }),
         sinks,
       });
     } catch (err) {
