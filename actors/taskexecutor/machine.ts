@@ -49,6 +49,11 @@ export interface TaskExecutorInput {
   sampleResources?: () => TaskExecutorResources;
   /** Called when the leader shuts the cluster down (application mode); the process exits. */
   onShutdown: () => void;
+  /**
+   * The simulator's mutant only (lib/sim, `--mutant te-session-check`): accept commands of any
+   * leader session, to prove that the simulator notices. Never set in a real process.
+   */
+  testHooks?: { acceptAnySession?: boolean };
 }
 
 type Event = TaskExecutorMessage | TaskExecutorLocalEvent;
@@ -99,7 +104,7 @@ export const taskExecutorMachine = setup({
   guards: {
     fromCurrentLeader: ({ context, event }) => {
       const sessionId = (event as { leaderSessionId?: string }).leaderSessionId;
-      if (sessionId === context.leaderSessionId) return true;
+      if (sessionId === context.leaderSessionId || context.testHooks?.acceptAnySession) return true;
       context.env.log.warn({ type: event.type, received: sessionId, current: context.leaderSessionId }, 'rejected a message of a stale leader session');
       return false;
     },
