@@ -275,23 +275,28 @@ export class SimCluster {
     });
   }
 
+  /** Crash a running process (one already down stays down). */
   crash(process: MasterProcess | TaskExecutorProcess): void {
+    if (process.node.crashed) return;
     process.node.crash();
     this.network.crashed(process.nodeId);
     process.crash();
   }
 
   async restart(process: MasterProcess | TaskExecutorProcess): Promise<void> {
+    if (!process.node.crashed) return;
     process.node.restart();
     await process.start();
   }
 
   pause(process: Process): void {
+    if (!process.node.running) return;
     process.node.pause();
     this.network.paused(process.nodeId);
   }
 
   resume(process: Process): void {
+    if (!process.node.paused) return;
     process.node.resume();
   }
 }

@@ -40,7 +40,8 @@ interface Pair {
 
 export class SimNetwork {
   private readonly endpoints = new Map<string, SimTransport>();
-  private readonly cuts = new Set<string>();
+  /** Cut directions, counted: overlapping faults each heal their own cut. */
+  private readonly cuts = new Map<string, number>();
   private readonly pairs = new Map<string, Pair>();
   /** Short names for the trace (node id → name). */
   private readonly names = new Map<string, string>();
@@ -74,13 +75,17 @@ export class SimNetwork {
 
   /** Packets from `from` to `to` are lost until healed. */
   cut(from: string, to: string): void {
-    this.cuts.add(`${from}>${to}`);
+    const key = `${from}>${to}`;
+    this.cuts.set(key, (this.cuts.get(key) ?? 0) + 1);
     const pair = this.pairs.get(pairKey(from, to));
     if (pair?.up) this.armDetection(from, to, pair);
   }
 
   heal(from: string, to: string): void {
-    this.cuts.delete(`${from}>${to}`);
+    const key = `${from}>${to}`;
+    const left = (this.cuts.get(key) ?? 1) - 1;
+    if (left > 0) this.cuts.set(key, left);
+    else this.cuts.delete(key);
   }
 
   /** The connection between a and b closes now (a reset): both sides see it lost. */

@@ -82,8 +82,9 @@ export class SimTaskRuntime implements TaskRuntime {
     for (const subtask of [...this.subtasks.values()]) if (subtask.tdd.jobId === jobId && subtask.tdd.attempt === attempt) subtask.checkpointComplete(checkpointId);
   }
 
-  notifyCheckpointAborted(): void {
+  notifyCheckpointAborted(jobId: string, attempt: number, checkpointId: number): void {
     // An aborted checkpoint's transaction stays pending: the next completed checkpoint commits it.
+    for (const subtask of [...this.subtasks.values()]) if (subtask.tdd.jobId === jobId && subtask.tdd.attempt === attempt) subtask.checkpointAborted(checkpointId);
   }
 
   /** A fault: one running subtask fails (a user-code exception). */
@@ -128,7 +129,10 @@ class Subtask {
   private readonly blocked = new Set<string>();
   private readonly endedInputs = new Set<string>();
   private readonly queued = new Map<string, Element[]>();
-  private readonly barriers = new Map<number, Set<string>>();
+  /** The checkpoint whose barriers are being aligned, the channels they came on, the last one aligned. */
+  private aligning: number | null = null;
+  private readonly seen = new Set<string>();
+  private lastAligned = 0;
 
   constructor(
     private readonly runtime: SimTaskRuntime,
@@ -289,11 +293,14 @@ class Subtask {
         }
         return;
       case 'barrier': {
-        const seen = this.barriers.get(element.checkpointId) ?? new Set<string>();
-        this.barriers.set(element.checkpointId, seen);
-        seen.add(channel);
+        const id = element.checkpointId;
+        if (id <= this.lastAligned || (this.aligning !== null && id < this.aligning)) return; // of a checkpoint given up
+        // A newer checkpoint's barrier: the one being aligned will never complete (a trigger was lost).
+        if (this.aligning !== null && id > this.aligning) this.release();
+        this.aligning = id;
+        this.seen.add(channel);
         this.blocked.add(channel);
-        if (this.inputs.every((c) => seen.has(c) || this.endedInputs.has(c))) this.aligned(element.checkpointId, element.dir);
+        if (this.inputs.every((c) => this.seen.has(c) || this.endedInputs.has(c))) this.aligned(id, element.dir);
         return;
       }
       case 'end':
@@ -308,10 +315,21 @@ class Subtask {
   }
 
   private aligned(checkpointId: number, dir: string): void {
-    this.barriers.delete(checkpointId);
+    this.lastAligned = checkpointId;
     this.pending.set(checkpointId, this.open);
     this.open = [];
     this.snapshot(checkpointId, dir, { counts: [...this.counts], pending: [...this.pending] } satisfies SinkState);
+    this.release();
+  }
+
+  checkpointAborted(checkpointId: number): void {
+    if (this.aligning === checkpointId) this.release();
+  }
+
+  /** The alignment ends: every channel flows again, what was held first, in order. */
+  private release(): void {
+    this.aligning = null;
+    this.seen.clear();
     this.blocked.clear();
     const queued = [...this.queued];
     this.queued.clear();
