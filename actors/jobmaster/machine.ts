@@ -180,6 +180,19 @@ export const jobMasterMachine = setup({
         if (context.failure === null || context.failure.code === 'DATA_CONNECTION_LOST') context.failure = error;
       }
     },
+    /**
+     * While slots are awaited, the ResourceManager reports a lost TaskExecutor to a job only if it
+     * had allocated the job a slot there. Not offered yet, that slot never will be, and the
+     * ResourceManager no longer counts it as wanted: the attempt starts over (found by the
+     * simulator, `npm run sim -- --seed 60 --faults 5`; it used to wait out the slot-request
+     * timeout and fail the job).
+     */
+    allocationLost: ({ context, event }) => {
+      if (event.type !== 'jm.taskexecutor.lost' || event.leaderSessionId !== context.leaderSessionId || context.failure !== null) return;
+      context.failure = toWireError(
+        new JobMasterError('TASK_EXECUTOR_LOST', `TaskExecutor ${event.taskExecutorId} was lost before it offered its slot: ${event.reason}`, { taskExecutorId: event.taskExecutorId }),
+      );
+    },
     decideRestart: assign(({ context }) => {
       const failure = context.failure ?? context.graph.firstFailure()?.error ?? null;
       const decision = context.backoff.onFailure(context.env.clock.now());
@@ -340,7 +353,7 @@ export const jobMasterMachine = setup({
       on: {
         'jm.slots.offer': { actions: 'takeOffer' },
         'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) },
-        'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
+        'jm.taskexecutor.lost': { actions: ['taskExecutorLost', 'allocationLost'] },
       },
       always: [
         { guard: 'anyFailed', target: 'deciding' },
