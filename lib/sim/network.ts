@@ -36,6 +36,8 @@ interface Pair {
   lastArrival: Map<string, number>;
   detecting: boolean;
   dialFailing: boolean;
+  /** Sent while the direction was cut, per direction: TCP delivers them after the heal, unless the connection is lost first. */
+  stalled: Map<string, Array<() => void>>;
 }
 
 export class SimNetwork {
@@ -84,8 +86,13 @@ export class SimNetwork {
   heal(from: string, to: string): void {
     const key = `${from}>${to}`;
     const left = (this.cuts.get(key) ?? 1) - 1;
-    if (left > 0) this.cuts.set(key, left);
-    else this.cuts.delete(key);
+    if (left > 0) return void this.cuts.set(key, left);
+    this.cuts.delete(key);
+    const pair = this.pairs.get(pairKey(from, to));
+    const stalled = pair?.stalled.get(key);
+    if (!pair || !stalled) return;
+    pair.stalled.delete(key);
+    for (const deliver of stalled) deliver();
   }
 
   /** The connection between a and b closes now (a reset): both sides see it lost. */
@@ -130,7 +137,7 @@ export class SimNetwork {
     const bytes = from.codec.encode(envelope);
     const key = pairKey(from.node, to);
     let pair = this.pairs.get(key);
-    if (!pair) this.pairs.set(key, (pair = { up: false, epoch: 0, lastArrival: new Map(), detecting: false, dialFailing: false }));
+    if (!pair) this.pairs.set(key, (pair = { up: false, epoch: 0, lastArrival: new Map(), detecting: false, dialFailing: false, stalled: new Map() }));
     const target = this.endpoints.get(to);
     if (!pair.up) {
       if (!target || !this.canReach(from.node, to) || !this.canReach(to, from.node) || target.simNode.paused) return this.dialFailed(from, to, pair);
@@ -138,8 +145,19 @@ export class SimNetwork {
       this.tellUp(from, to);
       this.tellUp(target, from.node);
     }
-    if (!target || !this.canReach(from.node, to)) return; // lost in flight; the silence is detected
+    if (!target) return;
     const dir = `${from.node}>${to}`;
+    const deliver = () => this.deliver(from, target, pair, dir, bytes, envelope);
+    if (!this.canReach(from.node, to)) {
+      // Retransmitted until the heal, or lost with the connection when its silence is detected.
+      pair.stalled.set(dir, [...(pair.stalled.get(dir) ?? []), deliver]);
+      return;
+    }
+    deliver();
+  }
+
+  private deliver(from: SimTransport, target: SimTransport, pair: Pair, dir: string, bytes: Uint8Array, envelope: Envelope): void {
+    const to = target.node;
     const arrival = Math.max(this.scheduler.now + this.latency(), pair.lastArrival.get(dir) ?? 0);
     pair.lastArrival.set(dir, arrival);
     const epoch = pair.epoch;
@@ -190,6 +208,7 @@ export class SimNetwork {
     pair.up = false;
     pair.epoch++;
     pair.lastArrival.clear();
+    pair.stalled.clear();
     for (const [side, peer] of [
       [a, b],
       [b, a],
