@@ -65,12 +65,12 @@ export class SimNode {
     for (const event of held) {
       if (event.cancelled) continue;
       this.catchingUp++;
-      const again = this.scheduler.schedule(0, event.label, event.run, this);
-      const run = again.run;
-      again.run = () => {
+      const run = event.run;
+      event.run = () => {
         this.catchingUp--;
         run();
       };
+      this.scheduler.requeue(event);
     }
   }
 
@@ -105,6 +105,16 @@ export class Scheduler {
     const event: SimEvent = { at: this.now + delay, seq: this.seq++, label, run, owner, incarnation: owner?.incarnation ?? 0, cancelled: false };
     this.push(event);
     return event;
+  }
+
+  /**
+   * Run a held event now, before anything else due now, in its original order among the held:
+   * what a paused process had pending comes first when it resumes (a channel stays in order).
+   */
+  requeue(event: SimEvent): void {
+    event.at = this.now;
+    event.seq -= HELD_FIRST;
+    this.push(event);
   }
 
   /** Schedule at an absolute elapsed time (ms since the start). */
@@ -175,6 +185,9 @@ export class Scheduler {
     return top;
   }
 }
+
+/** Subtracted from a held event's sequence number: it sorts before every event scheduled normally. */
+const HELD_FIRST = 2 ** 52;
 
 function before(a: SimEvent, b: SimEvent): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);

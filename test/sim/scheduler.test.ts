@@ -34,6 +34,19 @@ describe('simulator scheduler', () => {
     ]);
   });
 
+  it('runs what a paused node held before anything else due when it resumes', async () => {
+    const scheduler = new Scheduler();
+    const node = new SimNode('n', scheduler);
+    const ran: string[] = [];
+    // Faults are scheduled first: the resume sorts before whatever else falls due at its instant.
+    scheduler.at(500, 'resume', () => node.resume());
+    scheduler.at(50, 'pause', () => node.pause());
+    node.clock.setTimeout(() => ran.push('held'), 100);
+    node.clock.setTimeout(() => ran.push('due at the resume'), 500);
+    await runAll(scheduler);
+    assert.deepEqual(ran, ['held', 'due at the resume']);
+  });
+
   it('drops a crashed node’s timers: a restarted node is a new incarnation', async () => {
     const scheduler = new Scheduler();
     const node = new SimNode('n', scheduler);
