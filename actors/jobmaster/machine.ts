@@ -47,6 +47,10 @@ import type { JobMasterMessage } from './protocol.js';
 import { loadRestorePoint, restoreFor, type RestorePoint } from './restore.js';
 import type { JobResult, JobState } from './status.js';
 import { metrics } from '../../lib/metrics/registry.js';
+import { sleep } from '../../lib/util/clock.js';
+
+/** Between reads of the restore point while etcd cannot be reached. */
+const RESTORE_POINT_RETRY_MS = 500;
 
 export type { JobMasterInput };
 
@@ -60,14 +64,25 @@ const CHECKPOINT_STORE_SETTLE_TIMEOUT_MS = 30_000;
 export const jobMasterMachine = setup({
   types: { context: {} as Context, events: {} as JobMasterMessage, input: {} as JobMasterInput },
   actors: {
-    loadRestorePoint: fromPromise<RestorePoint, { context: Context }>(({ input: { context } }) =>
-      loadRestorePoint({
-        jobId: context.job.jobId,
-        store: context.stores && context.coordinator ? context.stores.checkpoints(context.coordinator.config.retained) : null,
-        fromSavepoint: context.job.fromSavepoint,
-        fromLatest: context.job.recovered || context.graph.attempt > context.firstAttempt,
-      }),
-    ),
+    // etcd out of reach is transient: the read is retried (a lost leadership suspends this
+    // JobMaster). It used to fail the job for good (found by the simulator: seed 1140, 10 faults).
+    loadRestorePoint: fromPromise<RestorePoint, { context: Context }>(async ({ input: { context }, signal }) => {
+      for (;;) {
+        try {
+          return await loadRestorePoint({
+            jobId: context.job.jobId,
+            store: context.stores && context.coordinator ? context.stores.checkpoints(context.coordinator.config.retained) : null,
+            fromSavepoint: context.job.fromSavepoint,
+            fromLatest: context.job.recovered || context.graph.attempt > context.firstAttempt,
+          });
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== HaErrorCode.Unavailable || signal.aborted) throw err;
+          context.env.log.warn({ err: toWireError(err) }, 'could not read the restore point; retrying');
+          await sleep(context.env.clock, RESTORE_POINT_RETRY_MS);
+          if (signal.aborted) throw err;
+        }
+      }
+    }),
     recordAttempt: fromPromise<void, { context: Context }>(async ({ input: { context } }) => {
       const execution = { attempt: context.graph.attempt, restarts: context.backoff.restartCount };
       await context.stores?.jobGraphs.putExecution(context.job.jobId, execution);
