@@ -193,6 +193,8 @@ export class SimEtcd {
 
   /** Create the leader key under `leaseId` if there is none: the new session id, or null. */
   acquire(leaseId: number, address: string): string | null {
+    // Under the same lease it is ours already (an earlier campaign's answer was lost): idempotent.
+    if (this.leader?.leaseId === leaseId) return this.leader.sessionId;
     if (this.leader !== null || !this.leases.has(leaseId)) return null;
     this.revision++;
     const sessionId = String(this.revision).padStart(20, '0');
