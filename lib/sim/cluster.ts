@@ -44,6 +44,8 @@ export const DEFAULT_SHAPE: ClusterShape = { masters: 2, taskExecutors: 3, recor
 /** What the cluster reports to the invariant checker as it happens. */
 export interface ClusterAudit extends DeploymentAudit {
   inspected(component: string, event: InspectionEvent): void;
+  /** The simulation itself broke (a process could not start): never a finding about the machines. */
+  failed(why: string): void;
 }
 
 export interface Process {
@@ -287,6 +289,16 @@ export class SimCluster {
     if (!process.node.crashed) return;
     process.node.restart();
     await process.start();
+  }
+
+  /** Restart, and a process that cannot start is the simulator's own failure, reported as such. */
+  restartLoudly(process: MasterProcess | TaskExecutorProcess): void {
+    this.restart(process).catch((err: unknown) => this.audit.failed(`${process.name} did not restart: ${(err as Error).stack ?? String(err)}`));
+  }
+
+  /** Start, reported like restartLoudly. */
+  startLoudly(process: Process): void {
+    process.start().catch((err: unknown) => this.audit.failed(`${process.name} did not start: ${(err as Error).stack ?? String(err)}`));
   }
 
   pause(process: Process): void {

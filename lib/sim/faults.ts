@@ -7,8 +7,7 @@
 import { ETCD } from './etcd.js';
 import type { SimCluster } from './cluster.js';
 
-export const FAULT_KINDS = ['isolate', 'etcd-cut', 'one-way', 'reset', 'pause', 'crash', 'etcd-down', 'task-failure'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+const FAULT_KINDS = ['isolate', 'etcd-cut', 'one-way', 'reset', 'pause', 'crash', 'etcd-down', 'task-failure'] as const;
 
 export interface FaultWindow {
   startMs: number;
@@ -68,7 +67,7 @@ export function scheduleFaults(cluster: SimCluster, count: number, window: Fault
         fault(
           `crash ${process.name}, restart after ${duration} ms`,
           () => cluster.crash(target),
-          () => void cluster.restart(target),
+          () => cluster.restartLoudly(target),
         );
         break;
       }

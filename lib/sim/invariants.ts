@@ -56,6 +56,10 @@ export class InvariantChecker implements ClusterAudit {
     } else this.acceptedSession.set(component, command.leaderSessionId);
   }
 
+  failed(why: string): void {
+    this.violate('simulator', why);
+  }
+
   deployed(tdd: TaskDeploymentDescriptor): void {
     const dataflow = this.cluster!.dataflow;
     if (this.jobResult !== null) this.violate('finished-job', `${tdd.executionId} deployed after the job ended ${this.jobResult}`);

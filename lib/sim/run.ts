@@ -36,7 +36,7 @@ export async function runSeed(seed: number, options: RunOptions): Promise<RunRes
   checker.attach(cluster);
   const { scheduler } = cluster;
   await cluster.submitJob();
-  cluster.processes.forEach((p, i) => scheduler.at(i * 10, `START ${p.name}`, () => void p.start()));
+  cluster.processes.forEach((p, i) => scheduler.at(i * 10, `START ${p.name}`, () => cluster.startLoudly(p)));
   const window = options.faultWindow ?? { startMs: 1500, endMs: 9000 };
   const quietFrom = Math.max(window.startMs, scheduleFaults(cluster, options.faults, window));
   const bound = options.livenessBoundMs ?? 40_000;
