@@ -44,6 +44,15 @@ describe('deterministic simulator', function () {
     assert.notDeepEqual(other.trace, first.trace);
   });
 
+  it('reports liveness when the job cannot run once the faults stop (no TaskExecutor at all)', async () => {
+    const result = await runSeed(1, { faults: 0, mutant: null, shape: { masters: 2, taskExecutors: 0, records: 60, keys: 3 }, livenessBoundMs: 5000 });
+    assert.deepEqual(
+      result.violations.map((v) => v.invariant),
+      ['liveness'],
+    );
+    assert.equal(result.jobResult, null);
+  });
+
   for (const mutant of Object.keys(MUTANTS) as Mutant[]) {
     it(`catches the mutant '${mutant}' (${MUTANTS[mutant]}) within 1000 seeds`, async () => {
       for (let seed = 1; seed <= 1000; seed++) {
