@@ -158,6 +158,18 @@ export const taskExecutorMachine = setup({
       const slot = [...context.slotUse.entries()].find(([, use]) => use.allocationId === event.allocationId);
       if (!slot || slot[1].jobId !== tdd.jobId) {
         context.env.log.warn({ executionId: tdd.executionId, allocationId: event.allocationId }, 'task submitted to a slot not allocated to its job');
+        // Its JobMaster (known through another slot of the job here) hears it, or it would wait for
+        // this subtask forever: an offer of a slot freed since (the request and the free crossed a
+        // partition) was taken for a new attempt. Found by the simulator (seed 26, 20 faults).
+        const jobMaster = [...context.slotUse.values()].find((use) => use.jobId === tdd.jobId)?.jobMaster;
+        if (jobMaster) {
+          tellSafely(context, jobMaster, {
+            type: 'jm.task.state',
+            executionId: tdd.executionId,
+            state: 'failed',
+            error: { code: 'SLOT_NOT_ALLOCATED', message: `slot ${event.allocationId} of TaskExecutor ${context.taskExecutorId} is not allocated to job ${tdd.jobId}` },
+          });
+        }
         return;
       }
       const [slotIndex, use] = slot;

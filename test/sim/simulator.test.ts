@@ -33,6 +33,16 @@ describe('deterministic simulator', function () {
     assert.deepEqual(unfinished, [], `seeds whose job did not finish: ${unfinished.join(', ')}`);
   });
 
+  it('runs 50 seeds of 20 faults crowded into 5.5 s with every invariant kept and the job finished', async () => {
+    const failing: string[] = [];
+    for (let seed = 1; seed <= 50; seed++) {
+      const result = await runSeed(seed, { faults: 20, mutant: null, faultWindow: { startMs: 500, endMs: 6000 } });
+      for (const v of result.violations) failing.push(`seed ${seed}: ${v.invariant} at ${v.at} ms: ${v.message}`);
+      if (result.jobResult !== 'finished') failing.push(`seed ${seed}: the job ended ${result.jobResult ?? 'never'}`);
+    }
+    assert.deepEqual(failing, []);
+  });
+
   it('replays a seed exactly: the same seed gives the same trace, another seed another', async () => {
     const first = await runSeed(42, { faults: 6, mutant: null });
     const again = await runSeed(42, { faults: 6, mutant: null });
