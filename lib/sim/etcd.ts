@@ -51,7 +51,8 @@ export interface EtcdMutants {
 export interface AcceptedWrite {
   at: number;
   sessionId: string;
-  op: string;
+  /** The session that held the leader key when it was applied (null: none). */
+  leaderSessionId: string | null;
 }
 
 interface Lease {
@@ -84,7 +85,9 @@ const WRITES = new Set([
 ]);
 
 export class SimEtcd {
-  available = true;
+  private isAvailable = true;
+  /** Requests that reached etcd while it was unavailable: applied, in order, when it is back (a stalled member's queue). */
+  private stalled: Array<() => void> = [];
   private revision = 0;
   private nextLease = 1;
   private readonly leases = new Map<number, Lease>();
@@ -116,7 +119,7 @@ export class SimEtcd {
         const caller = this.caller ?? 'none';
         // The guarded transaction's compare: the leader key still holds the writer's session.
         if (!this.mutants.noWriteGuard && this.leader?.sessionId !== caller) throw new FencingError(caller, 'rejected-by-etcd');
-        this.writes.push({ at: this.scheduler.elapsed, sessionId: caller, op: 'write' });
+        this.writes.push({ at: this.scheduler.elapsed, sessionId: caller, leaderSessionId: this.leader?.sessionId ?? null });
       },
     };
     this.jobGraphs = new InMemoryJobGraphStore(this.serverGuard);
@@ -124,6 +127,28 @@ export class SimEtcd {
     this.checkpointIds = new InMemoryCheckpointIdCounter(this.serverGuard);
     this.savepoints = new InMemorySavepointStore(this.serverGuard);
     this.sinkClaims = new InMemorySinkClaimStore(this.serverGuard, () => this.scheduler.now);
+  }
+
+  get available(): boolean {
+    return this.isAvailable;
+  }
+
+  /**
+   * Unavailable: requests get no answer (their clients time out), but those that reached it are
+   * applied when it is back, late: a write whose client gave up may land all the same.
+   */
+  set available(available: boolean) {
+    this.isAvailable = available;
+    if (!available) return;
+    const stalled = this.stalled;
+    this.stalled = [];
+    for (const apply of stalled) apply();
+  }
+
+  /** Run `apply` now, or once etcd is available again. */
+  whenAvailable(apply: () => void): void {
+    if (this.isAvailable) apply();
+    else this.stalled.push(apply);
   }
 
   checkpoints(retain: number): InMemoryCompletedCheckpointStore {
@@ -294,8 +319,7 @@ export class EtcdClient {
         this.node,
       );
       if (!this.network.canReach(this.nodeId, ETCD)) return;
-      this.scheduler.schedule(this.network.latency(), `etcd ${op} from ${this.node.name}`, () => {
-        if (!this.etcd.available) return;
+      const apply = () => {
         let outcome: Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
         try {
           outcome = Promise.resolve(fn()).then(
@@ -320,7 +344,8 @@ export class EtcdClient {
             this.node,
           );
         });
-      });
+      };
+      this.scheduler.schedule(this.network.latency(), `etcd ${op} from ${this.node.name}`, () => this.etcd.whenAvailable(apply));
     });
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The invariants, checked after every step of a simulation (and the liveness one at its end):
  *
- * - one leader: at most one Master whose own guard lets it act as leader, at any instant;
+ * - one leader: at most one Master whose own guard lets it act as leader, at any instant, and
+ *   etcd applies a leader's write only while its session holds the leader key (the audit of
+ *   fenced actions);
  * - fencing: no component accepts a command of a leader session older than one it accepted
  *   (TaskExecutors, from the commands their machines take; etcd, from the writes it applies);
  * - exactly once: no record committed twice, and all of them once the job has finished;
@@ -79,7 +81,10 @@ export class InvariantChecker implements ClusterAudit {
     const writes = cluster.etcd.writes;
     for (; this.writesSeen < writes.length; this.writesSeen++) {
       const write = writes[this.writesSeen]!;
-      if (write.sessionId < this.latestWriteSession) {
+      if (write.sessionId !== write.leaderSessionId) {
+        const holder = write.leaderSessionId === null ? 'while nobody held the leader key' : `while session ${Number(write.leaderSessionId)} held the leader key`;
+        this.violate('one-leader', `etcd applied a write of leader session ${Number(write.sessionId)} ${holder}`);
+      } else if (write.sessionId < this.latestWriteSession) {
         this.violate('fencing', `etcd applied a write of leader session ${Number(write.sessionId)} after one of session ${Number(this.latestWriteSession)}`);
       } else this.latestWriteSession = write.sessionId;
     }

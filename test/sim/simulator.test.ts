@@ -9,12 +9,13 @@ import { runSeed } from '../../lib/sim/run.js';
 import { MUTANTS, type Mutant } from '../../lib/sim/mutants.js';
 
 /** The invariant each mutant must be caught by. */
-const CAUGHT_BY: Record<Mutant, string> = {
-  'te-session-check': 'fencing',
-  'etcd-write-guard': 'fencing',
-  'step-down': 'one-leader',
-  'barrier-alignment': 'exactly-once',
-  'sink-commit': 'exactly-once',
+const CAUGHT_BY: Record<Mutant, string[]> = {
+  'te-session-check': ['fencing'],
+  // A write of a Master that no longer leads: applied while another session (or none) holds the key, or after a newer one's.
+  'etcd-write-guard': ['one-leader', 'fencing'],
+  'step-down': ['one-leader'],
+  'barrier-alignment': ['exactly-once'],
+  'sink-commit': ['exactly-once'],
 };
 
 describe('deterministic simulator', function () {
@@ -68,7 +69,7 @@ describe('deterministic simulator', function () {
       for (let seed = 1; seed <= 1000; seed++) {
         const result = await runSeed(seed, { faults: 5, mutant });
         if (result.violations.length === 0) continue;
-        assert.equal(result.violations[0]!.invariant, CAUGHT_BY[mutant], `seed ${seed}: ${result.violations[0]!.message}`);
+        assert.ok(CAUGHT_BY[mutant].includes(result.violations[0]!.invariant), `seed ${seed}: ${result.violations[0]!.invariant}: ${result.violations[0]!.message}`);
         // And the failing seed replays to the same violation.
         const replay = await runSeed(seed, { faults: 5, mutant });
         assert.deepEqual(replay.violations, result.violations);
