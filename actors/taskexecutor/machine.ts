@@ -56,6 +56,9 @@ export interface TaskExecutorInput {
   testHooks?: { acceptAnySession?: boolean };
 }
 
+/** Codes of the failures this TaskExecutor reports for tasks it cannot run (to move into this folder's errors.ts). */
+export const TaskExecutorErrorCode = { SlotNotAllocated: 'SLOT_NOT_ALLOCATED' } as const;
+
 type Event = TaskExecutorMessage | TaskExecutorLocalEvent;
 
 interface SlotUse {
@@ -167,7 +170,7 @@ export const taskExecutorMachine = setup({
             type: 'jm.task.state',
             executionId: tdd.executionId,
             state: 'failed',
-            error: { code: 'SLOT_NOT_ALLOCATED', message: `slot ${event.allocationId} of TaskExecutor ${context.taskExecutorId} is not allocated to job ${tdd.jobId}` },
+            error: { code: TaskExecutorErrorCode.SlotNotAllocated, message: `slot ${event.allocationId} of TaskExecutor ${context.taskExecutorId} is not allocated to job ${tdd.jobId}` },
           });
         }
         return;

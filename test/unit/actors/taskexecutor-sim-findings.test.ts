@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ActorSystem, reply } from '../../../lib/index.js';
 import { SimulatedClock } from '../../../lib/util/simulated-clock.js';
-import { taskExecutorMachine } from '../../../actors/taskexecutor/machine.js';
+import { TaskExecutorErrorCode, taskExecutorMachine } from '../../../actors/taskexecutor/machine.js';
 import { CodeCache } from '../../../actors/taskexecutor/code-cache.js';
 import { TASK_EXECUTOR_LOCAL_EVENTS } from '../../../actors/taskexecutor/protocol.js';
 import type { JobMasterMessage } from '../../../actors/jobmaster/protocol.js';
@@ -72,6 +72,6 @@ describe('taskexecutor - what the simulator found', () => {
     assert.ok(state, 'the JobMaster hears of it');
     assert.equal(state.executionId, 'j/1/v/0');
     assert.equal(state.state, 'failed');
-    assert.equal(state.error?.code, 'SLOT_NOT_ALLOCATED');
+    assert.equal(state.error?.code, TaskExecutorErrorCode.SlotNotAllocated);
   });
 });
