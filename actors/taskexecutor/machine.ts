@@ -144,6 +144,7 @@ export const taskExecutorMachine = setup({
       context.slotUse.set(event.slotIndex, { allocationId: event.allocationId, jobId: event.jobId, jobMaster: event.jobMaster });
       tellSafely(context, event.jobMaster, {
         type: 'jm.slots.offer',
+        leaderSessionId: event.leaderSessionId,
         taskExecutorId: context.taskExecutorId,
         taskExecutor: context.env.self as ActorRef<TaskExecutorMessage>,
         dataAddress: context.dataAddress,

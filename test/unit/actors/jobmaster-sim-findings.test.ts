@@ -19,12 +19,26 @@ describe('jobmaster - what the simulator found', () => {
     const [group] = h.resourceManager.last('rm.slots.declare')!.requirements;
     // One slot is offered; the other TaskExecutor is lost before it offers its slot.
     const te = h.taskExecutors[0]!;
-    await h.send({ type: 'jm.slots.offer', taskExecutorId: te.ref.name, taskExecutor: te.ref, dataAddress: '127.0.0.1:7000', slots: [{ allocationId: 'alloc-1', slotIndex: 0, group: group!.group }] });
+    await h.send({ type: 'jm.slots.offer', leaderSessionId: h.leaderSessionId, taskExecutorId: te.ref.name, taskExecutor: te.ref, dataAddress: '127.0.0.1:7000', slots: [{ allocationId: 'alloc-1', slotIndex: 0, group: group!.group }] });
     await h.send({ type: 'jm.taskexecutor.lost', leaderSessionId: h.leaderSessionId, taskExecutorId: 'taskexecutor-1', reason: 'connection lost' });
     assert.equal(h.state(), 'restarting.waitingToRestart', 'the slot it was allocated will never be offered');
     await h.clock.advance(500);
     assert.equal(h.state(), 'waitingForResources');
     assert.equal(h.resourceManager.all('rm.slots.declare').length, 2, 'its slots are declared again, long before the slot-request timeout');
+  });
+
+  it('takes no slot offered under another leader session (its ResourceManager is gone, its TaskExecutor dropped it)', async () => {
+    h = await JobMasterHarness.start({ restartStrategy });
+    await h.clock.settle();
+    const [group] = h.resourceManager.last('rm.slots.declare')!.requirements;
+    for (const te of h.taskExecutors) {
+      await h.send({ type: 'jm.slots.offer', leaderSessionId: '00000000000000000000', taskExecutorId: te.ref.name, taskExecutor: te.ref, dataAddress: '127.0.0.1:7000', slots: [{ allocationId: `old-${te.ref.name}`, slotIndex: 0, group: group!.group }] });
+    }
+    assert.equal(h.state(), 'waitingForResources', 'nothing is deployed to slots of an earlier term');
+    assert.deepEqual(h.deployed(0), []);
+    await h.offerSlots();
+    assert.ok(h.deployed(0).length > 0, 'its own term’s offers are taken');
+    assert.ok(h.deployed(0).every((d) => !d.te.startsWith('old-')));
   });
 
   it('reads the restore point again while etcd cannot be reached, instead of failing the job', async () => {
