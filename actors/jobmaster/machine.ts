@@ -21,7 +21,6 @@ import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { HaErrorCode } from '../../lib/ha/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import { ExecutionState, isTerminal } from '../../lib/task/descriptor.js';
-import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import {
   abortAll,
   abortCheckpoint,
@@ -486,5 +485,3 @@ function stateOf(value: unknown): JobState {
   if (state === 'recordingAttempt') return 'waitingForResources';
   return state as JobState;
 }
-
-export type { TaskExecutorMessage };
