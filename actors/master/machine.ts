@@ -120,6 +120,8 @@ export const masterMachine = setup({
           heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
         }),
         localOnly: RESOURCE_MANAGER_LOCAL_EVENTS,
+        // A message it takes no transition for is a dead letter, and an ask fails at once.
+        reportUnhandled: true,
       });
       return { leaderSessionId: event.sessionId, resourceManager: rm, stores: context.ha?.storesForCurrentTerm() ?? null };
     }),

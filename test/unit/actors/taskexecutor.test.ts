@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ActorSystem, reply } from '../../../lib/index.js';
+import { ActorSystem, reply, type DeadLetter } from '../../../lib/index.js';
 import { SimulatedClock } from '../../../lib/util/simulated-clock.js';
 import { taskExecutorMachine, type TaskRuntime } from '../../../actors/taskexecutor/machine.js';
 import { CodeCache } from '../../../actors/taskexecutor/code-cache.js';
@@ -39,11 +39,8 @@ describe('taskexecutor - machine on a simulated clock', () => {
   });
   afterEach(() => system.terminate());
 
-  it('registers again, its tasks cancelled, once the ResourceManager stops heartbeating it for the silence it was told', async () => {
-    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
-    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
-    const runtime = recordingRuntime();
-    const te = system.spawn('taskexecutor', taskExecutorMachine, {
+  const spawnTaskExecutor = (runtime: TaskRuntime) =>
+    system.spawn('taskexecutor', taskExecutorMachine, {
       input: (env) => ({
         env,
         taskExecutorId: 'te-1',
@@ -56,7 +53,14 @@ describe('taskexecutor - machine on a simulated clock', () => {
         onShutdown: () => undefined,
       }),
       localOnly: TASK_EXECUTOR_LOCAL_EVENTS,
+      reportUnhandled: true,
     });
+
+  it('registers again, its tasks cancelled, once the ResourceManager stops heartbeating it for the silence it was told', async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
     te.tell({ type: 'te.leader.changed', masterNode: system.node });
     await clock.settle();
     const registration = rm.last('rm.te.register');
@@ -93,5 +97,32 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const refused = stale.then(() => 'answered', () => 'refused');
     await clock.advance(1000);
     assert.equal(await refused, 'refused');
+  });
+
+  it('fails a heartbeat before it registered at once with UNHANDLED_IN_STATE naming its state, and a slot request is a dead letter', async () => {
+    const te = spawnTaskExecutor(recordingRuntime());
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const letters: DeadLetter[] = [];
+    system.events.on('dead-letter', (letter) => letters.push(letter));
+    const heartbeat = te.ask({ type: 'te.heartbeat', leaderSessionId: SESSION }, { timeoutMs: 60_000 }).then(
+      () => assert.fail('answered'),
+      (err: unknown) => err as Error & { code?: string; details?: unknown },
+    );
+    const askedAt = clock.now();
+    await clock.settle();
+    const err = await heartbeat;
+    assert.equal(err.code, 'UNHANDLED_IN_STATE');
+    assert.deepEqual(err.details, { actor: `taskexecutor@${system.node}`, state: 'disconnected', messageType: 'te.heartbeat' });
+    assert.equal(clock.now(), askedAt, 'at once, not at the ask timeout');
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    assert.deepEqual(
+      letters.map((l) => [l.messageType, l.reason]),
+      [
+        ['te.heartbeat', 'not accepted in state disconnected'],
+        ['te.slots.request', 'not accepted in state disconnected'],
+      ],
+    );
+    assert.deepEqual(jobMaster.all('jm.slots.offer'), [], 'nothing offered without a leader');
   });
 });
