@@ -14,6 +14,7 @@
 import { copyObject, deleteBelow, deleteObjects, isWithinLocation, joinLocation, listBelow, normalizeLocation, parentOf } from '../../lib/storage/index.js';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
+import { SavepointErrorCode } from './errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
 import { snapshotPath } from '../../lib/task/snapshot-store.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
@@ -49,7 +50,7 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   const { coordinator, stores, env } = context;
   const now = context.env.clock.now();
   const refuse = (why: string) => {
-    if (savepoint) replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', why));
+    if (savepoint) replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, why));
     return false;
   };
   if (!coordinator || !stores) return refuse('the job does not checkpoint (enable checkpointing in the job, and run the cluster with etcd)');
@@ -83,7 +84,7 @@ export function requestSavepoint(context: Context, savepoint: SavepointRequest):
   }
   const ticket = coordinator.queueSavepoint(savepoint);
   if (ticket === null) {
-    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
+    replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
     return null;
   }
   env.log.info({ queued: coordinator.savepointsQueued }, 'savepoint queued behind the checkpoint in flight');
@@ -149,7 +150,7 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   if (attempt !== graph.attempt || !allRunning(context)) {
     if (savepoint) {
       const reason = 'the job restarted while the savepoint was starting';
-      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', reason)));
+      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, reason)));
     }
     return triggerNext(context);
   }
@@ -264,7 +265,7 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
     context.savepoints.delete(checkpointId);
     // The client hears of it once etcd says failed: a new leader then agrees with what it was told.
     void failSavepointRecord(context, savepoint, reason).then(() =>
-      replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint aborted: ${reason}`)),
+      replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint aborted: ${reason}`)),
     );
   }
   if (next) triggerNext(context);
@@ -295,7 +296,7 @@ export function checkpointTimedOut(context: Context, checkpointId: number): void
 export function abortAll(context: Context, reason: string): void {
   for (const checkpoint of context.coordinator?.inFlight() ?? []) abortCheckpoint(context, checkpoint.id, reason, false);
   for (const savepoint of context.coordinator?.drainQueuedSavepoints() ?? []) {
-    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint not taken: ${reason}`));
+    replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint not taken: ${reason}`));
   }
   if (context.coordinator) context.coordinator.triggering = false;
   context.finalCheckpointWanted = false;

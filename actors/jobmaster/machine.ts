@@ -39,7 +39,7 @@ import {
 } from './checkpointing.js';
 import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
 import { detailsOf, initialContext, tellSafely, type Context, type JobMasterInput } from './context.js';
-import { JobMasterError } from './errors.js';
+import { JobMasterError, SavepointErrorCode } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
 import { recordFailure } from './exceptions.js';
 import type { JobMasterMessage } from './protocol.js';
@@ -467,7 +467,7 @@ export const jobMasterMachine = setup({
         }
         context.savepoints.clear();
         for (const s of context.coordinator?.drainQueuedSavepoints() ?? []) {
-          replyError(s.replyTo, new RuntimeError('SAVEPOINT_FAILED', 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
+          replyError(s.replyTo, new RuntimeError(SavepointErrorCode.Failed, 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
         }
         context.env.log.warn('job suspended: leadership lost');
       },

@@ -30,6 +30,7 @@ import { HaErrorCode } from '../../lib/ha/errors.js';
 import { claimSinkDirs, releaseEndedJob } from './sink-ownership.js';
 import { readSavepoint } from '../jobmaster/restore.js';
 import type { Logger } from '../../lib/logging.js';
+import { MasterErrorCode } from './errors.js';
 
 export interface MasterSettings {
   /** The Master's working directory. */
@@ -82,14 +83,6 @@ interface Context extends MasterInput {
   /** Collected records of ended jobs, which etcd references but does not hold. */
   blobs: FileBlobStore;
 }
-
-export const MasterErrorCode = {
-  NotLeader: 'NOT_LEADER',
-  Recovering: 'RECOVERING',
-  UnknownJob: 'UNKNOWN_JOB',
-  UnknownCode: 'UNKNOWN_CODE',
-  CheckpointingNeedsHa: 'CHECKPOINTING_NEEDS_HA',
-} as const;
 
 /** Requests from clients and TaskExecutors; refused while not serving. */
 const REQUESTS = [...CLIENT_MESSAGE_TYPES, 'master.code.get', 'master.cluster.shutdown'] as const;
@@ -209,7 +202,7 @@ export const masterMachine = setup({
         if (!job.jobMaster.equals(event.ref)) continue;
         // It stopped without reporting a result: its machine failed beyond its supervision.
         context.running.delete(jobId);
-        const failure = event.error ?? { code: 'JOB_MASTER_FAILED', message: `JobMaster stopped: ${event.reason}` };
+        const failure = event.error ?? { code: MasterErrorCode.JobMasterFailed, message: `JobMaster stopped: ${event.reason}` };
         context.results.set(jobId, resultWithoutReport(job.summary, { state: 'failed', endedAt: context.env.clock.now(), failure }));
       }
     },
@@ -266,7 +259,7 @@ export const masterMachine = setup({
       const job = context.running.get(event.jobId);
       if (!job) {
         const done = endedJob(context, event.jobId);
-        return replyError(event.replyTo, done ? new RuntimeError('JOB_ENDED', `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
+        return replyError(event.replyTo, done ? new RuntimeError(MasterErrorCode.JobEnded, `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
       }
       let dir: string | undefined;
       try {
