@@ -11,10 +11,10 @@
  * this TaskExecutor (a partition shorter than a dead connection takes to notice, a paused
  * process) and restarted its tasks elsewhere, and would never heartbeat it again.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { toWireError } from '../../lib/errors.js';
-import type { CheckpointOptions, TaskEvent } from '../../lib/task/descriptor.js';
+import type { CheckpointOptions, TaskDeploymentDescriptor, TaskEvent } from '../../lib/task/descriptor.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { MasterMessage } from '../master/protocol.js';
 import type { RegistrationSuccess, ResourceManagerMessage } from '../resourcemanager/protocol.js';
@@ -25,7 +25,7 @@ import type { SlotReport, TaskExecutorLocalEvent, TaskExecutorMessage, TaskExecu
 /** What the TaskExecutor needs of the task runtime (lib/task's TaskRunner). */
 export interface TaskRuntime {
   deploy(
-    tdd: import('../../lib/task/descriptor.js').TaskDeploymentDescriptor,
+    tdd: TaskDeploymentDescriptor,
     slot: { managedMemoryBytes: number },
     onEvent: (event: TaskEvent) => void,
   ): void;
@@ -64,6 +64,15 @@ interface Execution {
   jobMaster: ActorRef<JobMasterMessage>;
 }
 
+/** A task waiting for its job's code (a child actor per task, see `fetchCode`). */
+interface Deployment {
+  tdd: TaskDeploymentDescriptor;
+  managedMemoryBytes: number;
+}
+
+/** Children fetching a task's code are named by this prefix and the execution id. */
+const FETCH_PREFIX = 'fetch-';
+
 interface Context extends TaskExecutorInput {
   masterNode: string | null;
   resourceManager: ActorRef<ResourceManagerMessage> | null;
@@ -95,6 +104,11 @@ export const taskExecutorMachine = setup({
         { timeoutMs: context.registrationTimeoutMs },
       );
     }),
+    // One per submitted task, a child of the machine: leaving `registered` stops it, so that a
+    // task of a session that ended while its code was on the way is never deployed.
+    fetchCode: fromPromise<Deployment & { jobModulePath: string }, Deployment & { codeCache: CodeCache; codeHash: string; master: ActorRef<MasterMessage> }>(
+      async ({ input: { codeCache, codeHash, master, ...deployment } }) => ({ ...deployment, jobModulePath: await codeCache.fetch(codeHash, master) }),
+    ),
   },
   guards: {
     fromCurrentLeader: ({ context, event }) => {
@@ -147,7 +161,7 @@ export const taskExecutorMachine = setup({
       context.runtime.cancelJob(event.jobId);
       for (const [index, use] of context.slotUse) if (use.jobId === event.jobId) context.slotUse.delete(index);
     },
-    submitTask: ({ context, event }) => {
+    submitTask: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'te.task.submit') return;
       const { tdd } = event;
       const slot = [...context.slotUse.entries()].find(([, use]) => use.allocationId === event.allocationId);
@@ -155,24 +169,44 @@ export const taskExecutorMachine = setup({
         context.env.log.warn({ executionId: tdd.executionId, allocationId: event.allocationId }, 'task submitted to a slot not allocated to its job');
         return;
       }
+      if (context.executions.has(tdd.executionId)) {
+        context.env.log.warn({ executionId: tdd.executionId }, 'task submitted twice; the second is ignored');
+        return;
+      }
       const [slotIndex, use] = slot;
       context.executions.set(tdd.executionId, { jobId: tdd.jobId, jobMaster: use.jobMaster });
       const master = context.env.system.ref<MasterMessage>(context.masterNode!, 'master');
       const managedMemoryBytes = context.slots.find((s) => s.index === slotIndex)!.managedMemoryBytes;
-      context.codeCache.fetch(event.codeHash, master).then(
-        (jobModulePath) => {
-          if (!context.executions.has(tdd.executionId)) return; // cancelled meanwhile
-          context.runtime.deploy({ ...tdd, jobModulePath }, { managedMemoryBytes }, (taskEvent) =>
-            context.env.self.tell({ type: 'te.task.event', event: taskEvent }),
-          );
-        },
-        (err: unknown) =>
-          context.env.self.tell({
-            type: 'te.task.event',
-            event: { type: 'task.state', executionId: tdd.executionId, state: 'failed', error: toWireError(err) },
-          }),
+      enqueue.spawnChild('fetchCode', {
+        id: `${FETCH_PREFIX}${tdd.executionId}`,
+        input: { tdd, managedMemoryBytes, codeCache: context.codeCache, codeHash: event.codeHash, master },
+      });
+    }),
+    deployFetched: enqueueActions(({ context, event, enqueue }) => {
+      const { actorId, output } = event as unknown as { actorId: string; output?: Deployment & { jobModulePath: string } };
+      if (!actorId.startsWith(FETCH_PREFIX) || !output) return;
+      enqueue.stopChild(actorId);
+      const { tdd, managedMemoryBytes, jobModulePath } = output;
+      if (!context.executions.has(tdd.executionId)) return; // cancelled meanwhile
+      context.runtime.deploy({ ...tdd, jobModulePath }, { managedMemoryBytes }, (taskEvent) =>
+        context.env.self.tell({ type: 'te.task.event', event: taskEvent }),
       );
-    },
+    }),
+    codeNotFetched: enqueueActions(({ event, enqueue }) => {
+      const { actorId, error } = event as unknown as { actorId: string; error: unknown };
+      if (!actorId.startsWith(FETCH_PREFIX)) return;
+      enqueue.stopChild(actorId);
+      const executionId = actorId.slice(FETCH_PREFIX.length);
+      enqueue.raise({ type: 'te.task.event', event: { type: 'task.state', executionId, state: 'failed', error: toWireError(error) } });
+    }),
+    /** The session is over: tasks still waiting for their code are dropped, never deployed. */
+    stopFetches: enqueueActions(({ context, self, enqueue }) => {
+      for (const id of Object.keys(self.getSnapshot().children)) {
+        if (!id.startsWith(FETCH_PREFIX)) continue;
+        enqueue.stopChild(id);
+        context.executions.delete(id.slice(FETCH_PREFIX.length));
+      }
+    }),
     triggerCheckpoint: ({ context, event }) => {
       if (event.type !== 'te.checkpoint.trigger' || !context.executions.has(event.executionId)) return;
       context.runtime.triggerCheckpoint(event.executionId, event.checkpointId, event.options);
@@ -267,6 +301,7 @@ export const taskExecutorMachine = setup({
     },
     registered: {
       initial: 'heartbeating',
+      exit: 'stopFetches',
       states: {
         heartbeating: {
           after: {
@@ -288,6 +323,8 @@ export const taskExecutorMachine = setup({
         'te.task.cancel': { guard: 'fromCurrentLeader', actions: 'cancelTask' },
         'te.checkpoint.trigger': { guard: 'fromCurrentLeader', actions: 'triggerCheckpoint' },
         'te.checkpoint.notify': { guard: 'fromCurrentLeader', actions: 'notifyCheckpoint' },
+        'xstate.done.actor.*': { actions: 'deployFetched' },
+        'xstate.error.actor.*': { actions: 'codeNotFetched' },
         'te.shutdown': {
           guard: 'fromCurrentLeader',
           actions: ({ context }) => {

@@ -3,6 +3,8 @@
  * (test/support/test-peer.ts) and a task runtime that records what it is told.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ActorSystem, reply, type DeadLetter } from '../../../lib/index.js';
@@ -12,16 +14,21 @@ import { CodeCache } from '../../../actors/taskexecutor/code-cache.js';
 import { TASK_EXECUTOR_LOCAL_EVENTS } from '../../../actors/taskexecutor/protocol.js';
 import type { JobMasterMessage } from '../../../actors/jobmaster/protocol.js';
 import type { ResourceManagerMessage } from '../../../actors/resourcemanager/protocol.js';
+import type { MasterMessage } from '../../../actors/master/protocol.js';
+import type { TaskDeploymentDescriptor } from '../../../lib/task/descriptor.js';
 import { TestPeer } from '../../support/test-peer.js';
+import { waitFor } from '../../support/wait.js';
 
 const SESSION = '00000000000000000009';
 
-/** A task runtime that runs nothing and keeps the jobs it was told to cancel. */
-function recordingRuntime(): TaskRuntime & { canceledJobs: string[] } {
+/** A task runtime that runs nothing and keeps what it was told to deploy and the jobs it was told to cancel. */
+function recordingRuntime(): TaskRuntime & { canceledJobs: string[]; deployed: TaskDeploymentDescriptor[] } {
   const canceledJobs: string[] = [];
+  const deployed: TaskDeploymentDescriptor[] = [];
   return {
     canceledJobs,
-    deploy: () => undefined,
+    deployed,
+    deploy: (tdd) => void deployed.push(tdd),
     cancel: () => undefined,
     cancelJob: (jobId) => void canceledJobs.push(jobId),
     triggerCheckpoint: () => undefined,
@@ -33,11 +40,16 @@ function recordingRuntime(): TaskRuntime & { canceledJobs: string[] } {
 describe('taskexecutor - machine on a simulated clock', () => {
   let clock: SimulatedClock;
   let system: ActorSystem;
+  let codeDir: string;
   beforeEach(async () => {
+    codeDir = mkdtempSync(path.join(tmpdir(), 'flinkish-te-unit-code-'));
     clock = new SimulatedClock();
     system = await ActorSystem.start({ clusterId: 'te-unit', secret: 'te-unit-test-secret', listen: false, clock });
   });
-  afterEach(() => system.terminate());
+  afterEach(async () => {
+    await system.terminate();
+    rmSync(codeDir, { recursive: true, force: true });
+  });
 
   const spawnTaskExecutor = (runtime: TaskRuntime) =>
     system.spawn('taskexecutor', taskExecutorMachine, {
@@ -47,7 +59,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
         slots: [{ index: 0, managedMemoryBytes: 0 }],
         dataAddress: '127.0.0.1:7000',
         runtime,
-        codeCache: new CodeCache(path.join(tmpdir(), 'flinkish-te-unit-code')),
+        codeCache: new CodeCache(codeDir),
         registrationTimeoutMs: 5000,
         registrationRetryMs: 500,
         onShutdown: () => undefined,
@@ -124,5 +136,47 @@ describe('taskexecutor - machine on a simulated clock', () => {
       ],
     );
     assert.deepEqual(jobMaster.all('jm.slots.offer'), [], 'nothing offered without a leader');
+  });
+
+  it("deploys a task once its code arrives, and never one whose leader's session ended while its code was on the way", async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const master = new TestPeer<MasterMessage>(system, 'master');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+
+    const code = (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      return { bytes, hash: createHash('sha256').update(bytes).digest('hex') };
+    };
+    const task = (subtaskIndex: number) => ({ jobId: 'j', attempt: 0, executionId: `j/0/v/${subtaskIndex}` }) as TaskDeploymentDescriptor;
+    const first = code('export default () => 1;');
+    // The code cache looks on disk before it asks, and writes what it got: real I/O, waited for.
+    const codeAsked = (n: number) => waitFor('the code asked of the Master', () => master.all('master.code.get')[n - 1], { intervalMs: 1 });
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: first.hash, tdd: task(0) });
+    reply((await codeAsked(1)).replyTo, first.bytes);
+    await waitFor('the task deployed', () => runtime.deployed.length > 0, { intervalMs: 1 });
+    assert.deepEqual(runtime.deployed.map((t) => t.executionId), ['j/0/v/0']);
+    assert.equal(runtime.deployed[0]!.jobModulePath, path.join(codeDir, `${first.hash}.mjs`));
+
+    const second = code('export default () => 2;');
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: second.hash, tdd: task(1) });
+    const fetching = await codeAsked(2);
+    assert.equal(fetching.hash, second.hash);
+    // A new leader while the code is on the way: the old session's tasks are gone.
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    assert.equal(rm.all('rm.te.register').length, 2, 'it registers with the new leader');
+    reply(fetching.replyTo, second.bytes);
+    await waitFor('the code cached', () => existsSync(path.join(codeDir, `${second.hash}.mjs`)), { intervalMs: 1 });
+    await clock.settle();
+    assert.deepEqual(runtime.deployed.map((t) => t.executionId), ['j/0/v/0'], 'the stale task is not deployed');
+    assert.deepEqual(jobMaster.all('jm.task.state'), [], 'nor reported to the old JobMaster');
   });
 });
