@@ -100,4 +100,41 @@ describe('resourcemanager - machine on a simulated clock', () => {
     await clock.settle();
     assert.equal((await overview).slotsTotal, 0);
   });
+
+  it('takes a TaskExecutor registering again as a new one: its job is told of the loss, and its slot is free for the declaration that follows', async () => {
+    const rm = spawnResourceManager();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const register = async () => {
+      const registered = rm.ask({ type: 'rm.te.register', taskExecutorId: 'te-1', taskExecutor: te.ref, dataAddress: '127.0.0.1:7000', slots: [{ index: 0, managedMemoryBytes: 0 }] });
+      await clock.settle();
+      return registered;
+    };
+    await register();
+    rm.tell({ type: 'rm.slots.declare', leaderSessionId: SESSION, jobId: 'j', jobMaster: jobMaster.ref, requirements: [{ group: 'default', count: 1 }] });
+    await clock.settle();
+    const [first] = te.all('te.slots.request');
+    assert.ok(first);
+
+    // The same id again (a restarted process, or one that gave up on this leader's heartbeats).
+    assert.equal((await register()).leaderSessionId, SESSION);
+    assert.deepEqual(
+      jobMaster.all('jm.taskexecutor.lost').map((m) => [m.taskExecutorId, m.reason, m.leaderSessionId]),
+      [['te-1', 're-registered', SESSION]],
+    );
+    const slotsOf = async () => {
+      const overview = rm.ask({ type: 'rm.overview' });
+      await clock.settle();
+      return (await overview).taskExecutors.map((t) => t.slots.map((s) => s.allocationId));
+    };
+    assert.deepEqual(await slotsOf(), [[null]], 'what it ran is gone');
+    assert.equal(te.all('te.slots.request').length, 1);
+    // The JobMaster restarts the job and declares its slots again: a new allocation.
+    rm.tell({ type: 'rm.slots.declare', leaderSessionId: SESSION, jobId: 'j', jobMaster: jobMaster.ref, requirements: [{ group: 'default', count: 1 }] });
+    await clock.settle();
+    const second = te.all('te.slots.request')[1];
+    assert.ok(second);
+    assert.notEqual(second.allocationId, first.allocationId);
+    assert.deepEqual(await slotsOf(), [[second.allocationId]]);
+  });
 });

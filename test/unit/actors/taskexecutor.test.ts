@@ -179,4 +179,39 @@ describe('taskexecutor - machine on a simulated clock', () => {
     assert.deepEqual(runtime.deployed.map((t) => t.executionId), ['j/0/v/0'], 'the stale task is not deployed');
     assert.deepEqual(jobMaster.all('jm.task.state'), [], 'nor reported to the old JobMaster');
   });
+
+  it("registers with the new leader after a leader change: the old session's tasks are cancelled and its commands refused", async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    assert.equal(jobMaster.all('jm.slots.offer').length, 1);
+
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    assert.deepEqual(runtime.canceledJobs, ['j'], "the old leader's job is cancelled here: the new leader restarts it");
+    assert.equal(rm.all('rm.te.register').length, 2, 'it registers with the new leader at once');
+    const NEW_SESSION = '00000000000000000010';
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: NEW_SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+
+    const answer = (sessionId: string) => {
+      const asked = te.ask({ type: 'te.heartbeat', leaderSessionId: sessionId }).then(
+        (report) => report,
+        (err: { code?: string }) => err.code,
+      );
+      return clock.settle().then(() => asked);
+    };
+    assert.equal(await answer(SESSION), 'UNHANDLED_IN_STATE', 'the old session is refused at once');
+    assert.deepEqual(await answer(NEW_SESSION), { taskExecutorId: 'te-1', slots: [{ index: 0, allocationId: null, jobId: null }] }, 'its slot is free for the new leader');
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a-stale', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    assert.equal(jobMaster.all('jm.slots.offer').length, 1, "the old session's slot request is not taken");
+  });
 });
