@@ -150,6 +150,7 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   if (attempt !== graph.attempt || !allRunning(context)) {
     if (savepoint) {
       const reason = 'the job restarted while the savepoint was starting';
+      // Not awaited by the machine; it never rejects (it logs a record it could not write).
       void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, reason)));
     }
     return triggerNext(context);
@@ -210,6 +211,7 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
       env.self.tell({ type: 'jm.checkpoint.stored', checkpointId: metadata.checkpointId });
       // Handles carried forward still point into older checkpoints' directories: keep those files.
       const referenced = new Set(metadata.handles.map((h) => normalizeLocation(h.path)));
+      // Deletion is best effort, off the machine's path; removeFiles logs what it could not delete.
       for (const old of subsumed) void removeFiles(context, old.dir, referenced);
     },
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
@@ -264,6 +266,7 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   if (savepoint) {
     context.savepoints.delete(checkpointId);
     // The client hears of it once etcd says failed: a new leader then agrees with what it was told.
+    // Not awaited by the machine; it never rejects.
     void failSavepointRecord(context, savepoint, reason).then(() =>
       replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint aborted: ${reason}`)),
     );
@@ -282,7 +285,7 @@ export function checkpointStoreFailed(context: Context, checkpointId: number, re
 /** An aborted checkpoint's sinks drop its transactions, and its files go. */
 function discard(context: Context, checkpointId: number, dir: string): void {
   notifyAll(context, checkpointId, 'abort');
-  void removeFiles(context, dir);
+  void removeFiles(context, dir); // best effort; it logs what it could not delete
 }
 
 /** The machine's timeout of checkpoint `checkpointId` fired: it ends now if it is still pending. */
