@@ -316,6 +316,8 @@ export const masterMachine = setup({
     standby: {
       on: {
         'master.leadership.granted': { target: 'leader', actions: 'becomeLeader' },
+        // The JobMasters of the term that ended stop once suspended: expected, nothing to do.
+        'actor.terminated': { actions: ({ context, event }) => context.env.log.debug({ actor: event.ref.path }, 'an actor of the ended term stopped') },
         ...refuseAll(MasterErrorCode.NotLeader),
       },
     },

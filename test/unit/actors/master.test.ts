@@ -25,6 +25,7 @@ import {
   InMemorySinkClaimStore,
 } from '../../../lib/ha/in-memory.js';
 import { OperationGate } from '../../support/operation-gate.js';
+import { TestPeer } from '../../support/test-peer.js';
 
 describe('master - machine on a simulated clock', () => {
   let clock: SimulatedClock;
@@ -81,6 +82,15 @@ describe('master - machine on a simulated clock', () => {
     );
     await clock.settle();
     assert.equal(await list, 'NOT_LEADER');
+  });
+
+  it('takes the stop of an actor it watched in an ended term (a suspended JobMaster) while standby, without a dead letter', async () => {
+    spawnMaster();
+    const jobMaster = new TestPeer<{ type: string }>(system, 'jobmaster-j');
+    system.watch(jobMaster.ref, master);
+    system.stop(jobMaster.ref);
+    await clock.settle();
+    assert.deepEqual(letters, []);
   });
 
   it('fails an ask its state does not take at once with UNHANDLED_IN_STATE naming the actor, the state and the type', async () => {
