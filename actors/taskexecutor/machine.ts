@@ -258,7 +258,10 @@ export const taskExecutorMachine = setup({
   },
   states: {
     disconnected: {
-      on: { 'te.leader.changed': { guard: 'hasLeader', target: 'registering', actions: 'setLeader' } },
+      on: {
+        // Still no leader (leader retrieval's first answer when none leads) is taken, not reported.
+        'te.leader.changed': [{ guard: 'hasLeader', target: 'registering', actions: 'setLeader' }, { actions: 'setLeader' }],
+      },
     },
     registering: {
       invoke: {

@@ -116,6 +116,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
     const letters: DeadLetter[] = [];
     system.events.on('dead-letter', (letter) => letters.push(letter));
+    te.tell({ type: 'te.leader.changed', masterNode: null }); // no leader yet: taken, nothing to report
     const heartbeat = te.ask({ type: 'te.heartbeat', leaderSessionId: SESSION }, { timeoutMs: 60_000 }).then(
       () => assert.fail('answered'),
       (err: unknown) => err as Error & { code?: string; details?: unknown },
