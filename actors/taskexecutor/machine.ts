@@ -156,11 +156,18 @@ export const taskExecutorMachine = setup({
         slots: [{ allocationId: event.allocationId, slotIndex: event.slotIndex, group: event.group }],
       });
     },
-    freeSlots: ({ context, event }) => {
+    freeSlots: enqueueActions(({ context, event, self, enqueue }) => {
       if (event.type !== 'te.slots.free') return;
       context.runtime.cancelJob(event.jobId);
       for (const [index, use] of context.slotUse) if (use.jobId === event.jobId) context.slotUse.delete(index);
-    },
+      // Its tasks still waiting for their code are not the runtime's yet: they never run.
+      for (const id of Object.keys(self.getSnapshot().children)) {
+        const executionId = id.slice(FETCH_PREFIX.length);
+        if (!id.startsWith(FETCH_PREFIX) || context.executions.get(executionId)?.jobId !== event.jobId) continue;
+        enqueue.stopChild(id);
+        context.executions.delete(executionId);
+      }
+    }),
     submitTask: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'te.task.submit') return;
       const { tdd } = event;
@@ -216,11 +223,19 @@ export const taskExecutorMachine = setup({
       if (event.outcome === 'complete') context.runtime.notifyCheckpointComplete(event.jobId, event.attempt, event.checkpointId);
       else context.runtime.notifyCheckpointAborted(event.jobId, event.attempt, event.checkpointId);
     },
-    cancelTask: ({ context, event }) => {
+    cancelTask: enqueueActions(({ context, event, self, enqueue }) => {
       if (event.type !== 'te.task.cancel') return;
       if (!context.executions.has(event.executionId)) return;
+      const fetching = `${FETCH_PREFIX}${event.executionId}`;
+      if (self.getSnapshot().children[fetching]) {
+        // Not deployed yet (its code is on the way): it never runs, and its JobMaster hears so now
+        // instead of waiting out its cancel timeout.
+        enqueue.stopChild(fetching);
+        enqueue.raise({ type: 'te.task.event', event: { type: 'task.state', executionId: event.executionId, state: 'canceled' } });
+        return;
+      }
       context.runtime.cancel(event.executionId);
-    },
+    }),
     forwardTaskEvent: ({ context, event }) => {
       if (event.type !== 'te.task.event') return;
       const e = event.event;

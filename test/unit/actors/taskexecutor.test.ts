@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ActorSystem, reply, type DeadLetter } from '../../../lib/index.js';
@@ -41,8 +41,10 @@ describe('taskexecutor - machine on a simulated clock', () => {
   let clock: SimulatedClock;
   let system: ActorSystem;
   let codeDir: string;
+  let codeCache: CodeCache;
   beforeEach(async () => {
     codeDir = mkdtempSync(path.join(tmpdir(), 'flinkish-te-unit-code-'));
+    codeCache = new CodeCache(codeDir);
     clock = new SimulatedClock();
     system = await ActorSystem.start({ clusterId: 'te-unit', secret: 'te-unit-test-secret', listen: false, clock });
   });
@@ -59,7 +61,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
         slots: [{ index: 0, managedMemoryBytes: 0 }],
         dataAddress: '127.0.0.1:7000',
         runtime,
-        codeCache: new CodeCache(codeDir),
+        codeCache,
         registrationTimeoutMs: 5000,
         registrationRetryMs: 500,
         onShutdown: () => undefined,
@@ -175,7 +177,8 @@ describe('taskexecutor - machine on a simulated clock', () => {
     await clock.settle();
     assert.equal(rm.all('rm.te.register').length, 2, 'it registers with the new leader');
     reply(fetching.replyTo, second.bytes);
-    await waitFor('the code cached', () => existsSync(path.join(codeDir, `${second.hash}.mjs`)), { intervalMs: 1 });
+    // The fetch in flight is shared: once it settles, so has the TaskExecutor's (its continuation came first).
+    await codeCache.fetch(second.hash, master.ref);
     await clock.settle();
     assert.deepEqual(runtime.deployed.map((t) => t.executionId), ['j/0/v/0'], 'the stale task is not deployed');
     assert.deepEqual(jobMaster.all('jm.task.state'), [], 'nor reported to the old JobMaster');
@@ -214,5 +217,47 @@ describe('taskexecutor - machine on a simulated clock', () => {
     te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a-stale', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
     await clock.settle();
     assert.equal(jobMaster.all('jm.slots.offer').length, 1, "the old session's slot request is not taken");
+  });
+
+  it('cancels a task whose code is still on the way at once (its JobMaster hears canceled), and drops it with its slots: it never runs', async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const master = new TestPeer<MasterMessage>(system, 'master');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    const bytes = new TextEncoder().encode('export default () => 3;');
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const tdd = { jobId: 'j', attempt: 0, executionId: 'j/0/v/0' } as TaskDeploymentDescriptor;
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: hash, tdd });
+    const fetching = await waitFor('the code asked of the Master', () => master.last('master.code.get'), { intervalMs: 1 });
+
+    te.tell({ type: 'te.task.cancel', leaderSessionId: SESSION, executionId: tdd.executionId });
+    await clock.settle();
+    assert.deepEqual(jobMaster.all('jm.task.state'), [{ type: 'jm.task.state', executionId: tdd.executionId, state: 'canceled' }]);
+    reply(fetching.replyTo, bytes);
+    // The fetch in flight is shared: once it settles, so has the TaskExecutor's (its continuation came first).
+    await codeCache.fetch(hash, master.ref);
+    await clock.settle();
+    assert.deepEqual(runtime.deployed, [], 'never deployed');
+    assert.equal(jobMaster.all('jm.task.state').length, 1);
+
+    // The next attempt's task, its code on the way when the job's slots are freed.
+    const next = new TextEncoder().encode('export default () => 4;');
+    const nextHash = createHash('sha256').update(next).digest('hex');
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: nextHash, tdd: { ...tdd, attempt: 1, executionId: 'j/1/v/0' } });
+    const nextFetch = await waitFor('the next code asked of the Master', () => master.all('master.code.get')[1], { intervalMs: 1 });
+    te.tell({ type: 'te.slots.free', leaderSessionId: SESSION, jobId: 'j' });
+    await clock.settle();
+    reply(nextFetch.replyTo, next);
+    // The fetch in flight is shared: once it settles, so has the TaskExecutor's (its continuation came first).
+    await codeCache.fetch(nextHash, master.ref);
+    await clock.settle();
+    assert.deepEqual(runtime.deployed, [], 'not deployed into a freed slot');
   });
 });
