@@ -322,6 +322,11 @@ export const taskExecutorMachine = setup({
       exit: 'stopFetches',
       states: {
         heartbeating: {
+          on: {
+            // Re-enters `heartbeating` only (its silence timer starts again), never `registered`,
+            // whose exit ends the session's fetches.
+            'te.heartbeat': { guard: 'fromCurrentLeader', target: 'heartbeating', reenter: true, actions: 'heartbeat' },
+          },
           after: {
             resourceManagerSilence: {
               target: '#taskexecutor.registering',
@@ -334,7 +339,6 @@ export const taskExecutorMachine = setup({
         },
       },
       on: {
-        'te.heartbeat': { guard: 'fromCurrentLeader', target: '.heartbeating', reenter: true, actions: 'heartbeat' },
         'te.slots.request': { guard: 'fromCurrentLeader', actions: 'offerSlot' },
         'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
         'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },

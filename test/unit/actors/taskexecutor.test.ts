@@ -163,8 +163,13 @@ describe('taskexecutor - machine on a simulated clock', () => {
     // The code cache looks on disk before it asks, and writes what it got: real I/O, waited for.
     const codeAsked = (n: number) => waitFor('the code asked of the Master', () => master.all('master.code.get')[n - 1], { intervalMs: 1 });
     te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: first.hash, tdd: task(0) });
-    reply((await codeAsked(1)).replyTo, first.bytes);
-    await waitFor('the task deployed', () => runtime.deployed.length > 0, { intervalMs: 1 });
+    const firstAsked = await codeAsked(1);
+    // A heartbeat while the code is on the way: the same session goes on, and so does the task.
+    const heartbeat = te.ask({ type: 'te.heartbeat', leaderSessionId: SESSION });
+    await clock.settle();
+    assert.equal((await heartbeat).taskExecutorId, 'te-1');
+    reply(firstAsked.replyTo, first.bytes);
+    await waitFor('the task deployed', () => runtime.deployed.length > 0, { intervalMs: 1, timeoutMs: 2000 });
     assert.deepEqual(runtime.deployed.map((t) => t.executionId), ['j/0/v/0']);
     assert.equal(runtime.deployed[0]!.jobModulePath, path.join(codeDir, `${first.hash}.mjs`));
 
