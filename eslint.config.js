@@ -5,7 +5,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'test/fixtures/**', 'deploy/**', 'docs/**', 'lib/dashboard/static/**'] },
+  { ignores: ['dist/**', 'node_modules/**'] },
   {
     files: ['lib/**/*.ts', 'actors/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
     languageOptions: {
