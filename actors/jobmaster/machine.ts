@@ -34,7 +34,6 @@ import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { HaErrorCode } from '../../lib/ha/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import { ExecutionState, isTerminal } from '../../lib/task/descriptor.js';
-import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import {
   abortAll,
   abortCheckpoint,
@@ -56,7 +55,7 @@ import { detailsOf, initialContext, mayAdopt, tellSafely, type Context, type Job
 import { renotifyCompleted } from './checkpointing.js';
 import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
 import { admitSession } from '../fencing.js';
-import { JobMasterError } from './errors.js';
+import { JobMasterError, SavepointErrorCode } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
 import { recordFailure } from './exceptions.js';
 import type { JobMasterMessage } from './protocol.js';
@@ -625,7 +624,7 @@ export const jobMasterMachine = setup({
         }
         context.savepoints.clear();
         for (const s of context.coordinator?.drainQueuedSavepoints() ?? []) {
-          replyError(s.replyTo, new RuntimeError('SAVEPOINT_FAILED', 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
+          replyError(s.replyTo, new RuntimeError(SavepointErrorCode.Failed, 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
         }
         context.env.log.warn('job suspended: leadership lost');
       },
@@ -654,5 +653,3 @@ function stateOf(value: unknown): JobState {
   if (state === 'recordingAttempt') return 'waitingForResources';
   return state as JobState;
 }
-
-export type { TaskExecutorMessage };
