@@ -111,7 +111,7 @@ class LocalCheckpoints {
   constructor(backend: HeapKeyedStateBackend, private readonly dir: string, incremental = true) {
     const tdd = { executionId: 'bench/1/v/0', vertexId: 'v', subtaskIndex: 0, parallelism: 1, ...(incremental ? {} : { incrementalCheckpoints: false }) } as TaskDeploymentDescriptor;
     this.checkpointer = new TaskCheckpointer(tdd, {
-      chain: { keyedBackends: () => new Map([['op', backend]]), sourcePositions: () => undefined },
+      chain: { keyedBackends: () => new Map([['op', backend]]), sourcePositions: () => undefined, operatorStateSnapshot: () => undefined },
       sinks: { snapshot: () => ({}) },
       partitions: [],
       post: (msg: FromWorker) => {

@@ -17,6 +17,7 @@ import { releaseCollected } from './collected.js';
 import { copyObject, deleteBelow, deleteObjects, isWithinLocation, joinLocation, listBelow, normalizeLocation, parentOf } from '../../lib/storage/index.js';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
+import { SavepointErrorCode } from './errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
 import { encodeSnapshot, readSelfContained, snapshotPath, writeSnapshot } from '../../lib/task/snapshot-store.js';
 import { CheckpointErrorCode } from './errors.js';
@@ -54,7 +55,7 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   const { coordinator, stores, env } = context;
   const now = context.env.clock.now();
   const refuse = (why: string) => {
-    if (savepoint) replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', why));
+    if (savepoint) replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, why));
     return false;
   };
   if (!coordinator || !stores) return refuse('the job does not checkpoint (enable checkpointing in the job, and run the cluster with etcd)');
@@ -88,7 +89,7 @@ export function requestSavepoint(context: Context, savepoint: SavepointRequest):
   }
   const ticket = coordinator.queueSavepoint(savepoint);
   if (ticket === null) {
-    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
+    replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
     return null;
   }
   env.log.info({ queued: coordinator.savepointsQueued }, 'savepoint queued behind the checkpoint in flight');
@@ -154,7 +155,8 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   if (attempt !== graph.attempt || !allRunning(context)) {
     if (savepoint) {
       const reason = 'the job restarted while the savepoint was starting';
-      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', reason)));
+      // Not awaited by the machine; it never rejects (it logs a record it could not write).
+      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, reason)));
     }
     return triggerNext(context);
   }
@@ -232,6 +234,7 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
       // Reference counting: a subsumed checkpoint's files go unless a retained one still refers to them.
       if (subsumed.length === 0) return;
       const release = releaseFiles(subsumed, retained);
+      // Deletion is best effort, off the machine's path; removeFiles logs what it could not delete.
       for (const dir of release.dirs) void removeFiles(context, dir, release.referenced);
     },
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
@@ -293,8 +296,9 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   if (savepoint) {
     context.savepoints.delete(checkpointId);
     // The client hears of it once etcd says failed: a new leader then agrees with what it was told.
+    // Not awaited by the machine; it never rejects.
     void failSavepointRecord(context, savepoint, reason).then(() =>
-      replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint aborted: ${reason}`)),
+      replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint aborted: ${reason}`)),
     );
   }
   if (next) triggerNext(context);
@@ -311,7 +315,7 @@ export function checkpointStoreFailed(context: Context, checkpointId: number, re
 /** An aborted checkpoint's sinks drop its transactions, and its files go. */
 function discard(context: Context, checkpointId: number, dir: string): void {
   notifyAll(context, checkpointId, 'abort');
-  void removeFiles(context, dir);
+  void removeFiles(context, dir); // best effort; it logs what it could not delete
 }
 
 /** The machine's timeout of checkpoint `checkpointId` fired: it ends now if it is still pending. */
@@ -325,7 +329,7 @@ export function checkpointTimedOut(context: Context, checkpointId: number): void
 export function abortAll(context: Context, reason: string): void {
   for (const checkpoint of context.coordinator?.inFlight() ?? []) abortCheckpoint(context, checkpoint.id, reason, false);
   for (const savepoint of context.coordinator?.drainQueuedSavepoints() ?? []) {
-    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint not taken: ${reason}`));
+    replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint not taken: ${reason}`));
   }
   if (context.coordinator) context.coordinator.triggering = false;
   context.finalCheckpointWanted = false;

@@ -16,7 +16,8 @@ export interface ValueEntry {
 
 export interface MapEntry {
   readonly key: Key;
-  readonly map: Map<string, [Key, unknown]>;
+  /** By the user key's in-memory form (state.ts `userKey`). */
+  readonly map: Map<string | number, [Key, unknown]>;
   gen: number;
 }
 

@@ -63,6 +63,20 @@ export interface KeyGroupSnapshot {
   readonly states: Readonly<Record<string, StateSnapshot>>;
 }
 
+/**
+ * How a map state's user key is held in memory (never persisted: snapshots store the keys
+ * themselves). Numbers and strings are their own Map key, which spares building and hashing an
+ * encoding on every access (Map's SameValueZero equates 0 and -0 as encodeKey does); anything
+ * else, and strings that start with NUL, is its canonical encoding behind a NUL, so the two
+ * forms never collide.
+ */
+type UserKey = string | number;
+function userKey(k: unknown): UserKey {
+  if (typeof k === 'number') return k;
+  if (typeof k === 'string' && (k.length === 0 || k.charCodeAt(0) !== 0)) return k;
+  return `\u0000${encodeKey(k)}`;
+}
+
 /** One registered state: entries by key group, then by encoded key. */
 interface StateTable<E> {
   readonly kind: StateKind;
@@ -194,9 +208,9 @@ export class HeapKeyedStateBackend {
     const existing = this.handles.get(name);
     const table = this.table<MapEntry>(name, 'map');
     if (existing !== undefined) return existing as unknown as MapState<K, V>;
-    const current = (): Map<string, [Key, unknown]> | undefined => this.currentEntries(table, name)?.get(this.encodedKey)?.map;
+    const current = (): Map<UserKey, [Key, unknown]> | undefined => this.currentEntries(table, name)?.get(this.encodedKey)?.map;
     /** The current key's map, to be changed: created, or copied if a cut in flight holds it. */
-    const writable = (): Map<string, [Key, unknown]> => {
+    const writable = (): Map<UserKey, [Key, unknown]> => {
       const entries = this.writableEntries(table, name);
       let entry = entries.get(this.encodedKey);
       if (entry === undefined || entry.gen <= this.cowGeneration) {
@@ -207,18 +221,18 @@ export class HeapKeyedStateBackend {
       return entry.map;
     };
     const handle: MapState<K, V> = {
-      get: (k) => current()?.get(encodeKey(k))?.[1] as V | undefined,
+      get: (k) => current()?.get(userKey(k))?.[1] as V | undefined,
       put: (k, v) => {
-        writable().set(encodeKey(k), [k, v]);
+        writable().set(userKey(k), [k, v]);
       },
       remove: (k) => {
-        const encoded = encodeKey(k);
+        const encoded = userKey(k);
         if (current()?.has(encoded) !== true) return;
         const map = writable();
         map.delete(encoded);
         if (map.size === 0) this.removeCurrent(table, name);
       },
-      contains: (k) => current()?.has(encodeKey(k)) ?? false,
+      contains: (k) => current()?.has(userKey(k)) ?? false,
       entries: () => mapIterator(current(), ([k, v]) => [k as K, v as V]),
       keys: () => mapIterator(current(), ([k]) => k as K),
       values: () => mapIterator(current(), ([, v]) => v as V),
@@ -234,6 +248,13 @@ export class HeapKeyedStateBackend {
   /** Names of the registered states. */
   stateNames(): string[] {
     return [...this.tables.keys()];
+  }
+
+  /** The keys with an entry in state `name`, over all key groups (e.g. to rebuild a timer queue after a restore). */
+  keysOf(name: string): Key[] {
+    const out: Key[] = [];
+    for (const entries of this.tables.get(name)?.groups.values() ?? []) for (const e of entries.values()) out.push(e.key);
+    return out;
   }
 
   /** Number of keys with an entry in state `name` (all key groups). */
@@ -340,7 +361,7 @@ export class HeapKeyedStateBackend {
         } else {
           const entries = new Map<string, MapEntry>();
           for (const [key, pairs] of state.entries) {
-            entries.set(encodeKey(key), { key, map: new Map(pairs.map(([k, v]) => [encodeKey(k), [k, v] as [Key, unknown]])), gen: 0 });
+            entries.set(encodeKey(key), { key, map: new Map(pairs.map(([k, v]) => [userKey(k), [k, v] as [Key, unknown]])), gen: 0 });
           }
           this.table<MapEntry>(name, 'map').groups.set(keyGroup, entries);
         }
@@ -393,7 +414,7 @@ export class HeapKeyedStateBackend {
   }
 }
 
-function* mapIterator<T>(map: Map<string, [Key, unknown]> | undefined, pick: (pair: [Key, unknown]) => T): IterableIterator<T> {
+function* mapIterator<T>(map: Map<UserKey, [Key, unknown]> | undefined, pick: (pair: [Key, unknown]) => T): IterableIterator<T> {
   if (map === undefined) return;
   for (const pair of map.values()) yield pick(pair);
 }

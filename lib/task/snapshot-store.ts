@@ -47,6 +47,8 @@ export interface TaskSnapshot {
   readonly keyedState: Readonly<Record<string, KeyGroupSnapshot[]>>;
   /** Source chains only: records read per split, of the splits this subtask owned. */
   readonly sourcePositions?: SplitPositions;
+  /** Operator (non-keyed) state by operator id: a timestamp assigner's watermark, a broadcast state. */
+  readonly operatorState?: Readonly<Record<string, unknown>>;
   /** State of checkpointed sinks (the transactional file sink's pending files), by operator id. */
   readonly sinks: Readonly<Record<string, unknown>>;
   /** Incremental checkpoints: key groups not in `keyedState` because an earlier object holds them. */
@@ -63,6 +65,8 @@ export interface RestoredTaskState {
   readonly keyedState: Record<string, KeyGroupSnapshot[]>;
   /** Every old subtask's split positions (each split was owned by one of them). */
   readonly sourcePositions?: SplitPositions;
+  /** By operator id: every old subtask's operator state, in old subtask order (each operator picks what it restores). */
+  readonly operatorState?: Record<string, unknown[]>;
   /** By sink operator id: the states of the old subtasks this subtask takes over (j mod parallelism = index). */
   readonly sinks: Record<string, unknown[]>;
   /** By operator id: the chain of objects of each restored key group (the base of the next incremental checkpoint). */
@@ -151,6 +155,11 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor): Promise<
   }
   const sinks: Record<string, unknown[]> = {};
   let sourcePositions: Record<string, number> | undefined;
+  const operatorState: Record<string, unknown[]> = {};
+  const inOrder = [...snapshots].sort((a, b) => a.subtaskIndex - b.subtaskIndex);
+  for (const s of inOrder) {
+    for (const [op, state] of Object.entries(s.operatorState ?? {})) (operatorState[op] ??= [])[s.subtaskIndex] = state;
+  }
   for (const s of snapshots) {
     if (s.subtaskIndex % tdd.parallelism === tdd.subtaskIndex) {
       for (const [op, state] of Object.entries(s.sinks)) (sinks[op] ??= []).push(state);
@@ -161,7 +170,14 @@ export async function loadRestoredState(tdd: TaskDeploymentDescriptor): Promise<
     handles.map((h, i) => [h.path, snapshots[i]!] as const),
     (problem, cause) => fail(problem, cause),
   );
-  return { checkpointId: restore.checkpointId, keyedState, sinks, locations, ...(sourcePositions === undefined ? {} : { sourcePositions }) };
+  return {
+    checkpointId: restore.checkpointId,
+    keyedState,
+    sinks,
+    locations,
+    ...(sourcePositions === undefined ? {} : { sourcePositions }),
+    ...(Object.keys(operatorState).length === 0 ? {} : { operatorState }),
+  };
 }
 
 /** Whether a record is a delta (entries set and keys removed since the previous link of its chain). */

@@ -42,7 +42,7 @@ export const SYNC_SNAPSHOT_MAX_BYTES = 256 * 1024;
 export const ENCODE_SLICE_MS = 4;
 
 export interface CheckpointerParts {
-  readonly chain: Pick<ChainRunner, 'keyedBackends' | 'sourcePositions'>;
+  readonly chain: Pick<ChainRunner, 'keyedBackends' | 'sourcePositions' | 'operatorStateSnapshot'>;
   readonly sinks: Pick<SinkWriters, 'snapshot'>;
   readonly partitions: readonly Pick<ResultPartition, 'broadcastBarrier'>[];
   readonly post: (msg: FromWorker) => void;
@@ -157,6 +157,7 @@ export class TaskCheckpointer {
     const path = snapshotPath(barrier.dir, this.tdd.vertexId, this.tdd.subtaskIndex);
     const sinks = this.parts.sinks.snapshot(id);
     const sourcePositions = this.parts.chain.sourcePositions();
+    const operatorState = this.parts.chain.operatorStateSnapshot();
     // A savepoint is self-contained: it refers to nothing, and nothing will refer to it.
     const base = barrier.savepoint || this.tdd.incrementalCheckpoints === false ? undefined : this.history.base();
     const todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]> = [];
@@ -184,6 +185,7 @@ export class TaskCheckpointer {
       subtaskIndex: this.tdd.subtaskIndex,
       parallelism: this.tdd.parallelism,
       ...(sourcePositions === undefined ? {} : { sourcePositions }),
+      ...(operatorState === undefined ? {} : { operatorState }),
       sinks,
       ...(Object.keys(references).length === 0 ? {} : { references: references as SnapshotReferences }),
       groups: todo.length,

@@ -20,7 +20,7 @@ const tdd = { executionId: 'job/1/v/0', vertexId: 'v', subtaskIndex: 0, parallel
 function checkpointerOf(backend: HeapKeyedStateBackend, forTdd = tdd): { checkpointer: TaskCheckpointer; posted: FromWorker[] } {
   const posted: FromWorker[] = [];
   const checkpointer = new TaskCheckpointer(forTdd, {
-    chain: { keyedBackends: () => new Map([[OP, backend]]), sourcePositions: () => undefined },
+    chain: { keyedBackends: () => new Map([[OP, backend]]), sourcePositions: () => undefined, operatorStateSnapshot: () => undefined },
     sinks: { snapshot: () => ({}) },
     partitions: [],
     post: (msg) => posted.push(msg),
