@@ -1,12 +1,25 @@
 /**
- * Checkpointing: the throughput of a keyed job with 1-second checkpoints against the same job
+ * Checkpointing. In process, a subtask's TaskCheckpointer over a keyed backend (the code a task
+ * runs, without the cluster around it): the pause of a snapshot of a million keys (the
+ * synchronous phase: the copy-on-write cut, against encoding the whole state as it used to be);
+ * the time to complete a checkpoint of 100 MB of keyed state, full and incremental with 1 % of
+ * the keys changed; the update rate of that state with and without checkpoints every 500 ms.
+ * On a cluster: the throughput of a keyed job with 1-second checkpoints against the same job
  * without (same cluster, same run); the time to complete a checkpoint of a large keyed state;
  * the end-to-end time of checkpoints of a tiny keyed state under a paced source, and with it
  * the latency of exactly-once output; and the time from kill -9 of a TaskExecutor to the job
  * running again from its checkpoint (a spare TaskExecutor takes over).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { keyGroupRangeFor } from '../lib/dataflow/keygroups.js';
+import { HeapKeyedStateBackend } from '../lib/dataflow/state.js';
+import type { StateHandle, TaskDeploymentDescriptor } from '../lib/task/descriptor.js';
+import { encodeSnapshot, SNAPSHOT_VERSION } from '../lib/task/snapshot-store.js';
+import { TaskCheckpointer } from '../lib/task/task-checkpointer.js';
+import type { FromWorker } from '../lib/task/worker-protocol.js';
 import { distRoot, killAll } from '../scripts/support/launcher.js';
 import { startHaCluster, type HaCluster } from '../scripts/support/local-ha.js';
 import { waitFor } from '../scripts/support/wait.js';
@@ -89,8 +102,160 @@ async function taskExecutorFailover(cluster: HaCluster, client: ClusterClient): 
   return ms;
 }
 
+/** One subtask's checkpointer over `backend`, as a StreamTask wires it (no sinks, no outputs). */
+class LocalCheckpoints {
+  readonly checkpointer: TaskCheckpointer;
+  private readonly acks = new Map<number, (handle: StateHandle) => void>();
+  private next = 1;
+
+  constructor(backend: HeapKeyedStateBackend, private readonly dir: string, incremental = true) {
+    const tdd = { executionId: 'bench/1/v/0', vertexId: 'v', subtaskIndex: 0, parallelism: 1, ...(incremental ? {} : { incrementalCheckpoints: false }) } as TaskDeploymentDescriptor;
+    this.checkpointer = new TaskCheckpointer(tdd, {
+      chain: { keyedBackends: () => new Map([['op', backend]]), sourcePositions: () => undefined, operatorStateSnapshot: () => undefined },
+      sinks: { snapshot: () => ({}) },
+      partitions: [],
+      post: (msg: FromWorker) => {
+        if (msg.t === 'cp.ack') this.acks.get(msg.checkpointId)?.(msg.handle);
+        if (msg.t === 'cp.declined') throw new Error(`checkpoint ${msg.checkpointId} declined: ${msg.error.message}`);
+      },
+    });
+  }
+
+  /** Starts a checkpoint: the pause (ms), and its completion (the ack, then the coordinator's notice). */
+  start(): { pauseMs: number; done: Promise<{ ms: number; bytes: number }> } {
+    const id = this.next++;
+    const started = performance.now();
+    const done = new Promise<{ ms: number; bytes: number }>((resolve) =>
+      this.acks.set(id, (handle) => {
+        this.checkpointer.completed(id);
+        resolve({ ms: performance.now() - started, bytes: handle.bytes });
+      }),
+    );
+    this.checkpointer.checkpoint({ checkpointId: id, savepoint: false, dir: path.join(this.dir, `chk-${id}`) });
+    return { pauseMs: performance.now() - started, done };
+  }
+}
+
+function backendOf(keys: number, value: (i: number) => unknown): HeapKeyedStateBackend {
+  const backend = new HeapKeyedStateBackend({ maxParallelism: 128, keyGroupRange: keyGroupRangeFor(128, 1, 0) });
+  const state = backend.getValueState<unknown>('v');
+  for (let i = 0; i < keys; i++) {
+    backend.setCurrentKey(i);
+    state.update(value(i));
+  }
+  return backend;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Updates random keys among the first `hot` of `backend` for `ms`, yielding like a task between
+ * batches of 1,000, with a checkpoint every `intervalMs` if `checkpoints`; updates per second.
+ */
+async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: number, checkpoints: LocalCheckpoints | null, intervalMs: number): Promise<number> {
+  const state = backend.getValueState<unknown>('v');
+  const started = performance.now();
+  let lastCheckpoint = started;
+  let inFlight: Promise<unknown> | null = null;
+  let n = 0;
+  let seed = 12345;
+  while (performance.now() - started < ms) {
+    for (let i = 0; i < 1000; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      backend.setCurrentKey(seed % hot);
+      state.update(`u${n++}`);
+    }
+    if (checkpoints && inFlight === null && performance.now() - lastCheckpoint >= intervalMs) {
+      lastCheckpoint = performance.now();
+      inFlight = checkpoints.start().done.then(() => (inFlight = null));
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const rate = n / ((performance.now() - started) / 1000);
+  await inFlight;
+  return rate;
+}
+
+/** The in-process part: pause, full and incremental checkpoint times, update rate with and without checkpoints. */
+async function localSnapshots(quick: boolean) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-checkpoint-'));
+  try {
+    // A million keys: the pause of the cut against encoding all of it at once (the old synchronous phase).
+    let backend = backendOf(1_000_000, (i) => i);
+    const started = performance.now();
+    encodeSnapshot({ version: SNAPSHOT_VERSION, checkpointId: 0, vertexId: 'v', subtaskIndex: 0, parallelism: 1, keyedState: { op: backend.snapshot() }, sinks: {} });
+    const encodeAllMs = performance.now() - started;
+    const local = new LocalCheckpoints(backend, path.join(dir, 'pause'));
+    const pauses: number[] = [];
+    const cuts: number[] = [];
+    let longestSliceMs = 0;
+    for (let i = 0; i < (quick ? 2 : 3); i++) {
+      const c = local.start();
+      pauses.push(c.pauseMs);
+      await c.done;
+      cuts.push(local.checkpointer.lastTimings!.syncMs);
+      longestSliceMs = Math.max(longestSliceMs, local.checkpointer.lastTimings!.longestSliceMs);
+      backend.setCurrentKey(i);
+      backend.getValueState<number>('v').update(-i); // a change, so that each is a real (if small) checkpoint
+    }
+    backend = undefined as unknown as HeapKeyedStateBackend; // its memory goes before the 100 MB state comes
+    // 100 MB: 100,000 keys of 1 KB. Full, then incremental with 1 % of the keys changed between checkpoints.
+    const keys = 100_000;
+    const filler = 'x'.repeat(1000);
+    const big = backendOf(keys, (i) => `${filler}${i}`);
+    const value = big.getValueState<string>('v');
+    const incremental = new LocalCheckpoints(big, path.join(dir, 'incremental'));
+    const first = await incremental.start().done;
+    const increments: Array<{ ms: number; bytes: number }> = [];
+    let seed = 7;
+    for (let round = 0; round < (quick ? 2 : 5); round++) {
+      for (let i = 0; i < keys / 100; i++) {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        big.setCurrentKey(seed % keys);
+        value.update(`${filler}r${round}`);
+      }
+      increments.push(await incremental.start().done);
+    }
+    const fulls = [first];
+    const full = new LocalCheckpoints(big, path.join(dir, 'full'), false);
+    for (let i = 0; i < (quick ? 0 : 2); i++) fulls.push(await full.start().done);
+    rmSync(path.join(dir, 'incremental'), { recursive: true, force: true });
+    rmSync(path.join(dir, 'full'), { recursive: true, force: true });
+    // Update rate of the 100 MB state, without and with (incremental) checkpoints every 500 ms,
+    // interleaved: updates on 1 % of the keys (the incremental scenario) and, in a full run, on all.
+    // The checkpoints go on from the incremental ones above (a first, full one is behind them).
+    const ms = quick ? 1000 : 2000;
+    const without: number[] = [];
+    const withCheckpoints: number[] = [];
+    for (let i = 0; i < (quick ? 2 : 4); i++) {
+      without.push(await updateRate(big, keys / 100, ms, null, 500));
+      withCheckpoints.push(await updateRate(big, keys / 100, ms, incremental, 500));
+    }
+    const uniform = quick ? undefined : { without: await updateRate(big, keys, 3000, null, 500), with: await updateRate(big, keys, 3000, incremental, 500) };
+    return {
+      pauseMs: median(pauses),
+      pauses,
+      increments: increments.map((c) => c.ms),
+      cutMs: median(cuts),
+      uniform,
+      longestSliceMs,
+      encodeAllMs,
+      fullMs: median(fulls.map((f) => f.ms)),
+      fullBytes: median(fulls.map((f) => f.bytes)),
+      incrementalMs: median(increments.map((c) => c.ms)),
+      incrementalBytes: median(increments.map((c) => c.bytes)),
+      rateWithout: Math.max(...without),
+      rateWith: Math.max(...withCheckpoints),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(quick: boolean): Promise<void> {
-  const records = quick ? 1_000_000 : 10_000_000; // quick: the whole run within 30 s on a loaded machine
+  const load = loadavg()[0]!;
+  const local = await localSnapshots(quick);
+  const records = quick ? 600_000 : 10_000_000; // quick: the whole run within 30 s on a loaded machine
   const stateBytes = (quick ? 20 : 100) * 1024 * 1024;
   try {
     const cluster = await startHaCluster({ masters: 1, taskExecutors: 3, slots: 2, env: { FLINKISH_SLOT_MEMORY_MB: '1024' } });
@@ -102,7 +267,7 @@ export async function run(quick: boolean): Promise<void> {
       const without = Math.max(await throughput(client, records, 0), await throughput(client, records, 0));
       const withCheckpoints = Math.max(await throughput(client, records, 1000), await throughput(client, records, 1000));
       const big = await bigCheckpoint(client, stateBytes);
-      const small = await smallStateLatency(client, cluster.workDir, quick ? 4 : 10);
+      const small = await smallStateLatency(client, cluster.workDir, quick ? 3 : 10);
       const smallP50 = percentile(small.checkpoint, 50);
       const smallP99 = percentile(small.checkpoint, 99);
       const failoverMs = await taskExecutorFailover(cluster, client);
@@ -110,6 +275,12 @@ export async function run(quick: boolean): Promise<void> {
         name: 'checkpoint',
         quick,
         metrics: {
+          sync_pause_ms_1m_keys: round(local.pauseMs),
+          snapshot_cut_ms_1m_keys: round(local.cutMs),
+          snapshot_slice_ms_max_1m_keys: round(local.longestSliceMs),
+          incremental_checkpoint_ms_100mb_1pct: round(local.incrementalMs),
+          incremental_checkpoint_bytes_100mb_1pct: local.incrementalBytes,
+          state_updates_per_s_100mb_with_checkpoints: Math.round(local.rateWith),
           records_per_s_with_checkpoints: Math.round(withCheckpoints),
           [quick ? 'checkpoint_ms_20mb' : 'checkpoint_ms_100mb']: big.ms,
           checkpoint_bytes: big.bytes,
@@ -120,13 +291,28 @@ export async function run(quick: boolean): Promise<void> {
           sink_commit_latency_ms_p99: round(percentile(small.commit, 99)),
           te_failover_ms: failoverMs,
         },
-        baselines: { records_per_s_without_checkpoints: Math.round(without) },
+        baselines: {
+          sync_encode_ms_1m_keys: round(local.encodeAllMs),
+          full_checkpoint_ms_100mb: round(local.fullMs),
+          full_checkpoint_bytes_100mb: local.fullBytes,
+          state_updates_per_s_100mb_without_checkpoints: Math.round(local.rateWithout),
+          records_per_s_without_checkpoints: Math.round(without),
+        },
         ratios: {
+          sync_pause_1m_keys_vs_target_20ms: round(local.pauseMs / 20),
+          sync_pause_vs_encode_all: round(local.pauseMs / local.encodeAllMs),
+          incremental_vs_full: round(local.incrementalMs / local.fullMs),
+          incremental_vs_full_bytes: round(local.incrementalBytes / local.fullBytes),
+          throughput_with_vs_without_checkpoints_100mb: round(local.rateWith / local.rateWithout),
+          ...(local.uniform === undefined ? {} : { throughput_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.with / local.uniform.without) }),
           throughput_with_vs_without_checkpoints: round(withCheckpoints / without),
           checkpoint_small_state_p50_vs_target_100ms: round(smallP50 / 100),
           checkpoint_small_state_p99_vs_target_300ms: round(smallP99 / 300),
         },
         notes: [
+          `load average (1 min) at the start: ${load.toFixed(2)} on ${(await import('node:os')).cpus().length} cores, shared with other work: ratios are against same-run baselines`,
+          'in process: a TaskCheckpointer over one keyed backend (maxParallelism 128, one subtask), files in a temp dir; sync pause = the checkpoint() call at the barrier (cut + plan + header + the first encoding slice), median of 3 (quick: the later of 2); sync_encode = encoding the whole million-key state at once, what the synchronous phase did before copy-on-write',
+          '100 MB = 100,000 keys x 1 KB strings; incremental: 1,000 random keys (1 %) updated between checkpoints, time from barrier to ack (encode + write), median; full: the same state with incremental off; update rates: random keys updated in batches of 1,000 with a yield between, best of 2 (quick) or 4 interleaved windows of 1 or 2 s each, checkpoints every 500 ms; the updates hit 1 % of the keys (1,000 hot keys), so that each incremental checkpoint holds what changed; a full run adds updates over all keys, where every checkpoint rewrites nearly all 100 MB on the task thread',
           quick ? 'quick: the large checkpoint holds 20 MB of keyed state, not 100 MB' : 'the large checkpoint holds 100 MB of keyed state',
           'throughput jobs run at parallelism 2 on a local HA cluster; rates include deployment',
           'small state: 1,000 keys (~2.5 KB) at parallelism 2, source paced at 1,200 records/s, 100 ms checkpoint interval; sink commit latency = commit rename (file ctime) - record entering the sink, so it includes the wait for the next checkpoint (half an interval on average)',

@@ -410,7 +410,7 @@ export async function run(quick: boolean): Promise<void> {
     });
     completed = true;
   } finally {
-    await Promise.all([fileCluster?.stop(), cluster?.stop({ keepWorkDir: !completed }), s3?.stop()].map((p) => p?.catch(() => undefined)));
+    await Promise.all([fileCluster?.stop(), cluster?.stop({ keepWorkDir: !completed }), s3?.stop()].map(async (p) => p?.catch(() => undefined)));
     if (!completed && cluster) console.error(`hosts: failed; the cluster's logs are kept in ${cluster.logsDir}`);
     await killAll();
     await net.destroy();

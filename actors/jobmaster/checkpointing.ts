@@ -6,7 +6,9 @@
  * 3. acknowledge: each subtask reports its state handle; on the last one, store the metadata in
  *    the completed checkpoint store (etcd, fenced), which subsumes older checkpoints;
  * 4. stored: tell every subtask the checkpoint completed (exactly-once sinks commit) and delete
- *    the files of subsumed checkpoints; a savepoint also writes its own metadata file, last;
+ *    the files of subsumed checkpoints that no retained checkpoint refers to (incremental
+ *    checkpoints share files, see shared-files.ts); a savepoint also writes its own metadata
+ *    file, last, and copies in whatever it would otherwise share;
  * 5. abort (declined, timed out, or not storable): tell every subtask, delete its files.
  *
  * Files are objects in checkpoint storage (lib/storage): a directory, or an S3 prefix.
@@ -15,8 +17,11 @@ import { releaseCollected } from './collected.js';
 import { copyObject, deleteBelow, deleteObjects, isWithinLocation, joinLocation, listBelow, normalizeLocation, parentOf } from '../../lib/storage/index.js';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
+import { SavepointErrorCode } from './errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
-import { snapshotPath } from '../../lib/task/snapshot-store.js';
+import { encodeSnapshot, readSelfContained, snapshotPath, writeSnapshot } from '../../lib/task/snapshot-store.js';
+import { CheckpointErrorCode } from './errors.js';
+import { releaseFiles, unheldSharedFiles } from './shared-files.js';
 import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ActorRef } from '../../lib/index.js';
 import { replyError, reply } from '../../lib/index.js';
@@ -50,7 +55,7 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   const { coordinator, stores, env } = context;
   const now = context.env.clock.now();
   const refuse = (why: string) => {
-    if (savepoint) replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', why));
+    if (savepoint) replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, why));
     return false;
   };
   if (!coordinator || !stores) return refuse('the job does not checkpoint (enable checkpointing in the job, and run the cluster with etcd)');
@@ -84,7 +89,7 @@ export function requestSavepoint(context: Context, savepoint: SavepointRequest):
   }
   const ticket = coordinator.queueSavepoint(savepoint);
   if (ticket === null) {
-    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
+    replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `${MAX_QUEUED_SAVEPOINTS} savepoints are already waiting for the checkpoint in flight; retry once one completed`));
     return null;
   }
   env.log.info({ queued: coordinator.savepointsQueued }, 'savepoint queued behind the checkpoint in flight');
@@ -150,7 +155,8 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   if (attempt !== graph.attempt || !allRunning(context)) {
     if (savepoint) {
       const reason = 'the job restarted while the savepoint was starting';
-      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', reason)));
+      // Not awaited by the machine; it never rejects (it logs a record it could not write).
+      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, reason)));
     }
     return triggerNext(context);
   }
@@ -188,29 +194,48 @@ export function subtaskFinished(context: Context, executionId: string): void {
   for (const complete of context.coordinator?.subtaskFinished(executionId) ?? []) storeCheckpoint(context, complete);
 }
 
+/**
+ * Stores of one job, one at a time: whether an incremental checkpoint's shared files are held is
+ * checked against the store as the previous store left it (see shared-files.ts).
+ */
+const storing = new WeakMap<Context, Promise<unknown>>();
+
 /** Fully acknowledged: store the metadata in the completed checkpoint store (or the savepoint's file). */
 function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
   const { coordinator, stores, env } = context;
   if (!coordinator || !stores) return;
   const metadata = coordinator.metadata(complete, context.env.clock.now());
-  const store = async () => {
+  const store = async (): Promise<{ subsumed: CompletedCheckpoint[]; retained: CompletedCheckpoint[] }> => {
     if (metadata.savepoint) {
       metadata.handles = await Promise.all(metadata.handles.map((h) => selfContained(metadata.dir, h)));
       await writeSavepointMetadata(metadata);
       // Only a savepoint recorded as completed (with its stop intent) is reported to the client.
       const request = context.savepoints.get(metadata.checkpointId);
       if (request) await completeSavepointRecord(context, request);
-      return [];
+      return { subsumed: [], retained: [] };
     }
-    const subsumed = await stores.checkpoints(coordinator.config.retained).add(context.job.jobId, { ...metadata });
-    return subsumed as unknown as CompletedCheckpoint[];
+    const checkpoints = stores.checkpoints(coordinator.config.retained);
+    const before = (await checkpoints.list(context.job.jobId)) as unknown as CompletedCheckpoint[];
+    const unheld = unheldSharedFiles(metadata, before);
+    if (unheld.length > 0) {
+      throw new RuntimeError(CheckpointErrorCode.SharedFileReleased, `checkpoint ${metadata.checkpointId} refers to ${unheld.length} file(s) of checkpoints no longer retained (e.g. ${unheld[0]}); the next checkpoint bases on a retained one`, {
+        details: { checkpointId: metadata.checkpointId, files: unheld.slice(0, 10) },
+      });
+    }
+    const subsumed = (await checkpoints.add(context.job.jobId, { ...metadata })) as unknown as CompletedCheckpoint[];
+    const gone = new Set(subsumed.map((c) => c.checkpointId));
+    return { subsumed, retained: [...before, metadata].filter((c) => !gone.has(c.checkpointId)) };
   };
-  store().then(
-    (subsumed) => {
+  const stored = (storing.get(context) ?? Promise.resolve()).then(store);
+  storing.set(context, stored.catch(() => undefined));
+  stored.then(
+    ({ subsumed, retained }) => {
       env.self.tell({ type: 'jm.checkpoint.stored', checkpointId: metadata.checkpointId });
-      // Handles carried forward still point into older checkpoints' directories: keep those files.
-      const referenced = new Set(metadata.handles.map((h) => normalizeLocation(h.path)));
-      for (const old of subsumed) void removeFiles(context, old.dir, referenced);
+      // Reference counting: a subsumed checkpoint's files go unless a retained one still refers to them.
+      if (subsumed.length === 0) return;
+      const release = releaseFiles(subsumed, retained);
+      // Deletion is best effort, off the machine's path; removeFiles logs what it could not delete.
+      for (const dir of release.dirs) void removeFiles(context, dir, release.referenced);
     },
     (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
   );
@@ -218,13 +243,19 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
 
 /**
  * A savepoint must outlive the job's checkpoints: the handle of a finished subtask, carried
- * from an older checkpoint, is copied into the savepoint's directory.
+ * from an older checkpoint, is copied into the savepoint's directory, and one that shares
+ * earlier files (an incremental checkpoint's) is rewritten whole.
  */
 async function selfContained(dir: string, handle: StateHandle): Promise<StateHandle> {
-  if (parentOf(handle.path) === normalizeLocation(dir)) return handle;
+  if (parentOf(handle.path) === normalizeLocation(dir) && handle.shared === undefined) return handle;
   const copy = snapshotPath(dir, handle.vertexId, handle.subtaskIndex);
-  await copyObject(handle.path, copy);
-  return { ...handle, path: copy };
+  if (handle.shared === undefined) {
+    await copyObject(handle.path, copy);
+    return { ...handle, path: copy };
+  }
+  const bytes = encodeSnapshot(await readSelfContained(handle.path));
+  await writeSnapshot(copy, bytes);
+  return { vertexId: handle.vertexId, subtaskIndex: handle.subtaskIndex, path: copy, bytes: bytes.length };
 }
 
 /** Step 4. */
@@ -265,8 +296,9 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   if (savepoint) {
     context.savepoints.delete(checkpointId);
     // The client hears of it once etcd says failed: a new leader then agrees with what it was told.
+    // Not awaited by the machine; it never rejects.
     void failSavepointRecord(context, savepoint, reason).then(() =>
-      replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint aborted: ${reason}`)),
+      replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint aborted: ${reason}`)),
     );
   }
   if (next) triggerNext(context);
@@ -283,7 +315,7 @@ export function checkpointStoreFailed(context: Context, checkpointId: number, re
 /** An aborted checkpoint's sinks drop its transactions, and its files go. */
 function discard(context: Context, checkpointId: number, dir: string): void {
   notifyAll(context, checkpointId, 'abort');
-  void removeFiles(context, dir);
+  void removeFiles(context, dir); // best effort; it logs what it could not delete
 }
 
 /** The machine's timeout of checkpoint `checkpointId` fired: it ends now if it is still pending. */
@@ -297,7 +329,7 @@ export function checkpointTimedOut(context: Context, checkpointId: number): void
 export function abortAll(context: Context, reason: string): void {
   for (const checkpoint of context.coordinator?.inFlight() ?? []) abortCheckpoint(context, checkpoint.id, reason, false);
   for (const savepoint of context.coordinator?.drainQueuedSavepoints() ?? []) {
-    replyError(savepoint.replyTo, new RuntimeError('SAVEPOINT_FAILED', `savepoint not taken: ${reason}`));
+    replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint not taken: ${reason}`));
   }
   if (context.coordinator) context.coordinator.triggering = false;
   context.finalCheckpointWanted = false;

@@ -20,3 +20,10 @@ export const SavepointErrorCode = {
   Invalid: 'SAVEPOINT_INVALID',
 } as const;
 export type SavepointErrorCode = (typeof SavepointErrorCode)[keyof typeof SavepointErrorCode];
+
+/** Codes of checkpoints that could not be stored. */
+export const CheckpointErrorCode = {
+  /** An incremental checkpoint refers to a file no retained checkpoint holds any more (see shared-files.ts); the next one bases on a newer checkpoint. */
+  SharedFileReleased: 'CHECKPOINT_SHARED_FILE_RELEASED',
+} as const;
+export type CheckpointErrorCode = (typeof CheckpointErrorCode)[keyof typeof CheckpointErrorCode];

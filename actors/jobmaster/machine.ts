@@ -34,7 +34,6 @@ import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { HaErrorCode } from '../../lib/ha/errors.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import { ExecutionState, isTerminal } from '../../lib/task/descriptor.js';
-import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import {
   abortAll,
   abortCheckpoint,
@@ -56,7 +55,7 @@ import { detailsOf, initialContext, mayAdopt, tellSafely, type Context, type Job
 import { renotifyCompleted } from './checkpointing.js';
 import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
 import { admitSession } from '../fencing.js';
-import { JobMasterError } from './errors.js';
+import { JobMasterError, SavepointErrorCode } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
 import { recordFailure } from './exceptions.js';
 import type { JobMasterMessage } from './protocol.js';
@@ -64,6 +63,10 @@ import { loadRestorePoint, restoreFor, type RestorePoint } from './restore.js';
 import type { JobResult, JobState } from './status.js';
 import { metrics } from '../../lib/metrics/registry.js';
 import { dropHeldCollected, holdCollected, releaseCollected } from './collected.js';
+import { sleep } from '../../lib/util/clock.js';
+
+/** Between reads of the restore point while etcd cannot be reached. */
+const RESTORE_POINT_RETRY_MS = 500;
 
 export type { JobMasterInput };
 
@@ -77,14 +80,25 @@ const CHECKPOINT_STORE_SETTLE_TIMEOUT_MS = 30_000;
 export const jobMasterMachine = setup({
   types: { context: {} as Context, events: {} as JobMasterMessage, input: {} as JobMasterInput },
   actors: {
-    loadRestorePoint: fromPromise<RestorePoint, { context: Context }>(({ input: { context } }) =>
-      loadRestorePoint({
-        jobId: context.job.jobId,
-        store: context.stores && context.coordinator ? context.stores.checkpoints(context.coordinator.config.retained) : null,
-        fromSavepoint: context.job.fromSavepoint,
-        fromLatest: context.job.recovered || context.graph.attempt > context.firstAttempt,
-      }),
-    ),
+    // etcd out of reach is transient: the read is retried (a lost leadership suspends this
+    // JobMaster). It used to fail the job for good (found by the simulator: seed 1140, 10 faults).
+    loadRestorePoint: fromPromise<RestorePoint, { context: Context }>(async ({ input: { context }, signal }) => {
+      for (;;) {
+        try {
+          return await loadRestorePoint({
+            jobId: context.job.jobId,
+            store: context.stores && context.coordinator ? context.stores.checkpoints(context.coordinator.config.retained) : null,
+            fromSavepoint: context.job.fromSavepoint,
+            fromLatest: context.job.recovered || context.graph.attempt > context.firstAttempt,
+          });
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== HaErrorCode.Unavailable || signal.aborted) throw err;
+          context.env.log.warn({ err: toWireError(err) }, 'could not read the restore point; retrying');
+          await sleep(context.env.clock, RESTORE_POINT_RETRY_MS);
+          if (signal.aborted) throw err;
+        }
+      }
+    }),
     recordAttempt: fromPromise<void, { context: Context }>(async ({ input: { context } }) => {
       const execution = { attempt: context.graph.attempt, restarts: context.backoff.restartCount };
       await context.stores?.jobGraphs.putExecution(context.job.jobId, execution);
@@ -127,6 +141,13 @@ export const jobMasterMachine = setup({
     },
     takeOffer: ({ context, event }) => {
       if (event.type !== 'jm.slots.offer') return;
+      // A slot of an earlier term (the same Master leads again, its JobMaster has the same path):
+      // that ResourceManager is gone, the TaskExecutor has dropped the slot, a task sent to it
+      // would wait forever. Found by the simulator (3 Masters, 4 TaskExecutors, 20 faults: seed 30212).
+      if (event.leaderSessionId !== context.leaderSessionId) {
+        context.env.log.warn({ offeredBy: event.taskExecutorId, offerSession: event.leaderSessionId }, 'ignored a slot offer of another leader session');
+        return;
+      }
       for (const slot of event.slots) {
         context.graph.offer({ ...slot, taskExecutorId: event.taskExecutorId, taskExecutor: event.taskExecutor, dataAddress: event.dataAddress });
       }
@@ -144,6 +165,7 @@ export const jobMasterMachine = setup({
         defaultParallelism: job.parallelism,
         placement: (vertexId, index) => graph.location(vertexId, index),
         checkpointDir: checkpointing ? jobCheckpointDir(context) : null,
+        incrementalCheckpoints: context.coordinator?.config.incremental !== false,
         restoreFor: (vertexId) => restoreFor(context.restorePoint, vertexId),
       });
       for (const tdd of descriptors) {
@@ -262,6 +284,19 @@ export const jobMasterMachine = setup({
       if (hit || context.graph.heldSlots().some((s) => s.taskExecutorId === event.taskExecutorId)) {
         if (context.failure === null || context.failure.code === 'DATA_CONNECTION_LOST') context.failure = error;
       }
+    },
+    /**
+     * While slots are awaited, the ResourceManager reports a lost TaskExecutor to a job only if it
+     * had allocated the job a slot there. Not offered yet, that slot never will be, and the
+     * ResourceManager no longer counts it as wanted: the attempt starts over (found by the
+     * simulator, `npm run sim -- --seed 60 --faults 5`; it used to wait out the slot-request
+     * timeout and fail the job).
+     */
+    allocationLost: ({ context, event }) => {
+      if (event.type !== 'jm.taskexecutor.lost' || event.leaderSessionId !== context.leaderSessionId || context.failure !== null) return;
+      context.failure = toWireError(
+        new JobMasterError('TASK_EXECUTOR_LOST', `TaskExecutor ${event.taskExecutorId} was lost before it offered its slot: ${event.reason}`, { taskExecutorId: event.taskExecutorId }),
+      );
     },
     decideRestart: assign(({ context }) => {
       const failure = context.failure ?? context.graph.firstFailure()?.error ?? null;
@@ -462,7 +497,7 @@ export const jobMasterMachine = setup({
       on: {
         'jm.slots.offer': { actions: 'takeOffer' },
         'jm.cancel': { target: 'canceled', actions: ({ event }) => reply(event.replyTo, { state: 'canceled' }) },
-        'jm.taskexecutor.lost': { actions: 'taskExecutorLost' },
+        'jm.taskexecutor.lost': { actions: ['taskExecutorLost', 'allocationLost'] },
       },
       always: [
         { guard: 'anyFailed', target: 'deciding' },
@@ -590,7 +625,7 @@ export const jobMasterMachine = setup({
         }
         context.savepoints.clear();
         for (const s of context.coordinator?.drainQueuedSavepoints() ?? []) {
-          replyError(s.replyTo, new RuntimeError('SAVEPOINT_FAILED', 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
+          replyError(s.replyTo, new RuntimeError(SavepointErrorCode.Failed, 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
         }
         context.env.log.warn('job suspended: leadership lost');
       },
@@ -619,5 +654,3 @@ function stateOf(value: unknown): JobState {
   if (state === 'recordingAttempt') return 'waitingForResources';
   return state as JobState;
 }
-
-export type { TaskExecutorMessage };

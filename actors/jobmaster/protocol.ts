@@ -25,6 +25,8 @@ export interface OfferedSlot {
 export type JobMasterMessage =
   | {
       type: 'jm.slots.offer';
+      /** The session whose ResourceManager allocated the slots: a JobMaster takes only its own term's. */
+      leaderSessionId: string;
       taskExecutorId: string;
       taskExecutor: ActorRef<TaskExecutorMessage>;
       dataAddress: string;

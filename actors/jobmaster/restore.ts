@@ -71,5 +71,5 @@ export async function writeSavepointMetadata(metadata: CompletedCheckpoint): Pro
 export function restoreFor(point: RestorePoint, vertexId: string): TaskRestore | undefined {
   if (!point) return undefined;
   const handles = point.handles.filter((h) => h.vertexId === vertexId);
-  return handles.length > 0 ? { checkpointId: point.checkpointId, handles } : undefined;
+  return handles.length > 0 ? { checkpointId: point.checkpointId, handles, ...(point.savepoint ? { savepoint: true } : {}) } : undefined;
 }

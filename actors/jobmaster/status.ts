@@ -23,10 +23,6 @@ export const JobState = {
 } as const;
 export type JobState = (typeof JobState)[keyof typeof JobState];
 
-export function isGloballyTerminal(state: JobState): boolean {
-  return state === 'finished' || state === 'failed' || state === 'canceled';
-}
-
 export interface SubtaskStatus {
   vertexId: string;
   index: number;

@@ -67,7 +67,14 @@ function isOperator(op: unknown): op is OperatorDescription {
 }
 
 function isEdge(edge: unknown): edge is EdgeDescription {
-  return isRecord(edge) && isString(edge['source']) && isString(edge['target']) && isString(edge['partitioner']);
+  return (
+    isRecord(edge) &&
+    isString(edge['source']) &&
+    isString(edge['target']) &&
+    isString(edge['partitioner']) &&
+    (edge['input'] === undefined || edge['input'] === 2) &&
+    (edge['sideOutput'] === undefined || isString(edge['sideOutput']))
+  );
 }
 
 function isJobConfig(config: unknown): config is JobConfig {

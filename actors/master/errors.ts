@@ -5,6 +5,23 @@
  */
 import { RuntimeError } from '../../lib/errors.js';
 
+/** Codes the Master answers requests with; REST and the client import them from here. */
+export const MasterErrorCode = {
+  /** This Master is a standby: ask the leader. */
+  NotLeader: 'NOT_LEADER',
+  /** The new leader is loading its jobs: retry shortly. */
+  Recovering: 'RECOVERING',
+  UnknownJob: 'UNKNOWN_JOB',
+  /** A TaskExecutor asked for job code this Master does not hold. */
+  UnknownCode: 'UNKNOWN_CODE',
+  /** The job has ended: it takes no savepoint. */
+  JobEnded: 'JOB_ENDED',
+  /** The job's JobMaster stopped without reporting a result (its machine failed). */
+  JobMasterFailed: 'JOB_MASTER_FAILED',
+  CheckpointingNeedsHa: 'CHECKPOINTING_NEEDS_HA',
+} as const;
+export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorCode];
+
 export const JobBuildErrorCode = {
   /** The module is larger than the Master accepts; refused before it is stored or evaluated. */
   ModuleTooLarge: 'JOB_MODULE_TOO_LARGE',
@@ -19,7 +36,7 @@ export const JobBuildErrorCode = {
   /** The module's default export threw while building the dataflow. */
   BuildFailed: 'JOB_BUILD_FAILED',
   /** The build was cancelled: this Master stopped leading while it ran (clients resubmit to the new leader). */
-  BuildCancelled: 'NOT_LEADER',
+  BuildCancelled: MasterErrorCode.NotLeader,
 } as const;
 export type JobBuildErrorCode = (typeof JobBuildErrorCode)[keyof typeof JobBuildErrorCode];
 

@@ -107,7 +107,8 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
       clearTimeout(timer);
       clearInterval(watchdog);
       signal?.removeEventListener('abort', onAbort);
-      // The thread may still be running (a timeout, a reply followed by more work): end it.
+      // The thread may still be running (a timeout, a reply followed by more work): end it. Its
+      // exit code tells nothing more, and terminate() does not reject.
       void worker.terminate();
       outcome();
     };

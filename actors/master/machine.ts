@@ -32,6 +32,7 @@ import { readSavepoint } from '../jobmaster/restore.js';
 import { takeoverMachine } from './takeover.js';
 import { admitSession } from '../fencing.js';
 import type { Logger } from '../../lib/logging.js';
+import { MasterErrorCode } from './errors.js';
 
 export interface MasterSettings {
   /** The Master's working directory. */
@@ -87,14 +88,6 @@ interface Context extends MasterInput {
   blobs: FileBlobStore;
 }
 
-export const MasterErrorCode = {
-  NotLeader: 'NOT_LEADER',
-  Recovering: 'RECOVERING',
-  UnknownJob: 'UNKNOWN_JOB',
-  UnknownCode: 'UNKNOWN_CODE',
-  CheckpointingNeedsHa: 'CHECKPOINTING_NEEDS_HA',
-} as const;
-
 /** Requests from clients and TaskExecutors; refused while not serving. */
 const REQUESTS = [...CLIENT_MESSAGE_TYPES, 'master.code.get', 'master.cluster.shutdown'] as const;
 
@@ -111,6 +104,8 @@ export const masterMachine = setup({
     prepareSubmission: fromPromise<void, Submission>(({ input, signal }) => prepareSubmission(input, signal)),
     // While standing by: take over at once when the leader's process is proven dead (takeover.ts).
     takeover: takeoverMachine,
+    // One per ended job: its result written to etcd (with retries), which leaving `leader` stops.
+    persistEndedJob: fromPromise<void, EndedJob>(({ input, signal }) => persistEndedJob(input, signal)),
   },
   delays: { recoveryRetry: 1000 },
   actions: {
@@ -126,6 +121,8 @@ export const masterMachine = setup({
           heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
         }),
         localOnly: RESOURCE_MANAGER_LOCAL_EVENTS,
+        // A message it takes no transition for is a dead letter, and an ask fails at once.
+        reportUnhandled: true,
       });
       return { leaderSessionId: event.sessionId, resourceManager: rm, stores: context.ha?.storesForCurrentTerm() ?? null };
     }),
@@ -159,17 +156,17 @@ export const masterMachine = setup({
     cancelBuilds: enqueueActions(({ self, enqueue }) => {
       for (const id of Object.keys(self.getSnapshot().children)) if (id.startsWith(BUILD_PREFIX)) enqueue.stopChild(id);
     }),
-    /** A finished build leaves the machine's children: nothing grows with the number of submissions. */
+    /** A finished build or result write leaves the machine's children: nothing grows with the number of jobs. */
     forgetBuild: enqueueActions(({ event, enqueue }) => {
       const { actorId } = event as unknown as { actorId?: string };
-      if (actorId?.startsWith(BUILD_PREFIX)) enqueue.stopChild(actorId);
+      if (actorId?.startsWith(BUILD_PREFIX) || actorId?.startsWith(PERSIST_PREFIX)) enqueue.stopChild(actorId);
     }),
     startJob: ({ context, event }) => {
       if (event.type !== 'master.job.prepared') return;
       context.code.set(event.prepared.codeHash, event.prepared.code);
       startJobMaster(context, event.prepared);
     },
-    jobEnded: ({ context, event }) => {
+    jobEnded: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.job.ended' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       const { result } = event;
       context.running.delete(result.jobId);
@@ -177,31 +174,15 @@ export const masterMachine = setup({
         context.results.set(result.jobId, result);
         return;
       }
-      const { stores, env, leaderSessionId } = context;
       context.persisting.set(result.jobId, result);
-      const persist = async (): Promise<void> => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return await persistResult(stores, context.blobs, result);
-          } catch (err) {
-            // A lost leadership fences every write of this term: the next leader runs the job's
-            // last attempt again from its checkpoint, and reports it.
-            if ((err as { code?: unknown }).code === HaErrorCode.LeadershipLost || attempt >= PERSIST_RESULT_ATTEMPTS) throw err;
-            env.log.warn({ err, jobId: result.jobId, attempt }, 'could not persist the job result; retrying');
-            await sleep(env.clock, Math.min(5000, 250 * 2 ** attempt));
-          }
-        }
-      };
-      persist().then(
-        () => {
-          env.self.tell({ type: 'master.job.persisted', leaderSessionId: leaderSessionId!, jobId: result.jobId });
-          return releaseEndedJob(stores, result.jobId).catch((err: Error) =>
-            env.log.warn({ err, jobId: result.jobId }, 'could not release the sink claims of an ended job; the next leader releases them'),
-          );
-        },
-        (err: Error) => env.log.error({ err, jobId: result.jobId }, 'the job result was not persisted; the next leader runs its last attempt again and reports it'),
-      );
-    },
+      // A child of the machine, stopped when this term ends (`stopPersists`): its writes are this term's.
+      const input: EndedJob = { stores: context.stores, blobs: context.blobs, env: context.env, leaderSessionId: context.leaderSessionId!, result };
+      enqueue.spawnChild('persistEndedJob', { id: `${PERSIST_PREFIX}${result.jobId}`, input });
+    }),
+    /** The term is over: the next leader runs the last attempt of a job whose result was not yet durable again, and reports it. */
+    stopPersists: enqueueActions(({ self, enqueue }) => {
+      for (const id of Object.keys(self.getSnapshot().children)) if (id.startsWith(PERSIST_PREFIX)) enqueue.stopChild(id);
+    }),
     resultPersisted: ({ context, event }) => {
       if (event.type !== 'master.job.persisted' || !admitSession(context.leaderSessionId, event, context.env.log)) return;
       const result = context.persisting.get(event.jobId);
@@ -215,7 +196,7 @@ export const masterMachine = setup({
         if (!job.jobMaster.equals(event.ref)) continue;
         // It stopped without reporting a result: its machine failed beyond its supervision.
         context.running.delete(jobId);
-        const failure = event.error ?? { code: 'JOB_MASTER_FAILED', message: `JobMaster stopped: ${event.reason}` };
+        const failure = event.error ?? { code: MasterErrorCode.JobMasterFailed, message: `JobMaster stopped: ${event.reason}` };
         context.results.set(jobId, resultWithoutReport(job.summary, { state: 'failed', endedAt: context.env.clock.now(), failure }));
       }
     },
@@ -272,7 +253,7 @@ export const masterMachine = setup({
       const job = context.running.get(event.jobId);
       if (!job) {
         const done = endedJob(context, event.jobId);
-        return replyError(event.replyTo, done ? new RuntimeError('JOB_ENDED', `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
+        return replyError(event.replyTo, done ? new RuntimeError(MasterErrorCode.JobEnded, `job ${event.jobId} has ended (${done.state})`) : unknownJob(event.jobId));
       }
       let dir: string | undefined;
       try {
@@ -344,11 +325,14 @@ export const masterMachine = setup({
       invoke: { src: 'takeover', input: ({ context }) => ({ services: context.ha?.takeover ?? null, log: context.env.log }) },
       on: {
         'master.leadership.granted': { target: 'leader', actions: 'becomeLeader' },
+        // The JobMasters of the term that ended stop once suspended: expected, nothing to do.
+        'actor.terminated': { actions: ({ context, event }) => context.env.log.debug({ actor: event.ref.path }, 'an actor of the ended term stopped') },
         ...refuseAll(MasterErrorCode.NotLeader),
       },
     },
     leader: {
       initial: 'recovering',
+      exit: 'stopPersists',
       on: {
         'master.leadership.revoked': { target: 'standby', actions: 'stepDown' },
         'master.job.ended': { actions: 'jobEnded' },
@@ -404,6 +388,44 @@ export const masterMachine = setup({
 });
 
 const BUILD_PREFIX = 'build-';
+const PERSIST_PREFIX = 'persist-';
+
+interface EndedJob {
+  stores: LeaderStores;
+  blobs: FileBlobStore;
+  env: ActorEnv;
+  leaderSessionId: string;
+  result: JobResult;
+}
+
+/**
+ * Write an ended job's result (retried with backoff), then tell the machine it is durable and
+ * release the job's sink claims. Stopped with its term (`signal`): a lost leadership fences
+ * every write of the term anyway, and the next leader runs the job's last attempt again from
+ * its checkpoint, and reports it.
+ */
+async function persistEndedJob({ stores, blobs, env, leaderSessionId, result }: EndedJob, signal: AbortSignal): Promise<void> {
+  const { jobId } = result;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await persistResult(stores, blobs, result);
+      break;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === HaErrorCode.LeadershipLost || attempt >= PERSIST_RESULT_ATTEMPTS) {
+        env.log.error({ err, jobId }, 'the job result was not persisted; the next leader runs its last attempt again and reports it');
+        return;
+      }
+      env.log.warn({ err, jobId, attempt }, 'could not persist the job result; retrying');
+      await sleep(env.clock, Math.min(5000, 250 * 2 ** attempt));
+      if (signal.aborted) return;
+    }
+  }
+  if (signal.aborted) return; // durable, but the claims are the next leader's to release now
+  env.self.tell({ type: 'master.job.persisted', leaderSessionId, jobId });
+  await releaseEndedJob(stores, jobId).catch((err: unknown) =>
+    env.log.warn({ err, jobId }, 'could not release the sink claims of an ended job; the next leader releases them'),
+  );
+}
 
 interface Submission {
   jobId: string;

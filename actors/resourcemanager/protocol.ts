@@ -59,12 +59,10 @@ export type ResourceManagerMessage =
   | { type: 'rm.overview'; replyTo: ActorRef<ClusterOverview> }
   /** Tell every TaskExecutor to exit (the end of an application cluster). */
   | { type: 'rm.shutdown'; leaderSessionId: string; replyTo: ActorRef<{ taskExecutors: number }> }
-  /** Internal: time to heartbeat every TaskExecutor. */
-  | { type: 'rm.heartbeat.tick' }
   | { type: 'rm.heartbeat.report'; report: SlotReport; at: number }
   | WatchNotice;
 
 /** Events only the ResourceManager itself generates: refused from the network. */
-export const RESOURCE_MANAGER_LOCAL_EVENTS = ['rm.heartbeat.tick', 'rm.heartbeat.report'] as const satisfies ReadonlyArray<
+export const RESOURCE_MANAGER_LOCAL_EVENTS = ['rm.heartbeat.report'] as const satisfies ReadonlyArray<
   ResourceManagerMessage['type']
 >;

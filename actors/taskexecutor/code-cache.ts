@@ -10,6 +10,7 @@ import type { ActorRef } from '../../lib/index.js';
 import { RuntimeError } from '../../lib/errors.js';
 import { writeFileAtomic } from '../../lib/util/atomic-file.js';
 import type { MasterMessage } from '../master/protocol.js';
+import { TaskExecutorErrorCode } from './errors.js';
 
 export class CodeCache {
   private readonly inFlight = new Map<string, Promise<string>>();
@@ -21,7 +22,7 @@ export class CodeCache {
 
   /** The local path of the module with `hash`, fetching it from `master` if needed. */
   fetch(hash: string, master: ActorRef<MasterMessage>): Promise<string> {
-    if (!/^[0-9a-f]{64}$/.test(hash)) return Promise.reject(new RuntimeError('INVALID_CODE_HASH', `invalid code hash '${hash}'`));
+    if (!/^[0-9a-f]{64}$/.test(hash)) return Promise.reject(new RuntimeError(TaskExecutorErrorCode.InvalidCodeHash, `invalid code hash '${hash}'`));
     let pending = this.inFlight.get(hash);
     if (!pending) {
       pending = this.load(hash, master).finally(() => this.inFlight.delete(hash));
@@ -35,7 +36,7 @@ export class CodeCache {
     if (await exists(file)) return file;
     const code = await master.ask({ type: 'master.code.get', hash }, { timeoutMs: this.fetchTimeoutMs });
     const actual = createHash('sha256').update(code).digest('hex');
-    if (actual !== hash) throw new RuntimeError('CODE_HASH_MISMATCH', `job code from the Master hashes to ${actual}, expected ${hash}`);
+    if (actual !== hash) throw new RuntimeError(TaskExecutorErrorCode.CodeHashMismatch, `job code from the Master hashes to ${actual}, expected ${hash}`);
     await writeFileAtomic(file, code);
     return file;
   }

@@ -28,7 +28,7 @@ import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
 import { LeaderFence, admitSession, compareSessions, refuseStale, type Fenced } from '../fencing.js';
-import type { CheckpointOptions, TaskEvent } from '../../lib/task/descriptor.js';
+import type { CheckpointOptions, TaskDeploymentDescriptor, TaskEvent } from '../../lib/task/descriptor.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { MasterMessage } from '../master/protocol.js';
 import type { RegistrationSuccess, ResourceManagerMessage } from '../resourcemanager/protocol.js';
@@ -40,7 +40,7 @@ import type { AllocationReport, ExecutionReport, SlotReport, TaskExecutorLocalEv
 /** What the TaskExecutor needs of the task runtime (lib/task's TaskRunner). */
 export interface TaskRuntime {
   deploy(
-    tdd: import('../../lib/task/descriptor.js').TaskDeploymentDescriptor,
+    tdd: TaskDeploymentDescriptor,
     slot: { managedMemoryBytes: number },
     onEvent: (event: TaskEvent) => void,
   ): void;
@@ -68,6 +68,11 @@ export interface TaskExecutorInput {
   sampleResources?: () => TaskExecutorResources;
   /** Called when the leader shuts the cluster down (application mode); the process exits. */
   onShutdown: () => void;
+  /**
+   * The simulator's mutant only (lib/sim, `--mutant te-session-check`): accept commands of any
+   * leader session, to prove that the simulator notices. Never set in a real process.
+   */
+  testHooks?: { acceptAnySession?: boolean };
 }
 
 type Event = TaskExecutorMessage | TaskExecutorLocalEvent;
@@ -94,6 +99,15 @@ interface Execution {
   /** Its leader is gone and no new one adopted it yet: nothing of it goes to the old JobMaster. */
   orphaned: boolean;
 }
+
+/** A task waiting for its job's code (a child actor per task, see `fetchCode`). */
+interface Deployment {
+  tdd: TaskDeploymentDescriptor;
+  managedMemoryBytes: number;
+}
+
+/** Children fetching a task's code are named by this prefix and the execution id. */
+const FETCH_PREFIX = 'fetch-';
 
 interface Context extends TaskExecutorInput {
   masterNode: string | null;
@@ -154,11 +168,19 @@ export const taskExecutorMachine = setup({
         { timeoutMs: context.registrationTimeoutMs },
       );
     }),
+    // One per submitted task, a child of the machine: leaving `registered` stops it, so that a
+    // task of a session that ended while its code was on the way is never deployed.
+    fetchCode: fromPromise<Deployment & { jobModulePath: string }, Deployment & { codeCache: CodeCache; codeHash: string; master: ActorRef<MasterMessage> }>(
+      async ({ input: { codeCache, codeHash, master, ...deployment } }) => ({ ...deployment, jobModulePath: await codeCache.fetch(codeHash, master) }),
+    ),
   },
   guards: {
     // Older than the fence: refused as stale (asks fail with STALE_LEADER). Otherwise it must be
     // the session registered with: a newer one is refused too until this TaskExecutor registers with it.
-    fromCurrentLeader: ({ context, event }) => context.fence.admit(event as Fenced, context.env.log) && admitSession(context.leaderSessionId, event as Fenced, context.env.log),
+    fromCurrentLeader: ({ context, event }) =>
+      // acceptAnySession: the simulator's mutant that proves its fencing invariant can fail (lib/sim/mutants.ts).
+      context.testHooks?.acceptAnySession === true ||
+      (context.fence.admit(event as Fenced, context.env.log) && admitSession(context.leaderSessionId, event as Fenced, context.env.log)),
     newerSession: ({ context, event }) => {
       const output = (event as { output?: RegistrationSuccess }).output;
       return output !== undefined && !context.fence.isStale(output.leaderSessionId);
@@ -234,23 +256,47 @@ export const taskExecutorMachine = setup({
       });
       tellSafely(context, event.jobMaster, {
         type: 'jm.slots.offer',
+        leaderSessionId: event.leaderSessionId,
         taskExecutorId: context.taskExecutorId,
         taskExecutor: context.env.self as ActorRef<TaskExecutorMessage>,
         dataAddress: context.dataAddress,
         slots: [{ allocationId: event.allocationId, slotIndex: event.slotIndex, group: event.group }],
       });
     },
-    freeSlots: ({ context, event }) => {
+    freeSlots: enqueueActions(({ context, event, self, enqueue }) => {
       if (event.type !== 'te.slots.free') return;
       context.runtime.cancelJob(event.jobId);
       for (const [index, use] of context.slotUse) if (use.jobId === event.jobId) context.slotUse.delete(index);
-    },
-    submitTask: ({ context, event }) => {
+      // Its tasks still waiting for their code are not the runtime's yet: they never run.
+      for (const id of Object.keys(self.getSnapshot().children)) {
+        const executionId = id.slice(FETCH_PREFIX.length);
+        if (!id.startsWith(FETCH_PREFIX) || context.executions.get(executionId)?.jobId !== event.jobId) continue;
+        enqueue.stopChild(id);
+        context.executions.delete(executionId);
+      }
+    }),
+    submitTask: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'te.task.submit') return;
       const { tdd } = event;
       const slot = [...context.slotUse.entries()].find(([, use]) => use.allocationId === event.allocationId);
       if (!slot || slot[1].jobId !== tdd.jobId) {
         context.env.log.warn({ executionId: tdd.executionId, allocationId: event.allocationId }, 'task submitted to a slot not allocated to its job');
+        // Its JobMaster (known through another slot of the job here) hears it, or it would wait for
+        // this subtask forever: an offer of a slot freed since (the request and the free crossed a
+        // partition) was taken for a new attempt. Found by the simulator (seed 26, 20 faults).
+        const jobMaster = [...context.slotUse.values()].find((use) => use.jobId === tdd.jobId)?.jobMaster;
+        if (jobMaster) {
+          tellSafely(context, jobMaster, {
+            type: 'jm.task.state',
+            executionId: tdd.executionId,
+            state: 'failed',
+            error: { code: TaskExecutorErrorCode.SlotNotAllocated, message: `slot ${event.allocationId} of TaskExecutor ${context.taskExecutorId} is not allocated to job ${tdd.jobId}` },
+          });
+        }
+        return;
+      }
+      if (context.executions.has(tdd.executionId)) {
+        context.env.log.warn({ executionId: tdd.executionId }, 'task submitted twice; the second is ignored');
         return;
       }
       const [slotIndex, use] = slot;
@@ -267,20 +313,36 @@ export const taskExecutorMachine = setup({
       });
       const master = context.env.system.ref<MasterMessage>(context.masterNode!, 'master');
       const managedMemoryBytes = context.slots.find((s) => s.index === slotIndex)!.managedMemoryBytes;
-      context.codeCache.fetch(event.codeHash, master).then(
-        (jobModulePath) => {
-          if (!context.executions.has(tdd.executionId)) return; // cancelled meanwhile
-          context.runtime.deploy({ ...tdd, jobModulePath }, { managedMemoryBytes }, (taskEvent) =>
-            context.env.self.tell({ type: 'te.task.event', event: taskEvent }),
-          );
-        },
-        (err: unknown) =>
-          context.env.self.tell({
-            type: 'te.task.event',
-            event: { type: 'task.state', executionId: tdd.executionId, state: 'failed', error: toWireError(err) },
-          }),
+      enqueue.spawnChild('fetchCode', {
+        id: `${FETCH_PREFIX}${tdd.executionId}`,
+        input: { tdd, managedMemoryBytes, codeCache: context.codeCache, codeHash: event.codeHash, master },
+      });
+    }),
+    deployFetched: enqueueActions(({ context, event, enqueue }) => {
+      const { actorId, output } = event as unknown as { actorId: string; output?: Deployment & { jobModulePath: string } };
+      if (!actorId.startsWith(FETCH_PREFIX) || !output) return;
+      enqueue.stopChild(actorId);
+      const { tdd, managedMemoryBytes, jobModulePath } = output;
+      if (!context.executions.has(tdd.executionId)) return; // cancelled meanwhile
+      context.runtime.deploy({ ...tdd, jobModulePath }, { managedMemoryBytes }, (taskEvent) =>
+        context.env.self.tell({ type: 'te.task.event', event: taskEvent }),
       );
-    },
+    }),
+    codeNotFetched: enqueueActions(({ event, enqueue }) => {
+      const { actorId, error } = event as unknown as { actorId: string; error: unknown };
+      if (!actorId.startsWith(FETCH_PREFIX)) return;
+      enqueue.stopChild(actorId);
+      const executionId = actorId.slice(FETCH_PREFIX.length);
+      enqueue.raise({ type: 'te.task.event', event: { type: 'task.state', executionId, state: 'failed', error: toWireError(error) } });
+    }),
+    /** The session is over: tasks still waiting for their code are dropped, never deployed. */
+    stopFetches: enqueueActions(({ context, self, enqueue }) => {
+      for (const id of Object.keys(self.getSnapshot().children)) {
+        if (!id.startsWith(FETCH_PREFIX)) continue;
+        enqueue.stopChild(id);
+        context.executions.delete(id.slice(FETCH_PREFIX.length));
+      }
+    }),
     triggerCheckpoint: ({ context, event }) => {
       if (event.type !== 'te.checkpoint.trigger') return;
       const execution = context.executions.get(event.executionId);
@@ -296,12 +358,20 @@ export const taskExecutorMachine = setup({
       if (event.outcome === 'complete') context.runtime.notifyCheckpointComplete(event.jobId, event.attempt, event.checkpointId);
       else context.runtime.notifyCheckpointAborted(event.jobId, event.attempt, event.checkpointId);
     },
-    cancelTask: ({ context, event }) => {
+    cancelTask: enqueueActions(({ context, event, self, enqueue }) => {
       if (event.type !== 'te.task.cancel') return;
       const execution = context.executions.get(event.executionId);
       if (!execution || !taskAdmits(context, execution, event)) return;
+      const fetching = `${FETCH_PREFIX}${event.executionId}`;
+      if (self.getSnapshot().children[fetching]) {
+        // Not deployed yet (its code is on the way): it never runs, and its JobMaster hears so now
+        // instead of waiting out its cancel timeout.
+        enqueue.stopChild(fetching);
+        enqueue.raise({ type: 'te.task.event', event: { type: 'task.state', executionId: event.executionId, state: 'canceled' } });
+        return;
+      }
       context.runtime.cancel(event.executionId);
-    },
+    }),
     adoptTasks: ({ context, event }) => {
       if (event.type !== 'te.tasks.adopt') return;
       const adopted: string[] = [];
@@ -382,7 +452,10 @@ export const taskExecutorMachine = setup({
       states: {
         disconnected: {
           entry: assign({ early: [] }),
-          on: { 'te.leader.changed': { guard: 'hasLeader', target: 'registering', actions: 'setLeader' } },
+          on: {
+            // Still no leader (leader retrieval's first answer when none leads) is taken, not reported.
+            'te.leader.changed': [{ guard: 'hasLeader', target: 'registering', actions: 'setLeader' }, { actions: 'setLeader' }],
+          },
         },
         registering: {
           id: 'registering',
@@ -440,8 +513,16 @@ export const taskExecutorMachine = setup({
         },
         registered: {
           initial: 'heartbeating',
+          // Tasks still waiting for their code are of this session: dropped, never deployed (they
+          // are not reported to the next leader, which restarts their job). Running tasks stay.
+          exit: 'stopFetches',
           states: {
             heartbeating: {
+              on: {
+                // Re-enters `heartbeating` only (its silence timer starts again), never `registered`,
+                // whose exit ends the session's fetches.
+                'te.heartbeat': { guard: 'fromCurrentLeader', target: 'heartbeating', reenter: true, actions: 'heartbeat' },
+              },
               after: {
                 resourceManagerSilence: {
                   target: '#registering',
@@ -454,7 +535,6 @@ export const taskExecutorMachine = setup({
             },
           },
           on: {
-            'te.heartbeat': { guard: 'fromCurrentLeader', target: '.heartbeating', reenter: true, actions: 'heartbeat' },
             'te.slots.request': { guard: 'fromCurrentLeader', actions: 'offerSlot' },
             'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
             'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },
@@ -462,6 +542,8 @@ export const taskExecutorMachine = setup({
             'te.tasks.adopt': { guard: 'fromCurrentLeader', actions: 'adoptTasks' },
             'te.checkpoint.trigger': { guard: 'fromCurrentLeader', actions: 'triggerCheckpoint' },
             'te.checkpoint.notify': { guard: 'fromCurrentLeader', actions: 'notifyCheckpoint' },
+            'xstate.done.actor.*': { actions: 'deployFetched' },
+            'xstate.error.actor.*': { actions: 'codeNotFetched' },
             'te.shutdown': {
               guard: 'fromCurrentLeader',
               actions: ({ context }) => {

@@ -3,7 +3,7 @@
  * at a time, never inside the sender's call stack; the mailbox is drained in bounded turns so
  * that a busy actor cannot starve I/O.
  */
-import { createActor, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { createActor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { toWireError, type WireError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { RingQueue } from '../util/ring-queue.js';
@@ -60,6 +60,8 @@ export class ActorCell implements Backlog {
     readonly log: Logger,
     /** Passed to xstate as its clock: the machine's delayed events and transitions run on it. */
     private readonly clock: Clock,
+    /** xstate's inspection of this actor (the simulator's audit); none by default. */
+    private readonly inspect?: (event: InspectionEvent) => void,
   ) {
     this.actor = this.startActor();
   }
@@ -148,7 +150,7 @@ export class ActorCell implements Backlog {
   }
 
   private startActor(): AnyActorRef {
-    const actor = createActor(this.logic, { input: this.input, clock: this.clock });
+    const actor = createActor(this.logic, { input: this.input, clock: this.clock, ...(this.inspect ? { inspect: this.inspect } : {}) });
     actor.subscribe({
       error: (error: unknown) => {
         if (actor !== this.actor) return;

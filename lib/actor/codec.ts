@@ -4,7 +4,7 @@
  */
 import { Packr, addExtension } from 'msgpackr';
 import type { WireCodec } from '../transport/connection.js';
-import { ActorRef, type RefRouter } from './ref.js';
+import { ActorRef } from './ref.js';
 import { NOT_COMMON, decodeCommon } from './fast-decode.js';
 
 /** The router decoding right now. Decoding is synchronous, so one slot is enough. */
@@ -46,5 +46,3 @@ export function createWireCodec(resolve: (node: string, name: string) => ActorRe
     },
   };
 }
-
-export type { RefRouter };

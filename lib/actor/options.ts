@@ -5,7 +5,10 @@
 import { ConfigError } from '../errors.js';
 import { resolveHosts } from '../util/host-address.js';
 import type { Logger } from '../logging.js';
-import type { TlsSettings } from '../transport/transport.js';
+import type { TlsSettings, TransportHandlers } from '../transport/transport.js';
+import type { WireCodec } from '../transport/connection.js';
+import type { Envelope } from '../transport/protocol.js';
+import type { InspectionEvent } from 'xstate';
 import { realClock, type Clock } from '../util/clock.js';
 import type { SupervisionPolicy } from './supervision.js';
 import { defaultSupervision } from './supervision.js';
@@ -81,7 +84,34 @@ export interface ActorSystemOptions {
    * timers (heartbeats, reconnects, handshakes) stay on real time: its sockets are real.
    */
   clock?: Clock;
+  /**
+   * The network under the system: the TCP transport by default. The simulator (lib/sim) passes
+   * its simulated network here; nothing else should.
+   */
+  transport?: TransportFactory;
+  /** xstate's inspection of every actor of the system, by actor name (the simulator's audit). */
+  inspect?: (actor: string, event: InspectionEvent) => void;
 }
+
+/** The part of a transport the actor system uses (lib/transport/transport.ts is the real one). */
+export interface SystemTransport {
+  /** This node's id; known once started. */
+  readonly node: string;
+  /** This process's incarnation, announced in its handshakes. */
+  readonly uid: string;
+  log: Logger;
+  readonly associationCount: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  send(node: string, envelope: Envelope): void;
+  waitForRoom(node: string, bytes: number, timeoutMs: number): Promise<void>;
+  /** Whether a connection to `node` is open now. */
+  isConnected(node: string): boolean;
+  /** The handshake-verified incarnation of `node` while connected to it, else null. */
+  peerUid(node: string): string | null;
+}
+
+export type TransportFactory = (codec: WireCodec, handlers: TransportHandlers, log: Logger) => SystemTransport;
 
 /** The messages that clients may send: `types` to the actor named `actor`. */
 export interface ClientProtocol {
@@ -90,7 +120,7 @@ export interface ClientProtocol {
 }
 
 export type ResolvedOptions = Required<
-  Omit<ActorSystemOptions, 'logger' | 'reconnect' | 'supervision' | 'tls' | 'name' | 'secret' | 'clientSecret' | 'clientProtocol' | 'clock'>
+  Omit<ActorSystemOptions, 'logger' | 'reconnect' | 'supervision' | 'tls' | 'name' | 'secret' | 'clientSecret' | 'clientProtocol' | 'clock' | 'transport' | 'inspect'>
 > & {
   secret: string | null;
   clientSecret: string | null;
@@ -101,6 +131,8 @@ export type ResolvedOptions = Required<
   logger: Logger | undefined;
   name: string;
   clock: Clock;
+  transport: TransportFactory | null;
+  inspect: ((actor: string, event: InspectionEvent) => void) | null;
 };
 
 export const defaults = {
@@ -150,6 +182,8 @@ export function resolveOptions(options: ActorSystemOptions): ResolvedOptions {
     logger: options.logger,
     name: options.name ?? 'actor-system',
     clock: options.clock ?? realClock,
+    transport: options.transport ?? null,
+    inspect: options.inspect ?? null,
   };
   if (typeof o.clusterId !== 'string' || o.clusterId.length === 0) throw new ConfigError('clusterId', 'must be a non-empty string');
   if (o.secret === null && o.clientSecret === null) throw new ConfigError('secret', 'must be a string of at least 16 characters (or, for a client, give clientSecret)');

@@ -17,12 +17,12 @@ import {
 } from '../errors.js';
 import { createLogger, forActor, type Logger } from '../logging.js';
 import { LogThrottle } from '../util/log-throttle.js';
-import { Transport, type PeerLossReason } from '../transport/transport.js';
+import { Transport, type PeerLossReason, type TransportHandlers } from '../transport/transport.js';
 import { EnvelopeKind, type Backlog, type Envelope, type TerminationReason } from '../transport/protocol.js';
 import { ActorCell } from './cell.js';
 import { createWireCodec } from './codec.js';
 import type { ActorTerminated, WatchNotice, Watcher } from './notices.js';
-import { resolveOptions, type ActorSystemOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type ActorSystemOptions, type ResolvedOptions, type SystemTransport } from './options.js';
 import { ActorRef, isAskFailure, replyError, type Message, type RefRouter } from './ref.js';
 import type { SupervisionPolicy } from './supervision.js';
 import { clientEnvelopeProblem } from './client-gate.js';
@@ -75,6 +75,9 @@ interface PendingAsk {
   reject(err: Error): void;
   timer: TimerHandle;
   targetNode: string;
+  /** When it was asked and how long it may wait (the simulator checks that none outlives it). */
+  since: number;
+  timeoutMs: number;
 }
 
 const ASK_PREFIX = '$ask/';
@@ -107,7 +110,7 @@ export class ActorSystem implements RefRouter {
   readonly clock: Clock;
   readonly events = new EventEmitter<SystemEvents>();
   private readonly options: ResolvedOptions;
-  private readonly transport: Transport;
+  private readonly transport: SystemTransport;
   private readonly cells = new Map<string, CountedCell>();
   /** Messages delivered to actors that have stopped, by name: the counts stay monotonic. */
   private readonly retiredDeliveries = new Map<string, number>();
@@ -140,10 +143,7 @@ export class ActorSystem implements RefRouter {
     this.clock = options.clock;
     this.log = options.logger ?? createLogger({ name: options.name });
     const codec = createWireCodec((node, name) => this.ref(node, name));
-    this.transport = new Transport(
-      { ...options, cluster: options.clusterId },
-      codec,
-      {
+    const handlers: TransportHandlers = {
         onEnvelope: (from, envelope, role) => {
           if (role === Role.Client && !this.clientMayDeliver(from, envelope)) return;
           return this.onEnvelope(from, envelope);
@@ -157,9 +157,10 @@ export class ActorSystem implements RefRouter {
           this.deadLetterCount += messages;
           this.events.emit('dead-letter', { target: `*@${node}`, messageType: `${messages} queued messages`, reason });
         },
-      },
-      this.log,
-    );
+    };
+    this.transport = options.transport
+      ? options.transport(codec, handlers, this.log)
+      : new Transport({ ...options, cluster: options.clusterId }, codec, handlers, this.log);
   }
 
   /** This node's id, `host:port` (or a client id when not listening). */
@@ -180,6 +181,13 @@ export class ActorSystem implements RefRouter {
   /** Peers the transport keeps state for now (connected, connecting, or with messages queued). */
   get associations(): number {
     return this.transport.associationCount;
+  }
+
+  /** Asks still waiting for a reply at `now` longer than their timeout allows (none, unless a timer was lost). */
+  overdueAsks(now: number): number {
+    let overdue = 0;
+    for (const pending of this.asks.values()) if (now > pending.since + pending.timeoutMs) overdue++;
+    return overdue;
   }
 
   /** Messages that found no recipient so far. */
@@ -217,6 +225,7 @@ export class ActorSystem implements RefRouter {
       },
       log,
       this.clock,
+      this.options.inspect ? (event) => this.options.inspect!(name, event) : undefined,
     );
     if (options.localOnly?.length) cell.localOnly = new Set(options.localOnly);
     if (options.reportUnhandled) cell.reportUnhandled = true;
@@ -338,7 +347,7 @@ export class ActorSystem implements RefRouter {
         this.removeAsk(id, pending);
         reject(new AskTimeoutError(target.path, messageType(message), timeout));
       }, timeout);
-      const pending: PendingAsk = { resolve, reject, timer, targetNode: target.node };
+      const pending: PendingAsk = { resolve, reject, timer, targetNode: target.node, since: this.clock.now(), timeoutMs: timeout };
       this.asks.set(id, pending);
       this.asksPerNode.set(target.node, (this.asksPerNode.get(target.node) ?? 0) + 1);
       try {

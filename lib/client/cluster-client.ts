@@ -19,7 +19,7 @@ import { EtcdHaServices } from '../ha/etcd-ha-services.js';
 import { HaErrorCode } from '../ha/errors.js';
 import { SavepointState, type SavepointRecord } from '../ha/etcd-savepoints.js';
 import { SavepointErrorCode } from '../../actors/jobmaster/errors.js';
-import { JobBuildErrorCode } from '../../actors/master/errors.js';
+import { JobBuildErrorCode, MasterErrorCode } from '../../actors/master/errors.js';
 import { HaKeys } from '../ha/etcd-client.js';
 import { bundleJob } from './job-bundle.js';
 import { EtcdUnreachableError, MasterUnreachableError, NoLeaderError } from './errors.js';
@@ -67,9 +67,9 @@ export interface SubmitOptions {
 }
 
 /** Errors after which the Master certainly did not act on the request (a busy Master builds one module at a time). */
-const NOT_TAKEN = new Set<string>(['NOT_LEADER', 'RECOVERING', JobBuildErrorCode.BuildBusy]);
+const NOT_TAKEN = new Set<string>([MasterErrorCode.NotLeader, MasterErrorCode.Recovering, JobBuildErrorCode.BuildBusy]);
 /** Errors after which an idempotent request is worth sending again (never AUTH_FAILED: a wrong secret stays wrong). */
-const RETRYABLE = new Set(['NOT_LEADER', 'RECOVERING', ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter]);
+const RETRYABLE = new Set<string>([MasterErrorCode.NotLeader, MasterErrorCode.Recovering, ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter]);
 /** Errors after which a savepoint request may have been taken and its outcome is decided in etcd. */
 const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set([ErrorCode.PeerUnreachable, ErrorCode.AskTimeout, ErrorCode.DeadLetter, HaErrorCode.LeadershipLost]);
 /** How long a Master that answers, and has no record of a request, may still be about to record it. */

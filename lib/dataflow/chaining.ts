@@ -26,6 +26,7 @@ export interface ChainingContext {
 export function chainBreakReason(edge: EdgeDescription, ctx: ChainingContext): string | undefined {
   const { upstream, downstream } = ctx;
   if (edge.partitioner !== Partitioner.Forward) return `partitioner is '${edge.partitioner}'`;
+  if (edge.sideOutput !== undefined) return `side output '${edge.sideOutput}'`;
   if (upstream.parallelism !== downstream.parallelism) return `parallelism differs (${upstream.parallelism} vs ${downstream.parallelism})`;
   if (ctx.downstreamInputs !== 1) return `downstream has ${ctx.downstreamInputs} inputs`;
   if (ctx.upstreamOutputs !== 1) return `upstream has ${ctx.upstreamOutputs} outputs`;

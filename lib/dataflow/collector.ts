@@ -7,7 +7,14 @@ import type { SinkSpec } from './description.js';
 
 /** Receives the records that leave a chain through its last (non-sink) operator. */
 export interface Output {
-  emit(record: unknown): void;
+  /** A record and its event time (NO_TIMESTAMP when it has none). */
+  emit(record: unknown, timestamp: number): void;
+  /** The chain's watermark advanced. */
+  emitWatermark?(watermark: number): void;
+  /** The chain's output went idle (true) or active again (false). */
+  emitStatus?(idle: boolean): void;
+  /** A record of the side output `tag` (an OutputTag id). */
+  emitSide?(tag: string, record: unknown, timestamp: number): void;
 }
 
 /** What a sink writer is for: one sink operator in one subtask. */

@@ -36,6 +36,9 @@ export const OperatorKind = {
   Reduce: 'reduce',
   Sum: 'sum',
   Process: 'process',
+  Timestamps: 'timestamps',
+  Window: 'window',
+  CoProcess: 'coProcess',
   Sink: 'sink',
 } as const;
 export type OperatorKind = (typeof OperatorKind)[keyof typeof OperatorKind];
@@ -77,6 +80,10 @@ export interface EdgeDescription {
   readonly source: string;
   readonly target: string;
   readonly partitioner: Partitioner;
+  /** The second input of a two-input operator (connect); absent for the first. */
+  readonly input?: 2;
+  /** The records of this side output of the source operator (an OutputTag's id), not its main output. */
+  readonly sideOutput?: string;
 }
 
 /** A dataflow without its functions. Operators are listed in construction order. */

@@ -13,18 +13,25 @@ import { ChainingStrategy, DEFAULT_SLOT_SHARING_GROUP, OperatorKind, Partitioner
 import type { OperatorDescription, StreamGraphDescription } from './description.js';
 import { InvalidJobGraphError } from './errors.js';
 import type {
+  BroadcastProcessFunction,
+  CoProcessFunction,
   FilterFunction,
   FlatMapFunction,
   GeneratorFunction,
   KeyedProcessFunction,
   KeySelector,
   MapFunction,
+  ProcessFunction,
   ReduceFunction,
 } from './functions.js';
+import { IntervalJoin, JoinedStreams } from './joins.js';
+import type { OutputTag } from './side-outputs.js';
+import type { WatermarkStrategy } from './watermarks.js';
+import type { AggregateFunction, ProcessWindowFunction, Trigger, WindowAssigner, WindowFunctionSpec } from './windows.js';
 import { DEFAULT_MAX_PARALLELISM } from './keygroups.js';
 import type { Key } from './keyhash.js';
 import { collectionSource, generatorSource, sequenceSource, textFileSource, type SourceFunction } from './sources.js';
-import { StreamGraph, type OperatorLogic, type StreamEdge, type StreamOperator, type SumField } from './streamgraph.js';
+import { DEFAULT_AUTO_WATERMARK_INTERVAL_MS, StreamGraph, type OperatorLogic, type StreamEdge, type StreamOperator, type SumField } from './streamgraph.js';
 import { validateJobGraph } from './validation.js';
 import {
   defaultCheckpointConfig,
@@ -50,6 +57,16 @@ export interface PendingInput {
   readonly node: OperatorNode;
   readonly partitioner: Partitioner | undefined;
   readonly keySelector: ((value: unknown) => Key) | undefined;
+  /** The node's side output of this tag id, not its main output. */
+  readonly sideOutput?: string;
+  /** The second input of a two-input operator. */
+  readonly input?: 2;
+}
+
+/** Where the records of a stream come from: an operator's main output or one of its side outputs (several after union). */
+interface Origin {
+  readonly node: OperatorNode;
+  readonly sideOutput?: string;
 }
 
 /** How the next operator reads a stream: set by keyBy / rebalance / broadcast / forward. */
@@ -71,6 +88,8 @@ export class OperatorNode {
   maxParallelism: number | undefined;
   chaining: ChainingStrategy = ChainingStrategy.Always;
   slotSharingGroup: string | undefined;
+  /** Keyed two-input operators: the key of the second input's records. */
+  keySelector2: ((value: unknown) => Key) | undefined;
 
   constructor(
     readonly index: number,
@@ -127,6 +146,7 @@ export class StreamEnvironment {
   private maxParallelism: number;
   private checkpointing: CheckpointConfig | null = null;
   private restartStrategy: RestartStrategy | null = null;
+  private autoWatermarkIntervalMs = DEFAULT_AUTO_WATERMARK_INTERVAL_MS;
 
   /** Arguments given at submission; the same on the Master and in every task. */
   readonly args: Readonly<Record<string, unknown>>;
@@ -157,6 +177,21 @@ export class StreamEnvironment {
   /** The job-level settings, as the JobMaster receives them. */
   jobConfig(): JobConfig {
     return { checkpointing: this.checkpointing, restartStrategy: this.restartStrategy ?? defaultRestartStrategy(this.checkpointing !== null) };
+  }
+
+  /**
+   * How often (ms) timestamp assigners are asked for a periodic watermark (Flink's
+   * autoWatermarkInterval, default 200). 0 turns periodic watermarks off: only generators that
+   * emit on events (punctuated) and the end of input advance event time.
+   */
+  setAutoWatermarkInterval(ms: number): this {
+    if (!Number.isFinite(ms) || ms < 0) throw new InvalidJobGraphError(undefined, `auto watermark interval must be a number of milliseconds >= 0, got ${ms}`);
+    this.autoWatermarkIntervalMs = ms;
+    return this;
+  }
+
+  getAutoWatermarkInterval(): number {
+    return this.autoWatermarkIntervalMs;
   }
 
   /** Default parallelism of operators that set none. */
@@ -232,7 +267,9 @@ export class StreamEnvironment {
     // Nodes are in construction order, so every input is described before its consumers.
     for (const node of this.nodes) {
       const inputs = node.inputs.map((input) => ({ input, upstream: descriptions.get(input.node) as OperatorDescription }));
-      const parallelism = node.parallelism ?? this.parallelism;
+      // A timestamp assigner runs beside its input (Flink's default), so that it chains to it.
+      const inherited = node.kind === OperatorKind.Timestamps && inputs.length === 1 ? inputs[0]?.upstream.parallelism : undefined;
+      const parallelism = node.parallelism ?? inherited ?? this.parallelism;
       const description: OperatorDescription = {
         id: ids.get(node) as string,
         name: node.name,
@@ -246,14 +283,25 @@ export class StreamEnvironment {
         ...(node.sink === undefined ? {} : { sink: node.sink }),
       };
       descriptions.set(node, description);
-      operators.push(node.keySelector === undefined ? { description, logic: node.logic } : { description, logic: node.logic, keySelector: node.keySelector });
+      operators.push({
+        description,
+        logic: node.logic,
+        ...(node.keySelector === undefined ? {} : { keySelector: node.keySelector }),
+        ...(node.keySelector2 === undefined ? {} : { keySelector2: node.keySelector2 }),
+      });
       for (const { input, upstream } of inputs) {
         const partitioner = input.partitioner ?? (upstream.parallelism === parallelism ? Partitioner.Forward : Partitioner.Rebalance);
-        const edge = { source: upstream.id, target: description.id, partitioner };
-        edges.push(input.keySelector === undefined ? edge : { ...edge, keySelector: input.keySelector });
+        edges.push({
+          source: upstream.id,
+          target: description.id,
+          partitioner,
+          ...(input.input === undefined ? {} : { input: input.input }),
+          ...(input.sideOutput === undefined ? {} : { sideOutput: input.sideOutput }),
+          ...(input.keySelector === undefined ? {} : { keySelector: input.keySelector }),
+        });
       }
     }
-    const graph = new StreamGraph(operators, edges, this.jobConfig());
+    const graph = new StreamGraph(operators, edges, this.jobConfig(), { autoWatermarkIntervalMs: this.autoWatermarkIntervalMs });
     validateJobGraph(graph.describe());
     return graph;
   }
@@ -300,6 +348,8 @@ export class DataStream<T> {
     protected readonly env: StreamEnvironment,
     protected readonly node: OperatorNode,
     protected readonly partitioning: Partitioning,
+    /** @internal Where the records come from (several after `union`). */
+    readonly origins: readonly Origin[] = [{ node }],
   ) {}
 
   /** The records as `fn` transforms them, one for one. */
@@ -319,22 +369,73 @@ export class DataStream<T> {
 
   /** Partitions by key: records with the same key go to the same subtask (by key group). */
   keyBy<K extends Key>(keySelector: KeySelector<T, K>): KeyedStream<T, K> {
-    return new KeyedStream<T, K>(this.env, this.node, { partitioner: Partitioner.Hash, keySelector: keySelector as (value: unknown) => Key });
+    return new KeyedStream<T, K>(this.env, this.node, { partitioner: Partitioner.Hash, keySelector: keySelector as (value: unknown) => Key }, this.origins);
   }
 
   /** Round-robin to all subtasks of the next operator (breaks chains). */
   rebalance(): DataStream<T> {
-    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Rebalance, keySelector: undefined });
+    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Rebalance, keySelector: undefined }, this.origins);
   }
 
   /** Every record to every subtask of the next operator. */
-  broadcast(): DataStream<T> {
-    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Broadcast, keySelector: undefined });
+  broadcast(): DataStream<T>;
+  /**
+   * The broadcast-state pattern: a stream whose records every subtask of the connected
+   * operator sees, to update the broadcast state named `stateNames` (read by the other input).
+   * `keyed.connect(rules.broadcast('rules')).process({ processElement, processBroadcastElement })`.
+   */
+  broadcast(...stateNames: [string, ...string[]]): BroadcastStream<T>;
+  broadcast(...stateNames: string[]): DataStream<T> | BroadcastStream<T> {
+    const stream = new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Broadcast, keySelector: undefined }, this.origins);
+    return stateNames.length === 0 ? stream : new BroadcastStream<T>(stream);
   }
 
   /** Subtask i to subtask i of the next operator; parallelism must be equal. */
   forward(): DataStream<T> {
-    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Forward, keySelector: undefined });
+    return new DataStream<T>(this.env, this.node, { partitioner: Partitioner.Forward, keySelector: undefined }, this.origins);
+  }
+
+  /**
+   * Gives each record a timestamp and puts watermarks into the stream (event time). Chained to
+   * its input, usually right after the source.
+   */
+  assignTimestampsAndWatermarks(strategy: WatermarkStrategy<T>): SingleOutputStream<T> {
+    return this.transform<T>(OperatorKind.Timestamps, 'Timestamps/Watermarks', { kind: 'timestamps', strategy: strategy as WatermarkStrategy<unknown> });
+  }
+
+  /**
+   * A process function `{ processElement(value, ctx, out) }`: may emit any number of records
+   * and side outputs (`ctx.output(tag, value)`). Timers and keyed state need `keyBy` first.
+   */
+  process<O>(fn: ProcessFunction<T, never, O>): SingleOutputStream<O> {
+    return this.transform<O>(OperatorKind.Process, 'Process', { kind: 'processWithTimers', fn: fn as unknown as ProcessFunction<unknown, Key, unknown>, keyed: false });
+  }
+
+  /** A window join: `a.join(b).where(ka).equalTo(kb).window(assigner).apply((x, y) => ...)`. */
+  join<B>(other: DataStream<B>): JoinedStreams<T, B> {
+    return new JoinedStreams<T, B>(this as DataStream<unknown>, other as DataStream<unknown>);
+  }
+
+  /** The records of this stream and of `others` as one stream (of the same type). */
+  union(...others: DataStream<T>[]): DataStream<T> {
+    for (const o of others) {
+      if (o.partitioning.partitioner !== this.partitioning.partitioner) {
+        throw new InvalidJobGraphError(undefined, 'union of streams partitioned differently: partition (keyBy, rebalance...) after union');
+      }
+    }
+    return new DataStream<T>(this.env, this.node, this.partitioning, [...this.origins, ...others.flatMap((o) => o.origins)]);
+  }
+
+  /**
+   * Two streams, possibly of different types, into one operator with a function per input:
+   * `a.connect(b).map(fa, fb)`, `.flatMap(fa, fb)`, `.process({ processElement1, processElement2 })`.
+   * With a BroadcastStream: the broadcast-state pattern (`.process({ processElement, processBroadcastElement })`).
+   */
+  connect<B>(other: BroadcastStream<B>): BroadcastConnectedStream<T, B, never>;
+  connect<B>(other: DataStream<B>): ConnectedStreams<T, B, never>;
+  connect<B>(other: DataStream<B> | BroadcastStream<B>): ConnectedStreams<T, B, never> | BroadcastConnectedStream<T, B, never> {
+    if (other instanceof BroadcastStream) return new BroadcastConnectedStream<T, B, never>(this.env, this.inputs(), other.stream.inputs(), false);
+    return new ConnectedStreams<T, B, never>(this.env, this, other);
   }
 
   /** Prints every record on the task's stdout (`i> record` when the sink is parallel). */
@@ -371,22 +472,39 @@ export class DataStream<T> {
 
   /** @internal */
   protected transform<O>(kind: OperatorKind, name: string, logic: OperatorLogic, keyed = false): SingleOutputStream<O> {
-    const node = this.env.addOperator(kind, name, logic, [this.input()], keyed ? this.partitioning.keySelector : undefined);
+    const node = this.env.addOperator(kind, name, logic, this.inputs(), keyed ? this.partitioning.keySelector : undefined);
     return new SingleOutputStream<O>(this.env, node, UNPARTITIONED);
   }
 
   private sink(what: string, spec: SinkSpec): StreamSink {
-    const node = this.env.addOperator(OperatorKind.Sink, `Sink: ${what}`, { kind: 'sink' }, [this.input()], undefined, spec);
+    const node = this.env.addOperator(OperatorKind.Sink, `Sink: ${what}`, { kind: 'sink' }, this.inputs(), undefined, spec);
     return new StreamSink(node);
   }
 
-  private input(): PendingInput {
-    return { node: this.node, partitioner: this.partitioning.partitioner, keySelector: this.partitioning.keySelector };
+  /** @internal The inputs an operator on this stream reads (one per origin). */
+  inputs(input?: 2): PendingInput[] {
+    return this.origins.map((o) => ({
+      node: o.node,
+      partitioner: this.partitioning.partitioner,
+      keySelector: this.partitioning.keySelector,
+      ...(o.sideOutput === undefined ? {} : { sideOutput: o.sideOutput }),
+      ...(input === undefined ? {} : { input }),
+    }));
+  }
+
+  /** @internal The key selector of a keyed stream. */
+  get keySelectorOf(): ((value: unknown) => Key) | undefined {
+    return this.partitioning.keySelector;
   }
 }
 
 /** The output of one operator: a stream whose operator can still be configured. */
 export class SingleOutputStream<T> extends DataStream<T> {
+  /** The records this operator emitted to side output `tag` (ctx.output, late window data). */
+  getSideOutput<X>(tag: OutputTag<X>): DataStream<X> {
+    return new DataStream<X>(this.env, this.node, UNPARTITIONED, [{ node: this.node, sideOutput: tag.id }]);
+  }
+
   /** Parallelism of this operator (overrides the environment's default). */
   setParallelism(n: number): this {
     this.node.setParallelism(n);
@@ -460,9 +578,183 @@ export class KeyedStream<T, K extends Key> extends DataStream<T> {
     return this.transform<unknown>(OperatorKind.Sum, 'Keyed Aggregation', { kind: 'sum', field }, true);
   }
 
-  /** A keyed process function `(value, ctx, out)`, with value and map state per key. */
-  process<O>(fn: KeyedProcessFunction<T, K, O>): SingleOutputStream<O> {
-    return this.transform<O>(OperatorKind.Process, 'KeyedProcess', { kind: 'process', fn: fn as unknown as KeyedProcessFunction<unknown, Key, unknown> }, true);
+  /**
+   * A keyed process function: `(value, ctx, out)`, with value and map state per key; or
+   * `{ processElement(value, ctx, out), onTimer(timestamp, ctx, out) }`, which also has timers
+   * (`ctx.timerService()`), the record's timestamp and side outputs.
+   */
+  override process<O>(fn: KeyedProcessFunction<T, K, O> | ProcessFunction<T, K, O>): SingleOutputStream<O> {
+    if (typeof fn === 'function') {
+      return this.transform<O>(OperatorKind.Process, 'KeyedProcess', { kind: 'process', fn: fn as unknown as KeyedProcessFunction<unknown, Key, unknown> }, true);
+    }
+    return this.transform<O>(OperatorKind.Process, 'KeyedProcess', { kind: 'processWithTimers', fn: fn as unknown as ProcessFunction<unknown, Key, unknown>, keyed: true }, true);
+  }
+
+  /** An interval join with another stream keyed alike: `.between(lowerMs, upperMs).process((a, b, ctx, out) => ...)`. */
+  intervalJoin<B>(other: KeyedStream<B, K>): IntervalJoin<T, B, K> {
+    return new IntervalJoin<T, B, K>(this as KeyedStream<unknown, K>, other as KeyedStream<unknown, K>);
+  }
+
+  /** With a broadcast stream: the keyed broadcast-state pattern (keyed state and timers in processElement). */
+  override connect<B>(other: BroadcastStream<B>): BroadcastConnectedStream<T, B, K>;
+  /** With another keyed stream: a keyed co-process (state and timers per key, both sides keyed alike). */
+  override connect<B>(other: DataStream<B>): ConnectedStreams<T, B, K>;
+  override connect<B>(other: DataStream<B> | BroadcastStream<B>): ConnectedStreams<T, B, K> | BroadcastConnectedStream<T, B, K> {
+    if (other instanceof BroadcastStream) return new BroadcastConnectedStream<T, B, K>(this.env, this.inputs(), other.stream.inputs(), true);
+    return new ConnectedStreams<T, B, K>(this.env, this, other);
+  }
+
+  /** Windows per key: `keyBy(...).window(TumblingEventTimeWindows.of(60_000)).reduce(...)`. */
+  window(assigner: WindowAssigner): WindowedStream<T, K> {
+    return new WindowedStream<T, K>(this, assigner);
+  }
+
+  /** @internal */
+  keyedTransform<O>(kind: OperatorKind, name: string, logic: OperatorLogic): SingleOutputStream<O> {
+    return this.transform<O>(kind, name, logic, true);
+  }
+}
+
+/**
+ * A keyed stream cut into windows. Configure lateness and late data first, then end it with
+ * `reduce`, `aggregate` or `process`.
+ */
+export class WindowedStream<T, K extends Key> {
+  private allowedLatenessMs = 0;
+  private lateTag: string | undefined;
+  private customTrigger: Trigger | undefined;
+
+  /** @internal */
+  constructor(
+    private readonly keyed: KeyedStream<T, K>,
+    private readonly assigner: WindowAssigner,
+  ) {}
+
+  /** Keeps windows `ms` past their end (event time): late records within it fire the window again. */
+  allowedLateness(ms: number): this {
+    if (!Number.isFinite(ms) || ms < 0) throw new InvalidJobGraphError(undefined, `allowed lateness must be a number of milliseconds >= 0, got ${ms}`);
+    this.allowedLatenessMs = ms;
+    return this;
+  }
+
+  /** When windows emit, instead of at their end (e.g. `CountTrigger.of(100)`); not for session windows. */
+  trigger(trigger: Trigger): this {
+    if (this.assigner.kind === 'session') throw new InvalidJobGraphError(undefined, 'custom triggers on session windows are not supported (merging triggers): use the default trigger');
+    this.customTrigger = trigger;
+    return this;
+  }
+
+  /** Records too late for any window go to this side output instead of being dropped. */
+  sideOutputLateData(tag: OutputTag<T>): this {
+    this.lateTag = tag.id;
+    return this;
+  }
+
+  /** Combines a window's records pairwise; with `process`, it gets the result and the window. */
+  reduce<O = T>(fn: ReduceFunction<T>, process?: ProcessWindowFunction<T, O, K>): SingleOutputStream<O> {
+    return this.build<O>({ kind: 'reduce', reduce: fn as (a: unknown, b: unknown) => unknown, ...(process ? { process: process as unknown as ProcessWindowFunction<unknown, unknown, Key> } : {}) });
+  }
+
+  /** An accumulator per window (add, merge for sessions, getResult); with `process`, it gets the result and the window. */
+  aggregate<A, R, O = R>(fn: AggregateFunction<T, A, R>, process?: ProcessWindowFunction<R, O, K>): SingleOutputStream<O> {
+    if (this.assigner.kind === 'session' && typeof fn.merge !== 'function') {
+      throw new InvalidJobGraphError(undefined, 'session windows merge: give the AggregateFunction a merge(a, b) of two accumulators');
+    }
+    return this.build<O>({
+      kind: 'aggregate',
+      aggregate: fn as unknown as AggregateFunction<unknown, unknown, unknown>,
+      ...(process ? { process: process as unknown as ProcessWindowFunction<unknown, unknown, Key> } : {}),
+    });
+  }
+
+  /** All of a window's records at once, with the window (start, end) and the key. */
+  process<O>(fn: ProcessWindowFunction<T, O, K>): SingleOutputStream<O> {
+    return this.build<O>({ kind: 'process', process: fn as unknown as ProcessWindowFunction<unknown, unknown, Key> });
+  }
+
+  private build<O>(fn: WindowFunctionSpec): SingleOutputStream<O> {
+    const a = this.assigner;
+    const spec = {
+      assigner: a,
+      allowedLatenessMs: this.allowedLatenessMs,
+      fn,
+      ...(this.lateTag === undefined ? {} : { lateTag: this.lateTag }),
+      ...(this.customTrigger === undefined ? {} : { trigger: this.customTrigger }),
+    };
+    const name = `Window(${a.kind}, ${a.eventTime ? 'event' : 'processing'} time)`;
+    return this.keyed.keyedTransform<O>(OperatorKind.Window, name, { kind: 'window', spec });
+  }
+}
+
+/** Two streams with a function per input; keyed once both are keyed (`keyBy(k1, k2)`, or two keyed streams). */
+export class ConnectedStreams<A, B, K extends Key> {
+  /** @internal */
+  constructor(
+    private readonly env: StreamEnvironment,
+    private readonly first: DataStream<A>,
+    private readonly second: DataStream<B>,
+  ) {}
+
+  /** Both inputs partitioned by key, so that a co-process function has keyed state and timers. */
+  keyBy<NK extends Key>(key1: KeySelector<A, NK>, key2: KeySelector<B, NK>): ConnectedStreams<A, B, NK> {
+    return new ConnectedStreams<A, B, NK>(this.env, this.first.keyBy(key1), this.second.keyBy(key2));
+  }
+
+  map<O>(fn1: MapFunction<A, O>, fn2: MapFunction<B, O>): SingleOutputStream<O> {
+    return this.add<O>('Co-Map', { kind: 'coMap', fn1: fn1 as MapFunction<unknown, unknown>, fn2: fn2 as MapFunction<unknown, unknown> }, false);
+  }
+
+  flatMap<O>(fn1: FlatMapFunction<A, O>, fn2: FlatMapFunction<B, O>): SingleOutputStream<O> {
+    return this.add<O>('Co-Flat Map', { kind: 'coFlatMap', fn1: fn1 as FlatMapFunction<unknown, unknown>, fn2: fn2 as FlatMapFunction<unknown, unknown> }, false);
+  }
+
+  /** `{ processElement1, processElement2, onTimer? }`; keyed state and timers when both inputs are keyed. */
+  process<O>(fn: CoProcessFunction<A, B, K, O>): SingleOutputStream<O> {
+    const keyed = this.isKeyed();
+    return this.add<O>(keyed ? 'KeyedCoProcess' : 'CoProcess', { kind: 'coProcess', fn: fn as unknown as CoProcessFunction<unknown, unknown, Key, unknown>, keyed }, keyed);
+  }
+
+  private isKeyed(): boolean {
+    const k1 = this.first.keySelectorOf !== undefined;
+    const k2 = this.second.keySelectorOf !== undefined;
+    if (k1 !== k2) throw new InvalidJobGraphError(undefined, 'connect: key both inputs or neither (connect(...).keyBy(key1, key2))');
+    return k1;
+  }
+
+  private add<O>(name: string, logic: OperatorLogic, keyed: boolean): SingleOutputStream<O> {
+    const node = this.env.addOperator(OperatorKind.CoProcess, name, logic, [...this.first.inputs(), ...this.second.inputs(2)], keyed ? this.first.keySelectorOf : undefined);
+    if (keyed) node.keySelector2 = this.second.keySelectorOf;
+    return new SingleOutputStream<O>(this.env, node, UNPARTITIONED);
+  }
+}
+
+/** A stream of records for the broadcast state (see `DataStream.broadcast(name)`). */
+export class BroadcastStream<T> {
+  /** @internal */
+  constructor(readonly stream: DataStream<T>) {}
+}
+
+/** A stream (keyed or not) connected with a broadcast stream. */
+export class BroadcastConnectedStream<T, B, K extends Key> {
+  /** @internal */
+  constructor(
+    private readonly env: StreamEnvironment,
+    private readonly first: PendingInput[],
+    private readonly broadcastInputs: PendingInput[],
+    private readonly keyed: boolean,
+  ) {}
+
+  /** `{ processElement(value, ctx, out), processBroadcastElement(value, ctx, out), onTimer? }`. */
+  process<O>(fn: BroadcastProcessFunction<T, B, K, O>): SingleOutputStream<O> {
+    const keySelector = this.keyed ? this.first[0]?.keySelector : undefined;
+    const node = this.env.addOperator(
+      OperatorKind.CoProcess,
+      this.keyed ? 'KeyedBroadcastProcess' : 'BroadcastProcess',
+      { kind: 'broadcastProcess', fn: fn as unknown as BroadcastProcessFunction<unknown, unknown, Key, unknown>, keyed: this.keyed },
+      [...this.first, ...this.broadcastInputs.map((i) => ({ ...i, input: 2 as const }))],
+      keySelector,
+    );
+    return new SingleOutputStream<O>(this.env, node, UNPARTITIONED);
   }
 }
 

@@ -15,6 +15,11 @@ export interface CheckpointConfig {
   maxConcurrent: number;
   /** Completed checkpoints kept in the store; older ones are subsumed and deleted. */
   retained: number;
+  /**
+   * Incremental checkpoints (default true): a checkpoint writes only the key groups changed
+   * since the previous one and refers to earlier files for the rest. Savepoints are always full.
+   */
+  incremental?: boolean;
 }
 
 export type RestartStrategy =
@@ -34,6 +39,7 @@ export const defaultCheckpointConfig = (intervalMs: number): CheckpointConfig =>
   minPauseMs: 0,
   maxConcurrent: 1,
   retained: 3,
+  incremental: true,
 });
 
 /** Flink's defaults: no restarts without checkpointing; with it, fixed delay (effectively always). */
@@ -47,6 +53,7 @@ export function validateCheckpointConfig(c: CheckpointConfig): CheckpointConfig 
   positive('checkpoint min pause', c.minPauseMs, 0);
   positive('max concurrent checkpoints', c.maxConcurrent, 1);
   positive('retained checkpoints', c.retained, 1);
+  if (c.incremental !== undefined && typeof c.incremental !== 'boolean') throw new InvalidJobGraphError(undefined, `incremental checkpoints must be true or false, got ${JSON.stringify(c.incremental)}`);
   return c;
 }
 

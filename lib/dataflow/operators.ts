@@ -10,17 +10,26 @@
 import type { Output, SinkWriter, SinkWriterFactory } from './collector.js';
 import type { OperatorDescription } from './description.js';
 import { InvalidJobGraphError, UserFunctionError } from './errors.js';
+import { callUser, flatMapHandler, userError, type RecordHandler } from './user-calls.js';
 import type { Collector, KeyedContext } from './functions.js';
 import { keyGroupRangeFor } from './keygroups.js';
 import type { Key } from './keyhash.js';
 import { END_OF_INPUT, type SourceReader, type SplitPositions } from './sources.js';
 import { HeapKeyedStateBackend, type KeyGroupSnapshot } from './state.js';
 import type { StreamGraph, StreamOperator, SumField } from './streamgraph.js';
+import { realClock } from '../util/clock.js';
+import { eventTimeHandler, type ChainHandler, type EventTimeParts } from './time-operators.js';
+import type { InternalTimerService, ProcessingTimeService } from './timers.js';
+import { MAX_WATERMARK, NO_TIMESTAMP } from './watermarks.js';
 
-const arrayIterator = Array.prototype[Symbol.iterator];
-
-/** Hands a record to the rest of the chain. */
-type RecordHandler = (record: unknown) => void;
+/** Processing time on the real clock, callbacks by setTimeout (tasks pass their own, which reports errors). */
+export const realProcessingTime: ProcessingTimeService = {
+  now: () => realClock.now(),
+  schedule: (at, fn) => {
+    const handle = setTimeout(fn, Math.max(0, at - realClock.now()));
+    return () => clearTimeout(handle);
+  },
+};
 
 export interface ChainRunnerOptions {
   /** Index of this subtask within the vertex (0-based). */
@@ -36,6 +45,13 @@ export interface ChainRunnerOptions {
   readonly restoredState?: Readonly<Record<string, readonly KeyGroupSnapshot[]>>;
   /** For a source chain: records of each split already processed (from a checkpoint; the subtask reads those it owns). */
   readonly sourcePositions?: SplitPositions;
+  /**
+   * Operator (non-keyed) state to restore, by operator id: the states of ALL old subtasks, in
+   * subtask order (a timestamp assigner's watermark, a broadcast state).
+   */
+  readonly restoredOperatorState?: Readonly<Record<string, readonly unknown[]>>;
+  /** Processing time and its callbacks (timers, processing-time windows, idleness). Default: the real clock. */
+  readonly processingTime?: ProcessingTimeService;
 }
 
 /** The state of one chain in one subtask, as a checkpoint stores it. */
@@ -44,23 +60,8 @@ export interface ChainSnapshot {
   readonly keyedState: Readonly<Record<string, KeyGroupSnapshot[]>>;
   /** Source chains only: how far each of the subtask's splits was read. */
   readonly sourcePositions?: SplitPositions;
-}
-
-/** Wraps an error thrown by a user function of `op` (see callUser); for hot paths that catch it themselves. */
-function userError(op: OperatorDescription, err: unknown): unknown {
-  // Errors from further down the chain pass through unchanged: they name their own operator.
-  if (err instanceof UserFunctionError) return err;
-  return new UserFunctionError(op.id, op.name, err);
-}
-
-function callUser<R>(op: OperatorDescription, fn: () => R): R {
-  try {
-    return fn();
-  } catch (err) {
-    // Errors from further down the chain pass through unchanged: they name their own operator.
-    if (err instanceof UserFunctionError) throw err;
-    throw new UserFunctionError(op.id, op.name, err);
-  }
+  /** Operator state by operator id (absent when no operator of the chain has any). */
+  readonly operatorState?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -76,7 +77,13 @@ export class ChainRunner {
   private readonly backends = new Map<string, HeapKeyedStateBackend>();
   private readonly writers: SinkWriter[] = [];
   private readonly reader: SourceReader<unknown> | undefined;
-  private readonly head: RecordHandler;
+  private readonly head: ChainHandler;
+  private readonly headRecord: RecordHandler;
+  private readonly timers: InternalTimerService[] = [];
+  private readonly operatorStates = new Map<string, () => unknown>();
+  private readonly periodic: (() => void)[] = [];
+  private readonly openers: (() => void)[] = [];
+  private readonly processingTime: ProcessingTimeService;
   private finished = false;
 
   private constructor(
@@ -88,9 +95,15 @@ export class ChainRunner {
     const first = operators[0];
     if (first === undefined) throw new InvalidJobGraphError(undefined, 'a chain needs at least one operator');
     const last = operators[operators.length - 1] as StreamOperator;
+    this.processingTime = options.processingTime ?? realProcessingTime;
+    const output = options.output;
     // Build back to front: each handler calls the next one directly.
-    let next: RecordHandler = (record) => options.output.emit(record);
-    if (last.logic.kind === 'sink') next = () => undefined;
+    let next: ChainHandler = {
+      record: (record, ts) => output.emit(record, ts),
+      watermark: (wm) => output.emitWatermark?.(wm),
+      status: (idle) => output.emitStatus?.(idle),
+    };
+    if (last.logic.kind === 'sink') next = { record: () => undefined, watermark: () => undefined, status: () => undefined };
     for (let i = operators.length - 1; i >= 0; i--) {
       const op = operators[i] as StreamOperator;
       if (op.logic.kind === 'source' && i > 0) throw new InvalidJobGraphError(`'${op.description.id}'`, 'a source can only head a chain');
@@ -98,6 +111,7 @@ export class ChainRunner {
       next = this.handlerFor(op, next);
     }
     this.head = next;
+    this.headRecord = next.record;
     if (first.logic.kind === 'source') {
       const split = { index: options.subtaskIndex, parallelism: first.description.parallelism, splits: first.description.maxParallelism };
       this.reader = first.logic.source.createReader(split, options.sourcePositions);
@@ -114,9 +128,46 @@ export class ChainRunner {
     return this.reader !== undefined;
   }
 
-  /** Runs one input record through the chain. */
-  push(record: unknown): void {
-    this.head(record);
+  /** Runs one input record (of the first input) through the chain. */
+  push(record: unknown, timestamp: number = NO_TIMESTAMP): void {
+    this.headRecord(record, timestamp);
+  }
+
+  /** Runs one record of the second input (connect) through the chain's two-input head. */
+  push2(record: unknown, timestamp: number = NO_TIMESTAMP): void {
+    const record2 = this.head.record2;
+    if (record2 === undefined) throw new InvalidJobGraphError(`'${this.operatorIds[0] ?? ''}'`, 'a second input to a chain whose head has one');
+    record2(record, timestamp);
+  }
+
+  /** True when the chain's head has two inputs (connect). */
+  get isTwoInput(): boolean {
+    return this.head.record2 !== undefined;
+  }
+
+  /** The input's watermark advanced (the minimum over the task's input channels). */
+  processWatermark(watermark: number): void {
+    this.head.watermark(watermark);
+  }
+
+  /** The task's inputs all went idle (true) or one became active again (false). */
+  processStatus(idle: boolean): void {
+    this.head.status(idle);
+  }
+
+  /** Asks every timestamp assigner of the chain for its periodic watermark (the task calls this every autoWatermarkInterval). */
+  emitPeriodicWatermarks(): void {
+    for (const tick of this.periodic) tick();
+  }
+
+  /** True when some operator wants `emitPeriodicWatermarks` calls. */
+  get hasPeriodicWatermarks(): boolean {
+    return this.periodic.length > 0;
+  }
+
+  /** Starts the chain: restored assigners put their watermark out again, before any record. */
+  open(): void {
+    for (const open of this.openers) open();
   }
 
   /**
@@ -127,10 +178,15 @@ export class ChainRunner {
   pollSource(maxRecords: number): boolean {
     const reader = this.reader;
     if (reader === undefined) throw new InvalidJobGraphError(`'${this.operatorIds[0] ?? ''}'`, 'pollSource on a chain without a source');
+    const head = this.headRecord;
     for (let i = 0; i < maxRecords; i++) {
       const record = reader.read();
-      if (record === END_OF_INPUT) return false;
-      this.head(record);
+      if (record === END_OF_INPUT) {
+        // End of a bounded input: every event-time window and timer can fire (as Flink's MAX_WATERMARK).
+        this.head.watermark(MAX_WATERMARK);
+        return false;
+      }
+      head(record, NO_TIMESTAMP);
     }
     return true;
   }
@@ -145,7 +201,22 @@ export class ChainRunner {
     const keyedState: Record<string, KeyGroupSnapshot[]> = {};
     for (const [id, backend] of this.backends) keyedState[id] = backend.snapshot();
     const positions = this.sourcePositions();
-    return positions === undefined ? { keyedState } : { keyedState, sourcePositions: positions };
+    const snapshot: ChainSnapshot = positions === undefined ? { keyedState } : { keyedState, sourcePositions: positions };
+    const operatorState = this.operatorStateSnapshot();
+    return operatorState === undefined ? snapshot : { ...snapshot, operatorState };
+  }
+
+  /** Operator (non-keyed) state by operator id, or undefined when no operator of the chain has any. */
+  operatorStateSnapshot(): Record<string, unknown> | undefined {
+    if (this.operatorStates.size === 0) return undefined;
+    const operatorState: Record<string, unknown> = {};
+    for (const [id, take] of this.operatorStates) operatorState[id] = take();
+    return operatorState;
+  }
+
+  /** Every keyed operator's state backend, by operator id (the checkpointer cuts them). */
+  keyedBackends(): ReadonlyMap<string, HeapKeyedStateBackend> {
+    return this.backends;
   }
 
   /** The keyed state backend of a keyed operator of this chain (for inspection and tests). */
@@ -157,60 +228,82 @@ export class ChainRunner {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
+    for (const timers of this.timers) timers.stop();
     this.reader?.close();
     for (const writer of this.writers) writer.close?.();
   }
 
-  private handlerFor(op: StreamOperator, next: RecordHandler): RecordHandler {
-    const d = op.description;
+  private handlerFor(op: StreamOperator, next: ChainHandler): ChainHandler {
     const logic = op.logic;
+    const passOn = (record: RecordHandler): ChainHandler => ({ record, watermark: next.watermark, status: next.status });
     switch (logic.kind) {
       case 'source':
         return next;
+      case 'map':
+      case 'filter':
+      case 'flatMap':
+      case 'reduce':
+      case 'sink':
+      case 'process':
+        return passOn(this.recordHandlerFor(op, next.record));
+      case 'sum':
+        return passOn(this.sumHandler(op, logic.field, next.record));
+      default:
+        return eventTimeHandler(op, next, this.eventTimeParts(op));
+    }
+  }
+
+  /** What the event-time operators (time-operators.ts) need from the chain. */
+  private eventTimeParts(op: StreamOperator): EventTimeParts {
+    return {
+      processingTime: this.processingTime,
+      keyed: (selector) => this.keyed(op, selector),
+      addTimers: (timers) => {
+        this.timers.push(timers);
+      },
+      addOperatorState: (take, restore) => {
+        this.operatorStates.set(op.description.id, take);
+        const restored = this.options.restoredOperatorState?.[op.description.id];
+        if (restored !== undefined) restore(restored, this.options.subtaskIndex);
+      },
+      addPeriodic: (tick) => {
+        this.periodic.push(tick);
+      },
+      addOpener: (open) => {
+        this.openers.push(open);
+      },
+      side: (tag, record, ts) => this.options.output.emitSide?.(tag, record, ts),
+    };
+  }
+
+  private recordHandlerFor(op: StreamOperator, next: RecordHandler): RecordHandler {
+    const d = op.description;
+    const logic = op.logic;
+    switch (logic.kind) {
       case 'map': {
-        return (record) => {
+        return (record, ts) => {
           let out: unknown;
           try {
             out = logic.fn(record);
           } catch (err) {
             throw userError(d, err);
           }
-          next(out);
+          next(out, ts);
         };
       }
       case 'filter': {
-        return (record) => {
+        return (record, ts) => {
           let keep: unknown;
           try {
             keep = logic.fn(record);
           } catch (err) {
             throw userError(d, err);
           }
-          if (keep) next(record);
+          if (keep) next(record, ts);
         };
       }
       case 'flatMap': {
-        return (record) => {
-          let out: Iterable<unknown>;
-          try {
-            out = logic.fn(record);
-          } catch (err) {
-            throw userError(d, err);
-          }
-          if (Array.isArray(out) && out[Symbol.iterator] === arrayIterator) {
-            // A plain array: its iterator cannot throw, so index it (the length is read each step, as the iterator does).
-            for (let i = 0; i < out.length; i++) next(out[i]);
-            return;
-          }
-          // Iterate by hand so that errors from a user generator name this operator, while
-          // errors from downstream operators pass through unchanged.
-          const it = callUser(d, () => out[Symbol.iterator]());
-          for (;;) {
-            const step = callUser(d, () => it.next());
-            if (step.done === true) break;
-            next(step.value);
-          }
-        };
+        return flatMapHandler(d, logic.fn, next);
       }
       case 'sink': {
         const spec = d.sink ?? { kind: 'collect' };
@@ -221,16 +314,14 @@ export class ChainRunner {
       case 'reduce': {
         const { backend, keyOf } = this.keyed(op);
         const acc = backend.getValueState<unknown>('reduce');
-        return (record) => {
+        return (record, ts) => {
           backend.setCurrentKey(keyOf(record));
           const current = acc.value();
           const reduced = current === undefined ? record : callUser(d, () => logic.fn(current, record));
           acc.update(reduced);
-          next(reduced);
+          next(reduced, ts);
         };
       }
-      case 'sum':
-        return this.sumHandler(op, logic.field, next);
       case 'process': {
         const { backend, keyOf } = this.keyed(op);
         const ctx: KeyedContext<Key> = {
@@ -240,16 +331,25 @@ export class ChainRunner {
           getValueState: (name) => backend.getValueState(name),
           getMapState: (name) => backend.getMapState(name),
         };
-        const out: Collector<unknown> = { collect: (record) => next(record) };
-        return (record) => {
+        let timestamp = NO_TIMESTAMP;
+        const out: Collector<unknown> = { collect: (record) => next(record, timestamp) };
+        return (record, ts) => {
           backend.setCurrentKey(keyOf(record));
+          timestamp = ts;
           callUser(d, () => logic.fn(record, ctx, out));
         };
       }
+      default:
+        throw new InvalidJobGraphError(`'${d.id}' (${d.name})`, `no record handler for a '${logic.kind}' operator`);
     }
   }
 
   private sumHandler(op: StreamOperator, field: SumField, next: RecordHandler): RecordHandler {
+    const handler = this.sumRecordHandler(op, field);
+    return (record, ts) => next(handler(record), ts);
+  }
+
+  private sumRecordHandler(op: StreamOperator, field: SumField): (record: unknown) => unknown {
     const d = op.description;
     const { backend, keyOf } = this.keyed(op);
     const acc = backend.getValueState<unknown>('sum');
@@ -259,7 +359,7 @@ export class ChainRunner {
           backend.setCurrentKey(keyOf(record));
           const sum = ((acc.value() as number | undefined) ?? 0) + numeric(d, record, 'record');
           acc.update(sum);
-          next(sum);
+          return sum;
         };
       case 'selector':
         return (record) => {
@@ -267,7 +367,7 @@ export class ChainRunner {
           backend.setCurrentKey(key);
           const sum = ((acc.value() as number | undefined) ?? 0) + numeric(d, callUser(d, () => field.select(record)), 'selected value');
           acc.update(sum);
-          next([key, sum]);
+          return [key, sum];
         };
       case 'field':
         return (record) => {
@@ -277,22 +377,25 @@ export class ChainRunner {
           // A fresh copy every time: the emitted record may be kept downstream, state must not change under it.
           const updated = current === undefined ? withField(record, field.field, add) : withField(current, field.field, (readField(d, current, field.field) as number) + add);
           acc.update(updated);
-          next(updated);
+          return updated;
         };
     }
   }
 
-  private keyed(op: StreamOperator): { backend: HeapKeyedStateBackend; keyOf: (record: unknown) => Key } {
+  private keyed(op: StreamOperator, which: 1 | 2 = 1): { backend: HeapKeyedStateBackend; keyOf: (record: unknown) => Key } {
     const d = op.description;
-    const keySelector = op.keySelector;
+    const keySelector = which === 1 ? op.keySelector : op.keySelector2;
     if (keySelector === undefined) throw new InvalidJobGraphError(`'${d.id}' (${d.name})`, 'keyed operator without a keyBy input');
-    const backend = new HeapKeyedStateBackend({
-      maxParallelism: d.maxParallelism,
-      keyGroupRange: keyGroupRangeFor(d.maxParallelism, d.parallelism, this.options.subtaskIndex),
-    });
-    const restored = this.options.restoredState?.[d.id];
-    if (restored !== undefined) backend.restore(restored);
-    this.backends.set(d.id, backend);
+    let backend = this.backends.get(d.id);
+    if (backend === undefined) {
+      backend = new HeapKeyedStateBackend({
+        maxParallelism: d.maxParallelism,
+        keyGroupRange: keyGroupRangeFor(d.maxParallelism, d.parallelism, this.options.subtaskIndex),
+      });
+      const restored = this.options.restoredState?.[d.id];
+      if (restored !== undefined) backend.restore(restored);
+      this.backends.set(d.id, backend);
+    }
     const keyOf = (record: unknown): Key => {
       try {
         return keySelector(record);

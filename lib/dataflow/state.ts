@@ -7,13 +7,24 @@
  * before it calls the user function; state handles are bound to the backend, not to a key,
  * and always read and write the entry of the current key (as in Flink).
  *
- * Snapshots are plain arrays and objects (MessagePack-ready). They share the user's values
- * with the live state rather than deep-copying them: encode a snapshot before the next record
- * is processed, which is what the task's synchronous snapshot phase does.
+ * Snapshots are copy-on-write (Flink's CopyOnWriteStateMap, per key group): `freeze()` keeps
+ * a reference to every key group's entry map and costs one step per key group, not per key;
+ * the task then goes on processing while the frozen generation is encoded. The first write to
+ * a frozen key group copies its map (shallowly), and the first write to an entry older than
+ * the frozen generation replaces the entry object, so the frozen maps never change. Values are
+ * shared, not copied: a value given to `update`/`put` must not be mutated in place afterwards
+ * (update with a new object instead), as with Flink's heap backend without deep copies.
+ *
+ * Every write stamps its key group and its entry with the current generation, and a removal
+ * leaves a tombstone, so an incremental checkpoint can tell which key groups changed since an
+ * earlier cut (`unchangedSince`) and write only their changed entries (`keyGroupDelta`).
  */
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
 import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
 import { encodeKey, murmur3, type Key } from './keyhash.js';
+import { keyGroupDeltaOf, keyGroupSnapshotOf, type FrozenKeyedState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
+
+export type { FrozenKeyedState, KeyGroupDelta } from './state-snapshot.js';
 
 /** A single value per key. */
 export interface ValueState<V> {
@@ -52,14 +63,18 @@ export interface KeyGroupSnapshot {
   readonly states: Readonly<Record<string, StateSnapshot>>;
 }
 
-interface ValueEntry {
-  readonly key: Key;
-  value: unknown;
-}
-
-interface MapEntry {
-  readonly key: Key;
-  readonly map: Map<string, [Key, unknown]>;
+/**
+ * How a map state's user key is held in memory (never persisted: snapshots store the keys
+ * themselves). Numbers and strings are their own Map key, which spares building and hashing an
+ * encoding on every access (Map's SameValueZero equates 0 and -0 as encodeKey does); anything
+ * else, and strings that start with NUL, is its canonical encoding behind a NUL, so the two
+ * forms never collide.
+ */
+type UserKey = string | number;
+function userKey(k: unknown): UserKey {
+  if (typeof k === 'number') return k;
+  if (typeof k === 'string' && (k.length === 0 || k.charCodeAt(0) !== 0)) return k;
+  return `\u0000${encodeKey(k)}`;
 }
 
 /** One registered state: entries by key group, then by encoded key. */
@@ -103,10 +118,24 @@ export class HeapKeyedStateBackend {
   private keyGroup = -1;
   private readonly stringKeys = new Map<unknown, EncodedKey>();
   private readonly numberKeys = new Map<unknown, EncodedKey>();
+  /** Writes are stamped with this; `freeze()` cuts it and moves on to the next. */
+  private generation = 1;
+  /** Per key group: the generation of its last write (0: none since it was restored or created). */
+  private readonly changedAt: Uint32Array;
+  /** Entry maps held by cuts in flight (a map may be held by several), with their count. */
+  private readonly frozenMaps = new Map<Map<string, unknown>, number>();
+  /** Generations of the cuts in flight; entries of a generation up to the highest are copied on write. */
+  private readonly cuts: number[] = [];
+  private cowGeneration = 0;
+  /** Per key group: removals, by state name and encoded key (see `forgetRemovals`). */
+  private readonly tombstones = new Map<number, Map<string, Tombstone>>();
+  /** Removals are remembered only once a delta may be asked for: after a cut or a restore (a job without checkpoints keeps none). */
+  private tracksRemovals = false;
 
   constructor(options: HeapKeyedStateBackendOptions) {
     this.maxParallelism = options.maxParallelism;
     this.keyGroupRange = options.keyGroupRange;
+    this.changedAt = new Uint32Array(options.maxParallelism);
   }
 
   /**
@@ -155,13 +184,16 @@ export class HeapKeyedStateBackend {
     const table = this.table<ValueEntry>(name, 'value');
     if (existing !== undefined) return existing as ValueState<V>;
     const handle: ValueState<V> = {
-      value: () => this.currentEntries(table, name, false)?.get(this.encodedKey)?.value as V | undefined,
+      value: () => this.currentEntries(table, name)?.get(this.encodedKey)?.value as V | undefined,
       update: (value) => {
         if (value === undefined) return handle.clear();
-        const entries = this.currentEntries(table, name, true) as Map<string, ValueEntry>;
+        const entries = this.writableEntries(table, name);
         const entry = entries.get(this.encodedKey);
-        if (entry === undefined) entries.set(this.encodedKey, { key: this.key as Key, value });
-        else entry.value = value;
+        if (entry === undefined || entry.gen <= this.cowGeneration) entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
+        else {
+          entry.value = value;
+          entry.gen = this.generation;
+        }
       },
       clear: () => {
         this.removeCurrent(table, name);
@@ -176,32 +208,35 @@ export class HeapKeyedStateBackend {
     const existing = this.handles.get(name);
     const table = this.table<MapEntry>(name, 'map');
     if (existing !== undefined) return existing as unknown as MapState<K, V>;
-    const current = (create: boolean): Map<string, [Key, unknown]> | undefined => {
-      const entries = this.currentEntries(table, name, create);
-      if (entries === undefined) return undefined;
+    const current = (): Map<UserKey, [Key, unknown]> | undefined => this.currentEntries(table, name)?.get(this.encodedKey)?.map;
+    /** The current key's map, to be changed: created, or copied if a cut in flight holds it. */
+    const writable = (): Map<UserKey, [Key, unknown]> => {
+      const entries = this.writableEntries(table, name);
       let entry = entries.get(this.encodedKey);
-      if (entry === undefined && create) {
-        entry = { key: this.key as Key, map: new Map() };
+      if (entry === undefined || entry.gen <= this.cowGeneration) {
+        entry = { key: this.key as Key, map: entry === undefined ? new Map() : new Map(entry.map), gen: this.generation };
         entries.set(this.encodedKey, entry);
       }
-      return entry?.map;
+      entry.gen = this.generation;
+      return entry.map;
     };
     const handle: MapState<K, V> = {
-      get: (k) => current(false)?.get(encodeKey(k))?.[1] as V | undefined,
+      get: (k) => current()?.get(userKey(k))?.[1] as V | undefined,
       put: (k, v) => {
-        (current(true) as Map<string, [Key, unknown]>).set(encodeKey(k), [k, v]);
+        writable().set(userKey(k), [k, v]);
       },
       remove: (k) => {
-        const map = current(false);
-        if (map === undefined) return;
-        map.delete(encodeKey(k));
+        const encoded = userKey(k);
+        if (current()?.has(encoded) !== true) return;
+        const map = writable();
+        map.delete(encoded);
         if (map.size === 0) this.removeCurrent(table, name);
       },
-      contains: (k) => current(false)?.has(encodeKey(k)) ?? false,
-      entries: () => mapIterator(current(false), ([k, v]) => [k as K, v as V]),
-      keys: () => mapIterator(current(false), ([k]) => k as K),
-      values: () => mapIterator(current(false), ([, v]) => v as V),
-      isEmpty: () => (current(false)?.size ?? 0) === 0,
+      contains: (k) => current()?.has(userKey(k)) ?? false,
+      entries: () => mapIterator(current(), ([k, v]) => [k as K, v as V]),
+      keys: () => mapIterator(current(), ([k]) => k as K),
+      values: () => mapIterator(current(), ([, v]) => v as V),
+      isEmpty: () => (current()?.size ?? 0) === 0,
       clear: () => {
         this.removeCurrent(table, name);
       },
@@ -213,6 +248,13 @@ export class HeapKeyedStateBackend {
   /** Names of the registered states. */
   stateNames(): string[] {
     return [...this.tables.keys()];
+  }
+
+  /** The keys with an entry in state `name`, over all key groups (e.g. to rebuild a timer queue after a restore). */
+  keysOf(name: string): Key[] {
+    const out: Key[] = [];
+    for (const entries of this.tables.get(name)?.groups.values() ?? []) for (const e of entries.values()) out.push(e.key);
+    return out;
   }
 
   /** Number of keys with an entry in state `name` (all key groups). */
@@ -227,19 +269,79 @@ export class HeapKeyedStateBackend {
    * in key group order. Plain data; values are shared with the live state.
    */
   snapshot(range: KeyGroupRange = this.keyGroupRange): KeyGroupSnapshot[] {
-    const byGroup = new Map<number, Record<string, StateSnapshot>>();
-    for (const [name, table] of this.tables) {
-      for (const [keyGroup, entries] of table.groups) {
-        if (entries.size === 0 || !keyGroupRangeContains(range, keyGroup)) continue;
-        const states = byGroup.get(keyGroup) ?? {};
-        byGroup.set(keyGroup, states);
-        states[name] =
-          table.kind === 'value'
-            ? { kind: 'value', entries: [...(entries as Map<string, ValueEntry>).values()].map((e) => [e.key, e.value] as const) }
-            : { kind: 'map', entries: [...(entries as Map<string, MapEntry>).values()].map((e) => [e.key, [...e.map.values()]] as const) };
-      }
+    const cut = this.freeze(range);
+    try {
+      return cut.keyGroups.map((keyGroup) => cut.keyGroupSnapshot(keyGroup) as KeyGroupSnapshot);
+    } finally {
+      cut.release();
     }
-    return [...byGroup.keys()].sort((a, b) => a - b).map((keyGroup) => ({ keyGroup, states: byGroup.get(keyGroup) as Record<string, StateSnapshot> }));
+  }
+
+  /**
+   * A copy-on-write cut of the non-empty key groups in `range` (default: the backend's own):
+   * one step per key group and state, whatever the number of keys. Writes after it go to
+   * copies; release the cut once it has been read.
+   */
+  freeze(range: KeyGroupRange = this.keyGroupRange): FrozenKeyedState {
+    this.tracksRemovals = true;
+    const generation = this.generation++;
+    const held: Array<[string, StateKind, Map<number, Map<string, unknown>>]> = [];
+    const keyGroups = new Set<number>();
+    for (const [name, table] of this.tables) {
+      const groups = new Map<number, Map<string, unknown>>();
+      for (const [keyGroup, entries] of table.groups as Map<number, Map<string, unknown>>) {
+        if (entries.size === 0 || !keyGroupRangeContains(range, keyGroup)) continue;
+        groups.set(keyGroup, entries);
+        keyGroups.add(keyGroup);
+        this.frozenMaps.set(entries, (this.frozenMaps.get(entries) ?? 0) + 1);
+      }
+      held.push([name, table.kind, groups]);
+    }
+    this.cuts.push(generation);
+    this.cowGeneration = generation;
+    let released = false;
+    return {
+      generation,
+      keyGroups: [...keyGroups].sort((a, b) => a - b),
+      keyGroupDelta: (keyGroup, since) => keyGroupDeltaOf(held, keyGroup, since, generation, this.tombstones.get(keyGroup)?.values() ?? []),
+      keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(held, keyGroup),
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const [, , groups] of held) {
+          for (const entries of groups.values()) {
+            const n = (this.frozenMaps.get(entries) ?? 1) - 1;
+            if (n === 0) this.frozenMaps.delete(entries);
+            else this.frozenMaps.set(entries, n);
+          }
+        }
+        held.length = 0;
+        this.cuts.splice(this.cuts.indexOf(generation), 1);
+        this.cowGeneration = this.cuts.length === 0 ? 0 : Math.max(...this.cuts);
+      },
+    };
+  }
+
+  /** Entry maps held by cuts in flight: 0 once every cut is released (their memory can go). */
+  get heldByCuts(): number {
+    return this.frozenMaps.size;
+  }
+
+  /**
+   * Tombstones of removals up to `generation` go: no delta will be taken against a cut older
+   * than that (the checkpointer calls this when its base moves on, with no cut in flight).
+   */
+  forgetRemovals(generation: number): void {
+    if (this.cuts.length > 0) return;
+    for (const [keyGroup, stones] of this.tombstones) {
+      for (const [id, stone] of stones) if (stone[2] <= generation) stones.delete(id);
+      if (stones.size === 0) this.tombstones.delete(keyGroup);
+    }
+  }
+
+  /** Whether key group `keyGroup` has had no write since the cut of `generation` (0: since restore). */
+  unchangedSince(generation: number, keyGroup: number): boolean {
+    return (this.changedAt[keyGroup] ?? 0) <= generation;
   }
 
   /**
@@ -248,17 +350,18 @@ export class HeapKeyedStateBackend {
    * its own. Restoring a key group replaces what the backend held in it.
    */
   restore(snapshots: Iterable<KeyGroupSnapshot>): void {
+    this.tracksRemovals = true;
     for (const { keyGroup, states } of snapshots) {
       if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) continue;
       for (const [name, state] of Object.entries(states)) {
         if (state.kind === 'value') {
           const entries = new Map<string, ValueEntry>();
-          for (const [key, value] of state.entries) entries.set(encodeKey(key), { key, value });
+          for (const [key, value] of state.entries) entries.set(encodeKey(key), { key, value, gen: 0 });
           this.table<ValueEntry>(name, 'value').groups.set(keyGroup, entries);
         } else {
           const entries = new Map<string, MapEntry>();
           for (const [key, pairs] of state.entries) {
-            entries.set(encodeKey(key), { key, map: new Map(pairs.map(([k, v]) => [encodeKey(k), [k, v] as [Key, unknown]])) });
+            entries.set(encodeKey(key), { key, map: new Map(pairs.map(([k, v]) => [userKey(k), [k, v] as [Key, unknown]])), gen: 0 });
           }
           this.table<MapEntry>(name, 'map').groups.set(keyGroup, entries);
         }
@@ -277,23 +380,41 @@ export class HeapKeyedStateBackend {
     return table as unknown as StateTable<E>;
   }
 
-  /** The entries of the current key's key group in a table. */
-  private currentEntries<E>(table: StateTable<E>, name: string, create: boolean): Map<string, E> | undefined {
+  /** The entries of the current key's key group in a table, to read. */
+  private currentEntries<E>(table: StateTable<E>, name: string): Map<string, E> | undefined {
     if (this.key === undefined) throw new NoCurrentKeyError(name);
+    return table.groups.get(this.keyGroup);
+  }
+
+  /**
+   * The entries of the current key's key group, to change: created if absent, copied if a cut
+   * in flight holds them; the key group is stamped as changed in this generation.
+   */
+  private writableEntries<E>(table: StateTable<E>, name: string): Map<string, E> {
+    if (this.key === undefined) throw new NoCurrentKeyError(name);
+    this.changedAt[this.keyGroup] = this.generation;
     let entries = table.groups.get(this.keyGroup);
-    if (entries === undefined && create) {
+    if (entries === undefined) {
       entries = new Map();
+      table.groups.set(this.keyGroup, entries);
+    } else if (this.cowGeneration !== 0 && this.frozenMaps.has(entries)) {
+      entries = new Map(entries);
       table.groups.set(this.keyGroup, entries);
     }
     return entries;
   }
 
   private removeCurrent<E>(table: StateTable<E>, name: string): void {
-    this.currentEntries(table, name, false)?.delete(this.encodedKey);
+    if (this.currentEntries(table, name)?.has(this.encodedKey) !== true) return;
+    this.writableEntries(table, name).delete(this.encodedKey);
+    if (!this.tracksRemovals) return;
+    let stones = this.tombstones.get(this.keyGroup);
+    if (stones === undefined) this.tombstones.set(this.keyGroup, (stones = new Map()));
+    stones.set(`${name}\0${this.encodedKey}`, [name, this.key as Key, this.generation]);
   }
 }
 
-function* mapIterator<T>(map: Map<string, [Key, unknown]> | undefined, pick: (pair: [Key, unknown]) => T): IterableIterator<T> {
+function* mapIterator<T>(map: Map<UserKey, [Key, unknown]> | undefined, pick: (pair: [Key, unknown]) => T): IterableIterator<T> {
   if (map === undefined) return;
   for (const pair of map.values()) yield pick(pair);
 }

@@ -5,7 +5,18 @@
  */
 import type { EdgeDescription, OperatorDescription, StreamGraphDescription } from './description.js';
 import { UnknownOperatorError } from './errors.js';
-import type { FilterFunction, FlatMapFunction, KeyedProcessFunction, MapFunction, ReduceFunction } from './functions.js';
+import type {
+  BroadcastProcessFunction,
+  CoProcessFunction,
+  FilterFunction,
+  FlatMapFunction,
+  KeyedProcessFunction,
+  MapFunction,
+  ProcessFunction,
+  ReduceFunction,
+} from './functions.js';
+import type { WatermarkStrategy } from './watermarks.js';
+import type { WindowSpec } from './windows.js';
 import type { Key } from './keyhash.js';
 import type { SourceFunction } from './sources.js';
 import type { JobConfig } from './job-config.js';
@@ -22,6 +33,16 @@ export type OperatorLogic =
   | { readonly kind: 'reduce'; readonly fn: ReduceFunction<unknown> }
   | { readonly kind: 'sum'; readonly field: SumField }
   | { readonly kind: 'process'; readonly fn: KeyedProcessFunction<unknown, Key, unknown> }
+  /** A process function with timers (object form), keyed or not. */
+  | { readonly kind: 'processWithTimers'; readonly fn: ProcessFunction<unknown, Key, unknown>; readonly keyed: boolean }
+  | { readonly kind: 'timestamps'; readonly strategy: WatermarkStrategy<unknown> }
+  | { readonly kind: 'window'; readonly spec: WindowSpec }
+  /** Two inputs (connect): `fn1` for the first, `fn2` for the second. */
+  | { readonly kind: 'coMap'; readonly fn1: MapFunction<unknown, unknown>; readonly fn2: MapFunction<unknown, unknown> }
+  | { readonly kind: 'coFlatMap'; readonly fn1: FlatMapFunction<unknown, unknown>; readonly fn2: FlatMapFunction<unknown, unknown> }
+  | { readonly kind: 'coProcess'; readonly fn: CoProcessFunction<unknown, unknown, Key, unknown>; readonly keyed: boolean }
+  /** A stream (keyed or not) connected with a broadcast stream whose records update the broadcast state. */
+  | { readonly kind: 'broadcastProcess'; readonly fn: BroadcastProcessFunction<unknown, unknown, Key, unknown>; readonly keyed: boolean }
   | { readonly kind: 'sink' };
 
 /** An operator with its functions. */
@@ -30,7 +51,17 @@ export interface StreamOperator {
   readonly logic: OperatorLogic;
   /** Keyed operators only: the key of a record, for state access. */
   readonly keySelector?: (value: unknown) => Key;
+  /** Keyed two-input operators: the key of a record of the second input. */
+  readonly keySelector2?: (value: unknown) => Key;
 }
+
+/** Task-side settings of a graph that the Master does not need. */
+export interface StreamGraphSettings {
+  /** How often timestamp assigners are asked for a periodic watermark (Flink's autoWatermarkInterval). */
+  readonly autoWatermarkIntervalMs: number;
+}
+
+export const DEFAULT_AUTO_WATERMARK_INTERVAL_MS = 200;
 
 /** An edge with its functions: hash edges carry the key selector the sender partitions by. */
 export interface StreamEdge extends EdgeDescription {
@@ -53,6 +84,7 @@ export class StreamGraph {
     readonly edges: readonly StreamEdge[],
     /** Checkpointing and restart settings of the job. */
     readonly config: JobConfig = { checkpointing: null, restartStrategy: { type: 'none' } },
+    readonly settings: StreamGraphSettings = { autoWatermarkIntervalMs: DEFAULT_AUTO_WATERMARK_INTERVAL_MS },
   ) {
     this.byId = new Map(operators.map((op) => [op.description.id, op]));
   }
@@ -76,7 +108,13 @@ export class StreamGraph {
   describe(): StreamGraphDescription {
     return {
       operators: this.operators.map((op) => ({ ...op.description })),
-      edges: this.edges.map(({ source, target, partitioner }) => ({ source, target, partitioner })),
+      edges: this.edges.map(({ source, target, partitioner, input, sideOutput }) => ({
+        source,
+        target,
+        partitioner,
+        ...(input === undefined ? {} : { input }),
+        ...(sideOutput === undefined ? {} : { sideOutput }),
+      })),
       config: this.config,
     };
   }

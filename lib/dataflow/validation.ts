@@ -37,7 +37,12 @@ export function validateJobGraph(graph: StreamGraphDescription): void {
 
   const inputs = new Map<string, number>();
   const outputs = new Map<string, number>();
+  const pairs = new Set<string>();
   for (const edge of graph.edges) {
+    // Channels are named by the two operators' vertices: a second edge between them would share them.
+    const pair = JSON.stringify([edge.source, edge.target]);
+    if (pairs.has(pair)) throw new InvalidJobGraphError(`'${edge.target}'`, `reads '${edge.source}' twice (union or connect of a stream with itself); map one side first`);
+    pairs.add(pair);
     const source = byId.get(edge.source);
     const target = byId.get(edge.target);
     if (source === undefined) throw new InvalidJobGraphError(`'${edge.source}'`, `edge to '${edge.target}' starts at an unknown operator`);
@@ -51,7 +56,8 @@ export function validateJobGraph(graph: StreamGraphDescription): void {
         `forward input from ${label(source)} changes parallelism ${source.parallelism} -> ${target.parallelism}; use rebalance()`,
       );
     }
-    if (target.keyed && edge.partitioner !== Partitioner.Hash) {
+    // The broadcast-state pattern: a keyed operator's second input may be a broadcast stream.
+    if (target.keyed && edge.partitioner !== Partitioner.Hash && !(edge.input === 2 && edge.partitioner === Partitioner.Broadcast)) {
       throw new InvalidJobGraphError(label(target), `keyed operator reads ${label(source)} through '${edge.partitioner}', not keyBy`);
     }
     inputs.set(target.id, (inputs.get(target.id) ?? 0) + 1);

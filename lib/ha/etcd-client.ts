@@ -6,7 +6,7 @@
  * passed over as soon as one call meets it unanswered (etcd-host-health.ts), and a failed call
  * is retried once on another member: with a quorum left, nothing waits on the lost member.
  */
-import { Etcd3, isRecoverableError, type Namespace } from 'etcd3';
+import { Etcd3, isRecoverableError } from 'etcd3';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { FencingError, HaUnavailableError } from './errors.js';
 import { etcdSecurityOptions, type EtcdCredentials } from './etcd-auth.js';
@@ -125,5 +125,3 @@ export async function etcdCall<T>(operation: string, call: () => Promise<T>): Pr
     throw new HaUnavailableError(operation, err);
   }
 }
-
-export type { Namespace };

@@ -6,7 +6,45 @@
  * Each record is packed once into a reusable scratch space (no allocation of ours), by a small
  * encoder of ours for the common values or by msgpackr for the rest, then copied into the buffer of every channel it goes to; a broadcast record is packed once.
  */
-import { Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
+import { addExtension, Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
+import { NO_TIMESTAMP } from '../dataflow/watermarks.js';
+
+/**
+ * Event time rides in the buffers, in order with the records: a record with a timestamp is
+ * preceded by a MessagePack fixext 8 of type TIMESTAMP_EXT holding the timestamp (float64), and
+ * a watermark or a channel's idle/active status is a fixext 8 element of its own. No user record
+ * can take these forms: msgpackr writes no ext for plain data (`moreTypes: false`).
+ */
+const FIXEXT8 = 0xd7;
+const TIMESTAMP_EXT = 0x10;
+const WATERMARK_EXT = 0x11;
+const IDLE_EXT = 0x12;
+const ACTIVE_EXT = 0x13;
+
+/** What a buffer carries besides records: a watermark, or a channel gone idle / active again. */
+export const StreamEvent = { Watermark: 'watermark', Idle: 'idle', Active: 'active' } as const;
+export type StreamEvent = (typeof StreamEvent)[keyof typeof StreamEvent];
+
+/** Receives the watermarks and status changes of a buffer, in order with its records. */
+export type StreamEventHandler = (event: StreamEvent, watermark: number) => void;
+
+/** Set by msgpackr's decoding of our ext elements (the slow path), read right after. */
+let decodedExtValue = 0;
+const TIMESTAMP_MARK: unique symbol = Symbol('flinkish.timestamp');
+const EVENT_MARKS = { [WATERMARK_EXT]: Symbol('flinkish.watermark'), [IDLE_EXT]: Symbol('flinkish.idle'), [ACTIVE_EXT]: Symbol('flinkish.active') } as const;
+const EVENT_OF_MARK = new Map<symbol, StreamEvent>([
+  [EVENT_MARKS[WATERMARK_EXT], StreamEvent.Watermark],
+  [EVENT_MARKS[IDLE_EXT], StreamEvent.Idle],
+  [EVENT_MARKS[ACTIVE_EXT], StreamEvent.Active],
+]);
+function readExtFloat(data: Uint8Array): number {
+  return new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(0);
+}
+addExtension({ type: TIMESTAMP_EXT, unpack: (data: Uint8Array) => ((decodedExtValue = readExtFloat(data)), TIMESTAMP_MARK) } as never);
+for (const type of [WATERMARK_EXT, IDLE_EXT, ACTIVE_EXT] as const) {
+  addExtension({ type, unpack: (data: Uint8Array) => ((decodedExtValue = readExtFloat(data)), EVENT_MARKS[type]) } as never);
+}
+const EXT_OF_EVENT: Record<StreamEvent, number> = { watermark: WATERMARK_EXT, idle: IDLE_EXT, active: ACTIVE_EXT };
 
 /** Flink's default network buffer size. */
 export const DEFAULT_BUFFER_BYTES = 32 * 1024;
@@ -52,6 +90,40 @@ export class RecordSerializer {
     this.target = t;
     this.start = t.start;
     this.end = t.end;
+  }
+
+  /** Packs `record` behind its timestamp (see TIMESTAMP_EXT). */
+  packTimestamped(record: unknown, timestamp: number): void {
+    const b = this.scratch;
+    b[0] = FIXEXT8;
+    b[1] = TIMESTAMP_EXT;
+    this.view.setFloat64(2, timestamp);
+    const end = this.write(record, 10);
+    if (end !== UNSUPPORTED) {
+      this.target = b;
+      this.start = 0;
+      this.end = end;
+      return;
+    }
+    const t = this.packr.pack(record, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start: number; end: number };
+    const size = t.end - t.start;
+    const into = size + 10 <= b.length ? b : Buffer.allocUnsafe(size + 10);
+    if (into !== b) b.copy(into, 0, 0, 10);
+    t.copy(into, 10, t.start, t.end);
+    this.target = into;
+    this.start = 0;
+    this.end = size + 10;
+  }
+
+  /** Packs a watermark or a status change (an element of its own, not a record). */
+  packEvent(event: StreamEvent, watermark: number): void {
+    const b = this.scratch;
+    b[0] = FIXEXT8;
+    b[1] = EXT_OF_EVENT[event];
+    this.view.setFloat64(2, watermark);
+    this.target = b;
+    this.start = 0;
+    this.end = 10;
   }
 
   get size(): number {
@@ -227,9 +299,11 @@ export class BufferBuilder {
 /** Thrown inside the fast decoder for a value it does not handle: msgpackr takes over from that record. */
 const FALLBACK: unique symbol = Symbol('fallback');
 
+
 /**
- * Reads the records of a buffer, calling `onRecord` for each; returns how many there were.
- * The values the fast encoder writes are decoded here directly; at the first record with
+ * Reads the records of a buffer, calling `onRecord` for each (with its timestamp, or
+ * NO_TIMESTAMP) and `onEvent` for watermarks and status changes; returns how many records there
+ * were. The values the fast encoder writes are decoded here directly; at the first record with
  * anything else, msgpackr decodes the rest of the buffer.
  */
 export class RecordDeserializer {
@@ -239,7 +313,7 @@ export class RecordDeserializer {
   private pos = 0;
   private limit = 0;
 
-  forEach(data: ArrayBuffer, length: number, onRecord: (record: unknown) => void): number {
+  forEach(data: ArrayBuffer, length: number, onRecord: (record: unknown, timestamp: number) => void, onEvent?: StreamEventHandler): number {
     if (length === 0) return 0;
     const bytes = Buffer.from(data, 0, length);
     this.bytes = bytes;
@@ -249,20 +323,45 @@ export class RecordDeserializer {
     let n = 0;
     while (this.pos < length) {
       const start = this.pos;
+      let timestamp = NO_TIMESTAMP;
       let value: unknown;
       try {
+        if (bytes[start] === FIXEXT8 && start + 10 <= length) {
+          const type = bytes[start + 1];
+          if (type === TIMESTAMP_EXT) {
+            timestamp = this.view.getFloat64(start + 2);
+            this.pos = start + 10;
+          } else if (type === WATERMARK_EXT || type === IDLE_EXT || type === ACTIVE_EXT) {
+            this.pos = start + 10;
+            onEvent?.(type === WATERMARK_EXT ? StreamEvent.Watermark : type === IDLE_EXT ? StreamEvent.Idle : StreamEvent.Active, this.view.getFloat64(start + 2));
+            continue;
+          }
+        }
         value = this.read();
       } catch (err) {
         if (err !== FALLBACK) throw err;
         this.bytes = Buffer.alloc(0);
+        // msgpackr decodes our ext elements to marks (see addExtension above), the record after a timestamp mark gets it.
+        let pending = NO_TIMESTAMP;
         this.unpackr.unpackMultiple(bytes.subarray(start), (v: unknown) => {
+          if (v === TIMESTAMP_MARK) {
+            pending = decodedExtValue;
+            return;
+          }
+          const event = typeof v === 'symbol' ? EVENT_OF_MARK.get(v) : undefined;
+          if (event !== undefined) {
+            onEvent?.(event, decodedExtValue);
+            return;
+          }
           n++;
-          onRecord(v);
+          const ts = pending;
+          pending = NO_TIMESTAMP;
+          onRecord(v, ts);
         });
         return n;
       }
       n++;
-      onRecord(value);
+      onRecord(value, timestamp);
     }
     this.bytes = Buffer.alloc(0);
     return n;

@@ -29,7 +29,3 @@ export type CreditMessage = { t: typeof DataMessageType.Credit; ch: string; n: n
 export type BarrierMessage = { t: typeof DataMessageType.Barrier; ch: string; barrier: BarrierInfo };
 
 export type DataMessage = BufferMessage | EndOfPartitionMessage | CreditMessage | BarrierMessage;
-
-export function isDataMessage(m: { t: string }): m is DataMessage {
-  return m.t === DataMessageType.Buffer || m.t === DataMessageType.EndOfPartition || m.t === DataMessageType.Credit || m.t === DataMessageType.Barrier;
-}

@@ -18,7 +18,8 @@
  */
 import { ALL_CHANNELS, type ChannelSelector } from '../dataflow/partitioners.js';
 import { RingQueue } from '../util/ring-queue.js';
-import { BufferBuilder, DEFAULT_BUFFER_BYTES, RecordSerializer, type NetworkBuffer } from './buffer.js';
+import { NO_TIMESTAMP } from '../dataflow/watermarks.js';
+import { BufferBuilder, DEFAULT_BUFFER_BYTES, RecordSerializer, type NetworkBuffer, type StreamEvent } from './buffer.js';
 import type { BarrierInfo } from './messages.js';
 
 /** Where a subpartition's buffers and events go (the worker's port to the TaskRunner, or a test). */
@@ -175,16 +176,24 @@ export class ResultPartition {
     this.byChannel = new Map(this.subpartitions.map((s) => [s.channelId, s]));
   }
 
-  /** Routes one record. The serializer's bytes are reused, so every target copies them now. */
-  emit(record: unknown): void {
+  /** Routes one record (with its event time, if any). The serializer's bytes are reused, so every target copies them now. */
+  emit(record: unknown, timestamp: number = NO_TIMESTAMP): void {
     const s = this.serializer;
     const channel = this.selector(record);
-    s.pack(record);
+    if (timestamp === NO_TIMESTAMP) s.pack(record);
+    else s.packTimestamped(record, timestamp);
     if (channel === ALL_CHANNELS) {
       for (const sub of this.subpartitions) sub.write(s.target, s.start, s.end);
     } else {
       (this.subpartitions[channel] as Subpartition).write(s.target, s.start, s.end);
     }
+  }
+
+  /** A watermark or status change on every channel, in order with the records emitted so far. */
+  emitEvent(event: StreamEvent, watermark: number): void {
+    const s = this.serializer;
+    s.packEvent(event, watermark);
+    for (const sub of this.subpartitions) sub.write(s.target, s.start, s.end);
   }
 
   /** The subpartition of a channel (credits arrive by channel id). */

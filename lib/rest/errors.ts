@@ -3,18 +3,20 @@
  * status; the code is stable (clients branch on it), the message is for people.
  */
 import { ErrorCode, RuntimeError } from '../errors.js';
+import { MasterErrorCode } from '../../actors/master/errors.js';
+import { SavepointErrorCode } from '../../actors/jobmaster/errors.js';
 
 export const RestErrorCode = {
   NotFound: 'NOT_FOUND',
-  UnknownJob: 'UNKNOWN_JOB',
+  UnknownJob: MasterErrorCode.UnknownJob,
   BadRequest: 'BAD_REQUEST',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   Unauthorized: 'UNAUTHORIZED',
   MutationsDisabled: 'MUTATIONS_DISABLED',
   MethodNotAllowed: 'METHOD_NOT_ALLOWED',
-  NotLeader: 'NOT_LEADER',
+  NotLeader: MasterErrorCode.NotLeader,
   NoLeader: 'NO_LEADER',
-  Recovering: 'RECOVERING',
+  Recovering: MasterErrorCode.Recovering,
   MasterTimeout: 'MASTER_TIMEOUT',
   Internal: 'INTERNAL',
   /** The Host header names no name of this server (DNS rebinding). */
@@ -45,13 +47,13 @@ export class HttpError extends Error {
 
 /** Statuses for the codes the Master answers with; anything unknown is a 500. */
 const STATUS_OF: Record<string, number> = {
-  UNKNOWN_JOB: 404,
+  [MasterErrorCode.UnknownJob]: 404,
   [ErrorCode.PathOutsideRoots]: 403,
   // The job is not in a state to do it: ended, restarting, or checkpointing off.
-  JOB_ENDED: 409,
-  SAVEPOINT_FAILED: 409,
-  NOT_LEADER: 503,
-  RECOVERING: 503,
+  [MasterErrorCode.JobEnded]: 409,
+  [SavepointErrorCode.Failed]: 409,
+  [MasterErrorCode.NotLeader]: 503,
+  [MasterErrorCode.Recovering]: 503,
   [ErrorCode.InvalidArgument]: 400,
   [ErrorCode.AskTimeout]: 504,
   [ErrorCode.PeerUnreachable]: 502,

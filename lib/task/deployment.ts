@@ -26,6 +26,8 @@ export interface DeploymentOptions {
   readonly checkpointDir?: string | null;
   /** What a subtask restores from, if anything (a checkpoint or savepoint). */
   readonly restoreFor?: (vertexId: string, subtaskIndex: number) => TaskRestore | undefined;
+  /** False: tasks write full checkpoints (default: incremental). */
+  readonly incrementalCheckpoints?: boolean;
 }
 
 /**
@@ -73,6 +75,7 @@ export function buildDeploymentDescriptors(jobGraph: JobGraph, options: Deployme
       outputs: v.outputs.map((e) => ({ targetVertexId: e.target, partitioner: e.partitioner, consumers: peers(e, e.target, subtaskIndex) })),
       checkpointDir: options.checkpointDir ?? null,
       ...(restore ? { restore } : {}),
+      ...(options.incrementalCheckpoints === false ? { incrementalCheckpoints: false } : {}),
       };
     }),
   );

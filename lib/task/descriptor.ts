@@ -55,6 +55,8 @@ export interface TaskDeploymentDescriptor {
   checkpointDir: string | null;
   /** State to start from (a checkpoint or savepoint); absent for a fresh start. */
   restore?: TaskRestore;
+  /** False: every checkpoint writes all keyed state (absent: incremental, see lib/task/incremental.ts). */
+  incrementalCheckpoints?: boolean;
 }
 
 /** Where one subtask's snapshot of one checkpoint was written. */
@@ -64,6 +66,8 @@ export interface StateHandle {
   /** Absolute path of the snapshot file in checkpoint storage. */
   path: string;
   bytes: number;
+  /** Incremental checkpoints: earlier checkpoints' files this snapshot refers to (kept while it is retained). */
+  shared?: string[];
 }
 
 /**
@@ -74,6 +78,8 @@ export interface StateHandle {
 export interface TaskRestore {
   checkpointId: number;
   handles: StateHandle[];
+  /** Restored from a savepoint: no later checkpoint refers to its files. */
+  savepoint?: boolean;
 }
 
 /** A checkpoint's options as the trigger carries them. */

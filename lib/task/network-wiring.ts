@@ -18,7 +18,11 @@ import type { TaskSettings } from './settings.js';
 
 export interface TaskNetwork {
   readonly partitions: ResultPartition[];
+  /** Per partition: the side output (OutputTag id) it carries, or undefined for the main output. */
+  readonly partitionTags: (string | undefined)[];
   readonly gates: InputGate[];
+  /** Per gate: which input of the head operator it feeds (2: the second input of connect). */
+  readonly gateInputs: (1 | 2)[];
   /** Input channel id -> its gate. */
   readonly gateOf: Map<string, InputGate>;
   /** Channel id -> the TaskExecutor at its other end (to find channels broken by a lost connection). */
@@ -42,6 +46,7 @@ export function wireNetwork(
     throw new InvalidDeploymentError(tdd.executionId, `descriptor has ${tdd.inputs.length} inputs / ${tdd.outputs.length} outputs, the vertex ${vertex.inputs.length} / ${vertex.outputs.length}`);
   }
 
+  const partitionTags: (string | undefined)[] = [];
   const partitions = tdd.outputs.map((od, k) => {
     const edge = vertex.outputs[k];
     if (edge === undefined || edge.target !== od.targetVertexId) {
@@ -60,13 +65,14 @@ export function wireNetwork(
       peerOf.set(id, c.location.taskExecutorId);
       return id;
     });
+    const streamEdge = graph.edges.find((e) => e.source === edge.sourceOperator && e.target === edge.targetOperator);
+    partitionTags.push(streamEdge?.sideOutput);
     let selector: ChannelSelector;
     if (od.partitioner === Partitioner.Forward) {
       if (consumers.length !== 1) throw new InvalidDeploymentError(tdd.executionId, `forward output with ${consumers.length} consumers`);
       selector = () => 0;
     } else {
       const target = graph.operator(edge.targetOperator);
-      const streamEdge = graph.edges.find((e) => e.source === edge.sourceOperator && e.target === edge.targetOperator);
       selector = createChannelSelector({
         partitioner: od.partitioner,
         numberOfChannels: consumers.length,
@@ -79,7 +85,11 @@ export function wireNetwork(
   });
 
   const gateOf = new Map<string, InputGate>();
-  const gates = tdd.inputs.map((input) => {
+  const gateInputs: (1 | 2)[] = [];
+  const gates = tdd.inputs.map((input, k) => {
+    const edge = vertex.inputs[k];
+    const streamEdge = edge === undefined ? undefined : graph.edges.find((e) => e.source === edge.sourceOperator && e.target === edge.targetOperator);
+    gateInputs.push(streamEdge?.input ?? 1);
     const channelIds = byIndex(input.producers).map((p) => {
       const id = formatChannelId({
         jobId: tdd.jobId,
@@ -97,5 +107,5 @@ export function wireNetwork(
     return gate;
   });
 
-  return { partitions, gates, gateOf, peerOf };
+  return { partitions, partitionTags, gates, gateInputs, gateOf, peerOf };
 }

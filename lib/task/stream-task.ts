@@ -23,13 +23,21 @@
  * forwards the barrier and writes the file. With checkpointing on, an exhausted source does not
  * end: it reports `cp.exhausted` and ends once a checkpoint triggered after that completed
  * (the final checkpoint, so that transactional sinks commit everything).
+ *
+ * Event time: watermarks and idle/active marks arrive inside the buffers, per channel, and go
+ * through a WatermarkValve (minimum over active channels; an ended channel counts as +infinity)
+ * into the chain; what the chain puts out goes to every output, side outputs included. Timestamp
+ * assigners are asked for periodic watermarks every `autoWatermarkInterval`, and processing-time
+ * timers run as callbacks between slices, their errors failing the task like any user error.
  */
 import { performance } from 'node:perf_hooks';
 import type { JobVertex } from '../dataflow/jobgraph.js';
 import { ChainRunner } from '../dataflow/operators.js';
+import type { ProcessingTimeService } from '../dataflow/timers.js';
+import { WatermarkValve } from '../dataflow/watermarks.js';
 import type { StreamGraph } from '../dataflow/streamgraph.js';
 import { RuntimeError, toWireError } from '../errors.js';
-import { RecordDeserializer, type NetworkBuffer } from '../network/buffer.js';
+import { RecordDeserializer, StreamEvent, type NetworkBuffer, type StreamEventHandler } from '../network/buffer.js';
 import { DataConnectionLostError, UnknownChannelError } from '../network/errors.js';
 import type { InputGate } from '../network/input-gate.js';
 import { DataMessageType, type BarrierInfo } from '../network/messages.js';
@@ -87,6 +95,14 @@ export class StreamTask {
   private sourceBatch: number;
   private flushTimer: NodeJS.Timeout | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
+  private watermarkTimer: NodeJS.Timeout | null = null;
+  /** Event time over all input channels (numbered like the aligner's); null for sources. */
+  private readonly valve: WatermarkValve | null;
+  /** The channel whose buffer is being deserialized (its watermarks go to the valve under this number). */
+  private currentChannel = 0;
+  /** Per gate: records go to the head's first or second input. */
+  private readonly gatePush: ((record: unknown, timestamp: number) => void)[];
+  private readonly processingTimers = new Set<NodeJS.Timeout>();
   /** Called once the task has reported its terminal state. */
   onDone: () => void = () => undefined;
 
@@ -108,31 +124,53 @@ export class StreamTask {
     this.net = wireNetwork(tdd, vertex, graph, this.sender, settings);
     this.partitions = this.net.partitions;
     this.gates = this.net.gates;
-    const partitions = this.partitions;
+    const partitions = this.partitions.filter((_, k) => this.net.partitionTags[k] === undefined);
+    const sidePartitions = new Map<string, ResultPartition[]>();
+    this.net.partitionTags.forEach((tag, k) => {
+      if (tag !== undefined) sidePartitions.set(tag, [...(sidePartitions.get(tag) ?? []), this.partitions[k] as ResultPartition]);
+    });
     const only = partitions.length === 1 ? partitions[0] : undefined;
+    const all = this.partitions;
     // The chain's output: counted, then routed; a closure per shape so the hot path has no loop when it need not.
-    const output =
+    const emit =
       only !== undefined
-        ? {
-            emit: (record: unknown) => {
-              this.recordsOut++;
-              only.emit(record);
-            },
+        ? (record: unknown, timestamp: number) => {
+            this.recordsOut++;
+            only.emit(record, timestamp);
           }
-        : {
-            emit: (record: unknown) => {
-              this.recordsOut++;
-              for (const p of partitions) p.emit(record);
-            },
+        : (record: unknown, timestamp: number) => {
+            this.recordsOut++;
+            for (const p of partitions) p.emit(record, timestamp);
           };
+    const output = {
+      emit,
+      // Watermarks and idleness go to every output, side outputs too: their consumers need event time as well.
+      emitWatermark: (wm: number) => {
+        for (const p of all) p.emitEvent(StreamEvent.Watermark, wm);
+      },
+      emitStatus: (idle: boolean) => {
+        for (const p of all) p.emitEvent(idle ? StreamEvent.Idle : StreamEvent.Active, 0);
+      },
+      emitSide: (tag: string, record: unknown, timestamp: number) => {
+        const targets = sidePartitions.get(tag);
+        if (targets === undefined) return; // a side output nobody reads
+        this.recordsOut++;
+        for (const p of targets) p.emit(record, timestamp);
+      },
+    };
     this.chain = ChainRunner.create(graph, vertex.operatorIds, {
       subtaskIndex: tdd.subtaskIndex,
       output,
       sinkWriter: this.sinks.create,
+      processingTime: this.processingTime,
       ...(restored === undefined ? {} : { restoredState: restored.keyedState }),
       ...(restored?.sourcePositions === undefined ? {} : { sourcePositions: restored.sourcePositions }),
+      ...(restored?.operatorState === undefined ? {} : { restoredOperatorState: restored.operatorState }),
     });
-    this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions, post: (msg) => port.post(msg) });
+    this.gatePush = this.net.gateInputs.map((input) => (input === 2 ? this.pushRecord2 : this.pushRecord));
+    this.checkpointer = new TaskCheckpointer(tdd, { chain: this.chain, sinks: this.sinks, partitions: this.partitions, post: (msg) => port.post(msg) });
+    // A savepoint's files are the user's, not retained by the job: the first checkpoint after one is full.
+    if (restored !== undefined && tdd.restore?.savepoint !== true) this.checkpointer.history.restored(restored.checkpointId, restored.locations);
     this.checkpointer.onIdle = () => {
       if (this.finishing) this.checkFinished();
     };
@@ -142,13 +180,61 @@ export class StreamTask {
       channels += gate.numberOfChannels;
     }
     this.aligner = channels > 0 ? new BarrierAligner(channels) : null;
+    this.valve =
+      channels > 0
+        ? new WatermarkValve(channels, {
+            watermark: (wm) => this.chain.processWatermark(wm),
+            status: (idle) => this.chain.processStatus(idle),
+          })
+        : null;
+    this.autoWatermarkIntervalMs = graph.settings.autoWatermarkIntervalMs;
   }
+
+  private readonly autoWatermarkIntervalMs: number;
+
+  /** Processing time for timers and windows: callbacks run between slices, and their errors fail the task. */
+  private readonly processingTime: ProcessingTimeService = {
+    now: () => Date.now(),
+    schedule: (at, fn) => {
+      const handle = setTimeout(() => {
+        this.processingTimers.delete(handle);
+        if (this.done || this.finishing) return;
+        try {
+          fn();
+        } catch (err) {
+          this.fail(err);
+        }
+        this.schedule();
+      }, Math.max(0, at - Date.now()));
+      this.processingTimers.add(handle);
+      return () => {
+        clearTimeout(handle);
+        this.processingTimers.delete(handle);
+      };
+    },
+  };
+
+  /** Watermarks and idleness in a buffer of `currentChannel`. */
+  private readonly onStreamEvent: StreamEventHandler = (event, watermark) => {
+    const valve = this.valve;
+    if (valve === null) return;
+    if (event === StreamEvent.Watermark) valve.inputWatermark(this.currentChannel, watermark);
+    else valve.inputStatus(this.currentChannel, event === StreamEvent.Idle);
+  };
 
   /** Announces credits, reports `running` and starts the loop. */
   start(): void {
     for (const gate of this.gates) gate.start();
     this.port.post({ t: 'state', state: 'running' });
+    try {
+      this.chain.open();
+    } catch (err) {
+      return this.fail(err);
+    }
     this.flushTimer = setInterval(() => this.onBufferTimeout(), this.settings.bufferTimeoutMs);
+    if (this.chain.hasPeriodicWatermarks && this.autoWatermarkIntervalMs > 0) {
+      this.watermarkTimer = setInterval(() => this.onPeriodicWatermark(), this.autoWatermarkIntervalMs);
+    }
     this.metricsTimer = setInterval(() => this.port.post({ t: 'metrics', metrics: this.metrics() }), this.settings.metricsIntervalMs);
     this.schedule();
   }
@@ -178,6 +264,7 @@ export class StreamTask {
           this.onTrigger(msg.checkpointId, msg.options);
           break;
         case 'cp.complete':
+          this.checkpointer.completed(msg.checkpointId);
           this.onCheckpointComplete(msg.checkpointId);
           break;
         case 'cp.aborted':
@@ -297,11 +384,14 @@ export class StreamTask {
         const entry = gate.poll();
         if (entry === undefined) continue;
         if (entry.data !== null) {
-          this.recordsIn += this.deserializer.forEach(entry.data, entry.length, push);
+          this.currentChannel = (this.gateOffsets[g] as number) + entry.channelIndex;
+          this.recordsIn += this.deserializer.forEach(entry.data, entry.length, this.gatePush[g] ?? push, this.onStreamEvent);
           gate.recycle(entry.channelIndex);
         } else if (this.aligner !== null) {
           const channel = (this.gateOffsets[g] as number) + entry.channelIndex;
           const outcomes = entry.barrier !== undefined ? this.aligner.onBarrier(channel, entry.barrier) : this.aligner.onEndOfPartition(channel);
+          // An ended channel holds back no event time (its producer put out the end-of-input watermark before).
+          if (entry.barrier === undefined) this.valve?.endOfInput(channel);
           this.applyAlignment(outcomes);
           if (this.aligner.isBlocked(channel)) gate.block(entry.channelIndex);
         }
@@ -313,7 +403,17 @@ export class StreamTask {
     this.schedule();
   }
 
-  private readonly pushRecord = (record: unknown): void => this.chain.push(record);
+  private readonly pushRecord = (record: unknown, timestamp: number): void => this.chain.push(record, timestamp);
+  private readonly pushRecord2 = (record: unknown, timestamp: number): void => this.chain.push2(record, timestamp);
+
+  private onPeriodicWatermark(): void {
+    if (this.done || this.finishing) return;
+    try {
+      this.chain.emitPeriodicWatermarks();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
 
   /** Round-robin over gates with something queued, so that no input starves another; -1 if none. */
   private pollableGate(): number {
@@ -383,7 +483,10 @@ export class StreamTask {
     this.done = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.metricsTimer) clearInterval(this.metricsTimer);
-    this.flushTimer = this.metricsTimer = null;
+    if (this.watermarkTimer) clearInterval(this.watermarkTimer);
+    this.flushTimer = this.metricsTimer = this.watermarkTimer = null;
+    for (const t of this.processingTimers) clearTimeout(t);
+    this.processingTimers.clear();
     if (final.t === 'state' && final.state === 'finished') this.sinks.flush();
     this.port.post(final);
     this.onDone();

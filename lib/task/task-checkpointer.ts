@@ -1,46 +1,88 @@
 /**
  * The snapshot of one subtask at one barrier (Flink's SubtaskCheckpointCoordinator):
  *
- *   1. synchronous phase, between two records: sinks pre-commit, the chain's keyed state and
- *      source position are taken and ENCODED (the state shares live values);
+ *   1. synchronous phase, between two records: sinks pre-commit, the source's split positions
+ *      are taken, every keyed backend is CUT (copy-on-write: one step per key group, not per
+ *      key, see HeapKeyedStateBackend.freeze), the plan says which key groups this snapshot
+ *      writes (all of them, or for an incremental checkpoint those changed since its base; the
+ *      others are referred to the earlier object that holds them, see incremental.ts), and the
+ *      header is encoded;
  *   2. the barrier goes out on every output channel, behind the records emitted before it;
- *   3. asynchronous phase: the bytes are written atomically to checkpoint storage while the
- *      task goes on (an S3 upload, multipart when large, retried with backoff); then `cp.ack`
- *      with the handle, or `cp.declined` on any failure. A small snapshot to a FILE is written
- *      at once instead (a millisecond or two): an asynchronous write takes nine turns of the
- *      task's event loop, and a source whose function blocks between records (a paced source)
- *      turns it slowly, which made checkpoints of tiny state take seconds. An upload to an
- *      object store cannot be synchronous: it is always started and awaited off the record path.
+ *   3. asynchronous phase: the key groups are encoded from the cut in slices of a few
+ *      milliseconds, the task processing records between slices; the cut is released and the
+ *      bytes are written atomically to checkpoint storage (an S3 upload, multipart when large,
+ *      retried with backoff); then `cp.ack` with the handle, or `cp.declined` on any failure.
+ *      A snapshot encoded within its first slice and small, to a FILE, is written at once
+ *      instead (a millisecond or two): an asynchronous write takes nine turns of the task's
+ *      event loop, and a source whose function blocks between records (a paced source) turns
+ *      it slowly, which made checkpoints of tiny state take seconds. An upload to an object
+ *      store cannot be synchronous: it is always started and awaited off the record path.
  *
  * A failure never fails the task: the checkpoint is declined and the coordinator aborts it.
  * An upload that ends after its checkpoint was aborted deletes what it wrote: the JobMaster
  * deleted the checkpoint's directory at the abort, before the object existed.
  */
+import { performance } from 'node:perf_hooks';
 import type { ChainRunner } from '../dataflow/operators.js';
+import type { FrozenKeyedState } from '../dataflow/state.js';
 import { toWireError } from '../errors.js';
 import type { BarrierInfo } from '../network/messages.js';
 import type { ResultPartition } from '../network/result-partition.js';
-import type { TaskDeploymentDescriptor } from './descriptor.js';
+import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import { CheckpointDeclinedError } from './errors.js';
+import { planOperator, SnapshotHistory, type Chain } from './incremental.js';
 import type { SinkWriters } from './sink-writers.js';
 import { deleteObjects } from '../storage/index.js';
-import { encodeSnapshot, snapshotPath, SNAPSHOT_VERSION, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
+import { encodeKeyGroupRecord, encodeSnapshotHeader, snapshotPath, SNAPSHOT_VERSION, type SnapshotReferences, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** Snapshots up to this size are written synchronously to file storage (see above). */
 export const SYNC_SNAPSHOT_MAX_BYTES = 256 * 1024;
+/** Encoding of key groups runs in slices of about this long, records being processed between them. */
+export const ENCODE_SLICE_MS = 4;
 
 export interface CheckpointerParts {
-  readonly chain: ChainRunner;
-  readonly sinks: SinkWriters;
-  readonly partitions: readonly ResultPartition[];
+  readonly chain: Pick<ChainRunner, 'keyedBackends' | 'sourcePositions' | 'operatorStateSnapshot'>;
+  readonly sinks: Pick<SinkWriters, 'snapshot'>;
+  readonly partitions: readonly Pick<ResultPartition, 'broadcastBarrier'>[];
   readonly post: (msg: FromWorker) => void;
+}
+
+/** How the last snapshot went, for benchmarks and logs. */
+export interface SnapshotTimings {
+  readonly checkpointId: number;
+  /** The synchronous phase: the pause of the task. */
+  readonly syncMs: number;
+  /** Key groups encoded, and those referred to earlier objects. */
+  readonly written: number;
+  readonly referenced: number;
+  /** The longest slice of the asynchronous encoding (the task is paused for each). */
+  readonly longestSliceMs: number;
+}
+
+/** One snapshot between its cut and its write. */
+interface SnapshotJob {
+  readonly barrier: BarrierInfo;
+  readonly path: string;
+  readonly cuts: FrozenKeyedState[];
+  /** What remains to encode: `[operatorId, cut, keyGroup, delta since]`, consumed from `next`. */
+  readonly todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]>;
+  next: number;
+  readonly chunks: Buffer[];
+  bytes: number;
+  readonly shared: string[];
+  readonly syncMs: number;
+  longestSliceMs: number;
 }
 
 export class TaskCheckpointer {
   private writing = 0;
   /** Checkpoints with an upload in flight, and whether each was aborted meanwhile. */
   private readonly uploads = new Map<number, { aborted: boolean }>();
+  /** Where this subtask's recent snapshots put each key group (incremental checkpoints). */
+  readonly history = new SnapshotHistory();
+  /** The last snapshot's timings. */
+  lastTimings: SnapshotTimings | undefined;
   /** Called whenever an asynchronous write ends (the task may be waiting to finish). */
   onIdle: () => void = () => undefined;
 
@@ -57,31 +99,39 @@ export class TaskCheckpointer {
   /** Takes the snapshot for `barrier`, forwards the barrier, and starts the write. */
   checkpoint(barrier: BarrierInfo): void {
     const id = barrier.checkpointId;
-    let bytes: Buffer | undefined;
+    const started = performance.now();
+    let job: SnapshotJob | undefined;
+    const cuts: FrozenKeyedState[] = [];
     try {
-      const sinks = this.parts.sinks.snapshot(id);
-      const chain = this.parts.chain.snapshotState();
-      bytes = encodeSnapshot({
-        version: SNAPSHOT_VERSION,
-        checkpointId: id,
-        vertexId: this.tdd.vertexId,
-        subtaskIndex: this.tdd.subtaskIndex,
-        parallelism: this.tdd.parallelism,
-        keyedState: chain.keyedState,
-        ...(chain.sourcePositions === undefined ? {} : { sourcePositions: chain.sourcePositions }),
-        sinks,
-      });
+      job = this.cut(barrier, started, cuts);
     } catch (err) {
+      for (const cut of cuts) cut.release();
       this.decline(id, 'taking the snapshot failed', err);
     }
     // Forwarded even after a failed snapshot, so that downstream alignment does not stall.
     for (const p of this.parts.partitions) p.broadcastBarrier(barrier);
-    if (bytes === undefined) return;
-    if (bytes.length > SYNC_SNAPSHOT_MAX_BYTES || !this.persistNow(barrier, bytes)) void this.persist(barrier, bytes);
+    if (job === undefined) return;
+    // A small state is encoded within the first slice and written at once (see above).
+    let done = false;
+    try {
+      done = this.encodeSlice(job);
+    } catch (err) {
+      this.release(job);
+      this.decline(id, 'encoding the snapshot failed', err);
+      return;
+    }
+    if (done && job.bytes <= SYNC_SNAPSHOT_MAX_BYTES && this.persistNow(job)) return;
+    void this.persist(job, done);
+  }
+
+  /** The coordinator completed `checkpointId`: the next checkpoint may refer to its files. */
+  completed(checkpointId: number): void {
+    this.history.completed(checkpointId);
   }
 
   /** The coordinator aborted `checkpointId`: an upload of it still in flight is deleted when it ends. */
   aborted(checkpointId: number): void {
+    this.history.aborted(checkpointId);
     const upload = this.uploads.get(checkpointId);
     if (upload) upload.aborted = true;
   }
@@ -101,34 +151,114 @@ export class TaskCheckpointer {
     this.parts.post({ t: 'cp.declined', checkpointId, error: toWireError(error) });
   }
 
-  /** True if the snapshot was handled here (written or declined); false if storage is not a file system. */
-  private persistNow(barrier: BarrierInfo, bytes: Buffer): boolean {
-    const { vertexId, subtaskIndex } = this.tdd;
-    const path = snapshotPath(barrier.dir, vertexId, subtaskIndex);
-    try {
-      if (!writeSnapshotSync(path, bytes)) return false;
-    } catch (err) {
-      this.decline(barrier.checkpointId, `writing ${path} failed`, err);
-      return true;
+  /** The synchronous phase: sinks, positions, the cuts, the plan and the header. */
+  private cut(barrier: BarrierInfo, started: number, cuts: FrozenKeyedState[]): SnapshotJob {
+    const id = barrier.checkpointId;
+    const path = snapshotPath(barrier.dir, this.tdd.vertexId, this.tdd.subtaskIndex);
+    const sinks = this.parts.sinks.snapshot(id);
+    const sourcePositions = this.parts.chain.sourcePositions();
+    const operatorState = this.parts.chain.operatorStateSnapshot();
+    // A savepoint is self-contained: it refers to nothing, and nothing will refer to it.
+    const base = barrier.savepoint || this.tdd.incrementalCheckpoints === false ? undefined : this.history.base();
+    const todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]> = [];
+    const references: Record<string, Array<readonly [number, Chain]>> = {};
+    const shared = new Set<string>();
+    const generations = new Map<string, number>();
+    const locations = new Map<string, Map<number, Chain>>();
+    for (const [op, backend] of this.parts.chain.keyedBackends()) {
+      const since = base?.record.generations.get(op);
+      if (since !== undefined) backend.forgetRemovals(since); // no delta will go further back than the base
+      const cut = backend.freeze();
+      cuts.push(cut);
+      const plan = planOperator(op, cut, backend, path, base?.record);
+      for (const w of plan.write) todo.push([op, cut, w.keyGroup, w.since]);
+      if (plan.references.length > 0) references[op] = plan.references;
+      for (const [, chain] of plan.references) for (const at of chain) shared.add(at);
+      generations.set(op, cut.generation);
+      locations.set(op, plan.locations);
     }
-    this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
+    if (!barrier.savepoint) this.history.remember(id, { generations, locations, ...(shared.size === 0 ? {} : { basedOn: base!.checkpointId }) });
+    const header = encodeSnapshotHeader({
+      version: SNAPSHOT_VERSION,
+      checkpointId: id,
+      vertexId: this.tdd.vertexId,
+      subtaskIndex: this.tdd.subtaskIndex,
+      parallelism: this.tdd.parallelism,
+      ...(sourcePositions === undefined ? {} : { sourcePositions }),
+      ...(operatorState === undefined ? {} : { operatorState }),
+      sinks,
+      ...(Object.keys(references).length === 0 ? {} : { references: references as SnapshotReferences }),
+      groups: todo.length,
+    });
+    return { barrier, path, cuts, todo, next: 0, chunks: [header], bytes: header.length, shared: [...shared], syncMs: performance.now() - started, longestSliceMs: 0 };
+  }
+
+  /** Encodes key groups for about ENCODE_SLICE_MS; true once all are encoded (the cuts are then released). */
+  private encodeSlice(job: SnapshotJob): boolean {
+    const started = performance.now();
+    while (job.next < job.todo.length) {
+      const [op, cut, keyGroup, since] = job.todo[job.next++]!;
+      const group = since === undefined ? cut.keyGroupSnapshot(keyGroup) : cut.keyGroupDelta(keyGroup, since);
+      if (group === undefined) throw new Error(`key group ${keyGroup} of '${op}' vanished from its cut`);
+      const chunk = encodeKeyGroupRecord(op, group);
+      job.chunks.push(chunk);
+      job.bytes += chunk.length;
+      if (performance.now() - started >= ENCODE_SLICE_MS) break;
+    }
+    job.longestSliceMs = Math.max(job.longestSliceMs, performance.now() - started);
+    if (job.next < job.todo.length) return false;
+    this.release(job);
     return true;
   }
 
-  private async persist(barrier: BarrierInfo, bytes: Buffer): Promise<void> {
+  private release(job: SnapshotJob): void {
+    for (const cut of job.cuts) cut.release();
+  }
+
+  private handleOf(job: SnapshotJob): StateHandle {
     const { vertexId, subtaskIndex } = this.tdd;
-    const path = snapshotPath(barrier.dir, vertexId, subtaskIndex);
+    this.lastTimings = {
+      checkpointId: job.barrier.checkpointId,
+      syncMs: job.syncMs,
+      written: job.todo.length,
+      referenced: job.cuts.reduce((n, c) => n + c.keyGroups.length, 0) - job.todo.length,
+      longestSliceMs: job.longestSliceMs,
+    };
+    return { vertexId, subtaskIndex, path: job.path, bytes: job.bytes, ...(job.shared.length === 0 ? {} : { shared: job.shared }) };
+  }
+
+  /** True if the snapshot was handled here (written or declined); false if storage is not a file system. */
+  private persistNow(job: SnapshotJob): boolean {
+    const bytes = Buffer.concat(job.chunks, job.bytes);
+    try {
+      if (!writeSnapshotSync(job.path, bytes)) return false;
+    } catch (err) {
+      this.decline(job.barrier.checkpointId, `writing ${job.path} failed`, err);
+      return true;
+    }
+    this.parts.post({ t: 'cp.ack', checkpointId: job.barrier.checkpointId, handle: this.handleOf(job) });
+    return true;
+  }
+
+  private async persist(job: SnapshotJob, encoded: boolean): Promise<void> {
+    const id = job.barrier.checkpointId;
     const upload = { aborted: false };
-    this.uploads.set(barrier.checkpointId, upload);
+    this.uploads.set(id, upload);
     this.writing++;
     try {
-      await writeSnapshot(path, bytes);
-      if (upload.aborted) await deleteObjects([path]).catch(() => undefined); // best effort: a leftover is never referenced
-      else this.parts.post({ t: 'cp.ack', checkpointId: barrier.checkpointId, handle: { vertexId, subtaskIndex, path, bytes: bytes.length } });
+      while (!encoded) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (upload.aborted) return this.release(job);
+        encoded = this.encodeSlice(job);
+      }
+      await writeSnapshot(job.path, Buffer.concat(job.chunks, job.bytes));
+      if (upload.aborted) await deleteObjects([job.path]).catch(() => undefined); // best effort: a leftover is never referenced
+      else this.parts.post({ t: 'cp.ack', checkpointId: id, handle: this.handleOf(job) });
     } catch (err) {
-      if (!upload.aborted) this.decline(barrier.checkpointId, `writing ${path} failed`, err);
+      this.release(job);
+      if (!upload.aborted) this.decline(id, `writing ${job.path} failed`, err);
     } finally {
-      this.uploads.delete(barrier.checkpointId);
+      this.uploads.delete(id);
       this.writing--;
       this.onIdle();
     }

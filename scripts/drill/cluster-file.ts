@@ -40,8 +40,6 @@ import type { ClusterConfig } from '../../lib/config.js';
 import { parseHostPort } from '../../lib/util/host-address.js';
 import { ClusterFileError } from './errors.js';
 
-export type ClusterProcessRole = 'master' | 'taskexecutor' | 'etcd';
-
 export type ClusterFileProcess =
   | { role: 'master'; address: string; logFile?: string }
   | { role: 'taskexecutor'; id: string; address: string; logFile?: string }

@@ -74,6 +74,8 @@ export async function startMaster(config: ClusterConfig): Promise<RunningMaster>
     }),
     supervision: { strategy: 'stop' },
     localOnly: MASTER_LOCAL_EVENTS,
+    // A message its state does not take is a dead letter, and an ask fails at once (UNHANDLED_IN_STATE).
+    reportUnhandled: true,
   });
   const endpoints = await startMasterEndpoints(config, system);
   const { leadership } = endpoints;

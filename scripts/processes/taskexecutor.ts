@@ -69,6 +69,8 @@ export async function startTaskExecutor(
       onShutdown: () => options.onShutdown?.(),
     }),
     localOnly: TASK_EXECUTOR_LOCAL_EVENTS,
+    // A message its state does not take (a heartbeat before it registered) is reported, and an ask fails at once.
+    reportUnhandled: true,
   });
   // HA mode: follow the leader through etcd; standalone: the configured Master leads forever.
   const ha = haServices(config, system.log);

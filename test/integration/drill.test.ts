@@ -16,11 +16,13 @@ describe('drill - failover drills', function () {
     for (const logs of kept) rmSync(path.dirname(logs), { recursive: true, force: true });
   });
 
-  it('survives 10 faults of every kind with exactly-once output, one leader at a time, and attempts that never go back', async () => {
+  it('survives 5 faults of every kind with exactly-once output, one leader at a time, and attempts that never go back', async () => {
     const report = await runDrill({
-      faults: 10,
+      // Seed 42: te-kill, leader-pause, etcd-kill, te-kill, leader-kill (every kind, and a
+      // TaskExecutor kill right after an adoption). `flinkish drill --faults 24` is the long run.
+      faults: 5,
       kinds: [...FaultKinds],
-      seed: 11,
+      seed: 42,
       intervalMs: 500,
       leaseTtlSeconds: 3,
       taskExecutors: 3,
@@ -28,7 +30,7 @@ describe('drill - failover drills', function () {
     });
     // A failed drill keeps its cluster's directory for the reader: named here, not removed.
     assert.equal(report.failure, null, `${JSON.stringify(report.failure)}; logs of every process in ${report.logsDir}`);
-    assert.equal(report.faults.length, 10);
+    assert.equal(report.faults.length, 5);
     for (const kind of FaultKinds) assert.ok(report.faults.some((f) => f.kind === kind), `the schedule injects ${kind}`);
     assert.ok(report.exactlyOnce.ok, `${report.exactlyOnce.problems.join('\n')}; logs in ${report.logsDir}`);
     assert.ok(report.leaders.ok, `${report.leaders.overlaps.join('\n')}; logs in ${report.logsDir}`);

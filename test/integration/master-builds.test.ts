@@ -41,6 +41,7 @@ describe('master - builds are child actors of its machine', function () {
           jobModuleMaxBytes: 64 * 1024,
         },
       }),
+      reportUnhandled: true,
     });
     master.tell({ type: 'master.leadership.granted', sessionId: '1' });
   });

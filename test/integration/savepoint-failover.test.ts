@@ -55,7 +55,7 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
   const argsFor = (output: string) => ({ records, keys, output, recordsPerSecond: 4000, checkpointMs: 200 });
 
   afterEach(async () => {
-    await view?.etcd.close();
+    view?.etcd.close();
     view = undefined;
     for (const p of cluster?.taskExecutors ?? []) p.resume();
     await cluster?.stop();

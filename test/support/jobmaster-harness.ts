@@ -177,6 +177,7 @@ export class JobMasterHarness {
         const te = this.taskExecutors[n % this.taskExecutors.length]!;
         this.jobMaster.tell({
           type: 'jm.slots.offer',
+          leaderSessionId: this.leaderSessionId,
           taskExecutorId: te.ref.name,
           taskExecutor: te.ref,
           dataAddress: `127.0.0.1:${7000 + (n % this.taskExecutors.length)}`,

@@ -123,6 +123,8 @@ describe('master - what a build thread sends back is checked like a message off 
       [{ ...good(), operators: [{ id: 1 }] }, 'INVALID_JOB_MODULE'],
       [{ ...good(), config: { checkpointing: 'yes', restartStrategy: { type: 'none' } } }, 'INVALID_JOB_MODULE'],
       [{ ...good(), operators: Array.from({ length: MAX_OPERATORS + 1 }, () => good().operators[0]) }, 'INVALID_JOB_MODULE'],
+      [{ ...good(), edges: good().edges.map((e) => ({ ...e, input: 3 })) }, 'INVALID_JOB_MODULE'],
+      [{ ...good(), edges: good().edges.map((e) => ({ ...e, sideOutput: 7 })) }, 'INVALID_JOB_MODULE'],
       [{ ...good(), edges: [] }, 'INVALID_JOB_GRAPH'],
       [{ ...good(), config: { checkpointing: null, restartStrategy: { type: 'forever' } } }, 'INVALID_JOB_GRAPH'],
     ];

@@ -3,7 +3,7 @@
  * peers for its TaskExecutors and JobMaster (test/support/test-peer.ts).
  */
 import assert from 'node:assert/strict';
-import { ActorSystem, reply } from '../../../lib/index.js';
+import { ActorSystem, reply, type ActorRef, type DeadLetter } from '../../../lib/index.js';
 import { SimulatedClock } from '../../../lib/util/simulated-clock.js';
 import { resourceManagerMachine } from '../../../actors/resourcemanager/machine.js';
 import { RESOURCE_MANAGER_LOCAL_EVENTS, type ResourceManagerMessage } from '../../../actors/resourcemanager/protocol.js';
@@ -22,11 +22,15 @@ describe('resourcemanager - machine on a simulated clock', () => {
   });
   afterEach(() => system.terminate());
 
-  it('loses a TaskExecutor silent for longer than heartbeatTimeoutMs, at the first heartbeat after it, and tells the job', async () => {
-    const rm = system.spawn('resourcemanager', resourceManagerMachine, {
+  const spawnResourceManager = () =>
+    system.spawn('resourcemanager', resourceManagerMachine, {
       input: (env) => ({ env, leaderSessionId: SESSION, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 5000 }),
       localOnly: RESOURCE_MANAGER_LOCAL_EVENTS,
+      reportUnhandled: true,
     });
+
+  it('loses a TaskExecutor silent for longer than heartbeatTimeoutMs, at the first heartbeat after it, and tells the job', async () => {
+    const rm = spawnResourceManager();
     const live = new TestPeer<TaskExecutorMessage>(system, 'te-live');
     const silent = new TestPeer<TaskExecutorMessage>(system, 'te-silent');
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
@@ -75,6 +79,63 @@ describe('resourcemanager - machine on a simulated clock', () => {
     const overview = rm.ask({ type: 'rm.overview' });
     await clock.settle();
     assert.deepEqual((await overview).taskExecutors.map((te) => te.id), ['te-live']);
+  });
+
+  it('fails an ask it takes no transition for at once with UNHANDLED_IN_STATE, as a dead letter, and goes on', async () => {
+    const rm = spawnResourceManager();
+    const letters: DeadLetter[] = [];
+    system.events.on('dead-letter', (letter) => letters.push(letter));
+    const unknown = (rm as unknown as ActorRef<{ type: 'rm.slots.rescale'; replyTo: ActorRef<unknown> }>).ask({ type: 'rm.slots.rescale' }, { timeoutMs: 60_000 }).then(
+      () => assert.fail('answered'),
+      (err: unknown) => err as Error & { code?: string; details?: unknown },
+    );
+    const askedAt = clock.now();
+    await clock.settle();
+    const err = await unknown;
+    assert.equal(err.code, 'UNHANDLED_IN_STATE');
+    assert.deepEqual(err.details, { actor: `resourcemanager@${system.node}`, state: 'serving', messageType: 'rm.slots.rescale' });
+    assert.equal(clock.now(), askedAt, 'at once, not at the ask timeout');
+    assert.deepEqual(letters, [{ target: 'resourcemanager', messageType: 'rm.slots.rescale', reason: 'not accepted in state serving' }]);
+    const overview = rm.ask({ type: 'rm.overview' });
+    await clock.settle();
+    assert.equal((await overview).slotsTotal, 0);
+  });
+
+  it('takes a TaskExecutor registering again as a new one: its job is told of the loss, and its slot is free for the declaration that follows', async () => {
+    const rm = spawnResourceManager();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-1');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const register = async () => {
+      const registered = rm.ask({ type: 'rm.te.register', taskExecutorId: 'te-1', taskExecutor: te.ref, dataAddress: '127.0.0.1:7000', slots: [{ index: 0, managedMemoryBytes: 0 }] });
+      await clock.settle();
+      return registered;
+    };
+    await register();
+    rm.tell({ type: 'rm.slots.declare', leaderSessionId: SESSION, jobId: 'j', jobMaster: jobMaster.ref, requirements: [{ group: 'default', count: 1 }] });
+    await clock.settle();
+    const [first] = te.all('te.slots.request');
+    assert.ok(first);
+
+    // The same id again (a restarted process, or one that gave up on this leader's heartbeats).
+    assert.equal((await register()).leaderSessionId, SESSION);
+    assert.deepEqual(
+      jobMaster.all('jm.taskexecutor.lost').map((m) => [m.taskExecutorId, m.reason, m.leaderSessionId]),
+      [['te-1', 're-registered', SESSION]],
+    );
+    const slotsOf = async () => {
+      const overview = rm.ask({ type: 'rm.overview' });
+      await clock.settle();
+      return (await overview).taskExecutors.map((t) => t.slots.map((s) => s.allocationId));
+    };
+    assert.deepEqual(await slotsOf(), [[null]], 'what it ran is gone');
+    assert.equal(te.all('te.slots.request').length, 1);
+    // The JobMaster restarts the job and declares its slots again: a new allocation.
+    rm.tell({ type: 'rm.slots.declare', leaderSessionId: SESSION, jobId: 'j', jobMaster: jobMaster.ref, requirements: [{ group: 'default', count: 1 }] });
+    await clock.settle();
+    const second = te.all('te.slots.request')[1];
+    assert.ok(second);
+    assert.notEqual(second.allocationId, first.allocationId);
+    assert.deepEqual(await slotsOf(), [[second.allocationId]]);
   });
 });
 

@@ -3,29 +3,34 @@
  * (test/support/test-peer.ts) and a task runtime that records what it is told.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ActorSystem, reply } from '../../../lib/index.js';
+import { ActorSystem, reply, type DeadLetter } from '../../../lib/index.js';
 import { SimulatedClock } from '../../../lib/util/simulated-clock.js';
 import { taskExecutorMachine, type TaskRuntime } from '../../../actors/taskexecutor/machine.js';
 import { CodeCache } from '../../../actors/taskexecutor/code-cache.js';
 import { TASK_EXECUTOR_LOCAL_EVENTS } from '../../../actors/taskexecutor/protocol.js';
 import type { JobMasterMessage } from '../../../actors/jobmaster/protocol.js';
 import type { ResourceManagerMessage } from '../../../actors/resourcemanager/protocol.js';
+import type { MasterMessage } from '../../../actors/master/protocol.js';
+import type { TaskDeploymentDescriptor } from '../../../lib/task/descriptor.js';
 import { TestPeer } from '../../support/test-peer.js';
 import { useTempDirs } from '../../support/temp-dirs.js';
 import { waitFor } from '../../support/wait.js';
 import { writeFileSync } from 'node:fs';
-import type { TaskDeploymentDescriptor } from '../../../lib/task/descriptor.js';
 
 const SESSION = '00000000000000000009';
 
-/** A task runtime that runs nothing and keeps the jobs it was told to cancel. */
-function recordingRuntime(): TaskRuntime & { canceledJobs: string[] } {
+/** A task runtime that runs nothing and keeps what it was told to deploy and the jobs it was told to cancel. */
+function recordingRuntime(): TaskRuntime & { canceledJobs: string[]; deployed: TaskDeploymentDescriptor[] } {
   const canceledJobs: string[] = [];
+  const deployed: TaskDeploymentDescriptor[] = [];
   return {
     canceledJobs,
-    deploy: () => undefined,
+    deployed,
+    deploy: (tdd) => void deployed.push(tdd),
     cancel: () => undefined,
     cancelJob: (jobId) => void canceledJobs.push(jobId),
     triggerCheckpoint: () => undefined,
@@ -38,31 +43,42 @@ function recordingRuntime(): TaskRuntime & { canceledJobs: string[] } {
 describe('taskexecutor - machine on a simulated clock', () => {
   let clock: SimulatedClock;
   let system: ActorSystem;
+  let codeDir: string;
+  let codeCache: CodeCache;
   beforeEach(async () => {
+    codeDir = mkdtempSync(path.join(tmpdir(), 'flinkish-te-unit-code-'));
+    codeCache = new CodeCache(codeDir);
     clock = new SimulatedClock();
     system = await ActorSystem.start({ clusterId: 'te-unit', secret: 'te-unit-test-secret', listen: false, clock });
   });
-  afterEach(() => system.terminate());
+  afterEach(async () => {
+    await system.terminate();
+    rmSync(codeDir, { recursive: true, force: true });
+  });
 
-  it('registers again once the ResourceManager stops heartbeating it for the silence it was told', async () => {
-    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
-    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
-    const runtime = recordingRuntime();
-    const te = system.spawn('taskexecutor', taskExecutorMachine, {
+  const spawnTaskExecutor = (runtime: TaskRuntime) =>
+    system.spawn('taskexecutor', taskExecutorMachine, {
       input: (env) => ({
         env,
         taskExecutorId: 'te-1',
         slots: [{ index: 0, managedMemoryBytes: 0 }],
         dataAddress: '127.0.0.1:7000',
         runtime,
-        codeCache: new CodeCache(path.join(tmpdir(), 'flinkish-te-unit-code')),
+        codeCache,
         registrationTimeoutMs: 5000,
         registrationRetryMs: 500,
         adoptionTimeoutMs: 15_000,
         onShutdown: () => undefined,
       }),
       localOnly: TASK_EXECUTOR_LOCAL_EVENTS,
+      reportUnhandled: true,
     });
+
+  it('registers again, its tasks cancelled, once the ResourceManager stops heartbeating it for the silence it was told', async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
     te.tell({ type: 'te.leader.changed', masterNode: system.node });
     await clock.settle();
     const registration = rm.last('rm.te.register');
@@ -100,6 +116,160 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const refused = stale.then(() => 'answered', () => 'refused');
     await clock.advance(1000);
     assert.equal(await refused, 'refused');
+  });
+
+  it('fails a heartbeat before it registered at once with UNHANDLED_IN_STATE naming its state, and a slot request is a dead letter', async () => {
+    const te = spawnTaskExecutor(recordingRuntime());
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const letters: DeadLetter[] = [];
+    system.events.on('dead-letter', (letter) => letters.push(letter));
+    te.tell({ type: 'te.leader.changed', masterNode: null }); // no leader yet: taken, nothing to report
+    const heartbeat = te.ask({ type: 'te.heartbeat', leaderSessionId: SESSION }, { timeoutMs: 60_000 }).then(
+      () => assert.fail('answered'),
+      (err: unknown) => err as Error & { code?: string; details?: unknown },
+    );
+    const askedAt = clock.now();
+    await clock.settle();
+    const err = await heartbeat;
+    assert.equal(err.code, 'UNHANDLED_IN_STATE');
+    assert.deepEqual(err.details, { actor: `taskexecutor@${system.node}`, state: 'session.disconnected,adoption.idle', messageType: 'te.heartbeat' });
+    assert.equal(clock.now(), askedAt, 'at once, not at the ask timeout');
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    assert.deepEqual(
+      letters.map((l) => [l.messageType, l.reason]),
+      [
+        ['te.heartbeat', 'not accepted in state session.disconnected,adoption.idle'],
+        ['te.slots.request', 'not accepted in state session.disconnected,adoption.idle'],
+      ],
+    );
+    assert.deepEqual(jobMaster.all('jm.slots.offer'), [], 'nothing offered without a leader');
+  });
+
+  it("deploys a task once its code arrives, and never one whose leader's session ended while its code was on the way", async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const master = new TestPeer<MasterMessage>(system, 'master');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+
+    const code = (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      return { bytes, hash: createHash('sha256').update(bytes).digest('hex') };
+    };
+    const task = (subtaskIndex: number) => ({ jobId: 'j', attempt: 0, executionId: `j/0/v/${subtaskIndex}` }) as TaskDeploymentDescriptor;
+    const first = code('export default () => 1;');
+    // The code cache looks on disk before it asks, and writes what it got: real I/O, waited for.
+    const codeAsked = (n: number) => waitFor('the code asked of the Master', () => master.all('master.code.get')[n - 1], { intervalMs: 1 });
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: first.hash, tdd: task(0) });
+    const firstAsked = await codeAsked(1);
+    // A heartbeat while the code is on the way: the same session goes on, and so does the task.
+    const heartbeat = te.ask({ type: 'te.heartbeat', leaderSessionId: SESSION });
+    await clock.settle();
+    assert.equal((await heartbeat).taskExecutorId, 'te-1');
+    reply(firstAsked.replyTo, first.bytes);
+    await waitFor('the task deployed', () => runtime.deployed.length > 0, { intervalMs: 1, timeoutMs: 2000 });
+    assert.deepEqual(runtime.deployed.map((t) => t.executionId), ['j/0/v/0']);
+    assert.equal(runtime.deployed[0]!.jobModulePath, path.join(codeDir, `${first.hash}.mjs`));
+
+    const second = code('export default () => 2;');
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: second.hash, tdd: task(1) });
+    const fetching = await codeAsked(2);
+    assert.equal(fetching.hash, second.hash);
+    // A new leader while the code is on the way: the old session's tasks are gone.
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    assert.equal(rm.all('rm.te.register').length, 2, 'it registers with the new leader');
+    reply(fetching.replyTo, second.bytes);
+    // The fetch in flight is shared: once it settles, so has the TaskExecutor's (its continuation came first).
+    await codeCache.fetch(second.hash, master.ref);
+    await clock.settle();
+    assert.deepEqual(runtime.deployed.map((t) => t.executionId), ['j/0/v/0'], 'the stale task is not deployed');
+    assert.deepEqual(jobMaster.all('jm.task.state'), [], 'nor reported to the old JobMaster');
+  });
+
+  it("registers with the new leader after a leader change: a slot the old session left without a task is freed, and its commands are refused", async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    assert.equal(jobMaster.all('jm.slots.offer').length, 1);
+
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    assert.deepEqual(runtime.canceledJobs, [], 'nothing ran in the slot: nothing to cancel');
+    assert.equal(rm.all('rm.te.register').length, 2, 'it registers with the new leader at once');
+    assert.deepEqual(rm.last('rm.te.register')?.allocations, [], 'a slot without a task is not kept for the old session');
+    const NEW_SESSION = '00000000000000000010';
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: NEW_SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+
+    const answer = (sessionId: string) => {
+      const asked = te.ask({ type: 'te.heartbeat', leaderSessionId: sessionId }).then(
+        (report) => report,
+        (err: { code?: string }) => err.code,
+      );
+      return clock.settle().then(() => asked);
+    };
+    assert.equal(await answer(SESSION), 'STALE_LEADER', 'the old session is refused at once');
+    assert.deepEqual(await answer(NEW_SESSION), { taskExecutorId: 'te-1', slots: [{ index: 0, allocationId: null, jobId: null }] }, 'its slot is free for the new leader');
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a-stale', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    assert.equal(jobMaster.all('jm.slots.offer').length, 1, "the old session's slot request is not taken");
+  });
+
+  it('cancels a task whose code is still on the way at once (its JobMaster hears canceled), and drops it with its slots: it never runs', async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const master = new TestPeer<MasterMessage>(system, 'master');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const runtime = recordingRuntime();
+    const te = spawnTaskExecutor(runtime);
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+    te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+    await clock.settle();
+    const bytes = new TextEncoder().encode('export default () => 3;');
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const tdd = { jobId: 'j', attempt: 0, executionId: 'j/0/v/0' } as TaskDeploymentDescriptor;
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: hash, tdd });
+    const fetching = await waitFor('the code asked of the Master', () => master.last('master.code.get'), { intervalMs: 1 });
+
+    te.tell({ type: 'te.task.cancel', leaderSessionId: SESSION, executionId: tdd.executionId });
+    await clock.settle();
+    assert.deepEqual(jobMaster.all('jm.task.state'), [{ type: 'jm.task.state', executionId: tdd.executionId, state: 'canceled' }]);
+    reply(fetching.replyTo, bytes);
+    // The fetch in flight is shared: once it settles, so has the TaskExecutor's (its continuation came first).
+    await codeCache.fetch(hash, master.ref);
+    await clock.settle();
+    assert.deepEqual(runtime.deployed, [], 'never deployed');
+    assert.equal(jobMaster.all('jm.task.state').length, 1);
+
+    // The next attempt's task, its code on the way when the job's slots are freed.
+    const next = new TextEncoder().encode('export default () => 4;');
+    const nextHash = createHash('sha256').update(next).digest('hex');
+    te.tell({ type: 'te.task.submit', leaderSessionId: SESSION, allocationId: 'a1', codeHash: nextHash, tdd: { ...tdd, attempt: 1, executionId: 'j/1/v/0' } });
+    const nextFetch = await waitFor('the next code asked of the Master', () => master.all('master.code.get')[1], { intervalMs: 1 });
+    te.tell({ type: 'te.slots.free', leaderSessionId: SESSION, jobId: 'j' });
+    await clock.settle();
+    reply(nextFetch.replyTo, next);
+    // The fetch in flight is shared: once it settles, so has the TaskExecutor's (its continuation came first).
+    await codeCache.fetch(nextHash, master.ref);
+    await clock.settle();
+    assert.deepEqual(runtime.deployed, [], 'not deployed into a freed slot');
   });
 });
 

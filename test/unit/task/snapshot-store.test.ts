@@ -77,6 +77,17 @@ describe('task - snapshot files', () => {
     await assert.rejects(loadRestoredState(tddFor(0, 2, [{ path: path.join(dir, 'missing'), subtaskIndex: 0 }])), { code: 'RESTORE_FAILED' });
   });
 
+  it('snapshot files - a truncated object or one of another version is refused, not misread', async () => {
+    const dir = newDir();
+    const bytes = encodeSnapshot(snapshotOf(backendWith(1000, 1, 0), 1, 0, 1));
+    const cut = snapshotPath(dir, 'op-1', 0);
+    await writeSnapshot(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await assert.rejects(readSnapshot(cut));
+    const old = snapshotPath(dir, 'op-1', 1);
+    await writeSnapshot(old, encodeSnapshot({ ...snapshotOf(backendWith(10, 1, 0), 1, 0, 1), version: 2 }));
+    await assert.rejects(readSnapshot(old), /version 3/);
+  });
+
   it('snapshot files - throughput of a large keyed state (encode synchronously, write asynchronously)', async function () {
     this.timeout(60_000);
     const backend = backendWith(1_000_000, 1, 0);

@@ -1,0 +1,27 @@
+// Lint: only the rules that catch bugs tsc does not. The type-checked rules find promises that
+// are dropped (a rejection nobody handles, an effect nobody waits for) or passed where a
+// callback's result is ignored; style is left to review and the code's own conventions.
+import { defineConfig } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  { ignores: ['dist/**', 'node_modules/**'] },
+  {
+    files: ['lib/**/*.ts', 'actors/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      // A promise neither awaited nor handled: its rejection is lost, or crashes the process.
+      '@typescript-eslint/no-floating-promises': 'error',
+      // An async function where a void callback is expected (event handlers, forEach, setTimeout):
+      // its rejection goes nowhere; a promise in a condition is always truthy.
+      '@typescript-eslint/no-misused-promises': 'error',
+      // `await` on something that is not a promise: usually a missing call or a wrong type.
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+);

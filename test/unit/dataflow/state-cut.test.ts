@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { keyGroupFor, keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
+import { HeapKeyedStateBackend, type KeyGroupSnapshot } from '../../../lib/dataflow/state.js';
+
+const MAX_P = 16;
+
+function backendWith(keys: number): HeapKeyedStateBackend {
+  const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+  const count = backend.getValueState<number>('count');
+  const tags = backend.getMapState<string, string>('tags');
+  for (let i = 0; i < keys; i++) {
+    backend.setCurrentKey(`k${i}`);
+    count.update(i);
+    tags.put('a', `a${i}`);
+  }
+  return backend;
+}
+
+/** Reads the whole cut, as the checkpointer's slices do. */
+function readCut(cut: ReturnType<HeapKeyedStateBackend['freeze']>): KeyGroupSnapshot[] {
+  return cut.keyGroups.map((kg) => cut.keyGroupSnapshot(kg)!);
+}
+
+/** A deep copy: what an encoded snapshot would hold. */
+const copy = <T>(v: T): T => structuredClone(v);
+
+describe('dataflow - copy-on-write cuts of keyed state', () => {
+  it('a cut holds exactly the state at its point: later updates, clears, new keys and map writes never show in it', () => {
+    const backend = backendWith(200);
+    const expected = copy(backend.snapshot());
+    const cut = backend.freeze();
+    const count = backend.getValueState<number>('count');
+    const tags = backend.getMapState<string, string>('tags');
+    for (let i = 0; i < 200; i++) {
+      backend.setCurrentKey(`k${i}`);
+      if (i % 3 === 0) count.update(-1);
+      else if (i % 3 === 1) count.clear();
+      tags.put('b', 'new');
+      if (i % 2 === 0) tags.remove('a');
+      if (i % 5 === 0) tags.clear();
+    }
+    for (let i = 200; i < 300; i++) {
+      backend.setCurrentKey(`k${i}`);
+      count.update(i);
+    }
+    assert.deepEqual(readCut(cut), expected);
+    // The live state has every write.
+    backend.setCurrentKey('k3');
+    assert.equal(count.value(), -1);
+    assert.equal(tags.get('b'), 'new');
+    backend.setCurrentKey('k4');
+    assert.equal(count.value(), undefined);
+    assert.equal(tags.get('a'), undefined);
+    backend.setCurrentKey('k250');
+    assert.equal(count.value(), 250);
+    cut.release();
+  });
+
+  it('two cuts in flight each keep their own point; a release lets writes go in place again', () => {
+    const backend = backendWith(100);
+    const count = backend.getValueState<number>('count');
+    const first = copy(backend.snapshot());
+    const cut1 = backend.freeze();
+    backend.setCurrentKey('k1');
+    count.update(1000);
+    const second = copy(backend.snapshot());
+    const cut2 = backend.freeze();
+    backend.setCurrentKey('k1');
+    count.update(2000);
+    backend.setCurrentKey('k2');
+    count.update(2000);
+    assert.deepEqual(readCut(cut1), first);
+    cut1.release();
+    backend.setCurrentKey('k1');
+    count.update(3000);
+    assert.deepEqual(readCut(cut2), second);
+    cut2.release();
+    cut2.release(); // idempotent
+    assert.equal(backend.heldByCuts, 0, 'no entry map is held once every cut is released');
+  });
+
+  it('releases what a cut holds: nothing is held after release, and a released cut is not copied for', () => {
+    const backend = backendWith(1000);
+    const cut = backend.freeze();
+    assert.ok(backend.heldByCuts > 0);
+    cut.release();
+    assert.equal(backend.heldByCuts, 0);
+    // snapshot() is a cut read at once and released.
+    backend.snapshot();
+    assert.equal(backend.heldByCuts, 0);
+  });
+
+  it('tracks which key groups changed since a cut (the base of an incremental checkpoint)', () => {
+    const backend = backendWith(100);
+    const cut = backend.freeze();
+    cut.release();
+    const count = backend.getValueState<number>('count');
+    backend.setCurrentKey('k7');
+    count.update(7);
+    const changed = keyGroupFor('k7', MAX_P);
+    for (let kg = 0; kg < MAX_P; kg++) assert.equal(backend.unchangedSince(cut.generation, kg), kg !== changed, `key group ${kg}`);
+    // A removal is a change too.
+    const later = backend.freeze();
+    later.release();
+    backend.setCurrentKey('k8');
+    count.clear();
+    assert.equal(backend.unchangedSince(later.generation, keyGroupFor('k8', MAX_P)), false);
+    // Restored key groups are unchanged since generation 0 until written.
+    const restored = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    restored.restore(backend.snapshot());
+    for (let kg = 0; kg < MAX_P; kg++) assert.equal(restored.unchangedSince(0, kg), true);
+  });
+});
