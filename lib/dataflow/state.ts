@@ -115,6 +115,12 @@ export class HeapKeyedStateBackend {
   private key: Key | undefined;
   private encodedKey = '';
   private keyGroup = -1;
+  /**
+   * Changes whenever the current key's entries may be other objects than before (another key,
+   * an entry removed, a restore): map handles keep the current key's map until it changes, so
+   * the several accesses of one record look it up once.
+   */
+  private generation = 0;
   private readonly stringKeys = new Map<unknown, EncodedKey>();
   private readonly numberKeys = new Map<unknown, EncodedKey>();
 
@@ -128,6 +134,8 @@ export class HeapKeyedStateBackend {
    * with no canonical encoding and KeyGroupOutOfRangeError for keys this subtask does not own.
    */
   setCurrentKey(key: Key): void {
+    // Records of one key often come in runs (and a window operator sets it again per timer).
+    if (key === this.key && (typeof key === 'string' || typeof key === 'number')) return;
     let encoded: string;
     let keyGroup: number;
     if (typeof key === 'string' || typeof key === 'number') {
@@ -153,6 +161,7 @@ export class HeapKeyedStateBackend {
     this.key = key;
     this.encodedKey = encoded;
     this.keyGroup = keyGroup;
+    this.generation++;
   }
 
   get currentKey(): Key | undefined {
@@ -190,15 +199,19 @@ export class HeapKeyedStateBackend {
     const existing = this.handles.get(name);
     const table = this.table<MapEntry>(name, 'map');
     if (existing !== undefined) return existing as unknown as MapState<K, V>;
+    let cachedAt = -1;
+    let cached: Map<UserKey, [Key, unknown]> | undefined;
     const current = (create: boolean): Map<UserKey, [Key, unknown]> | undefined => {
+      if (cachedAt === this.generation && (cached !== undefined || !create)) return cached;
       const entries = this.currentEntries(table, name, create);
-      if (entries === undefined) return undefined;
-      let entry = entries.get(this.encodedKey);
-      if (entry === undefined && create) {
+      let entry = entries?.get(this.encodedKey);
+      if (entry === undefined && create && entries !== undefined) {
         entry = { key: this.key as Key, map: new Map() };
         entries.set(this.encodedKey, entry);
       }
-      return entry?.map;
+      cached = entry?.map;
+      cachedAt = this.generation;
+      return cached;
     };
     const handle: MapState<K, V> = {
       get: (k) => current(false)?.get(userKey(k))?.[1] as V | undefined,
@@ -274,6 +287,7 @@ export class HeapKeyedStateBackend {
    * its own. Restoring a key group replaces what the backend held in it.
    */
   restore(snapshots: Iterable<KeyGroupSnapshot>): void {
+    this.generation++;
     for (const { keyGroup, states } of snapshots) {
       if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) continue;
       for (const [name, state] of Object.entries(states)) {
@@ -315,6 +329,7 @@ export class HeapKeyedStateBackend {
   }
 
   private removeCurrent<E>(table: StateTable<E>, name: string): void {
+    this.generation++;
     this.currentEntries(table, name, false)?.delete(this.encodedKey);
   }
 }

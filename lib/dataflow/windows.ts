@@ -42,6 +42,9 @@ export interface WindowAssigner {
   readonly gap?: number;
   /** Tumbling and sliding windows: their size (a window is known by its start). */
   readonly size?: number;
+  /** Tumbling and sliding windows: a window starts every `slide` (the size, for tumbling ones), `offset` after the epoch. */
+  readonly slide?: number;
+  readonly offset?: number;
   assign(timestamp: number): TimeWindow[];
 }
 
@@ -56,6 +59,8 @@ function tumbling(eventTime: boolean, size: number, offset: number): WindowAssig
     kind: 'tumbling',
     eventTime,
     size,
+    slide: size,
+    offset,
     assign(ts) {
       const start = windowStart(ts, offset, size);
       return [{ start, end: start + size }];
@@ -70,6 +75,8 @@ function sliding(eventTime: boolean, size: number, slide: number, offset: number
     kind: 'sliding',
     eventTime,
     size,
+    slide,
+    offset,
     assign(ts) {
       const out: TimeWindow[] = [];
       const last = windowStart(ts, offset, slide);
@@ -268,6 +275,7 @@ export class WindowOperator {
   processElement(value: unknown, timestamp: number): void {
     const assigner = this.spec.assigner;
     const time = assigner.eventTime ? timestamp : this.now();
+    if (this.size !== undefined && this.spec.trigger === undefined) return this.addToFixedWindows(value, timestamp, time);
     const watermark = this.timers.currentWatermark;
     let placed = false;
     for (const assigned of assigner.assign(time)) {
@@ -296,6 +304,38 @@ export class WindowOperator {
       }
       // Without lateness the firing timer clears the window too (a cleanup timer at the same time could come first).
       if (this.lateness > 0) this.timers.register(this.domain(), this.namespaceOf(CLEANUP, w), maxTimestamp(w) + this.lateness);
+    }
+    if (!placed && this.spec.lateTag !== undefined) this.out.emitSide(this.spec.lateTag, value, timestamp);
+  }
+
+  /**
+   * processElement for tumbling and sliding windows with the default trigger: the windows
+   * are walked by their start (no window objects), and a window that already has contents
+   * already has its timers (its first record registered them; a restore brings them back
+   * with the contents), so only a new window registers any.
+   */
+  private addToFixedWindows(value: unknown, timestamp: number, time: number): void {
+    const assigner = this.spec.assigner;
+    const size = this.size as number;
+    const slide = assigner.slide as number;
+    const watermark = this.timers.currentWatermark;
+    const domain = this.domain();
+    let placed = false;
+    for (let start = windowStart(time, assigner.offset as number, slide); start > time - size; start -= slide) {
+      const maxTs = start + size - 1;
+      if (assigner.eventTime && maxTs + this.lateness <= watermark) continue; // late, past the lateness
+      placed = true;
+      const current = this.contents.get(start);
+      this.contents.put(start, this.added(current, value));
+      if (assigner.eventTime && maxTs <= watermark) {
+        this.fire({ start, end: start + size }); // a late record within the allowed lateness: fire again with it
+        if (current === undefined && this.lateness > 0) this.timers.register(domain, CLEANUP, maxTs + this.lateness);
+        continue;
+      }
+      if (current !== undefined) continue;
+      this.timers.register(domain, FIRE, maxTs);
+      // Without lateness the firing timer clears the window too (a cleanup timer at the same time could come first).
+      if (this.lateness > 0) this.timers.register(domain, CLEANUP, maxTs + this.lateness);
     }
     if (!placed && this.spec.lateTag !== undefined) this.out.emitSide(this.spec.lateTag, value, timestamp);
   }
