@@ -47,6 +47,8 @@ interface QueuedTimer {
   readonly key: Key;
   /** Tie-breaker for equal times: registration order (after a restore, the order of the state). */
   readonly seq: number;
+  /** Set by the timer service, so that the queued timer is itself what fires (no copy per timer). */
+  readonly domain?: TimeDomain;
 }
 
 /** A binary min-heap of numbers. */
@@ -200,7 +202,7 @@ export class InternalTimerService {
       for (const key of this.backend.keysOf(`__timers.${domain}`)) {
         this.backend.setCurrentKey(key);
         for (const [timestamp, namespaces] of this.states[domain].entries()) {
-          for (const namespace of namespaces) this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++ });
+          for (const namespace of namespaces) this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++, domain });
         }
       }
     }
@@ -215,7 +217,7 @@ export class InternalTimerService {
     if (namespaces === undefined) state.put(timestamp, [namespace]);
     else if (namespaces.includes(namespace)) return;
     else state.put(timestamp, [...namespaces, namespace]); // a copy: a snapshot may share the old array
-    this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++ });
+    this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++, domain });
     if (domain === TimeDomain.ProcessingTime && timestamp < this.armedAt) this.arm();
   }
 
@@ -265,7 +267,7 @@ export class InternalTimerService {
       queue.pop();
       this.backend.setCurrentKey(next.key);
       if (!this.take(domain, next.namespace, next.timestamp)) continue; // deleted, or a duplicate entry of one that fired
-      this.onTimer({ timestamp: next.timestamp, key: next.key, namespace: next.namespace, domain });
+      this.onTimer(next.domain === domain ? (next as FiredTimer) : { timestamp: next.timestamp, key: next.key, namespace: next.namespace, domain });
     }
   }
 

@@ -243,6 +243,9 @@ export class WindowOperator {
   private readonly triggerState: MapState<string, unknown>;
   private readonly sessions: ValueState<TimeWindow[]>;
   private readonly lateness: number;
+  /** What process window functions emit into, at the time of the window that fires (one collector for all firings). */
+  private firingAt = 0;
+  private readonly collector: Collector<unknown> = { collect: (r) => this.out.emit(r, this.firingAt) };
   /** Fixed-size windows: their size; undefined for sessions. */
   private readonly size: number | undefined;
 
@@ -407,14 +410,31 @@ export class WindowOperator {
     return this.spec.assigner.eventTime && maxTimestamp(w) + this.lateness <= watermark;
   }
 
+  /** Throws `err` as if a user call had (named after the operator). */
+  private rethrow(err: unknown): never {
+    return this.call(() => {
+      throw err;
+    });
+  }
+
   private added(current: unknown, value: unknown): unknown {
     const fn = this.spec.fn;
+    // Called for every record and window: the user's functions directly, not through a closure each time.
     switch (fn.kind) {
       case 'reduce':
-        return current === undefined ? value : this.call(() => fn.reduce(current, value));
+        if (current === undefined) return value;
+        try {
+          return fn.reduce(current, value);
+        } catch (err) {
+          return this.rethrow(err);
+        }
       case 'aggregate': {
-        const acc = current === undefined ? this.call(() => fn.aggregate.createAccumulator()) : current;
-        return this.call(() => fn.aggregate.add(value, acc));
+        const aggregate = fn.aggregate;
+        try {
+          return aggregate.add(value, current === undefined ? aggregate.createAccumulator() : current);
+        } catch (err) {
+          return this.rethrow(err);
+        }
       }
       case 'process':
         // In place (a copy per record would be quadratic): a snapshot shares the list, but it is encoded before the next record.
@@ -471,7 +491,8 @@ export class WindowOperator {
     const key = this.backend.currentKey as Key;
     const ts = maxTimestamp(w);
     const fn = this.spec.fn;
-    const collector: Collector<unknown> = { collect: (r) => this.out.emit(r, ts) };
+    this.firingAt = ts;
+    const collector = this.collector;
     const ctx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
     switch (fn.kind) {
       case 'reduce':
