@@ -62,7 +62,11 @@ export default function nexmark(env: StreamEnvironment): void {
     case 'q8': {
       // As the query: persons per window joined with the sellers of auctions per window (each
       // seller once per window, as the query's GROUP BY seller), on id = seller.
-      const timed = all.assignTimestampsAndWatermarks(byEventTime<NexmarkEvent>());
+      // Bids dropped in the source's chain: only persons and auctions are shipped to the two filters.
+      const timed = all
+        .filter((e) => e.kind !== 'bid')
+        .name('persons and auctions')
+        .assignTimestampsAndWatermarks(byEventTime<NexmarkEvent>());
       const persons = timed.filter((e) => e.kind === 'person').name('persons') as unknown as DataStream<Person>;
       const sellers = (timed.filter((e) => e.kind === 'auction').name('auctions') as unknown as DataStream<Auction>)
         .keyBy((a) => a.seller)
