@@ -5,9 +5,9 @@
  * - q1 (currency conversion): every bid, its price in euros (× 0.908).
  * - q2 (selection): the bids of auctions whose id is a multiple of 123.
  * - q5 (hot items): per sliding window (10 s, every 2 s) of bid times, the auctions with the
- *   most bids. Loop only, until the DataStream API has windows.
+ *   most bids (all of them on a tie, as the query's join on `num >= maxn`).
  * - q8 (monitor new users): persons who created an auction in the same tumbling window (10 s)
- *   in which they registered. Loop only, until the API has windows.
+ *   in which they registered; one line per person and window.
  *
  * Results are text lines (what the job's file sink writes); the loops write theirs the same
  * way, 64 KB at a time, so both produce the same files and the comparison is of equals.
@@ -78,6 +78,21 @@ export function q2Loop(events: number, file: string): void {
   out.close();
 }
 
+/** q5's first step: the bids of one auction in one sliding window (a tuple: cheaper to ship than an object). */
+export type AuctionCount = readonly [start: number, auction: number, count: number];
+
+/** q5's result lines for one window: `windowStart,auction,count` for its auctions with the most bids. */
+export function q5Lines(counts: readonly AuctionCount[]): string[] {
+  let max = 0;
+  for (const c of counts) if (c[2] > max) max = c[2];
+  return counts.filter((c) => c[2] === max).map(([start, auction, count]) => `${start},${auction},${count}`);
+}
+
+/** q8's result line. */
+export function q8Line(person: number, name: string, windowStart: number): string {
+  return `${person},${name},${windowStart}`;
+}
+
 /** q5: `windowStart,auction,count` for the auctions with the most bids of each sliding window. */
 export function q5Loop(events: number, file: string): void {
   const out = new LineFile(file);
@@ -85,9 +100,9 @@ export function q5Loop(events: number, file: string): void {
   const close = (upTo: number) => {
     for (const [start, counts] of windows) {
       if (start + Q5_SIZE_MS > upTo) continue;
-      let max = 0;
-      for (const c of counts.values()) if (c > max) max = c;
-      for (const [auction, c] of counts) if (c === max) out.write(`${start},${auction},${c}`);
+      const all: AuctionCount[] = [];
+      for (const [auction, count] of counts) all.push([start, auction, count]);
+      for (const line of q5Lines(all)) out.write(line);
       windows.delete(start);
     }
   };
@@ -118,7 +133,7 @@ export function q8Loop(events: number, file: string): void {
   let persons = new Map<number, string>();
   let sellers = new Set<number>();
   const close = () => {
-    for (const [id, name] of persons) if (sellers.has(id)) out.write(`${id},${name},${windowStart}`);
+    for (const [id, name] of persons) if (sellers.has(id)) out.write(q8Line(id, name, windowStart));
     persons = new Map();
     sellers = new Set();
   };

@@ -17,7 +17,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Message, type Plugin } from 'esbuild';
-import { JOB_API_URL_KEY } from '../dataflow/job-api.js';
+import { JOB_API_URL_KEY, JOB_DATAFLOW_API_URL_KEY } from '../dataflow/job-api.js';
 import { ClientErrorCode } from './errors.js';
 import { RuntimeError } from '../errors.js';
 
@@ -56,32 +56,57 @@ function describeMessage(m: Message): string {
 }
 
 /** The names the runtime exports, known at bundle time from this client's own copy of it. */
-let apiNames: Promise<string[]> | undefined;
-function runtimeExportNames(): Promise<string[]> {
+interface RuntimeExports {
+  /** Those of the DataStream API module (the same values): most jobs import only these. */
+  readonly dataflow: string[];
+  /** The rest of the public API. */
+  readonly rest: string[];
+}
+let apiNames: Promise<RuntimeExports> | undefined;
+function runtimeExportNames(): Promise<RuntimeExports> {
   // Imported lazily: the public API re-exports this client, so a static import would be a cycle.
-  apiNames ??= import('../index.js').then((api) => Object.keys(api).filter((name) => name !== 'default'));
+  apiNames ??= Promise.all([import('../index.js'), import('../dataflow/index.js')]).then(([api, dataflow]) => {
+    const names = Object.keys(api).filter((name) => name !== 'default');
+    const inDataflow = (name: string) => name in dataflow && (dataflow as Record<string, unknown>)[name] === (api as Record<string, unknown>)[name];
+    return { dataflow: names.filter(inDataflow), rest: names.filter((name) => !inDataflow(name)) };
+  });
   return apiNames;
 }
+
+/** The part of the runtime's API a shim module reads, and the global that holds its URL. */
+const API_PARTS = { dataflow: JOB_DATAFLOW_API_URL_KEY, rest: JOB_API_URL_KEY } as const;
 
 /**
  * `import { X } from 'flinkish'` reads X from the runtime that evaluates the job. The runtime
  * is imported only when a value is (type-only imports leave no trace), from the URL the
  * evaluating thread publishes; an unknown name fails the bundle, as for any missing export.
+ * Names of the DataStream API come from its own module, and the whole API (whose clients of
+ * etcd and gRPC take a task thread a second to load on a busy machine) only for a job that
+ * imports one of the others: each part is a shim without side effects, which esbuild leaves
+ * out when nothing of it is used.
  */
-function runtimeApiPlugin(names: readonly string[]): Plugin {
+function runtimeApiPlugin(names: RuntimeExports): Plugin {
   return {
     name: 'flinkish-runtime-api',
     setup(b) {
       b.onResolve({ filter: new RegExp(`^${RUNTIME_PACKAGE}$`) }, () => ({ path: RUNTIME_PACKAGE, namespace: API_NAMESPACE }));
-      b.onLoad({ filter: /.*/, namespace: API_NAMESPACE }, () => ({
-        loader: 'js',
-        contents: [
-          `const url = globalThis[Symbol.for(${JSON.stringify(JOB_API_URL_KEY)})];`,
-          `if (typeof url !== 'string') throw new Error('this job module imports ${RUNTIME_PACKAGE}, which only a flinkish Master or TaskExecutor provides');`,
-          'const api = await import(url);',
-          ...names.map((name) => `export const ${name} = api.${name};`),
-        ].join('\n'),
-      }));
+      b.onResolve({ filter: new RegExp(`^${API_NAMESPACE}:(dataflow|rest)$`) }, (args) => ({ path: args.path, namespace: API_NAMESPACE, sideEffects: false }));
+      b.onLoad({ filter: /.*/, namespace: API_NAMESPACE }, (args) => {
+        if (args.path === RUNTIME_PACKAGE) {
+          const reexport = (part: keyof RuntimeExports) => (names[part].length === 0 ? [] : [`export { ${names[part].join(', ')} } from '${API_NAMESPACE}:${part}';`]);
+          return { loader: 'js', contents: [...reexport('dataflow'), ...reexport('rest')].join('\n') };
+        }
+        const part = args.path.slice(API_NAMESPACE.length + 1) as keyof RuntimeExports;
+        return {
+          loader: 'js',
+          contents: [
+            `const url = globalThis[Symbol.for(${JSON.stringify(API_PARTS[part])})];`,
+            `if (typeof url !== 'string') throw new Error('this job module imports ${RUNTIME_PACKAGE}, which only a flinkish Master or TaskExecutor provides');`,
+            'const api = await import(url);',
+            ...names[part].map((name) => `export const ${name} = api.${name};`),
+          ].join('\n'),
+        };
+      });
     },
   };
 }

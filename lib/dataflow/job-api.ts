@@ -8,6 +8,11 @@ import { SourceMap } from 'node:module';
 
 /** The global (a `Symbol.for` key) holding the URL of the runtime's public API module. */
 export const JOB_API_URL_KEY = 'flinkish.job.apiUrl';
+/**
+ * The same for the DataStream API alone (lib/dataflow/index.js): what most jobs import, and a
+ * fraction of the whole API's load time in every task thread (which brings etcd's and gRPC's clients).
+ */
+export const JOB_DATAFLOW_API_URL_KEY = 'flinkish.job.dataflowApiUrl';
 
 /**
  * `fileSourceMaps`: the thread loads job modules from files (a task's), whose frames Node then
@@ -16,6 +21,7 @@ export const JOB_API_URL_KEY = 'flinkish.job.apiUrl';
  */
 export function prepareJobThread(options: { fileSourceMaps: boolean }): void {
   (globalThis as Record<symbol, unknown>)[Symbol.for(JOB_API_URL_KEY)] = new URL('../index.js', import.meta.url).href;
+  (globalThis as Record<symbol, unknown>)[Symbol.for(JOB_DATAFLOW_API_URL_KEY)] = new URL('./index.js', import.meta.url).href;
   if (options.fileSourceMaps) process.setSourceMapsEnabled(true);
 }
 

@@ -116,6 +116,12 @@ export class HeapKeyedStateBackend {
   private key: Key | undefined;
   private encodedKey = '';
   private keyGroup = -1;
+  /**
+   * Changes whenever the current key's entries may be other objects than before (another key,
+   * an entry removed, a restore): map handles keep the current key's map until it changes, so
+   * the several accesses of one record look it up once.
+   */
+  private keyEpoch = 0;
   private readonly stringKeys = new Map<unknown, EncodedKey>();
   private readonly numberKeys = new Map<unknown, EncodedKey>();
   /** Writes are stamped with this; `freeze()` cuts it and moves on to the next. */
@@ -143,6 +149,8 @@ export class HeapKeyedStateBackend {
    * with no canonical encoding and KeyGroupOutOfRangeError for keys this subtask does not own.
    */
   setCurrentKey(key: Key): void {
+    // Records of one key often come in runs (and a window operator sets it again per timer).
+    if (key === this.key && (typeof key === 'string' || typeof key === 'number')) return;
     let encoded: string;
     let keyGroup: number;
     if (typeof key === 'string' || typeof key === 'number') {
@@ -168,6 +176,7 @@ export class HeapKeyedStateBackend {
     this.key = key;
     this.encodedKey = encoded;
     this.keyGroup = keyGroup;
+    this.keyEpoch++;
   }
 
   get currentKey(): Key | undefined {
@@ -208,7 +217,15 @@ export class HeapKeyedStateBackend {
     const existing = this.handles.get(name);
     const table = this.table<MapEntry>(name, 'map');
     if (existing !== undefined) return existing as unknown as MapState<K, V>;
-    const current = (): Map<UserKey, [Key, unknown]> | undefined => this.currentEntries(table, name)?.get(this.encodedKey)?.map;
+    // The current key's map, looked up once per key (keyEpoch); a write that copies it moves the cache along.
+    let cachedAt = -1;
+    let cached: Map<UserKey, [Key, unknown]> | undefined;
+    const current = (): Map<UserKey, [Key, unknown]> | undefined => {
+      if (cachedAt === this.keyEpoch) return cached;
+      cached = this.currentEntries(table, name)?.get(this.encodedKey)?.map;
+      cachedAt = this.keyEpoch;
+      return cached;
+    };
     /** The current key's map, to be changed: created, or copied if a cut in flight holds it. */
     const writable = (): Map<UserKey, [Key, unknown]> => {
       const entries = this.writableEntries(table, name);
@@ -218,6 +235,8 @@ export class HeapKeyedStateBackend {
         entries.set(this.encodedKey, entry);
       }
       entry.gen = this.generation;
+      cached = entry.map;
+      cachedAt = this.keyEpoch;
       return entry.map;
     };
     const handle: MapState<K, V> = {
@@ -351,6 +370,7 @@ export class HeapKeyedStateBackend {
    */
   restore(snapshots: Iterable<KeyGroupSnapshot>): void {
     this.tracksRemovals = true;
+    this.keyEpoch++;
     for (const { keyGroup, states } of snapshots) {
       if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) continue;
       for (const [name, state] of Object.entries(states)) {
@@ -405,6 +425,7 @@ export class HeapKeyedStateBackend {
   }
 
   private removeCurrent<E>(table: StateTable<E>, name: string): void {
+    this.keyEpoch++;
     if (this.currentEntries(table, name)?.has(this.encodedKey) !== true) return;
     this.writableEntries(table, name).delete(this.encodedKey);
     if (!this.tracksRemovals) return;

@@ -47,59 +47,121 @@ interface QueuedTimer {
   readonly key: Key;
   /** Tie-breaker for equal times: registration order (after a restore, the order of the state). */
   readonly seq: number;
+  /** Set by the timer service, so that the queued timer is itself what fires (no copy per timer). */
+  readonly domain?: TimeDomain;
 }
 
-function before(a: QueuedTimer, b: QueuedTimer): boolean {
-  return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.seq < b.seq);
-}
-
-/** A binary min-heap of timers by time, then registration order. */
-export class TimerQueue {
-  private readonly heap: QueuedTimer[] = [];
+/** A binary min-heap of numbers. */
+class TimeHeap {
+  private readonly heap: number[] = [];
 
   get size(): number {
     return this.heap.length;
   }
 
-  peek(): QueuedTimer | undefined {
+  peek(): number | undefined {
     return this.heap[0];
   }
 
-  push(timer: QueuedTimer): void {
+  push(time: number): void {
     const h = this.heap;
-    h.push(timer);
-    let i = h.length - 1;
+    let i = h.length;
+    h.push(time);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(h[i] as QueuedTimer, h[parent] as QueuedTimer)) break;
-      [h[i], h[parent]] = [h[parent] as QueuedTimer, h[i] as QueuedTimer];
+      const p = h[parent] as number;
+      if (p <= time) break;
+      h[i] = p;
       i = parent;
     }
+    h[i] = time;
   }
 
-  pop(): QueuedTimer | undefined {
+  pop(): number | undefined {
     const h = this.heap;
     const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l] as QueuedTimer, h[m] as QueuedTimer)) m = l;
-        if (r < h.length && before(h[r] as QueuedTimer, h[m] as QueuedTimer)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m] as QueuedTimer, h[i] as QueuedTimer];
-        i = m;
-      }
+    const last = h.pop() as number;
+    const n = h.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && (h[r] as number) < (h[l] as number) ? r : l;
+      if ((h[c] as number) >= last) break;
+      h[i] = h[c] as number;
+      i = c;
     }
+    h[i] = last;
     return top;
   }
 
   clear(): void {
     this.heap.length = 0;
+  }
+}
+
+/** The timers of one time, in registration order, and how many of them have been taken. */
+interface TimeBucket {
+  readonly timers: QueuedTimer[];
+  at: number;
+}
+
+/**
+ * Timers by time, then registration order. Timers share times (every key's timer of a window
+ * is at the window's end), so they are kept in one bucket per time, with a heap of the times:
+ * a timer is added and taken in constant time, and only a new time costs a heap operation.
+ */
+export class TimerQueue {
+  private readonly times = new TimeHeap();
+  private readonly buckets = new Map<number, TimeBucket>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  peek(): QueuedTimer | undefined {
+    const time = this.times.peek();
+    if (time === undefined) return undefined;
+    const bucket = this.buckets.get(time) as TimeBucket;
+    return bucket.timers[bucket.at];
+  }
+
+  push(timer: QueuedTimer): void {
+    let bucket = this.buckets.get(timer.timestamp);
+    if (bucket === undefined) {
+      bucket = { timers: [], at: 0 };
+      this.buckets.set(timer.timestamp, bucket);
+      this.times.push(timer.timestamp);
+    }
+    const timers = bucket.timers;
+    // Timers come in registration order; should one not, it goes where its sequence number says.
+    let i = timers.length;
+    while (i > bucket.at && (timers[i - 1] as QueuedTimer).seq > timer.seq) i--;
+    if (i === timers.length) timers.push(timer);
+    else timers.splice(i, 0, timer);
+    this.count++;
+  }
+
+  pop(): QueuedTimer | undefined {
+    const time = this.times.peek();
+    if (time === undefined) return undefined;
+    const bucket = this.buckets.get(time) as TimeBucket;
+    const timer = bucket.timers[bucket.at++];
+    this.count--;
+    if (bucket.at >= bucket.timers.length) {
+      this.buckets.delete(time);
+      this.times.pop();
+    }
+    return timer;
+  }
+
+  clear(): void {
+    this.times.clear();
+    this.buckets.clear();
+    this.count = 0;
   }
 }
 
@@ -140,7 +202,7 @@ export class InternalTimerService {
       for (const key of this.backend.keysOf(`__timers.${domain}`)) {
         this.backend.setCurrentKey(key);
         for (const [timestamp, namespaces] of this.states[domain].entries()) {
-          for (const namespace of namespaces) this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++ });
+          for (const namespace of namespaces) this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++, domain });
         }
       }
     }
@@ -155,7 +217,7 @@ export class InternalTimerService {
     if (namespaces === undefined) state.put(timestamp, [namespace]);
     else if (namespaces.includes(namespace)) return;
     else state.put(timestamp, [...namespaces, namespace]); // a copy: a snapshot may share the old array
-    this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++ });
+    this.queues[domain].push({ timestamp, namespace, key, seq: this.seq++, domain });
     if (domain === TimeDomain.ProcessingTime && timestamp < this.armedAt) this.arm();
   }
 
@@ -205,7 +267,7 @@ export class InternalTimerService {
       queue.pop();
       this.backend.setCurrentKey(next.key);
       if (!this.take(domain, next.namespace, next.timestamp)) continue; // deleted, or a duplicate entry of one that fired
-      this.onTimer({ timestamp: next.timestamp, key: next.key, namespace: next.namespace, domain });
+      this.onTimer(next.domain === domain ? (next as FiredTimer) : { timestamp: next.timestamp, key: next.key, namespace: next.namespace, domain });
     }
   }
 

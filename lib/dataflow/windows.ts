@@ -42,6 +42,9 @@ export interface WindowAssigner {
   readonly gap?: number;
   /** Tumbling and sliding windows: their size (a window is known by its start). */
   readonly size?: number;
+  /** Tumbling and sliding windows: a window starts every `slide` (the size, for tumbling ones), `offset` after the epoch. */
+  readonly slide?: number;
+  readonly offset?: number;
   assign(timestamp: number): TimeWindow[];
 }
 
@@ -56,6 +59,8 @@ function tumbling(eventTime: boolean, size: number, offset: number): WindowAssig
     kind: 'tumbling',
     eventTime,
     size,
+    slide: size,
+    offset,
     assign(ts) {
       const start = windowStart(ts, offset, size);
       return [{ start, end: start + size }];
@@ -70,6 +75,8 @@ function sliding(eventTime: boolean, size: number, slide: number, offset: number
     kind: 'sliding',
     eventTime,
     size,
+    slide,
+    offset,
     assign(ts) {
       const out: TimeWindow[] = [];
       const last = windowStart(ts, offset, slide);
@@ -236,6 +243,9 @@ export class WindowOperator {
   private readonly triggerState: MapState<string, unknown>;
   private readonly sessions: ValueState<TimeWindow[]>;
   private readonly lateness: number;
+  /** What process window functions emit into, at the time of the window that fires (one collector for all firings). */
+  private firingAt = 0;
+  private readonly collector: Collector<unknown> = { collect: (r) => this.out.emit(r, this.firingAt) };
   /** Fixed-size windows: their size; undefined for sessions. */
   private readonly size: number | undefined;
 
@@ -268,6 +278,7 @@ export class WindowOperator {
   processElement(value: unknown, timestamp: number): void {
     const assigner = this.spec.assigner;
     const time = assigner.eventTime ? timestamp : this.now();
+    if (this.size !== undefined && this.spec.trigger === undefined) return this.addToFixedWindows(value, timestamp, time);
     const watermark = this.timers.currentWatermark;
     let placed = false;
     for (const assigned of assigner.assign(time)) {
@@ -296,6 +307,38 @@ export class WindowOperator {
       }
       // Without lateness the firing timer clears the window too (a cleanup timer at the same time could come first).
       if (this.lateness > 0) this.timers.register(this.domain(), this.namespaceOf(CLEANUP, w), maxTimestamp(w) + this.lateness);
+    }
+    if (!placed && this.spec.lateTag !== undefined) this.out.emitSide(this.spec.lateTag, value, timestamp);
+  }
+
+  /**
+   * processElement for tumbling and sliding windows with the default trigger: the windows
+   * are walked by their start (no window objects), and a window that already has contents
+   * already has its timers (its first record registered them; a restore brings them back
+   * with the contents), so only a new window registers any.
+   */
+  private addToFixedWindows(value: unknown, timestamp: number, time: number): void {
+    const assigner = this.spec.assigner;
+    const size = this.size as number;
+    const slide = assigner.slide as number;
+    const watermark = this.timers.currentWatermark;
+    const domain = this.domain();
+    let placed = false;
+    for (let start = windowStart(time, assigner.offset as number, slide); start > time - size; start -= slide) {
+      const maxTs = start + size - 1;
+      if (assigner.eventTime && maxTs + this.lateness <= watermark) continue; // late, past the lateness
+      placed = true;
+      const current = this.contents.get(start);
+      this.contents.put(start, this.added(current, value));
+      if (assigner.eventTime && maxTs <= watermark) {
+        this.fire({ start, end: start + size }); // a late record within the allowed lateness: fire again with it
+        if (current === undefined && this.lateness > 0) this.timers.register(domain, CLEANUP, maxTs + this.lateness);
+        continue;
+      }
+      if (current !== undefined) continue;
+      this.timers.register(domain, FIRE, maxTs);
+      // Without lateness the firing timer clears the window too (a cleanup timer at the same time could come first).
+      if (this.lateness > 0) this.timers.register(domain, CLEANUP, maxTs + this.lateness);
     }
     if (!placed && this.spec.lateTag !== undefined) this.out.emitSide(this.spec.lateTag, value, timestamp);
   }
@@ -367,14 +410,31 @@ export class WindowOperator {
     return this.spec.assigner.eventTime && maxTimestamp(w) + this.lateness <= watermark;
   }
 
+  /** Throws `err` as if a user call had (named after the operator). */
+  private rethrow(err: unknown): never {
+    return this.call(() => {
+      throw err;
+    });
+  }
+
   private added(current: unknown, value: unknown): unknown {
     const fn = this.spec.fn;
+    // Called for every record and window: the user's functions directly, not through a closure each time.
     switch (fn.kind) {
       case 'reduce':
-        return current === undefined ? value : this.call(() => fn.reduce(current, value));
+        if (current === undefined) return value;
+        try {
+          return fn.reduce(current, value);
+        } catch (err) {
+          return this.rethrow(err);
+        }
       case 'aggregate': {
-        const acc = current === undefined ? this.call(() => fn.aggregate.createAccumulator()) : current;
-        return this.call(() => fn.aggregate.add(value, acc));
+        const aggregate = fn.aggregate;
+        try {
+          return aggregate.add(value, current === undefined ? aggregate.createAccumulator() : current);
+        } catch (err) {
+          return this.rethrow(err);
+        }
       }
       case 'process':
         // In place (a copy per record would be quadratic): a snapshot shares the list, but it is encoded before the next record.
@@ -431,7 +491,8 @@ export class WindowOperator {
     const key = this.backend.currentKey as Key;
     const ts = maxTimestamp(w);
     const fn = this.spec.fn;
-    const collector: Collector<unknown> = { collect: (r) => this.out.emit(r, ts) };
+    this.firingAt = ts;
+    const collector = this.collector;
     const ctx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
     switch (fn.kind) {
       case 'reduce':

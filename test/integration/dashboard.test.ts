@@ -257,7 +257,7 @@ describe('dashboard - a real browser on the dashboard of a running cluster', fun
       (await exceptions()).length === 1 && withOutput(await series(), 1) >= 2, { timeoutMs: 40_000 });
     const [failure] = await exceptions();
     assert.equal(failure!.rootCause.code, 'USER_FUNCTION_FAILED');
-    assert.match(failure!.rootCause.message, /\(fails once\) failed: planned failure: the trigger file exists$/);
+    assert.match(failure!.rootCause.message, /\(fails once\) failed: planned failure: the trigger file exists \(at .*fails-once\.ts:\d+:\d+\)$/);
     assert.match(failure!.rootCause.stack ?? '', /planned failure: the trigger file exists\n\s+at /);
     assert.match(failure!.task?.vertexName ?? '', /^fails once/);
     assert.equal(failure!.attempt, 0);
