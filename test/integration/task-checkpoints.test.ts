@@ -1,45 +1,22 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildJobGraph, type JobGraph } from '../../lib/dataflow/jobgraph.js';
 import { buildStreamGraph, importJobFunction } from '../../lib/dataflow/jobmodule.js';
 import { createLogger } from '../../lib/logging.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
-import type { StateHandle, TaskDeploymentDescriptor, TaskEvent, TaskLocation, TaskMetrics, TaskRestore } from '../../lib/task/descriptor.js';
+import type { StateHandle, TaskDeploymentDescriptor, TaskLocation, TaskRestore } from '../../lib/task/descriptor.js';
 import { TaskRunner } from '../../lib/task/runner.js';
 import { distRoot } from '../support/launcher.js';
 import { TempDirs } from '../support/temp-dirs.js';
 import { waitFor } from '../support/wait.js';
+import { TaskEvents, committedLines } from '../support/task-job.js';
 
 const CLUSTER = 'task-checkpoints-test';
 const SECRET = 'task-checkpoints-secret-0123456789';
 const log = createLogger({ node: 'test', level: process.env['LOG_LEVEL'] ?? 'silent' });
 const MODULE = path.join(distRoot, 'test', 'fixtures', 'jobs', 'keyed-count-files.js');
-
-class Events {
-  readonly all: TaskEvent[] = [];
-  readonly on = (e: TaskEvent): void => {
-    this.all.push(e);
-  };
-  terminal(id: string): TaskEvent | undefined {
-    return this.all.find((e) => e.type === 'task.state' && e.executionId === id && e.state !== 'running');
-  }
-  acks(checkpointId: number): StateHandle[] {
-    return this.all.flatMap((e) => (e.type === 'task.checkpoint.ack' && e.checkpointId === checkpointId ? [e.handle] : []));
-  }
-  declines(checkpointId: number): TaskEvent[] {
-    return this.all.filter((e) => e.type === 'task.checkpoint.declined' && e.checkpointId === checkpointId);
-  }
-  exhausted(id: string): boolean {
-    return this.all.some((e) => e.type === 'task.source.exhausted' && e.executionId === id);
-  }
-  metrics(id: string): TaskMetrics | undefined {
-    let last: TaskMetrics | undefined;
-    for (const e of this.all) if (e.type === 'task.metrics' && e.executionId === id) last = e.metrics;
-    return last;
-  }
-}
 
 interface JobArgs extends Record<string, unknown> {
   count: number;
@@ -61,16 +38,9 @@ function expectedLines(args: JobArgs): string[] {
   return counts.flatMap((n, k) => Array.from({ length: n }, (_, c) => JSON.stringify([`k${k}`, c + 1]))).sort();
 }
 
-function committedLines(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.startsWith('part-'))
-    .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => l.length > 0))
-    .sort();
-}
-
 /** The JobMaster's part, by hand: deploy, trigger, collect acks, notify. */
 class Job {
-  readonly events = new Events();
+  readonly events = new TaskEvents();
   tdds: TaskDeploymentDescriptor[] = [];
   /** Last acked handle per `vertex/subtask`: a finished subtask's final state stays part of later checkpoints. */
   private readonly lastHandles = new Map<string, StateHandle>();
