@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createLogger } from '../../lib/logging.js';
-import type { TaskLocation } from '../../lib/task/descriptor.js';
-import { TaskRunner } from '../../lib/task/runner.js';
 import {
   eventAt,
   LATENESS_MS,
@@ -14,8 +12,7 @@ import {
   WINDOW_MS,
 } from '../fixtures/jobs/event-time-windows.js';
 import { distRoot } from '../support/launcher.js';
-import { committedLines, TaskJob } from '../support/task-job.js';
-import { TempDirs } from '../support/temp-dirs.js';
+import { committedLines, TaskJob, useTaskRunners } from '../support/task-job.js';
 import { waitFor } from '../support/wait.js';
 
 const CLUSTER = 'event-time-test';
@@ -121,21 +118,7 @@ function expected(count: number, keys: number): Expected {
 
 describe('event time - windows, late data, sessions, timers and broadcast state on real tasks', function () {
   this.timeout(90_000);
-  const runners: TaskRunner[] = [];
-  const dirs = new TempDirs();
-  const started = async (id: string): Promise<{ runner: TaskRunner; location: TaskLocation }> => {
-    const runner = new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir: dirs.make(id), settings: { metricsIntervalMs: 50 } });
-    runners.push(runner);
-    const { dataAddress } = await runner.start();
-    return { runner, location: { taskExecutorId: id, dataAddress } };
-  };
-  afterEach(async () => {
-    try {
-      await Promise.all(runners.splice(0).map((r) => r.stop()));
-    } finally {
-      dirs.removeAll();
-    }
-  });
+  const { started, dirs } = useTaskRunners({ clusterId: CLUSTER, secret: SECRET, log, settings: { metricsIntervalMs: 50 } });
 
   it('event time - exact windows, late data, sessions and once-fired timers through a TaskExecutor killed after a savepoint, a restore at p=3, and another kill', async () => {
     const root = dirs.make('event-time');

@@ -9,9 +9,8 @@ import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import type { StateHandle, TaskDeploymentDescriptor, TaskLocation, TaskRestore } from '../../lib/task/descriptor.js';
 import { TaskRunner } from '../../lib/task/runner.js';
 import { distRoot } from '../support/launcher.js';
-import { TempDirs } from '../support/temp-dirs.js';
 import { waitFor } from '../support/wait.js';
-import { TaskEvents, committedLines } from '../support/task-job.js';
+import { TaskEvents, committedLines, useTaskRunners } from '../support/task-job.js';
 
 const CLUSTER = 'task-checkpoints-test';
 const SECRET = 'task-checkpoints-secret-0123456789';
@@ -124,21 +123,7 @@ class Job {
 
 describe('task checkpoints - barriers, snapshots, restore and exactly-once files (no actors)', function () {
   this.timeout(90_000);
-  const runners: TaskRunner[] = [];
-  const dirs = new TempDirs();
-  const started = async (id: string): Promise<{ runner: TaskRunner; location: TaskLocation }> => {
-    const runner = new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir: dirs.make(id), settings: { metricsIntervalMs: 50 } });
-    runners.push(runner);
-    const { dataAddress } = await runner.start();
-    return { runner, location: { taskExecutorId: id, dataAddress } };
-  };
-  afterEach(async () => {
-    try {
-      await Promise.all(runners.splice(0).map((r) => r.stop()));
-    } finally {
-      dirs.removeAll();
-    }
-  });
+  const { started, dirs } = useTaskRunners({ clusterId: CLUSTER, secret: SECRET, log, settings: { metricsIntervalMs: 50 } });
 
   const setup = async (name: string, keyedParallelism: number): Promise<{ job: Job; args: JobArgs }> => {
     const root = dirs.make(name);

@@ -7,9 +7,8 @@ import { createLogger } from '../../lib/logging.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import type { TaskDeploymentDescriptor, TaskEvent, TaskLocation, TaskMetrics } from '../../lib/task/descriptor.js';
 import { TaskRunner } from '../../lib/task/runner.js';
-import type { TaskSettings } from '../../lib/task/settings.js';
 import { distRoot, launch } from '../support/launcher.js';
-import { TempDirs } from '../support/temp-dirs.js';
+import { useTaskRunners } from '../support/task-job.js';
 import { waitFor } from '../support/wait.js';
 
 const CLUSTER = 'task-runtime-test';
@@ -46,10 +45,6 @@ class Events {
   }
 }
 
-function newRunner(id: string, workDir: string, settings?: Partial<TaskSettings>): TaskRunner {
-  return new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir, ...(settings ? { settings } : {}) });
-}
-
 const TEXT = [
   'to be or not to be',
   'that is the question',
@@ -78,21 +73,7 @@ function deploy(runner: TaskRunner, tdds: TaskDeploymentDescriptor[], events: Ev
 
 describe('task runtime - subtasks in worker threads, data plane between TaskRunners', function () {
   this.timeout(60_000);
-  const runners: TaskRunner[] = [];
-  const dirs = new TempDirs();
-  const started = async (id: string, settings?: Partial<TaskSettings>): Promise<{ runner: TaskRunner; location: TaskLocation }> => {
-    const runner = newRunner(id, dirs.make(id), settings);
-    runners.push(runner);
-    const { dataAddress } = await runner.start();
-    return { runner, location: { taskExecutorId: id, dataAddress } };
-  };
-  afterEach(async () => {
-    try {
-      await Promise.all(runners.splice(0).map((r) => r.stop()));
-    } finally {
-      dirs.removeAll();
-    }
-  });
+  const { started } = useTaskRunners({ clusterId: CLUSTER, secret: SECRET, log });
 
   it('task runtime - word count over two TaskRunners in one process gives exact counts', async () => {
     const a = await started('te-a');

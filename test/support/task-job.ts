@@ -12,7 +12,10 @@ import { buildJobGraph, type JobGraph } from '../../lib/dataflow/jobgraph.js';
 import { buildStreamGraph, importJobFunction } from '../../lib/dataflow/jobmodule.js';
 import { buildDeploymentDescriptors } from '../../lib/task/deployment.js';
 import type { StateHandle, TaskDeploymentDescriptor, TaskEvent, TaskLocation, TaskMetrics, TaskRestore } from '../../lib/task/descriptor.js';
-import type { TaskRunner } from '../../lib/task/runner.js';
+import { TaskRunner } from '../../lib/task/runner.js';
+import type { TaskSettings } from '../../lib/task/settings.js';
+import type { Logger } from '../../lib/logging.js';
+import { TempDirs } from './temp-dirs.js';
 import { waitFor } from './wait.js';
 
 export class TaskEvents {
@@ -54,7 +57,39 @@ export interface TaskJobOptions {
   readonly runners: readonly { runner: TaskRunner; location: TaskLocation }[];
 }
 
-type PlacedRunner = { runner: TaskRunner; location: TaskLocation };
+export type PlacedRunner = { runner: TaskRunner; location: TaskLocation };
+
+export interface TaskRunnersOptions {
+  readonly clusterId: string;
+  readonly secret: string;
+  readonly log: Logger;
+  /** Settings of every runner, unless `started` is given its own. */
+  readonly settings?: Partial<TaskSettings>;
+}
+
+/**
+ * TaskRunners on loopback for the tests of one `describe`: `started(id)` starts one with its own
+ * work directory; after each test every runner is stopped and every directory of `dirs` removed.
+ */
+export function useTaskRunners(options: TaskRunnersOptions): { started(id: string, settings?: Partial<TaskSettings>): Promise<PlacedRunner>; dirs: TempDirs } {
+  const runners: TaskRunner[] = [];
+  const dirs = new TempDirs();
+  afterEach(async () => {
+    try {
+      await Promise.all(runners.splice(0).map((r) => r.stop()));
+    } finally {
+      dirs.removeAll();
+    }
+  });
+  const started = async (id: string, settings = options.settings): Promise<PlacedRunner> => {
+    const { clusterId, secret, log } = options;
+    const runner = new TaskRunner({ taskExecutorId: id, host: '127.0.0.1', clusterId, secret, log, workDir: dirs.make(id), ...(settings ? { settings } : {}) });
+    runners.push(runner);
+    const { dataAddress } = await runner.start();
+    return { runner, location: { taskExecutorId: id, dataAddress } };
+  };
+  return { started, dirs };
+}
 
 export class TaskJob {
   readonly events = new TaskEvents();
