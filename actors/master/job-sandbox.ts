@@ -25,6 +25,7 @@ import { RuntimeError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logging.js';
 import { jobFromDescription, type BuiltJob } from './built-graph.js';
 import { JobBuildError, JobBuildErrorCode } from './errors.js';
+import { every, realClock } from '../../lib/util/clock.js';
 
 export type { BuiltJob };
 
@@ -104,15 +105,16 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      clearInterval(watchdog);
+      realClock.clearTimeout(timer);
+      stopWatchdog();
       signal?.removeEventListener('abort', onAbort);
       // The thread may still be running (a timeout, a reply followed by more work): end it. Its
       // exit code tells nothing more, and terminate() does not reject.
       void worker.terminate();
       outcome();
     };
-    const timer = setTimeout(
+    // A real thread is bounded in real time, whatever clock the Master's actors run on.
+    const timer = realClock.setTimeout(
       () =>
         settle(() =>
           reject(
@@ -128,7 +130,7 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
     );
     const growthLimitMb = 2 * limits.memoryMb + THREAD_OVERHEAD_MB;
     const rssLimit = process.memoryUsage.rss() + growthLimitMb * MiB;
-    const watchdog = setInterval(() => {
+    const stopWatchdog = every(realClock, RSS_SAMPLE_MS, () => {
       if (process.memoryUsage.rss() <= rssLimit) return;
       settle(() =>
         reject(
@@ -140,7 +142,7 @@ export function buildJobInSandbox(build: JobBuild, limits: JobBuildLimits, signa
           ),
         ),
       );
-    }, RSS_SAMPLE_MS);
+    });
     const onAbort = () => settle(() => reject(cancelled(name)));
     signal?.addEventListener('abort', onAbort, { once: true });
     captureOutput(worker.stdout, build.log, name, 'stdout');

@@ -80,8 +80,9 @@ export interface ActorSystemOptions {
   name?: string;
   /**
    * Time and timers of the system's actors (their delayed events, asks' timeouts, supervision
-   * windows); the real clock by default. Tests pass a SimulatedClock. The transport's own
-   * timers (heartbeats, reconnects, handshakes) stay on real time: its sockets are real.
+   * windows) and of its TCP transport (handshake timeouts, heartbeats, reconnects); the real
+   * clock by default. Tests pass a SimulatedClock: on one, a connection's heartbeats run only as
+   * the test advances time, so a test with real peers advances it in steps of an interval.
    */
   clock?: Clock;
   /**

@@ -28,6 +28,7 @@ import type { EtcdCredentials } from '../ha/etcd-auth.js';
 import type { Logger } from '../logging.js';
 import { isUrlLocation } from '../storage/location.js';
 import { parseHostPort } from '../util/host-address.js';
+import { realClock, sleep, type Clock } from '../util/clock.js';
 import type { JobDetails, JobResult } from '../../actors/jobmaster/status.js';
 import type { JobSummary, MasterMessage } from '../../actors/master/protocol.js';
 import type { ClusterOverview } from '../../actors/resourcemanager/protocol.js';
@@ -55,6 +56,8 @@ export interface ClientOptions {
    * problem (Masters down, wrong cluster id), not a failover to sit out.
    */
   firstLeaderTimeoutMs?: number;
+  /** Time of the retries, polls and deadlines (and of the client's actor system): the real clock by default. */
+  clock?: Clock;
 }
 
 export interface SubmitOptions {
@@ -103,14 +106,16 @@ export class ClusterClient {
       maxDecodedBytes: 512 * 1024 * 1024,
       name: 'client',
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
+    const clock = system.clock;
     let retrieval: LeaderRetrieval | null = null;
     let ha: EtcdHaServices | null = null;
     const endpoints = options.etcdEndpoints ?? [];
     if (endpoints.length > 0) {
-      ha = new EtcdHaServices({ endpoints, ...options.etcdCredentials, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}) });
+      ha = new EtcdHaServices({ endpoints, ...options.etcdCredentials, clusterId: options.clusterId, ...(options.logger ? { log: options.logger } : {}), ...(options.clock ? { clock: options.clock } : {}) });
       // Fail fast, naming etcd, rather than waiting out the failover timeout for a leader.
-      const unreachable = await reachEtcd(ha, options.connectTimeoutMs ?? 10_000);
+      const unreachable = await reachEtcd(ha, options.connectTimeoutMs ?? 10_000, clock);
       if (unreachable) {
         await ha.close();
         await system.terminate();
@@ -123,7 +128,7 @@ export class ClusterClient {
       throw new RuntimeError(ErrorCode.InvalidArgument, 'give the Master address or etcd endpoints');
     } else {
       // A Master that is not there fails the client now, not after every request's retries.
-      const unreachable = await reachPort(options.masterAddress, options.connectTimeoutMs ?? 10_000);
+      const unreachable = await reachPort(options.masterAddress, options.connectTimeoutMs ?? 10_000, clock);
       if (unreachable) {
         await system.terminate();
         throw new MasterUnreachableError(options.masterAddress, unreachable.waitedMs, unreachable.cause);
@@ -140,7 +145,7 @@ export class ClusterClient {
       options.failoverTimeoutMs ?? 60_000,
       async (waitedMs) => {
         if (!ha) return new RuntimeError(ErrorCode.PeerUnreachable, `no Master found within ${waitedMs} ms`);
-        const unreachable = await reachEtcd(ha, 2000);
+        const unreachable = await reachEtcd(ha, 2000, clock);
         return unreachable
           ? new EtcdUnreachableError(endpoints, waitedMs, unreachable.cause)
           : new NoLeaderError(options.clusterId, endpoints, waitedMs);
@@ -225,15 +230,15 @@ export class ClusterClient {
 
   /** After the Master that took savepoint `requestId` went silent: wait for its record to be final. */
   private async savepointOutcome(jobId: string, requestId: string, askedLeader: string | null, cause: unknown): Promise<{ path: string }> {
-    const deadline = Date.now() + SAVEPOINT_OUTCOME_TIMEOUT_MS;
-    const since = Date.now();
+    const since = this.clock.now();
+    const deadline = since + SAVEPOINT_OUTCOME_TIMEOUT_MS;
     for (;;) {
       const records = await this.savepoints(jobId);
       const mine = records.find((r) => r.requestId === requestId);
       if (mine?.state === SavepointState.Completed) return { path: mine.path };
       // A new leader has settled what the old one left: no record means it never started.
-      const settled = this.leaderAddress() !== askedLeader || Date.now() - since > RECORD_GRACE_MS;
-      if (mine?.state === SavepointState.Failed || (!mine && settled) || Date.now() > deadline) {
+      const settled = this.leaderAddress() !== askedLeader || this.clock.now() - since > RECORD_GRACE_MS;
+      if (mine?.state === SavepointState.Failed || (!mine && settled) || this.clock.now() > deadline) {
         const why = mine?.failure ?? (mine ? `still in progress after ${SAVEPOINT_OUTCOME_TIMEOUT_MS} ms; see \`flinkish savepoints ${jobId}\`` : 'the Master was lost before it started the savepoint');
         const jobState = await this.jobState(jobId);
         throw new RuntimeError(SavepointErrorCode.Failed, `the savepoint of job ${jobId} did not complete (${why}); the job is ${jobState}`, {
@@ -241,7 +246,7 @@ export class ClusterClient {
           details: { jobId, jobState, requestId, ...(mine ? { path: mine.path } : {}) },
         });
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(this.clock, 200);
     }
   }
 
@@ -272,7 +277,7 @@ export class ClusterClient {
           // The job may end between the two requests; the next round sees its result.
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      await sleep(this.clock, pollMs);
     }
   }
 
@@ -284,7 +289,7 @@ export class ClusterClient {
   /** Send to the current leader; retry on the errors in `retryOn` until the failover deadline. */
   private async request<T>(send: (master: ActorRef<MasterMessage>) => Promise<T>, retryOn: ReadonlySet<string> = RETRYABLE): Promise<T> {
     const waitMs = this.sawLeader ? this.failoverTimeoutMs : this.firstLeaderTimeoutMs;
-    const deadline = Date.now() + waitMs;
+    const deadline = this.clock.now() + waitMs;
     for (;;) {
       const address = this.leaderAddress();
       if (address) {
@@ -293,19 +298,23 @@ export class ClusterClient {
           return await send(this.system.ref<MasterMessage>(address, 'master'));
         } catch (err) {
           const code = (err as RuntimeError).code;
-          if (!retryOn.has(code) || Date.now() > deadline) throw err;
+          if (!retryOn.has(code) || this.clock.now() > deadline) throw err;
         }
-      } else if (Date.now() > deadline) {
+      } else if (this.clock.now() > deadline) {
         throw await this.whyNoLeader(waitMs);
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(this.clock, 100);
     }
+  }
+
+  private get clock(): Clock {
+    return this.system.clock;
   }
 }
 
 /** Read from etcd until it answers; null once it did, else how long it was tried and the last error. */
-async function reachEtcd(ha: EtcdHaServices, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
-  const started = Date.now();
+async function reachEtcd(ha: EtcdHaServices, timeoutMs: number, clock: Clock = realClock): Promise<{ waitedMs: number; cause: unknown } | null> {
+  const started = clock.now();
   let cause: unknown;
   for (;;) {
     try {
@@ -314,19 +323,19 @@ async function reachEtcd(ha: EtcdHaServices, timeoutMs: number): Promise<{ waite
     } catch (err) {
       // The circuit breaker only says that earlier calls failed; keep why they did.
       if (!isBrokenCircuitError(err) || cause === undefined) cause = err;
-      const waitedMs = Date.now() - started;
+      const waitedMs = clock.now() - started;
       if (waitedMs >= timeoutMs) return { waitedMs, cause };
-      await new Promise((resolve) => setTimeout(resolve, Math.min(200, timeoutMs - waitedMs)));
+      await sleep(clock, Math.min(200, timeoutMs - waitedMs));
     }
   }
 }
 
 /** Open (and close) a TCP connection to `host:port` until one succeeds; null once it did. */
-async function reachPort(address: string, timeoutMs: number): Promise<{ waitedMs: number; cause: unknown } | null> {
+async function reachPort(address: string, timeoutMs: number, clock: Clock = realClock): Promise<{ waitedMs: number; cause: unknown } | null> {
   const parsed = parseHostPort(address);
   if (!parsed) return { waitedMs: 0, cause: new Error(`'${address}' is not host:port`) };
   const { host, port } = parsed;
-  const started = Date.now();
+  const started = clock.now();
   for (;;) {
     const cause = await new Promise<Error | null>((resolve) => {
       const socket = tcpConnect({ host, port, timeout: 1000 });
@@ -341,8 +350,8 @@ async function reachPort(address: string, timeoutMs: number): Promise<{ waitedMs
       socket.once('error', resolve);
     });
     if (!cause) return null;
-    const waitedMs = Date.now() - started;
+    const waitedMs = clock.now() - started;
     if (waitedMs >= timeoutMs) return { waitedMs, cause };
-    await new Promise((resolve) => setTimeout(resolve, Math.min(200, timeoutMs - waitedMs)));
+    await sleep(clock, Math.min(200, timeoutMs - waitedMs));
   }
 }

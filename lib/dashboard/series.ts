@@ -17,6 +17,7 @@ import type { Logger } from '../logging.js';
 import { vertexRates, vertexTotals, type BackpressureLevel, type VertexTotals } from '../metrics/vertex-rates.js';
 import { RingQueue } from '../util/ring-queue.js';
 import { toCheckpoints } from '../rest/shapes.js';
+import { every, realClock, type Clock } from '../util/clock.js';
 
 export interface SeriesOptions {
   /** Sampling period (default 1 s). */
@@ -296,7 +297,7 @@ export interface SamplerSource {
  * One sample: on the leader, the Master's jobs into `store`; on a standby nothing is asked and
  * the store is emptied. Resolves false when the Master did not answer (the sample is a gap).
  */
-export async function sampleOnce(store: SeriesStore, source: SamplerSource, isLeader: () => boolean, now: () => number = Date.now): Promise<boolean> {
+export async function sampleOnce(store: SeriesStore, source: SamplerSource, isLeader: () => boolean, now: () => number = realClock.now): Promise<boolean> {
   if (!isLeader()) {
     store.clear();
     return true;
@@ -320,19 +321,18 @@ export async function sampleOnce(store: SeriesStore, source: SamplerSource, isLe
  * Sample into `store` every interval (see `sampleOnce`). A tick still waiting for the Master
  * skips the next one. Returns the stop function.
  */
-export function startSeriesSampler(store: SeriesStore, source: SamplerSource, isLeader: () => boolean, log: Logger, now: () => number = Date.now): () => void {
+export function startSeriesSampler(store: SeriesStore, source: SamplerSource, isLeader: () => boolean, log: Logger, clock: Clock = realClock): () => void {
   let busy = false;
   let failures = 0;
-  const timer = setInterval(() => {
+  const tick = (): void => {
     if (busy) return;
     busy = true;
-    void sampleOnce(store, source, isLeader, now).then((answered) => {
+    void sampleOnce(store, source, isLeader, () => clock.now()).then((answered) => {
       busy = false;
       // A busy or recovering Master: samples are skipped (gaps), said once per streak.
       if (answered) failures = 0;
       else if (failures++ === 0) log.debug('dashboard series: the Master did not answer; samples skipped');
     });
-  }, store.options.intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  };
+  return every(clock, store.options.intervalMs, tick, { unref: true });
 }

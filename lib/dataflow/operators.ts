@@ -22,12 +22,12 @@ import { eventTimeHandler, type ChainHandler, type EventTimeParts } from './time
 import type { InternalTimerService, ProcessingTimeService } from './timers.js';
 import { MAX_WATERMARK, NO_TIMESTAMP } from './watermarks.js';
 
-/** Processing time on the real clock, callbacks by setTimeout (tasks pass their own, which reports errors). */
+/** Processing time on the real clock, callbacks by its timers (tasks pass their own, which reports errors). */
 export const realProcessingTime: ProcessingTimeService = {
   now: () => realClock.now(),
   schedule: (at, fn) => {
-    const handle = setTimeout(fn, Math.max(0, at - realClock.now()));
-    return () => clearTimeout(handle);
+    const handle = realClock.setTimeout(fn, Math.max(0, at - realClock.now()));
+    return () => realClock.clearTimeout(handle);
   },
 };
 

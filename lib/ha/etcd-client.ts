@@ -11,6 +11,7 @@ import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { FencingError, HaUnavailableError } from './errors.js';
 import { etcdSecurityOptions, type EtcdCredentials } from './etcd-auth.js';
 import { EtcdHostHealth, type EtcdHostHealthOptions } from './etcd-host-health.js';
+import { realClock } from '../util/clock.js';
 
 /** Credentials (user/password, TLS files) are those of {@link EtcdCredentials}. */
 export interface EtcdClientOptions extends EtcdCredentials {
@@ -55,7 +56,7 @@ export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
  * another member none. For calls that must fail over faster than `requestTimeoutMs`.
  */
 export function attemptDeadline(ms: number): { readonly deadline: number } {
-  return Object.defineProperty({}, 'deadline', { get: () => Date.now() + ms, enumerable: true }) as { readonly deadline: number };
+  return Object.defineProperty({}, 'deadline', { get: () => realClock.now() + ms, enumerable: true }) as { readonly deadline: number };
 }
 
 /**
@@ -75,7 +76,7 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
   return new Etcd3({
     hosts: options.endpoints,
     ...etcdSecurityOptions(options),
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: realClock.now() + requestTimeoutMs }),
     grpcOptions: {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,

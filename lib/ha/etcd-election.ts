@@ -39,6 +39,8 @@ import { attemptDeadline, etcdCall, HaKeys } from './etcd-client.js';
 import type { EtcdLeaderGuard } from './fenced-txn.js';
 import type { LeaderContender, LeaderElection, LeaderEndpoints, LeaderInfo } from './types.js';
 import { monotonicClock, withDeadline, type Clock } from './util.js';
+// gRPC deadlines are wall times: they read the real clock, whatever the election's clock.
+import { every, realClock, type StopTimer, type TimerHandle } from '../util/clock.js';
 
 /** Default lease TTL: etcd's minimum is 2 s with our launcher's 1 s election timeout. */
 export const DEFAULT_LEASE_TTL_SECONDS = 3;
@@ -113,7 +115,8 @@ interface Term {
   confirmedAt: number;
   leading: boolean;
   over: boolean;
-  timers: NodeJS.Timeout[];
+  /** Stops each of the term's timers. */
+  timers: StopTimer[];
   watcher: Promise<Watcher | null>;
   /** The newest leader read: its number and when it started (null once it settled). */
   readSeq: number;
@@ -150,7 +153,7 @@ export class EtcdLeaderElection implements LeaderElection {
   private closed = false;
   private term: Term | null = null;
   private retryDelayMs = 100;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: TimerHandle | undefined;
 
   constructor(options: EtcdLeaderElectionOptions) {
     this.root = options.root;
@@ -184,7 +187,7 @@ export class EtcdLeaderElection implements LeaderElection {
 
   async resign(): Promise<void> {
     this.campaigning = false;
-    clearTimeout(this.retryTimer);
+    this.clearRetry();
     const term = this.term;
     if (term) await this.endTerm(term, 'resigned', true);
   }
@@ -192,7 +195,7 @@ export class EtcdLeaderElection implements LeaderElection {
   async close(): Promise<void> {
     this.closed = true;
     this.campaigning = false;
-    clearTimeout(this.retryTimer);
+    this.clearRetry();
     const term = this.term;
     if (term) await this.endTerm(term, 'closed', false);
   }
@@ -261,9 +264,9 @@ export class EtcdLeaderElection implements LeaderElection {
       this.term = term;
       this.retryDelayMs = 100;
       this.log?.debug({ key, createRevision: term.createRevision, ttlMs: term.ttlMs }, 'candidacy registered');
-      term.timers.push(setInterval(() => this.keepalive(term), term.ttlMs / 5));
-      term.timers.push(setInterval(() => this.checkLease(term), Math.max(20, term.ttlMs / 30)));
-      term.timers.push(setInterval(() => !term.leading && void this.evaluate(term), term.ttlMs / 10));
+      term.timers.push(every(this.clock, term.ttlMs / 5, () => this.keepalive(term)));
+      term.timers.push(every(this.clock, Math.max(20, term.ttlMs / 30), () => this.checkLease(term)));
+      term.timers.push(every(this.clock, term.ttlMs / 10, () => !term.leading && void this.evaluate(term)));
       term.watcher = this.watch(term);
       await this.evaluate(term);
     } catch (err) {
@@ -284,9 +287,14 @@ export class EtcdLeaderElection implements LeaderElection {
 
   private scheduleRetry(): void {
     if (!this.campaigning) return;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.startTerm(), this.retryDelayMs);
+    this.clearRetry();
+    this.retryTimer = this.clock.setTimeout(() => void this.startTerm(), this.retryDelayMs);
     this.retryDelayMs = Math.min(2000, this.retryDelayMs * 2);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private watch(term: Term): Promise<Watcher | null> {
@@ -298,7 +306,7 @@ export class EtcdLeaderElection implements LeaderElection {
         const again = (): void => void this.evaluate(term);
         watcher.on('put', again).on('delete', again).on('connected', again);
         watcher.on('error', (err) => this.log?.debug({ err }, 'election watch error'));
-        if (term.over) void withDeadline(watcher.cancel(), 1000);
+        if (term.over) void withDeadline(watcher.cancel(), 1000, this.clock);
         else again();
         return watcher;
       })
@@ -352,7 +360,7 @@ export class EtcdLeaderElection implements LeaderElection {
   private keepalive(term: Term): void {
     const sentAt = this.clock.now();
     void this.root.leaseClient
-      .leaseKeepAlive({ deadline: Date.now() + term.ttlMs / 3 })
+      .leaseKeepAlive({ deadline: realClock.now() + term.ttlMs / 3 })
       .then(
         (stream) =>
           new Promise<string>((resolve, reject) => {
@@ -374,7 +382,10 @@ export class EtcdLeaderElection implements LeaderElection {
           this.log?.debug({ err }, 'lease keepalive failed');
           // Retry soon (likely on another member) rather than a whole interval later: the
           // 2/3-TTL window must cover an etcd leader election (1-2 s with our launcher).
-          if (!term.over) term.timers.push(setTimeout(() => !term.over && this.keepalive(term), Math.max(50, term.ttlMs / 20)));
+          if (!term.over) {
+            const retry = this.clock.setTimeout(() => !term.over && this.keepalive(term), Math.max(50, term.ttlMs / 20));
+            term.timers.push(() => this.clock.clearTimeout(retry));
+          }
         },
       );
   }
@@ -406,7 +417,7 @@ export class EtcdLeaderElection implements LeaderElection {
   private async endTerm(term: Term, reason: string, revokeLease: boolean): Promise<void> {
     if (term.over) return;
     term.over = true;
-    for (const timer of term.timers) clearTimeout(timer);
+    for (const stop of term.timers) stop();
     if (term.leading) {
       term.leading = false;
       this.log?.warn({ sessionId: term.sessionId, reason }, 'leadership revoked');
@@ -420,9 +431,9 @@ export class EtcdLeaderElection implements LeaderElection {
     }
     if (this.term === term) this.term = null;
     // A watch that etcd never confirmed (etcd down) is cancelled when it is (see watch()).
-    const watcher = await withDeadline(term.watcher, 1000);
+    const watcher = await withDeadline(term.watcher, 1000, this.clock);
     await Promise.all([
-      watcher ? withDeadline(watcher.cancel(), 1000) : undefined,
+      watcher ? withDeadline(watcher.cancel(), 1000, this.clock) : undefined,
       revokeLease ? this.revokeLease(term.leaseId) : undefined,
     ]);
     this.scheduleRetry();

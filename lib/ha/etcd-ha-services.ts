@@ -10,6 +10,7 @@ import { EtcdLeaderRetrieval } from './etcd-retrieval.js';
 import { EtcdJobGraphStore, EtcdJobResultStore } from './etcd-stores.js';
 import { EtcdCheckpointIdCounter, EtcdCompletedCheckpointStore } from './etcd-checkpoints.js';
 import type { EtcdLeaderGuard } from './fenced-txn.js';
+import type { Clock } from './util.js';
 
 export interface EtcdHaServicesOptions extends EtcdClientOptions {
   clusterId: string;
@@ -17,6 +18,8 @@ export interface EtcdHaServicesOptions extends EtcdClientOptions {
   leaseTtlSeconds?: number;
   /** Completed checkpoints kept per job (default 1). */
   retainCheckpoints?: number;
+  /** Timers of the elections and retrievals (monotonic real time by default). */
+  clock?: Clock;
   log?: Logger;
 }
 
@@ -43,13 +46,13 @@ export class EtcdHaServices {
   }
 
   leaderElection(): EtcdLeaderElection {
-    const election = new EtcdLeaderElection({ root: this.root, leaseTtlSeconds: this.options.leaseTtlSeconds, log: this.options.log });
+    const election = new EtcdLeaderElection({ root: this.root, leaseTtlSeconds: this.options.leaseTtlSeconds, clock: this.options.clock, log: this.options.log });
     this.closables.push(election);
     return election;
   }
 
   leaderRetrieval(): EtcdLeaderRetrieval {
-    const retrieval = new EtcdLeaderRetrieval({ root: this.root, log: this.options.log });
+    const retrieval = new EtcdLeaderRetrieval({ root: this.root, clock: this.options.clock, log: this.options.log });
     this.closables.push(retrieval);
     return retrieval;
   }

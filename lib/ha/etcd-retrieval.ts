@@ -11,12 +11,15 @@ import { HaClosedError } from './errors.js';
 import { etcdCall, HaKeys } from './etcd-client.js';
 import { decodeLeaderRecord, sessionIdOf } from './etcd-election.js';
 import type { LeaderInfo, LeaderListener, LeaderRetrieval } from './types.js';
-import { withDeadline } from './util.js';
+import { monotonicClock, withDeadline, type Clock } from './util.js';
+import { every, type StopTimer } from '../util/clock.js';
 
 export interface EtcdLeaderRetrievalOptions {
   root: Namespace;
   /** Re-read interval that backs up the watch (default 1000 ms). */
   resyncMs?: number;
+  /** Timers of the re-reads (monotonic real time by default). */
+  clock?: Clock;
   log?: Logger;
 }
 
@@ -31,12 +34,13 @@ export interface EtcdLeaderRetrievalOptions {
 export class EtcdLeaderRetrieval implements LeaderRetrieval {
   private readonly root: Namespace;
   private readonly resyncMs: number;
+  private readonly clock: Clock;
   private readonly log: Logger | undefined;
   private listener: LeaderListener | null = null;
   private leader: LeaderInfo | null = null;
   private known = false;
   private closed = false;
-  private timer: NodeJS.Timeout | undefined;
+  private stopResync: StopTimer | undefined;
   private watcher: Promise<Watcher | null> = Promise.resolve(null);
   private reading = false;
   private readAgain = false;
@@ -44,6 +48,7 @@ export class EtcdLeaderRetrieval implements LeaderRetrieval {
   constructor(options: EtcdLeaderRetrievalOptions) {
     this.root = options.root;
     this.resyncMs = options.resyncMs ?? 1000;
+    this.clock = options.clock ?? monotonicClock;
     this.log = options.log;
   }
 
@@ -51,7 +56,7 @@ export class EtcdLeaderRetrieval implements LeaderRetrieval {
     if (this.closed) throw new HaClosedError('leader retrieval');
     if (this.listener) throw new RangeError('leader retrieval already started');
     this.listener = listener;
-    this.timer = setInterval(() => void this.refresh(), this.resyncMs);
+    this.stopResync = every(this.clock, this.resyncMs, () => void this.refresh());
     this.watcher = this.root
       .watch()
       .prefix(HaKeys.leaderPrefix)
@@ -60,7 +65,7 @@ export class EtcdLeaderRetrieval implements LeaderRetrieval {
         const again = (): void => void this.refresh();
         watcher.on('put', again).on('delete', again).on('connected', again);
         watcher.on('error', (err) => this.log?.debug({ err }, 'leader watch error'));
-        if (this.closed) void withDeadline(watcher.cancel(), 1000);
+        if (this.closed) void withDeadline(watcher.cancel(), 1000, this.clock);
         return watcher;
       })
       .catch((err: unknown) => {
@@ -76,9 +81,9 @@ export class EtcdLeaderRetrieval implements LeaderRetrieval {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    const watcher = await withDeadline(this.watcher, 1000);
-    if (watcher) await withDeadline(watcher.cancel(), 1000);
+    this.stopResync?.();
+    const watcher = await withDeadline(this.watcher, 1000, this.clock);
+    if (watcher) await withDeadline(watcher.cancel(), 1000, this.clock);
   }
 
   /** Read the lowest leader key; notify on change. One read in flight, one more queued. */

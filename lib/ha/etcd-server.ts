@@ -32,6 +32,7 @@ import { Etcd3 } from 'etcd3';
 import type { Logger } from '../logging.js';
 import { EtcdStartError } from './errors.js';
 import { etcdSecurityOptions, type EtcdCredentials } from './etcd-auth.js';
+import { realClock, sleep, type TimerHandle } from '../util/clock.js';
 
 export const DEFAULT_ETCD_HEARTBEAT_MS = 100;
 export const DEFAULT_ETCD_ELECTION_TIMEOUT_MS = 1000;
@@ -224,10 +225,10 @@ class EtcdProcess implements EtcdMember {
   }
 
   async waitForExit(timeoutMs = 5000): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = realClock.setTimeout(() => resolve(false), timeoutMs)));
     const done = await Promise.race([this.exited.then(() => true), timedOut]);
-    clearTimeout(timer);
+    realClock.clearTimeout(timer);
     return done;
   }
 
@@ -278,7 +279,7 @@ async function freePorts(count: number): Promise<number[]> {
 }
 
 async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = realClock.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
@@ -287,10 +288,10 @@ async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<b
       if (err instanceof EtcdStartError) throw err;
       last = err;
     }
-    if (Date.now() > deadline) {
+    if (realClock.now() > deadline) {
       throw new EtcdStartError(what, `not healthy within ${timeoutMs} ms`, { cause: last });
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(realClock, 50);
   }
 }
 
@@ -312,7 +313,7 @@ async function probeMember(clientUrl: string, credentials: EtcdCredentials = {})
     hosts: [clientUrl],
     ...etcdSecurityOptions(credentials),
     dialTimeout: 500,
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 500 }),
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: realClock.now() + 500 }),
   });
   try {
     await client.get('/flinkish-health-probe').string();
@@ -472,7 +473,7 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
  */
 async function enableAuth(endpoints: string[], tls: EtcdCredentials): Promise<{ username: string; password: string }> {
   const credentials = { username: 'root', password: randomBytes(24).toString('hex') };
-  const client = new Etcd3({ hosts: endpoints, ...etcdSecurityOptions(tls), dialTimeout: 2000, defaultCallOptions: { deadline: Date.now() + 10_000 } });
+  const client = new Etcd3({ hosts: endpoints, ...etcdSecurityOptions(tls), dialTimeout: 2000, defaultCallOptions: { deadline: realClock.now() + 10_000 } });
   try {
     await client.role('root').create();
     await client.user(credentials.username).create(credentials.password);

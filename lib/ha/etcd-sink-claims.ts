@@ -15,6 +15,7 @@ import { pageSizeFor, readAllPaged } from './etcd-pages.js';
 import type { EtcdStoreOptions } from './etcd-stores.js';
 import { fencedTxn } from './fenced-txn.js';
 import { SinkDirOwnedError } from './errors.js';
+import { realClock } from '../util/clock.js';
 
 export interface SinkClaim {
   dir: string;
@@ -72,7 +73,7 @@ export class EtcdSinkClaimStore implements SinkClaimStore {
         }
         seen.push({ key, dir, modRevision: kv ? kv.mod_revision : null });
       }
-      const now = Date.now();
+      const now = realClock.now(); // a wall-time stamp, for operators
       const ops = seen.map(({ key, dir }) => root.put(key).value(encodeValue(key, { dir, jobId, claimedAt: now } satisfies SinkClaim)));
       const result = await fencedTxn(root, guard, 'sink claim', ops, (txn) => {
         for (const { key, modRevision } of seen) {

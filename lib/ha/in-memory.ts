@@ -6,6 +6,7 @@ import { FencingError, SinkDirOwnedError } from './errors.js';
 import { SavepointState, type SavepointRecord, type SavepointStore, type StopIntent } from './etcd-savepoints.js';
 import { normalizeSinkDir, type SinkClaim, type SinkClaimStore } from './etcd-sink-claims.js';
 import { retainLatest } from './checkpoint-retention.js';
+import { realClock } from '../util/clock.js';
 import type {
   CheckpointIdCounter,
   CheckpointMetadata,
@@ -215,7 +216,7 @@ export class InMemorySinkClaimStore implements SinkClaimStore {
   private readonly claims = new Map<string, SinkClaim>();
   constructor(
     private readonly guard: LeaderGuard | null,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = realClock.now,
   ) {}
   async claim(dirs: readonly string[], jobId: string, mayTakeOver: (owner: string) => Promise<boolean>): Promise<void> {
     const unique = [...new Set(dirs.map(normalizeSinkDir))];

@@ -1,23 +1,23 @@
 /** Small helpers of the HA services. */
+import { monotonicClock, type Clock, type TimerHandle } from '../util/clock.js';
 
-/** Time source in milliseconds; monotonic in production so that wall-clock jumps do not matter. */
-export interface Clock {
-  now(): number;
-}
+/**
+ * Time and timers of the HA services: monotonic in production (`monotonicClock`) so that
+ * wall-clock jumps do not upset lease arithmetic; a SimulatedClock in tests.
+ */
+export { monotonicClock, type Clock };
 
-export const monotonicClock: Clock = { now: () => performance.now() };
-
-/** Wait for `promise` at most `ms`; never rejects (for best-effort cleanup that must not hang). */
-export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
+/** Wait for `promise` at most `ms` on `clock`; never rejects (for best-effort cleanup that must not hang). */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, clock: Clock = monotonicClock): Promise<T | undefined> {
+  let timer: TimerHandle | undefined;
   try {
     return await Promise.race([
       promise.catch(() => undefined),
       new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), ms);
+        timer = clock.setTimeout(() => resolve(undefined), ms);
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clock.clearTimeout(timer);
   }
 }

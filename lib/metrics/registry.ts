@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorSystem } from '../actor/system.js';
 import { heartbeatStats } from '../transport/connection.js';
+import { realClock, type TimerHandle } from '../util/clock.js';
 
 /** Runs before each scrape to refresh gauges from their source (e.g. asks to the Master). */
 export type Sampler = () => Promise<void> | void;
@@ -139,11 +140,12 @@ export class RuntimeMetrics {
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`sampler took over ${ms} ms`)), ms);
+    // A scrape is answered in real time: its samplers are bounded on the real clock.
+    timer = realClock.setTimeout(() => reject(new Error(`sampler took over ${ms} ms`)), ms);
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, deadline]).finally(() => realClock.clearTimeout(timer));
 }
 
 /** The process's metrics. */

@@ -17,6 +17,7 @@ import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, 
 import { DATA_HEARTBEAT_FRAME, decodeDataFrame, encodeDataMessage, isDataHeartbeat } from './data-frames.js';
 import { DataProtocolError } from './errors.js';
 import type { DataMessage } from './messages.js';
+import { every, type Clock, type StopTimer, type TimerHandle } from '../util/clock.js';
 
 export interface DataConnectionSettings {
   readonly cluster: string;
@@ -32,6 +33,8 @@ export interface DataConnectionSettings {
   readonly heartbeatIntervalMs: number;
   /** An open connection that received nothing, not even a heartbeat, for this long is closed. */
   readonly idleTimeoutMs: number;
+  /** Time of the handshake timeout, heartbeats and idleness. */
+  readonly clock: Clock;
 }
 
 export interface DataConnectionHandlers {
@@ -45,9 +48,10 @@ export class DataConnection {
   state: 'handshaking' | 'open' | 'closed' = 'handshaking';
   private readonly handshake: HandshakeDriver;
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
-  private handshakeTimer: NodeJS.Timeout | null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private lastReceived = Date.now();
+  private readonly clock: Clock;
+  private handshakeTimer: TimerHandle | null;
+  private stopHeartbeats: StopTimer | null = null;
+  private lastReceived: number;
   private wroteSinceTick = false;
   /** Messages sent before the handshake completed, in order. */
   private early: DataMessage[] = [];
@@ -61,12 +65,14 @@ export class DataConnection {
     /** For a dialed connection: the TaskExecutor we meant to reach. */
     readonly expectedNode: string | null,
   ) {
+    this.clock = settings.clock;
+    this.lastReceived = this.clock.now();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.close(err.message, false));
     socket.on('end', () => this.close('peer closed the connection', false));
     socket.on('close', () => this.close('socket closed', false));
-    this.handshakeTimer = setTimeout(
+    this.handshakeTimer = this.clock.setTimeout(
       () => this.onHandshakeStep(this.handshake.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`)),
       settings.handshakeTimeoutMs,
     );
@@ -109,10 +115,10 @@ export class DataConnection {
   close(reason: string, local: boolean, code?: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.handshakeTimer !== null) this.clock.clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = null;
+    this.stopHeartbeats?.();
+    this.stopHeartbeats = null;
     this.early = [];
     if (local) this.socket.end();
     else this.socket.destroy();
@@ -123,16 +129,16 @@ export class DataConnection {
   private closeAfterRefusal(reason: string, code: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.handshakeTimer !== null) this.clock.clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     this.early = [];
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.clock.setTimeout(() => this.socket.destroy(), 1000, { unref: true });
     this.handlers.onClose(this, reason, false, code);
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReceived = Date.now();
+    this.lastReceived = this.clock.now();
     try {
       this.decoder.push(chunk, (frame) => {
         if (this.state === 'open') {
@@ -154,7 +160,7 @@ export class DataConnection {
    * or holds a connection it does not use: either way the connection goes.
    */
   private onHeartbeatTick(): void {
-    const silentFor = Date.now() - this.lastReceived;
+    const silentFor = this.clock.now() - this.lastReceived;
     if (silentFor > this.settings.idleTimeoutMs) {
       this.log.warn({ remote: this.remoteAddress, peer: this.peer?.node, silentForMs: silentFor }, 'data connection idle: closing it');
       this.close(`nothing received for ${silentFor} ms`, false);
@@ -187,12 +193,11 @@ export class DataConnection {
         return this.close(`${step.code}: ${step.reason}`, false, step.code);
       case 'open': {
         this.state = 'open';
-        if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+        if (this.handshakeTimer !== null) this.clock.clearTimeout(this.handshakeTimer);
         this.handshakeTimer = null;
         this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
-        this.lastReceived = Date.now();
-        this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
-        this.heartbeatTimer.unref();
+        this.lastReceived = this.clock.now();
+        this.stopHeartbeats = every(this.clock, this.settings.heartbeatIntervalMs, () => this.onHeartbeatTick(), { unref: true });
         this.handlers.onOpen(this);
         const early = this.early;
         this.early = [];

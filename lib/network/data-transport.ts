@@ -17,6 +17,7 @@ import { HandshakeKeys, Plane } from '../transport/handshake.js';
 import { MAX_HANDSHAKING_CONNECTIONS } from '../transport/transport.js';
 import { DataConnection, type DataConnectionSettings } from './data-connection.js';
 import type { DataMessage } from './messages.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 export interface DataTransportOptions {
   /** This TaskExecutor's id. */
@@ -38,6 +39,8 @@ export interface DataTransportOptions {
   readonly heartbeatIntervalMs?: number;
   /** An open data connection silent (no data, no heartbeat) for this long is closed. */
   readonly idleTimeoutMs?: number;
+  /** Time of the connections' handshakes, heartbeats and idleness (the real clock by default). */
+  readonly clock?: Clock;
 }
 
 /** Where to reach a peer: its TaskExecutor id and `host:port`. */
@@ -65,6 +68,7 @@ export class DataTransport {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
       idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
+      clock: options.clock ?? realClock,
     };
   }
 

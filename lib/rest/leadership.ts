@@ -8,6 +8,7 @@
  * ordinal as this process has counted them instead.
  */
 import { metrics } from '../metrics/registry.js';
+import { realClock } from '../util/clock.js';
 
 export interface LeaderInfo {
   /** Ordinal of this term among those this process has seen (1, 2, ...); not the session id. */
@@ -47,7 +48,7 @@ export class LeaderTracker {
   constructor(
     /** This Master's node id. */
     readonly node: string,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = realClock.now,
   ) {}
 
   setRestAddress(address: string | null): void {

@@ -30,7 +30,7 @@ export async function startMasterEndpoints(config: ClusterConfig, system: ActorS
   const stopSampling = metricsServer ? sampleMaster(metrics, gateway) : () => undefined;
   // The dashboard's charts: sampled by the leader only, and only with a dashboard to show them.
   const series = new SeriesStore();
-  const stopSeries = config.restPort < 0 ? () => undefined : startSeriesSampler(series, gateway, () => leadership.isLeader, system.log);
+  const stopSeries = config.restPort < 0 ? () => undefined : startSeriesSampler(series, gateway, () => leadership.isLeader, system.log, system.clock);
   const rest =
     config.restPort < 0
       ? null

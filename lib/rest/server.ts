@@ -19,6 +19,7 @@ import type { LeaderTracker } from './leadership.js';
 import { apiRoutes, type Route } from './routes.js';
 import type { Router } from './router.js';
 import { SeriesStore } from '../dashboard/series.js';
+import { realClock } from '../util/clock.js';
 
 export interface RestServerOptions {
   /** Bind address. */
@@ -66,7 +67,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     gateway: options.gateway,
     leadership: options.leadership,
     token: options.token,
-    now: options.now ?? Date.now,
+    now: options.now ?? realClock.now,
     savepointRoots: options.savepointRoots ?? [],
     series: options.series ?? new SeriesStore(),
   });

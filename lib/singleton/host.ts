@@ -40,6 +40,7 @@ import type { Logger } from '../logging.js';
 import { ActorPersistence } from '../persistence/actor-persistence.js';
 import type { SnapshotFence, SnapshotStore } from '../persistence/types.js';
 import type { GateMessage } from './protocol.js';
+import { sleep, type Clock } from '../util/clock.js';
 
 export const HostState = { Standby: 'standby', Starting: 'starting', Active: 'active', Stopping: 'stopping' } as const;
 export type HostState = (typeof HostState)[keyof typeof HostState];
@@ -104,6 +105,8 @@ export interface HostDeps {
   defaultKey: string;
   bufferSize: number;
   events: EventEmitter<SingletonEvents>;
+  /** Restore retries and the pause before campaigning again. */
+  clock: Clock;
   log: Logger;
   /** Hand a message back to its sender's proxy (ask: SINGLETON_NOT_HOST; tell: bounce). */
   refuse(entry: GateEntry): void;
@@ -231,7 +234,7 @@ export class SingletonHost implements LeaderContender {
       } catch (err) {
         if (this.term !== term) return null;
         this.deps.log.warn({ err }, 'singleton state not loaded; retrying');
-        await new Promise((resolve) => setTimeout(resolve, RESTORE_RETRY_MS));
+        await sleep(this.deps.clock, RESTORE_RETRY_MS);
         if (this.term !== term) return null;
       }
     }
@@ -265,6 +268,6 @@ export class SingletonHost implements LeaderContender {
       this.stopping = false;
     }
     if (this.closed) return;
-    setTimeout(() => !this.closed && this.campaign(), RECAMPAIGN_DELAY_MS).unref();
+    this.deps.clock.setTimeout(() => !this.closed && this.campaign(), RECAMPAIGN_DELAY_MS, { unref: true });
   }
 }

@@ -37,6 +37,7 @@ export interface SingletonManagerOptions {
   handoverTimeoutMs?: number;
   /** Messages a proxy (and a starting host) holds during a handover (default 10 000). */
   bufferSize?: number;
+  /** Time and timers of the elections, handovers and retries (monotonic real time by default). */
   clock?: Clock;
   log?: Logger;
 }
@@ -67,6 +68,7 @@ export class SingletonManager {
   private readonly ownsClient: boolean;
   private readonly options: SingletonManagerOptions;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly entries = new Map<string, Entry>();
   private readonly gate: ActorRef<GateMessage>;
   private readonly onNodeDown = (node: string): void => this.entries.forEach((e) => e.proxy.nodeDown(node));
@@ -80,6 +82,7 @@ export class SingletonManager {
     this.options = options;
     this.group = options.group;
     this.log = (options.log ?? system.log).child({ group: options.group });
+    this.clock = options.clock ?? monotonicClock;
     this.ownsClient = !('namespace' in options.etcd);
     this.client = 'namespace' in options.etcd ? options.etcd : createEtcdClient(options.etcd);
     this.gate = system.spawn(gateName(options.group), gateLogic, { input: { handle: (m: GateMessage) => this.onGateMessage(m) } });
@@ -101,7 +104,8 @@ export class SingletonManager {
       singleton: name,
       logic,
       options: options as SingletonOptions<AnyActorLogic>,
-      election: new EtcdLeaderElection({ root, leaseTtlSeconds: this.options.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS, log: this.log }),
+      election: new EtcdLeaderElection({ root, leaseTtlSeconds: this.options.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS, clock: this.clock, log: this.log }),
+      clock: this.clock,
       root,
       defaultKey: `singleton/${this.group}/${name}`,
       bufferSize: this.options.bufferSize ?? 10_000,
@@ -157,11 +161,11 @@ export class SingletonManager {
       gate: this.gate,
       handoverTimeoutMs: this.options.handoverTimeoutMs ?? 10_000,
       bufferSize: this.options.bufferSize ?? 10_000,
-      clock: this.options.clock ?? monotonicClock,
+      clock: this.clock,
       log: this.log,
       onUndeliverable: (singleton, message, error) => this.undeliverable(singleton, message, error),
     });
-    const retrieval = new EtcdLeaderRetrieval({ root: this.client.namespace(this.singletonRoot(name)), resyncMs: 500, log: this.log });
+    const retrieval = new EtcdLeaderRetrieval({ root: this.client.namespace(this.singletonRoot(name)), resyncMs: 500, clock: this.clock, log: this.log });
     const entry: Entry = { proxy, ref: new SingletonRef(proxy, this.group, name), retrieval, host: null };
     this.entries.set(name, entry);
     retrieval.start((leader) => proxy.setLeader(leader));

@@ -18,7 +18,7 @@ import { ActorRef, type Message, type RefRouter } from '../actor/ref.js';
 import type { ActorSystem } from '../actor/system.js';
 import { ErrorCode, type RuntimeError } from '../errors.js';
 import type { LeaderInfo } from '../ha/types.js';
-import type { Clock } from '../ha/util.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../logging.js';
 import { SingletonErrorCode, SingletonUnavailableError } from './errors.js';
 import { gateName, type GateMessage } from './protocol.js';
@@ -41,7 +41,7 @@ interface Pending {
   message: unknown;
   /** When it was first sent: the handover deadline counts from here, across retries. */
   since: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
   askTimeoutMs?: number | undefined;
   resolve?: (value: unknown) => void;
   reject?: (err: Error) => void;
@@ -94,7 +94,7 @@ export class SingletonProxy implements RefRouter {
   private readonly buffer: Pending[] = [];
   private holdUntil = 0;
   private retryDelayMs = 0;
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: TimerHandle | undefined;
   private closed = false;
 
   constructor(private readonly deps: ProxyDeps) {
@@ -166,9 +166,9 @@ export class SingletonProxy implements RefRouter {
   /** Fail everything still waiting. */
   close(): void {
     this.closed = true;
-    clearTimeout(this.flushTimer);
+    this.clearTimer(this.flushTimer);
     for (const entry of this.buffer.splice(0)) {
-      clearTimeout(entry.timer);
+      this.clearTimer(entry.timer);
       this.fail(entry, new SingletonUnavailableError(this.deps.singleton, 'closed', this.deps.clock.now() - entry.since));
     }
   }
@@ -229,7 +229,7 @@ export class SingletonProxy implements RefRouter {
       this.fail(entry, err);
       return;
     }
-    entry.timer = setTimeout(() => this.expire(entry), left);
+    entry.timer = this.deps.clock.setTimeout(() => this.expire(entry), left);
     this.buffer.push(entry);
   }
 
@@ -250,18 +250,22 @@ export class SingletonProxy implements RefRouter {
     this.holdUntil = this.deps.clock.now() + this.retryDelayMs;
   }
 
+  private clearTimer(timer: TimerHandle | undefined): void {
+    if (timer !== undefined) this.deps.clock.clearTimeout(timer);
+  }
+
   private flush(): void {
-    clearTimeout(this.flushTimer);
+    this.clearTimer(this.flushTimer);
     this.flushTimer = undefined;
     while (this.buffer.length > 0 && this.routable()) {
       const entry = this.buffer[0]!;
       if (entry.kind === 'tell' && !this.sendTell(entry.message, entry.since)) break;
       this.buffer.shift();
-      clearTimeout(entry.timer);
+      this.clearTimer(entry.timer);
       entry.timer = undefined;
       if (entry.kind === 'ask') this.sendAsk(entry);
     }
     const wait = this.holdUntil - this.deps.clock.now();
-    if (this.buffer.length > 0 && wait > 0 && !this.closed) this.flushTimer = setTimeout(() => this.flush(), wait);
+    if (this.buffer.length > 0 && wait > 0 && !this.closed) this.flushTimer = this.deps.clock.setTimeout(() => this.flush(), wait);
   }
 }

@@ -9,6 +9,7 @@
  * so a single synchronous burst of allocation is seen only once it yields.
  */
 import { getHeapStatistics } from 'node:v8';
+import { every, realClock, type Clock } from '../util/clock.js';
 
 export const DEFAULT_OFFHEAP_CHECK_MS = 100;
 
@@ -19,13 +20,15 @@ export interface OffHeapMonitorOptions {
   onExceeded(usedBytes: number): void;
   /** The measurement (this isolate's external memory by default). */
   measure?: () => number;
+  /** Timers of the checks (the real clock by default). */
+  clock?: Clock;
 }
 
 /** Starts checking; returns the function that stops it. The timer never keeps a worker alive. */
 export function watchOffHeapMemory(options: OffHeapMonitorOptions): () => void {
   const measure = options.measure ?? (() => getHeapStatistics().external_memory);
   let overOnce = false;
-  const timer = setInterval(() => {
+  const check = (): void => {
     const used = measure();
     if (used <= options.limitBytes) {
       overOnce = false;
@@ -35,9 +38,9 @@ export function watchOffHeapMemory(options: OffHeapMonitorOptions): () => void {
       overOnce = true;
       return;
     }
-    clearInterval(timer);
+    stop();
     options.onExceeded(used);
-  }, options.intervalMs ?? DEFAULT_OFFHEAP_CHECK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  };
+  const stop = every(options.clock ?? realClock, options.intervalMs ?? DEFAULT_OFFHEAP_CHECK_MS, check, { unref: true });
+  return stop;
 }

@@ -51,6 +51,7 @@ import { SinkWriters } from './sink-writers.js';
 import type { RestoredTaskState } from './snapshot-store.js';
 import { TaskCheckpointer } from './task-checkpointer.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
+import { every, realClock, type Clock, type StopTimer, type TimerHandle } from '../util/clock.js';
 
 /** A user function's stack travels with its failure, cut to this length. */
 const MAX_STACK_CHARS = 2000;
@@ -93,16 +94,16 @@ export class StreamTask {
   private finalCheckpointId: number | null = null;
   /** Records per source poll: `sourceBatchRecords` at most, fewer while records are slow. */
   private sourceBatch: number;
-  private flushTimer: NodeJS.Timeout | null = null;
-  private metricsTimer: NodeJS.Timeout | null = null;
-  private watermarkTimer: NodeJS.Timeout | null = null;
+  private stopFlushTimer: StopTimer | null = null;
+  private stopMetricsTimer: StopTimer | null = null;
+  private stopWatermarkTimer: StopTimer | null = null;
   /** Event time over all input channels (numbered like the aligner's); null for sources. */
   private readonly valve: WatermarkValve | null;
   /** The channel whose buffer is being deserialized (its watermarks go to the valve under this number). */
   private currentChannel = 0;
   /** Per gate: records go to the head's first or second input. */
   private readonly gatePush: ((record: unknown, timestamp: number) => void)[];
-  private readonly processingTimers = new Set<NodeJS.Timeout>();
+  private readonly processingTimers = new Set<TimerHandle>();
   /** Called once the task has reported its terminal state. */
   onDone: () => void = () => undefined;
 
@@ -113,6 +114,8 @@ export class StreamTask {
     private readonly port: TaskPort,
     private readonly settings: TaskSettings,
     restored?: RestoredTaskState,
+    /** Processing time and the task's timers (buffer flushes, watermarks, metrics). */
+    private readonly clock: Clock = realClock,
   ) {
     this.checkpointing = tdd.checkpointDir !== null;
     this.sourceBatch = settings.sourceBatchRecords;
@@ -194,9 +197,9 @@ export class StreamTask {
 
   /** Processing time for timers and windows: callbacks run between slices, and their errors fail the task. */
   private readonly processingTime: ProcessingTimeService = {
-    now: () => Date.now(),
+    now: () => this.clock.now(),
     schedule: (at, fn) => {
-      const handle = setTimeout(() => {
+      const handle = this.clock.setTimeout(() => {
         this.processingTimers.delete(handle);
         if (this.done || this.finishing) return;
         try {
@@ -205,10 +208,10 @@ export class StreamTask {
           this.fail(err);
         }
         this.schedule();
-      }, Math.max(0, at - Date.now()));
+      }, Math.max(0, at - this.clock.now()));
       this.processingTimers.add(handle);
       return () => {
-        clearTimeout(handle);
+        this.clock.clearTimeout(handle);
         this.processingTimers.delete(handle);
       };
     },
@@ -231,11 +234,11 @@ export class StreamTask {
     } catch (err) {
       return this.fail(err);
     }
-    this.flushTimer = setInterval(() => this.onBufferTimeout(), this.settings.bufferTimeoutMs);
+    this.stopFlushTimer = every(this.clock, this.settings.bufferTimeoutMs, () => this.onBufferTimeout());
     if (this.chain.hasPeriodicWatermarks && this.autoWatermarkIntervalMs > 0) {
-      this.watermarkTimer = setInterval(() => this.onPeriodicWatermark(), this.autoWatermarkIntervalMs);
+      this.stopWatermarkTimer = every(this.clock, this.autoWatermarkIntervalMs, () => this.onPeriodicWatermark());
     }
-    this.metricsTimer = setInterval(() => this.port.post({ t: 'metrics', metrics: this.metrics() }), this.settings.metricsIntervalMs);
+    this.stopMetricsTimer = every(this.clock, this.settings.metricsIntervalMs, () => this.port.post({ t: 'metrics', metrics: this.metrics() }));
     this.schedule();
   }
 
@@ -481,11 +484,11 @@ export class StreamTask {
 
   private end(final: FromWorker): void {
     this.done = true;
-    if (this.flushTimer) clearInterval(this.flushTimer);
-    if (this.metricsTimer) clearInterval(this.metricsTimer);
-    if (this.watermarkTimer) clearInterval(this.watermarkTimer);
-    this.flushTimer = this.metricsTimer = this.watermarkTimer = null;
-    for (const t of this.processingTimers) clearTimeout(t);
+    this.stopFlushTimer?.();
+    this.stopMetricsTimer?.();
+    this.stopWatermarkTimer?.();
+    this.stopFlushTimer = this.stopMetricsTimer = this.stopWatermarkTimer = null;
+    for (const t of this.processingTimers) this.clock.clearTimeout(t);
     this.processingTimers.clear();
     if (final.t === 'state' && final.state === 'finished') this.sinks.flush();
     this.port.post(final);

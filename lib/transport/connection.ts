@@ -9,6 +9,7 @@ import type { Logger } from '../logging.js';
 import { FrameDecoder, FrameError, encodeFrame } from './frame.js';
 import { DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, checkDecodeBudget, type DecodeBudget } from './decode-budget.js';
 import { LogThrottle } from '../util/log-throttle.js';
+import { every, type Clock, type StopTimer, type TimerHandle } from '../util/clock.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, HandshakeDriver, Plane, type HandshakeKeys, type HandshakeStep, type Role, type VerifiedPeer } from './handshake.js';
 import { EnvelopeKind, envelopeProblem, type Backlog, type Envelope } from './protocol.js';
 
@@ -32,6 +33,8 @@ export interface ConnectionSettings {
   handshakeTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** Time of the handshake timeout, heartbeats and silence (the actor system's clock). */
+  clock: Clock;
 }
 
 export type CloseKind = 'refused' | 'lost' | 'heartbeat-timeout' | 'protocol-error' | 'local';
@@ -61,10 +64,11 @@ export class Connection {
   state: 'handshaking' | 'open' | 'closed' = 'handshaking';
   private readonly handshake: HandshakeDriver;
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
-  private lastReceived = Date.now();
+  private readonly clock: Clock;
+  private lastReceived: number;
   private wroteSinceTick = false;
-  private handshakeTimer: NodeJS.Timeout | null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private handshakeTimer: TimerHandle | null;
+  private stopHeartbeats: StopTimer | null = null;
   private readonly budget: DecodeBudget;
   /** Backlogs that reading waits for: the socket is paused while any is pending. */
   private readonly backlogs = new Set<Backlog>();
@@ -82,6 +86,8 @@ export class Connection {
     /** For a dialed connection: the node id we dialed, which the peer must announce. */
     readonly expectedNode: string | null = null,
   ) {
+    this.clock = settings.clock;
+    this.lastReceived = this.clock.now();
     this.budget = { perFrameByte: DEFAULT_DECODE_BYTES_PER_FRAME_BYTE, maxBytes: settings.maxDecodedBytes };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -93,7 +99,7 @@ export class Connection {
       this.close(this.retired ? 'local' : 'lost', 'peer closed the connection');
     });
     socket.on('close', () => this.close('lost', 'socket closed'));
-    this.handshakeTimer = setTimeout(
+    this.handshakeTimer = this.clock.setTimeout(
       () => this.onHandshakeStep(this.handshake.refuse('HANDSHAKE_TIMEOUT', `no handshake within ${settings.handshakeTimeoutMs} ms`)),
       settings.handshakeTimeoutMs,
     );
@@ -156,12 +162,12 @@ export class Connection {
     this.state = 'closed';
     this.stopTimers();
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.clock.setTimeout(() => this.socket.destroy(), 1000, { unref: true });
     this.handlers.onClose(this, 'refused', reason, code);
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReceived = Date.now();
+    this.lastReceived = this.clock.now();
     try {
       this.decoder.pushSpans(chunk, this.onSpan);
     } catch (err) {
@@ -190,12 +196,11 @@ export class Connection {
         return this.close('refused', `${step.code}: ${step.reason}`, step.code);
       case 'open':
         this.state = 'open';
-        if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+        if (this.handshakeTimer !== null) this.clock.clearTimeout(this.handshakeTimer);
         this.handshakeTimer = null;
         this.decoder.setMaxFrameBytes(this.settings.maxInboundFrameBytes);
-        this.lastReceived = Date.now();
-        this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(), this.settings.heartbeatIntervalMs);
-        this.heartbeatTimer.unref();
+        this.lastReceived = this.clock.now();
+        this.stopHeartbeats = every(this.clock, this.settings.heartbeatIntervalMs, () => this.onHeartbeatTick(), { unref: true });
         this.handlers.onOpen(this);
     }
   }
@@ -241,15 +246,16 @@ export class Connection {
     if (this.backlogs.size === 1) this.socket.pause();
     backlog.whenRelieved(() => {
       if (!this.backlogs.delete(backlog) || this.backlogs.size > 0 || this.state === 'closed') return;
-      this.lastReceived = Date.now();
+      this.lastReceived = this.clock.now();
       this.socket.resume();
     });
   }
 
   private onHeartbeatTick(): void {
     // While we do not read, the peer's heartbeats wait in the kernel: its silence is ours.
-    if (this.backlogs.size > 0) this.lastReceived = Date.now();
-    const silentFor = Date.now() - this.lastReceived;
+    const now = this.clock.now();
+    if (this.backlogs.size > 0) this.lastReceived = now;
+    const silentFor = now - this.lastReceived;
     if (silentFor > this.settings.heartbeatIntervalMs * 1.5) heartbeatStats.misses++;
     if (silentFor > this.settings.heartbeatTimeoutMs) {
       heartbeatStats.timeouts++;
@@ -262,9 +268,9 @@ export class Connection {
   }
 
   private stopTimers(): void {
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.handshakeTimer !== null) this.clock.clearTimeout(this.handshakeTimer);
+    this.stopHeartbeats?.();
     this.handshakeTimer = null;
-    this.heartbeatTimer = null;
+    this.stopHeartbeats = null;
   }
 }

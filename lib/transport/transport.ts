@@ -20,6 +20,7 @@ import { CLIENT_NODE_PREFIX, HandshakeKeys, Plane, type Role } from './handshake
 import { AuthFailedError, HandshakeCode, HandshakeRefusedError, PERMANENT_REFUSALS } from './errors.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { formatHostPort, parseHostPort } from '../util/host-address.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 
 /** Lines about lost or unreachable peers: at most one per kind this often. */
 const LOSS_LOG_INTERVAL_MS = 10_000;
@@ -91,7 +92,7 @@ class Association {
   readonly batch = new FrameBatch();
   queuedMessages = 0;
   flushScheduled = false;
-  reconnectTimer: NodeJS.Timeout | null = null;
+  reconnectTimer: TimerHandle | null = null;
   reconnectAttempts = 0;
   disconnectedSince: number | null = null;
   readonly drainWaiters: Array<() => void> = [];
@@ -116,7 +117,9 @@ export class Transport {
   private stopped = false;
   private readonly keys: HandshakeKeys;
   /** Peers that fail, refuse or are refused are chosen by whoever sends us refs: log such lines sparingly. */
-  private readonly quietLog = new LogThrottle(LOSS_LOG_INTERVAL_MS);
+  private readonly quietLog: LogThrottle;
+  /** Reconnect delays, refusal windows and send waits (the actor system's clock; connections use it too). */
+  private readonly clock: Clock;
 
   constructor(
     private readonly settings: TransportSettings,
@@ -126,6 +129,8 @@ export class Transport {
     public log: Logger,
   ) {
     this.node = `${CLIENT_NODE_PREFIX}${this.uid}`;
+    this.clock = settings.clock;
+    this.quietLog = new LogThrottle(LOSS_LOG_INTERVAL_MS, () => this.clock.now());
     this.keys = HandshakeKeys.derive(settings.cluster, Plane.Control, { node: settings.secret, client: settings.clientSecret });
   }
 
@@ -160,7 +165,7 @@ export class Transport {
     // A peer that refused us for good (wrong secret, cluster id, version) is told at once, without a dial.
     const known = this.associations.get(node);
     if (known && known.refusal !== null) {
-      if (Date.now() < known.refusedUntil) throw known.refusal;
+      if (this.clock.now() < known.refusedUntil) throw known.refusal;
       known.refusal = null;
     }
     const payload = this.codec.encode(envelope);
@@ -187,14 +192,14 @@ export class Transport {
   async waitForRoom(node: string, bytes: number, timeoutMs: number): Promise<void> {
     const assoc = this.associations.get(node);
     if (!assoc) return; // nothing queued to it: there is room
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.clock.now() + timeoutMs;
     while (this.queuedBytes(assoc) + bytes > this.settings.sendQueueBytes) {
-      const left = deadline - Date.now();
+      const left = deadline - this.clock.now();
       if (left <= 0) throw new SendQueueFullError(node, this.queuedBytes(assoc), this.settings.sendQueueBytes);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
+        const timer = this.clock.setTimeout(resolve, left);
         assoc.drainWaiters.push(() => {
-          clearTimeout(timer);
+          this.clock.clearTimeout(timer);
           resolve();
         });
       });
@@ -221,9 +226,9 @@ export class Transport {
     if (this.stopped) return;
     this.stopped = true;
     for (const assoc of this.associations.values()) {
-      if (assoc.reconnectTimer) clearTimeout(assoc.reconnectTimer);
+      if (assoc.reconnectTimer !== null) this.clock.clearTimeout(assoc.reconnectTimer);
       this.flush(assoc);
-      for (const conn of [assoc.conn, assoc.dialing]) if (conn) endGracefully(conn);
+      for (const conn of [assoc.conn, assoc.dialing]) if (conn) this.endGracefully(conn);
     }
     for (const conn of this.pending) conn.close('local', 'transport stopped');
     const server = this.server;
@@ -272,7 +277,7 @@ export class Transport {
   private releaseIfIdle(assoc: Association): void {
     if (assoc.conn || assoc.dialing || assoc.reconnectTimer || assoc.batch.size > 0 || assoc.drainWaiters.length > 0) return;
     // A refusal is remembered for giveUpAfterMs (sends fail at once); only our own dials make one.
-    if (assoc.refusal !== null && Date.now() < assoc.refusedUntil) return;
+    if (assoc.refusal !== null && this.clock.now() < assoc.refusedUntil) return;
     if (this.associations.get(assoc.node) === assoc) this.associations.delete(assoc.node);
   }
 
@@ -310,7 +315,7 @@ export class Transport {
       this.dropQueued(assoc, 'not connected, and the node does not listen');
       throw new PeerUnreachableError(assoc.node, 'not connected, and the node does not listen');
     }
-    assoc.disconnectedSince ??= Date.now();
+    assoc.disconnectedSince ??= this.clock.now();
     const socket = this.settings.tls
       ? tls.connect({ ...this.settings.tls, host: address.host, port: address.port })
       : net.connect({ host: address.host, port: address.port, allowHalfOpen: true });
@@ -416,7 +421,7 @@ export class Transport {
     if (assoc.conn !== conn) return; // a retired twin or a stale incarnation
     assoc.conn = null;
     if (this.stopped) return;
-    assoc.disconnectedSince = Date.now();
+    assoc.disconnectedSince = this.clock.now();
     this.log.info({ peer: assoc.node, kind, reason }, 'connection lost');
     this.wakeDrainWaiters(assoc);
     this.handlers.onPeerLost(assoc.node, kind === 'heartbeat-timeout' ? 'heartbeat-timeout' : 'connection-lost', reason);
@@ -433,7 +438,7 @@ export class Transport {
           ? new AuthFailedError(assoc.node, this.settings.cluster, conn.role, reason)
           : new HandshakeRefusedError(assoc.node, this.settings.cluster, code, reason);
       assoc.refusal = refusal;
-      assoc.refusedUntil = Date.now() + this.settings.reconnect.giveUpAfterMs;
+      assoc.refusedUntil = this.clock.now() + this.settings.reconnect.giveUpAfterMs;
       this.handlers.onPeerLost(assoc.node, 'connection-lost', refusal.message, refusal);
       return this.dropQueued(assoc, refusal.message);
     }
@@ -445,7 +450,8 @@ export class Transport {
 
   private scheduleReconnect(assoc: Association, reason: string): void {
     const { initialDelayMs, maxDelayMs, giveUpAfterMs } = this.settings.reconnect;
-    const downFor = Date.now() - (assoc.disconnectedSince ?? Date.now());
+    const now = this.clock.now();
+    const downFor = now - (assoc.disconnectedSince ?? now);
     if (downFor >= giveUpAfterMs) {
       this.dropQueued(assoc, `unreachable for ${downFor} ms (${reason})`);
       return;
@@ -453,7 +459,7 @@ export class Transport {
     const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** assoc.reconnectAttempts);
     assoc.reconnectAttempts++;
     this.log.debug({ peer: assoc.node, delayMs: delay, attempt: assoc.reconnectAttempts, reason }, 'reconnecting');
-    assoc.reconnectTimer = setTimeout(() => {
+    const reconnect = (): void => {
       assoc.reconnectTimer = null;
       if (assoc.conn || assoc.batch.size === 0) return this.releaseIfIdle(assoc);
       try {
@@ -461,8 +467,14 @@ export class Transport {
       } catch {
         // ensureConnecting reported the queue as undeliverable already.
       }
-    }, delay);
-    assoc.reconnectTimer.unref();
+    };
+    assoc.reconnectTimer = this.clock.setTimeout(reconnect, delay, { unref: true });
+  }
+
+  private endGracefully(conn: Connection): void {
+    conn.retire();
+    // A peer that never answers the FIN must not keep us alive.
+    this.clock.setTimeout(() => conn.close('local', 'transport stopped'), 1000, { unref: true });
   }
 
   private dropQueued(assoc: Association, reason: string): void {
@@ -481,11 +493,6 @@ export class Transport {
   }
 }
 
-function endGracefully(conn: Connection): void {
-  conn.retire();
-  // A peer that never answers the FIN must not keep us alive.
-  setTimeout(() => conn.close('local', 'transport stopped'), 1000).unref();
-}
 
 /** `host:port` node ids are dialable; client ids are not. */
 export function parseNodeAddress(node: string): { host: string; port: number } | null {

@@ -9,12 +9,14 @@
  * const pass = throttle.admit('dead-letter');
  * if (pass) log.warn({ ...fields, suppressed: pass.suppressed }, 'dead letter');
  */
+import { realClock } from './clock.js';
+
 export class LogThrottle {
   private readonly kinds = new Map<string, { lastAt: number; suppressed: number }>();
 
   constructor(
     private readonly intervalMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = realClock.now,
   ) {}
 
   /** `{ suppressed }` (lines left out since the last one of this kind) when a line may be written, else null. */
