@@ -84,6 +84,8 @@ interface Context extends MasterInput {
   code: Map<string, Uint8Array>;
   /** Jobs between submission and start: their sink claims are live before their graph is stored. */
   submitting: Set<string>;
+  /** Relays started so far: each relay child's id is unique. */
+  relaySeq: number;
   /** Collected records of ended jobs, which etcd references but does not hold. */
   blobs: FileBlobStore;
 }
@@ -106,6 +108,9 @@ export const masterMachine = setup({
     takeover: takeoverMachine,
     // One per ended job: its result written to etcd (with retries), which leaving `leader` stops.
     persistEndedJob: fromPromise<void, EndedJob>(({ input, signal }) => persistEndedJob(input, signal)),
+    // One per request answered by another actor or a store: whatever the Master's state meanwhile,
+    // the requester gets that answer, or an error if the Master stops first.
+    relay: fromPromise<void, Relay>(({ input, signal }) => relayRequest(input, signal)),
   },
   delays: { recoveryRetry: 1000 },
   actions: {
@@ -156,10 +161,10 @@ export const masterMachine = setup({
     cancelBuilds: enqueueActions(({ self, enqueue }) => {
       for (const id of Object.keys(self.getSnapshot().children)) if (id.startsWith(BUILD_PREFIX)) enqueue.stopChild(id);
     }),
-    /** A finished build or result write leaves the machine's children: nothing grows with the number of jobs. */
-    forgetBuild: enqueueActions(({ event, enqueue }) => {
+    /** A finished build, result write or relay leaves the machine's children: nothing grows with the number of jobs or requests. */
+    forgetChild: enqueueActions(({ event, enqueue }) => {
       const { actorId } = event as unknown as { actorId?: string };
-      if (actorId?.startsWith(BUILD_PREFIX) || actorId?.startsWith(PERSIST_PREFIX)) enqueue.stopChild(actorId);
+      if (actorId?.startsWith(BUILD_PREFIX) || actorId?.startsWith(PERSIST_PREFIX) || actorId?.startsWith(RELAY_PREFIX)) enqueue.stopChild(actorId);
     }),
     startJob: ({ context, event }) => {
       if (event.type !== 'master.job.prepared') return;
@@ -213,42 +218,34 @@ export const masterMachine = setup({
       const all = [...[...context.running.values()].map((j) => j.summary), ...ended];
       reply(event.replyTo, all.sort((a, b) => a.submittedAt - b.submittedAt));
     },
-    status: ({ context, event }) => {
+    status: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.job.status') return;
       const done = endedJob(context, event.jobId);
       if (done) return reply(event.replyTo, done.details);
       const job = context.running.get(event.jobId);
       if (!job) return replyError(event.replyTo, unknownJob(event.jobId));
-      job.jobMaster.ask({ type: 'jm.status' }, { timeoutMs: 5000 }).then(
-        (details) => reply(event.replyTo, details),
-        (err: Error) => replyError(event.replyTo, err),
-      );
-    },
-    result: ({ context, event }) => {
+      relay(context, enqueue, { request: event.type, replyTo: event.replyTo, acts: false, answer: () => job.jobMaster.ask({ type: 'jm.status' }, { timeoutMs: 5000 }) });
+    }),
+    result: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.job.result') return;
       const done = context.results.get(event.jobId);
       if (done) {
-        return void withCollected(context.blobs, done).then(
-          (result) => reply(event.replyTo, result),
-          (err: Error) => replyError(event.replyTo, err),
-        );
+        const { blobs } = context;
+        return relay(context, enqueue, { request: event.type, replyTo: event.replyTo, acts: false, answer: () => withCollected(blobs, done) });
       }
       // Running, or ended and not yet durable: no result yet.
       if (context.running.has(event.jobId) || context.persisting.has(event.jobId)) return reply(event.replyTo, null);
       replyError(event.replyTo, unknownJob(event.jobId));
-    },
-    cancel: ({ context, event }) => {
+    }),
+    cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.job.cancel') return;
       const done = endedJob(context, event.jobId);
       if (done) return reply(event.replyTo, { state: done.state });
       const job = context.running.get(event.jobId);
       if (!job) return replyError(event.replyTo, unknownJob(event.jobId));
-      job.jobMaster.ask({ type: 'jm.cancel' }, { timeoutMs: 5000 }).then(
-        (answer) => reply(event.replyTo, answer),
-        (err: Error) => replyError(event.replyTo, err),
-      );
-    },
-    savepoint: ({ context, event }) => {
+      relay(context, enqueue, { request: event.type, replyTo: event.replyTo, acts: true, answer: () => job.jobMaster.ask({ type: 'jm.cancel' }, { timeoutMs: 5000 }) });
+    }),
+    savepoint: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.job.savepoint') return;
       const job = context.running.get(event.jobId);
       if (!job) {
@@ -263,39 +260,33 @@ export const masterMachine = setup({
       }
       const timeoutMs = 10 * 60_000;
       const requestId = event.requestId ?? randomUUID();
-      job.jobMaster.ask({ type: 'jm.savepoint', stop: event.stop, requestId, ...(dir ? { dir } : {}) }, { timeoutMs }).then(
-        (answer) => reply(event.replyTo, answer),
-        (err: Error) => replyError(event.replyTo, err),
-      );
-    },
-    savepoints: ({ context, event }) => {
+      const ask = { type: 'jm.savepoint', stop: event.stop, requestId, ...(dir ? { dir } : {}) } as const;
+      relay(context, enqueue, { request: event.type, replyTo: event.replyTo, acts: true, answer: () => job.jobMaster.ask(ask, { timeoutMs }) });
+    }),
+    savepoints: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.job.savepoints') return;
-      if (!context.stores) return reply(event.replyTo, []);
-      context.stores.savepoints.list(event.jobId).then(
-        (records) => reply(event.replyTo, records),
-        (err: Error) => replyError(event.replyTo, err),
-      );
-    },
+      const { stores } = context;
+      if (!stores) return reply(event.replyTo, []);
+      const { jobId } = event;
+      relay(context, enqueue, { request: event.type, replyTo: event.replyTo, acts: false, answer: () => stores.savepoints.list(jobId) });
+    }),
     code: ({ context, event }) => {
       if (event.type !== 'master.code.get') return;
       const code = context.code.get(event.hash);
       if (code) reply(event.replyTo, code);
       else replyError(event.replyTo, new RuntimeError(MasterErrorCode.UnknownCode, `no job code with hash ${event.hash}`));
     },
-    overview: ({ context, event }) => {
+    overview: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.cluster.overview') return;
-      context.resourceManager!.ask({ type: 'rm.overview' }, { timeoutMs: 5000 }).then(
-        (overview) => reply(event.replyTo, overview),
-        (err: Error) => replyError(event.replyTo, err),
-      );
-    },
-    shutdownCluster: ({ context, event }) => {
+      const rm = context.resourceManager!;
+      relay(context, enqueue, { request: event.type, replyTo: event.replyTo, acts: false, answer: () => rm.ask({ type: 'rm.overview' }, { timeoutMs: 5000 }) });
+    }),
+    shutdownCluster: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'master.cluster.shutdown') return;
-      context.resourceManager!.ask({ type: 'rm.shutdown', leaderSessionId: context.leaderSessionId! }, { timeoutMs: 5000 }).then(
-        (answer) => reply(event.replyTo, answer),
-        (err: Error) => replyError(event.replyTo, err),
-      );
-    },
+      const rm = context.resourceManager!;
+      const ask = { type: 'rm.shutdown', leaderSessionId: context.leaderSessionId! } as const;
+      relay(context, enqueue, { request: event.type, replyTo: event.replyTo, acts: true, answer: () => rm.ask(ask, { timeoutMs: 5000 }) });
+    }),
     refuse: ({ event }, { code }: { code: string }) => {
       const replyTo = (event as { replyTo?: ActorRef<never> }).replyTo;
       const message = code === MasterErrorCode.Recovering ? 'the new leader is recovering its jobs; retry shortly' : 'this Master is not the leader';
@@ -314,11 +305,14 @@ export const masterMachine = setup({
     persisting: new Map(),
     code: new Map(),
     submitting: new Set(),
+    relaySeq: 0,
     blobs: resultBlobStore(input.settings.checkpointDir),
   }),
   initial: 'standby',
   on: {
     'master.stop': '.stopping',
+    // Relays end in any state (a build or a result write only where it runs: see `serving`).
+    'xstate.done.actor.*': { actions: 'forgetChild' },
   },
   states: {
     standby: {
@@ -361,8 +355,8 @@ export const masterMachine = setup({
         serving: {
           exit: 'cancelBuilds',
           on: {
-            'xstate.done.actor.*': { actions: 'forgetBuild' },
-            'xstate.error.actor.*': { actions: 'forgetBuild' },
+            'xstate.done.actor.*': { actions: 'forgetChild' },
+            'xstate.error.actor.*': { actions: 'forgetChild' },
             'master.job.submit': { actions: 'submit' },
             'master.job.prepared': { actions: 'startJob' },
             'master.job.list': { actions: 'list' },
@@ -389,6 +383,58 @@ export const masterMachine = setup({
 
 const BUILD_PREFIX = 'build-';
 const PERSIST_PREFIX = 'persist-';
+const RELAY_PREFIX = 'relay-';
+
+interface Relay {
+  /** The request's type, for the error if the Master stops first. */
+  request: string;
+  replyTo: ActorRef<never> | undefined;
+  /**
+   * Whether the request may act (cancel, savepoint, shutdown): if the Master stops before the
+   * answer, its outcome is unknown (LEADERSHIP_LOST: the client looks it up) rather than
+   * certainly not taken (NOT_LEADER: the client asks the next leader).
+   */
+  acts: boolean;
+  answer: () => Promise<unknown>;
+}
+
+/** Relay one request as a child of the machine (see `relayRequest`). */
+function relay(context: Context, enqueue: { spawnChild: (src: 'relay', options: { id: string; input: Relay }) => void }, input: Relay): void {
+  enqueue.spawnChild('relay', { id: `${RELAY_PREFIX}${++context.relaySeq}`, input });
+}
+
+/**
+ * Answer the requester with what `answer` resolves to, or its error. The asks relayed have
+ * their own timeouts, so a relay ends in bounded time whatever the Master does; leaving a state
+ * does not end it, since its answer belongs to the requester. Only the Master stopping does,
+ * with an error at once.
+ */
+async function relayRequest({ request, replyTo, acts, answer }: Relay, signal: AbortSignal): Promise<void> {
+  let answered = false;
+  const once = (send: () => void): void => {
+    if (answered) return;
+    answered = true;
+    send();
+  };
+  const onStop = (): void =>
+    once(() =>
+      replyError(
+        replyTo,
+        acts
+          ? new RuntimeError(HaErrorCode.LeadershipLost, `the Master stopped while it relayed ${request}; its outcome is the next leader's to report`)
+          : new RuntimeError(MasterErrorCode.NotLeader, `the Master stopped while it relayed ${request}; ask the leader`),
+      ),
+    );
+  signal.addEventListener('abort', onStop, { once: true });
+  try {
+    const value = await answer();
+    once(() => reply(replyTo, value));
+  } catch (err) {
+    once(() => replyError(replyTo, err as Error));
+  } finally {
+    signal.removeEventListener('abort', onStop);
+  }
+}
 
 interface EndedJob {
   stores: LeaderStores;

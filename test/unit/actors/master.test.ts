@@ -114,6 +114,61 @@ describe('master - machine on a simulated clock', () => {
     assert.equal(letters.at(-1)?.reason, 'not accepted in state leader.serving');
   });
 
+  it('answers a relayed request whatever its state meanwhile, and at once with an error when the Master stops first', async () => {
+    const gate = new OperationGate();
+    const election = new InMemoryLeaderElection();
+    const sessionId = election.grant();
+    const guard = election.guard();
+    const stores: LeaderStores = {
+      jobGraphs: new InMemoryJobGraphStore(guard),
+      jobResults: new InMemoryJobResultStore(guard),
+      checkpoints: (retained) => new InMemoryCompletedCheckpointStore(guard, retained),
+      checkpointIds: new InMemoryCheckpointIdCounter(guard),
+      savepoints: gate.wrap('savepoints', new InMemorySavepointStore(guard)),
+      sinkClaims: new InMemorySinkClaimStore(guard, () => clock.now()),
+    };
+    spawnMaster({ storesForCurrentTerm: () => stores });
+    master.tell({ type: 'master.leadership.granted', sessionId });
+    await clock.settle();
+    const childrenOf = () => Object.keys((system.snapshotOf(master) as { children: Record<string, unknown> }).children).filter((id) => id.startsWith('relay-'));
+
+    // A listing held in its store while the leadership ends: the requester still gets it.
+    const held = gate.hold('savepoints.list');
+    const listed = master.ask({ type: 'master.job.savepoints', jobId: 'j1' }, { timeoutMs: 60_000 });
+    await clock.settle();
+    assert.ok(held.entered);
+    assert.equal(childrenOf().length, 1, 'the relay is a child of the machine');
+    election.revoke();
+    master.tell({ type: 'master.leadership.revoked' });
+    await clock.settle();
+    held.release();
+    await clock.settle();
+    assert.deepEqual(await listed, []);
+    assert.deepEqual(childrenOf(), [], 'a relay that answered is forgotten, in standby too');
+
+    // Leading again, a listing still held when the Master stops is answered at once: NOT_LEADER (it took nothing).
+    master.tell({ type: 'master.leadership.granted', sessionId: election.grant() });
+    await clock.settle();
+    await clock.advance(1000);
+    const stuck = gate.hold('savepoints.list');
+    const unanswered = master.ask({ type: 'master.job.savepoints', jobId: 'j1' }, { timeoutMs: 60_000 }).then(
+      () => assert.fail('answered'),
+      (err: unknown) => err as Error & { code?: string },
+    );
+    await clock.settle();
+    assert.ok(stuck.entered);
+    const askedAt = clock.now();
+    master.tell({ type: 'master.stop' });
+    await clock.settle();
+    const err = await unanswered;
+    assert.equal(err.code, 'NOT_LEADER');
+    assert.match(err.message, /stopped while it relayed master\.job\.savepoints/);
+    assert.equal(clock.now(), askedAt, 'at once, not at the timeout');
+    stuck.release();
+    await clock.settle();
+    assert.deepEqual(letters, []);
+  });
+
   it("stops retrying an ended job's result write when its leadership ends, and writes a result that lands", async () => {
     const gate = new OperationGate();
     const election = new InMemoryLeaderElection();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setup } from 'xstate';
 import { ActorSystem, type ActorRef } from '../../../lib/index.js';
 import { SimulatedClock } from '../../../lib/util/simulated-clock.js';
+import { every } from '../../../lib/util/clock.js';
 import { echoMachine } from '../../fixtures/machines.js';
 
 describe('util - simulated clock', () => {
@@ -30,6 +31,28 @@ describe('util - simulated clock', () => {
     await clock.advance(10);
     assert.deepEqual(fired, [10]);
     await assert.rejects(clock.advanceTo(3), RangeError);
+  });
+
+  it('every() repeats at each interval until stopped, also when stopped from inside a run; { unref } changes nothing here', async () => {
+    const clock = new SimulatedClock(0);
+    const runs: number[] = [];
+    const stop = every(clock, 100, () => runs.push(clock.now()), { unref: true });
+    await clock.advance(350);
+    assert.deepEqual(runs, [100, 200, 300]);
+    stop();
+    stop();
+    await clock.advance(500);
+    assert.deepEqual(runs, [100, 200, 300]);
+    assert.equal(clock.pendingTimers, 0);
+
+    const inner: number[] = [];
+    const stopInner: () => void = every(clock, 10, () => {
+      inner.push(clock.now());
+      if (inner.length === 2) stopInner();
+    });
+    await clock.advance(100);
+    assert.deepEqual(inner, [860, 870]);
+    assert.equal(clock.pendingTimers, 0);
   });
 
   it("runs an actor system's delayed transitions and ask timeouts on it, not on real time", async () => {
