@@ -16,7 +16,7 @@
  * TaskExecutor once and told the job). A TaskExecutor that cancels orphans nobody adopted
  * reports the slots free in its heartbeat answers; they are freed here then.
  */
-import { setup } from 'xstate';
+import { enqueueActions, fromCallback, setup } from 'xstate';
 import { admitSession, compareSessions } from '../fencing.js';
 import { reply, replyError, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { isWildcardHost, parseHostPort } from '../../lib/util/host-address.js';
@@ -59,8 +59,43 @@ interface OrphanReport {
   executions: ExecutionReport[];
 }
 
+/** A heartbeat for the `heartbeats` child to ask. */
+interface HeartbeatAsk {
+  type: 'heartbeat.ask';
+  taskExecutor: ActorRef<TaskExecutorMessage>;
+}
+
+interface HeartbeatsInput {
+  env: ActorEnv;
+  leaderSessionId: string;
+  timeoutMs: number;
+}
+
+/**
+ * The heartbeat asks in flight, as one child of the machine: each answer comes back as an
+ * `rm.heartbeat.report`; a missed heartbeat shows as silence. Stopped with the machine, after
+ * which late answers are dropped rather than told to a ResourceManager that is gone.
+ */
+const heartbeats = fromCallback<HeartbeatAsk, HeartbeatsInput>(({ input: { env, leaderSessionId, timeoutMs }, receive }) => {
+  let stopped = false;
+  receive(({ taskExecutor }) => {
+    taskExecutor.ask({ type: 'te.heartbeat', leaderSessionId }, { timeoutMs }).then(
+      (report) => {
+        if (!stopped) env.self.tell({ type: 'rm.heartbeat.report', report, at: env.clock.now() });
+      },
+      () => undefined,
+    );
+  });
+  return () => {
+    stopped = true;
+  };
+});
+
+const HEARTBEATS_ID = 'heartbeats';
+
 export const resourceManagerMachine = setup({
   types: { context: {} as Context, events: {} as ResourceManagerMessage, input: {} as ResourceManagerInput },
+  actors: { heartbeats },
   delays: { heartbeat: ({ context }) => context.heartbeatIntervalMs },
   actions: {
     register: ({ context, event }) => {
@@ -164,7 +199,7 @@ export const resourceManagerMachine = setup({
         });
       }
     },
-    heartbeat: ({ context }) => {
+    heartbeat: enqueueActions(({ context, enqueue }) => {
       const now = context.env.clock.now();
       for (const [id, te] of context.slots.registered) {
         const silentFor = now - (context.lastSeen.get(id) ?? now);
@@ -172,14 +207,9 @@ export const resourceManagerMachine = setup({
           lose(context, id, `no heartbeat for ${silentFor} ms`);
           continue;
         }
-        te.ref
-          .ask({ type: 'te.heartbeat', leaderSessionId: context.leaderSessionId }, { timeoutMs: context.heartbeatTimeoutMs })
-          .then(
-            (report) => context.env.self.tell({ type: 'rm.heartbeat.report', report, at: context.env.clock.now() }),
-            () => undefined, // a missed heartbeat shows as silence
-          );
+        enqueue.sendTo(HEARTBEATS_ID, { type: 'heartbeat.ask', taskExecutor: te.ref } satisfies HeartbeatAsk);
       }
-    },
+    }),
     heartbeatReport: ({ context, event }) => {
       if (event.type !== 'rm.heartbeat.report') return;
       const id = event.report.taskExecutorId;
@@ -227,6 +257,12 @@ export const resourceManagerMachine = setup({
     orphans: new Map(),
     orphanAllocations: new Set(),
   }),
+  // At the root, not in `serving`: that state is re-entered every interval, and the asks outlive one.
+  invoke: {
+    id: HEARTBEATS_ID,
+    src: 'heartbeats',
+    input: ({ context }) => ({ env: context.env, leaderSessionId: context.leaderSessionId, timeoutMs: context.heartbeatTimeoutMs }),
+  },
   initial: 'serving',
   states: {
     serving: {

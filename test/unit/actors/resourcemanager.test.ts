@@ -81,6 +81,24 @@ describe('resourcemanager - machine on a simulated clock', () => {
     assert.deepEqual((await overview).taskExecutors.map((te) => te.id), ['te-live']);
   });
 
+  it('drops a heartbeat answer that arrives after it stopped (a leadership ended), instead of telling a stopped actor', async () => {
+    const rm = spawnResourceManager();
+    const te = new TestPeer<TaskExecutorMessage>(system, 'te-late');
+    const letters: DeadLetter[] = [];
+    system.events.on('dead-letter', (letter) => letters.push(letter));
+    const registered = rm.ask({ type: 'rm.te.register', taskExecutorId: te.ref.name, taskExecutor: te.ref, dataAddress: '127.0.0.1:7000', slots: [{ index: 0, managedMemoryBytes: 0 }] });
+    await clock.settle();
+    await registered;
+    await clock.advance(1000);
+    const [heartbeat] = te.all('te.heartbeat');
+    assert.ok(heartbeat, 'asked at the first interval');
+    system.stop(rm);
+    await clock.settle();
+    reply(heartbeat.replyTo, { taskExecutorId: te.ref.name, slots: [{ index: 0, allocationId: null, jobId: null }] });
+    await clock.settle();
+    assert.deepEqual(letters, [], 'nothing told to the stopped ResourceManager');
+  });
+
   it('fails an ask it takes no transition for at once with UNHANDLED_IN_STATE, as a dead letter, and goes on', async () => {
     const rm = spawnResourceManager();
     const letters: DeadLetter[] = [];
