@@ -194,25 +194,19 @@ export function subtaskFinished(context: Context, executionId: string): void {
   for (const complete of context.coordinator?.subtaskFinished(executionId) ?? []) storeCheckpoint(context, complete);
 }
 
-/**
- * Stores of one job, one at a time: whether an incremental checkpoint's shared files are held is
- * checked against the store as the previous store left it (see shared-files.ts).
- */
-const storing = new WeakMap<Context, Promise<unknown>>();
-
 /** Fully acknowledged: store the metadata in the completed checkpoint store (or the savepoint's file). */
 function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
   const { coordinator, stores, env } = context;
   if (!coordinator || !stores) return;
   const metadata = coordinator.metadata(complete, context.env.clock.now());
-  const store = async (): Promise<{ subsumed: CompletedCheckpoint[]; retained: CompletedCheckpoint[] }> => {
+  const store = async (): Promise<void> => {
     if (metadata.savepoint) {
       metadata.handles = await Promise.all(metadata.handles.map((h) => selfContained(metadata.dir, h)));
       await writeSavepointMetadata(metadata);
       // Only a savepoint recorded as completed (with its stop intent) is reported to the client.
       const request = context.savepoints.get(metadata.checkpointId);
       if (request) await completeSavepointRecord(context, request);
-      return { subsumed: [], retained: [] };
+      return;
     }
     const checkpoints = stores.checkpoints(coordinator.config.retained);
     const before = (await checkpoints.list(context.job.jobId)) as unknown as CompletedCheckpoint[];
@@ -223,22 +217,21 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
       });
     }
     const subsumed = (await checkpoints.add(context.job.jobId, { ...metadata })) as unknown as CompletedCheckpoint[];
+    // Reference counting: a subsumed checkpoint's files go unless a retained one still refers to
+    // them. Part of the store: once the record landed, whether the JobMaster still lives or not.
+    if (subsumed.length === 0) return;
     const gone = new Set(subsumed.map((c) => c.checkpointId));
-    return { subsumed, retained: [...before, metadata].filter((c) => !gone.has(c.checkpointId)) };
+    const release = releaseFiles(subsumed, [...before, metadata].filter((c) => !gone.has(c.checkpointId)));
+    // Deletion is best effort, off the machine's path; removeFiles logs what it could not delete.
+    for (const dir of release.dirs) void removeFiles(context, dir, release.referenced);
   };
-  const stored = (storing.get(context) ?? Promise.resolve()).then(store);
-  storing.set(context, stored.catch(() => undefined));
-  stored.then(
-    ({ subsumed, retained }) => {
-      env.self.tell({ type: 'jm.checkpoint.stored', checkpointId: metadata.checkpointId });
-      // Reference counting: a subsumed checkpoint's files go unless a retained one still refers to them.
-      if (subsumed.length === 0) return;
-      const release = releaseFiles(subsumed, retained);
-      // Deletion is best effort, off the machine's path; removeFiles logs what it could not delete.
-      for (const dir of release.dirs) void removeFiles(context, dir, release.referenced);
-    },
-    (err: unknown) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId: metadata.checkpointId, error: toWireError(err) }),
-  );
+  const { checkpointId } = metadata;
+  context.checkpointStores.send({
+    type: 'checkpoint.store',
+    run: store,
+    stored: () => env.self.tell({ type: 'jm.checkpoint.stored', checkpointId }),
+    failed: (err) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId, error: toWireError(err) }),
+  });
 }
 
 /**

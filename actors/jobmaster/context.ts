@@ -10,6 +10,7 @@ import { CheckpointCoordinator, type CompletedCheckpoint } from './checkpoint-co
 import { ExecutionGraph } from './execution-graph.js';
 import type { JobException } from './exceptions.js';
 import type { SavepointRequest } from './protocol.js';
+import type { CheckpointStores } from './checkpoint-stores.js';
 import { RestartBackoff } from './restart-strategy.js';
 import type { RestorePoint } from './restore.js';
 import { vertexStatusOf, type JobDetails, type JobState } from './status.js';
@@ -54,6 +55,8 @@ export interface Context extends JobMasterInput {
    * removes the files.
    */
   abortedWhileStoring: Map<number, string>;
+  /** The child that stores checkpoint metadata one at a time, for the JobMaster's whole life (checkpoint-stores.ts). */
+  checkpointStores: CheckpointStores;
   /** A source ran out of input: it waits for a checkpoint triggered after that to finish. */
   finalCheckpointWanted: boolean;
   /** Set when a stop-with-savepoint completed: the job cancels next. */
@@ -97,7 +100,7 @@ export interface Failover {
   reason: string;
 }
 
-export function initialContext(input: JobMasterInput): Context {
+export function initialContext(input: JobMasterInput, checkpointStores: CheckpointStores): Context {
   const checkpointing = input.job.jobConfig.checkpointing;
   // Every line of this JobMaster names its job and its leader's term (the drill audits them).
   const env = { ...input.env, log: input.env.log.child({ jobId: input.job.jobId, leaderSessionId: input.leaderSessionId }) };
@@ -114,6 +117,7 @@ export function initialContext(input: JobMasterInput): Context {
     restorePoint: null,
     savepoints: new Map(),
     abortedWhileStoring: new Map(),
+    checkpointStores,
     finalCheckpointWanted: false,
     stopRequested: false,
     stoppedWithSavepoint: null,

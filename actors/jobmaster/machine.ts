@@ -51,6 +51,7 @@ import {
   triggerNext,
 } from './checkpointing.js';
 import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
+import { checkpointStores } from './checkpoint-stores.js';
 import { detailsOf, initialContext, mayAdopt, tellSafely, type Context, type JobMasterInput } from './context.js';
 import { renotifyCompleted } from './checkpointing.js';
 import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
@@ -80,6 +81,7 @@ const CHECKPOINT_STORE_SETTLE_TIMEOUT_MS = 30_000;
 export const jobMasterMachine = setup({
   types: { context: {} as Context, events: {} as JobMasterMessage, input: {} as JobMasterInput },
   actors: {
+    checkpointStores,
     // etcd out of reach is transient: the read is retried (a lost leadership suspends this
     // JobMaster). It used to fail the job for good (found by the simulator: seed 1140, 10 faults).
     loadRestorePoint: fromPromise<RestorePoint, { context: Context }>(async ({ input: { context }, signal }) => {
@@ -425,7 +427,8 @@ export const jobMasterMachine = setup({
   },
 }).createMachine({
   id: 'jobmaster',
-  context: ({ input }) => initialContext(input),
+  // The store chain is spawned with the context: a child for the JobMaster's whole life, across its restarts.
+  context: ({ input, spawn }) => initialContext(input, spawn('checkpointStores', { id: 'checkpoint-stores', input: { log: input.env.log.child({ jobId: input.job.jobId }) } })),
   initial: 'starting',
   on: {
     'jm.suspend': '.suspended',

@@ -292,6 +292,30 @@ describe('jobmaster - machine on a simulated clock', () => {
       assert.deepEqual([...new Set(redeployed.map((d) => d.tdd.restore?.checkpointId))], [1], 'every subtask restores checkpoint 1');
     });
 
+    it('once suspended, starts no checkpoint store still queued and reports nothing of the one in flight', async () => {
+      h = await JobMasterHarness.start({ restartStrategy, checkpointing: { ...checkpointing, maxConcurrent: 2 } });
+      const letters: Array<{ target: string; messageType: string }> = [];
+      h.system.events.on('dead-letter', (letter) => letters.push(letter));
+      await h.clock.settle();
+      await h.runAttempt(0);
+      const held = h.gate.hold('checkpoints.add');
+      await h.clock.advance(1000);
+      await h.acknowledge(0, 1);
+      assert.ok(held.entered, 'checkpoint 1 is being stored');
+      await h.clock.advance(1000);
+      assert.deepEqual(h.triggered(), [1, 2]);
+      await h.acknowledge(0, 2);
+      assert.equal(h.gate.calls.get('checkpoints.add'), 1, 'checkpoint 2 waits for the store of checkpoint 1');
+
+      await h.send({ type: 'jm.suspend' });
+      assert.equal(h.state(), 'stopped');
+      held.release();
+      await h.clock.settle();
+      assert.equal((await h.checkpoints.latest(h.job.jobId))?.checkpointId, 1, 'the write in flight lands: it cannot be taken back');
+      assert.equal(h.gate.calls.get('checkpoints.add'), 1, 'the queued store of a suspended JobMaster never starts');
+      assert.deepEqual(letters, [], 'no outcome told to the stopped JobMaster');
+    });
+
     it('restarts without the outcome once the store has been in flight for the settle bound', async () => {
       await restartWithCheckpointStoreInFlight();
       assert.equal(h.state(), 'restarting.settlingCheckpointStores');
