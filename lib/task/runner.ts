@@ -28,6 +28,7 @@ import { HeldMessages } from './held-messages.js';
 import { DEFAULT_TASK_SETTINGS, MIN_TASK_HEAP_MB, type TaskSettings } from './settings.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { storageSettings } from '../storage/index.js';
+import type { Clock } from '../util/clock.js';
 
 export interface TaskRunnerOptions {
   readonly taskExecutorId: string;
@@ -42,6 +43,8 @@ export interface TaskRunnerOptions {
   readonly workDir: string;
   /** Data-plane tuning; Flink-like defaults. */
   readonly settings?: Partial<TaskSettings>;
+  /** Time of the data connections' handshakes, heartbeats and idleness (the TaskExecutor's clock; real by default). */
+  readonly clock?: Clock;
 }
 
 /** The slot a subtask runs in, as far as the runtime cares. */
@@ -96,6 +99,7 @@ export class TaskRunner {
       log: this.log,
       onMessage: (msg) => this.onRemoteMessage(msg),
       onPeerLost: (peer, reason) => this.onPeerLost(peer, reason),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
   }
 
