@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { launch, killAll, type Proc } from '../support/launcher.js';
 import { useEtcd, uniqueClusterId } from '../support/etcd.js';
 import { waitFor } from '../support/wait.js';
+import { SimulatedClock } from '../../lib/util/simulated-clock.js';
 import { EtcdHaServices, etcdCredentialEnv, type EtcdClusterAccess, FencingError, HaErrorCode, HaKeys, fencedTxn, type EtcdLeaderElection, type LeaderInfo } from '../../lib/ha/index.js';
 
 const TTL = 3;
@@ -157,6 +158,31 @@ describe('ha election (real etcd)', function () {
     );
     assert.equal(await a.ha.root.get(HaKeys.jobGraph('x')).string(), null);
     await waitFor('a notices', () => a.history.includes('revoked'));
+  });
+
+  it('election - on a simulated clock, a leader whose keepalives go unconfirmed (etcd paused) steps down at 2/3 of the TTL of that clock, not before', async () => {
+    const clock = new SimulatedClock();
+    const ha = new EtcdHaServices({ ...etcd.cluster.clientOptions, clusterId: uniqueClusterId(), leaseTtlSeconds: TTL, clock });
+    const history: string[] = [];
+    const election = ha.leaderElection();
+    election.campaign({ grantLeadership: () => history.push('granted'), revokeLeadership: () => history.push('revoked') }, 'simulated');
+    // The grant needs no time to pass: only etcd's answers.
+    await waitFor('leadership granted', () => history.includes('granted'));
+    const member = etcd.cluster.members[0]!;
+    member.pause();
+    try {
+      // Its keepalives (every TTL/5 of the clock) now get no answer; it must not lead past 2/3 TTL of its last confirmation (the grant).
+      const vouchedMs = (TTL * 1000 * 2) / 3;
+      await clock.advance(vouchedMs - 100);
+      assert.deepEqual(history, ['granted'], 'still vouched for');
+      assert.ok(election.isLeader());
+      await clock.advance(100);
+      assert.deepEqual(history, ['granted', 'revoked'], 'stepped down at 2/3 TTL of simulated time');
+      assert.equal(election.guard(), null);
+    } finally {
+      member.resume();
+      await ha.close();
+    }
   });
 
   it('retrieval - follows leader changes', async () => {
