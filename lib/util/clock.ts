@@ -1,8 +1,10 @@
 /**
  * Time and timers, injected: every actor of an ActorSystem reads the time and arms its timers
  * through the system's clock (xstate's delayed events and transitions too, as its `clock`
- * option), so that a test or a simulator can run them on simulated time. The real clock is the
- * default.
+ * option), and so do its transport's connections; the other components with timers (data
+ * connections, the HA services, singletons, the cluster client, tasks) take a clock too. A test
+ * or a simulator runs them on simulated time; the real clock is the default. This module is the
+ * only one that calls Node's timers and `Date.now` (eslint.config.js enforces it).
  */
 
 /** An opaque timer handle: whatever the clock's `setTimeout` returned. */
