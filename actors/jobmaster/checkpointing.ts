@@ -19,6 +19,7 @@ import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
 import { SavepointErrorCode } from './errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
+import type { LeaderGuard } from '../../lib/ha/types.js';
 import { encodeSnapshot, readSelfContained, snapshotPath, writeSnapshot } from '../../lib/task/snapshot-store.js';
 import { CheckpointErrorCode } from './errors.js';
 import { releaseFiles, unheldSharedFiles } from './shared-files.js';
@@ -229,7 +230,16 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
   context.checkpointStores.send({
     type: 'checkpoint.store',
     run: store,
-    stored: () => env.self.tell({ type: 'jm.checkpoint.stored', checkpointId }),
+    stored: () => {
+      // The record landed in this term; a paused leader may only now see the answer, after a
+      // newer leader took over: then nothing is acted on (commit notices, completion), and the
+      // check ends this term. The next leader finds the checkpoint in the store.
+      if (!termVouched(stores.guard)) {
+        env.log.warn({ checkpointId }, 'checkpoint stored, but this term is over: not acting on it');
+        return;
+      }
+      env.self.tell({ type: 'jm.checkpoint.stored', checkpointId });
+    },
     failed: (err) => env.self.tell({ type: 'jm.checkpoint.storeFailed', checkpointId, error: toWireError(err) }),
   });
 }
@@ -369,5 +379,15 @@ async function removeFiles(context: Context, dir: string, keep: ReadonlySet<stri
     await deleteObjects(entries.filter((location) => !keep.has(location)));
   } catch (err) {
     context.env.log.warn({ err, dir }, 'could not delete checkpoint files');
+  }
+}
+
+/** Whether the term still vouches for itself (LeaderGuard.check, without the throw). */
+function termVouched(guard: LeaderGuard): boolean {
+  try {
+    guard.check();
+    return true;
+  } catch {
+    return false;
   }
 }

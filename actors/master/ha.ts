@@ -3,7 +3,7 @@
  * the current leadership term. In standalone mode there are none: jobs are not recovered
  * after a Master failure and cannot checkpoint.
  */
-import type { CheckpointIdCounter, CompletedCheckpointStore, JobGraphStore, JobResultStore } from '../../lib/ha/types.js';
+import type { CheckpointIdCounter, CompletedCheckpointStore, JobGraphStore, JobResultStore, LeaderGuard } from '../../lib/ha/types.js';
 import type { SavepointStore } from '../../lib/ha/etcd-savepoints.js';
 import type { SinkClaimStore } from '../../lib/ha/etcd-sink-claims.js';
 import type { JobConfig } from '../../lib/dataflow/job-config.js';
@@ -11,6 +11,12 @@ import type { JobGraph } from '../../lib/dataflow/jobgraph.js';
 import type { TakeoverServices } from './takeover.js';
 
 export interface LeaderStores {
+  /**
+   * The term the stores are fenced by. Its `check()` is also for outcomes: a process paused
+   * past its lease wakes up to answers of writes that landed in its term, and must not act on
+   * them once a newer leader may have (the check ends the term at once when the lease lapsed).
+   */
+  guard: LeaderGuard;
   jobGraphs: JobGraphStore;
   jobResults: JobResultStore;
   checkpoints(retained: number): CompletedCheckpointStore;

@@ -279,6 +279,7 @@ export class SimEtcd {
         },
       });
     return {
+      guard,
       jobGraphs: wrap('jobGraphs', this.jobGraphs),
       jobResults: wrap('jobResults', this.jobResults),
       checkpoints: (retain) => wrap('checkpoints', this.checkpoints(retain)),

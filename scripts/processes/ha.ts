@@ -32,6 +32,7 @@ export function masterHa(ha: EtcdHaServices, election: EtcdLeaderElection, syste
       const guard = election.guard();
       if (!guard) return null;
       return {
+        guard,
         jobGraphs: ha.jobGraphStore(guard),
         jobResults: ha.jobResultStore(guard),
         checkpoints: (retain) => new EtcdCompletedCheckpointStore({ root: ha.root, guard, retain }),

@@ -137,7 +137,9 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     assert.ok(result.details.restarts >= 1);
     assert.deepEqual(checkExactlyOnce(output, records, keys), []);
     const ids = completed(result.details);
-    const inBucket = await checkpointPrefixes(jobId);
+    // The last stores' deletions may still be in flight when the result is out: wait for them.
+    let inBucket = await checkpointPrefixes(jobId);
+    await waitFor('the deletions of the last subsumed checkpoints', async () => ((inBucket = await checkpointPrefixes(jobId)).size <= 4 ? true : undefined), { timeoutMs: 15_000 }).catch(() => undefined);
     assert.ok(inBucket.size <= 4, `${inBucket.size} checkpoints left in the bucket of ${ids.length} completed: ${[...inBucket].join(', ')}`);
     for (const id of ids.slice(0, -4)) assert.ok(!inBucket.has(`chk-${id}`), `subsumed chk-${id} deleted`);
     assert.ok(!existsSync(path.join(cluster.workDir, 'checkpoints')), 'nothing went to a local checkpoint directory');

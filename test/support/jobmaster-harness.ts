@@ -85,13 +85,14 @@ export class JobMasterHarness {
     readonly election = new InMemoryLeaderElection(),
     readonly leaderSessionId = election.grant(),
   ) {
-    const guard = election.guard();
+    const guard = election.guard()!;
     const checkpointing: CheckpointConfig | null =
       options.checkpointing === null || options.checkpointing === undefined
         ? null
         : { intervalMs: 1000, timeoutMs: 60_000, minPauseMs: 0, maxConcurrent: 1, retained: 3, ...options.checkpointing };
     this.checkpoints = this.gate.wrap('checkpoints', new InMemoryCompletedCheckpointStore(guard, checkpointing?.retained ?? 1));
     const stores: LeaderStores = {
+      guard,
       jobGraphs: this.gate.wrap('jobGraphs', new InMemoryJobGraphStore(guard)),
       jobResults: this.gate.wrap('jobResults', new InMemoryJobResultStore(guard)),
       checkpoints: () => this.checkpoints,

@@ -261,6 +261,21 @@ describe('jobmaster - machine on a simulated clock', () => {
       return held;
     }
 
+    it('acts on no checkpoint whose store answers after its term ended (a paused leader waking up)', async () => {
+      h = await JobMasterHarness.start({ restartStrategy, checkpointing });
+      await h.clock.settle();
+      await h.runAttempt(0);
+      const held = h.gate.hold('checkpoints.add');
+      await h.clock.advance(1000);
+      await h.acknowledge(0, 1);
+      assert.ok(held.entered, 'checkpoint 1 is being stored');
+      held.release(); // the record lands within the term...
+      h.election.revoke(); // ...and its answer is seen only after the term ended
+      await h.clock.settle();
+      assert.equal((await h.checkpoints.latest(h.job.jobId))?.checkpointId, 1, 'the record landed: the next leader finds it');
+      assert.deepEqual(h.notified(1), [], 'no sink is told to commit by a term that is over');
+    });
+
     it('waits for a checkpoint store in flight and restarts from that checkpoint when the store lands', async () => {
       const held = await restartWithCheckpointStoreInFlight();
       assert.equal(h.state(), 'restarting.settlingCheckpointStores', 'the restart waits for the outcome of the store');

@@ -118,8 +118,9 @@ describe('master - machine on a simulated clock', () => {
     const gate = new OperationGate();
     const election = new InMemoryLeaderElection();
     const sessionId = election.grant();
-    const guard = election.guard();
+    const guard = election.guard()!;
     const stores: LeaderStores = {
+      guard,
       jobGraphs: new InMemoryJobGraphStore(guard),
       jobResults: new InMemoryJobResultStore(guard),
       checkpoints: (retained) => new InMemoryCompletedCheckpointStore(guard, retained),
@@ -173,8 +174,9 @@ describe('master - machine on a simulated clock', () => {
     const gate = new OperationGate();
     const election = new InMemoryLeaderElection();
     const sessionId = election.grant();
-    const guard = election.guard();
+    const guard = election.guard()!;
     const stores: LeaderStores = {
+      guard,
       jobGraphs: new InMemoryJobGraphStore(guard),
       jobResults: gate.wrap('jobResults', new InMemoryJobResultStore(guard)),
       checkpoints: (retained) => new InMemoryCompletedCheckpointStore(guard, retained),
