@@ -19,7 +19,7 @@ import { HeapKeyedStateBackend, type KeyGroupSnapshot } from './state.js';
 import type { StreamGraph, StreamOperator, SumField } from './streamgraph.js';
 import { realClock } from '../util/clock.js';
 import { eventTimeHandler, type ChainHandler, type EventTimeParts } from './time-operators.js';
-import type { InternalTimerService, ProcessingTimeService } from './timers.js';
+import type { ProcessingTimeService } from './timers.js';
 import { MAX_WATERMARK, NO_TIMESTAMP } from './watermarks.js';
 
 /** Processing time on the real clock, callbacks by setTimeout (tasks pass their own, which reports errors). */
@@ -79,7 +79,7 @@ export class ChainRunner {
   private readonly reader: SourceReader<unknown> | undefined;
   private readonly head: ChainHandler;
   private readonly headRecord: RecordHandler;
-  private readonly timers: InternalTimerService[] = [];
+  private readonly timers: { stop(): void }[] = [];
   private readonly operatorStates = new Map<string, () => unknown>();
   private readonly periodic: (() => void)[] = [];
   private readonly openers: (() => void)[] = [];
