@@ -22,7 +22,7 @@
  * A reduce function must not mutate its arguments (a slice is read by several windows); an
  * aggregate's accumulators are merged into a fresh accumulator, never into a slice's.
  */
-import type { Key } from './keyhash.js';
+import { encodeKey, type Key } from './keyhash.js';
 import type { HeapKeyedStateBackend, MapState } from './state.js';
 import { MIN_WATERMARK } from './watermarks.js';
 import type { AggregateFunction, ProcessWindowContext, ProcessWindowFunction, TimeWindow, WindowOutput, WindowSpec } from './windows.js';
@@ -48,32 +48,39 @@ export function runsOnSlices(spec: WindowSpec): boolean {
   return spec.fn.kind === 'reduce' || size === slide || spec.fn.aggregate.merge !== undefined;
 }
 
-/** The keys one window fires for, and those whose slices it only has to clean up (it fired for them already). */
-interface WindowKeys {
-  /** The window's number: that of its last slice. */
-  readonly w: number;
-  fire: Key[];
-  clean: Key[];
-  fired: boolean;
-}
-
 /** Operator state: windows up to `watermark` fired in key groups `start..end`. */
 type FiredRange = readonly [start: number, end: number, watermark: number];
 interface FiredState {
   readonly fired: readonly FiredRange[];
 }
 
-/** Inserts `w` into the ascending `list` (windows come nearly in order: usually an append). */
-function insertSorted(list: number[], w: number): void {
+/** Inserts `t` into the ascending `list` (times come nearly in order: usually an append). */
+function insertSorted(list: number[], t: number): void {
   let i = list.length;
-  while (i > 0 && (list[i - 1] as number) > w) i--;
-  list.splice(i, 0, w);
+  while (i > 0 && (list[i - 1] as number) > t) i--;
+  list.splice(i, 0, t);
+}
+
+/** What identifies a key in a set: itself when plain, else its encoding (tuples are new arrays per record). */
+function keyId(key: Key): string | number | boolean {
+  return typeof key === 'object' ? encodeKey(key) : key;
 }
 
 /**
  * One sliced window operator in one subtask. Slice `p` is `[offset + p*gcd, offset + (p+1)*gcd)`;
  * window `w` (numbered by its last slice) spans slices `w - n + 1 .. w` (n = size/gcd) and
  * exists when `w + 1 - n` is a multiple of m = slide/gcd.
+ */
+/**
+ * One sliced window operator in one subtask. Slice `p` is `[offset + p*gcd, offset + (p+1)*gcd)`;
+ * window `w` (numbered by its last slice) spans slices `w - n + 1 .. w` (n = size/gcd) and
+ * exists when `w + 1 - n` is a multiple of m = slide/gcd.
+ *
+ * A key is visited when the watermark passes the next time it needs: the end of its next
+ * window, or the cleanup of a slice. A visit fires every window of the key that the watermark
+ * passed (reading each slice once for all of them), drops the slices no window needs any more,
+ * and books the key's next visit. So a key costs a lookup per watermark that concerns it, not
+ * one per (key, window), and results come key by key within one watermark.
  */
 export class SlicedWindowOperator {
   private readonly slices: MapState<number, unknown>;
@@ -83,13 +90,13 @@ export class SlicedWindowOperator {
   private readonly offset: number;
   private readonly lateness: number;
   private watermark = MIN_WATERMARK;
-  private readonly windows = new Map<number, WindowKeys>();
-  /** Window numbers not fired yet, ascending. */
-  private readonly unfired: number[] = [];
-  /** Fired, waiting for their cleanup at end - 1 + lateness (lateness > 0 only), ascending. */
-  private readonly uncleaned: number[] = [];
-  /** The highest slice number of any key: a record at or after it has no slice after its own. */
-  private maxSlice = Number.NEGATIVE_INFINITY;
+  /** Keys to visit by time (a key may be booked more than once: a visit is idempotent within a watermark). */
+  private readonly visits = new Map<number, Key[]>();
+  /** The times of `visits`, ascending. */
+  private readonly visitTimes: number[] = [];
+  /** The last booking's time and keys: in-order input books runs of keys at the same time. */
+  private lastBookedAt = Number.NaN;
+  private lastBooked: Key[] = [];
   /** After a restore: per key group, the watermark its windows had fired up to (until ours passes them all). */
   private restoredFired: Float64Array | undefined;
   private restoredFiredMax = MIN_WATERMARK;
@@ -97,6 +104,9 @@ export class SlicedWindowOperator {
   private firingAt = 0;
   private readonly collector = { collect: (r: unknown) => this.out.emit(r, this.firingAt) };
   private readonly context: { window: TimeWindow; currentWatermark(): number; currentProcessingTime(): number };
+  /** Scratch of a visit: the key's slice numbers (ascending) and accumulators. */
+  private readonly panes: number[] = [];
+  private readonly accs: unknown[] = [];
 
   constructor(
     private readonly spec: WindowSpec,
@@ -134,7 +144,7 @@ export class SlicedWindowOperator {
   }
 
   /**
-   * Rebuilds the index from the (restored) slices, given what every old subtask's
+   * Books a visit for every key of the (restored) slices, given what every old subtask's
    * `snapshotFired` said (none: nothing had fired). Call once, before any record.
    */
   restore(states: readonly unknown[]): void {
@@ -150,16 +160,12 @@ export class SlicedWindowOperator {
       }
     }
     this.restoredFired = fired;
-    const n = this.n;
     for (const key of this.backend.keysOf('window-slices')) {
       this.backend.setCurrentKey(key);
       const wm = this.firedWatermark();
-      const windows = new Set<number>();
-      for (const p of this.slices.keys()) {
-        if (p > this.maxSlice) this.maxSlice = p;
-        for (let w = this.firstWindowOf(p); w <= p + n - 1; w += this.m) windows.add(w);
-      }
-      for (const w of [...windows].sort((a, b) => a - b)) this.enlist(key, w, wm);
+      let next = Number.POSITIVE_INFINITY;
+      for (const p of this.slices.keys()) next = Math.min(next, this.nextTimeOf(p, wm));
+      if (next !== Number.POSITIVE_INFINITY) this.book(next, key);
     }
   }
 
@@ -172,7 +178,7 @@ export class SlicedWindowOperator {
   processElement(value: unknown, timestamp: number): void {
     const p = Math.floor((timestamp - this.offset) / this.slice);
     const first = this.firstWindowOf(p);
-    const last = first + Math.floor((p + this.n - 1 - first) / this.m) * this.m;
+    const last = this.lastWindowOf(p);
     const wm = this.firedWatermark();
     const lateness = this.lateness;
     if (this.maxTimestamp(last) + lateness <= wm) {
@@ -182,30 +188,37 @@ export class SlicedWindowOperator {
     }
     const current = this.slices.get(p);
     this.slices.put(p, this.added(current, value));
-    if (current === undefined) this.enlistSlice(p, first, last, wm);
+    if (current === undefined) this.book(this.nextTimeOf(p, wm), this.backend.currentKey as Key);
     // Late within the lateness: every window it joined that fired already fires again (latest first, as WindowOperator does).
     if (this.maxTimestamp(first) <= wm) {
       for (let w = last; w >= first; w -= this.m) {
         const maxTs = this.maxTimestamp(w);
-        if (maxTs <= wm && maxTs + lateness > wm) this.fire(w);
+        if (maxTs <= wm && maxTs + lateness > wm) this.fireFromState(w);
       }
     }
   }
 
-  /** Fires and cleans up, in time order, every window that the watermark passed. */
+  /** Visits, in time order, every key booked at or before `watermark`. */
   advanceWatermark(watermark: number): void {
     if (watermark <= this.watermark) return;
+    const before = this.watermark;
     this.watermark = watermark;
     if (this.restoredFired !== undefined && watermark >= this.restoredFiredMax) this.restoredFired = undefined;
-    const lateness = this.lateness;
-    while (!this.stopped) {
-      const toFire = this.unfired[0];
-      const toClean = this.uncleaned[0];
-      const fireAt = toFire === undefined ? Number.POSITIVE_INFINITY : this.maxTimestamp(toFire);
-      const cleanAt = toClean === undefined ? Number.POSITIVE_INFINITY : this.maxTimestamp(toClean) + lateness;
-      if (toFire !== undefined && fireAt <= cleanAt && fireAt <= watermark) this.fireWindow(toFire);
-      else if (toClean !== undefined && cleanAt <= watermark) this.cleanWindow(toClean);
-      else break;
+    const times = this.visitTimes;
+    if (times.length === 0 || (times[0] as number) > watermark) return;
+    this.lastBookedAt = Number.NaN; // bookings from here on are after `watermark`: new buckets
+    const visited = new Set<string | number | boolean>();
+    while (!this.stopped && times.length > 0 && (times[0] as number) <= watermark) {
+      const t = times.shift() as number;
+      const keys = this.visits.get(t) as Key[];
+      this.visits.delete(t);
+      for (const key of keys) {
+        const id = keyId(key);
+        if (visited.has(id)) continue;
+        visited.add(id);
+        this.visit(key, before, watermark);
+        if (this.stopped) return;
+      }
     }
   }
 
@@ -222,132 +235,142 @@ export class SlicedWindowOperator {
     return r === 0 ? p : p + this.m - r;
   }
 
+  /** The last window that slice `p` is in. */
+  private lastWindowOf(p: number): number {
+    const first = this.firstWindowOf(p);
+    return first + Math.floor((p + this.n - 1 - first) / this.m) * this.m;
+  }
+
   private maxTimestamp(w: number): number {
     return this.offset + (w + 1) * this.slice - 1;
   }
 
+  /** When slice `p` next needs its key visited, windows up to `wm` having fired: its next window's end, or its cleanup. */
+  private nextTimeOf(p: number, wm: number): number {
+    const cleanup = this.maxTimestamp(this.lastWindowOf(p)) + this.lateness;
+    let w = this.firstWindowOf(p);
+    const firstMaxTs = this.maxTimestamp(w);
+    if (firstMaxTs <= wm) w += Math.ceil((wm - firstMaxTs + 1) / (this.m * this.slice)) * this.m;
+    return Math.min(cleanup, this.maxTimestamp(w));
+  }
+
+  private book(time: number, key: Key): void {
+    if (time === this.lastBookedAt) {
+      this.lastBooked.push(key);
+      return;
+    }
+    let keys = this.visits.get(time);
+    if (keys === undefined) {
+      keys = [];
+      this.visits.set(time, keys);
+      insertSorted(this.visitTimes, time);
+    }
+    keys.push(key);
+    this.lastBookedAt = time;
+    this.lastBooked = keys;
+  }
+
   /**
-   * The current key has a new slice `p` (in windows `first..last`): it joins the windows in
-   * which it had no slice yet. At or after every slice seen so far (in-order input), only
-   * earlier slices can share its windows, and the latest of them is the one to look for.
+   * The watermark went from `before` to `now`: fires the key's windows that end in between
+   * (and after what a restored key group had fired), drops its slices that no window needs
+   * any more, and books its next visit.
    */
-  private enlistSlice(p: number, first: number, last: number, wm: number): void {
-    const key = this.backend.currentKey as Key;
+  private visit(key: Key, before: number, now: number): void {
+    this.backend.setCurrentKey(key);
+    const fired = Math.max(before, this.restoredFired?.[this.backend.currentKeyGroup as number] ?? MIN_WATERMARK);
+    const panes = this.panes;
+    const accs = this.accs;
+    panes.length = 0;
+    accs.length = 0;
+    let sorted = true;
+    for (const q of this.slices.keys()) {
+      if (panes.length > 0 && q < (panes[panes.length - 1] as number)) sorted = false;
+      panes.push(q);
+    }
+    if (panes.length === 0) return;
+    if (!sorted) panes.sort((a, b) => a - b);
+    for (const q of panes) accs.push(this.slices.get(q));
     const n = this.n;
     const m = this.m;
-    if (p >= this.maxSlice) {
-      this.maxSlice = p;
-      let before = Number.NEGATIVE_INFINITY;
-      for (let q = p - 1; q > p - n; q--) {
-        if (this.slices.contains(q)) {
-          before = q;
-          break;
-        }
+    const count = panes.length;
+    let next = Number.POSITIVE_INFINITY;
+    // Windows in ascending order, each with the slices it spans (panes[from..to]); gaps without slices skipped.
+    let from = 0;
+    let w = this.firstWindowOf(panes[0] as number);
+    for (;;) {
+      while (from < count && (panes[from] as number) < w - n + 1) from++;
+      if (from === count) break;
+      if ((panes[from] as number) > w) {
+        w = this.firstWindowOf(panes[from] as number);
+        continue;
       }
-      // Windows whose first slice (w - n + 1) comes after `before` are new to the key.
-      let w = first;
-      if (w - n + 1 <= before) w += Math.ceil((before + n - w) / m) * m;
-      for (; w <= last; w += m) this.enlist(key, w, wm);
-      return;
+      const maxTs = this.maxTimestamp(w);
+      if (maxTs > now) {
+        next = maxTs;
+        break;
+      }
+      if (maxTs > fired) {
+        let to = from;
+        while (to + 1 < count && (panes[to + 1] as number) <= w) to++;
+        this.emitWindow(w, from, to);
+      }
+      w += m;
     }
-    for (let w = first; w <= last; w += m) {
-      let shared = false;
-      for (let q = w - n + 1; q <= w && !shared; q++) shared = q !== p && this.slices.contains(q);
-      if (!shared) this.enlist(key, w, wm);
+    for (let i = 0; i < count; i++) {
+      const q = panes[i] as number;
+      const cleanup = this.maxTimestamp(this.lastWindowOf(q)) + this.lateness;
+      if (cleanup <= now) this.slices.remove(q);
+      else if (cleanup < next) next = cleanup;
     }
+    if (next !== Number.POSITIVE_INFINITY) this.book(next, key);
   }
 
-  /** `key` has a slice in window `w` (and `wm` is the watermark its windows fired up to). */
-  private enlist(key: Key, w: number, wm: number): void {
-    const maxTs = this.maxTimestamp(w);
-    if (maxTs + this.lateness <= wm) return; // cleaned up already: nothing to fire or drop
-    let keys = this.windows.get(w);
-    if (keys === undefined) {
-      keys = { w, fire: [], clean: [], fired: maxTs <= this.watermark };
-      this.windows.set(w, keys);
-      insertSorted(keys.fired ? this.uncleaned : this.unfired, w);
-    }
-    if (maxTs <= wm) keys.clean.push(key);
-    else keys.fire.push(key);
-  }
-
-  private fireWindow(w: number): void {
-    this.unfired.shift();
-    const keys = this.windows.get(w) as WindowKeys;
-    const backend = this.backend;
-    for (const key of keys.fire) {
-      backend.setCurrentKey(key);
-      this.fire(w);
-      if (this.lateness === 0) this.dropSlicesOf(w);
-    }
-    if (this.lateness === 0) {
-      this.windows.delete(w);
-      return;
-    }
-    keys.clean = keys.clean.length === 0 ? keys.fire : keys.clean.concat(keys.fire);
-    keys.fire = [];
-    keys.fired = true;
-    insertSorted(this.uncleaned, w);
-  }
-
-  private cleanWindow(w: number): void {
-    this.uncleaned.shift();
-    const keys = this.windows.get(w) as WindowKeys;
-    this.windows.delete(w);
-    for (const key of keys.clean) {
-      this.backend.setCurrentKey(key);
-      this.dropSlicesOf(w);
-    }
-  }
-
-  /** Drops the current key's slices whose last window is `w`: slices w-n+1 .. w-n+m. */
-  private dropSlicesOf(w: number): void {
-    const from = w - this.n + 1;
-    for (let q = from; q < from + this.m; q++) this.slices.remove(q);
-  }
-
-  /** Emits window `w`'s result for the current key, its slices combined. */
-  private fire(w: number): void {
+  /** Emits window `w`'s result for the current key from the accumulators `accs[from..to]` of the visit. */
+  private emitWindow(w: number, from: number, to: number): void {
     const fn = this.spec.fn;
-    const slices = this.slices;
+    const accs = this.accs;
     let acc: unknown;
-    let any = false;
     try {
       if (fn.kind === 'reduce') {
-        for (let q = w - this.n + 1; q <= w; q++) {
-          const s = slices.get(q);
-          if (s === undefined) continue;
-          acc = any ? fn.reduce(acc, s) : s;
-          any = true;
-        }
+        acc = accs[from];
+        for (let i = from + 1; i <= to; i++) acc = fn.reduce(acc, accs[i]);
       } else if (fn.kind === 'aggregate') {
         const aggregate = fn.aggregate as AggregateFunction<unknown, unknown, unknown>;
-        if (this.n === 1) {
-          acc = slices.get(w);
-          any = acc !== undefined;
-        } else {
+        if (this.n === 1) acc = accs[from];
+        else {
           const merge = aggregate.merge as (a: unknown, b: unknown) => unknown;
-          for (let q = w - this.n + 1; q <= w; q++) {
-            const s = slices.get(q);
-            if (s === undefined) continue;
-            acc = merge(any ? acc : aggregate.createAccumulator(), s);
-            any = true;
-          }
+          acc = aggregate.createAccumulator();
+          for (let i = from; i <= to; i++) acc = merge(acc, accs[i]);
         }
-        if (any) acc = aggregate.getResult(acc);
+        acc = aggregate.getResult(acc);
       }
     } catch (err) {
       throw this.userError(err);
     }
-    if (!any) return;
+    this.emit(w, acc);
+  }
+
+  /** Emits window `w`'s result for the current key, its slices read from state (a late record's firing). */
+  private fireFromState(w: number): void {
+    const accs = this.accs;
+    accs.length = 0;
+    for (let q = w - this.n + 1; q <= w; q++) {
+      const s = this.slices.get(q);
+      if (s !== undefined) accs.push(s);
+    }
+    if (accs.length > 0) this.emitWindow(w, 0, accs.length - 1);
+  }
+
+  private emit(w: number, result: unknown): void {
+    const fn = this.spec.fn;
     const ts = this.maxTimestamp(w);
     const process = fn.kind === 'process' ? undefined : fn.process;
-    if (process === undefined) return this.out.emit(acc, ts);
+    if (process === undefined) return this.out.emit(result, ts);
     const end = ts + 1;
     this.context.window = { start: end - (this.spec.assigner.size as number), end };
     this.firingAt = ts;
     try {
-      (process as ProcessWindowFunction<unknown, unknown, Key>)(this.backend.currentKey as Key, this.context as ProcessWindowContext, [acc], this.collector);
+      (process as ProcessWindowFunction<unknown, unknown, Key>)(this.backend.currentKey as Key, this.context as ProcessWindowContext, [result], this.collector);
     } catch (err) {
       throw this.userError(err);
     }
