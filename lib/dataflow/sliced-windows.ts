@@ -202,8 +202,10 @@ export class SlicedWindowOperator {
   advanceWatermark(watermark: number): void {
     if (watermark <= this.watermark) return;
     const before = this.watermark;
+    // What restored key groups had fired counts for the visits below even when this watermark passes it.
+    const restored = this.restoredFired;
     this.watermark = watermark;
-    if (this.restoredFired !== undefined && watermark >= this.restoredFiredMax) this.restoredFired = undefined;
+    if (restored !== undefined && watermark >= this.restoredFiredMax) this.restoredFired = undefined;
     const times = this.visitTimes;
     if (times.length === 0 || (times[0] as number) > watermark) return;
     this.lastBookedAt = Number.NaN; // bookings from here on are after `watermark`: new buckets
@@ -216,7 +218,7 @@ export class SlicedWindowOperator {
         const id = keyId(key);
         if (visited.has(id)) continue;
         visited.add(id);
-        this.visit(key, before, watermark);
+        this.visit(key, before, watermark, restored);
         if (this.stopped) return;
       }
     }
@@ -272,12 +274,12 @@ export class SlicedWindowOperator {
 
   /**
    * The watermark went from `before` to `now`: fires the key's windows that end in between
-   * (and after what a restored key group had fired), drops its slices that no window needs
+   * (and after what its key group had fired before a restore, `restored`), drops its slices that no window needs
    * any more, and books its next visit.
    */
-  private visit(key: Key, before: number, now: number): void {
+  private visit(key: Key, before: number, now: number, restored: Float64Array | undefined): void {
     this.backend.setCurrentKey(key);
-    const fired = Math.max(before, this.restoredFired?.[this.backend.currentKeyGroup as number] ?? MIN_WATERMARK);
+    const fired = restored === undefined ? before : Math.max(before, restored[this.backend.currentKeyGroup as number] as number);
     const panes = this.panes;
     const accs = this.accs;
     panes.length = 0;
