@@ -198,15 +198,19 @@ export class ChainRunner {
 
   /** The keyed state of every keyed operator and the source position. */
   snapshotState(): ChainSnapshot {
+    const operatorState = this.operatorStateSnapshot(); // first: see operatorStateSnapshot
     const keyedState: Record<string, KeyGroupSnapshot[]> = {};
     for (const [id, backend] of this.backends) keyedState[id] = backend.snapshot();
     const positions = this.sourcePositions();
     const snapshot: ChainSnapshot = positions === undefined ? { keyedState } : { keyedState, sourcePositions: positions };
-    const operatorState = this.operatorStateSnapshot();
     return operatorState === undefined ? snapshot : { ...snapshot, operatorState };
   }
 
-  /** Operator (non-keyed) state by operator id, or undefined when no operator of the chain has any. */
+  /**
+   * Operator (non-keyed) state by operator id, or undefined when no operator of the chain has
+   * any. Take it BEFORE cutting the keyed backends: an operator may write what it keeps in
+   * memory into its keyed state here (the sliced windows do).
+   */
   operatorStateSnapshot(): Record<string, unknown> | undefined {
     if (this.operatorStates.size === 0) return undefined;
     const operatorState: Record<string, unknown> = {};

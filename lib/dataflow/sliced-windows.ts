@@ -3,18 +3,21 @@
  * slices (Flink's sliced window aggregation, "panes"): time is cut into slices of
  * `gcd(size, slide)`, a record updates the one slice of its timestamp, and a window's result
  * combines the size/gcd slices it spans. A sliding window of 10 s every 2 s costs a record
- * one state update instead of five, and a key one slice per 2 s instead of five windows.
+ * one update instead of five, and a key one slice per 2 s instead of five windows.
  *
- * Slices are keyed state (`window-slices`: map slice number -> accumulator), so they are
- * checkpointed, restored and rescaled by key group. A slice is dropped when the last window
- * that spans it is cleaned up (its end plus the allowed lateness).
+ * The live slices are tables in memory, one per slice (key -> accumulator), as Arroyo and
+ * Flink's window buffers keep them: a record is one lookup in its slice's table, a window
+ * fires by merging the tables of its slices, and a slice no window needs any more (the last
+ * one spanning it fired, plus the allowed lateness) is dropped whole. They are keyed state
+ * all the same: when a snapshot is taken (operator state is taken before the keyed backends
+ * are cut, see ChainRunner.operatorStateSnapshot), the entries changed since the last one are
+ * written into the keyed map state `window-slices` (per key: slice number -> accumulator) and
+ * the dropped ones removed, so slices are checkpointed, restored and rescaled by key group,
+ * and an incremental checkpoint writes only what changed. A restore reads them back.
  *
- * Which keys a window fires for is an index in memory, rebuilt from the slices on restore:
- * per window, the keys with a slice in it (each once, in the order of their first slice, as
- * the timers of the window-per-record path would fire them). No timer per (key, window).
- * What a restore cannot rebuild is which windows had fired; that is operator state: the
- * watermark up to which windows fired, per range of key groups, so that a rescaled subtask
- * knows it for every key group it takes.
+ * What a restore cannot rebuild from the slices is which windows had fired; that is operator
+ * state: the watermark up to which windows fired, per range of key groups, so that a rescaled
+ * subtask knows it for every key group it takes.
  *
  * Semantics are WindowOperator's (windows.ts) with the default trigger: a window fires when
  * the watermark reaches its end - 1; a record late within the allowed lateness fires each
@@ -54,49 +57,54 @@ interface FiredState {
   readonly fired: readonly FiredRange[];
 }
 
-/** Inserts `t` into the ascending `list` (times come nearly in order: usually an append). */
-function insertSorted(list: number[], t: number): void {
-  let i = list.length;
-  while (i > 0 && (list[i - 1] as number) > t) i--;
-  list.splice(i, 0, t);
-}
-
-/** What identifies a key in a set: itself when plain, else its encoding (tuples are new arrays per record). */
-function keyId(key: Key): string | number | boolean {
+/** What identifies a key in a table: itself when plain, else its encoding (tuples are new arrays per record). */
+type KeyId = string | number | boolean;
+function keyId(key: Key): KeyId {
   return typeof key === 'object' ? encodeKey(key) : key;
 }
 
+/** One key's accumulator in one slice. */
+interface SliceEntry {
+  readonly key: Key;
+  readonly keyGroup: number;
+  acc: unknown;
+  /** The snapshot generation of its last change (written into keyed state at the next snapshot if above the last one). */
+  changed: number;
+  /** Whether keyed state holds a copy (to remove when the slice is dropped). */
+  mirrored: boolean;
+}
+
+/** Inserts `p` into the ascending `list` (slices come nearly in order: usually an append). */
+function insertSorted(list: number[], p: number): void {
+  let i = list.length;
+  while (i > 0 && (list[i - 1] as number) > p) i--;
+  list.splice(i, 0, p);
+}
+
 /**
  * One sliced window operator in one subtask. Slice `p` is `[offset + p*gcd, offset + (p+1)*gcd)`;
  * window `w` (numbered by its last slice) spans slices `w - n + 1 .. w` (n = size/gcd) and
  * exists when `w + 1 - n` is a multiple of m = slide/gcd.
- */
-/**
- * One sliced window operator in one subtask. Slice `p` is `[offset + p*gcd, offset + (p+1)*gcd)`;
- * window `w` (numbered by its last slice) spans slices `w - n + 1 .. w` (n = size/gcd) and
- * exists when `w + 1 - n` is a multiple of m = slide/gcd.
- *
- * A key is visited when the watermark passes the next time it needs: the end of its next
- * window, or the cleanup of a slice. A visit fires every window of the key that the watermark
- * passed (reading each slice once for all of them), drops the slices no window needs any more,
- * and books the key's next visit. So a key costs a lookup per watermark that concerns it, not
- * one per (key, window), and results come key by key within one watermark.
  */
 export class SlicedWindowOperator {
-  private readonly slices: MapState<number, unknown>;
+  private readonly state: MapState<number, unknown>;
   private readonly slice: number;
   private readonly n: number;
   private readonly m: number;
   private readonly offset: number;
   private readonly lateness: number;
   private watermark = MIN_WATERMARK;
-  /** Keys to visit by time (a key may be booked more than once: a visit is idempotent within a watermark). */
-  private readonly visits = new Map<number, Key[]>();
-  /** The times of `visits`, ascending. */
-  private readonly visitTimes: number[] = [];
-  /** The last booking's time and keys: in-order input books runs of keys at the same time. */
-  private lastBookedAt = Number.NaN;
-  private lastBooked: Key[] = [];
+  /** The live slices' tables, by slice number. */
+  private readonly tables = new Map<number, Map<KeyId, SliceEntry>>();
+  /** Their slice numbers, ascending. */
+  private readonly order: number[] = [];
+  /** The last table a record went to: in-order input hits it again. */
+  private lastSlice = Number.NaN;
+  private lastTable: Map<KeyId, SliceEntry> | undefined;
+  /** Snapshot generation: entries changed in it go into keyed state at the next snapshot. */
+  private generation = 1;
+  /** Entries of dropped slices that keyed state still holds: removed from it at the next snapshot. */
+  private dropped: Array<readonly [slice: number, entry: SliceEntry]> = [];
   /** After a restore: per key group, the watermark its windows had fired up to (until ours passes them all). */
   private restoredFired: Float64Array | undefined;
   private restoredFiredMax = MIN_WATERMARK;
@@ -104,9 +112,6 @@ export class SlicedWindowOperator {
   private firingAt = 0;
   private readonly collector = { collect: (r: unknown) => this.out.emit(r, this.firingAt) };
   private readonly context: { window: TimeWindow; currentWatermark(): number; currentProcessingTime(): number };
-  /** Scratch of a visit: the key's slice numbers (ascending) and accumulators. */
-  private readonly panes: number[] = [];
-  private readonly accs: unknown[] = [];
 
   constructor(
     private readonly spec: WindowSpec,
@@ -124,28 +129,52 @@ export class SlicedWindowOperator {
     this.m = slide / this.slice;
     this.offset = a.offset as number;
     this.lateness = spec.allowedLatenessMs;
-    this.slices = backend.getMapState('window-slices');
+    this.state = backend.getMapState('window-slices');
     this.context = { window: { start: 0, end: 0 }, currentWatermark: () => this.watermark, currentProcessingTime: now };
   }
 
-  /** The state that a restore cannot rebuild from the slices: how far windows fired, by key group. */
-  snapshotFired(): FiredState {
+  /**
+   * For a snapshot, before the keyed backend is cut: writes the slices changed since the last
+   * one into keyed state and removes the dropped ones; returns the operator state (how far
+   * windows fired, by key group).
+   */
+  snapshot(): FiredState {
+    const state = this.state;
+    const backend = this.backend;
+    const last = this.generation++;
+    for (const [p, table] of this.tables) {
+      for (const entry of table.values()) {
+        if (entry.changed < last) continue;
+        backend.setCurrentKey(entry.key);
+        state.put(p, entry.acc);
+        entry.mirrored = true;
+      }
+    }
+    for (const [p, entry] of this.dropped) {
+      backend.setCurrentKey(entry.key);
+      state.remove(p);
+    }
+    this.dropped = [];
+    return this.firedState();
+  }
+
+  private firedState(): FiredState {
     const range = this.backend.keyGroupRange;
     const restored = this.restoredFired;
     if (restored === undefined) return { fired: [[range.start, range.end, this.watermark]] };
     const fired: FiredRange[] = [];
     for (let kg = range.start; kg <= range.end; kg++) {
       const wm = Math.max(this.watermark, restored[kg] as number);
-      const last = fired[fired.length - 1];
-      if (last !== undefined && last[2] === wm && last[1] === kg - 1) fired[fired.length - 1] = [last[0], kg, wm];
+      const prev = fired[fired.length - 1];
+      if (prev !== undefined && prev[2] === wm && prev[1] === kg - 1) fired[fired.length - 1] = [prev[0], kg, wm];
       else fired.push([kg, kg, wm]);
     }
     return { fired };
   }
 
   /**
-   * Books a visit for every key of the (restored) slices, given what every old subtask's
-   * `snapshotFired` said (none: nothing had fired). Call once, before any record.
+   * Reads the (restored) slices of keyed state back into tables, given what every old
+   * subtask's `snapshot` said (none: nothing had fired). Call once, before any record.
    */
   restore(states: readonly unknown[]): void {
     const range = this.backend.keyGroupRange;
@@ -162,10 +191,8 @@ export class SlicedWindowOperator {
     this.restoredFired = fired;
     for (const key of this.backend.keysOf('window-slices')) {
       this.backend.setCurrentKey(key);
-      const wm = this.firedWatermark();
-      let next = Number.POSITIVE_INFINITY;
-      for (const p of this.slices.keys()) next = Math.min(next, this.nextTimeOf(p, wm));
-      if (next !== Number.POSITIVE_INFINITY) this.book(next, key);
+      const keyGroup = this.backend.currentKeyGroup as number;
+      for (const [p, acc] of this.state.entries()) this.tableOf(p).set(keyId(key), { key, keyGroup, acc, changed: 0, mirrored: true });
     }
   }
 
@@ -174,61 +201,111 @@ export class SlicedWindowOperator {
     this.stopped = true;
   }
 
-  /** A record of the backend's current key at event time `timestamp`. */
-  processElement(value: unknown, timestamp: number): void {
+  /** A record of `key` at event time `timestamp`. */
+  processElement(key: Key, value: unknown, timestamp: number): void {
     const p = Math.floor((timestamp - this.offset) / this.slice);
+    const table = p === this.lastSlice ? (this.lastTable as Map<KeyId, SliceEntry>) : this.tableOf(p);
+    const id = typeof key === 'object' ? encodeKey(key) : key;
+    let entry = table.get(id);
+    let wm = this.watermark;
+    const restored = this.restoredFired;
+    if (restored !== undefined) {
+      this.backend.setCurrentKey(key);
+      wm = Math.max(wm, restored[this.backend.currentKeyGroup as number] as number);
+    }
+    const lateness = this.lateness;
+    // In-order input (at or after the slices that may fire) skips the lateness arithmetic.
+    if (this.maxTimestamp(p) > wm) {
+      if (entry === undefined) table.set(id, this.newEntry(key, this.added(undefined, value)));
+      else {
+        entry.acc = this.added(entry.acc, value);
+        entry.changed = this.generation;
+      }
+      return;
+    }
     const first = this.firstWindowOf(p);
     const last = this.lastWindowOf(p);
-    const wm = this.firedWatermark();
-    const lateness = this.lateness;
     if (this.maxTimestamp(last) + lateness <= wm) {
       // Late beyond the lateness for every window it is in.
+      if (table.size === 0) this.dropTable(p);
       if (this.spec.lateTag !== undefined) this.out.emitSide(this.spec.lateTag, value, timestamp);
       return;
     }
-    const current = this.slices.get(p);
-    this.slices.put(p, this.added(current, value));
-    if (current === undefined) this.book(this.nextTimeOf(p, wm), this.backend.currentKey as Key);
+    if (entry === undefined) table.set(id, (entry = this.newEntry(key, this.added(undefined, value))));
+    else {
+      entry.acc = this.added(entry.acc, value);
+      entry.changed = this.generation;
+    }
     // Late within the lateness: every window it joined that fired already fires again (latest first, as WindowOperator does).
-    if (this.maxTimestamp(first) <= wm) {
-      for (let w = last; w >= first; w -= this.m) {
-        const maxTs = this.maxTimestamp(w);
-        if (maxTs <= wm && maxTs + lateness > wm) this.fireFromState(w);
-      }
+    for (let w = last; w >= first; w -= this.m) {
+      const maxTs = this.maxTimestamp(w);
+      if (maxTs <= wm && maxTs + lateness > wm) this.fireKey(w, id, entry.key);
     }
   }
 
-  /** Visits, in time order, every key booked at or before `watermark`. */
+  /** Fires, in time order, every window that the watermark passed; then drops the slices no window needs any more. */
   advanceWatermark(watermark: number): void {
     if (watermark <= this.watermark) return;
     const before = this.watermark;
-    // What restored key groups had fired counts for the visits below even when this watermark passes it.
+    // What restored key groups had fired counts for the windows below even when this watermark passes it.
     const restored = this.restoredFired;
     this.watermark = watermark;
     if (restored !== undefined && watermark >= this.restoredFiredMax) this.restoredFired = undefined;
-    const times = this.visitTimes;
-    if (times.length === 0 || (times[0] as number) > watermark) return;
-    this.lastBookedAt = Number.NaN; // bookings from here on are after `watermark`: new buckets
-    const visited = new Set<string | number | boolean>();
-    while (!this.stopped && times.length > 0 && (times[0] as number) <= watermark) {
-      const t = times.shift() as number;
-      const keys = this.visits.get(t) as Key[];
-      this.visits.delete(t);
-      for (const key of keys) {
-        const id = keyId(key);
-        if (visited.has(id)) continue;
-        visited.add(id);
-        this.visit(key, before, watermark, restored);
-        if (this.stopped) return;
+    const order = this.order;
+    if (order.length === 0) return;
+    const n = this.n;
+    const m = this.m;
+    // Windows in ascending order that end in (before, watermark] and span a live slice (gaps skipped).
+    let i = 0;
+    let w = this.firstWindowOf(order[0] as number);
+    while (!this.stopped) {
+      while (i < order.length && (order[i] as number) < w - n + 1) i++;
+      if (i === order.length) break;
+      if ((order[i] as number) > w) {
+        w = this.firstWindowOf(order[i] as number);
+        continue;
       }
+      const maxTs = this.maxTimestamp(w);
+      if (maxTs > watermark) break;
+      if (maxTs > before) this.fireWindow(w, i, restored);
+      w += m;
+    }
+    // Slices whose last window is cleaned up (end - 1 + lateness passed): a prefix, in slice order.
+    while (order.length > 0 && this.maxTimestamp(this.lastWindowOf(order[0] as number)) + this.lateness <= watermark) {
+      this.dropTable(order[0] as number);
     }
   }
 
-  /** The watermark that the current key's windows fired up to: ours, or higher for a key group restored from a subtask that was ahead. */
-  private firedWatermark(): number {
-    const restored = this.restoredFired;
-    if (restored === undefined) return this.watermark;
-    return Math.max(this.watermark, restored[this.backend.currentKeyGroup as number] as number);
+  /** The live table of slice `p` (created if none). */
+  private tableOf(p: number): Map<KeyId, SliceEntry> {
+    let table = this.tables.get(p);
+    if (table === undefined) {
+      table = new Map();
+      this.tables.set(p, table);
+      insertSorted(this.order, p);
+    }
+    this.lastSlice = p;
+    this.lastTable = table;
+    return table;
+  }
+
+  private dropTable(p: number): void {
+    const table = this.tables.get(p);
+    this.tables.delete(p);
+    const at = this.order.indexOf(p);
+    if (at >= 0) this.order.splice(at, 1);
+    if (this.lastSlice === p) {
+      this.lastSlice = Number.NaN;
+      this.lastTable = undefined;
+    }
+    if (table === undefined) return;
+    for (const entry of table.values()) if (entry.mirrored) this.dropped.push([p, entry]);
+  }
+
+  private newEntry(key: Key, acc: unknown): SliceEntry {
+    // The key's first record in this slice: the backend checks that this subtask owns it, and names its key group.
+    this.backend.setCurrentKey(key);
+    return { key, keyGroup: this.backend.currentKeyGroup as number, acc, changed: this.generation, mirrored: false };
   }
 
   /** The first window that slice `p` is in. */
@@ -243,127 +320,84 @@ export class SlicedWindowOperator {
     return first + Math.floor((p + this.n - 1 - first) / this.m) * this.m;
   }
 
+  /** The last timestamp of window (or slice) `w`. */
   private maxTimestamp(w: number): number {
     return this.offset + (w + 1) * this.slice - 1;
   }
 
-  /** When slice `p` next needs its key visited, windows up to `wm` having fired: its next window's end, or its cleanup. */
-  private nextTimeOf(p: number, wm: number): number {
-    const cleanup = this.maxTimestamp(this.lastWindowOf(p)) + this.lateness;
-    let w = this.firstWindowOf(p);
-    const firstMaxTs = this.maxTimestamp(w);
-    if (firstMaxTs <= wm) w += Math.ceil((wm - firstMaxTs + 1) / (this.m * this.slice)) * this.m;
-    return Math.min(cleanup, this.maxTimestamp(w));
-  }
-
-  private book(time: number, key: Key): void {
-    if (time === this.lastBookedAt) {
-      this.lastBooked.push(key);
+  /**
+   * Emits window `w` for every key with a slice in it (`order[from]` is its first live slice),
+   * except keys of a restored key group that had fired it already.
+   */
+  private fireWindow(w: number, from: number, restored: Float64Array | undefined): void {
+    const order = this.order;
+    const maxTs = this.maxTimestamp(w);
+    let to = from;
+    while (to + 1 < order.length && (order[to + 1] as number) <= w) to++;
+    if (from === to) {
+      // One slice (tumbling windows, or a sparse stream): its accumulators are the results.
+      for (const entry of (this.tables.get(order[from] as number) as Map<KeyId, SliceEntry>).values()) {
+        if (restored !== undefined && maxTs <= (restored[entry.keyGroup] as number)) continue;
+        this.emit(w, entry.key, this.result(this.merged(undefined, entry.acc, true)));
+      }
       return;
     }
-    let keys = this.visits.get(time);
-    if (keys === undefined) {
-      keys = [];
-      this.visits.set(time, keys);
-      insertSorted(this.visitTimes, time);
+    const merged = new Map<KeyId, [Key, unknown]>();
+    for (let i = from; i <= to; i++) {
+      for (const [id, entry] of this.tables.get(order[i] as number) as Map<KeyId, SliceEntry>) {
+        if (restored !== undefined && maxTs <= (restored[entry.keyGroup] as number)) continue;
+        const sofar = merged.get(id);
+        if (sofar === undefined) merged.set(id, [entry.key, this.merged(undefined, entry.acc, false)]);
+        else sofar[1] = this.merged(sofar[1], entry.acc, false);
+      }
     }
-    keys.push(key);
-    this.lastBookedAt = time;
-    this.lastBooked = keys;
+    for (const [key, acc] of merged.values()) this.emit(w, key, this.result(acc));
+  }
+
+  /** Emits window `w` for one key (a late record's firing). */
+  private fireKey(w: number, id: KeyId, key: Key): void {
+    let acc: unknown;
+    let any = false;
+    for (let q = w - this.n + 1; q <= w; q++) {
+      const entry = this.tables.get(q)?.get(id);
+      if (entry === undefined) continue;
+      acc = this.merged(any ? acc : undefined, entry.acc, this.n === 1);
+      any = true;
+    }
+    if (any) this.emit(w, key, this.result(acc));
   }
 
   /**
-   * The watermark went from `before` to `now`: fires the key's windows that end in between
-   * (and after what its key group had fired before a restore, `restored`), drops its slices that no window needs
-   * any more, and books its next visit.
+   * A slice's accumulator merged into what a window has so far (`sofar`, undefined at first).
+   * Aggregates merge into a fresh accumulator, so that no slice's is changed; `only`: the
+   * window has this one slice, no merge needed.
    */
-  private visit(key: Key, before: number, now: number, restored: Float64Array | undefined): void {
-    this.backend.setCurrentKey(key);
-    const fired = restored === undefined ? before : Math.max(before, restored[this.backend.currentKeyGroup as number] as number);
-    const panes = this.panes;
-    const accs = this.accs;
-    panes.length = 0;
-    accs.length = 0;
-    let sorted = true;
-    for (const q of this.slices.keys()) {
-      if (panes.length > 0 && q < (panes[panes.length - 1] as number)) sorted = false;
-      panes.push(q);
-    }
-    if (panes.length === 0) return;
-    if (!sorted) panes.sort((a, b) => a - b);
-    for (const q of panes) accs.push(this.slices.get(q));
-    const n = this.n;
-    const m = this.m;
-    const count = panes.length;
-    let next = Number.POSITIVE_INFINITY;
-    // Windows in ascending order, each with the slices it spans (panes[from..to]); gaps without slices skipped.
-    let from = 0;
-    let w = this.firstWindowOf(panes[0] as number);
-    for (;;) {
-      while (from < count && (panes[from] as number) < w - n + 1) from++;
-      if (from === count) break;
-      if ((panes[from] as number) > w) {
-        w = this.firstWindowOf(panes[from] as number);
-        continue;
-      }
-      const maxTs = this.maxTimestamp(w);
-      if (maxTs > now) {
-        next = maxTs;
-        break;
-      }
-      if (maxTs > fired) {
-        let to = from;
-        while (to + 1 < count && (panes[to + 1] as number) <= w) to++;
-        this.emitWindow(w, from, to);
-      }
-      w += m;
-    }
-    for (let i = 0; i < count; i++) {
-      const q = panes[i] as number;
-      const cleanup = this.maxTimestamp(this.lastWindowOf(q)) + this.lateness;
-      if (cleanup <= now) this.slices.remove(q);
-      else if (cleanup < next) next = cleanup;
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.book(next, key);
-  }
-
-  /** Emits window `w`'s result for the current key from the accumulators `accs[from..to]` of the visit. */
-  private emitWindow(w: number, from: number, to: number): void {
+  private merged(sofar: unknown, acc: unknown, only: boolean): unknown {
     const fn = this.spec.fn;
-    const accs = this.accs;
-    let acc: unknown;
     try {
-      if (fn.kind === 'reduce') {
-        acc = accs[from];
-        for (let i = from + 1; i <= to; i++) acc = fn.reduce(acc, accs[i]);
-      } else if (fn.kind === 'aggregate') {
+      if (fn.kind === 'reduce') return sofar === undefined ? acc : fn.reduce(sofar, acc);
+      if (fn.kind === 'aggregate') {
+        if (only) return acc;
         const aggregate = fn.aggregate as AggregateFunction<unknown, unknown, unknown>;
-        if (this.n === 1) acc = accs[from];
-        else {
-          const merge = aggregate.merge as (a: unknown, b: unknown) => unknown;
-          acc = aggregate.createAccumulator();
-          for (let i = from; i <= to; i++) acc = merge(acc, accs[i]);
-        }
-        acc = aggregate.getResult(acc);
+        return (aggregate.merge as (a: unknown, b: unknown) => unknown)(sofar === undefined ? aggregate.createAccumulator() : sofar, acc);
       }
     } catch (err) {
       throw this.userError(err);
     }
-    this.emit(w, acc);
+    return acc;
   }
 
-  /** Emits window `w`'s result for the current key, its slices read from state (a late record's firing). */
-  private fireFromState(w: number): void {
-    const accs = this.accs;
-    accs.length = 0;
-    for (let q = w - this.n + 1; q <= w; q++) {
-      const s = this.slices.get(q);
-      if (s !== undefined) accs.push(s);
+  private result(acc: unknown): unknown {
+    const fn = this.spec.fn;
+    if (fn.kind !== 'aggregate') return acc;
+    try {
+      return fn.aggregate.getResult(acc);
+    } catch (err) {
+      throw this.userError(err);
     }
-    if (accs.length > 0) this.emitWindow(w, 0, accs.length - 1);
   }
 
-  private emit(w: number, result: unknown): void {
+  private emit(w: number, key: Key, result: unknown): void {
     const fn = this.spec.fn;
     const ts = this.maxTimestamp(w);
     const process = fn.kind === 'process' ? undefined : fn.process;
@@ -372,7 +406,7 @@ export class SlicedWindowOperator {
     this.context.window = { start: end - (this.spec.assigner.size as number), end };
     this.firingAt = ts;
     try {
-      (process as ProcessWindowFunction<unknown, unknown, Key>)(this.backend.currentKey as Key, this.context as ProcessWindowContext, [result], this.collector);
+      (process as ProcessWindowFunction<unknown, unknown, Key>)(key, this.context as ProcessWindowContext, [result], this.collector);
     } catch (err) {
       throw this.userError(err);
     }

@@ -44,7 +44,11 @@ export interface EventTimeParts {
   keyed(which: 1 | 2): { backend: HeapKeyedStateBackend; keyOf: (record: unknown) => Key };
   /** Timers (or what else fires on time) that stop when the chain finishes. */
   addTimers(timers: { stop(): void }): void;
-  /** Operator state: `take` for snapshots; `restore` gets every old subtask's state, in order. */
+  /**
+   * Operator state: `take` for snapshots, called before the chain's keyed backends are cut (so
+   * it may write into keyed state what the operator keeps in memory); `restore` gets every old
+   * subtask's state, in order.
+   */
   addOperatorState(take: () => unknown, restore: (states: readonly unknown[], subtaskIndex: number) => void): void;
   /** Called every autoWatermarkInterval. */
   addPeriodic(tick: () => void): void;
@@ -182,7 +186,8 @@ function slicedWindowHandler(d: OperatorDescription, spec: WindowSpec, next: Cha
   const window = new SlicedWindowOperator(spec, backend, () => parts.processingTime.now(), { emit: next.record, emitSide: parts.side }, (err) => userError(d, err));
   let restored: readonly unknown[] = [];
   parts.addOperatorState(
-    () => window.snapshotFired(),
+    // Taken before the keyed backend is cut: it writes the live slices into keyed state.
+    () => window.snapshot(),
     (states) => {
       restored = states;
     },
@@ -194,8 +199,7 @@ function slicedWindowHandler(d: OperatorDescription, spec: WindowSpec, next: Cha
       if (ts === NO_TIMESTAMP) {
         throw userError(d, new TypeError('a record without a timestamp reached an event-time window: call assignTimestampsAndWatermarks(...) upstream, or use a processing-time window'));
       }
-      backend.setCurrentKey(keyOf(record));
-      window.processElement(record, ts);
+      window.processElement(keyOf(record), record, ts);
     },
     watermark: (wm) => {
       window.advanceWatermark(wm);
