@@ -342,16 +342,20 @@ export class SlicedWindowOperator {
       }
       return;
     }
-    const merged = new Map<KeyId, [Key, unknown]>();
+    // By key id; the keys themselves only where they differ from their id (tuples).
+    const merged = new Map<KeyId, unknown>();
+    let tuples: Map<KeyId, Key> | undefined;
     for (let i = from; i <= to; i++) {
       for (const [id, entry] of this.tables.get(order[i] as number) as Map<KeyId, SliceEntry>) {
         if (restored !== undefined && maxTs <= (restored[entry.keyGroup] as number)) continue;
         const sofar = merged.get(id);
-        if (sofar === undefined) merged.set(id, [entry.key, this.merged(undefined, entry.acc, false)]);
-        else sofar[1] = this.merged(sofar[1], entry.acc, false);
+        if (sofar === undefined && !merged.has(id)) {
+          merged.set(id, this.merged(undefined, entry.acc, false));
+          if (id !== entry.key) (tuples ??= new Map()).set(id, entry.key);
+        } else merged.set(id, this.merged(sofar, entry.acc, false));
       }
     }
-    for (const [key, acc] of merged.values()) this.emit(w, key, this.result(acc));
+    for (const [id, acc] of merged) this.emit(w, tuples?.get(id) ?? (id as Key), this.result(acc));
   }
 
   /** Emits window `w` for one key (a late record's firing). */

@@ -142,11 +142,23 @@ function timestampsHandler(d: OperatorDescription, strategy: WatermarkStrategy<u
   });
   parts.addPeriodic(() => callUser(d, () => generator.onPeriodicEmit(output)));
   return {
+    // Called for every record: the user's functions directly, not through a closure each time.
     record: (record, ts) => {
-      const timestamp = assigner === undefined ? ts : callUser(d, () => assigner(record, ts));
+      let timestamp: unknown = ts;
+      if (assigner !== undefined) {
+        try {
+          timestamp = assigner(record, ts);
+        } catch (err) {
+          throw userError(d, err);
+        }
+      }
       if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) throw userError(d, new TypeError(`timestamp assigner returned ${String(timestamp)}, not a number`));
       next.record(record, timestamp);
-      callUser(d, () => generator.onEvent(record, timestamp, output));
+      try {
+        generator.onEvent(record, timestamp, output);
+      } catch (err) {
+        throw userError(d, err);
+      }
     },
     watermark: (wm) => {
       if (wm === MAX_WATERMARK) output.emitWatermark(wm);

@@ -10,7 +10,7 @@ import { MAX_WATERMARK } from '../../../lib/dataflow/watermarks.js';
 import { SlidingEventTimeWindows, TumblingEventTimeWindows, type WindowAssigner } from '../../../lib/dataflow/windows.js';
 
 type Rec = [key: string, value: number];
-type Out = [key: string, start: number, result: number];
+type Out = [key: string | [string, number], start: number, result: number];
 /** Records at event times, and watermarks, in arrival order. */
 type Step = { record: Rec; ts: number } | { watermark: number };
 
@@ -42,11 +42,12 @@ function input(records: number, seed: number): Step[] {
 /** How the window computes: `sliced` through the slice path (aggregate count, reduce sum), `plain` as a process function over the elements (the window-per-record path). */
 type Variant = 'count-sliced' | 'sum-sliced' | 'count-plain' | 'sum-plain';
 
-function job(assigner: WindowAssigner, variant: Variant, parallelism: number): StreamEnvironment {
+/** Keys: the record's key, or a tuple of it and the value's parity (keys that are new arrays in every record). */
+function job(assigner: WindowAssigner, variant: Variant, parallelism: number, tupleKeys = false): StreamEnvironment {
   const env = new StreamEnvironment({ parallelism, maxParallelism: MAX_PARALLELISM });
   const windowed = env
     .fromCollection<Rec>([])
-    .keyBy((r) => r[0])
+    .keyBy((r): string | [string, number] => (tupleKeys ? [r[0], r[1] % 2] : r[0]))
     .window(assigner)
     .allowedLateness(15)
     .sideOutputLateData(late);
@@ -104,9 +105,9 @@ function feed(runners: ChainRunner[], steps: readonly Step[]): void {
   }
 }
 
-function run(assigner: WindowAssigner, variant: Variant, steps: readonly Step[]): string[] {
+function run(assigner: WindowAssigner, variant: Variant, steps: readonly Step[], tupleKeys = false): string[] {
   const out = new Recording();
-  feed([windowChain(job(assigner, variant, 1), 0, out)], [...steps, { watermark: MAX_WATERMARK }]);
+  feed([windowChain(job(assigner, variant, 1, tupleKeys), 0, out)], [...steps, { watermark: MAX_WATERMARK }]);
   return out.lines.sort();
 }
 
@@ -134,6 +135,7 @@ describe('dataflow - sliced windows (shared slices of sliding and tumbling windo
       const counts = run(assigner, 'count-sliced', steps);
       assert.deepEqual(counts, run(assigner, 'count-plain', steps));
       assert.deepEqual(run(assigner, 'sum-sliced', steps), run(assigner, 'sum-plain', steps));
+      assert.deepEqual(run(assigner, 'count-sliced', steps, true), run(assigner, 'count-plain', steps, true));
       // The input exercises what it should: late records to the side output, and windows fired again by records within the lateness.
       assert.ok(counts.filter((l) => l.startsWith('late ')).length > 20);
       const fired = counts.filter((l) => !l.startsWith('late ')).map((l) => JSON.stringify((JSON.parse(l.split('@')[0] as string) as Out).slice(0, 2)));
