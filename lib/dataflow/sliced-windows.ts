@@ -362,8 +362,17 @@ export class SlicedWindowOperator {
   private fireKey(w: number, id: KeyId, key: Key): void {
     let acc: unknown;
     let any = false;
-    for (let q = w - this.n + 1; q <= w; q++) {
-      const entry = this.tables.get(q)?.get(id);
+    // The live slices in the window (there may be far fewer than n): from the first at or after its first slice.
+    const order = this.order;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((order[mid] as number) < w - this.n + 1) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < order.length && (order[i] as number) <= w; i++) {
+      const entry = this.tables.get(order[i] as number)?.get(id);
       if (entry === undefined) continue;
       acc = this.merged(any ? acc : undefined, entry.acc, this.n === 1);
       any = true;
