@@ -20,6 +20,19 @@ const count = {
   merge: (a: number, b: number): number => a + b,
 };
 
+/** The most bids of one auction in a window so far, and the counts of the auctions with that many. */
+type Hottest = readonly [max: number, counts: readonly AuctionCount[]];
+
+/**
+ * Keeps a window's auctions with the most bids as they come (an AggregateFunction), instead of
+ * all of them: an accumulator is a new value whenever it changes, never changed in place.
+ */
+const hottest = {
+  createAccumulator: (): Hottest => [0, []],
+  add: (c: AuctionCount, acc: Hottest): Hottest => (c[2] < acc[0] ? acc : c[2] > acc[0] ? [c[2], [c]] : [acc[0], [...acc[1], c]]),
+  getResult: (acc: Hottest): Hottest => acc,
+};
+
 function byEventTime<T extends { dateTime: number }>(): WatermarkStrategy<T> {
   return WatermarkStrategy.forMonotonousTimestamps<T>().withTimestampAssigner((e) => e.dateTime);
 }
@@ -41,7 +54,8 @@ export default function nexmark(env: StreamEnvironment): void {
       return;
     case 'q5':
       // Bids per auction and sliding window, then per window (all its counts end at the same
-      // time, so they share the tumbling window of one slide) the auctions with the most.
+      // time, so they share the tumbling window of one slide) the auctions with the most,
+      // kept incrementally.
       bids()
         .assignTimestampsAndWatermarks(byEventTime<Bid>())
         .map((b) => b.auction) // all the query reads of a bid besides its time (which travels with it)
@@ -52,8 +66,8 @@ export default function nexmark(env: StreamEnvironment): void {
         .name('q5: bids per auction and window')
         .keyBy((c: AuctionCount) => c[0])
         .window(TumblingEventTimeWindows.of(Q5_SLIDE_MS))
-        .process<string>((_start, _ctx, counts, out) => {
-          for (const line of q5Lines(counts)) out.collect(line);
+        .aggregate<Hottest, Hottest, string>(hottest, (_start, _ctx, [h], out) => {
+          for (const line of q5Lines((h as Hottest)[1])) out.collect(line);
         })
         .name('q5: hottest auctions per window')
         .writeAsText(output)

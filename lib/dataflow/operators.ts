@@ -19,7 +19,7 @@ import { HeapKeyedStateBackend, type KeyGroupSnapshot } from './state.js';
 import type { StreamGraph, StreamOperator, SumField } from './streamgraph.js';
 import { realClock } from '../util/clock.js';
 import { eventTimeHandler, type ChainHandler, type EventTimeParts } from './time-operators.js';
-import type { InternalTimerService, ProcessingTimeService } from './timers.js';
+import type { ProcessingTimeService } from './timers.js';
 import { MAX_WATERMARK, NO_TIMESTAMP } from './watermarks.js';
 
 /** Processing time on the real clock, callbacks by its timers (tasks pass their own, which reports errors). */
@@ -79,7 +79,7 @@ export class ChainRunner {
   private readonly reader: SourceReader<unknown> | undefined;
   private readonly head: ChainHandler;
   private readonly headRecord: RecordHandler;
-  private readonly timers: InternalTimerService[] = [];
+  private readonly timers: { stop(): void }[] = [];
   private readonly operatorStates = new Map<string, () => unknown>();
   private readonly periodic: (() => void)[] = [];
   private readonly openers: (() => void)[] = [];
@@ -198,15 +198,19 @@ export class ChainRunner {
 
   /** The keyed state of every keyed operator and the source position. */
   snapshotState(): ChainSnapshot {
+    const operatorState = this.operatorStateSnapshot(); // first: see operatorStateSnapshot
     const keyedState: Record<string, KeyGroupSnapshot[]> = {};
     for (const [id, backend] of this.backends) keyedState[id] = backend.snapshot();
     const positions = this.sourcePositions();
     const snapshot: ChainSnapshot = positions === undefined ? { keyedState } : { keyedState, sourcePositions: positions };
-    const operatorState = this.operatorStateSnapshot();
     return operatorState === undefined ? snapshot : { ...snapshot, operatorState };
   }
 
-  /** Operator (non-keyed) state by operator id, or undefined when no operator of the chain has any. */
+  /**
+   * Operator (non-keyed) state by operator id, or undefined when no operator of the chain has
+   * any. Take it BEFORE cutting the keyed backends: an operator may write what it keeps in
+   * memory into its keyed state here (the sliced windows do).
+   */
   operatorStateSnapshot(): Record<string, unknown> | undefined {
     if (this.operatorStates.size === 0) return undefined;
     const operatorState: Record<string, unknown> = {};

@@ -26,6 +26,7 @@ import type { HeapKeyedStateBackend } from './state.js';
 import type { StreamOperator } from './streamgraph.js';
 import { InternalTimerService, TimeDomain, type FiredTimer, type ProcessingTimeService, type TimerService } from './timers.js';
 import { MAX_WATERMARK, MIN_WATERMARK, NO_TIMESTAMP, type WatermarkOutput, type WatermarkStrategy } from './watermarks.js';
+import { runsOnSlices, SlicedWindowOperator } from './sliced-windows.js';
 import { WindowOperator, type WindowSpec } from './windows.js';
 
 /** One operator's entry points in a chain. */
@@ -41,8 +42,13 @@ export interface ChainHandler {
 export interface EventTimeParts {
   readonly processingTime: ProcessingTimeService;
   keyed(which: 1 | 2): { backend: HeapKeyedStateBackend; keyOf: (record: unknown) => Key };
-  addTimers(timers: InternalTimerService): void;
-  /** Operator state: `take` for snapshots; `restore` gets every old subtask's state, in order. */
+  /** Timers (or what else fires on time) that stop when the chain finishes. */
+  addTimers(timers: { stop(): void }): void;
+  /**
+   * Operator state: `take` for snapshots, called before the chain's keyed backends are cut (so
+   * it may write into keyed state what the operator keeps in memory); `restore` gets every old
+   * subtask's state, in order.
+   */
   addOperatorState(take: () => unknown, restore: (states: readonly unknown[], subtaskIndex: number) => void): void;
   /** Called every autoWatermarkInterval. */
   addPeriodic(tick: () => void): void;
@@ -136,11 +142,23 @@ function timestampsHandler(d: OperatorDescription, strategy: WatermarkStrategy<u
   });
   parts.addPeriodic(() => callUser(d, () => generator.onPeriodicEmit(output)));
   return {
+    // Called for every record: the user's functions directly, not through a closure each time.
     record: (record, ts) => {
-      const timestamp = assigner === undefined ? ts : callUser(d, () => assigner(record, ts));
+      let timestamp: unknown = ts;
+      if (assigner !== undefined) {
+        try {
+          timestamp = assigner(record, ts);
+        } catch (err) {
+          throw userError(d, err);
+        }
+      }
       if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) throw userError(d, new TypeError(`timestamp assigner returned ${String(timestamp)}, not a number`));
       next.record(record, timestamp);
-      callUser(d, () => generator.onEvent(record, timestamp, output));
+      try {
+        generator.onEvent(record, timestamp, output);
+      } catch (err) {
+        throw userError(d, err);
+      }
     },
     watermark: (wm) => {
       if (wm === MAX_WATERMARK) output.emitWatermark(wm);
@@ -150,6 +168,7 @@ function timestampsHandler(d: OperatorDescription, strategy: WatermarkStrategy<u
 }
 
 function windowHandler(d: OperatorDescription, spec: WindowSpec, next: ChainHandler, parts: EventTimeParts): ChainHandler {
+  if (runsOnSlices(spec)) return slicedWindowHandler(d, spec, next, parts);
   const { backend, keyOf } = parts.keyed(1);
   let window: WindowOperator | undefined;
   const timers = new InternalTimerService(backend, parts.processingTime, (t) => (window as WindowOperator).onTimer(t));
@@ -167,6 +186,35 @@ function windowHandler(d: OperatorDescription, spec: WindowSpec, next: ChainHand
     },
     watermark: (wm) => {
       timers.advanceWatermark(wm);
+      next.watermark(wm);
+    },
+    status: next.status,
+  };
+}
+
+/** Event-time tumbling and sliding windows with reduce or aggregate: on shared slices (sliced-windows.ts). */
+function slicedWindowHandler(d: OperatorDescription, spec: WindowSpec, next: ChainHandler, parts: EventTimeParts): ChainHandler {
+  const { backend, keyOf } = parts.keyed(1);
+  const window = new SlicedWindowOperator(spec, backend, () => parts.processingTime.now(), { emit: next.record, emitSide: parts.side }, (err) => userError(d, err));
+  let restored: readonly unknown[] = [];
+  parts.addOperatorState(
+    // Taken before the keyed backend is cut: it writes the live slices into keyed state.
+    () => window.snapshot(),
+    (states) => {
+      restored = states;
+    },
+  );
+  window.restore(restored);
+  parts.addTimers(window);
+  return {
+    record: (record, ts) => {
+      if (ts === NO_TIMESTAMP) {
+        throw userError(d, new TypeError('a record without a timestamp reached an event-time window: call assignTimestampsAndWatermarks(...) upstream, or use a processing-time window'));
+      }
+      window.processElement(keyOf(record), record, ts);
+    },
+    watermark: (wm) => {
+      window.advanceWatermark(wm);
       next.watermark(wm);
     },
     status: next.status,
