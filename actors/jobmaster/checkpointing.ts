@@ -91,7 +91,7 @@ export function triggerFailed(context: Context, error: unknown): void {
   context.coordinator?.triggerFailed(context.env.clock.now(), wire.message);
   metrics.checkpointFailed(context.job.jobId);
   context.env.log.warn({ error: wire }, 'checkpoint could not be triggered');
-  if (trigger?.savepoint) replyError(trigger.savepoint.replyTo, error instanceof Error ? error : new RuntimeError(SavepointErrorCode.Failed, wire.message));
+  if (trigger?.savepoint) reply(trigger.savepoint.replyTo as ActorRef<unknown>, { type: 'actor.ask.failure', error: wire });
 }
 
 /** A savepoint that will not complete: marked failed in etcd, then its requester told (savepoint-failures.ts). */

@@ -440,7 +440,8 @@ export const jobMasterMachine = setup({
   },
 }).createMachine({
   id: 'jobmaster',
-  // The store chain is spawned with the context: a child for the JobMaster's whole life, across its restarts.
+  // Spawned with the context: children for the JobMaster's whole life, across its restarts
+  // (metadata stores, file removals, savepoint failures); its per-attempt draws are `running`'s.
   context: ({ input, spawn }) => {
     const log = input.env.log.child({ jobId: input.job.jobId });
     return initialContext(input, {

@@ -1,10 +1,13 @@
 /**
  * The lifetimes of the JobMaster's checkpoint effects, on a simulated clock: a checkpoint id
  * drawn for a trigger belongs to the `running` state that triggered it (a restart or a lost
- * leadership cancels the draw, and a late id is never used), and a savepoint given up while it
- * was starting still gets its answer, after its record says failed.
+ * leadership cancels the draw, and a late id is never used), a savepoint given up while it
+ * was starting still gets its answer, after its record says failed, and an aborted checkpoint's
+ * files go although the attempt that took it is gone.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { JobMasterHarness } from '../../support/jobmaster-harness.js';
 import type { RestartStrategy } from '../../../lib/dataflow/job-config.js';
 import { SavepointState } from '../../../lib/ha/etcd-savepoints.js';
@@ -103,5 +106,25 @@ describe('jobmaster - lifetimes of its checkpoint effects, on a simulated clock'
     assert.equal(err.code, 'SAVEPOINT_FAILED', String(savepoint.outcome()));
     assert.match(String(err.message), /savepoint not taken: the job is stopping or restarting/);
     assert.deepEqual(h.triggered(), [], 'its barriers never went out');
+  });
+
+  it("removes the files of a checkpoint declined just before a restart, after the attempt is gone", async () => {
+    h = await JobMasterHarness.start({ restartStrategy, checkpointing });
+    await h.clock.settle();
+    await h.runAttempt(0);
+    await h.clock.advance(1000);
+    assert.deepEqual(h.triggered(), [1]);
+    const dir = h.checkpointDir(1);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'source-0'), 'state');
+
+    const [first] = h.deployed(0);
+    h.jobMaster.tell({ type: 'jm.checkpoint.declined', executionId: first!.tdd.executionId, checkpointId: 1, error: { code: 'SNAPSHOT_FAILED', message: 'disk full' } });
+    h.jobMaster.tell({ type: 'jm.task.state', executionId: first!.tdd.executionId, state: 'failed', error: { code: 'USER_FAILURE', message: 'boom' } });
+    await h.clock.settle();
+    await h.confirmCancellations(0);
+    assert.equal(h.state(), 'restarting.waitingToRestart');
+    assert.deepEqual(h.notified(1), ['abort', 'abort']);
+    await waitFor('the files of the declined checkpoint removed', () => !existsSync(dir));
   });
 });
