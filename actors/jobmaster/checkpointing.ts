@@ -1,7 +1,9 @@
 /**
  * The JobMaster's checkpoint effects, in the order of a checkpoint's life:
  * 1. trigger: take the id drawn ahead from the checkpoint id counter (etcd, fenced; drawn
- *    when the previous checkpoint began) or draw one now, then `begin`;
+ *    when the previous checkpoint began) or draw one now, then `begin`. The draws are child
+ *    actors invoked by `running` (its `trigger` and `spare` regions): leaving `running` cancels
+ *    them, so an attempt never begins a checkpoint with an id drawn for the one before;
  * 2. begin: tell every source subtask to snapshot and inject the barrier;
  * 3. acknowledge: each subtask reports its state handle; on the last one, store the metadata in
  *    the completed checkpoint store (etcd, fenced), which subsumes older checkpoints;
@@ -14,7 +16,7 @@
  * Files are objects in checkpoint storage (lib/storage): a directory, or an S3 prefix.
  */
 import { releaseCollected } from './collected.js';
-import { copyObject, deleteBelow, deleteObjects, isWithinLocation, joinLocation, listBelow, normalizeLocation, parentOf } from '../../lib/storage/index.js';
+import { copyObject, joinLocation, normalizeLocation, parentOf } from '../../lib/storage/index.js';
 import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
 import { SavepointErrorCode } from './errors.js';
@@ -27,10 +29,11 @@ import type { TaskExecutorMessage } from '../taskexecutor/protocol.js';
 import type { ActorRef } from '../../lib/index.js';
 import { replyError, reply } from '../../lib/index.js';
 import { MAX_QUEUED_SAVEPOINTS, SAVEPOINT_MAX_WAIT_MS, type CompletedCheckpoint, type PendingCheckpoint } from './checkpoint-coordinator.js';
-import { tellSafely, type Context } from './context.js';
+import { tellSafely, type CheckpointTrigger, type Context } from './context.js';
+import { removeFiles } from './checkpoint-files.js';
 import type { SavepointRequest } from './protocol.js';
 import { writeSavepointMetadata } from './restore.js';
-import { beginSavepointRecord, completeSavepointRecord, failSavepointRecord } from './savepoints.js';
+import { beginSavepointRecord, completeSavepointRecord } from './savepoints.js';
 import { metrics } from '../../lib/metrics/registry.js';
 
 /** Subtasks that take part in a checkpoint: all of the current attempt that have not finished. */
@@ -53,7 +56,7 @@ export function checkpointDirOf(context: Context, id: number): string {
 
 /** Step 1. Returns false (and fails the savepoint, if any) when a checkpoint cannot start now. */
 export function triggerCheckpoint(context: Context, savepoint: SavepointRequest | null): boolean {
-  const { coordinator, stores, env } = context;
+  const { coordinator, stores } = context;
   const now = context.env.clock.now();
   const refuse = (why: string) => {
     if (savepoint) replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, why));
@@ -63,18 +66,38 @@ export function triggerCheckpoint(context: Context, savepoint: SavepointRequest 
   if (!allRunning(context)) return refuse('not every subtask is running yet');
   if (!coordinator.canTrigger(now, savepoint !== null)) return refuse('a checkpoint is in flight');
   coordinator.triggering = true;
-  const attempt = context.graph.attempt;
-  // A savepoint is recorded in etcd (in progress) before its barriers go out.
-  const begin = async (checkpointId: number) => {
-    const begun = savepoint ? await beginSavepointRecord(context, savepoint, checkpointId) : null;
-    env.self.tell({ type: 'jm.checkpoint.begin', checkpointId, attempt, savepoint: begun });
-  };
-  // An id drawn ahead keeps the etcd counter's write off the trigger's path.
-  const spare = coordinator.takeSpareId();
-  (spare !== null ? begin(spare) : stores.checkpointIds.getAndIncrement(context.job.jobId).then(begin)).catch((err: unknown) =>
-    env.self.tell({ type: 'jm.checkpoint.triggerFailed', error: toWireError(err), savepoint }),
-  );
+  // An id drawn ahead keeps the etcd counter's write off the trigger's path. `running`'s
+  // `trigger` region draws the rest (drawCheckpointId) and then calls `beginCheckpoint`.
+  context.trigger = { savepoint, spareId: coordinator.takeSpareId(), attempt: context.graph.attempt };
   return true;
+}
+
+/**
+ * Step 1's effect, as the actor `running` invokes: the trigger's id (the spare, or one drawn
+ * from the counter) and, for a savepoint, its record in etcd (in progress) before its barriers
+ * go out. Once cancelled (`signal`), it starts no record.
+ */
+export async function drawCheckpointId(context: Context, trigger: CheckpointTrigger, signal: AbortSignal): Promise<{ checkpointId: number; savepoint: SavepointRequest | null }> {
+  const checkpointId = trigger.spareId ?? (await context.stores!.checkpointIds.getAndIncrement(context.job.jobId));
+  if (!trigger.savepoint || signal.aborted) return { checkpointId, savepoint: null };
+  trigger.recording = beginSavepointRecord(context, trigger.savepoint, checkpointId);
+  return { checkpointId, savepoint: await trigger.recording };
+}
+
+/** Step 1 could not draw an id (or record the savepoint): the trigger failed. */
+export function triggerFailed(context: Context, error: unknown): void {
+  const trigger = context.trigger;
+  context.trigger = null;
+  const wire = toWireError(error);
+  context.coordinator?.triggerFailed(context.env.clock.now(), wire.message);
+  metrics.checkpointFailed(context.job.jobId);
+  context.env.log.warn({ error: wire }, 'checkpoint could not be triggered');
+  if (trigger?.savepoint) reply(trigger.savepoint.replyTo as ActorRef<unknown>, { type: 'actor.ask.failure', error: wire });
+}
+
+/** A savepoint that will not complete: marked failed in etcd, then its requester told (savepoint-failures.ts). */
+function failSavepoint(context: Context, request: SavepointRequest, reason: string, message: string, recording?: Promise<SavepointRequest>): void {
+  context.savepointFailures.send({ type: 'savepoint.fail', context, request, reason, message, recording });
 }
 
 /**
@@ -137,15 +160,19 @@ export function sourceExhausted(context: Context): void {
   triggerNext(context);
 }
 
-/** Draws the next checkpoint's id ahead of its trigger (see CheckpointCoordinator.spareId). */
+/**
+ * Asks for the next checkpoint's id to be drawn ahead of its trigger (see
+ * CheckpointCoordinator.spareId): `running`'s `spare` region draws it while `fetchingSpareId`.
+ */
 function drawSpareId(context: Context): void {
-  const { coordinator, stores, env } = context;
+  const { coordinator, stores } = context;
   if (!coordinator || !stores || !coordinator.wantsSpareId()) return;
   coordinator.fetchingSpareId = true;
-  stores.checkpointIds.getAndIncrement(context.job.jobId).then(
-    (checkpointId) => env.self.tell({ type: 'jm.checkpoint.spareId', checkpointId }),
-    () => env.self.tell({ type: 'jm.checkpoint.spareId', checkpointId: null }), // the next trigger draws its own and reports
-  );
+}
+
+/** The `spare` region's draw ended (null: it failed; the next trigger draws its own and reports). */
+export function spareIdDrawn(context: Context, checkpointId: number | null): void {
+  context.coordinator?.offerSpareId(checkpointId);
 }
 
 /** Step 2. */
@@ -153,11 +180,11 @@ export function beginCheckpoint(context: Context, checkpointId: number, attempt:
   const { coordinator, graph, env } = context;
   if (!coordinator) return;
   coordinator.triggering = false;
+  // Leaving `running` cancels a draw, so this is a guard only: the graph is the trigger's.
   if (attempt !== graph.attempt || !allRunning(context)) {
     if (savepoint) {
       const reason = 'the job restarted while the savepoint was starting';
-      // Not awaited by the machine; it never rejects (it logs a record it could not write).
-      void failSavepointRecord(context, savepoint, reason).then(() => replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, reason)));
+      failSavepoint(context, savepoint, reason, reason);
     }
     return triggerNext(context);
   }
@@ -224,7 +251,8 @@ function storeCheckpoint(context: Context, complete: PendingCheckpoint): void {
     const gone = new Set(subsumed.map((c) => c.checkpointId));
     const release = releaseFiles(subsumed, [...before, metadata].filter((c) => !gone.has(c.checkpointId)));
     // Deletion is best effort, off the machine's path; removeFiles logs what it could not delete.
-    for (const dir of release.dirs) void removeFiles(context, dir, release.referenced);
+    // Run by the store's child (checkpoint-stores.ts), not by a machine action.
+    for (const dir of release.dirs) void removeFiles(jobCheckpointDir(context), dir, env.log, release.referenced);
   };
   const { checkpointId } = metadata;
   context.checkpointStores.send({
@@ -299,10 +327,7 @@ export function abortCheckpoint(context: Context, checkpointId: number, reason: 
   if (savepoint) {
     context.savepoints.delete(checkpointId);
     // The client hears of it once etcd says failed: a new leader then agrees with what it was told.
-    // Not awaited by the machine; it never rejects.
-    void failSavepointRecord(context, savepoint, reason).then(() =>
-      replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint aborted: ${reason}`)),
-    );
+    failSavepoint(context, savepoint, reason, `savepoint aborted: ${reason}`);
   }
   if (next) triggerNext(context);
 }
@@ -318,7 +343,7 @@ export function checkpointStoreFailed(context: Context, checkpointId: number, re
 /** An aborted checkpoint's sinks drop its transactions, and its files go. */
 function discard(context: Context, checkpointId: number, dir: string): void {
   notifyAll(context, checkpointId, 'abort');
-  void removeFiles(context, dir); // best effort; it logs what it could not delete
+  context.checkpointFiles.send({ type: 'files.remove', dir }); // best effort; it logs what it could not delete
 }
 
 /** The machine's timeout of checkpoint `checkpointId` fired: it ends now if it is still pending. */
@@ -334,7 +359,15 @@ export function abortAll(context: Context, reason: string): void {
   for (const savepoint of context.coordinator?.drainQueuedSavepoints() ?? []) {
     replyError(savepoint.replyTo, new RuntimeError(SavepointErrorCode.Failed, `savepoint not taken: ${reason}`));
   }
-  if (context.coordinator) context.coordinator.triggering = false;
+  // Leaving `running` cancelled the draws: a savepoint waiting for its id or record fails (once
+  // a record write under way has landed, so that it lands failed), and a spare is drawn anew.
+  const trigger = context.trigger;
+  context.trigger = null;
+  if (trigger?.savepoint) failSavepoint(context, trigger.savepoint, reason, `savepoint not taken: ${reason}`, trigger.recording);
+  if (context.coordinator) {
+    context.coordinator.triggering = false;
+    context.coordinator.fetchingSpareId = false;
+  }
   context.finalCheckpointWanted = false;
 }
 
@@ -361,24 +394,6 @@ function notifyAll(context: Context, checkpointId: number, outcome: 'complete' |
       checkpointId,
       outcome,
     });
-  }
-}
-
-/** Delete a checkpoint's directory (its objects), except those a newer checkpoint still references. */
-async function removeFiles(context: Context, dir: string, keep: ReadonlySet<string> = new Set()): Promise<void> {
-  try {
-    // Only ever inside this job's checkpoint directory: a bad path in metadata must not delete elsewhere.
-    const jobDir = jobCheckpointDir(context);
-    if (!isWithinLocation(jobDir, dir) || normalizeLocation(dir) === normalizeLocation(jobDir)) return;
-    const entries = keep.size === 0 ? [] : await listBelow(dir);
-    const kept = entries.filter((location) => keep.has(location));
-    if (kept.length === 0) {
-      await deleteBelow(dir);
-      return;
-    }
-    await deleteObjects(entries.filter((location) => !keep.has(location)));
-  } catch (err) {
-    context.env.log.warn({ err, dir }, 'could not delete checkpoint files');
   }
 }
 

@@ -11,6 +11,8 @@ import { ExecutionGraph } from './execution-graph.js';
 import type { JobException } from './exceptions.js';
 import type { SavepointRequest } from './protocol.js';
 import type { CheckpointStores } from './checkpoint-stores.js';
+import type { CheckpointFiles } from './checkpoint-files.js';
+import type { SavepointFailures } from './savepoint-failures.js';
 import { RestartBackoff } from './restart-strategy.js';
 import type { RestorePoint } from './restore.js';
 import { vertexStatusOf, type JobDetails, type JobState } from './status.js';
@@ -57,6 +59,16 @@ export interface Context extends JobMasterInput {
   abortedWhileStoring: Map<number, string>;
   /** The child that stores checkpoint metadata one at a time, for the JobMaster's whole life (checkpoint-stores.ts). */
   checkpointStores: CheckpointStores;
+  /** The child that removes the files of aborted checkpoints, for the JobMaster's whole life (checkpoint-files.ts). */
+  checkpointFiles: CheckpointFiles;
+  /** The child that marks savepoints failed and then tells their requesters (savepoint-failures.ts). */
+  savepointFailures: SavepointFailures;
+  /**
+   * A checkpoint trigger waiting for its id (and a savepoint for its record in etcd): drawn by
+   * the `trigger` region of `running`, so leaving `running` (a restart, the job's end, a lost
+   * leadership) cancels the draw, and a late id is never used.
+   */
+  trigger: CheckpointTrigger | null;
   /** A source ran out of input: it waits for a checkpoint triggered after that to finish. */
   finalCheckpointWanted: boolean;
   /** Set when a stop-with-savepoint completed: the job cancels next. */
@@ -100,7 +112,25 @@ export interface Failover {
   reason: string;
 }
 
-export function initialContext(input: JobMasterInput, checkpointStores: CheckpointStores): Context {
+/** A trigger on its way to `beginCheckpoint`. */
+export interface CheckpointTrigger {
+  savepoint: SavepointRequest | null;
+  /** An id drawn ahead (see CheckpointCoordinator.takeSpareId), else one is drawn now. */
+  spareId: number | null;
+  /** The attempt that triggered it. */
+  attempt: number;
+  /** The savepoint's `in-progress` record write, once started. */
+  recording?: Promise<SavepointRequest>;
+}
+
+/** The children spawned with the context: they live as long as the JobMaster, across its restarts. */
+export interface JobMasterChildren {
+  checkpointStores: CheckpointStores;
+  checkpointFiles: CheckpointFiles;
+  savepointFailures: SavepointFailures;
+}
+
+export function initialContext(input: JobMasterInput, children: JobMasterChildren): Context {
   const checkpointing = input.job.jobConfig.checkpointing;
   // Every line of this JobMaster names its job and its leader's term (the drill audits them).
   const env = { ...input.env, log: input.env.log.child({ jobId: input.job.jobId, leaderSessionId: input.leaderSessionId }) };
@@ -117,7 +147,8 @@ export function initialContext(input: JobMasterInput, checkpointStores: Checkpoi
     restorePoint: null,
     savepoints: new Map(),
     abortedWhileStoring: new Map(),
-    checkpointStores,
+    ...children,
+    trigger: null,
     finalCheckpointWanted: false,
     stopRequested: false,
     stoppedWithSavepoint: null,

@@ -42,29 +42,34 @@ import {
   beginCheckpoint,
   checkpointStored,
   checkpointTimedOut,
+  drawCheckpointId,
   jobCheckpointDir,
   periodicCheckpoint,
   requestSavepoint,
   savepointWaited,
   sourceExhausted,
+  spareIdDrawn,
   subtaskFinished,
+  triggerFailed,
   triggerNext,
 } from './checkpointing.js';
 import { SAVEPOINT_MAX_WAIT_MS } from './checkpoint-coordinator.js';
 import { checkpointStores } from './checkpoint-stores.js';
-import { detailsOf, initialContext, mayAdopt, tellSafely, type Context, type JobMasterInput } from './context.js';
+import { checkpointFiles } from './checkpoint-files.js';
+import { savepointFailures } from './savepoint-failures.js';
+import { detailsOf, initialContext, mayAdopt, tellSafely, type CheckpointTrigger, type Context, type JobMasterInput } from './context.js';
 import { renotifyCompleted } from './checkpointing.js';
 import type { CompletedCheckpoint } from './checkpoint-coordinator.js';
 import { admitSession } from '../fencing.js';
 import { JobMasterError, SavepointErrorCode } from './errors.js';
 import { ExecutionGraph } from './execution-graph.js';
 import { recordFailure } from './exceptions.js';
-import type { JobMasterMessage } from './protocol.js';
+import type { JobMasterMessage, SavepointRequest } from './protocol.js';
 import { loadRestorePoint, restoreFor, type RestorePoint } from './restore.js';
 import type { JobResult, JobState } from './status.js';
-import { metrics } from '../../lib/metrics/registry.js';
 import { dropHeldCollected, holdCollected, releaseCollected } from './collected.js';
 import { sleep } from '../../lib/util/clock.js';
+import { joinLocation } from '../../lib/storage/index.js';
 
 /** Between reads of the restore point while etcd cannot be reached. */
 const RESTORE_POINT_RETRY_MS = 500;
@@ -82,6 +87,13 @@ export const jobMasterMachine = setup({
   types: { context: {} as Context, events: {} as JobMasterMessage, input: {} as JobMasterInput },
   actors: {
     checkpointStores,
+    checkpointFiles,
+    savepointFailures,
+    // Invoked by `running`: leaving it cancels them, and their outcome is dropped.
+    drawCheckpointId: fromPromise<{ checkpointId: number; savepoint: SavepointRequest | null }, { context: Context; trigger: CheckpointTrigger }>(({ input: { context, trigger }, signal }) =>
+      drawCheckpointId(context, trigger, signal),
+    ),
+    drawSpareId: fromPromise<number, { context: Context }>(({ input: { context } }) => context.stores!.checkpointIds.getAndIncrement(context.job.jobId)),
     // etcd out of reach is transient: the read is retried (a lost leadership suspends this
     // JobMaster). It used to fail the job for good (found by the simulator: seed 1140, 10 faults).
     loadRestorePoint: fromPromise<RestorePoint, { context: Context }>(async ({ input: { context }, signal }) => {
@@ -126,6 +138,8 @@ export const jobMasterMachine = setup({
     stopRequested: ({ context }) => context.stopRequested,
     mayRestart: ({ context }) => context.restartDelayMs >= 0,
     noCheckpointStoreInFlight: ({ context }) => context.abortedWhileStoring.size === 0,
+    triggerWanted: ({ context }) => context.trigger !== null,
+    spareWanted: ({ context }) => context.coordinator?.fetchingSpareId === true,
   },
   actions: {
     declareSlots: ({ context }) => {
@@ -356,20 +370,21 @@ export const jobMasterMachine = setup({
      * fires whatever else happens (the periodic trigger may be minutes apart) and ends the
      * checkpoint if it is still pending; the actor's stop cancels it.
      */
-    armCheckpointTimeout: raise(
-      ({ event }) => ({ type: 'jm.checkpoint.timeout' as const, checkpointId: (event as { checkpointId: number }).checkpointId }),
-      { delay: ({ context }) => context.coordinator?.config.timeoutMs ?? 0 },
-    ),
+    armCheckpointTimeout: raise(({ event }) => ({ type: 'jm.checkpoint.timeout' as const, checkpointId: (event as unknown as { output: Drawn }).output.checkpointId }), {
+      delay: ({ context }) => context.coordinator?.config.timeoutMs ?? 0,
+    }),
+    /** The trigger's id (and a savepoint's record) arrived while still in `running`: the checkpoint begins. */
+    beginDrawn: ({ context, event }) => {
+      const trigger = context.trigger!;
+      context.trigger = null;
+      const { checkpointId, savepoint } = (event as unknown as { output: Drawn }).output;
+      beginCheckpoint(context, checkpointId, trigger.attempt, savepoint);
+    },
+    triggerFailed: ({ context, event }) => triggerFailed(context, (event as unknown as { error: unknown }).error),
+    spareDrawn: ({ context, event }) => spareIdDrawn(context, (event as unknown as { output: number }).output),
+    spareFailed: ({ context }) => spareIdDrawn(context, null),
     checkpointEvent: ({ context, event }) => {
       switch (event.type) {
-        case 'jm.checkpoint.begin':
-          return beginCheckpoint(context, event.checkpointId, event.attempt, event.savepoint);
-        case 'jm.checkpoint.triggerFailed':
-          context.coordinator?.triggerFailed(context.env.clock.now(), event.error.message);
-          metrics.checkpointFailed(context.job.jobId);
-          context.env.log.warn({ error: event.error }, 'checkpoint could not be triggered');
-          if (event.savepoint) reply(event.savepoint.replyTo as ActorRef<unknown>, { type: 'actor.ask.failure', error: event.error });
-          return;
         case 'jm.checkpoint.ack':
           return acknowledgeCheckpoint(context, event.executionId, event.checkpointId, event.handle);
         case 'jm.checkpoint.declined':
@@ -382,8 +397,6 @@ export const jobMasterMachine = setup({
           return checkpointTimedOut(context, event.checkpointId);
         case 'jm.savepoint.waited':
           return savepointWaited(context, event.ticket);
-        case 'jm.checkpoint.spareId':
-          return context.coordinator?.offerSpareId(event.checkpointId);
         case 'jm.source.exhausted':
           return sourceExhausted(context);
       }
@@ -427,8 +440,16 @@ export const jobMasterMachine = setup({
   },
 }).createMachine({
   id: 'jobmaster',
-  // The store chain is spawned with the context: a child for the JobMaster's whole life, across its restarts.
-  context: ({ input, spawn }) => initialContext(input, spawn('checkpointStores', { id: 'checkpoint-stores', input: { log: input.env.log.child({ jobId: input.job.jobId }) } })),
+  // Spawned with the context: children for the JobMaster's whole life, across its restarts
+  // (metadata stores, file removals, savepoint failures); its per-attempt draws are `running`'s.
+  context: ({ input, spawn }) => {
+    const log = input.env.log.child({ jobId: input.job.jobId });
+    return initialContext(input, {
+      checkpointStores: spawn('checkpointStores', { id: 'checkpoint-stores', input: { log } }),
+      checkpointFiles: spawn('checkpointFiles', { id: 'checkpoint-files', input: { jobDir: joinLocation(input.checkpointDir, input.job.jobId), log } }),
+      savepointFailures: spawn('savepointFailures', { id: 'savepoint-failures', input: { log } }),
+    });
+  },
   initial: 'starting',
   on: {
     'jm.suspend': '.suspended',
@@ -436,11 +457,8 @@ export const jobMasterMachine = setup({
     'jm.task.collect': { actions: 'collect' },
     'jm.task.metrics': { actions: 'taskMetrics' },
     // Checkpoint traffic of an attempt that is gone (or of a restart in progress) is harmless here.
-    'jm.checkpoint.begin': { actions: ['checkpointEvent', 'armCheckpointTimeout'] },
     'jm.checkpoint.timeout': { actions: 'checkpointEvent' },
     'jm.savepoint.waited': { actions: 'checkpointEvent' },
-    'jm.checkpoint.spareId': { actions: 'checkpointEvent' },
-    'jm.checkpoint.triggerFailed': { actions: 'checkpointEvent' },
     'jm.checkpoint.stored': { actions: 'checkpointEvent' },
     'jm.checkpoint.storeFailed': { actions: 'checkpointEvent' },
     // Reports that arrive once the reconciliation is over: whatever is not in the graph is cancelled.
@@ -532,12 +550,47 @@ export const jobMasterMachine = setup({
         retrying: { after: { recordAttemptRetry: 'writing' } },
       },
     },
+    // Three regions: the periodic trigger, and the two draws of checkpoint ids from the counter
+    // (etcd), invoked here so that leaving `running` cancels them (see checkpointing.ts, step 1).
     running: {
-      initial: 'active',
+      type: 'parallel',
       states: {
-        active: {
-          after: {
-            checkpointInterval: { guard: 'checkpointing', target: 'active', reenter: true, actions: 'periodicCheckpoint' },
+        periodic: {
+          initial: 'active',
+          states: {
+            active: {
+              after: {
+                checkpointInterval: { guard: 'checkpointing', target: 'active', reenter: true, actions: 'periodicCheckpoint' },
+              },
+            },
+          },
+        },
+        trigger: {
+          initial: 'idle',
+          states: {
+            idle: { always: { guard: 'triggerWanted', target: 'drawing' } },
+            drawing: {
+              invoke: {
+                src: 'drawCheckpointId',
+                input: ({ context }) => ({ context, trigger: context.trigger! }),
+                onDone: { target: 'idle', actions: ['beginDrawn', 'armCheckpointTimeout'] },
+                onError: { target: 'idle', actions: 'triggerFailed' },
+              },
+            },
+          },
+        },
+        spare: {
+          initial: 'idle',
+          states: {
+            idle: { always: { guard: 'spareWanted', target: 'drawing' } },
+            drawing: {
+              invoke: {
+                src: 'drawSpareId',
+                input: ({ context }) => ({ context }),
+                onDone: { target: 'idle', actions: 'spareDrawn' },
+                onError: { target: 'idle', actions: 'spareFailed' },
+              },
+            },
           },
         },
       },
@@ -627,6 +680,11 @@ export const jobMasterMachine = setup({
           replyError(request.replyTo, new RuntimeError(HaErrorCode.LeadershipLost, 'the leading Master lost leadership during the savepoint; the next leader decides its outcome'));
         }
         context.savepoints.clear();
+        // A savepoint still drawing its id or writing its record: its draw was cancelled with `running`.
+        if (context.trigger?.savepoint) {
+          replyError(context.trigger.savepoint.replyTo, new RuntimeError(HaErrorCode.LeadershipLost, 'the leading Master lost leadership while the savepoint was starting; the next leader decides its outcome'));
+        }
+        context.trigger = null;
         for (const s of context.coordinator?.drainQueuedSavepoints() ?? []) {
           replyError(s.replyTo, new RuntimeError(SavepointErrorCode.Failed, 'savepoint not taken: this Master lost leadership; the new leader runs the job'));
         }
@@ -638,6 +696,12 @@ export const jobMasterMachine = setup({
     canceled: { type: 'final', entry: { type: 'end', params: { state: 'canceled' } } },
   },
 });
+
+/** What a trigger's draw yields. */
+interface Drawn {
+  checkpointId: number;
+  savepoint: SavepointRequest | null;
+}
 
 /** Subtasks of the graph's attempt that no report shows running. */
 function missingSubtasks(context: Context): string[] {

@@ -54,14 +54,9 @@ export type JobMasterMessage =
   | { type: 'jm.cancel'; replyTo: ActorRef<{ state: string }> }
   /** Take a savepoint into `dir` (default: the cluster's savepoint directory); with `stop`, cancel after it. */
   | { type: 'jm.savepoint'; dir?: string; stop: boolean; requestId: string; replyTo: ActorRef<{ path: string }> }
-  /** Internal: a checkpoint id was drawn from the counter; start that checkpoint. */
-  | { type: 'jm.checkpoint.begin'; checkpointId: number; attempt: number; savepoint: SavepointRequest | null }
-  | { type: 'jm.checkpoint.triggerFailed'; error: WireError; savepoint: SavepointRequest | null }
   /** Internal: the completed checkpoint's metadata is in the store (or could not be stored). */
   | { type: 'jm.checkpoint.stored'; checkpointId: number }
   | { type: 'jm.checkpoint.storeFailed'; checkpointId: number; error: WireError }
-  /** Internal: an id for the next checkpoint, drawn ahead (null: the draw failed). */
-  | { type: 'jm.checkpoint.spareId'; checkpointId: number | null }
   /** Internal, delayed: the checkpoint's timeout has passed; it is aborted if still pending. */
   | { type: 'jm.checkpoint.timeout'; checkpointId: number }
   /** Internal, delayed: a queued savepoint has waited its longest; periodic checkpoints in flight yield. */
@@ -73,12 +68,9 @@ export type JobMasterMessage =
 
 /** Events only the JobMaster itself or its Master (same process) generates: refused from the network. */
 export const JOB_MASTER_LOCAL_EVENTS = [
-  'jm.checkpoint.begin',
-  'jm.checkpoint.triggerFailed',
   'jm.checkpoint.stored',
   'jm.checkpoint.storeFailed',
   'jm.checkpoint.timeout',
-  'jm.checkpoint.spareId',
   'jm.savepoint.waited',
   'jm.suspend',
 ] as const satisfies ReadonlyArray<JobMasterMessage['type']>;

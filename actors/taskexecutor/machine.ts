@@ -27,7 +27,7 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { reply, type ActorEnv, type ActorRef } from '../../lib/index.js';
 import { RuntimeError, toWireError } from '../../lib/errors.js';
-import { LeaderFence, admitSession, compareSessions, refuseStale, type Fenced } from '../fencing.js';
+import { LeaderFence, compareSessions, isCurrentSession, refuseStale, type Fenced } from '../fencing.js';
 import type { CheckpointOptions, TaskDeploymentDescriptor, TaskEvent } from '../../lib/task/descriptor.js';
 import type { JobMasterMessage } from '../jobmaster/protocol.js';
 import type { MasterMessage } from '../master/protocol.js';
@@ -109,6 +109,16 @@ interface Deployment {
 /** Children fetching a task's code are named by this prefix and the execution id. */
 const FETCH_PREFIX = 'fetch-';
 
+/**
+ * The action of the transition that refuses a command of a stale or foreign leader session.
+ * It is a taken transition like any other: the simulator's fencing audit (lib/sim/invariants.ts)
+ * tells refusals from acceptances by it.
+ */
+export const REFUSE_SESSION = 'refuseSession';
+
+/** Taken first by every session command: one not of the current leader's session is refused. */
+const refusal = { guard: 'notFromCurrentLeader', actions: REFUSE_SESSION } as const;
+
 interface Context extends TaskExecutorInput {
   masterNode: string | null;
   resourceManager: ActorRef<ResourceManagerMessage> | null;
@@ -175,12 +185,13 @@ export const taskExecutorMachine = setup({
     ),
   },
   guards: {
-    // Older than the fence: refused as stale (asks fail with STALE_LEADER). Otherwise it must be
-    // the session registered with: a newer one is refused too until this TaskExecutor registers with it.
-    fromCurrentLeader: ({ context, event }) =>
+    // A command acts only if it is of the session registered with: one older than the fence is
+    // stale, and a newer one is refused too until this TaskExecutor registers with it. Pure: the
+    // refusal is the transition this guard selects (REFUSE_SESSION), taken before the accepting one.
+    notFromCurrentLeader: ({ context, event }) =>
       // acceptAnySession: the simulator's mutant that proves its fencing invariant can fail (lib/sim/mutants.ts).
-      context.testHooks?.acceptAnySession === true ||
-      (context.fence.admit(event as Fenced, context.env.log) && admitSession(context.leaderSessionId, event as Fenced, context.env.log)),
+      context.testHooks?.acceptAnySession !== true &&
+      (context.fence.isStale((event as Fenced).leaderSessionId) || !isCurrentSession((event as Fenced).leaderSessionId, context.leaderSessionId)),
     newerSession: ({ context, event }) => {
       const output = (event as { output?: RegistrationSuccess }).output;
       return output !== undefined && !context.fence.isStale(output.leaderSessionId);
@@ -195,6 +206,11 @@ export const taskExecutorMachine = setup({
     hasLeader: ({ event }) => event.type === 'te.leader.changed' && event.masterNode !== null,
   },
   actions: {
+    /** Logged, and an ask fails with STALE_LEADER naming the session it would need. */
+    [REFUSE_SESSION]: ({ context, event }) => {
+      const message = event as Fenced;
+      refuseStale(context.env.log, message, context.fence.isStale(message.leaderSessionId) ? context.fence.session : context.leaderSessionId);
+    },
     setLeader: assign({ masterNode: ({ event }) => (event.type === 'te.leader.changed' ? event.masterNode : null) }),
     dropLeaderSession: ({ context }) => {
       // The tasks keep running: a new leader may adopt them (the `adoption` region bounds the wait).
@@ -521,7 +537,7 @@ export const taskExecutorMachine = setup({
               on: {
                 // Re-enters `heartbeating` only (its silence timer starts again), never `registered`,
                 // whose exit ends the session's fetches.
-                'te.heartbeat': { guard: 'fromCurrentLeader', target: 'heartbeating', reenter: true, actions: 'heartbeat' },
+                'te.heartbeat': [refusal, { target: 'heartbeating', reenter: true, actions: 'heartbeat' }],
               },
               after: {
                 resourceManagerSilence: {
@@ -535,22 +551,24 @@ export const taskExecutorMachine = setup({
             },
           },
           on: {
-            'te.slots.request': { guard: 'fromCurrentLeader', actions: 'offerSlot' },
-            'te.slots.free': { guard: 'fromCurrentLeader', actions: 'freeSlots' },
-            'te.task.submit': { guard: 'fromCurrentLeader', actions: 'submitTask' },
-            'te.task.cancel': { guard: 'fromCurrentLeader', actions: 'cancelTask' },
-            'te.tasks.adopt': { guard: 'fromCurrentLeader', actions: 'adoptTasks' },
-            'te.checkpoint.trigger': { guard: 'fromCurrentLeader', actions: 'triggerCheckpoint' },
-            'te.checkpoint.notify': { guard: 'fromCurrentLeader', actions: 'notifyCheckpoint' },
+            'te.slots.request': [refusal, { actions: 'offerSlot' }],
+            'te.slots.free': [refusal, { actions: 'freeSlots' }],
+            'te.task.submit': [refusal, { actions: 'submitTask' }],
+            'te.task.cancel': [refusal, { actions: 'cancelTask' }],
+            'te.tasks.adopt': [refusal, { actions: 'adoptTasks' }],
+            'te.checkpoint.trigger': [refusal, { actions: 'triggerCheckpoint' }],
+            'te.checkpoint.notify': [refusal, { actions: 'notifyCheckpoint' }],
             'xstate.done.actor.*': { actions: 'deployFetched' },
             'xstate.error.actor.*': { actions: 'codeNotFetched' },
-            'te.shutdown': {
-              guard: 'fromCurrentLeader',
-              actions: ({ context }) => {
-                context.env.log.info('the cluster is shutting down');
-                context.onShutdown();
+            'te.shutdown': [
+              refusal,
+              {
+                actions: ({ context }) => {
+                  context.env.log.info('the cluster is shutting down');
+                  context.onShutdown();
+                },
               },
-            },
+            ],
             'actor.terminated': {
               guard: 'isResourceManager',
               target: 'registering',

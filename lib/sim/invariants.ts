@@ -16,6 +16,7 @@
 import type { InspectionEvent } from 'xstate';
 import type { TaskDeploymentDescriptor } from '../task/descriptor.js';
 import { JOB_ID, type ClusterAudit, type SimCluster } from './cluster.js';
+import { REFUSE_SESSION } from '../../actors/taskexecutor/machine.js';
 
 export interface Violation {
   /** Simulated ms since the start. */
@@ -51,7 +52,9 @@ export class InvariantChecker implements ClusterAudit {
     if (event.type !== '@xstate.microstep' || !component.endsWith('/taskexecutor')) return;
     const command = event.event as { type: string; leaderSessionId?: unknown };
     if (typeof command.leaderSessionId !== 'string') return;
-    if (!event._transitions.some((t) => t.eventType === command.type)) return; // refused
+    // Accepted: a transition for the command was taken, and it is not the refusal of its session.
+    const taken = event._transitions.filter((t) => t.eventType === command.type);
+    if (taken.length === 0 || taken.some((t) => t.actions.some((action) => action === REFUSE_SESSION))) return;
     const newest = this.acceptedSession.get(component);
     if (newest !== undefined && command.leaderSessionId < newest) {
       this.violate('fencing', `${component} accepted ${command.type} of leader session ${Number(command.leaderSessionId)} after one of session ${Number(newest)}`);

@@ -236,6 +236,11 @@ export class JobMasterHarness {
     await this.clock.settle();
   }
 
+  /** Where checkpoint `checkpointId` of the job keeps its files. */
+  checkpointDir(checkpointId: number): string {
+    return path.join(this.dir, 'checkpoints', this.job.jobId, `chk-${checkpointId}`);
+  }
+
   /** The outcomes of checkpoint `checkpointId` the TaskExecutors were told. */
   notified(checkpointId: number): string[] {
     return this.taskExecutors.flatMap((te) => te.all('te.checkpoint.notify').filter((m) => m.checkpointId === checkpointId).map((m) => m.outcome));

@@ -90,7 +90,7 @@ describe('jobmaster - reconciling a recovered job on a simulated clock', () => {
     assert.equal(h.state(), 'reconciling', 'one TaskExecutor reported: half the subtasks');
     await h.clock.advance(1000);
     await h.send(report(1));
-    assert.equal(h.state(), 'running.active');
+    assert.equal(h.state(), 'running.periodic.active');
     assert.deepEqual(h.deployed(ATTEMPT), [], 'nothing is redeployed');
     assert.equal(h.resourceManager.all('rm.slots.declare').length, 0, 'no slots are asked for');
     assert.equal(h.resourceManager.all('rm.job.adopted').length, 1);
@@ -167,7 +167,7 @@ describe('jobmaster - reconciling a recovered job on a simulated clock', () => {
     await start();
     await h.send(report(0));
     await h.send(report(1));
-    assert.equal(h.state(), 'running.active');
+    assert.equal(h.state(), 'running.periodic.active');
     const late = report(0);
     if (late.type !== 'jm.executions.reported') throw new Error('unreachable');
     const stray = { ...late.executions[0]!, executionId: `${h.job.jobId}/${ATTEMPT - 1}/x/0`, attempt: ATTEMPT - 1 };

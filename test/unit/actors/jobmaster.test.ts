@@ -62,7 +62,7 @@ describe('jobmaster - machine on a simulated clock', () => {
       h = await JobMasterHarness.start({ restartStrategy: noRestart, cancelTimeoutMs: 10_000 });
       await h.clock.settle();
       const deployed = await h.runAttempt(0);
-      assert.equal(h.state(), 'running.active');
+      assert.equal(h.state(), 'running.periodic.active');
       let answer: unknown;
       void h.jobMaster.ask({ type: 'jm.cancel' }).then((a) => (answer = a));
       await h.clock.settle();
@@ -186,7 +186,7 @@ describe('jobmaster - machine on a simulated clock', () => {
       await h.clock.settle();
       await h.runAttempt(0);
       await h.send({ type: 'jm.taskexecutor.lost', leaderSessionId: 'an-older-session', taskExecutorId: 'taskexecutor-1', reason: 'forged' });
-      assert.equal(h.state(), 'running.active');
+      assert.equal(h.state(), 'running.periodic.active');
     });
   });
 

@@ -230,6 +230,36 @@ describe('taskexecutor - machine on a simulated clock', () => {
     assert.equal(jobMaster.all('jm.slots.offer').length, 1, "the old session's slot request is not taken");
   });
 
+  it('refuses a command of an older session, or of a newer one it has not registered with, by a transition of its own: STALE_LEADER to an ask, no dead letter, nothing done', async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
+    const te = spawnTaskExecutor(recordingRuntime());
+    const letters: DeadLetter[] = [];
+    system.events.on('dead-letter', (letter) => letters.push(letter));
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+
+    const OLDER = '00000000000000000008';
+    const NEWER = '00000000000000000010';
+    for (const session of [OLDER, NEWER]) {
+      const refused = te.ask({ type: 'te.heartbeat', leaderSessionId: session }).then(
+        () => 'answered',
+        (err: { code?: string }) => err.code,
+      );
+      await clock.settle();
+      assert.equal(await refused, 'STALE_LEADER', `session ${session}`);
+      te.tell({ type: 'te.slots.request', leaderSessionId: session, allocationId: `a-${session}`, jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
+      await clock.settle();
+    }
+    assert.equal(jobMaster.all('jm.slots.offer').length, 0, 'no slot offered to a session it did not register with');
+    assert.deepEqual(letters, [], 'a refusal is a transition the machine takes, not a message it does not accept');
+    // A refused heartbeat does not count as one: the silence of the current session still ends the registration.
+    await clock.advance(60_000);
+    assert.equal(rm.all('rm.te.register').length, 2, 'it registers again after the silence of its session');
+  });
+
   it('cancels a task whose code is still on the way at once (its JobMaster hears canceled), and drops it with its slots: it never runs', async () => {
     const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
     const master = new TestPeer<MasterMessage>(system, 'master');
