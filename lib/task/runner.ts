@@ -26,7 +26,8 @@ import { type CheckpointOptions, type TaskDeploymentDescriptor, type TaskEvent, 
 import { DuplicateDeploymentError, RunnerStoppedError, TaskOutOfMemoryError, WorkerCrashedError, WorkerExitedError } from './errors.js';
 import { HeldMessages } from './held-messages.js';
 import { DEFAULT_TASK_SETTINGS, MIN_TASK_HEAP_MB, type TaskSettings } from './settings.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { SpareWorkers } from './spare-workers.js';
+import type { FromWorker, SpareInitMessage, ToWorker, WorkerInit } from './worker-protocol.js';
 import { storageSettings } from '../storage/index.js';
 
 export interface TaskRunnerOptions {
@@ -42,6 +43,8 @@ export interface TaskRunnerOptions {
   readonly workDir: string;
   /** Data-plane tuning; Flink-like defaults. */
   readonly settings?: Partial<TaskSettings>;
+  /** Task threads to keep started ahead of deployments, for slots of this size (spare-workers.ts). None by default. */
+  readonly spareWorkers?: { readonly count: number; readonly slot: SlotResources };
 }
 
 /** The slot a subtask runs in, as far as the runtime cares. */
@@ -82,6 +85,7 @@ export class TaskRunner {
   private readonly channelCache = new Map<string, ChannelId>();
   private readonly log: Logger;
   private readonly workerUrl = new URL('./worker.js', import.meta.url);
+  private readonly spares: SpareWorkers | null;
   private stopping = false;
 
   constructor(private readonly options: TaskRunnerOptions) {
@@ -97,6 +101,13 @@ export class TaskRunner {
       onMessage: (msg) => this.onRemoteMessage(msg),
       onPeerLost: (peer, reason) => this.onPeerLost(peer, reason),
     });
+    const spares = options.spareWorkers;
+    this.spares = spares !== undefined && spares.count > 0 ? new SpareWorkers({ url: this.workerUrl, count: spares.count, heapMb: heapMbOf(spares.slot), log: this.log }) : null;
+  }
+
+  /** Spare task threads idle now (started or starting). */
+  get spareWorkers(): number {
+    return this.spares?.size ?? 0;
   }
 
   get taskExecutorId(): string {
@@ -107,6 +118,7 @@ export class TaskRunner {
   async start(): Promise<{ dataAddress: string }> {
     const dataAddress = await this.transport.start();
     this.log.info({ dataAddress, bind: this.options.host }, 'data server listening');
+    this.spares?.fill();
     return { dataAddress };
   }
 
@@ -123,10 +135,12 @@ export class TaskRunner {
       this.latestAttempt.set(tdd.jobId, tdd.attempt);
       this.held.dropJob(tdd.jobId, tdd.attempt);
     }
-    const heapMb = Math.max(MIN_TASK_HEAP_MB, Math.floor(slot.managedMemoryBytes / (1024 * 1024)));
+    const heapMb = heapMbOf(slot);
     // The heap limit does not cover Buffers: the worker measures those against the same share.
     const init: WorkerInit = { tdd, settings: this.settings, offHeapLimitBytes: heapMb * 1024 * 1024, storage: storageSettings() };
-    const worker = new Worker(this.workerUrl, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: heapMb }, name: id });
+    const spare = this.spares?.take(heapMb);
+    if (spare !== undefined) spare.postMessage({ t: 'init', init } satisfies SpareInitMessage);
+    const worker = spare ?? new Worker(this.workerUrl, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: heapMb }, name: id });
     const dep: Deployment = { tdd, worker, onEvent, heapMb, routes: routesOf(tdd), canceled: false, ended: false, lastMetrics: undefined };
     this.deployments.set(id, dep);
     this.retired.delete(id);
@@ -142,7 +156,7 @@ export class TaskRunner {
       else this.end(dep, 'failed', toWireError(new WorkerExitedError(id, code)));
     });
     for (const msg of this.held.take(id)) this.post(dep, msg);
-    this.log.debug({ executionId: id, heapMb }, 'task deployed');
+    this.log.debug({ executionId: id, heapMb, spare: spare !== undefined }, 'task deployed');
   }
 
   /** Stops a subtask; it ends as `canceled`. Unknown or ended subtasks are ignored. */
@@ -207,7 +221,7 @@ export class TaskRunner {
     const workers = [...this.deployments.values()];
     for (const dep of workers) dep.canceled = true;
     this.stopping = true;
-    await Promise.all(workers.map((dep) => dep.worker.terminate().catch(() => undefined)));
+    await Promise.all([...workers.map((dep) => dep.worker.terminate().catch(() => undefined)), this.spares?.stop()]);
     await this.transport.stop();
   }
 
@@ -320,12 +334,19 @@ export class TaskRunner {
     if (state === 'failed') this.log.warn({ executionId: id, error }, 'task failed');
     else this.log.debug({ executionId: id, state }, 'task ended');
     dep.onEvent(event);
+    // A slot's thread is free again: a spare is ready for the next deployment before it comes.
+    if (!this.stopping) this.spares?.fill();
   }
 
   private reportEarly(executionId: string, onEvent: (e: TaskEvent) => void, error: WireError): void {
     // Asynchronous, like every other event, so that callers never see an event inside deploy().
     queueMicrotask(() => onEvent({ type: 'task.state', executionId, state: 'failed', error }));
   }
+}
+
+/** A task's heap limit: its slot's managed memory, at least MIN_TASK_HEAP_MB. */
+function heapMbOf(slot: SlotResources): number {
+  return Math.max(MIN_TASK_HEAP_MB, Math.floor(slot.managedMemoryBytes / (1024 * 1024)));
 }
 
 /** Every channel of a subtask and the TaskExecutor at its other end. */

@@ -19,6 +19,12 @@ export interface WorkerInit {
   readonly storage?: S3Settings;
 }
 
+/** To a spare task thread (spare-workers.ts), first and once: the task it runs. */
+export interface SpareInitMessage {
+  t: 'init';
+  init: WorkerInit;
+}
+
 /** The data connection to a TaskExecutor closed: channels to it that have not ended are broken. */
 export interface PeerLostMessage {
   t: 'peerLost';
