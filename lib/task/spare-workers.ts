@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging.js';
 
 /** Idle task threads a process holds at most (the scale benchmark runs 32 TaskExecutors in one). */
-export const MAX_SPARES_PER_PROCESS = 4;
+const MAX_SPARES_PER_PROCESS = 4;
 let sparesInProcess = 0;
 
 /** `workerData` of a spare: its WorkerInit comes later, in an `init` message. */
