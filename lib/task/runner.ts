@@ -114,11 +114,12 @@ export class TaskRunner {
     return this.options.taskExecutorId;
   }
 
-  /** Starts the data server (TCP, ephemeral port). */
+  /** Starts the data server (TCP, ephemeral port) and the spare task threads (ready when this resolves). */
   async start(): Promise<{ dataAddress: string }> {
     const dataAddress = await this.transport.start();
     this.log.info({ dataAddress, bind: this.options.host }, 'data server listening');
     this.spares?.fill();
+    await this.spares?.ready();
     return { dataAddress };
   }
 
@@ -254,6 +255,9 @@ export class TaskRunner {
         return dep.onEvent({ type: 'task.checkpoint.declined', executionId: id, checkpointId: msg.checkpointId, error: msg.error });
       case 'cp.exhausted':
         return dep.onEvent({ type: 'task.source.exhausted', executionId: id });
+      case 'spare.ready':
+        return; // a spare taken while it was still starting: its task's `running` follows
+
     }
   }
 

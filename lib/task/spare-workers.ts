@@ -15,6 +15,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging.js';
+import type { FromWorker } from './worker-protocol.js';
 
 /** Idle task threads a process holds at most (the scale benchmark runs 32 TaskExecutors in one). */
 const MAX_SPARES_PER_PROCESS = 4;
@@ -35,8 +36,15 @@ export interface SpareWorkersOptions {
   readonly log: Logger;
 }
 
+/** How long `ready` waits for spares at most: a TaskExecutor starts without them rather than not at all. */
+const READY_TIMEOUT_MS = 10_000;
+
 export class SpareWorkers {
   private readonly idle = new Set<Worker>();
+  /** Per spare still starting: `done` settles once it is ready, has failed, has exited or was taken. */
+  private readonly starting = new Map<Worker, { readonly done: Promise<void>; readonly settle: () => void }>();
+  /** Per idle spare: takes our listeners off it (never `removeAllListeners`: the Worker has listeners of its own). */
+  private readonly release = new Map<Worker, () => void>();
   private stopped = false;
 
   constructor(private readonly options: SpareWorkersOptions) {}
@@ -51,13 +59,26 @@ export class SpareWorkers {
     while (!this.stopped && this.idle.size < this.options.count && sparesInProcess < MAX_SPARES_PER_PROCESS) this.start();
   }
 
+  /**
+   * Resolves once every spare started so far has loaded the runtime (or failed), so that a
+   * TaskExecutor announces its slots with threads ready for them, and a job submitted at once
+   * does not compete with their start.
+   */
+  async ready(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_TIMEOUT_MS).unref()));
+    await Promise.race([Promise.all([...this.starting.values()].map((s) => s.done)), timeout]);
+    clearTimeout(timer);
+  }
+
   /** A spare with a heap limit of `heapMb`, now the caller's (no listeners of ours left on it), or undefined. */
   take(heapMb: number): Worker | undefined {
     if (heapMb !== this.options.heapMb) return undefined;
     const worker = this.idle.values().next().value as Worker | undefined;
     if (worker === undefined) return undefined;
     this.forget(worker);
-    worker.removeAllListeners();
+    this.release.get(worker)?.();
+    this.release.delete(worker);
     worker.ref();
     return worker;
   }
@@ -76,15 +97,33 @@ export class SpareWorkers {
     worker.unref();
     this.idle.add(worker);
     sparesInProcess++;
+    let settle: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    this.starting.set(worker, { done, settle });
+    const onMessage = (msg: FromWorker) => {
+      if (msg.t === 'spare.ready') this.started(worker);
+    };
     // One that fails before it has a task is dropped; the next fill starts another.
-    worker.on('error', (err) => {
+    const onError = (err: Error) => {
       this.options.log.warn({ err }, 'spare task thread failed');
       this.forget(worker);
-    });
-    worker.on('exit', () => this.forget(worker));
+    };
+    const onExit = () => {
+      this.forget(worker);
+      this.release.delete(worker);
+    };
+    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    this.release.set(worker, () => worker.off('message', onMessage).off('error', onError).off('exit', onExit));
+  }
+
+  /** Ready (or no longer ours): whoever waits in `ready` goes on without it. */
+  private started(worker: Worker): void {
+    this.starting.get(worker)?.settle();
+    this.starting.delete(worker);
   }
 
   private forget(worker: Worker): void {
     if (this.idle.delete(worker)) sparesInProcess--;
+    this.started(worker);
   }
 }

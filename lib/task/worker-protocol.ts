@@ -56,4 +56,6 @@ export type FromWorker =
   | { t: 'cp.ack'; checkpointId: number; handle: StateHandle }
   | { t: 'cp.declined'; checkpointId: number; error: WireError }
   /** The source read all its input and waits for a checkpoint triggered after this to complete. */
-  | { t: 'cp.exhausted' };
+  | { t: 'cp.exhausted' }
+  /** A spare thread (spare-workers.ts) has loaded the runtime and waits for its task. */
+  | { t: 'spare.ready' };

@@ -34,6 +34,10 @@ if (port === null) throw new Error('lib/task/worker.js runs only as a worker thr
 // Before the job module loads: its `flinkish` imports, and its frames named by its source map.
 prepareJobThread({ fileSourceMaps: true });
 
+function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
+  port!.postMessage(msg, transfer);
+}
+
 let task: StreamTask | null = null;
 const early: ToWorker[] = [];
 let initArrived: (init: WorkerInit) => void = () => undefined;
@@ -46,14 +50,12 @@ port.on('message', (msg: ToWorker | SpareInitMessage) => {
 
 // A spare (spare-workers.ts) has loaded all of the above and waits here for its one task.
 const given = workerData as WorkerInit | SpareWorkerData;
+if ('spare' in given) post({ t: 'spare.ready' });
 const { tdd, settings, offHeapLimitBytes, storage } = 'spare' in given ? await spareInit : given;
 if (storage) configureStorage(storage);
 // Ready before the first checkpoint (an object store's client loads while the task starts).
 if (tdd.checkpointDir) prepareStorage(tdd.checkpointDir);
 
-function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
-  port!.postMessage(msg, transfer);
-}
 
 if (offHeapLimitBytes !== undefined) {
   const MB = 1024 * 1024;
