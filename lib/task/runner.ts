@@ -41,10 +41,10 @@ export interface TaskRunnerOptions {
   readonly log: Logger;
   /** Scratch space of this TaskExecutor (job files, spills). */
   readonly workDir: string;
-  /** Data-plane tuning; Flink-like defaults. */
-  readonly settings?: Partial<TaskSettings>;
   /** Task threads to keep started ahead of deployments, for slots of this size (spare-workers.ts). None by default. */
   readonly spareWorkers?: { readonly count: number; readonly slot: SlotResources };
+  /** Data-plane tuning; Flink-like defaults. */
+  readonly settings?: Partial<TaskSettings>;
 }
 
 /** The slot a subtask runs in, as far as the runtime cares. */

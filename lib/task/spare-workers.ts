@@ -15,6 +15,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging.js';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** Idle task threads a process holds at most (the scale benchmark runs 32 TaskExecutors in one). */
@@ -34,6 +35,8 @@ export interface SpareWorkersOptions {
   /** The heap limit of each (the slot's managed memory, as a deployment computes it). */
   readonly heapMb: number;
   readonly log: Logger;
+  /** Times `ready`'s bound (real by default). */
+  readonly clock?: Clock;
 }
 
 /** How long `ready` waits for spares at most: a TaskExecutor starts without them rather than not at all. */
@@ -65,10 +68,11 @@ export class SpareWorkers {
    * does not compete with their start.
    */
   async ready(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_TIMEOUT_MS).unref()));
+    const clock = this.options.clock ?? realClock;
+    let timer: TimerHandle;
+    const timeout = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, READY_TIMEOUT_MS)));
     await Promise.race([Promise.all([...this.starting.values()].map((s) => s.done)), timeout]);
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 
   /** A spare with a heap limit of `heapMb`, now the caller's (no listeners of ours left on it), or undefined. */
