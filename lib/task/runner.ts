@@ -41,7 +41,11 @@ export interface TaskRunnerOptions {
   readonly log: Logger;
   /** Scratch space of this TaskExecutor (job files, spills). */
   readonly workDir: string;
-  /** Task threads to keep started ahead of deployments, for slots of this size (spare-workers.ts). None by default. */
+  /**
+   * Task threads to keep started ahead of deployments, for slots of this size (spare-workers.ts);
+   * none by default. A TaskExecutor keeps two per slot: a slot runs a task of each vertex that
+   * shares it, so that deploying a job waits for no thread to start.
+   */
   readonly spareWorkers?: { readonly count: number; readonly slot: SlotResources };
   /** Data-plane tuning; Flink-like defaults. */
   readonly settings?: Partial<TaskSettings>;

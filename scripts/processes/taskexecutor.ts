@@ -48,11 +48,9 @@ export async function startTaskExecutor(
   const taskExecutorId = options.id ?? `te-${parseNodeAddress(system.node)?.port ?? 0}-${randomBytes(3).toString('hex')}`;
   const workDir = path.resolve(config.workDir, `taskexecutor-${taskExecutorId}`);
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const slotMemory = config.slotMemoryMb * 1024 * 1024;
-  // Two task threads per slot started ahead (a slot runs a task of each vertex it shares), so that deploying waits for none.
-  const spareWorkers = { count: 2 * config.slots, slot: { managedMemoryBytes: slotMemory } };
-  const runner = new TaskRunner({ taskExecutorId, host: config.host, advertisedHost: config.advertisedHost, clusterId: config.clusterId, secret, log: system.log, workDir, spareWorkers });
+  const runner = new TaskRunner({ taskExecutorId, host: config.host, advertisedHost: config.advertisedHost, clusterId: config.clusterId, secret, log: system.log, workDir, spareWorkers: { count: 2 * config.slots, slot: { managedMemoryBytes: config.slotMemoryMb * 1024 * 1024 } } });
   const { dataAddress } = await runner.start();
+  const slotMemory = config.slotMemoryMb * 1024 * 1024;
   const te = system.spawn('taskexecutor', taskExecutorMachine, {
     input: (env) => ({
       env,
