@@ -117,7 +117,8 @@ export function hashKey(key: unknown): number {
   if (typeof key === 'number') {
     if (key >>> 0 === key && key < SMALL_INT_KEYS) {
       const cached = smallIntHashes[key] as number;
-      if (cached !== 0) return cached === 0x100000000 ? 0 : cached;
+      // `>>> 0` maps the stored 2^32 back to 0, and keeps the result a uint32 (integer modulo for key groups, not fmod).
+      if (cached !== 0) return cached >>> 0;
       const h = murmur3(encodeKey(key));
       smallIntHashes[key] = h === 0 ? 0x100000000 : h;
       return h;

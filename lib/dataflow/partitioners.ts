@@ -7,6 +7,9 @@ import { ErrorCode, RuntimeError } from '../errors.js';
 import { operatorIndexForKey } from './keygroups.js';
 import type { Key } from './keyhash.js';
 
+/** Integer keys below this have their channel remembered by a hash selector (a 256 KB table). */
+const SMALL_INT_KEYS = 1 << 16;
+
 /** Returned for a record that goes to every channel (broadcast). */
 export const ALL_CHANNELS = -1;
 
@@ -49,7 +52,19 @@ export function createChannelSelector(options: ChannelSelectorOptions): ChannelS
       if (keySelector === undefined || maxParallelism === undefined) {
         throw new RuntimeError(ErrorCode.InvalidArgument, 'a hash channel selector needs a key selector and a max parallelism');
       }
-      return (record) => operatorIndexForKey(keySelector(record), maxParallelism, n);
+      // Small non-negative integer keys (counters, ids modulo something) are common and few:
+      // their channel is remembered in a table filled on first use, so a record costs a lookup.
+      let channelOfSmallInt: Int32Array | null = null;
+      return (record) => {
+        const key = keySelector(record);
+        if (typeof key === 'number' && key >>> 0 === key && key < SMALL_INT_KEYS) {
+          const table = (channelOfSmallInt ??= new Int32Array(SMALL_INT_KEYS).fill(-1));
+          const known = table[key] as number;
+          if (known >= 0) return known;
+          return (table[key] = operatorIndexForKey(key, maxParallelism, n));
+        }
+        return operatorIndexForKey(key, maxParallelism, n);
+      };
     }
   }
 }

@@ -3,8 +3,10 @@
  * MessagePack value knows its own length). A buffer is an ArrayBuffer owned by exactly one
  * party at a time, so that it can be transferred between worker threads without a copy.
  *
- * Each record is packed once into a reusable scratch space (no allocation of ours), by a small
- * encoder of ours for the common values or by msgpackr for the rest, then copied into the buffer of every channel it goes to; a broadcast record is packed once.
+ * A record for one channel is packed straight into that channel's buffer by a small encoder of
+ * ours when it fits there and holds only common values; otherwise (and for a broadcast record,
+ * packed once) it is packed into a reusable scratch space, by that encoder or by msgpackr, then
+ * copied into the buffer of every channel it goes to. No allocation of ours per record.
  */
 import { addExtension, Packr, Unpackr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
 import { NO_TIMESTAMP } from '../dataflow/watermarks.js';
@@ -70,13 +72,18 @@ const UNSUPPORTED = -1;
 export class RecordSerializer {
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private readonly scratch: Buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
-  private readonly view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+  private readonly scratchView = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+  /** Where `write` writes: the scratch space, or (`packInto`) a network buffer directly. */
+  private out: Buffer = this.scratch;
+  private view: DataView = this.scratchView;
   /** The buffer holding the last record at [start, end). */
   target: Buffer = Buffer.alloc(0);
   start = 0;
   end = 0;
 
   pack(record: unknown): void {
+    this.out = this.scratch;
+    this.view = this.scratchView;
     const end = this.write(record, 0);
     if (end !== UNSUPPORTED) {
       this.target = this.scratch;
@@ -95,6 +102,8 @@ export class RecordSerializer {
   /** Packs `record` behind its timestamp (see TIMESTAMP_EXT). */
   packTimestamped(record: unknown, timestamp: number): void {
     const b = this.scratch;
+    this.out = b;
+    this.view = this.scratchView;
     b[0] = FIXEXT8;
     b[1] = TIMESTAMP_EXT;
     this.view.setFloat64(2, timestamp);
@@ -120,7 +129,7 @@ export class RecordSerializer {
     const b = this.scratch;
     b[0] = FIXEXT8;
     b[1] = EXT_OF_EVENT[event];
-    this.view.setFloat64(2, watermark);
+    this.scratchView.setFloat64(2, watermark);
     this.target = b;
     this.start = 0;
     this.end = 10;
@@ -130,9 +139,28 @@ export class RecordSerializer {
     return this.end - this.start;
   }
 
-  /** Writes `value` at `pos` of the scratch buffer; the position after it, or UNSUPPORTED. */
+  /**
+   * Writes `record` (behind its timestamp, unless NO_TIMESTAMP) straight into `into` at `pos`,
+   * no further than `into`'s end: the position after it, or UNSUPPORTED when it does not fit or
+   * holds a value only msgpackr packs (the bytes past `pos` are then garbage; the caller packs
+   * the record with `pack` instead). Spares the copy from the scratch space for most records.
+   */
+  packInto(record: unknown, timestamp: number, into: Buffer, view: DataView, pos: number): number {
+    this.out = into;
+    this.view = view;
+    if (timestamp !== NO_TIMESTAMP) {
+      if (pos + 10 > into.length) return UNSUPPORTED;
+      into[pos] = FIXEXT8;
+      into[pos + 1] = TIMESTAMP_EXT;
+      view.setFloat64(pos + 2, timestamp);
+      pos += 10;
+    }
+    return this.write(record, pos);
+  }
+
+  /** Writes `value` at `pos` of `out`; the position after it, or UNSUPPORTED. */
   private write(value: unknown, pos: number): number {
-    const b = this.scratch;
+    const b = this.out;
     if (pos + 9 > b.length) return UNSUPPORTED;
     switch (typeof value) {
       case 'number': {
@@ -244,9 +272,20 @@ export class BufferBuilder {
   private bytes: Buffer;
   private position = 0;
 
+  private view: DataView;
+
   constructor(private readonly capacity: number = DEFAULT_BUFFER_BYTES) {
     this.data = new ArrayBuffer(capacity);
     this.bytes = Buffer.from(this.data);
+    this.view = new DataView(this.data);
+  }
+
+  /** Packs `record` right into the buffer if it fits there and the fast encoder takes it; false otherwise (nothing appended). */
+  tryPack(serializer: RecordSerializer, record: unknown, timestamp: number): boolean {
+    const end = serializer.packInto(record, timestamp, this.bytes, this.view, this.position);
+    if (end === UNSUPPORTED) return false;
+    this.position = end;
+    return true;
   }
 
   get length(): number {
@@ -271,6 +310,7 @@ export class BufferBuilder {
       const grown = Buffer.from(this.data);
       this.bytes.copy(grown, 0, 0, this.position);
       this.bytes = grown;
+      this.view = new DataView(this.data);
     }
     if (size <= 32) {
       // A native copy costs more than a short loop for the typical small record.
@@ -290,6 +330,7 @@ export class BufferBuilder {
     if (data === this.data) {
       this.data = new ArrayBuffer(this.capacity);
       this.bytes = Buffer.from(this.data);
+      this.view = new DataView(this.data);
     }
     this.position = 0;
     return { data, length };

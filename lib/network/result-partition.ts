@@ -80,6 +80,14 @@ export class Subpartition {
     return this.ended;
   }
 
+  /** Packs a record straight into the buffer being filled (see BufferBuilder.tryPack); false if it must go through `write`. */
+  tryPack(serializer: RecordSerializer, record: unknown, timestamp: number): boolean {
+    const builder = this.builder;
+    if (!builder.tryPack(serializer, record, timestamp)) return false;
+    if (builder.remaining === 0) this.queueCurrent();
+    return true;
+  }
+
   /** Appends one serialized record, queuing (and if possible sending) the buffer when full. */
   write(src: Buffer, start: number, end: number): void {
     if (end - start > this.builder.remaining && !this.builder.isEmpty) this.queueCurrent();
@@ -180,6 +188,7 @@ export class ResultPartition {
   emit(record: unknown, timestamp: number = NO_TIMESTAMP): void {
     const s = this.serializer;
     const channel = this.selector(record);
+    if (channel !== ALL_CHANNELS && (this.subpartitions[channel] as Subpartition).tryPack(s, record, timestamp)) return;
     if (timestamp === NO_TIMESTAMP) s.pack(record);
     else s.packTimestamped(record, timestamp);
     if (channel === ALL_CHANNELS) {

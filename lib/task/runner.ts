@@ -26,7 +26,8 @@ import { type CheckpointOptions, type TaskDeploymentDescriptor, type TaskEvent, 
 import { DuplicateDeploymentError, RunnerStoppedError, TaskOutOfMemoryError, WorkerCrashedError, WorkerExitedError } from './errors.js';
 import { HeldMessages } from './held-messages.js';
 import { DEFAULT_TASK_SETTINGS, MIN_TASK_HEAP_MB, type TaskSettings } from './settings.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { SpareWorkers } from './spare-workers.js';
+import type { FromWorker, SpareInitMessage, ToWorker, WorkerInit } from './worker-protocol.js';
 import { storageSettings } from '../storage/index.js';
 import type { Clock } from '../util/clock.js';
 
@@ -41,9 +42,15 @@ export interface TaskRunnerOptions {
   readonly log: Logger;
   /** Scratch space of this TaskExecutor (job files, spills). */
   readonly workDir: string;
+  /**
+   * Task threads to keep started ahead of deployments, for slots of this size (spare-workers.ts);
+   * none by default. A TaskExecutor keeps two per slot: a slot runs a task of each vertex that
+   * shares it, so that deploying a job waits for no thread to start.
+   */
+  readonly spareWorkers?: { readonly count: number; readonly slot: SlotResources };
   /** Data-plane tuning; Flink-like defaults. */
   readonly settings?: Partial<TaskSettings>;
-  /** Time of the data connections' handshakes, heartbeats and idleness (the TaskExecutor's clock; real by default). */
+  /** Time of the data connections' handshakes, heartbeats and idleness, and of the spares' ready bound (the TaskExecutor's clock; real by default). */
   readonly clock?: Clock;
 }
 
@@ -85,6 +92,7 @@ export class TaskRunner {
   private readonly channelCache = new Map<string, ChannelId>();
   private readonly log: Logger;
   private readonly workerUrl = new URL('./worker.js', import.meta.url);
+  private readonly spares: SpareWorkers | null;
   private stopping = false;
 
   constructor(private readonly options: TaskRunnerOptions) {
@@ -101,16 +109,25 @@ export class TaskRunner {
       onPeerLost: (peer, reason) => this.onPeerLost(peer, reason),
       ...(options.clock ? { clock: options.clock } : {}),
     });
+    const spares = options.spareWorkers;
+    this.spares = spares !== undefined && spares.count > 0 ? new SpareWorkers({ url: this.workerUrl, count: spares.count, heapMb: heapMbOf(spares.slot), log: this.log, ...(options.clock ? { clock: options.clock } : {}) }) : null;
+  }
+
+  /** Spare task threads idle now (started or starting). */
+  get spareWorkers(): number {
+    return this.spares?.size ?? 0;
   }
 
   get taskExecutorId(): string {
     return this.options.taskExecutorId;
   }
 
-  /** Starts the data server (TCP, ephemeral port). */
+  /** Starts the data server (TCP, ephemeral port) and the spare task threads (ready when this resolves). */
   async start(): Promise<{ dataAddress: string }> {
     const dataAddress = await this.transport.start();
     this.log.info({ dataAddress, bind: this.options.host }, 'data server listening');
+    this.spares?.fill();
+    await this.spares?.ready();
     return { dataAddress };
   }
 
@@ -127,10 +144,12 @@ export class TaskRunner {
       this.latestAttempt.set(tdd.jobId, tdd.attempt);
       this.held.dropJob(tdd.jobId, tdd.attempt);
     }
-    const heapMb = Math.max(MIN_TASK_HEAP_MB, Math.floor(slot.managedMemoryBytes / (1024 * 1024)));
+    const heapMb = heapMbOf(slot);
     // The heap limit does not cover Buffers: the worker measures those against the same share.
     const init: WorkerInit = { tdd, settings: this.settings, offHeapLimitBytes: heapMb * 1024 * 1024, storage: storageSettings() };
-    const worker = new Worker(this.workerUrl, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: heapMb }, name: id });
+    const spare = this.spares?.take(heapMb);
+    if (spare !== undefined) spare.postMessage({ t: 'init', init } satisfies SpareInitMessage);
+    const worker = spare ?? new Worker(this.workerUrl, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: heapMb }, name: id });
     const dep: Deployment = { tdd, worker, onEvent, heapMb, routes: routesOf(tdd), canceled: false, ended: false, lastMetrics: undefined };
     this.deployments.set(id, dep);
     this.retired.delete(id);
@@ -146,7 +165,7 @@ export class TaskRunner {
       else this.end(dep, 'failed', toWireError(new WorkerExitedError(id, code)));
     });
     for (const msg of this.held.take(id)) this.post(dep, msg);
-    this.log.debug({ executionId: id, heapMb }, 'task deployed');
+    this.log.debug({ executionId: id, heapMb, spare: spare !== undefined }, 'task deployed');
   }
 
   /** Stops a subtask; it ends as `canceled`. Unknown or ended subtasks are ignored. */
@@ -211,7 +230,7 @@ export class TaskRunner {
     const workers = [...this.deployments.values()];
     for (const dep of workers) dep.canceled = true;
     this.stopping = true;
-    await Promise.all(workers.map((dep) => dep.worker.terminate().catch(() => undefined)));
+    await Promise.all([...workers.map((dep) => dep.worker.terminate().catch(() => undefined)), this.spares?.stop()]);
     await this.transport.stop();
   }
 
@@ -244,6 +263,9 @@ export class TaskRunner {
         return dep.onEvent({ type: 'task.checkpoint.declined', executionId: id, checkpointId: msg.checkpointId, error: msg.error });
       case 'cp.exhausted':
         return dep.onEvent({ type: 'task.source.exhausted', executionId: id });
+      case 'spare.ready':
+        return; // a spare taken while it was still starting: its task's `running` follows
+
     }
   }
 
@@ -324,12 +346,19 @@ export class TaskRunner {
     if (state === 'failed') this.log.warn({ executionId: id, error }, 'task failed');
     else this.log.debug({ executionId: id, state }, 'task ended');
     dep.onEvent(event);
+    // A slot's thread is free again: a spare is ready for the next deployment before it comes.
+    if (!this.stopping) this.spares?.fill();
   }
 
   private reportEarly(executionId: string, onEvent: (e: TaskEvent) => void, error: WireError): void {
     // Asynchronous, like every other event, so that callers never see an event inside deploy().
     queueMicrotask(() => onEvent({ type: 'task.state', executionId, state: 'failed', error }));
   }
+}
+
+/** A task's heap limit: its slot's managed memory, at least MIN_TASK_HEAP_MB. */
+function heapMbOf(slot: SlotResources): number {
+  return Math.max(MIN_TASK_HEAP_MB, Math.floor(slot.managedMemoryBytes / (1024 * 1024)));
 }
 
 /** Every channel of a subtask and the TaskExecutor at its other end. */

@@ -19,6 +19,12 @@ export interface WorkerInit {
   readonly storage?: S3Settings;
 }
 
+/** To a spare task thread (spare-workers.ts), first and once: the task it runs. */
+export interface SpareInitMessage {
+  t: 'init';
+  init: WorkerInit;
+}
+
 /** The data connection to a TaskExecutor closed: channels to it that have not ended are broken. */
 export interface PeerLostMessage {
   t: 'peerLost';
@@ -50,4 +56,6 @@ export type FromWorker =
   | { t: 'cp.ack'; checkpointId: number; handle: StateHandle }
   | { t: 'cp.declined'; checkpointId: number; error: WireError }
   /** The source read all its input and waits for a checkpoint triggered after this to complete. */
-  | { t: 'cp.exhausted' };
+  | { t: 'cp.exhausted' }
+  /** A spare thread (spare-workers.ts) has loaded the runtime and waits for its task. */
+  | { t: 'spare.ready' };

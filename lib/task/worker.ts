@@ -5,7 +5,9 @@
  *
  * With `tdd.restore` it first reads the snapshots of its vertex (snapshot-store.ts).
  *
- * Messages that arrive while the module is still loading are held and handed over in order.
+ * A spare thread (spare-workers.ts) starts without a deployment and gets its WorkerInit in an
+ * `init` message. Messages that arrive while the module is still loading are held and handed
+ * over in order.
  * When the task has reported its terminal state the port is unref'd, so the thread ends by
  * itself once its last messages are out.
  *
@@ -23,28 +25,37 @@ import { watchOffHeapMemory } from './offheap-monitor.js';
 import { loadRestoredState } from './snapshot-store.js';
 import { configureStorage, prepareStorage } from '../storage/index.js';
 import { StreamTask } from './stream-task.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { SpareWorkerData } from './spare-workers.js';
+import type { FromWorker, SpareInitMessage, ToWorker, WorkerInit } from './worker-protocol.js';
 import { prepareJobThread } from '../dataflow/job-api.js';
 
 const port = parentPort;
 if (port === null) throw new Error('lib/task/worker.js runs only as a worker thread');
-const { tdd, settings, offHeapLimitBytes, storage } = workerData as WorkerInit;
 // Before the job module loads: its `flinkish` imports, and its frames named by its source map.
 prepareJobThread({ fileSourceMaps: true });
-if (storage) configureStorage(storage);
-// Ready before the first checkpoint (an object store's client loads while the task starts).
-if (tdd.checkpointDir) prepareStorage(tdd.checkpointDir);
-
-let task: StreamTask | null = null;
-const early: ToWorker[] = [];
-port.on('message', (msg: ToWorker) => {
-  if (task === null) early.push(msg);
-  else task.onMessage(msg);
-});
 
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer);
 }
+
+let task: StreamTask | null = null;
+const early: ToWorker[] = [];
+let initArrived: (init: WorkerInit) => void = () => undefined;
+const spareInit = new Promise<WorkerInit>((resolve) => (initArrived = resolve));
+port.on('message', (msg: ToWorker | SpareInitMessage) => {
+  if (msg.t === 'init') initArrived(msg.init);
+  else if (task === null) early.push(msg);
+  else task.onMessage(msg);
+});
+
+// A spare (spare-workers.ts) has loaded all of the above and waits here for its one task.
+const given = workerData as WorkerInit | SpareWorkerData;
+if ('spare' in given) post({ t: 'spare.ready' });
+const { tdd, settings, offHeapLimitBytes, storage } = 'spare' in given ? await spareInit : given;
+if (storage) configureStorage(storage);
+// Ready before the first checkpoint (an object store's client loads while the task starts).
+if (tdd.checkpointDir) prepareStorage(tdd.checkpointDir);
+
 
 if (offHeapLimitBytes !== undefined) {
   const MB = 1024 * 1024;

@@ -48,7 +48,17 @@ export async function startTaskExecutor(
   const taskExecutorId = options.id ?? `te-${parseNodeAddress(system.node)?.port ?? 0}-${randomBytes(3).toString('hex')}`;
   const workDir = path.resolve(config.workDir, `taskexecutor-${taskExecutorId}`);
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const runner = new TaskRunner({ taskExecutorId, host: config.host, advertisedHost: config.advertisedHost, clusterId: config.clusterId, secret, log: system.log, workDir, clock: system.clock });
+  const runner = new TaskRunner({
+    taskExecutorId,
+    host: config.host,
+    advertisedHost: config.advertisedHost,
+    clusterId: config.clusterId,
+    secret,
+    log: system.log,
+    workDir,
+    clock: system.clock,
+    spareWorkers: { count: 2 * config.slots, slot: { managedMemoryBytes: config.slotMemoryMb * 1024 * 1024 } },
+  });
   const { dataAddress } = await runner.start();
   const slotMemory = config.slotMemoryMb * 1024 * 1024;
   const te = system.spawn('taskexecutor', taskExecutorMachine, {

@@ -73,7 +73,7 @@ function deploy(runner: TaskRunner, tdds: TaskDeploymentDescriptor[], events: Ev
 
 describe('task runtime - subtasks in worker threads, data plane between TaskRunners', function () {
   this.timeout(60_000);
-  const { started } = useTaskRunners({ clusterId: CLUSTER, secret: SECRET, log });
+  const { started, dirs } = useTaskRunners({ clusterId: CLUSTER, secret: SECRET, log });
 
   it('task runtime - word count over two TaskRunners in one process gives exact counts', async () => {
     const a = await started('te-a');
@@ -250,5 +250,45 @@ describe('task runtime - subtasks in worker threads, data plane between TaskRunn
     a.runner.deploy(broken, { managedMemoryBytes: 64 * MB }, events.on);
     const failed = await waitFor('the broken task to fail', () => events.terminal(broken.executionId));
     assert.equal(failed.type === 'task.state' && failed.error?.code, 'INVALID_JOB_MODULE');
+  });
+
+  it('task runtime - spare task threads run deployments, are refilled when tasks end, and go on stop; another slot size starts its own', async () => {
+    const runner = new TaskRunner({ taskExecutorId: 'te-spares', host: '127.0.0.1', clusterId: CLUSTER, secret: SECRET, log, workDir: dirs.make('te-spares'), spareWorkers: { count: 2, slot: { managedMemoryBytes: 128 * MB } } });
+    try {
+      const { dataAddress } = await runner.start();
+      assert.equal(runner.spareWorkers, 2);
+      const args = { lines: TEXT };
+      const tdds = buildDeploymentDescriptors(await jobGraphOf(jobModule('wordcount'), args, 2), {
+        jobId: 'job-spares',
+        jobName: 'wordcount',
+        attempt: 0,
+        jobModulePath: jobModule('wordcount'),
+        jobArgs: args,
+        defaultParallelism: 2,
+        placement: () => ({ taskExecutorId: 'te-spares', dataAddress }),
+      });
+      const events = new Events();
+      deploy(runner, tdds, events);
+      // Two of the five run on the spares (taken, not yet refilled), the other three on threads of their own.
+      assert.equal(runner.spareWorkers, 0);
+      await waitFor('all subtasks to finish', () => tdds.every((t) => events.terminal(t.executionId)), { timeoutMs: 20_000 });
+      for (const t of tdds) {
+        const end = events.terminal(t.executionId);
+        assert.equal(end?.type === 'task.state' && end.state, 'finished', t.executionId);
+      }
+      assert.deepEqual(finalCounts(events.collected()), expectedCounts(TEXT));
+      await waitFor('the spares to be refilled', () => runner.spareWorkers === 2);
+
+      // A spare reports a module it cannot load as a thread of its own does; a slot of another size does not take one.
+      const broken = { ...(tdds[0] as TaskDeploymentDescriptor), jobId: 'job-broken', executionId: 'job-broken/0/x/0', jobModulePath: '/nonexistent/job.js' };
+      for (const [executionId, mb] of [['job-broken/0/x/0', 128], ['job-broken/0/x/1', 64]] as const) {
+        runner.deploy({ ...broken, executionId }, { managedMemoryBytes: mb * MB }, events.on);
+        const failed = await waitFor('the broken task to fail', () => events.terminal(executionId));
+        assert.equal(failed.type === 'task.state' && failed.error?.code, 'INVALID_JOB_MODULE');
+      }
+    } finally {
+      await runner.stop();
+    }
+    assert.equal(runner.spareWorkers, 0);
   });
 });

@@ -10,7 +10,9 @@ import {
   operatorIndexForKeyGroup,
   UPPER_BOUND_MAX_PARALLELISM,
 } from '../../../lib/dataflow/keygroups.js';
-import { encodeKey, hashKey, murmur3 } from '../../../lib/dataflow/keyhash.js';
+import { encodeKey, hashKey, murmur3, type Key } from '../../../lib/dataflow/keyhash.js';
+import { Partitioner } from '../../../lib/dataflow/description.js';
+import { createChannelSelector } from '../../../lib/dataflow/partitioners.js';
 
 describe('dataflow - key hashing', () => {
   it('keeps golden hash values (changing them invalidates every checkpoint)', () => {
@@ -120,6 +122,14 @@ describe('dataflow - key groups', () => {
       const range = keyGroupRangeFor(128, 3, index);
       assert.ok(kg >= range.start && kg <= range.end);
     }
+  });
+
+  it('a hash channel selector sends every key where its key group says, small integer keys (remembered) included', () => {
+    const select = createChannelSelector({ partitioner: Partitioner.Hash, numberOfChannels: 3, subtaskIndex: 0, maxParallelism: 128, keySelector: (r) => r as Key });
+    const keys: Key[] = [0, 1, 65535, 65536, -1, 2.5, 2 ** 40, 'w1', ['a', 1], true];
+    for (let i = 0; i < 3000; i++) keys.push(i * 7);
+    // Twice: the first time fills the table of small integer keys, the second reads it.
+    for (let round = 0; round < 2; round++) for (const key of keys) assert.equal(select(key), operatorIndexForKey(key, 128, 3), `key ${JSON.stringify(key)}`);
   });
 
   it('rejects invalid arguments with a code', () => {

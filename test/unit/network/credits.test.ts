@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { RecordDeserializer, RecordSerializer, type NetworkBuffer } from '../../../lib/network/buffer.js';
+import { Packr } from 'msgpackr';
+import { NO_TIMESTAMP } from '../../../lib/dataflow/watermarks.js';
 import { InputGate } from '../../../lib/network/input-gate.js';
 import { ResultPartition, type PartitionSender } from '../../../lib/network/result-partition.js';
 
@@ -77,6 +79,37 @@ describe('network - credit-based flow control', () => {
     p.flush();
     assert.equal(sender.sent.length, 1);
     assert.deepEqual(decode(sender.sent[0]!.buffer), ['a']);
+  });
+
+  it('network - records packed straight into a buffer are the bytes msgpackr writes, timestamps, fallbacks and buffer ends included', () => {
+    const sender = new TestingSender();
+    const p = partition(['c0'], sender);
+    const records: unknown[] = ['a', 1, -7, 3.5, ['word', 42], { k: 'v' }, 'ü€', 'x'.repeat(100), 2 ** 40, null, true, undefined];
+    const all = Array.from({ length: 20 }, () => records).flat();
+    // Every third record with a timestamp: the direct path writes the timestamp ext too.
+    all.forEach((r, i) => p.emit(r, i % 3 === 0 ? 1000 + i : NO_TIMESTAMP));
+    p.finish();
+    p.subpartition('c0')?.addCredit(1000);
+    const got: [unknown, number][] = [];
+    const out = new RecordDeserializer();
+    for (const { buffer } of sender.sent) {
+      assert.ok(buffer.length <= 64 || out.forEach(buffer.data, buffer.length, () => undefined) === 1, 'only a single record exceeds a buffer');
+      out.forEach(buffer.data, buffer.length, (r, ts) => got.push([r, ts]));
+    }
+    assert.deepEqual(got, all.map((r, i) => [r, i % 3 === 0 ? 1000 + i : NO_TIMESTAMP]));
+    // Byte for byte what msgpackr writes for each record, behind a fixext 8 timestamp where there is one.
+    const reference = new Packr({ useRecords: false, moreTypes: false });
+    const expected = Buffer.concat(
+      all.map((r, i) => {
+        if (i % 3 !== 0) return reference.pack(r);
+        const ts = Buffer.alloc(10);
+        ts[0] = 0xd7;
+        ts[1] = 0x10;
+        ts.writeDoubleBE(1000 + i, 2);
+        return Buffer.concat([ts, reference.pack(r)]);
+      }),
+    );
+    assert.deepEqual(Buffer.concat(sender.sent.map(({ buffer }) => Buffer.from(buffer.data, 0, buffer.length))), expected);
   });
 
   it('network - records go to the channel the selector picks', () => {
