@@ -41,6 +41,8 @@ export interface FrozenKeyedState {
   readonly keyGroups: readonly number[];
   /** The plain-data snapshot of one key group of the cut (undefined if it held nothing). */
   keyGroupSnapshot(keyGroup: number): KeyGroupSnapshot | undefined;
+  /** Entries (keys with state, over all states) of one key group of the cut. */
+  keyGroupEntries(keyGroup: number): number;
   /** What changed in one key group of the cut since the cut of `since` (entries of later writes, removals). */
   keyGroupDelta(keyGroup: number, since: number): KeyGroupDelta;
   /** Ends the cut: its maps are dropped and writes stop copying for it. Idempotent. */
@@ -62,6 +64,20 @@ export function keyGroupSnapshotOf(held: HeldTables, keyGroup: number): KeyGroup
         : { kind: 'map', entries: Array.from((entries as Map<string, MapEntry>).values(), (e) => [e.key, [...e.map.values()]] as const) };
   }
   return states === undefined ? undefined : { keyGroup, states };
+}
+
+export function keyGroupEntriesOf(held: HeldTables, keyGroup: number): number {
+  let n = 0;
+  for (const [, , groups] of held) n += groups.get(keyGroup)?.size ?? 0;
+  return n;
+}
+
+/** Entries set plus keys removed: the size of a delta, to weigh against its key group's entries. */
+export function deltaEntries(delta: KeyGroupDelta): number {
+  let n = 0;
+  for (const state of Object.values(delta.states)) n += state.entries.length;
+  for (const keys of Object.values(delta.removed)) n += keys.length;
+  return n;
 }
 
 /**

@@ -22,7 +22,7 @@
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
 import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
 import { encodeKey, murmur3, type Key } from './keyhash.js';
-import { keyGroupDeltaOf, keyGroupSnapshotOf, type FrozenKeyedState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
+import { keyGroupDeltaOf, keyGroupEntriesOf, keyGroupSnapshotOf, type FrozenKeyedState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
 
 export type { FrozenKeyedState, KeyGroupDelta } from './state-snapshot.js';
 
@@ -324,6 +324,7 @@ export class HeapKeyedStateBackend {
       keyGroups: [...keyGroups].sort((a, b) => a - b),
       keyGroupDelta: (keyGroup, since) => keyGroupDeltaOf(held, keyGroup, since, generation, this.tombstones.get(keyGroup)?.values() ?? []),
       keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(held, keyGroup),
+      keyGroupEntries: (keyGroup) => keyGroupEntriesOf(held, keyGroup),
       release: () => {
         if (released) return;
         released = true;
@@ -347,12 +348,14 @@ export class HeapKeyedStateBackend {
   }
 
   /**
-   * Tombstones of removals up to `generation` go: no delta will be taken against a cut older
-   * than that (the checkpointer calls this when its base moves on, with no cut in flight).
+   * Tombstones of removals up to `upTo(keyGroup)` go, per key group: no delta of it will be
+   * taken against a cut older than that (the checkpointer calls this when its base moves on,
+   * with no cut in flight).
    */
-  forgetRemovals(generation: number): void {
+  forgetRemovals(upTo: (keyGroup: number) => number): void {
     if (this.cuts.length > 0) return;
     for (const [keyGroup, stones] of this.tombstones) {
+      const generation = upTo(keyGroup);
       for (const [id, stone] of stones) if (stone[2] <= generation) stones.delete(id);
       if (stones.size === 0) this.tombstones.delete(keyGroup);
     }

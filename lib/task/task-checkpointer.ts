@@ -24,16 +24,17 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ChainRunner } from '../dataflow/operators.js';
-import type { FrozenKeyedState } from '../dataflow/state.js';
+import type { FrozenKeyedState, KeyGroupDelta, KeyGroupSnapshot } from '../dataflow/state.js';
+import { deltaEntries } from '../dataflow/state-snapshot.js';
 import { toWireError } from '../errors.js';
 import type { BarrierInfo } from '../network/messages.js';
 import type { ResultPartition } from '../network/result-partition.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import { CheckpointDeclinedError } from './errors.js';
-import { planOperator, SnapshotHistory, type Chain } from './incremental.js';
+import { planOperator, removalsNeededAfter, SnapshotHistory, type OperatorPlan } from './incremental.js';
 import type { SinkWriters } from './sink-writers.js';
 import { deleteObjects } from '../storage/index.js';
-import { encodeKeyGroupRecord, encodeSnapshotHeader, snapshotPath, SNAPSHOT_VERSION, type SnapshotReferences, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
+import { decodeSnapshotHeader, encodeKeyGroupRecord, encodeSnapshotHeader, snapshotPath, SNAPSHOT_VERSION, type SnapshotReferences, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** Snapshots up to this size are written synchronously to file storage (see above). */
@@ -60,17 +61,30 @@ export interface SnapshotTimings {
   readonly longestSliceMs: number;
 }
 
+/** One key group to encode: whole, or as a delta since the cut of `since`. */
+interface GroupWrite {
+  readonly cut: FrozenKeyedState;
+  readonly op: string;
+  readonly plan: OperatorPlan;
+  readonly keyGroup: number;
+  readonly since: number | undefined;
+}
+
 /** One snapshot between its cut and its write. */
 interface SnapshotJob {
   readonly barrier: BarrierInfo;
   readonly path: string;
   readonly cuts: FrozenKeyedState[];
-  /** What remains to encode: `[operatorId, cut, keyGroup, delta since]`, consumed from `next`. */
-  readonly todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]>;
+  /** What remains to encode, consumed from `next`. */
+  readonly todo: GroupWrite[];
   next: number;
+  /** The header first, then a record per key group. */
   readonly chunks: Buffer[];
   bytes: number;
-  readonly shared: string[];
+  /** By operator: what the snapshot writes and refers to (a delta written whole instead changes it). */
+  readonly plans: ReadonlyMap<string, OperatorPlan>;
+  /** A delta was written as a full record: the header's references are encoded again. */
+  rewritten: boolean;
   readonly syncMs: number;
   longestSliceMs: number;
 }
@@ -160,24 +174,24 @@ export class TaskCheckpointer {
     const operatorState = this.parts.chain.operatorStateSnapshot();
     // A savepoint is self-contained: it refers to nothing, and nothing will refer to it.
     const base = barrier.savepoint || this.tdd.incrementalCheckpoints === false ? undefined : this.history.base();
-    const todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]> = [];
-    const references: Record<string, Array<readonly [number, Chain]>> = {};
-    const shared = new Set<string>();
+    const todo: GroupWrite[] = [];
+    const plans = new Map<string, OperatorPlan>();
     const generations = new Map<string, number>();
-    const locations = new Map<string, Map<number, Chain>>();
     for (const [op, backend] of this.parts.chain.keyedBackends()) {
-      const since = base?.record.generations.get(op);
-      if (since !== undefined) backend.forgetRemovals(since); // no delta will go further back than the base
+      if (base !== undefined) backend.forgetRemovals(removalsNeededAfter(op, base.record));
       const cut = backend.freeze();
       cuts.push(cut);
       const plan = planOperator(op, cut, backend, path, base?.record);
-      for (const w of plan.write) todo.push([op, cut, w.keyGroup, w.since]);
-      if (plan.references.length > 0) references[op] = plan.references;
-      for (const [, chain] of plan.references) for (const at of chain) shared.add(at);
+      for (const w of plan.write) todo.push({ cut, op, plan, keyGroup: w.keyGroup, since: w.since });
+      plans.set(op, plan);
       generations.set(op, cut.generation);
-      locations.set(op, plan.locations);
     }
-    if (!barrier.savepoint) this.history.remember(id, { generations, locations, ...(shared.size === 0 ? {} : { basedOn: base!.checkpointId }) });
+    const { references, shared } = referencesOf(plans);
+    if (!barrier.savepoint) {
+      const locations = new Map([...plans].map(([op, plan]) => [op, plan.locations] as const));
+      const anchors = new Map([...plans].map(([op, plan]) => [op, plan.anchors] as const));
+      this.history.remember(id, { generations, locations, anchors, ...(shared.length === 0 ? {} : { basedOn: base!.checkpointId }) });
+    }
     const header = encodeSnapshotHeader({
       version: SNAPSHOT_VERSION,
       checkpointId: id,
@@ -187,20 +201,17 @@ export class TaskCheckpointer {
       ...(sourcePositions === undefined ? {} : { sourcePositions }),
       ...(operatorState === undefined ? {} : { operatorState }),
       sinks,
-      ...(Object.keys(references).length === 0 ? {} : { references: references as SnapshotReferences }),
+      ...(references === undefined ? {} : { references }),
       groups: todo.length,
     });
-    return { barrier, path, cuts, todo, next: 0, chunks: [header], bytes: header.length, shared: [...shared], syncMs: performance.now() - started, longestSliceMs: 0 };
+    return { barrier, path, cuts, todo, next: 0, chunks: [header], bytes: header.length, plans, rewritten: false, syncMs: performance.now() - started, longestSliceMs: 0 };
   }
 
   /** Encodes key groups for about ENCODE_SLICE_MS; true once all are encoded (the cuts are then released). */
   private encodeSlice(job: SnapshotJob): boolean {
     const started = performance.now();
     while (job.next < job.todo.length) {
-      const [op, cut, keyGroup, since] = job.todo[job.next++]!;
-      const group = since === undefined ? cut.keyGroupSnapshot(keyGroup) : cut.keyGroupDelta(keyGroup, since);
-      if (group === undefined) throw new Error(`key group ${keyGroup} of '${op}' vanished from its cut`);
-      const chunk = encodeKeyGroupRecord(op, group);
+      const chunk = this.encodeGroup(job, job.todo[job.next++]!);
       job.chunks.push(chunk);
       job.bytes += chunk.length;
       if (performance.now() - started >= ENCODE_SLICE_MS) break;
@@ -208,7 +219,35 @@ export class TaskCheckpointer {
     job.longestSliceMs = Math.max(job.longestSliceMs, performance.now() - started);
     if (job.next < job.todo.length) return false;
     this.release(job);
+    if (job.rewritten) this.reencodeHeader(job);
     return true;
+  }
+
+  /** One key group's record: a delta that would hold more than half of its key group is written whole (see incremental.ts). */
+  private encodeGroup(job: SnapshotJob, { cut, op, plan, keyGroup, since }: GroupWrite): Buffer {
+    let group: KeyGroupSnapshot | KeyGroupDelta | undefined;
+    if (since !== undefined) {
+      const delta = cut.keyGroupDelta(keyGroup, since);
+      if (2 * deltaEntries(delta) <= cut.keyGroupEntries(keyGroup)) group = delta;
+      else {
+        plan.references.delete(keyGroup);
+        plan.locations.set(keyGroup, [job.path]);
+        plan.anchors.set(keyGroup, { length: 1, generation: cut.generation });
+        job.rewritten = true;
+      }
+    }
+    group ??= cut.keyGroupSnapshot(keyGroup);
+    if (group === undefined) throw new Error(`key group ${keyGroup} of '${op}' vanished from its cut`);
+    return encodeKeyGroupRecord(op, group);
+  }
+
+  /** The header again, with the references of key groups written whole instead of as deltas taken out. */
+  private reencodeHeader(job: SnapshotJob): void {
+    const { references, ...header } = decodeSnapshotHeader(job.chunks[0]!);
+    const now = referencesOf(job.plans).references;
+    const encoded = encodeSnapshotHeader({ ...header, ...(now === undefined ? {} : { references: now }) });
+    job.bytes += encoded.length - job.chunks[0]!.length;
+    job.chunks[0] = encoded;
   }
 
   private release(job: SnapshotJob): void {
@@ -224,7 +263,8 @@ export class TaskCheckpointer {
       referenced: job.cuts.reduce((n, c) => n + c.keyGroups.length, 0) - job.todo.length,
       longestSliceMs: job.longestSliceMs,
     };
-    return { vertexId, subtaskIndex, path: job.path, bytes: job.bytes, ...(job.shared.length === 0 ? {} : { shared: job.shared }) };
+    const { shared } = referencesOf(job.plans);
+    return { vertexId, subtaskIndex, path: job.path, bytes: job.bytes, ...(shared.length === 0 ? {} : { shared }) };
   }
 
   /** True if the snapshot was handled here (written or declined); false if storage is not a file system. */
@@ -263,4 +303,16 @@ export class TaskCheckpointer {
       this.onIdle();
     }
   }
+}
+
+/** The header's references (by operator, `[keyGroup, chain]`) and every earlier object they name. */
+function referencesOf(plans: ReadonlyMap<string, OperatorPlan>): { references: SnapshotReferences | undefined; shared: string[] } {
+  const references: Record<string, Array<readonly [number, readonly string[]]>> = {};
+  const shared = new Set<string>();
+  for (const [op, plan] of plans) {
+    if (plan.references.size === 0) continue;
+    references[op] = [...plan.references];
+    for (const chain of plan.references.values()) for (const at of chain) shared.add(at);
+  }
+  return { references: Object.keys(references).length === 0 ? undefined : references, shared: [...shared] };
 }
