@@ -16,8 +16,8 @@ export interface ValueEntry {
 
 export interface MapEntry {
   readonly key: Key;
-  /** By the user key's in-memory form (state.ts `userKey`). */
-  readonly map: Map<string | number, [Key, unknown]>;
+  /** By the user key's in-memory form (state.ts `userKey`); replaced, never changed, while a cut may see it. */
+  map: Map<string | number, [Key, unknown]>;
   gen: number;
 }
 
@@ -49,27 +49,82 @@ export interface FrozenKeyedState {
   release(): void;
 }
 
-/** The entry maps a cut holds: per state, its kind and its maps by key group. */
-export type HeldTables = ReadonlyArray<readonly [name: string, kind: StateKind, groups: ReadonlyMap<number, Map<string, unknown>>]>;
+/**
+ * What a cut holds: per state, its kind and its live entry maps by key group, as they were at
+ * the cut; `saved` has, per live entry map, the entries as they were at the cut of those written
+ * or removed since (copies, see HeapKeyedStateBackend). The cut's view of an entry map: its
+ * saved entries, and the live entries of a generation up to the cut's (later ones came after it).
+ */
+export interface HeldState {
+  readonly generation: number;
+  readonly tables: ReadonlyArray<readonly [name: string, kind: StateKind, groups: ReadonlyMap<number, Map<string, unknown>>]>;
+  readonly saved: ReadonlyMap<Map<string, unknown>, Map<string, unknown>>;
+}
+
+/**
+ * The entries of one live entry map as the cut of `held` sees them, in the map's order (a
+ * changed entry keeps its place; one removed since the cut comes last).
+ */
+function entriesAt<E extends { gen: number }>(held: HeldState, entries: Map<string, E>): E[] {
+  const out: E[] = [];
+  const generation = held.generation;
+  const saved = held.saved.get(entries) as Map<string, E> | undefined;
+  if (saved === undefined) {
+    for (const e of entries.values()) if (e.gen <= generation) out.push(e);
+    return out;
+  }
+  let used = 0;
+  for (const [key, e] of entries) {
+    if (e.gen <= generation) out.push(e);
+    else {
+      const before = saved.get(key);
+      if (before !== undefined) {
+        out.push(before);
+        used++;
+      }
+    }
+  }
+  if (used < saved.size) for (const [key, e] of saved) if (!entries.has(key)) out.push(e);
+  return out;
+}
 
 /** One key group of a cut, whole. */
-export function keyGroupSnapshotOf(held: HeldTables, keyGroup: number): KeyGroupSnapshot | undefined {
+export function keyGroupSnapshotOf(held: HeldState, keyGroup: number): KeyGroupSnapshot | undefined {
   let states: Record<string, StateSnapshot> | undefined;
-  for (const [name, kind, groups] of held) {
+  for (const [name, kind, groups] of held.tables) {
     const entries = groups.get(keyGroup);
     if (entries === undefined) continue;
+    const at = entriesAt(held, entries as Map<string, ValueEntry | MapEntry>);
+    if (at.length === 0) continue;
     (states ??= {})[name] =
       kind === 'value'
-        ? { kind: 'value', entries: Array.from((entries as Map<string, ValueEntry>).values(), (e) => [e.key, e.value] as const) }
-        : { kind: 'map', entries: Array.from((entries as Map<string, MapEntry>).values(), (e) => [e.key, [...e.map.values()]] as const) };
+        ? { kind: 'value', entries: (at as ValueEntry[]).map((e) => [e.key, e.value] as const) }
+        : { kind: 'map', entries: (at as MapEntry[]).map((e) => [e.key, [...e.map.values()]] as const) };
   }
   return states === undefined ? undefined : { keyGroup, states };
 }
 
-export function keyGroupEntriesOf(held: HeldTables, keyGroup: number): number {
-  let n = 0;
-  for (const [, , groups] of held) n += groups.get(keyGroup)?.size ?? 0;
-  return n;
+/**
+ * One key group of the cut, as a delta since the cut of `since`: entries written after it,
+ * keys removed after it (up to the cut), from the key group's tombstones.
+ */
+export function keyGroupDeltaOf(held: HeldState, keyGroup: number, since: number, tombstones: Iterable<Tombstone>): KeyGroupDelta {
+  const states: Record<string, StateSnapshot> = {};
+  const removed: Record<string, Key[]> = {};
+  for (const [name, kind, groups] of held.tables) {
+    const entries = groups.get(keyGroup);
+    if (entries === undefined) continue;
+    const changed = entriesAt(held, entries as Map<string, ValueEntry | MapEntry>).filter((e) => e.gen > since);
+    if (changed.length === 0) continue;
+    states[name] =
+      kind === 'value'
+        ? { kind: 'value', entries: (changed as ValueEntry[]).map((e) => [e.key, e.value] as const) }
+        : { kind: 'map', entries: (changed as MapEntry[]).map((e) => [e.key, [...e.map.values()]] as const) };
+  }
+  for (const [name, key, gen] of tombstones) {
+    if (gen > since && gen <= held.generation) (removed[name] ??= []).push(key);
+  }
+  return { keyGroup, states, removed };
 }
 
 /** Entries set plus keys removed: the size of a delta, to weigh against its key group's entries. */
@@ -78,30 +133,4 @@ export function deltaEntries(delta: KeyGroupDelta): number {
   for (const state of Object.values(delta.states)) n += state.entries.length;
   for (const keys of Object.values(delta.removed)) n += keys.length;
   return n;
-}
-
-/**
- * One key group of the cut of `generation`, as a delta since the cut of `since`: entries
- * written after it, keys removed after it (up to the cut), from the key group's tombstones.
- */
-export function keyGroupDeltaOf(held: HeldTables, keyGroup: number, since: number, generation: number, tombstones: Iterable<Tombstone>): KeyGroupDelta {
-  const states: Record<string, StateSnapshot> = {};
-  const removed: Record<string, Key[]> = {};
-  for (const [name, kind, groups] of held) {
-    const entries = groups.get(keyGroup);
-    if (entries === undefined) continue;
-    if (kind === 'value') {
-      const changed: Array<readonly [Key, unknown]> = [];
-      for (const e of (entries as Map<string, ValueEntry>).values()) if (e.gen > since) changed.push([e.key, e.value]);
-      if (changed.length > 0) states[name] = { kind: 'value', entries: changed };
-    } else {
-      const changed: Array<readonly [Key, readonly (readonly [Key, unknown])[]]> = [];
-      for (const e of (entries as Map<string, MapEntry>).values()) if (e.gen > since) changed.push([e.key, [...e.map.values()]]);
-      if (changed.length > 0) states[name] = { kind: 'map', entries: changed };
-    }
-  }
-  for (const [name, key, gen] of tombstones) {
-    if (gen > since && gen <= generation) (removed[name] ??= []).push(key);
-  }
-  return { keyGroup, states, removed };
 }

@@ -7,13 +7,17 @@
  * before it calls the user function; state handles are bound to the backend, not to a key,
  * and always read and write the entry of the current key (as in Flink).
  *
- * Snapshots are copy-on-write (Flink's CopyOnWriteStateMap, per key group): `freeze()` keeps
- * a reference to every key group's entry map and costs one step per key group, not per key;
- * the task then goes on processing while the frozen generation is encoded. The first write to
- * a frozen key group copies its map (shallowly), and the first write to an entry older than
- * the frozen generation replaces the entry object, so the frozen maps never change. Values are
- * shared, not copied: a value given to `update`/`put` must not be mutated in place afterwards
- * (update with a new object instead), as with Flink's heap backend without deep copies.
+ * Snapshots are copy-on-write per entry: `freeze()` cuts the generation and keeps a reference
+ * to every key group's entry map, one step per key group, not per key; the task then goes on
+ * processing while the cut is encoded. The first write (or removal) of an entry of a generation
+ * up to a cut in flight SAVES a copy of the entry, as it was, with each cut that sees it, then
+ * changes the live entry (restamped with the current generation, which hides it from those
+ * cuts); a cut reads its key groups as their saved entries plus the live entries of a
+ * generation up to its own. Only the entries written during a snapshot are copied, never a key
+ * group's map: a map of thousands of entries copied on the first write after each cut made
+ * every checkpoint promote and discard megabytes. Values are shared, not copied: a value given
+ * to `update`/`put` must not be mutated in place afterwards (update with a new object instead),
+ * as with Flink's heap backend without deep copies.
  *
  * Every write stamps its key group and its entry with the current generation, and a removal
  * leaves a tombstone, so an incremental checkpoint can tell which key groups changed since an
@@ -22,7 +26,7 @@
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
 import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
 import { encodeKey, murmur3, type Key } from './keyhash.js';
-import { keyGroupDeltaOf, keyGroupEntriesOf, keyGroupSnapshotOf, type FrozenKeyedState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
+import { keyGroupDeltaOf, keyGroupSnapshotOf, type FrozenKeyedState, type HeldState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
 
 export type { FrozenKeyedState, KeyGroupDelta } from './state-snapshot.js';
 
@@ -89,6 +93,13 @@ interface EncodedKey {
   readonly keyGroup: number;
 }
 
+/** A cut in flight: the entry maps it holds, and per map the entries saved for it (see `save`). */
+interface CutInFlight {
+  readonly generation: number;
+  readonly held: Set<Map<string, unknown>>;
+  readonly saved: Map<Map<string, unknown>, Map<string, unknown>>;
+}
+
 /** Plain keys whose encoding a backend remembers, per type. */
 const KEY_CACHE_LIMIT = 1 << 16;
 
@@ -128,10 +139,9 @@ export class HeapKeyedStateBackend {
   private generation = 1;
   /** Per key group: the generation of its last write (0: none since it was restored or created). */
   private readonly changedAt: Uint32Array;
-  /** Entry maps held by cuts in flight (a map may be held by several), with their count. */
-  private readonly frozenMaps = new Map<Map<string, unknown>, number>();
-  /** Generations of the cuts in flight; entries of a generation up to the highest are copied on write. */
-  private readonly cuts: number[] = [];
+  /** The cuts in flight, oldest first; entries of a generation up to the newest are saved before a write. */
+  private readonly cuts: CutInFlight[] = [];
+  /** The newest cut's generation (0: none in flight): writes to entries stamped above it go in place. */
   private cowGeneration = 0;
   /** Per key group: removals, by state name and encoded key (see `forgetRemovals`). */
   private readonly tombstones = new Map<number, Map<string, Tombstone>>();
@@ -198,8 +208,9 @@ export class HeapKeyedStateBackend {
         if (value === undefined) return handle.clear();
         const entries = this.writableEntries(table, name);
         const entry = entries.get(this.encodedKey);
-        if (entry === undefined || entry.gen <= this.cowGeneration) entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
+        if (entry === undefined) entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
         else {
+          if (entry.gen <= this.cowGeneration) this.save(entries, entry, { key: entry.key, value: entry.value, gen: entry.gen });
           entry.value = value;
           entry.gen = this.generation;
         }
@@ -230,9 +241,13 @@ export class HeapKeyedStateBackend {
     const writable = (): Map<UserKey, [Key, unknown]> => {
       const entries = this.writableEntries(table, name);
       let entry = entries.get(this.encodedKey);
-      if (entry === undefined || entry.gen <= this.cowGeneration) {
-        entry = { key: this.key as Key, map: entry === undefined ? new Map() : new Map(entry.map), gen: this.generation };
+      if (entry === undefined) {
+        entry = { key: this.key as Key, map: new Map(), gen: this.generation };
         entries.set(this.encodedKey, entry);
+      } else if (entry.gen <= this.cowGeneration) {
+        // The saved copy keeps the map a cut sees; the live entry goes on with a copy of it.
+        this.save(entries, entry, { key: entry.key, map: entry.map, gen: entry.gen });
+        entry.map = new Map(entry.map);
       }
       entry.gen = this.generation;
       cached = entry.map;
@@ -304,47 +319,63 @@ export class HeapKeyedStateBackend {
   freeze(range: KeyGroupRange = this.keyGroupRange): FrozenKeyedState {
     this.tracksRemovals = true;
     const generation = this.generation++;
-    const held: Array<[string, StateKind, Map<number, Map<string, unknown>>]> = [];
+    const tables: Array<[string, StateKind, Map<number, Map<string, unknown>>]> = [];
     const keyGroups = new Set<number>();
+    const sizes = new Map<number, number>();
+    const held = new Set<Map<string, unknown>>();
     for (const [name, table] of this.tables) {
       const groups = new Map<number, Map<string, unknown>>();
       for (const [keyGroup, entries] of table.groups as Map<number, Map<string, unknown>>) {
         if (entries.size === 0 || !keyGroupRangeContains(range, keyGroup)) continue;
         groups.set(keyGroup, entries);
         keyGroups.add(keyGroup);
-        this.frozenMaps.set(entries, (this.frozenMaps.get(entries) ?? 0) + 1);
+        sizes.set(keyGroup, (sizes.get(keyGroup) ?? 0) + entries.size);
+        held.add(entries);
       }
-      held.push([name, table.kind, groups]);
+      tables.push([name, table.kind, groups]);
     }
-    this.cuts.push(generation);
+    const cut: CutInFlight = { generation, held, saved: new Map() };
+    this.cuts.push(cut);
     this.cowGeneration = generation;
+    const state: HeldState = { generation, tables, saved: cut.saved };
     let released = false;
     return {
       generation,
       keyGroups: [...keyGroups].sort((a, b) => a - b),
-      keyGroupDelta: (keyGroup, since) => keyGroupDeltaOf(held, keyGroup, since, generation, this.tombstones.get(keyGroup)?.values() ?? []),
-      keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(held, keyGroup),
-      keyGroupEntries: (keyGroup) => keyGroupEntriesOf(held, keyGroup),
+      keyGroupDelta: (keyGroup, since) => keyGroupDeltaOf(state, keyGroup, since, this.tombstones.get(keyGroup)?.values() ?? []),
+      keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(state, keyGroup),
+      keyGroupEntries: (keyGroup) => sizes.get(keyGroup) ?? 0,
       release: () => {
         if (released) return;
         released = true;
-        for (const [, , groups] of held) {
-          for (const entries of groups.values()) {
-            const n = (this.frozenMaps.get(entries) ?? 1) - 1;
-            if (n === 0) this.frozenMaps.delete(entries);
-            else this.frozenMaps.set(entries, n);
-          }
-        }
-        held.length = 0;
-        this.cuts.splice(this.cuts.indexOf(generation), 1);
-        this.cowGeneration = this.cuts.length === 0 ? 0 : Math.max(...this.cuts);
+        tables.length = 0;
+        held.clear();
+        cut.saved.clear();
+        this.cuts.splice(this.cuts.indexOf(cut), 1);
+        this.cowGeneration = this.cuts.length === 0 ? 0 : this.cuts[this.cuts.length - 1]!.generation;
       },
     };
   }
 
   /** Entry maps held by cuts in flight: 0 once every cut is released (their memory can go). */
   get heldByCuts(): number {
-    return this.frozenMaps.size;
+    let n = 0;
+    for (const cut of this.cuts) n += cut.held.size;
+    return n;
+  }
+
+  /**
+   * Before the first write or removal of `entry` (of `entries`) since a cut that sees it: `copy`,
+   * the entry as it is, is saved with every cut in flight that holds `entries` and sees this
+   * generation of the entry. The caller then changes the entry and restamps it, which hides it from them.
+   */
+  private save<E extends { gen: number }>(entries: Map<string, E>, entry: E, copy: E): void {
+    for (const cut of this.cuts) {
+      if (entry.gen > cut.generation || !cut.held.has(entries)) continue;
+      let saved = cut.saved.get(entries);
+      if (saved === undefined) cut.saved.set(entries, (saved = new Map()));
+      saved.set(this.encodedKey, copy);
+    }
   }
 
   /**
@@ -410,8 +441,8 @@ export class HeapKeyedStateBackend {
   }
 
   /**
-   * The entries of the current key's key group, to change: created if absent, copied if a cut
-   * in flight holds them; the key group is stamped as changed in this generation.
+   * The entries of the current key's key group, to change: created if absent; the key group is
+   * stamped as changed in this generation.
    */
   private writableEntries<E>(table: StateTable<E>, name: string): Map<string, E> {
     if (this.key === undefined) throw new NoCurrentKeyError(name);
@@ -420,17 +451,17 @@ export class HeapKeyedStateBackend {
     if (entries === undefined) {
       entries = new Map();
       table.groups.set(this.keyGroup, entries);
-    } else if (this.cowGeneration !== 0 && this.frozenMaps.has(entries)) {
-      entries = new Map(entries);
-      table.groups.set(this.keyGroup, entries);
     }
     return entries;
   }
 
-  private removeCurrent<E>(table: StateTable<E>, name: string): void {
+  private removeCurrent<E extends { gen: number }>(table: StateTable<E>, name: string): void {
     this.keyEpoch++;
-    if (this.currentEntries(table, name)?.has(this.encodedKey) !== true) return;
-    this.writableEntries(table, name).delete(this.encodedKey);
+    const entry = this.currentEntries(table, name)?.get(this.encodedKey);
+    if (entry === undefined) return;
+    const entries = this.writableEntries(table, name);
+    if (entry.gen <= this.cowGeneration) this.save(entries, entry, { ...entry });
+    entries.delete(this.encodedKey);
     if (!this.tracksRemovals) return;
     let stones = this.tombstones.get(this.keyGroup);
     if (stones === undefined) this.tombstones.set(this.keyGroup, (stones = new Map()));
