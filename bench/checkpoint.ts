@@ -159,6 +159,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /**
  * Updates random keys among the first `hot` of `backend` for `ms`, yielding like a task between
  * batches of 1,000, with a checkpoint every `intervalMs` if `checkpoints`; updates per second.
+ * A checkpoint still running at `ms` is waited for while updating (its work counts in its window).
  */
 async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: number, checkpoints: LocalCheckpoints | null, intervalMs: number): Promise<number> {
   const state = backend.getValueState<unknown>('v');
@@ -167,21 +168,45 @@ async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: numbe
   let inFlight: Promise<unknown> | null = null;
   let n = 0;
   let seed = 12345;
-  while (performance.now() - started < ms) {
+  while (performance.now() - started < ms || inFlight !== null) {
     for (let i = 0; i < 1000; i++) {
       seed = nextSeed(seed);
       backend.setCurrentKey(keyOf(seed, hot));
       state.update(`u${n++}`);
     }
-    if (checkpoints && inFlight === null && performance.now() - lastCheckpoint >= intervalMs) {
+    if (checkpoints && inFlight === null && performance.now() - started < ms && performance.now() - lastCheckpoint >= intervalMs) {
       lastCheckpoint = performance.now();
       inFlight = checkpoints.start().done.then(() => (inFlight = null));
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const rate = n / ((performance.now() - started) / 1000);
-  await inFlight;
-  return rate;
+  return n / ((performance.now() - started) / 1000);
+}
+
+/**
+ * `pairs` windows without and with checkpoints, back to back in alternating order (without
+ * first, then with first, ...), so that a drift of the machine's load or garbage one window
+ * leaves to the next weighs on both: the median of the pairs' ratios, and the best rate of each.
+ */
+async function pairedRates(pairs: number, measure: (withCheckpoints: boolean) => Promise<number>): Promise<{ ratio: number; without: number; with: number; ratios: number[] }> {
+  const ratios: number[] = [];
+  let without = 0;
+  let withCheckpoints = 0;
+  for (let i = 0; i < pairs; i++) {
+    let a: number;
+    let b: number;
+    if (i % 2 === 0) {
+      a = await measure(false);
+      b = await measure(true);
+    } else {
+      b = await measure(true);
+      a = await measure(false);
+    }
+    ratios.push(b / a);
+    without = Math.max(without, a);
+    withCheckpoints = Math.max(withCheckpoints, b);
+  }
+  return { ratio: median(ratios), without, with: withCheckpoints, ratios };
 }
 
 /** The in-process part: pause, full and incremental checkpoint times, update rate with and without checkpoints. */
@@ -233,13 +258,8 @@ async function localSnapshots(quick: boolean) {
     // interleaved: updates on 1 % of the keys (the incremental scenario) and, in a full run, on all.
     // The checkpoints go on from the incremental ones above (a first, full one is behind them).
     const ms = quick ? 1000 : 2000;
-    const without: number[] = [];
-    const withCheckpoints: number[] = [];
-    for (let i = 0; i < (quick ? 2 : 4); i++) {
-      without.push(await updateRate(big, keys / 100, ms, null, 500));
-      withCheckpoints.push(await updateRate(big, keys / 100, ms, incremental, 500));
-    }
-    const uniform = quick ? undefined : { without: await updateRate(big, keys, 3000, null, 500), with: await updateRate(big, keys, 3000, incremental, 500) };
+    const rates = await pairedRates(quick ? 2 : 6, (on) => updateRate(big, keys / 100, ms, on ? incremental : null, 500));
+    const uniform = quick ? undefined : await pairedRates(3, (on) => updateRate(big, keys, 3000, on ? incremental : null, 500));
     return {
       pauseMs: median(pauses),
       pauses,
@@ -252,8 +272,7 @@ async function localSnapshots(quick: boolean) {
       fullBytes: median(fulls.map((f) => f.bytes)),
       incrementalMs: median(increments.map((c) => c.ms)),
       incrementalBytes: median(increments.map((c) => c.bytes)),
-      rateWithout: Math.max(...without),
-      rateWith: Math.max(...withCheckpoints),
+      rates,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -272,8 +291,7 @@ export async function run(quick: boolean): Promise<void> {
       await waitFor('6 slots', async () => (await client.overview()).slotsTotal === 6, { timeoutMs: 20_000 });
       await throughput(client, records / 4, 0); // warm-up
       // Interleaved, best of two each: the machine is shared and noisy.
-      const without = Math.max(await throughput(client, records, 0), await throughput(client, records, 0));
-      const withCheckpoints = Math.max(await throughput(client, records, 1000), await throughput(client, records, 1000));
+      const jobRates = await pairedRates(quick ? 1 : 3, (on) => throughput(client, records, on ? 1000 : 0));
       const big = await bigCheckpoint(client, stateBytes);
       const small = await smallStateLatency(client, cluster.workDir, quick ? 3 : 10);
       const smallP50 = percentile(small.checkpoint, 50);
@@ -288,8 +306,8 @@ export async function run(quick: boolean): Promise<void> {
           snapshot_slice_ms_max_1m_keys: round(local.longestSliceMs),
           incremental_checkpoint_ms_100mb_1pct: round(local.incrementalMs),
           incremental_checkpoint_bytes_100mb_1pct: local.incrementalBytes,
-          state_updates_per_s_100mb_with_checkpoints: Math.round(local.rateWith),
-          records_per_s_with_checkpoints: Math.round(withCheckpoints),
+          state_updates_per_s_100mb_with_checkpoints: Math.round(local.rates.with),
+          records_per_s_with_checkpoints: Math.round(jobRates.with),
           [quick ? 'checkpoint_ms_20mb' : 'checkpoint_ms_100mb']: big.ms,
           checkpoint_bytes: big.bytes,
           checkpoint_small_state_ms_p50: smallP50,
@@ -303,24 +321,26 @@ export async function run(quick: boolean): Promise<void> {
           sync_encode_ms_1m_keys: round(local.encodeAllMs),
           full_checkpoint_ms_100mb: round(local.fullMs),
           full_checkpoint_bytes_100mb: local.fullBytes,
-          state_updates_per_s_100mb_without_checkpoints: Math.round(local.rateWithout),
-          records_per_s_without_checkpoints: Math.round(without),
+          state_updates_per_s_100mb_without_checkpoints: Math.round(local.rates.without),
+          records_per_s_without_checkpoints: Math.round(jobRates.without),
         },
         ratios: {
           sync_pause_1m_keys_vs_target_20ms: round(local.pauseMs / 20),
           sync_pause_vs_encode_all: round(local.pauseMs / local.encodeAllMs),
           incremental_vs_full: round(local.incrementalMs / local.fullMs),
           incremental_vs_full_bytes: round(local.incrementalBytes / local.fullBytes),
-          throughput_with_vs_without_checkpoints_100mb: round(local.rateWith / local.rateWithout),
-          ...(local.uniform === undefined ? {} : { throughput_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.with / local.uniform.without) }),
-          throughput_with_vs_without_checkpoints: round(withCheckpoints / without),
+          throughput_with_vs_without_checkpoints_100mb: round(local.rates.ratio),
+          ...(local.uniform === undefined ? {} : { throughput_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.ratio) }),
+          throughput_with_vs_without_checkpoints: round(jobRates.ratio),
           checkpoint_small_state_p50_vs_target_100ms: round(smallP50 / 100),
           checkpoint_small_state_p99_vs_target_300ms: round(smallP99 / 300),
         },
         notes: [
           `load average (1 min) at the start: ${load.toFixed(2)} on ${(await import('node:os')).cpus().length} cores, shared with other work: ratios are against same-run baselines`,
           'in process: a TaskCheckpointer over one keyed backend (maxParallelism 128, one subtask), files in a temp dir; sync pause = the checkpoint() call at the barrier (cut + plan + header + the first encoding slice), median of 3 (quick: the later of 2); sync_encode = encoding the whole million-key state at once, what the synchronous phase did before copy-on-write',
-          '100 MB = 100,000 keys x 1 KB strings; incremental: 1,000 random keys (1 %) updated between checkpoints, time from barrier to ack (encode + write), median; full: the same state with incremental off; update rates: random keys updated in batches of 1,000 with a yield between, best of 2 (quick) or 4 interleaved windows of 1 or 2 s each, checkpoints every 500 ms; the updates hit 1 % of the keys (1,000 hot keys), so that each incremental checkpoint holds what changed; a full run adds updates over all keys, where every checkpoint rewrites nearly all 100 MB on the task thread',
+          '100 MB = 100,000 keys x 1 KB strings; incremental: 1,000 random keys (1 %) updated between checkpoints, time from barrier to ack (encode + write), median; full: the same state with incremental off',
+          `update rates: random keys (a 31-bit LCG in 32-bit arithmetic; until 2026-12-01 its products lost their low bits and the keys cycled over 176 of the 1,000 hot keys, 3,627 of all) updated with short strings in batches of 1,000 with a yield between, checkpoints every 500 ms (a window ends once its last checkpoint completed); the updates hit 1 % of the keys (1,000 hot keys), so that each incremental checkpoint holds what changed; a full run adds updates over all keys (~1.4 MB of changed entries per checkpoint)`,
+          `ratios with vs without: the median of the ratios of pairs of windows run back to back in alternating order (the best of each, as before, is in the metrics); 1 % of keys: ${quick ? 2 : 6} pairs of ${quick ? 1 : 2} s, ratios ${local.rates.ratios.map((r) => r.toFixed(3)).join(' ')}${local.uniform === undefined ? '' : `; all keys: 3 pairs of 3 s, ratios ${local.uniform.ratios.map((r) => r.toFixed(3)).join(' ')}`}; job: ${quick ? 1 : 3} pairs of runs, ratios ${jobRates.ratios.map((r) => r.toFixed(3)).join(' ')}`,
           quick ? 'quick: the large checkpoint holds 20 MB of keyed state, not 100 MB' : 'the large checkpoint holds 100 MB of keyed state',
           'throughput jobs run at parallelism 2 on a local HA cluster; rates include deployment',
           'small state: 1,000 keys (~2.5 KB) at parallelism 2, source paced at 1,200 records/s, 100 ms checkpoint interval; sink commit latency = commit rename (file ctime) - record entering the sink, so it includes the wait for the next checkpoint (half an interval on average)',

@@ -62,29 +62,43 @@ export interface HeldState {
 }
 
 /**
- * The entries of one live entry map as the cut of `held` sees them, in the map's order (a
- * changed entry keeps its place; one removed since the cut comes last).
+ * Calls `visit` with each entry of one live entry map as the cut of `held` sees it, in the
+ * map's order (a changed entry keeps its place; one removed since the cut comes last).
  */
-function entriesAt<E extends { gen: number }>(held: HeldState, entries: Map<string, E>): E[] {
-  const out: E[] = [];
+function forEachAt<E extends { gen: number }>(held: HeldState, entries: Map<string, E>, visit: (e: E) => void): void {
   const generation = held.generation;
   const saved = held.saved.get(entries) as Map<string, E> | undefined;
   if (saved === undefined) {
-    for (const e of entries.values()) if (e.gen <= generation) out.push(e);
-    return out;
+    for (const e of entries.values()) if (e.gen <= generation) visit(e);
+    return;
   }
   let used = 0;
   for (const [key, e] of entries) {
-    if (e.gen <= generation) out.push(e);
+    if (e.gen <= generation) visit(e);
     else {
       const before = saved.get(key);
       if (before !== undefined) {
-        out.push(before);
+        visit(before);
         used++;
       }
     }
   }
-  if (used < saved.size) for (const [key, e] of saved) if (!entries.has(key)) out.push(e);
+  if (used < saved.size) for (const [key, e] of saved) if (!entries.has(key)) visit(e);
+}
+
+/** The entries of `entries` the cut sees with a generation above `since`, as plain data. */
+function entriesAfter(held: HeldState, kind: StateKind, entries: Map<string, unknown>, since: number): StateSnapshot['entries'] {
+  if (kind === 'value') {
+    const out: Array<readonly [Key, unknown]> = [];
+    forEachAt(held, entries as Map<string, ValueEntry>, (e) => {
+      if (e.gen > since) out.push([e.key, e.value]);
+    });
+    return out;
+  }
+  const out: Array<readonly [Key, readonly (readonly [Key, unknown])[]]> = [];
+  forEachAt(held, entries as Map<string, MapEntry>, (e) => {
+    if (e.gen > since) out.push([e.key, [...e.map.values()]]);
+  });
   return out;
 }
 
@@ -94,12 +108,8 @@ export function keyGroupSnapshotOf(held: HeldState, keyGroup: number): KeyGroupS
   for (const [name, kind, groups] of held.tables) {
     const entries = groups.get(keyGroup);
     if (entries === undefined) continue;
-    const at = entriesAt(held, entries as Map<string, ValueEntry | MapEntry>);
-    if (at.length === 0) continue;
-    (states ??= {})[name] =
-      kind === 'value'
-        ? { kind: 'value', entries: (at as ValueEntry[]).map((e) => [e.key, e.value] as const) }
-        : { kind: 'map', entries: (at as MapEntry[]).map((e) => [e.key, [...e.map.values()]] as const) };
+    const at = entriesAfter(held, kind, entries, -1);
+    if (at.length > 0) (states ??= {})[name] = { kind, entries: at } as StateSnapshot;
   }
   return states === undefined ? undefined : { keyGroup, states };
 }
@@ -114,12 +124,8 @@ export function keyGroupDeltaOf(held: HeldState, keyGroup: number, since: number
   for (const [name, kind, groups] of held.tables) {
     const entries = groups.get(keyGroup);
     if (entries === undefined) continue;
-    const changed = entriesAt(held, entries as Map<string, ValueEntry | MapEntry>).filter((e) => e.gen > since);
-    if (changed.length === 0) continue;
-    states[name] =
-      kind === 'value'
-        ? { kind: 'value', entries: (changed as ValueEntry[]).map((e) => [e.key, e.value] as const) }
-        : { kind: 'map', entries: (changed as MapEntry[]).map((e) => [e.key, [...e.map.values()]] as const) };
+    const changed = entriesAfter(held, kind, entries, since);
+    if (changed.length > 0) states[name] = { kind, entries: changed } as StateSnapshot;
   }
   for (const [name, key, gen] of tombstones) {
     if (gen > since && gen <= held.generation) (removed[name] ??= []).push(key);
