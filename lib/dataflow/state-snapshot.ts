@@ -43,8 +43,11 @@ export interface FrozenKeyedState {
   keyGroupSnapshot(keyGroup: number): KeyGroupSnapshot | undefined;
   /** Entries (keys with state, over all states) of one key group of the cut. */
   keyGroupEntries(keyGroup: number): number;
-  /** What changed in one key group of the cut since the cut of `since` (entries of later writes, removals). */
-  keyGroupDelta(keyGroup: number, since: number): KeyGroupDelta;
+  /**
+   * What changed in one key group of the cut since the cut of `since` (entries of later writes,
+   * removals); undefined if that is more than `limit` entries set plus keys removed.
+   */
+  keyGroupDelta(keyGroup: number, since: number, limit?: number): KeyGroupDelta | undefined;
   /** Ends the cut: its maps are dropped and writes stop copying for it. Idempotent. */
   release(): void;
 }
@@ -63,43 +66,45 @@ export interface HeldState {
 
 /**
  * Calls `visit` with each entry of one live entry map as the cut of `held` sees it, in the
- * map's order (a changed entry keeps its place; one removed since the cut comes last).
+ * map's order (a changed entry keeps its place; one removed since the cut comes last), until
+ * `visit` returns true; true if it did.
  */
-function forEachAt<E extends { gen: number }>(held: HeldState, entries: Map<string, E>, visit: (e: E) => void): void {
+function forEachAt<E extends { gen: number }>(held: HeldState, entries: Map<string, E>, visit: (e: E) => boolean): boolean {
   const generation = held.generation;
   const saved = held.saved.get(entries) as Map<string, E> | undefined;
   if (saved === undefined) {
-    for (const e of entries.values()) if (e.gen <= generation) visit(e);
-    return;
+    for (const e of entries.values()) if (e.gen <= generation && visit(e)) return true;
+    return false;
   }
   let used = 0;
   for (const [key, e] of entries) {
-    if (e.gen <= generation) visit(e);
-    else {
+    if (e.gen <= generation) {
+      if (visit(e)) return true;
+    } else {
       const before = saved.get(key);
       if (before !== undefined) {
-        visit(before);
         used++;
+        if (visit(before)) return true;
       }
     }
   }
-  if (used < saved.size) for (const [key, e] of saved) if (!entries.has(key)) visit(e);
+  if (used < saved.size) for (const [key, e] of saved) if (!entries.has(key) && visit(e)) return true;
+  return false;
 }
 
-/** The entries of `entries` the cut sees with a generation above `since`, as plain data. */
-function entriesAfter(held: HeldState, kind: StateKind, entries: Map<string, unknown>, since: number): StateSnapshot['entries'] {
+/**
+ * The entries of `entries` the cut sees with a generation above `since`, as plain data; undefined
+ * once there would be more than `limit`.
+ */
+function entriesAfter(held: HeldState, kind: StateKind, entries: Map<string, unknown>, since: number, limit = Number.POSITIVE_INFINITY): StateSnapshot['entries'] | undefined {
   if (kind === 'value') {
     const out: Array<readonly [Key, unknown]> = [];
-    forEachAt(held, entries as Map<string, ValueEntry>, (e) => {
-      if (e.gen > since) out.push([e.key, e.value]);
-    });
-    return out;
+    const over = forEachAt(held, entries as Map<string, ValueEntry>, (e) => e.gen > since && out.push([e.key, e.value]) > limit);
+    return over ? undefined : out;
   }
   const out: Array<readonly [Key, readonly (readonly [Key, unknown])[]]> = [];
-  forEachAt(held, entries as Map<string, MapEntry>, (e) => {
-    if (e.gen > since) out.push([e.key, [...e.map.values()]]);
-  });
-  return out;
+  const over = forEachAt(held, entries as Map<string, MapEntry>, (e) => e.gen > since && out.push([e.key, [...e.map.values()]]) > limit);
+  return over ? undefined : out;
 }
 
 /** One key group of a cut, whole. */
@@ -108,7 +113,7 @@ export function keyGroupSnapshotOf(held: HeldState, keyGroup: number): KeyGroupS
   for (const [name, kind, groups] of held.tables) {
     const entries = groups.get(keyGroup);
     if (entries === undefined) continue;
-    const at = entriesAfter(held, kind, entries, -1);
+    const at = entriesAfter(held, kind, entries, -1)!;
     if (at.length > 0) (states ??= {})[name] = { kind, entries: at } as StateSnapshot;
   }
   return states === undefined ? undefined : { keyGroup, states };
@@ -116,27 +121,26 @@ export function keyGroupSnapshotOf(held: HeldState, keyGroup: number): KeyGroupS
 
 /**
  * One key group of the cut, as a delta since the cut of `since`: entries written after it,
- * keys removed after it (up to the cut), from the key group's tombstones.
+ * keys removed after it (up to the cut), from the key group's tombstones; undefined if it would
+ * hold more than `limit` (entries set plus keys removed), found out without building all of it.
  */
-export function keyGroupDeltaOf(held: HeldState, keyGroup: number, since: number, tombstones: Iterable<Tombstone>): KeyGroupDelta {
+export function keyGroupDeltaOf(held: HeldState, keyGroup: number, since: number, tombstones: Iterable<Tombstone>, limit = Number.POSITIVE_INFINITY): KeyGroupDelta | undefined {
   const states: Record<string, StateSnapshot> = {};
   const removed: Record<string, Key[]> = {};
+  let n = 0;
+  for (const [name, key, gen] of tombstones) {
+    if (gen > since && gen <= held.generation) {
+      (removed[name] ??= []).push(key);
+      if (++n > limit) return undefined;
+    }
+  }
   for (const [name, kind, groups] of held.tables) {
     const entries = groups.get(keyGroup);
     if (entries === undefined) continue;
-    const changed = entriesAfter(held, kind, entries, since);
+    const changed = entriesAfter(held, kind, entries, since, limit - n);
+    if (changed === undefined) return undefined;
+    n += changed.length;
     if (changed.length > 0) states[name] = { kind, entries: changed } as StateSnapshot;
   }
-  for (const [name, key, gen] of tombstones) {
-    if (gen > since && gen <= held.generation) (removed[name] ??= []).push(key);
-  }
   return { keyGroup, states, removed };
-}
-
-/** Entries set plus keys removed: the size of a delta, to weigh against its key group's entries. */
-export function deltaEntries(delta: KeyGroupDelta): number {
-  let n = 0;
-  for (const state of Object.values(delta.states)) n += state.entries.length;
-  for (const keys of Object.values(delta.removed)) n += keys.length;
-  return n;
 }

@@ -342,7 +342,7 @@ export class HeapKeyedStateBackend {
     return {
       generation,
       keyGroups: [...keyGroups].sort((a, b) => a - b),
-      keyGroupDelta: (keyGroup, since) => keyGroupDeltaOf(state, keyGroup, since, this.tombstones.get(keyGroup)?.values() ?? []),
+      keyGroupDelta: (keyGroup, since, limit) => keyGroupDeltaOf(state, keyGroup, since, this.tombstones.get(keyGroup)?.values() ?? [], limit),
       keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(state, keyGroup),
       keyGroupEntries: (keyGroup) => sizes.get(keyGroup) ?? 0,
       release: () => {

@@ -25,7 +25,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ChainRunner } from '../dataflow/operators.js';
 import type { FrozenKeyedState, KeyGroupDelta, KeyGroupSnapshot } from '../dataflow/state.js';
-import { deltaEntries } from '../dataflow/state-snapshot.js';
 import { toWireError } from '../errors.js';
 import type { BarrierInfo } from '../network/messages.js';
 import type { ResultPartition } from '../network/result-partition.js';
@@ -227,9 +226,8 @@ export class TaskCheckpointer {
   private encodeGroup(job: SnapshotJob, { cut, op, plan, keyGroup, since }: GroupWrite): Buffer {
     let group: KeyGroupSnapshot | KeyGroupDelta | undefined;
     if (since !== undefined) {
-      const delta = cut.keyGroupDelta(keyGroup, since);
-      if (2 * deltaEntries(delta) <= cut.keyGroupEntries(keyGroup)) group = delta;
-      else {
+      group = cut.keyGroupDelta(keyGroup, since, Math.floor(cut.keyGroupEntries(keyGroup) / 2));
+      if (group === undefined) {
         plan.references.delete(keyGroup);
         plan.locations.set(keyGroup, [job.path]);
         plan.anchors.set(keyGroup, { length: 1, generation: cut.generation });
