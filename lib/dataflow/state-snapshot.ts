@@ -62,6 +62,18 @@ export interface HeldState {
   readonly generation: number;
   readonly tables: ReadonlyArray<readonly [name: string, kind: StateKind, groups: ReadonlyMap<number, Map<string, unknown>>]>;
   readonly saved: ReadonlyMap<Map<string, unknown>, Map<string, unknown>>;
+  /** Per live entry map, its change log as it was at the cut: the keys, how many, the floor. */
+  readonly logs: ReadonlyMap<Map<string, unknown>, readonly [keys: readonly string[], length: number, floor: number]>;
+}
+
+/**
+ * The keys written in one key group of one state (see HeapKeyedStateBackend): every entry of a
+ * generation above `floor` has its key among `keys`, which may repeat keys and hold removed ones.
+ * A delta since a generation at or above the floor visits these keys instead of every entry.
+ */
+export interface ChangeLog {
+  readonly keys: string[];
+  readonly floor: number;
 }
 
 /**
@@ -97,6 +109,8 @@ function forEachAt<E extends { gen: number }>(held: HeldState, entries: Map<stri
  * once there would be more than `limit`.
  */
 function entriesAfter(held: HeldState, kind: StateKind, entries: Map<string, unknown>, since: number, limit = Number.POSITIVE_INFINITY): StateSnapshot['entries'] | undefined {
+  const log = since < 0 ? undefined : held.logs.get(entries);
+  if (log !== undefined && since >= log[2]) return loggedAfter(held, kind, entries, log, since, limit);
   if (kind === 'value') {
     const out: Array<readonly [Key, unknown]> = [];
     const over = forEachAt(held, entries as Map<string, ValueEntry>, (e) => e.gen > since && out.push([e.key, e.value]) > limit);
@@ -105,6 +119,25 @@ function entriesAfter(held: HeldState, kind: StateKind, entries: Map<string, unk
   const out: Array<readonly [Key, readonly (readonly [Key, unknown])[]]> = [];
   const over = forEachAt(held, entries as Map<string, MapEntry>, (e) => e.gen > since && out.push([e.key, [...e.map.values()]]) > limit);
   return over ? undefined : out;
+}
+
+/** As entriesAfter, visiting only the keys of the change log (`since` at or above its floor). */
+function loggedAfter(held: HeldState, kind: StateKind, entries: Map<string, unknown>, [keys, length]: readonly [readonly string[], number, number], since: number, limit: number): StateSnapshot['entries'] | undefined {
+  const generation = held.generation;
+  const saved = held.saved.get(entries);
+  const seen = new Set<string>();
+  const out: Array<readonly [Key, unknown]> = [];
+  for (let i = 0; i < length; i++) {
+    const key = keys[i]!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const live = entries.get(key) as ValueEntry | MapEntry | undefined;
+    const e = live !== undefined && live.gen <= generation ? live : (saved?.get(key) as ValueEntry | MapEntry | undefined);
+    if (e === undefined || e.gen <= since) continue;
+    out.push(kind === 'value' ? [e.key, (e as ValueEntry).value] : [e.key, [...(e as MapEntry).map.values()]]);
+    if (out.length > limit) return undefined;
+  }
+  return out as StateSnapshot['entries'];
 }
 
 /** One key group of a cut, whole. */

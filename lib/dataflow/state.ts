@@ -26,7 +26,7 @@
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
 import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
 import { encodeKey, murmur3, type Key } from './keyhash.js';
-import { keyGroupDeltaOf, keyGroupSnapshotOf, type FrozenKeyedState, type HeldState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
+import { keyGroupDeltaOf, keyGroupSnapshotOf, type ChangeLog, type FrozenKeyedState, type HeldState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
 
 export type { FrozenKeyedState, KeyGroupDelta } from './state-snapshot.js';
 
@@ -85,6 +85,8 @@ function userKey(k: unknown): UserKey {
 interface StateTable<E> {
   readonly kind: StateKind;
   readonly groups: Map<number, Map<string, E>>;
+  /** Per key group, the keys written since its log's floor (see `logChange`). */
+  readonly changes: Map<number, ChangeLog>;
 }
 
 /** A key's canonical encoding and key group, as `setCurrentKey` computes them. */
@@ -99,6 +101,10 @@ interface CutInFlight {
   readonly held: Set<Map<string, unknown>>;
   readonly saved: Map<Map<string, unknown>, Map<string, unknown>>;
 }
+
+/** A change log this long is tidied when the base moves on (see `forgetRemovals`); past its key group's size plus this, it starts again. */
+const LOG_TIDY_LENGTH = 64;
+const NO_KEYS: readonly string[] = [];
 
 /** Plain keys whose encoding a backend remembers, per type. */
 const KEY_CACHE_LIMIT = 1 << 16;
@@ -147,6 +153,13 @@ export class HeapKeyedStateBackend {
   private readonly tombstones = new Map<number, Map<string, Tombstone>>();
   /** Removals are remembered only once a delta may be asked for: after a cut or a restore (a job without checkpoints keeps none). */
   private tracksRemovals = false;
+  /**
+   * Writes are logged by key (per state and key group) from the generation after this one on:
+   * from the first cut or restore (a job without checkpoints logs nothing). Undefined: not yet.
+   */
+  private logFloor: number | undefined;
+  /** Whether anything was ever written (a restore into a fresh backend can log from generation 0). */
+  private written = false;
 
   constructor(options: HeapKeyedStateBackendOptions) {
     this.maxParallelism = options.maxParallelism;
@@ -208,9 +221,14 @@ export class HeapKeyedStateBackend {
         if (value === undefined) return handle.clear();
         const entries = this.writableEntries(table, name);
         const entry = entries.get(this.encodedKey);
-        if (entry === undefined) entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
-        else {
-          if (entry.gen <= this.cowGeneration) this.save(entries, entry, { key: entry.key, value: entry.value, gen: entry.gen });
+        if (entry === undefined) {
+          entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
+          this.logChange(table, entries);
+        } else {
+          if (entry.gen !== this.generation) {
+            if (entry.gen <= this.cowGeneration) this.save(entries, entry, { key: entry.key, value: entry.value, gen: entry.gen });
+            this.logChange(table, entries);
+          }
           entry.value = value;
           entry.gen = this.generation;
         }
@@ -244,10 +262,14 @@ export class HeapKeyedStateBackend {
       if (entry === undefined) {
         entry = { key: this.key as Key, map: new Map(), gen: this.generation };
         entries.set(this.encodedKey, entry);
-      } else if (entry.gen <= this.cowGeneration) {
-        // The saved copy keeps the map a cut sees; the live entry goes on with a copy of it.
-        this.save(entries, entry, { key: entry.key, map: entry.map, gen: entry.gen });
-        entry.map = new Map(entry.map);
+        this.logChange(table, entries);
+      } else if (entry.gen !== this.generation) {
+        if (entry.gen <= this.cowGeneration) {
+          // The saved copy keeps the map a cut sees; the live entry goes on with a copy of it.
+          this.save(entries, entry, { key: entry.key, map: entry.map, gen: entry.gen });
+          entry.map = new Map(entry.map);
+        }
+        this.logChange(table, entries);
       }
       entry.gen = this.generation;
       cached = entry.map;
@@ -319,10 +341,12 @@ export class HeapKeyedStateBackend {
   freeze(range: KeyGroupRange = this.keyGroupRange): FrozenKeyedState {
     this.tracksRemovals = true;
     const generation = this.generation++;
+    this.logFloor ??= generation;
     const tables: Array<[string, StateKind, Map<number, Map<string, unknown>>]> = [];
     const keyGroups = new Set<number>();
     const sizes = new Map<number, number>();
     const held = new Set<Map<string, unknown>>();
+    const logs = new Map<Map<string, unknown>, readonly [readonly string[], number, number]>();
     for (const [name, table] of this.tables) {
       const groups = new Map<number, Map<string, unknown>>();
       for (const [keyGroup, entries] of table.groups as Map<number, Map<string, unknown>>) {
@@ -331,13 +355,16 @@ export class HeapKeyedStateBackend {
         keyGroups.add(keyGroup);
         sizes.set(keyGroup, (sizes.get(keyGroup) ?? 0) + entries.size);
         held.add(entries);
+        // Logs only grow while a cut is in flight (a reset replaces the array): the length is the log at the cut.
+        const log = table.changes.get(keyGroup);
+        logs.set(entries, log === undefined ? [NO_KEYS, 0, this.logFloor] : [log.keys, log.keys.length, log.floor]);
       }
       tables.push([name, table.kind, groups]);
     }
     const cut: CutInFlight = { generation, held, saved: new Map() };
     this.cuts.push(cut);
     this.cowGeneration = generation;
-    const state: HeldState = { generation, tables, saved: cut.saved };
+    const state: HeldState = { generation, tables, saved: cut.saved, logs };
     let released = false;
     return {
       generation,
@@ -351,6 +378,7 @@ export class HeapKeyedStateBackend {
         tables.length = 0;
         held.clear();
         cut.saved.clear();
+        logs.clear();
         this.cuts.splice(this.cuts.indexOf(cut), 1);
         this.cowGeneration = this.cuts.length === 0 ? 0 : this.cuts[this.cuts.length - 1]!.generation;
       },
@@ -379,9 +407,10 @@ export class HeapKeyedStateBackend {
   }
 
   /**
-   * Tombstones of removals up to `upTo(keyGroup)` go, per key group: no delta of it will be
-   * taken against a cut older than that (the checkpointer calls this when its base moves on,
-   * with no cut in flight).
+   * Removals and logged writes up to `upTo(keyGroup)` are forgotten, per key group: no delta of
+   * it will be taken against a cut older than that (the checkpointer calls this when its base
+   * moves on; nothing goes while a cut is in flight). A change log is rewritten, without repeats
+   * and keys of older writes, once it is longer than a few dozen keys.
    */
   forgetRemovals(upTo: (keyGroup: number) => number): void {
     if (this.cuts.length > 0) return;
@@ -390,6 +419,34 @@ export class HeapKeyedStateBackend {
       for (const [id, stone] of stones) if (stone[2] <= generation) stones.delete(id);
       if (stones.size === 0) this.tombstones.delete(keyGroup);
     }
+    for (const table of this.tables.values()) {
+      for (const [keyGroup, log] of table.changes) {
+        if (log.keys.length <= LOG_TIDY_LENGTH) continue;
+        const generation = upTo(keyGroup);
+        if (generation === Number.POSITIVE_INFINITY) {
+          table.changes.set(keyGroup, { keys: [], floor: this.generation });
+          continue;
+        }
+        const entries = table.groups.get(keyGroup) as Map<string, { gen: number }> | undefined;
+        const keys = [...new Set(log.keys)].filter((k) => (entries?.get(k)?.gen ?? 0) > generation);
+        table.changes.set(keyGroup, { keys, floor: Math.max(log.floor, generation) });
+      }
+    }
+  }
+
+  /**
+   * The first write of the current key's entry in this generation (or its creation): its key is
+   * logged for deltas. A log grown past its key group's size (repeats, removed keys) starts again
+   * empty from the current generation: a delta from further back reads every entry instead.
+   */
+  private logChange<E>(table: StateTable<E>, entries: Map<string, E>): void {
+    if (this.logFloor === undefined) return;
+    let log = table.changes.get(this.keyGroup);
+    if (log === undefined || log.keys.length > entries.size + LOG_TIDY_LENGTH) {
+      log = { keys: [], floor: log === undefined ? this.logFloor : this.generation };
+      table.changes.set(this.keyGroup, log);
+    }
+    log.keys.push(this.encodedKey);
   }
 
   /** Whether key group `keyGroup` has had no write since the cut of `generation` (0: since restore). */
@@ -404,6 +461,10 @@ export class HeapKeyedStateBackend {
    */
   restore(snapshots: Iterable<KeyGroupSnapshot>): void {
     this.tracksRemovals = true;
+    if (this.logFloor === undefined) {
+      // Restored entries are of generation 0; later writes are logged (after any earlier ones' generation).
+      this.logFloor = this.written ? this.generation++ : 0;
+    }
     this.keyEpoch++;
     for (const { keyGroup, states } of snapshots) {
       if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) continue;
@@ -426,7 +487,7 @@ export class HeapKeyedStateBackend {
   private table<E>(name: string, kind: StateKind): StateTable<E> {
     let table = this.tables.get(name);
     if (table === undefined) {
-      table = { kind, groups: new Map() };
+      table = { kind, groups: new Map(), changes: new Map() };
       this.tables.set(name, table);
     } else if (table.kind !== kind) {
       throw new StateConflictError(name, table.kind, kind);
@@ -447,6 +508,7 @@ export class HeapKeyedStateBackend {
   private writableEntries<E>(table: StateTable<E>, name: string): Map<string, E> {
     if (this.key === undefined) throw new NoCurrentKeyError(name);
     this.changedAt[this.keyGroup] = this.generation;
+    this.written = true;
     let entries = table.groups.get(this.keyGroup);
     if (entries === undefined) {
       entries = new Map();

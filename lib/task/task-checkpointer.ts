@@ -12,11 +12,14 @@
  *      milliseconds, the task processing records between slices; the cut is released and the
  *      bytes are written atomically to checkpoint storage (an S3 upload, multipart when large,
  *      retried with backoff); then `cp.ack` with the handle, or `cp.declined` on any failure.
- *      A snapshot encoded within its first slice and small, to a FILE, is written at once
- *      instead (a millisecond or two): an asynchronous write takes nine turns of the task's
- *      event loop, and a source whose function blocks between records (a paced source) turns
- *      it slowly, which made checkpoints of tiny state take seconds. An upload to an object
- *      store cannot be synchronous: it is always started and awaited off the record path.
+ *      A snapshot encoded within its first slice and small, to a FILE, of a task whose event
+ *      loop turns slowly, is written at once instead (a millisecond or two, mostly fsync): an
+ *      asynchronous write takes nine turns of the task's event loop, and a source whose
+ *      function blocks between records (a paced source) turns it slowly, which made checkpoints
+ *      of tiny state take seconds. A task that turns its loop quickly (the last turn measured
+ *      at a barrier took under SLOW_TURN_MS) writes asynchronously: its thread does not wait
+ *      for the disk. An upload to an object store cannot be synchronous: it is always started
+ *      and awaited off the record path.
  *
  * A failure never fails the task: the checkpoint is declined and the coordinator aborts it.
  * An upload that ends after its checkpoint was aborted deletes what it wrote: the JobMaster
@@ -38,6 +41,8 @@ import type { FromWorker } from './worker-protocol.js';
 
 /** Snapshots up to this size are written synchronously to file storage (see above). */
 export const SYNC_SNAPSHOT_MAX_BYTES = 256 * 1024;
+/** A task whose event loop took longer than this to turn (measured from a barrier) writes small snapshots synchronously. */
+export const SLOW_TURN_MS = 1;
 /** Encoding of key groups runs in slices of about this long, records being processed between them. */
 export const ENCODE_SLICE_MS = 4;
 
@@ -96,6 +101,8 @@ export class TaskCheckpointer {
   readonly history = new SnapshotHistory();
   /** The last snapshot's timings. */
   lastTimings: SnapshotTimings | undefined;
+  /** How long the task's event loop took to turn after the last barrier (undefined: not yet measured, taken as slow). */
+  private turnMs: number | undefined;
   /** Called whenever an asynchronous write ends (the task may be waiting to finish). */
   onIdle: () => void = () => undefined;
 
@@ -111,8 +118,18 @@ export class TaskCheckpointer {
 
   /** Takes the snapshot for `barrier`, forwards the barrier, and starts the write. */
   checkpoint(barrier: BarrierInfo): void {
-    const id = barrier.checkpointId;
     const started = performance.now();
+    const slowLoop = this.turnMs === undefined || this.turnMs > SLOW_TURN_MS;
+    try {
+      this.takeSnapshot(barrier, started, slowLoop);
+    } finally {
+      const returned = performance.now();
+      setImmediate(() => (this.turnMs = performance.now() - returned));
+    }
+  }
+
+  private takeSnapshot(barrier: BarrierInfo, started: number, slowLoop: boolean): void {
+    const id = barrier.checkpointId;
     let job: SnapshotJob | undefined;
     const cuts: FrozenKeyedState[] = [];
     try {
@@ -124,7 +141,7 @@ export class TaskCheckpointer {
     // Forwarded even after a failed snapshot, so that downstream alignment does not stall.
     for (const p of this.parts.partitions) p.broadcastBarrier(barrier);
     if (job === undefined) return;
-    // A small state is encoded within the first slice and written at once (see above).
+    // A small state is encoded within the first slice, and written at once by a slow loop (see above).
     let done = false;
     try {
       done = this.encodeSlice(job);
@@ -133,7 +150,7 @@ export class TaskCheckpointer {
       this.decline(id, 'encoding the snapshot failed', err);
       return;
     }
-    if (done && job.bytes <= SYNC_SNAPSHOT_MAX_BYTES && this.persistNow(job)) return;
+    if (done && slowLoop && job.bytes <= SYNC_SNAPSHOT_MAX_BYTES && this.persistNow(job)) return;
     void this.persist(job, done);
   }
 
