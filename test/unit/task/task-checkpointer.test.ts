@@ -250,6 +250,43 @@ describe('task - incremental checkpoints by entry: deltas and their chains', () 
     assert.ok(compactions > 0, 'chains reached their bound and were compacted');
   });
 
+  it('under heavy churn (logs of written keys tidied and started again, deltas and full records mixed) every checkpoint restores the state at its barrier', async () => {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: 2, keyGroupRange: keyGroupRangeFor(2, 1, 0) });
+    const count = backend.getValueState<number>('count');
+    const tags = backend.getMapState<string, number>('tags');
+    const { checkpointer, posted } = checkpointerOf(backend);
+    const root = dirs.make('churn');
+    let seed = 3;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return (seed >>> 4) % n;
+    };
+    let deltas = 0;
+    for (let id = 1; id <= 14; id++) {
+      // Rounds alternate between a few keys written many times and most keys changed.
+      const writes = id % 3 === 0 ? 600 : 40;
+      for (let i = 0; i < writes; i++) {
+        backend.setCurrentKey(`k${next(300)}`);
+        const op = next(10);
+        if (op === 0) count.clear();
+        else if (op === 1) tags.remove('t');
+        else if (op === 2) tags.put(`t${next(3)}`, id);
+        else count.update(id * 1000 + i);
+      }
+      checkpointer.checkpoint({ checkpointId: id, savepoint: false, dir: path.join(root, `chk-${id}`) });
+      const handle = await ackOf(posted, id);
+      checkpointer.completed(id);
+      deltas += Object.values((await readSnapshot(handle.path)).keyedState).flat().filter((g) => 'removed' in g).length;
+      const restored = await loadRestoredState(restoreTdd(id, handle));
+      const again = new HeapKeyedStateBackend({ maxParallelism: 2, keyGroupRange: keyGroupRangeFor(2, 1, 0) });
+      again.restore(restored!.keyedState[OP] ?? []);
+      const sorted = (b: HeapKeyedStateBackend) =>
+        b.snapshot().map((g) => ({ ...g, states: Object.fromEntries(Object.entries(g.states).map(([n, st]) => [n, [...st.entries].map((e) => JSON.stringify(e)).sort()])) }));
+      assert.deepEqual(sorted(again), sorted(backend), `checkpoint ${id} restores the state at its barrier`);
+    }
+    assert.ok(deltas > 0, 'some checkpoints wrote deltas');
+  });
+
   it('a delta that would hold more than half of its key group is written whole: a new chain that refers to nothing', async () => {
     const backend = new HeapKeyedStateBackend({ maxParallelism: 4, keyGroupRange: keyGroupRangeFor(4, 1, 0) });
     fill(backend, 400, (i) => `v1-${i}`);
