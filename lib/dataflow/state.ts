@@ -102,9 +102,11 @@ interface CutInFlight {
   readonly saved: Map<Map<string, unknown>, Map<string, unknown>>;
 }
 
-/** A change log this long is tidied when the base moves on (see `forgetRemovals`); past its key group's size plus this, it starts again. */
+/** A change log this long is tidied when the base moves on (see `forgetRemovals`); past half its key group's size plus this, it stops. */
 const LOG_TIDY_LENGTH = 64;
 const NO_KEYS: readonly string[] = [];
+/** The floor of a log that stopped: no delta can use it. */
+const OVERFLOWED = Number.POSITIVE_INFINITY;
 
 /** Plain keys whose encoding a backend remembers, per type. */
 const KEY_CACHE_LIMIT = 1 << 16;
@@ -421,9 +423,9 @@ export class HeapKeyedStateBackend {
     }
     for (const table of this.tables.values()) {
       for (const [keyGroup, log] of table.changes) {
-        if (log.keys.length <= LOG_TIDY_LENGTH) continue;
+        if (log.keys.length <= LOG_TIDY_LENGTH && log.floor !== OVERFLOWED) continue;
         const generation = upTo(keyGroup);
-        if (generation === Number.POSITIVE_INFINITY) {
+        if (generation === Number.POSITIVE_INFINITY || log.floor === OVERFLOWED) {
           table.changes.set(keyGroup, { keys: [], floor: this.generation });
           continue;
         }
@@ -436,15 +438,19 @@ export class HeapKeyedStateBackend {
 
   /**
    * The first write of the current key's entry in this generation (or its creation): its key is
-   * logged for deltas. A log grown past its key group's size (repeats, removed keys) starts again
-   * empty from the current generation: a delta from further back reads every entry instead.
+   * logged for deltas. A log grown past half its key group's size stops (no delta can use it)
+   * until the base moves on, and then starts again empty from the current generation: a delta
+   * from further back reads every entry instead.
    */
   private logChange<E>(table: StateTable<E>, entries: Map<string, E>): void {
     if (this.logFloor === undefined) return;
     let log = table.changes.get(this.keyGroup);
-    if (log === undefined || log.keys.length > entries.size + LOG_TIDY_LENGTH) {
-      log = { keys: [], floor: log === undefined ? this.logFloor : this.generation };
-      table.changes.set(this.keyGroup, log);
+    if (log === undefined) table.changes.set(this.keyGroup, (log = { keys: [], floor: this.logFloor }));
+    else if (log.floor === OVERFLOWED) return;
+    else if (log.keys.length > entries.size / 2 + LOG_TIDY_LENGTH) {
+      // Most of the key group is being written: its delta would be a full record anyway.
+      table.changes.set(this.keyGroup, { keys: [], floor: OVERFLOWED });
+      return;
     }
     log.keys.push(this.encodedKey);
   }
