@@ -161,8 +161,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * batches of 1,000, with a checkpoint every `intervalMs` if `checkpoints`; updates per second.
  * A checkpoint still running at `ms` is waited for while updating (its work counts in its window).
  */
-async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: number, checkpoints: LocalCheckpoints | null, intervalMs: number): Promise<number> {
+async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: number, checkpoints: LocalCheckpoints | null, intervalMs: number): Promise<Rate> {
   const state = backend.getValueState<unknown>('v');
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   let lastCheckpoint = started;
   let inFlight: Promise<unknown> | null = null;
@@ -180,7 +181,14 @@ async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: numbe
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  return n / ((performance.now() - started) / 1000);
+  const cpu = process.cpuUsage(cpuBefore);
+  return { wall: n / ((performance.now() - started) / 1000), cpu: n / ((cpu.user + cpu.system) / 1e6) };
+}
+
+/** Updates (or records) per second of wall-clock time, and per second of the process's CPU time (all its threads) if measured. */
+interface Rate {
+  readonly wall: number;
+  readonly cpu?: number;
 }
 
 /**
@@ -189,8 +197,12 @@ async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: numbe
  * on both). A block's ratio is the geometric mean of its two pairs' ratios; the result is the
  * median of the blocks' ratios, with the best rate of each kind.
  */
-async function pairedRates(blocks: number, measure: (withCheckpoints: boolean) => Promise<number>): Promise<{ ratio: number; without: number; with: number; ratios: number[] }> {
+async function pairedRates(
+  blocks: number,
+  measure: (withCheckpoints: boolean) => Promise<Rate>,
+): Promise<{ ratio: number; cpuRatio: number | undefined; without: number; with: number; ratios: number[]; cpuRatios: number[] }> {
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
   let without = 0;
   let withCheckpoints = 0;
   for (let i = 0; i < blocks; i++) {
@@ -198,13 +210,19 @@ async function pairedRates(blocks: number, measure: (withCheckpoints: boolean) =
     const b1 = await measure(true);
     const b2 = await measure(true);
     const a2 = await measure(false);
-    ratios.push(Math.sqrt((b1 / a1) * (b2 / a2)));
-    without = Math.max(without, a1, a2);
-    withCheckpoints = Math.max(withCheckpoints, b1, b2);
+    ratios.push(Math.sqrt((b1.wall / a1.wall) * (b2.wall / a2.wall)));
+    if (a1.cpu !== undefined) cpuRatios.push(Math.sqrt((b1.cpu! / a1.cpu) * (b2.cpu! / a2.cpu!)));
+    without = Math.max(without, a1.wall, a2.wall);
+    withCheckpoints = Math.max(withCheckpoints, b1.wall, b2.wall);
   }
-  const sorted = [...ratios].sort((x, y) => x - y);
+  return { ratio: medianOf(ratios), cpuRatio: cpuRatios.length === 0 ? undefined : medianOf(cpuRatios), without, with: withCheckpoints, ratios, cpuRatios };
+}
+
+/** The median (of an even count, the mean of the middle two). */
+function medianOf(xs: readonly number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
   const mid = sorted.length >> 1;
-  return { ratio: sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2, without, with: withCheckpoints, ratios };
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** The in-process part: pause, full and incremental checkpoint times, update rate with and without checkpoints. */
@@ -256,8 +274,8 @@ async function localSnapshots(quick: boolean) {
     // interleaved: updates on 1 % of the keys (the incremental scenario) and, in a full run, on all.
     // The checkpoints go on from the incremental ones above (a first, full one is behind them).
     const ms = quick ? 1000 : 2000;
-    const rates = await pairedRates(quick ? 1 : 3, (on) => updateRate(big, keys / 100, ms, on ? incremental : null, 500));
-    const uniform = quick ? undefined : await pairedRates(2, (on) => updateRate(big, keys, 3000, on ? incremental : null, 500));
+    const rates = await pairedRates(quick ? 1 : 5, (on) => updateRate(big, keys / 100, ms, on ? incremental : null, 500));
+    const uniform = quick ? undefined : await pairedRates(3, (on) => updateRate(big, keys, 2000, on ? incremental : null, 500));
     return {
       pauseMs: median(pauses),
       pauses,
@@ -289,7 +307,7 @@ export async function run(quick: boolean): Promise<void> {
       await waitFor('6 slots', async () => (await client.overview()).slotsTotal === 6, { timeoutMs: 20_000 });
       await throughput(client, records / 4, 0); // warm-up
       // Interleaved, best of two each: the machine is shared and noisy.
-      const jobRates = await pairedRates(quick ? 1 : 2, (on) => throughput(client, records, on ? 1000 : 0));
+      const jobRates = await pairedRates(quick ? 1 : 2, async (on) => ({ wall: await throughput(client, records, on ? 1000 : 0) }));
       const big = await bigCheckpoint(client, stateBytes);
       const small = await smallStateLatency(client, cluster.workDir, quick ? 3 : 10);
       const smallP50 = percentile(small.checkpoint, 50);
@@ -329,6 +347,8 @@ export async function run(quick: boolean): Promise<void> {
           incremental_vs_full_bytes: round(local.incrementalBytes / local.fullBytes),
           throughput_with_vs_without_checkpoints_100mb: round(local.rates.ratio),
           ...(local.uniform === undefined ? {} : { throughput_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.ratio) }),
+          updates_per_cpu_s_with_vs_without_checkpoints_100mb: round(local.rates.cpuRatio!),
+          ...(local.uniform === undefined ? {} : { updates_per_cpu_s_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.cpuRatio!) }),
           throughput_with_vs_without_checkpoints: round(jobRates.ratio),
           checkpoint_small_state_p50_vs_target_100ms: round(smallP50 / 100),
           checkpoint_small_state_p99_vs_target_300ms: round(smallP99 / 300),
@@ -338,7 +358,8 @@ export async function run(quick: boolean): Promise<void> {
           'in process: a TaskCheckpointer over one keyed backend (maxParallelism 128, one subtask), files in a temp dir; sync pause = the checkpoint() call at the barrier (cut + plan + header + the first encoding slice), median of 3 (quick: the later of 2); sync_encode = encoding the whole million-key state at once, what the synchronous phase did before copy-on-write',
           '100 MB = 100,000 keys x 1 KB strings; incremental: 1,000 random keys (1 %) updated between checkpoints, time from barrier to ack (encode + write), median; full: the same state with incremental off',
           `update rates: random keys (a 31-bit LCG in 32-bit arithmetic; until 2026-12-01 its products lost their low bits and the keys cycled over 176 of the 1,000 hot keys, 3,627 of all) updated with short strings in batches of 1,000 with a yield between, checkpoints every 500 ms (a window ends once its last checkpoint completed); the updates hit 1 % of the keys (1,000 hot keys), so that each incremental checkpoint holds what changed; a full run adds updates over all keys (~1.4 MB of changed entries per checkpoint)`,
-          `ratios with vs without: per block, a window (or job run) without checkpoints then one with, one with then one without, the geometric mean of the two pairs' ratios; the median over blocks (the best rate of each kind, the measure before, is in the metrics); 1 % of keys: ${quick ? 1 : 3} blocks of 1 or 2 s windows, block ratios ${local.rates.ratios.map((r) => r.toFixed(3)).join(' ')}${local.uniform === undefined ? '' : `; all keys: 2 blocks of 3 s windows, ${local.uniform.ratios.map((r) => r.toFixed(3)).join(' ')}`}; job: ${quick ? 1 : 2} blocks of runs, ${jobRates.ratios.map((r) => r.toFixed(3)).join(' ')}`,
+          `ratios with vs without: per block, a window (or job run) without checkpoints then one with, one with then one without, the geometric mean of the two pairs' ratios; the median over blocks (the best rate of each kind, the measure before, is in the metrics); 1 % of keys: ${quick ? 1 : 5} blocks of ${quick ? 1 : 2} s windows, block ratios ${local.rates.ratios.map((r) => r.toFixed(3)).join(' ')}${local.uniform === undefined ? '' : `; all keys: 3 blocks of 2 s windows, ${local.uniform.ratios.map((r) => r.toFixed(3)).join(' ')}`}; job: ${quick ? 1 : 2} blocks of runs, ${jobRates.ratios.map((r) => r.toFixed(3)).join(' ')}`,
+          `updates_per_cpu_s ratios: the same windows, updates per second of the process's CPU time (every thread: GC helpers and file writes count), which a loaded machine's scheduling does not skew; block ratios ${local.rates.cpuRatios.map((r) => r.toFixed(3)).join(' ')}${local.uniform === undefined ? '' : `; all keys ${local.uniform.cpuRatios.map((r) => r.toFixed(3)).join(' ')}`}`,
           quick ? 'quick: the large checkpoint holds 20 MB of keyed state, not 100 MB' : 'the large checkpoint holds 100 MB of keyed state',
           'throughput jobs run at parallelism 2 on a local HA cluster; rates include deployment',
           'small state: 1,000 keys (~2.5 KB) at parallelism 2, source paced at 1,200 records/s, 100 ms checkpoint interval; sink commit latency = commit rename (file ctime) - record entering the sink, so it includes the wait for the next checkpoint (half an interval on average)',
