@@ -146,34 +146,83 @@ function backendOf(keys: number, value: (i: number) => unknown): HeapKeyedStateB
   return backend;
 }
 
+/**
+ * The next state of a 31-bit linear congruential generator (in 32-bit integer arithmetic: the
+ * plain `seed * 1103515245` loses its low bits past 2^53, and the sequence fell into a cycle
+ * that touched 176 of 1,000 keys), and a key below `n` from its high bits.
+ */
+const nextSeed = (seed: number) => (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+const keyOf = (seed: number, n: number) => (seed >>> 4) % n;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Updates random keys among the first `hot` of `backend` for `ms`, yielding like a task between
  * batches of 1,000, with a checkpoint every `intervalMs` if `checkpoints`; updates per second.
+ * A checkpoint still running at `ms` is waited for while updating (its work counts in its window).
  */
-async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: number, checkpoints: LocalCheckpoints | null, intervalMs: number): Promise<number> {
+async function updateRate(backend: HeapKeyedStateBackend, hot: number, ms: number, checkpoints: LocalCheckpoints | null, intervalMs: number): Promise<Rate> {
   const state = backend.getValueState<unknown>('v');
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   let lastCheckpoint = started;
   let inFlight: Promise<unknown> | null = null;
   let n = 0;
   let seed = 12345;
-  while (performance.now() - started < ms) {
+  while (performance.now() - started < ms || inFlight !== null) {
     for (let i = 0; i < 1000; i++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      backend.setCurrentKey(seed % hot);
+      seed = nextSeed(seed);
+      backend.setCurrentKey(keyOf(seed, hot));
       state.update(`u${n++}`);
     }
-    if (checkpoints && inFlight === null && performance.now() - lastCheckpoint >= intervalMs) {
+    if (checkpoints && inFlight === null && performance.now() - started < ms && performance.now() - lastCheckpoint >= intervalMs) {
       lastCheckpoint = performance.now();
       inFlight = checkpoints.start().done.then(() => (inFlight = null));
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const rate = n / ((performance.now() - started) / 1000);
-  await inFlight;
-  return rate;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { wall: n / ((performance.now() - started) / 1000), cpu: n / ((cpu.user + cpu.system) / 1e6) };
+}
+
+/** Updates (or records) per second of wall-clock time, and per second of the process's CPU time (all its threads) if measured. */
+interface Rate {
+  readonly wall: number;
+  readonly cpu?: number;
+}
+
+/**
+ * `blocks` times: a window without checkpoints then one with, and one with then one without
+ * (back to back: a drift of the machine's load, or garbage a window leaves to the next, weighs
+ * on both). A block's ratio is the geometric mean of its two pairs' ratios; the result is the
+ * median of the blocks' ratios, with the best rate of each kind.
+ */
+async function pairedRates(
+  blocks: number,
+  measure: (withCheckpoints: boolean) => Promise<Rate>,
+): Promise<{ ratio: number; cpuRatio: number | undefined; without: number; with: number; ratios: number[]; cpuRatios: number[] }> {
+  const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  let without = 0;
+  let withCheckpoints = 0;
+  for (let i = 0; i < blocks; i++) {
+    const a1 = await measure(false);
+    const b1 = await measure(true);
+    const b2 = await measure(true);
+    const a2 = await measure(false);
+    ratios.push(Math.sqrt((b1.wall / a1.wall) * (b2.wall / a2.wall)));
+    if (a1.cpu !== undefined) cpuRatios.push(Math.sqrt((b1.cpu! / a1.cpu) * (b2.cpu! / a2.cpu!)));
+    without = Math.max(without, a1.wall, a2.wall);
+    withCheckpoints = Math.max(withCheckpoints, b1.wall, b2.wall);
+  }
+  return { ratio: medianOf(ratios), cpuRatio: cpuRatios.length === 0 ? undefined : medianOf(cpuRatios), without, with: withCheckpoints, ratios, cpuRatios };
+}
+
+/** The median (of an even count, the mean of the middle two). */
+function medianOf(xs: readonly number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** The in-process part: pause, full and incremental checkpoint times, update rate with and without checkpoints. */
@@ -210,8 +259,8 @@ async function localSnapshots(quick: boolean) {
     let seed = 7;
     for (let round = 0; round < (quick ? 2 : 5); round++) {
       for (let i = 0; i < keys / 100; i++) {
-        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-        big.setCurrentKey(seed % keys);
+        seed = nextSeed(seed);
+        big.setCurrentKey(keyOf(seed, keys));
         value.update(`${filler}r${round}`);
       }
       increments.push(await incremental.start().done);
@@ -225,13 +274,8 @@ async function localSnapshots(quick: boolean) {
     // interleaved: updates on 1 % of the keys (the incremental scenario) and, in a full run, on all.
     // The checkpoints go on from the incremental ones above (a first, full one is behind them).
     const ms = quick ? 1000 : 2000;
-    const without: number[] = [];
-    const withCheckpoints: number[] = [];
-    for (let i = 0; i < (quick ? 2 : 4); i++) {
-      without.push(await updateRate(big, keys / 100, ms, null, 500));
-      withCheckpoints.push(await updateRate(big, keys / 100, ms, incremental, 500));
-    }
-    const uniform = quick ? undefined : { without: await updateRate(big, keys, 3000, null, 500), with: await updateRate(big, keys, 3000, incremental, 500) };
+    const rates = await pairedRates(quick ? 1 : 5, (on) => updateRate(big, keys / 100, ms, on ? incremental : null, 500));
+    const uniform = quick ? undefined : await pairedRates(3, (on) => updateRate(big, keys, 2000, on ? incremental : null, 500));
     return {
       pauseMs: median(pauses),
       pauses,
@@ -244,8 +288,7 @@ async function localSnapshots(quick: boolean) {
       fullBytes: median(fulls.map((f) => f.bytes)),
       incrementalMs: median(increments.map((c) => c.ms)),
       incrementalBytes: median(increments.map((c) => c.bytes)),
-      rateWithout: Math.max(...without),
-      rateWith: Math.max(...withCheckpoints),
+      rates,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -264,8 +307,7 @@ export async function run(quick: boolean): Promise<void> {
       await waitFor('6 slots', async () => (await client.overview()).slotsTotal === 6, { timeoutMs: 20_000 });
       await throughput(client, records / 4, 0); // warm-up
       // Interleaved, best of two each: the machine is shared and noisy.
-      const without = Math.max(await throughput(client, records, 0), await throughput(client, records, 0));
-      const withCheckpoints = Math.max(await throughput(client, records, 1000), await throughput(client, records, 1000));
+      const jobRates = await pairedRates(quick ? 1 : 2, async (on) => ({ wall: await throughput(client, records, on ? 1000 : 0) }));
       const big = await bigCheckpoint(client, stateBytes);
       const small = await smallStateLatency(client, cluster.workDir, quick ? 3 : 10);
       const smallP50 = percentile(small.checkpoint, 50);
@@ -280,8 +322,8 @@ export async function run(quick: boolean): Promise<void> {
           snapshot_slice_ms_max_1m_keys: round(local.longestSliceMs),
           incremental_checkpoint_ms_100mb_1pct: round(local.incrementalMs),
           incremental_checkpoint_bytes_100mb_1pct: local.incrementalBytes,
-          state_updates_per_s_100mb_with_checkpoints: Math.round(local.rateWith),
-          records_per_s_with_checkpoints: Math.round(withCheckpoints),
+          state_updates_per_s_100mb_with_checkpoints: Math.round(local.rates.with),
+          records_per_s_with_checkpoints: Math.round(jobRates.with),
           [quick ? 'checkpoint_ms_20mb' : 'checkpoint_ms_100mb']: big.ms,
           checkpoint_bytes: big.bytes,
           checkpoint_small_state_ms_p50: smallP50,
@@ -295,24 +337,29 @@ export async function run(quick: boolean): Promise<void> {
           sync_encode_ms_1m_keys: round(local.encodeAllMs),
           full_checkpoint_ms_100mb: round(local.fullMs),
           full_checkpoint_bytes_100mb: local.fullBytes,
-          state_updates_per_s_100mb_without_checkpoints: Math.round(local.rateWithout),
-          records_per_s_without_checkpoints: Math.round(without),
+          state_updates_per_s_100mb_without_checkpoints: Math.round(local.rates.without),
+          records_per_s_without_checkpoints: Math.round(jobRates.without),
         },
         ratios: {
           sync_pause_1m_keys_vs_target_20ms: round(local.pauseMs / 20),
           sync_pause_vs_encode_all: round(local.pauseMs / local.encodeAllMs),
           incremental_vs_full: round(local.incrementalMs / local.fullMs),
           incremental_vs_full_bytes: round(local.incrementalBytes / local.fullBytes),
-          throughput_with_vs_without_checkpoints_100mb: round(local.rateWith / local.rateWithout),
-          ...(local.uniform === undefined ? {} : { throughput_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.with / local.uniform.without) }),
-          throughput_with_vs_without_checkpoints: round(withCheckpoints / without),
+          throughput_with_vs_without_checkpoints_100mb: round(local.rates.ratio),
+          ...(local.uniform === undefined ? {} : { throughput_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.ratio) }),
+          updates_per_cpu_s_with_vs_without_checkpoints_100mb: round(local.rates.cpuRatio!),
+          ...(local.uniform === undefined ? {} : { updates_per_cpu_s_with_vs_without_checkpoints_100mb_all_keys_updated: round(local.uniform.cpuRatio!) }),
+          throughput_with_vs_without_checkpoints: round(jobRates.ratio),
           checkpoint_small_state_p50_vs_target_100ms: round(smallP50 / 100),
           checkpoint_small_state_p99_vs_target_300ms: round(smallP99 / 300),
         },
         notes: [
           `load average (1 min) at the start: ${load.toFixed(2)} on ${(await import('node:os')).cpus().length} cores, shared with other work: ratios are against same-run baselines`,
           'in process: a TaskCheckpointer over one keyed backend (maxParallelism 128, one subtask), files in a temp dir; sync pause = the checkpoint() call at the barrier (cut + plan + header + the first encoding slice), median of 3 (quick: the later of 2); sync_encode = encoding the whole million-key state at once, what the synchronous phase did before copy-on-write',
-          '100 MB = 100,000 keys x 1 KB strings; incremental: 1,000 random keys (1 %) updated between checkpoints, time from barrier to ack (encode + write), median; full: the same state with incremental off; update rates: random keys updated in batches of 1,000 with a yield between, best of 2 (quick) or 4 interleaved windows of 1 or 2 s each, checkpoints every 500 ms; the updates hit 1 % of the keys (1,000 hot keys), so that each incremental checkpoint holds what changed; a full run adds updates over all keys, where every checkpoint rewrites nearly all 100 MB on the task thread',
+          '100 MB = 100,000 keys x 1 KB strings; incremental: 1,000 random keys (1 %) updated between checkpoints, time from barrier to ack (encode + write), median; full: the same state with incremental off',
+          `update rates: random keys (a 31-bit LCG in 32-bit arithmetic; until 2026-12-01 its products lost their low bits and the keys cycled over 176 of the 1,000 hot keys, 3,627 of all) updated with short strings in batches of 1,000 with a yield between, checkpoints every 500 ms (a window ends once its last checkpoint completed); the updates hit 1 % of the keys (1,000 hot keys), so that each incremental checkpoint holds what changed; a full run adds updates over all keys (~1.4 MB of changed entries per checkpoint)`,
+          `ratios with vs without: per block, a window (or job run) without checkpoints then one with, one with then one without, the geometric mean of the two pairs' ratios; the median over blocks (the best rate of each kind, the measure before, is in the metrics); 1 % of keys: ${quick ? 1 : 5} blocks of ${quick ? 1 : 2} s windows, block ratios ${local.rates.ratios.map((r) => r.toFixed(3)).join(' ')}${local.uniform === undefined ? '' : `; all keys: 3 blocks of 2 s windows, ${local.uniform.ratios.map((r) => r.toFixed(3)).join(' ')}`}; job: ${quick ? 1 : 2} blocks of runs, ${jobRates.ratios.map((r) => r.toFixed(3)).join(' ')}`,
+          `updates_per_cpu_s ratios: the same windows, updates per second of the process's CPU time (every thread: GC helpers and file writes count), which a loaded machine's scheduling does not skew; block ratios ${local.rates.cpuRatios.map((r) => r.toFixed(3)).join(' ')}${local.uniform === undefined ? '' : `; all keys ${local.uniform.cpuRatios.map((r) => r.toFixed(3)).join(' ')}`}`,
           quick ? 'quick: the large checkpoint holds 20 MB of keyed state, not 100 MB' : 'the large checkpoint holds 100 MB of keyed state',
           'throughput jobs run at parallelism 2 on a local HA cluster; rates include deployment',
           'small state: 1,000 keys (~2.5 KB) at parallelism 2, source paced at 1,200 records/s, 100 ms checkpoint interval; sink commit latency = commit rename (file ctime) - record entering the sink, so it includes the wait for the next checkpoint (half an interval on average)',

@@ -7,13 +7,17 @@
  * before it calls the user function; state handles are bound to the backend, not to a key,
  * and always read and write the entry of the current key (as in Flink).
  *
- * Snapshots are copy-on-write (Flink's CopyOnWriteStateMap, per key group): `freeze()` keeps
- * a reference to every key group's entry map and costs one step per key group, not per key;
- * the task then goes on processing while the frozen generation is encoded. The first write to
- * a frozen key group copies its map (shallowly), and the first write to an entry older than
- * the frozen generation replaces the entry object, so the frozen maps never change. Values are
- * shared, not copied: a value given to `update`/`put` must not be mutated in place afterwards
- * (update with a new object instead), as with Flink's heap backend without deep copies.
+ * Snapshots are copy-on-write per entry: `freeze()` cuts the generation and keeps a reference
+ * to every key group's entry map, one step per key group, not per key; the task then goes on
+ * processing while the cut is encoded. The first write (or removal) of an entry of a generation
+ * up to a cut in flight SAVES a copy of the entry, as it was, with each cut that sees it, then
+ * changes the live entry (restamped with the current generation, which hides it from those
+ * cuts); a cut reads its key groups as their saved entries plus the live entries of a
+ * generation up to its own. Only the entries written during a snapshot are copied, never a key
+ * group's map: a map of thousands of entries copied on the first write after each cut made
+ * every checkpoint promote and discard megabytes. Values are shared, not copied: a value given
+ * to `update`/`put` must not be mutated in place afterwards (update with a new object instead),
+ * as with Flink's heap backend without deep copies.
  *
  * Every write stamps its key group and its entry with the current generation, and a removal
  * leaves a tombstone, so an incremental checkpoint can tell which key groups changed since an
@@ -22,7 +26,7 @@
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
 import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
 import { encodeKey, murmur3, type Key } from './keyhash.js';
-import { keyGroupDeltaOf, keyGroupSnapshotOf, type FrozenKeyedState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
+import { keyGroupDeltaOf, keyGroupSnapshotOf, type ChangeLog, type FrozenKeyedState, type HeldState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
 
 export type { FrozenKeyedState, KeyGroupDelta } from './state-snapshot.js';
 
@@ -81,6 +85,8 @@ function userKey(k: unknown): UserKey {
 interface StateTable<E> {
   readonly kind: StateKind;
   readonly groups: Map<number, Map<string, E>>;
+  /** Per key group, the keys written since its log's floor (see `logChange`). */
+  readonly changes: Map<number, ChangeLog>;
 }
 
 /** A key's canonical encoding and key group, as `setCurrentKey` computes them. */
@@ -88,6 +94,19 @@ interface EncodedKey {
   readonly encoded: string;
   readonly keyGroup: number;
 }
+
+/** A cut in flight: the entry maps it holds, and per map the entries saved for it (see `save`). */
+interface CutInFlight {
+  readonly generation: number;
+  readonly held: Set<Map<string, unknown>>;
+  readonly saved: Map<Map<string, unknown>, Map<string, unknown>>;
+}
+
+/** A change log this long is tidied when the base moves on (see `forgetRemovals`); past half its key group's size plus this, it stops. */
+const LOG_TIDY_LENGTH = 64;
+const NO_KEYS: readonly string[] = [];
+/** The floor of a log that stopped: no delta can use it. */
+const OVERFLOWED = Number.POSITIVE_INFINITY;
 
 /** Plain keys whose encoding a backend remembers, per type. */
 const KEY_CACHE_LIMIT = 1 << 16;
@@ -128,15 +147,21 @@ export class HeapKeyedStateBackend {
   private generation = 1;
   /** Per key group: the generation of its last write (0: none since it was restored or created). */
   private readonly changedAt: Uint32Array;
-  /** Entry maps held by cuts in flight (a map may be held by several), with their count. */
-  private readonly frozenMaps = new Map<Map<string, unknown>, number>();
-  /** Generations of the cuts in flight; entries of a generation up to the highest are copied on write. */
-  private readonly cuts: number[] = [];
+  /** The cuts in flight, oldest first; entries of a generation up to the newest are saved before a write. */
+  private readonly cuts: CutInFlight[] = [];
+  /** The newest cut's generation (0: none in flight): writes to entries stamped above it go in place. */
   private cowGeneration = 0;
   /** Per key group: removals, by state name and encoded key (see `forgetRemovals`). */
   private readonly tombstones = new Map<number, Map<string, Tombstone>>();
   /** Removals are remembered only once a delta may be asked for: after a cut or a restore (a job without checkpoints keeps none). */
   private tracksRemovals = false;
+  /**
+   * Writes are logged by key (per state and key group) from the generation after this one on:
+   * from the first cut or restore (a job without checkpoints logs nothing). Undefined: not yet.
+   */
+  private logFloor: number | undefined;
+  /** Whether anything was ever written (a restore into a fresh backend can log from generation 0). */
+  private written = false;
 
   constructor(options: HeapKeyedStateBackendOptions) {
     this.maxParallelism = options.maxParallelism;
@@ -198,8 +223,14 @@ export class HeapKeyedStateBackend {
         if (value === undefined) return handle.clear();
         const entries = this.writableEntries(table, name);
         const entry = entries.get(this.encodedKey);
-        if (entry === undefined || entry.gen <= this.cowGeneration) entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
-        else {
+        if (entry === undefined) {
+          entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
+          this.logChange(table, entries);
+        } else {
+          if (entry.gen !== this.generation) {
+            if (entry.gen <= this.cowGeneration) this.save(entries, entry, { key: entry.key, value: entry.value, gen: entry.gen });
+            this.logChange(table, entries);
+          }
           entry.value = value;
           entry.gen = this.generation;
         }
@@ -230,9 +261,17 @@ export class HeapKeyedStateBackend {
     const writable = (): Map<UserKey, [Key, unknown]> => {
       const entries = this.writableEntries(table, name);
       let entry = entries.get(this.encodedKey);
-      if (entry === undefined || entry.gen <= this.cowGeneration) {
-        entry = { key: this.key as Key, map: entry === undefined ? new Map() : new Map(entry.map), gen: this.generation };
+      if (entry === undefined) {
+        entry = { key: this.key as Key, map: new Map(), gen: this.generation };
         entries.set(this.encodedKey, entry);
+        this.logChange(table, entries);
+      } else if (entry.gen !== this.generation) {
+        if (entry.gen <= this.cowGeneration) {
+          // The saved copy keeps the map a cut sees; the live entry goes on with a copy of it.
+          this.save(entries, entry, { key: entry.key, map: entry.map, gen: entry.gen });
+          entry.map = new Map(entry.map);
+        }
+        this.logChange(table, entries);
       }
       entry.gen = this.generation;
       cached = entry.map;
@@ -304,58 +343,116 @@ export class HeapKeyedStateBackend {
   freeze(range: KeyGroupRange = this.keyGroupRange): FrozenKeyedState {
     this.tracksRemovals = true;
     const generation = this.generation++;
-    const held: Array<[string, StateKind, Map<number, Map<string, unknown>>]> = [];
+    this.logFloor ??= generation;
+    const tables: Array<[string, StateKind, Map<number, Map<string, unknown>>]> = [];
     const keyGroups = new Set<number>();
+    const sizes = new Map<number, number>();
+    const held = new Set<Map<string, unknown>>();
+    const logs = new Map<Map<string, unknown>, readonly [readonly string[], number, number]>();
     for (const [name, table] of this.tables) {
       const groups = new Map<number, Map<string, unknown>>();
       for (const [keyGroup, entries] of table.groups as Map<number, Map<string, unknown>>) {
         if (entries.size === 0 || !keyGroupRangeContains(range, keyGroup)) continue;
         groups.set(keyGroup, entries);
         keyGroups.add(keyGroup);
-        this.frozenMaps.set(entries, (this.frozenMaps.get(entries) ?? 0) + 1);
+        sizes.set(keyGroup, (sizes.get(keyGroup) ?? 0) + entries.size);
+        held.add(entries);
+        // Logs only grow while a cut is in flight (a reset replaces the array): the length is the log at the cut.
+        const log = table.changes.get(keyGroup);
+        logs.set(entries, log === undefined ? [NO_KEYS, 0, this.logFloor] : [log.keys, log.keys.length, log.floor]);
       }
-      held.push([name, table.kind, groups]);
+      tables.push([name, table.kind, groups]);
     }
-    this.cuts.push(generation);
+    const cut: CutInFlight = { generation, held, saved: new Map() };
+    this.cuts.push(cut);
     this.cowGeneration = generation;
+    const state: HeldState = { generation, tables, saved: cut.saved, logs };
     let released = false;
     return {
       generation,
       keyGroups: [...keyGroups].sort((a, b) => a - b),
-      keyGroupDelta: (keyGroup, since) => keyGroupDeltaOf(held, keyGroup, since, generation, this.tombstones.get(keyGroup)?.values() ?? []),
-      keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(held, keyGroup),
+      keyGroupDelta: (keyGroup, since, limit) => keyGroupDeltaOf(state, keyGroup, since, this.tombstones.get(keyGroup)?.values() ?? [], limit),
+      keyGroupSnapshot: (keyGroup) => keyGroupSnapshotOf(state, keyGroup),
+      keyGroupEntries: (keyGroup) => sizes.get(keyGroup) ?? 0,
       release: () => {
         if (released) return;
         released = true;
-        for (const [, , groups] of held) {
-          for (const entries of groups.values()) {
-            const n = (this.frozenMaps.get(entries) ?? 1) - 1;
-            if (n === 0) this.frozenMaps.delete(entries);
-            else this.frozenMaps.set(entries, n);
-          }
-        }
-        held.length = 0;
-        this.cuts.splice(this.cuts.indexOf(generation), 1);
-        this.cowGeneration = this.cuts.length === 0 ? 0 : Math.max(...this.cuts);
+        tables.length = 0;
+        held.clear();
+        cut.saved.clear();
+        logs.clear();
+        this.cuts.splice(this.cuts.indexOf(cut), 1);
+        this.cowGeneration = this.cuts.length === 0 ? 0 : this.cuts[this.cuts.length - 1]!.generation;
       },
     };
   }
 
   /** Entry maps held by cuts in flight: 0 once every cut is released (their memory can go). */
   get heldByCuts(): number {
-    return this.frozenMaps.size;
+    let n = 0;
+    for (const cut of this.cuts) n += cut.held.size;
+    return n;
   }
 
   /**
-   * Tombstones of removals up to `generation` go: no delta will be taken against a cut older
-   * than that (the checkpointer calls this when its base moves on, with no cut in flight).
+   * Before the first write or removal of `entry` (of `entries`) since a cut that sees it: `copy`,
+   * the entry as it is, is saved with every cut in flight that holds `entries` and sees this
+   * generation of the entry. The caller then changes the entry and restamps it, which hides it from them.
    */
-  forgetRemovals(generation: number): void {
+  private save<E extends { gen: number }>(entries: Map<string, E>, entry: E, copy: E): void {
+    for (const cut of this.cuts) {
+      if (entry.gen > cut.generation || !cut.held.has(entries)) continue;
+      let saved = cut.saved.get(entries);
+      if (saved === undefined) cut.saved.set(entries, (saved = new Map()));
+      saved.set(this.encodedKey, copy);
+    }
+  }
+
+  /**
+   * Removals and logged writes up to `upTo(keyGroup)` are forgotten, per key group: no delta of
+   * it will be taken against a cut older than that (the checkpointer calls this when its base
+   * moves on; nothing goes while a cut is in flight). A change log is rewritten, without repeats
+   * and keys of older writes, once it is longer than a few dozen keys.
+   */
+  forgetRemovals(upTo: (keyGroup: number) => number): void {
     if (this.cuts.length > 0) return;
     for (const [keyGroup, stones] of this.tombstones) {
+      const generation = upTo(keyGroup);
       for (const [id, stone] of stones) if (stone[2] <= generation) stones.delete(id);
       if (stones.size === 0) this.tombstones.delete(keyGroup);
     }
+    for (const table of this.tables.values()) {
+      for (const [keyGroup, log] of table.changes) {
+        if (log.keys.length <= LOG_TIDY_LENGTH && log.floor !== OVERFLOWED) continue;
+        const generation = upTo(keyGroup);
+        if (generation === Number.POSITIVE_INFINITY || log.floor === OVERFLOWED) {
+          table.changes.set(keyGroup, { keys: [], floor: this.generation });
+          continue;
+        }
+        const entries = table.groups.get(keyGroup) as Map<string, { gen: number }> | undefined;
+        const keys = [...new Set(log.keys)].filter((k) => (entries?.get(k)?.gen ?? 0) > generation);
+        table.changes.set(keyGroup, { keys, floor: Math.max(log.floor, generation) });
+      }
+    }
+  }
+
+  /**
+   * The first write of the current key's entry in this generation (or its creation): its key is
+   * logged for deltas. A log grown past half its key group's size stops (no delta can use it)
+   * until the base moves on, and then starts again empty from the current generation: a delta
+   * from further back reads every entry instead.
+   */
+  private logChange<E>(table: StateTable<E>, entries: Map<string, E>): void {
+    if (this.logFloor === undefined) return;
+    let log = table.changes.get(this.keyGroup);
+    if (log === undefined) table.changes.set(this.keyGroup, (log = { keys: [], floor: this.logFloor }));
+    else if (log.floor === OVERFLOWED) return;
+    else if (log.keys.length > entries.size / 2 + LOG_TIDY_LENGTH) {
+      // Most of the key group is being written: its delta would be a full record anyway.
+      table.changes.set(this.keyGroup, { keys: [], floor: OVERFLOWED });
+      return;
+    }
+    log.keys.push(this.encodedKey);
   }
 
   /** Whether key group `keyGroup` has had no write since the cut of `generation` (0: since restore). */
@@ -370,6 +467,10 @@ export class HeapKeyedStateBackend {
    */
   restore(snapshots: Iterable<KeyGroupSnapshot>): void {
     this.tracksRemovals = true;
+    if (this.logFloor === undefined) {
+      // Restored entries are of generation 0; later writes are logged (after any earlier ones' generation).
+      this.logFloor = this.written ? this.generation++ : 0;
+    }
     this.keyEpoch++;
     for (const { keyGroup, states } of snapshots) {
       if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) continue;
@@ -392,7 +493,7 @@ export class HeapKeyedStateBackend {
   private table<E>(name: string, kind: StateKind): StateTable<E> {
     let table = this.tables.get(name);
     if (table === undefined) {
-      table = { kind, groups: new Map() };
+      table = { kind, groups: new Map(), changes: new Map() };
       this.tables.set(name, table);
     } else if (table.kind !== kind) {
       throw new StateConflictError(name, table.kind, kind);
@@ -407,27 +508,28 @@ export class HeapKeyedStateBackend {
   }
 
   /**
-   * The entries of the current key's key group, to change: created if absent, copied if a cut
-   * in flight holds them; the key group is stamped as changed in this generation.
+   * The entries of the current key's key group, to change: created if absent; the key group is
+   * stamped as changed in this generation.
    */
   private writableEntries<E>(table: StateTable<E>, name: string): Map<string, E> {
     if (this.key === undefined) throw new NoCurrentKeyError(name);
     this.changedAt[this.keyGroup] = this.generation;
+    this.written = true;
     let entries = table.groups.get(this.keyGroup);
     if (entries === undefined) {
       entries = new Map();
-      table.groups.set(this.keyGroup, entries);
-    } else if (this.cowGeneration !== 0 && this.frozenMaps.has(entries)) {
-      entries = new Map(entries);
       table.groups.set(this.keyGroup, entries);
     }
     return entries;
   }
 
-  private removeCurrent<E>(table: StateTable<E>, name: string): void {
+  private removeCurrent<E extends { gen: number }>(table: StateTable<E>, name: string): void {
     this.keyEpoch++;
-    if (this.currentEntries(table, name)?.has(this.encodedKey) !== true) return;
-    this.writableEntries(table, name).delete(this.encodedKey);
+    const entry = this.currentEntries(table, name)?.get(this.encodedKey);
+    if (entry === undefined) return;
+    const entries = this.writableEntries(table, name);
+    if (entry.gen <= this.cowGeneration) this.save(entries, entry, { ...entry });
+    entries.delete(this.encodedKey);
     if (!this.tracksRemovals) return;
     let stones = this.tombstones.get(this.keyGroup);
     if (stones === undefined) this.tombstones.set(this.keyGroup, (stones = new Map()));

@@ -84,6 +84,11 @@ export function encodeSnapshotHeader(header: SnapshotHeader): Buffer {
   return Buffer.from(packr.pack(header));
 }
 
+/** A header encoded by encodeSnapshotHeader, decoded. */
+export function decodeSnapshotHeader(bytes: Buffer): SnapshotHeader {
+  return packr.unpack(bytes) as SnapshotHeader;
+}
+
 /** One key group's record (whole, or a delta), a copy as above. */
 export function encodeKeyGroupRecord(operatorId: string, group: KeyGroupSnapshot | KeyGroupDelta): Buffer {
   return Buffer.from(packr.pack([operatorId, group]));

@@ -12,11 +12,14 @@
  *      milliseconds, the task processing records between slices; the cut is released and the
  *      bytes are written atomically to checkpoint storage (an S3 upload, multipart when large,
  *      retried with backoff); then `cp.ack` with the handle, or `cp.declined` on any failure.
- *      A snapshot encoded within its first slice and small, to a FILE, is written at once
- *      instead (a millisecond or two): an asynchronous write takes nine turns of the task's
- *      event loop, and a source whose function blocks between records (a paced source) turns
- *      it slowly, which made checkpoints of tiny state take seconds. An upload to an object
- *      store cannot be synchronous: it is always started and awaited off the record path.
+ *      A snapshot encoded within its first slice and small, to a FILE, of a task whose event
+ *      loop turns slowly, is written at once instead (a millisecond or two, mostly fsync): an
+ *      asynchronous write takes nine turns of the task's event loop, and a source whose
+ *      function blocks between records (a paced source) turns it slowly, which made checkpoints
+ *      of tiny state take seconds. A task that turns its loop quickly (the last turn measured
+ *      at a barrier took under SLOW_TURN_MS) writes asynchronously: its thread does not wait
+ *      for the disk. An upload to an object store cannot be synchronous: it is always started
+ *      and awaited off the record path.
  *
  * A failure never fails the task: the checkpoint is declined and the coordinator aborts it.
  * An upload that ends after its checkpoint was aborted deletes what it wrote: the JobMaster
@@ -24,20 +27,22 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ChainRunner } from '../dataflow/operators.js';
-import type { FrozenKeyedState } from '../dataflow/state.js';
+import type { FrozenKeyedState, KeyGroupDelta, KeyGroupSnapshot } from '../dataflow/state.js';
 import { toWireError } from '../errors.js';
 import type { BarrierInfo } from '../network/messages.js';
 import type { ResultPartition } from '../network/result-partition.js';
 import type { StateHandle, TaskDeploymentDescriptor } from './descriptor.js';
 import { CheckpointDeclinedError } from './errors.js';
-import { planOperator, SnapshotHistory, type Chain } from './incremental.js';
+import { planOperator, removalsNeededAfter, SnapshotHistory, type OperatorPlan } from './incremental.js';
 import type { SinkWriters } from './sink-writers.js';
 import { deleteObjects } from '../storage/index.js';
-import { encodeKeyGroupRecord, encodeSnapshotHeader, snapshotPath, SNAPSHOT_VERSION, type SnapshotReferences, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
+import { decodeSnapshotHeader, encodeKeyGroupRecord, encodeSnapshotHeader, snapshotPath, SNAPSHOT_VERSION, type SnapshotReferences, writeSnapshot, writeSnapshotSync } from './snapshot-store.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** Snapshots up to this size are written synchronously to file storage (see above). */
 export const SYNC_SNAPSHOT_MAX_BYTES = 256 * 1024;
+/** A task whose event loop took longer than this to turn (measured from a barrier) writes small snapshots synchronously. */
+export const SLOW_TURN_MS = 1;
 /** Encoding of key groups runs in slices of about this long, records being processed between them. */
 export const ENCODE_SLICE_MS = 4;
 
@@ -60,17 +65,30 @@ export interface SnapshotTimings {
   readonly longestSliceMs: number;
 }
 
+/** One key group to encode: whole, or as a delta since the cut of `since`. */
+interface GroupWrite {
+  readonly cut: FrozenKeyedState;
+  readonly op: string;
+  readonly plan: OperatorPlan;
+  readonly keyGroup: number;
+  readonly since: number | undefined;
+}
+
 /** One snapshot between its cut and its write. */
 interface SnapshotJob {
   readonly barrier: BarrierInfo;
   readonly path: string;
   readonly cuts: FrozenKeyedState[];
-  /** What remains to encode: `[operatorId, cut, keyGroup, delta since]`, consumed from `next`. */
-  readonly todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]>;
+  /** What remains to encode, consumed from `next`. */
+  readonly todo: GroupWrite[];
   next: number;
+  /** The header first, then a record per key group. */
   readonly chunks: Buffer[];
   bytes: number;
-  readonly shared: string[];
+  /** By operator: what the snapshot writes and refers to (a delta written whole instead changes it). */
+  readonly plans: ReadonlyMap<string, OperatorPlan>;
+  /** A delta was written as a full record: the header's references are encoded again. */
+  rewritten: boolean;
   readonly syncMs: number;
   longestSliceMs: number;
 }
@@ -83,6 +101,8 @@ export class TaskCheckpointer {
   readonly history = new SnapshotHistory();
   /** The last snapshot's timings. */
   lastTimings: SnapshotTimings | undefined;
+  /** How long the task's event loop took to turn after the last barrier (undefined: not yet measured, taken as slow). */
+  private turnMs: number | undefined;
   /** Called whenever an asynchronous write ends (the task may be waiting to finish). */
   onIdle: () => void = () => undefined;
 
@@ -98,8 +118,18 @@ export class TaskCheckpointer {
 
   /** Takes the snapshot for `barrier`, forwards the barrier, and starts the write. */
   checkpoint(barrier: BarrierInfo): void {
-    const id = barrier.checkpointId;
     const started = performance.now();
+    const slowLoop = this.turnMs === undefined || this.turnMs > SLOW_TURN_MS;
+    try {
+      this.takeSnapshot(barrier, started, slowLoop);
+    } finally {
+      const returned = performance.now();
+      setImmediate(() => (this.turnMs = performance.now() - returned));
+    }
+  }
+
+  private takeSnapshot(barrier: BarrierInfo, started: number, slowLoop: boolean): void {
+    const id = barrier.checkpointId;
     let job: SnapshotJob | undefined;
     const cuts: FrozenKeyedState[] = [];
     try {
@@ -111,7 +141,7 @@ export class TaskCheckpointer {
     // Forwarded even after a failed snapshot, so that downstream alignment does not stall.
     for (const p of this.parts.partitions) p.broadcastBarrier(barrier);
     if (job === undefined) return;
-    // A small state is encoded within the first slice and written at once (see above).
+    // A small state is encoded within the first slice, and written at once by a slow loop (see above).
     let done = false;
     try {
       done = this.encodeSlice(job);
@@ -120,7 +150,7 @@ export class TaskCheckpointer {
       this.decline(id, 'encoding the snapshot failed', err);
       return;
     }
-    if (done && job.bytes <= SYNC_SNAPSHOT_MAX_BYTES && this.persistNow(job)) return;
+    if (done && slowLoop && job.bytes <= SYNC_SNAPSHOT_MAX_BYTES && this.persistNow(job)) return;
     void this.persist(job, done);
   }
 
@@ -160,24 +190,24 @@ export class TaskCheckpointer {
     const operatorState = this.parts.chain.operatorStateSnapshot();
     // A savepoint is self-contained: it refers to nothing, and nothing will refer to it.
     const base = barrier.savepoint || this.tdd.incrementalCheckpoints === false ? undefined : this.history.base();
-    const todo: Array<readonly [string, FrozenKeyedState, number, number | undefined]> = [];
-    const references: Record<string, Array<readonly [number, Chain]>> = {};
-    const shared = new Set<string>();
+    const todo: GroupWrite[] = [];
+    const plans = new Map<string, OperatorPlan>();
     const generations = new Map<string, number>();
-    const locations = new Map<string, Map<number, Chain>>();
     for (const [op, backend] of this.parts.chain.keyedBackends()) {
-      const since = base?.record.generations.get(op);
-      if (since !== undefined) backend.forgetRemovals(since); // no delta will go further back than the base
+      if (base !== undefined) backend.forgetRemovals(removalsNeededAfter(op, base.record));
       const cut = backend.freeze();
       cuts.push(cut);
       const plan = planOperator(op, cut, backend, path, base?.record);
-      for (const w of plan.write) todo.push([op, cut, w.keyGroup, w.since]);
-      if (plan.references.length > 0) references[op] = plan.references;
-      for (const [, chain] of plan.references) for (const at of chain) shared.add(at);
+      for (const w of plan.write) todo.push({ cut, op, plan, keyGroup: w.keyGroup, since: w.since });
+      plans.set(op, plan);
       generations.set(op, cut.generation);
-      locations.set(op, plan.locations);
     }
-    if (!barrier.savepoint) this.history.remember(id, { generations, locations, ...(shared.size === 0 ? {} : { basedOn: base!.checkpointId }) });
+    const { references, shared } = referencesOf(plans);
+    if (!barrier.savepoint) {
+      const locations = new Map([...plans].map(([op, plan]) => [op, plan.locations] as const));
+      const anchors = new Map([...plans].map(([op, plan]) => [op, plan.anchors] as const));
+      this.history.remember(id, { generations, locations, anchors, ...(shared.length === 0 ? {} : { basedOn: base!.checkpointId }) });
+    }
     const header = encodeSnapshotHeader({
       version: SNAPSHOT_VERSION,
       checkpointId: id,
@@ -187,20 +217,17 @@ export class TaskCheckpointer {
       ...(sourcePositions === undefined ? {} : { sourcePositions }),
       ...(operatorState === undefined ? {} : { operatorState }),
       sinks,
-      ...(Object.keys(references).length === 0 ? {} : { references: references as SnapshotReferences }),
+      ...(references === undefined ? {} : { references }),
       groups: todo.length,
     });
-    return { barrier, path, cuts, todo, next: 0, chunks: [header], bytes: header.length, shared: [...shared], syncMs: performance.now() - started, longestSliceMs: 0 };
+    return { barrier, path, cuts, todo, next: 0, chunks: [header], bytes: header.length, plans, rewritten: false, syncMs: performance.now() - started, longestSliceMs: 0 };
   }
 
   /** Encodes key groups for about ENCODE_SLICE_MS; true once all are encoded (the cuts are then released). */
   private encodeSlice(job: SnapshotJob): boolean {
     const started = performance.now();
     while (job.next < job.todo.length) {
-      const [op, cut, keyGroup, since] = job.todo[job.next++]!;
-      const group = since === undefined ? cut.keyGroupSnapshot(keyGroup) : cut.keyGroupDelta(keyGroup, since);
-      if (group === undefined) throw new Error(`key group ${keyGroup} of '${op}' vanished from its cut`);
-      const chunk = encodeKeyGroupRecord(op, group);
+      const chunk = this.encodeGroup(job, job.todo[job.next++]!);
       job.chunks.push(chunk);
       job.bytes += chunk.length;
       if (performance.now() - started >= ENCODE_SLICE_MS) break;
@@ -208,7 +235,34 @@ export class TaskCheckpointer {
     job.longestSliceMs = Math.max(job.longestSliceMs, performance.now() - started);
     if (job.next < job.todo.length) return false;
     this.release(job);
+    if (job.rewritten) this.reencodeHeader(job);
     return true;
+  }
+
+  /** One key group's record: a delta that would hold more than half of its key group is written whole (see incremental.ts). */
+  private encodeGroup(job: SnapshotJob, { cut, op, plan, keyGroup, since }: GroupWrite): Buffer {
+    let group: KeyGroupSnapshot | KeyGroupDelta | undefined;
+    if (since !== undefined) {
+      group = cut.keyGroupDelta(keyGroup, since, Math.floor(cut.keyGroupEntries(keyGroup) / 2));
+      if (group === undefined) {
+        plan.references.delete(keyGroup);
+        plan.locations.set(keyGroup, [job.path]);
+        plan.anchors.set(keyGroup, { length: 1, generation: cut.generation });
+        job.rewritten = true;
+      }
+    }
+    group ??= cut.keyGroupSnapshot(keyGroup);
+    if (group === undefined) throw new Error(`key group ${keyGroup} of '${op}' vanished from its cut`);
+    return encodeKeyGroupRecord(op, group);
+  }
+
+  /** The header again, with the references of key groups written whole instead of as deltas taken out. */
+  private reencodeHeader(job: SnapshotJob): void {
+    const { references, ...header } = decodeSnapshotHeader(job.chunks[0]!);
+    const now = referencesOf(job.plans).references;
+    const encoded = encodeSnapshotHeader({ ...header, ...(now === undefined ? {} : { references: now }) });
+    job.bytes += encoded.length - job.chunks[0]!.length;
+    job.chunks[0] = encoded;
   }
 
   private release(job: SnapshotJob): void {
@@ -224,7 +278,8 @@ export class TaskCheckpointer {
       referenced: job.cuts.reduce((n, c) => n + c.keyGroups.length, 0) - job.todo.length,
       longestSliceMs: job.longestSliceMs,
     };
-    return { vertexId, subtaskIndex, path: job.path, bytes: job.bytes, ...(job.shared.length === 0 ? {} : { shared: job.shared }) };
+    const { shared } = referencesOf(job.plans);
+    return { vertexId, subtaskIndex, path: job.path, bytes: job.bytes, ...(shared.length === 0 ? {} : { shared }) };
   }
 
   /** True if the snapshot was handled here (written or declined); false if storage is not a file system. */
@@ -263,4 +318,16 @@ export class TaskCheckpointer {
       this.onIdle();
     }
   }
+}
+
+/** The header's references (by operator, `[keyGroup, chain]`) and every earlier object they name. */
+function referencesOf(plans: ReadonlyMap<string, OperatorPlan>): { references: SnapshotReferences | undefined; shared: string[] } {
+  const references: Record<string, Array<readonly [number, readonly string[]]>> = {};
+  const shared = new Set<string>();
+  for (const [op, plan] of plans) {
+    if (plan.references.size === 0) continue;
+    references[op] = [...plan.references];
+    for (const chain of plan.references.values()) for (const at of chain) shared.add(at);
+  }
+  return { references: Object.keys(references).length === 0 ? undefined : references, shared: [...shared] };
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { keyGroupFor, keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
+import { encodeKey, type Key } from '../../../lib/dataflow/keyhash.js';
 import { HeapKeyedStateBackend, type KeyGroupSnapshot } from '../../../lib/dataflow/state.js';
 
 const MAX_P = 16;
@@ -16,13 +17,25 @@ function backendWith(keys: number): HeapKeyedStateBackend {
   return backend;
 }
 
+/**
+ * Entries of each state in key order: a cut lists an entry removed since it after the others,
+ * and the order of a snapshot's entries carries no meaning.
+ */
+function inKeyOrder(groups: KeyGroupSnapshot[]): KeyGroupSnapshot[] {
+  const order = (a: readonly [unknown, unknown], b: readonly [unknown, unknown]) => encodeKey(a[0] as Key).localeCompare(encodeKey(b[0] as Key));
+  return groups.map(({ keyGroup, states }) => ({
+    keyGroup,
+    states: Object.fromEntries(Object.entries(states).map(([name, state]) => [name, { ...state, entries: [...state.entries].sort(order) }])) as KeyGroupSnapshot['states'],
+  }));
+}
+
 /** Reads the whole cut, as the checkpointer's slices do. */
 function readCut(cut: ReturnType<HeapKeyedStateBackend['freeze']>): KeyGroupSnapshot[] {
-  return cut.keyGroups.map((kg) => cut.keyGroupSnapshot(kg)!);
+  return inKeyOrder(cut.keyGroups.map((kg) => cut.keyGroupSnapshot(kg)!));
 }
 
 /** A deep copy: what an encoded snapshot would hold. */
-const copy = <T>(v: T): T => structuredClone(v);
+const copy = (v: KeyGroupSnapshot[]): KeyGroupSnapshot[] => inKeyOrder(structuredClone(v));
 
 describe('dataflow - copy-on-write cuts of keyed state', () => {
   it('a cut holds exactly the state at its point: later updates, clears, new keys and map writes never show in it', () => {
@@ -77,6 +90,44 @@ describe('dataflow - copy-on-write cuts of keyed state', () => {
     cut2.release();
     cut2.release(); // idempotent
     assert.equal(backend.heldByCuts, 0, 'no entry map is held once every cut is released');
+  });
+
+  it('two cuts in flight see removals, re-adds and map writes each at their own point; only written entries are copied', () => {
+    const backend = backendWith(100);
+    const count = backend.getValueState<number>('count');
+    const tags = backend.getMapState<string, string>('tags');
+    const first = copy(backend.snapshot());
+    const cut1 = backend.freeze();
+    backend.setCurrentKey('k1');
+    count.clear(); // removed after cut 1
+    tags.put('b', 'one');
+    backend.setCurrentKey('k2');
+    tags.remove('a'); // its map emptied: the key leaves the map state
+    backend.setCurrentKey('new');
+    count.update(1);
+    const second = copy(backend.snapshot());
+    const cut2 = backend.freeze();
+    backend.setCurrentKey('k1');
+    count.update(11); // re-added after cut 2
+    tags.put('b', 'two');
+    backend.setCurrentKey('new');
+    count.clear();
+    backend.setCurrentKey('k3');
+    tags.clear();
+    assert.deepEqual(readCut(cut2), second);
+    assert.deepEqual(readCut(cut1), first);
+    cut1.release();
+    assert.deepEqual(readCut(cut2), second, 'a release leaves the other cut as it was');
+    backend.setCurrentKey('k1');
+    tags.put('b', 'three');
+    count.update(12);
+    assert.deepEqual(readCut(cut2), second);
+    cut2.release();
+    backend.setCurrentKey('k1');
+    assert.equal(count.value(), 12);
+    assert.equal(tags.get('b'), 'three');
+    backend.setCurrentKey('k3');
+    assert.equal(tags.isEmpty(), true);
   });
 
   it('releases what a cut holds: nothing is held after release, and a released cut is not copied for', () => {

@@ -195,7 +195,7 @@ describe('task - snapshots without a pause, incremental checkpoints', () => {
 describe('task - incremental checkpoints by entry: deltas and their chains', () => {
   afterEach(() => dirs.removeAll());
 
-  it('removals, re-adds and map state changes go through a chain of deltas; the chain is bounded, then a full record starts a new one', async () => {
+  it('removals, re-adds and map state changes go through a chain of deltas; a chain at its bound is compacted to its full record and one delta since it', async () => {
     const backend = new HeapKeyedStateBackend({ maxParallelism: 4, keyGroupRange: keyGroupRangeFor(4, 1, 0) });
     const count = backend.getValueState<number>('count');
     const tags = backend.getMapState<string, number>('tags');
@@ -207,7 +207,10 @@ describe('task - incremental checkpoints by entry: deltas and their chains', () 
     const { checkpointer, posted } = checkpointerOf(backend);
     const root = dirs.make('deltas');
     let handle: StateHandle | undefined;
-    for (let id = 1; id <= 8; id++) {
+    let firstPath = '';
+    const lengths = new Map<number, number>();
+    let compactions = 0;
+    for (let id = 1; id <= 2 * MAX_CHAIN + 1; id++) {
       if (id > 1) {
         checkpointer.completed(id - 1);
         backend.setCurrentKey(`k${id}`);
@@ -223,16 +226,111 @@ describe('task - incremental checkpoints by entry: deltas and their chains', () 
       }
       checkpointer.checkpoint({ checkpointId: id, savepoint: false, dir: path.join(root, `chk-${id}`) });
       handle = await ackOf(posted, id);
+      if (id === 1) firstPath = handle.path;
       const chains = Object.values((await readSnapshot(handle.path)).references ?? {}).flat();
-      assert.ok(chains.every(([, chain]) => chain.length < MAX_CHAIN), `chains stay under ${MAX_CHAIN} objects before this one's record`);
+      assert.ok(chains.every(([, chain]) => chain[0] === firstPath), 'every chain starts at the full record of the first checkpoint');
       const inline = Object.values((await readSnapshot(handle.path)).keyedState).flat();
-      if (id > 1 && id <= MAX_CHAIN) assert.ok(inline.every((g) => 'removed' in g), `checkpoint ${id} writes deltas only`);
-      if (id === MAX_CHAIN + 1) assert.ok(inline.some((g) => !('removed' in g)), 'a chain at its bound starts again with a full record');
+      if (id > 1) assert.ok(inline.length > 0 && inline.every((g) => 'removed' in g), `checkpoint ${id} writes deltas only`);
+      const changed = new Set(inline.map((g) => g.keyGroup));
+      for (const [kg, chain] of chains) {
+        assert.ok(chain.length + (changed.has(kg) ? 1 : 0) <= MAX_CHAIN, `the chain of key group ${kg} stays within ${MAX_CHAIN} objects`);
+        // A changed key group whose chain was at its bound refers to its full record only (compacted).
+        if (changed.has(kg) && lengths.get(kg) === MAX_CHAIN) {
+          assert.equal(chain.length, 1, `key group ${kg} compacted at checkpoint ${id}`);
+          compactions++;
+        }
+        lengths.set(kg, chain.length + (changed.has(kg) ? 1 : 0));
+      }
       const restored = await loadRestoredState(restoreTdd(id, handle));
       const again = new HeapKeyedStateBackend({ maxParallelism: 4, keyGroupRange: keyGroupRangeFor(4, 1, 0) });
       again.restore(restored!.keyedState[OP]!);
       assert.deepEqual(again.snapshot(), backend.snapshot(), `checkpoint ${id} restores the state at its barrier`);
     }
     assert.ok(checkpointer.lastTimings!.written > 0);
+    assert.ok(compactions > 0, 'chains reached their bound and were compacted');
+  });
+
+  it('under heavy churn (logs of written keys tidied and started again, deltas and full records mixed) every checkpoint restores the state at its barrier', async () => {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: 2, keyGroupRange: keyGroupRangeFor(2, 1, 0) });
+    const count = backend.getValueState<number>('count');
+    const tags = backend.getMapState<string, number>('tags');
+    const { checkpointer, posted } = checkpointerOf(backend);
+    const root = dirs.make('churn');
+    let seed = 3;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return (seed >>> 4) % n;
+    };
+    let deltas = 0;
+    for (let id = 1; id <= 14; id++) {
+      // Rounds alternate between a few keys written many times and most keys changed.
+      const writes = id % 3 === 0 ? 600 : 40;
+      for (let i = 0; i < writes; i++) {
+        backend.setCurrentKey(`k${next(300)}`);
+        const op = next(10);
+        if (op === 0) count.clear();
+        else if (op === 1) tags.remove('t');
+        else if (op === 2) tags.put(`t${next(3)}`, id);
+        else count.update(id * 1000 + i);
+      }
+      checkpointer.checkpoint({ checkpointId: id, savepoint: false, dir: path.join(root, `chk-${id}`) });
+      const handle = await ackOf(posted, id);
+      checkpointer.completed(id);
+      deltas += Object.values((await readSnapshot(handle.path)).keyedState).flat().filter((g) => 'removed' in g).length;
+      const restored = await loadRestoredState(restoreTdd(id, handle));
+      const again = new HeapKeyedStateBackend({ maxParallelism: 2, keyGroupRange: keyGroupRangeFor(2, 1, 0) });
+      again.restore(restored!.keyedState[OP] ?? []);
+      const sorted = (b: HeapKeyedStateBackend) =>
+        b.snapshot().map((g) => ({ ...g, states: Object.fromEntries(Object.entries(g.states).map(([n, st]) => [n, [...st.entries].map((e) => JSON.stringify(e)).sort()])) }));
+      assert.deepEqual(sorted(again), sorted(backend), `checkpoint ${id} restores the state at its barrier`);
+    }
+    assert.ok(deltas > 0, 'some checkpoints wrote deltas');
+  });
+
+  it('a delta that would hold more than half of its key group is written whole: a new chain that refers to nothing', async () => {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: 4, keyGroupRange: keyGroupRangeFor(4, 1, 0) });
+    fill(backend, 400, (i) => `v1-${i}`);
+    const { checkpointer, posted } = checkpointerOf(backend);
+    const root = dirs.make('rewrite');
+    checkpointer.checkpoint({ checkpointId: 1, savepoint: false, dir: path.join(root, 'chk-1') });
+    const first = await ackOf(posted, 1);
+    checkpointer.completed(1);
+    // Key k0 changes (a delta of its key group); every other key of k1's key group changes or goes.
+    const blob = backend.getValueState<string>('blob');
+    const kg1 = (() => {
+      backend.setCurrentKey(1);
+      return backend.currentKeyGroup!;
+    })();
+    backend.setCurrentKey(0);
+    const kg0 = backend.currentKeyGroup!;
+    assert.notEqual(kg0, kg1, 'keys 0 and 1 are in different key groups');
+    blob.update('v2-0');
+    for (let i = 1; i < 400; i++) {
+      backend.setCurrentKey(i);
+      if (backend.currentKeyGroup !== kg1) continue;
+      if (i % 2 === 0) blob.clear();
+      else blob.update(`v2-${i}`);
+    }
+    checkpointer.checkpoint({ checkpointId: 2, savepoint: false, dir: path.join(root, 'chk-2') });
+    const second = await ackOf(posted, 2);
+    const snapshot = await readSnapshot(second.path);
+    const inline = new Map(Object.values(snapshot.keyedState).flat().map((g) => [g.keyGroup, g]));
+    assert.ok('removed' in inline.get(kg0)!, 'the key group with one change gets a delta');
+    assert.ok(!('removed' in inline.get(kg1)!), 'the key group that changed almost whole is written whole');
+    const refs = new Map(snapshot.references![OP]!);
+    assert.deepEqual(refs.get(kg0), [first.path]);
+    assert.equal(refs.has(kg1), false, 'the rewritten key group refers to nothing');
+    assert.deepEqual(second.shared, [first.path]);
+    const restored = await loadRestoredState(restoreTdd(2, second));
+    const again = new HeapKeyedStateBackend({ maxParallelism: 4, keyGroupRange: keyGroupRangeFor(4, 1, 0) });
+    again.restore(restored!.keyedState[OP]!);
+    assert.deepEqual(again.snapshot(), backend.snapshot());
+    // The next checkpoint bases the rewritten key group's chain on the second checkpoint's file.
+    checkpointer.completed(2);
+    backend.setCurrentKey(1);
+    blob.update('v3-1');
+    checkpointer.checkpoint({ checkpointId: 3, savepoint: false, dir: path.join(root, 'chk-3') });
+    const third = await ackOf(posted, 3);
+    assert.deepEqual(new Map((await readSnapshot(third.path)).references![OP]!).get(kg1), [second.path]);
   });
 });
