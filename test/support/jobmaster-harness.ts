@@ -217,6 +217,13 @@ export class JobMasterHarness {
     await this.clock.settle();
   }
 
+  /** A subtask of `attempt` fails; the others confirm their cancellation. */
+  async failOnce(attempt: number): Promise<void> {
+    const [first] = this.deployed(attempt);
+    await this.send({ type: 'jm.task.state', executionId: first!.tdd.executionId, state: 'failed', error: { code: 'USER_FAILURE', message: 'boom' } });
+    await this.confirmCancellations(attempt);
+  }
+
   /** Checkpoint ids triggered at the sources so far, in order. */
   triggered(): number[] {
     const ids = this.taskExecutors.flatMap((te) => te.all('te.checkpoint.trigger').map((m) => m.checkpointId));

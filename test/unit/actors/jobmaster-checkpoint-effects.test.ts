@@ -20,13 +20,6 @@ describe('jobmaster - lifetimes of its checkpoint effects, on a simulated clock'
   let h: JobMasterHarness;
   afterEach(async () => h?.stop());
 
-  /** A subtask of `attempt` fails; the others confirm their cancellation. */
-  async function failOnce(attempt: number): Promise<void> {
-    const [first] = h.deployed(attempt);
-    await h.send({ type: 'jm.task.state', executionId: first!.tdd.executionId, state: 'failed', error: { code: 'USER_FAILURE', message: 'boom' } });
-    await h.confirmCancellations(attempt);
-  }
-
   /** Ask for a savepoint; what it was answered so far ('pending' until then). */
   function askSavepoint(): { outcome: () => unknown } {
     let outcome: unknown = 'pending';
@@ -45,7 +38,7 @@ describe('jobmaster - lifetimes of its checkpoint effects, on a simulated clock'
     await h.clock.advance(1000);
     assert.ok(late.entered, 'the periodic trigger of attempt 0 draws its checkpoint id');
 
-    await failOnce(0);
+    await h.failOnce(0);
     await h.clock.advance(500);
     assert.equal(h.state(), 'waitingForResources');
     await h.runAttempt(1);
@@ -94,7 +87,7 @@ describe('jobmaster - lifetimes of its checkpoint effects, on a simulated clock'
     await h.clock.settle();
     assert.ok(recording.entered, 'the savepoint writes its in-progress record');
 
-    await failOnce(0);
+    await h.failOnce(0);
     assert.equal(h.state(), 'restarting.waitingToRestart');
     assert.equal(savepoint.outcome(), 'pending', 'not told before its record says failed');
     recording.release();

@@ -14,16 +14,9 @@ describe('jobmaster - machine on a simulated clock', () => {
   let h: JobMasterHarness;
   afterEach(async () => h?.stop());
 
-  /** A subtask of `attempt` fails; the others confirm their cancellation. */
-  async function failOnce(attempt: number): Promise<void> {
-    const [first] = h.deployed(attempt);
-    await h.send({ type: 'jm.task.state', executionId: first!.tdd.executionId, state: 'failed', error: { code: 'USER_FAILURE', message: 'boom' } });
-    await h.confirmCancellations(attempt);
-  }
-
   /** From a failure of `attempt` to the next attempt's declaration: the restart delay, in simulated ms. */
   async function restartDelayAfterFailure(attempt: number): Promise<number> {
-    await failOnce(attempt);
+    await h.failOnce(attempt);
     assert.equal(h.state(), 'restarting.waitingToRestart');
     const from = h.clock.now();
     const declared = h.resourceManager.deliveries('rm.slots.declare').length;
@@ -105,7 +98,7 @@ describe('jobmaster - machine on a simulated clock', () => {
       await h.runAttempt(1);
       assert.equal(await restartDelayAfterFailure(1), 1000);
       await h.runAttempt(2);
-      await failOnce(2);
+      await h.failOnce(2);
       const [ended] = h.master.all('master.job.ended');
       assert.equal(ended?.result.state, 'failed');
       assert.match(ended!.result.failure!.message, /exhausted the 2 restart attempts/);
@@ -140,7 +133,7 @@ describe('jobmaster - machine on a simulated clock', () => {
       await h.runAttempt(2);
       assert.equal(await restartDelayAfterFailure(2), 500);
       await h.runAttempt(3);
-      await failOnce(3);
+      await h.failOnce(3);
       const [ended] = h.master.all('master.job.ended');
       assert.equal(ended?.result.state, 'failed');
       assert.match(ended!.result.failure!.message, /more than 2 failures within 10000 ms/);
@@ -150,7 +143,7 @@ describe('jobmaster - machine on a simulated clock', () => {
       h = await JobMasterHarness.start({ restartStrategy: noRestart });
       await h.clock.settle();
       await h.runAttempt(0);
-      await failOnce(0);
+      await h.failOnce(0);
       const [ended] = h.master.all('master.job.ended');
       assert.equal(ended?.result.state, 'failed');
       assert.equal(ended?.result.failure?.code, 'USER_FAILURE');
@@ -253,7 +246,7 @@ describe('jobmaster - machine on a simulated clock', () => {
       await h.acknowledge(0, 2);
       assert.ok(held.entered, 'checkpoint 2 is fully acknowledged: its metadata is being stored');
 
-      await failOnce(0);
+      await h.failOnce(0);
       assert.equal(h.state(), 'restarting.waitingToRestart');
       // Aborted by the restart while being stored: the sinks keep its transactions until the outcome is known.
       assert.deepEqual(h.notified(2), []);

@@ -27,6 +27,23 @@ import {
 import { OperationGate } from '../../support/operation-gate.js';
 import { TestPeer } from '../../support/test-peer.js';
 
+/** A term of an in-memory election and its stores, every store's calls passing `gate`. */
+function leaderStores(gate: OperationGate, clock: SimulatedClock): { election: InMemoryLeaderElection; sessionId: string; stores: LeaderStores } {
+  const election = new InMemoryLeaderElection();
+  const sessionId = election.grant();
+  const guard = election.guard()!;
+  const stores: LeaderStores = {
+    guard,
+    jobGraphs: gate.wrap('jobGraphs', new InMemoryJobGraphStore(guard)),
+    jobResults: gate.wrap('jobResults', new InMemoryJobResultStore(guard)),
+    checkpoints: (retained) => gate.wrap('checkpoints', new InMemoryCompletedCheckpointStore(guard, retained)),
+    checkpointIds: gate.wrap('checkpointIds', new InMemoryCheckpointIdCounter(guard)),
+    savepoints: gate.wrap('savepoints', new InMemorySavepointStore(guard)),
+    sinkClaims: gate.wrap('sinkClaims', new InMemorySinkClaimStore(guard, () => clock.now())),
+  };
+  return { election, sessionId, stores };
+}
+
 describe('master - machine on a simulated clock', () => {
   let clock: SimulatedClock;
   let system: ActorSystem;
@@ -116,18 +133,7 @@ describe('master - machine on a simulated clock', () => {
 
   it('answers a relayed request whatever its state meanwhile, and at once with an error when the Master stops first', async () => {
     const gate = new OperationGate();
-    const election = new InMemoryLeaderElection();
-    const sessionId = election.grant();
-    const guard = election.guard()!;
-    const stores: LeaderStores = {
-      guard,
-      jobGraphs: new InMemoryJobGraphStore(guard),
-      jobResults: new InMemoryJobResultStore(guard),
-      checkpoints: (retained) => new InMemoryCompletedCheckpointStore(guard, retained),
-      checkpointIds: new InMemoryCheckpointIdCounter(guard),
-      savepoints: gate.wrap('savepoints', new InMemorySavepointStore(guard)),
-      sinkClaims: new InMemorySinkClaimStore(guard, () => clock.now()),
-    };
+    const { election, sessionId, stores } = leaderStores(gate, clock);
     spawnMaster({ storesForCurrentTerm: () => stores });
     master.tell({ type: 'master.leadership.granted', sessionId });
     await clock.settle();
@@ -172,18 +178,7 @@ describe('master - machine on a simulated clock', () => {
 
   it("stops retrying an ended job's result write when its leadership ends, and writes a result that lands", async () => {
     const gate = new OperationGate();
-    const election = new InMemoryLeaderElection();
-    const sessionId = election.grant();
-    const guard = election.guard()!;
-    const stores: LeaderStores = {
-      guard,
-      jobGraphs: new InMemoryJobGraphStore(guard),
-      jobResults: gate.wrap('jobResults', new InMemoryJobResultStore(guard)),
-      checkpoints: (retained) => new InMemoryCompletedCheckpointStore(guard, retained),
-      checkpointIds: new InMemoryCheckpointIdCounter(guard),
-      savepoints: new InMemorySavepointStore(guard),
-      sinkClaims: new InMemorySinkClaimStore(guard, () => clock.now()),
-    };
+    const { election, sessionId, stores } = leaderStores(gate, clock);
     spawnMaster({ storesForCurrentTerm: () => stores });
     master.tell({ type: 'master.leadership.granted', sessionId });
     await clock.settle();
