@@ -217,14 +217,34 @@ export class HeapKeyedStateBackend {
     const existing = this.handles.get(name);
     const table = this.table<ValueEntry>(name, 'value');
     if (existing !== undefined) return existing as ValueState<V>;
+    // The current key's entry, looked up once per key (keyEpoch: a key change, a removal, a
+    // restore): a read then write of one record (a sum, a reduce) finds it once. Entries are
+    // changed in place (a cut in flight gets a saved copy), so the object stays the key's.
+    let cachedAt = -1;
+    let cached: ValueEntry | undefined;
+    const current = (): ValueEntry | undefined => {
+      if (cachedAt === this.keyEpoch) return cached;
+      cached = this.currentEntries(table, name)?.get(this.encodedKey);
+      cachedAt = this.keyEpoch;
+      return cached;
+    };
     const handle: ValueState<V> = {
-      value: () => this.currentEntries(table, name)?.get(this.encodedKey)?.value as V | undefined,
+      value: () => current()?.value as V | undefined,
       update: (value) => {
         if (value === undefined) return handle.clear();
+        const known = current();
+        if (known !== undefined && known.gen === this.generation) {
+          // Written already in this generation: saved for any cut and logged, so only the value changes.
+          this.changedAt[this.keyGroup] = this.generation;
+          known.value = value;
+          return;
+        }
         const entries = this.writableEntries(table, name);
         const entry = entries.get(this.encodedKey);
         if (entry === undefined) {
-          entries.set(this.encodedKey, { key: this.key as Key, value, gen: this.generation });
+          cached = { key: this.key as Key, value, gen: this.generation };
+          cachedAt = this.keyEpoch;
+          entries.set(this.encodedKey, cached);
           this.logChange(table, entries);
         } else {
           if (entry.gen !== this.generation) {

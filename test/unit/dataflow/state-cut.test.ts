@@ -69,6 +69,37 @@ describe('dataflow - copy-on-write cuts of keyed state', () => {
     cut.release();
   });
 
+  it('a run of writes to one key (no key change between them) keeps each cut at its point, and after a clear or restore reads afresh', () => {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    const count = backend.getValueState<number>('count');
+    backend.setCurrentKey('hot');
+    assert.equal(count.value(), undefined);
+    count.update(1);
+    assert.equal(count.value(), 1);
+    count.update(2);
+    const first = backend.freeze();
+    count.update((count.value() as number) + 1);
+    count.update((count.value() as number) + 1);
+    const second = backend.freeze();
+    count.update((count.value() as number) + 1);
+    const valueIn = (cut: ReturnType<HeapKeyedStateBackend['freeze']>) =>
+      cut.keyGroups.flatMap((g) => (cut.keyGroupSnapshot(g) as KeyGroupSnapshot).states['count']?.entries ?? []);
+    assert.deepEqual(valueIn(first), [['hot', 2]]);
+    assert.deepEqual(valueIn(second), [['hot', 4]]);
+    assert.equal(count.value(), 5);
+    first.release();
+    second.release();
+    count.clear();
+    assert.equal(count.value(), undefined);
+    count.update(7);
+    assert.equal(count.value(), 7);
+    const saved = backend.snapshot();
+    count.update(8);
+    backend.restore(saved);
+    assert.equal(count.value(), 7, 'a restore replaces the entry the handle had found');
+    assert.deepEqual(backend.snapshot(), saved);
+  });
+
   it('two cuts in flight each keep their own point; a release lets writes go in place again', () => {
     const backend = backendWith(100);
     const count = backend.getValueState<number>('count');
