@@ -10,7 +10,7 @@
 import type { Output, SinkWriter, SinkWriterFactory } from './collector.js';
 import type { OperatorDescription } from './description.js';
 import { InvalidJobGraphError, UserFunctionError } from './errors.js';
-import { callUser, flatMapHandler, userError, type RecordHandler } from './user-calls.js';
+import { flatMapHandler, userError, type RecordHandler } from './user-calls.js';
 import type { Collector, KeyedContext } from './functions.js';
 import { keyGroupRangeFor } from './keygroups.js';
 import type { Key } from './keyhash.js';
@@ -321,7 +321,14 @@ export class ChainRunner {
         return (record, ts) => {
           backend.setCurrentKey(keyOf(record));
           const current = acc.value();
-          const reduced = current === undefined ? record : callUser(d, () => logic.fn(current, record));
+          let reduced: unknown = record;
+          if (current !== undefined) {
+            try {
+              reduced = logic.fn(current, record);
+            } catch (err) {
+              throw userError(d, err);
+            }
+          }
           acc.update(reduced);
           next(reduced, ts);
         };
@@ -340,7 +347,11 @@ export class ChainRunner {
         return (record, ts) => {
           backend.setCurrentKey(keyOf(record));
           timestamp = ts;
-          callUser(d, () => logic.fn(record, ctx, out));
+          try {
+            logic.fn(record, ctx, out);
+          } catch (err) {
+            throw userError(d, err);
+          }
         };
       }
       default:
@@ -369,20 +380,29 @@ export class ChainRunner {
         return (record) => {
           const key = keyOf(record);
           backend.setCurrentKey(key);
-          const sum = ((acc.value() as number | undefined) ?? 0) + numeric(d, callUser(d, () => field.select(record)), 'selected value');
+          let selected: unknown;
+          try {
+            selected = field.select(record);
+          } catch (err) {
+            throw userError(d, err);
+          }
+          const sum = ((acc.value() as number | undefined) ?? 0) + numeric(d, selected, 'selected value');
           acc.update(sum);
           return [key, sum];
         };
-      case 'field':
+      case 'field': {
+        // Built once: as an argument it would be a fresh string per record.
+        const what = `field ${String(field.field)}`;
         return (record) => {
           backend.setCurrentKey(keyOf(record));
           const current = acc.value();
-          const add = numeric(d, readField(d, record, field.field), `field ${String(field.field)}`);
+          const add = numeric(d, readField(d, record, field.field), what);
           // A fresh copy every time: the emitted record may be kept downstream, state must not change under it.
           const updated = current === undefined ? withField(record, field.field, add) : withField(current, field.field, (readField(d, current, field.field) as number) + add);
           acc.update(updated);
           return updated;
         };
+      }
     }
   }
 

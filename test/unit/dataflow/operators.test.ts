@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArrayOutput, type SinkContext, type SinkWriter } from '../../../lib/dataflow/collector.js';
-import { StreamEnvironment } from '../../../lib/dataflow/environment.js';
+import { type DataStream, type KeyedStream, StreamEnvironment } from '../../../lib/dataflow/environment.js';
 import { UserFunctionError } from '../../../lib/dataflow/errors.js';
 import { buildJobGraph, type JobVertex } from '../../../lib/dataflow/jobgraph.js';
 import { keyGroupFor, keyGroupRangeFor } from '../../../lib/dataflow/keygroups.js';
@@ -214,6 +214,25 @@ describe('dataflow - chain runner', () => {
     failsAt(0, 'op-1', 'Map', 'zero');
     failsAt(2, 'op-2', 'Flat Map', 'two');
     failsAt(3, 'op-3', 'Filter', 'three');
+  });
+
+  it('names the failing keyed operator: a reduce, a keyed process function and a sum selector', () => {
+    const fails = (build: (keyed: KeyedStream<[string, number], string>) => DataStream<unknown>, name: string) => {
+      const h = harness((env) => build(env.fromCollection<[string, number]>([['a', 1]]).keyBy((r) => r[0])).collect());
+      const { runner } = h.runner(1);
+      runner.push(['a', 1]);
+      assert.throws(
+        () => runner.push(['a', 0]),
+        (err: unknown) => err instanceof UserFunctionError && err.details['operatorName'] === name && (err.cause as Error).message === 'zero',
+      );
+    };
+    const zero = (r: [string, number]) => {
+      if (r[1] === 0) throw new Error('zero');
+      return r;
+    };
+    fails((k) => k.reduce((_acc, r) => zero(r)), 'Keyed Reduce');
+    fails((k) => k.process((r, _ctx, out) => out.collect(zero(r))), 'KeyedProcess');
+    fails((k) => k.sum((r) => zero(r)[1]), 'Keyed Aggregation');
   });
 
   it('rejects records of key groups the subtask does not own', () => {
