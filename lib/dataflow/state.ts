@@ -93,6 +93,14 @@ interface StateTable<E> {
 interface EncodedKey {
   readonly encoded: string;
   readonly keyGroup: number;
+  /**
+   * The key's entry in the value table `entryTable`, found while `entriesEpoch` was the
+   * backend's (no removal or restore since): the next record of this key finds it without the
+   * key group's and the key's map lookups.
+   */
+  entryTable?: StateTable<ValueEntry> | undefined;
+  entry?: ValueEntry | undefined;
+  entriesEpoch?: number;
 }
 
 /** A cut in flight: the entry maps it holds, and per map the entries saved for it (see `save`). */
@@ -141,6 +149,10 @@ export class HeapKeyedStateBackend {
    * the several accesses of one record look it up once.
    */
   private keyEpoch = 0;
+  /** Bumped when an entry can leave its map (a removal, a restore): entries remembered on EncodedKeys before it are stale. */
+  private entriesEpoch = 0;
+  /** The cached encoding of the current key (undefined for keys that are not cached). */
+  private currentEncoded: EncodedKey | undefined;
   private readonly stringKeys = new Map<unknown, EncodedKey>();
   private readonly numberKeys = new Map<unknown, EncodedKey>();
   /** Writes are stamped with this; `freeze()` cuts it and moves on to the next. */
@@ -178,10 +190,11 @@ export class HeapKeyedStateBackend {
     if (key === this.key && (typeof key === 'string' || typeof key === 'number')) return;
     let encoded: string;
     let keyGroup: number;
+    let cached: EncodedKey | undefined;
     if (typeof key === 'string' || typeof key === 'number') {
       // Plain keys repeat: their encoding and key group are remembered (a bounded cache).
       const cache = typeof key === 'string' ? this.stringKeys : this.numberKeys;
-      const cached = cache.get(key);
+      cached = cache.get(key);
       if (cached !== undefined) {
         encoded = cached.encoded;
         keyGroup = cached.keyGroup;
@@ -189,7 +202,8 @@ export class HeapKeyedStateBackend {
         encoded = encodeKey(key);
         keyGroup = murmur3(encoded) % this.maxParallelism;
         if (cache.size >= KEY_CACHE_LIMIT) cache.clear();
-        cache.set(key, { encoded, keyGroup });
+        cached = { encoded, keyGroup };
+        cache.set(key, cached);
       }
     } else {
       encoded = encodeKey(key);
@@ -201,6 +215,7 @@ export class HeapKeyedStateBackend {
     this.key = key;
     this.encodedKey = encoded;
     this.keyGroup = keyGroup;
+    this.currentEncoded = cached;
     this.keyEpoch++;
   }
 
@@ -224,9 +239,20 @@ export class HeapKeyedStateBackend {
     let cached: ValueEntry | undefined;
     const current = (): ValueEntry | undefined => {
       if (cachedAt === this.keyEpoch) return cached;
-      cached = this.currentEntries(table, name)?.get(this.encodedKey);
+      const known = this.currentEncoded;
+      if (known !== undefined && known.entryTable === table && known.entriesEpoch === this.entriesEpoch) {
+        cached = known.entry;
+      } else {
+        cached = this.currentEntries(table, name)?.get(this.encodedKey);
+        if (known !== undefined) remember(known, cached);
+      }
       cachedAt = this.keyEpoch;
       return cached;
+    };
+    const remember = (known: EncodedKey, entry: ValueEntry | undefined): void => {
+      known.entryTable = table;
+      known.entry = entry;
+      known.entriesEpoch = this.entriesEpoch;
     };
     const handle: ValueState<V> = {
       value: () => current()?.value as V | undefined,
@@ -244,6 +270,7 @@ export class HeapKeyedStateBackend {
         if (entry === undefined) {
           cached = { key: this.key as Key, value, gen: this.generation };
           cachedAt = this.keyEpoch;
+          if (this.currentEncoded !== undefined) remember(this.currentEncoded, cached);
           entries.set(this.encodedKey, cached);
           this.logChange(table, entries);
         } else {
@@ -492,6 +519,7 @@ export class HeapKeyedStateBackend {
       this.logFloor = this.written ? this.generation++ : 0;
     }
     this.keyEpoch++;
+    this.entriesEpoch++;
     for (const { keyGroup, states } of snapshots) {
       if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) continue;
       for (const [name, state] of Object.entries(states)) {
@@ -545,6 +573,7 @@ export class HeapKeyedStateBackend {
 
   private removeCurrent<E extends { gen: number }>(table: StateTable<E>, name: string): void {
     this.keyEpoch++;
+    this.entriesEpoch++;
     const entry = this.currentEntries(table, name)?.get(this.encodedKey);
     if (entry === undefined) return;
     const entries = this.writableEntries(table, name);

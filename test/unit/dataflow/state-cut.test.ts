@@ -100,6 +100,50 @@ describe('dataflow - copy-on-write cuts of keyed state', () => {
     assert.deepEqual(backend.snapshot(), saved);
   });
 
+  it('value state stays exact under random reads, writes, clears, cuts and restores over few keys and two states', () => {
+    let seed = 7;
+    const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const backend = new HeapKeyedStateBackend({ maxParallelism: MAX_P, keyGroupRange: keyGroupRangeFor(MAX_P, 1, 0) });
+    const states = [backend.getValueState<number>('a'), backend.getValueState<number>('b')] as const;
+    const keys: Key[] = ['x', 'y', 'z', 1, 2, ['t', 1]];
+    const model = [new Map<string, number>(), new Map<string, number>()];
+    let key: Key = 'x';
+    backend.setCurrentKey(key);
+    let saved: { snapshot: KeyGroupSnapshot[]; model: Map<string, number>[] } | undefined;
+    for (let step = 0; step < 5000; step++) {
+      const op = random(20);
+      const s = random(2);
+      const state = states[s] as (typeof states)[0];
+      const m = model[s] as Map<string, number>;
+      const k = encodeKey(key);
+      if (op < 5) backend.setCurrentKey((key = keys[random(keys.length)] as Key));
+      else if (op < 12) {
+        const value = step;
+        state.update(value);
+        m.set(k, value);
+      } else if (op < 14) {
+        state.clear();
+        m.delete(k);
+      } else if (op === 14) backend.freeze().release();
+      else if (op === 15) saved = { snapshot: backend.snapshot(), model: model.map((x) => new Map(x)) };
+      else if (op === 16 && saved !== undefined) {
+        backend.restore(saved.snapshot);
+        // A restore replaces, per key group, the states its snapshot has; the rest stay as they are.
+        for (const [i, name] of ['a', 'b'].entries()) {
+          for (const one of keys) {
+            const group = saved.snapshot.find((g) => g.keyGroup === keyGroupFor(one, MAX_P));
+            if (group?.states[name] === undefined) continue;
+            const e = encodeKey(one);
+            const was = saved.model[i]?.get(e);
+            if (was === undefined) model[i]?.delete(e);
+            else model[i]?.set(e, was);
+          }
+        }
+      }
+      assert.equal(state.value(), (model[s] as Map<string, number>).get(encodeKey(key)), `step ${step}`);
+    }
+  });
+
   it('two cuts in flight each keep their own point; a release lets writes go in place again', () => {
     const backend = backendWith(100);
     const count = backend.getValueState<number>('count');
