@@ -77,9 +77,10 @@ describe('hosts - HA failover across namespace hosts', function () {
     await h.runningOnSpare(cutAt, victimId, spareId);
     // Cut off, it loses the ResourceManager and cancels what it ran for the job.
     await waitFor('the cut TaskExecutor dropped its tasks', () => droppedSession(victim, cutAt), { timeoutMs: 20_000 });
+    // Taken before the heal: the TaskExecutor may register while heal() is still returning.
+    const healingAt = Date.now();
     await cut.heal();
-    const healedAt = Date.now();
-    await waitFor('the healed TaskExecutor registered again', () => lines(victim).some((l) => l['msg'] === 'registered' && Number(l['time']) > healedAt), { timeoutMs: 20_000 });
+    await waitFor('the healed TaskExecutor registered again', () => lines(victim).some((l) => l['msg'] === 'registered' && Number(l['time']) > healingAt), { timeoutMs: 20_000 });
     await h.finishedExactlyOnce(output, records);
     await h.auditLeaders();
   });

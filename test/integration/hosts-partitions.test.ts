@@ -66,9 +66,10 @@ describe('hosts - partitions across namespace hosts', function () {
     console.log(`      one-way partition: the leader lost the TaskExecutor after ${Number(lost['time']) - cutAt} ms (${String(lost['reason'])})`);
     await h.runningOnSpare(cutAt, victimId, spareId);
 
+    // Taken before the heal: the TaskExecutor may register while heal() is still returning.
+    const healingAt = Date.now();
     await cut.heal();
-    const healedAt = Date.now();
-    await waitFor('the healed TaskExecutor registered again', () => lines(victim).some((l) => l['msg'] === 'registered' && Number(l['time']) > healedAt), { timeoutMs: 20_000 });
+    await waitFor('the healed TaskExecutor registered again', () => lines(victim).some((l) => l['msg'] === 'registered' && Number(l['time']) > healingAt), { timeoutMs: 20_000 });
     const result = await h.finishedExactlyOnce(output, records);
     assert.notEqual(result['restoredFrom'], null, 'the job resumed from a checkpoint');
     await h.auditLeaders();
