@@ -21,7 +21,7 @@ import { toWireError } from '../../lib/errors.js';
 import { RuntimeError } from '../../lib/errors.js';
 import { SavepointErrorCode } from './errors.js';
 import type { StateHandle } from '../../lib/task/descriptor.js';
-import type { LeaderGuard } from '../../lib/ha/types.js';
+import { termVouched } from '../../lib/ha/types.js';
 import { encodeSnapshot, readSelfContained, snapshotPath, writeSnapshot } from '../../lib/task/snapshot-store.js';
 import { CheckpointErrorCode } from './errors.js';
 import { releaseFiles, unheldSharedFiles } from './shared-files.js';
@@ -394,15 +394,5 @@ function notifyAll(context: Context, checkpointId: number, outcome: 'complete' |
       checkpointId,
       outcome,
     });
-  }
-}
-
-/** Whether the term still vouches for itself (LeaderGuard.check, without the throw). */
-function termVouched(guard: LeaderGuard): boolean {
-  try {
-    guard.check();
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -34,15 +34,16 @@ function checkParallelism(maxParallelism: number, parallelism: number): void {
 
 /** The key group of a key: its stable hash modulo the max parallelism. */
 export function keyGroupFor(key: unknown, maxParallelism: number): number {
-  return uint32Mod(hashKey(key), maxParallelism);
+  return keyGroupOfHash(hashKey(key), maxParallelism);
 }
 
 /**
- * `hash % m` for a uint32 hash and m ≤ 2^15, exactly, in small-integer arithmetic: a hash of
- * 2^31 or more is a double in V8, whose `%` is a floating-point modulo (a third of a short
- * string key's channel choice). Halving it keeps every step an int32.
+ * The key group of a key's uint32 hash (keyhash.ts): `hash % maxParallelism`, exactly, in
+ * small-integer arithmetic. A hash of 2^31 or more is a double in V8, whose `%` is a
+ * floating-point modulo (a third of a short string key's channel choice). Halving it keeps
+ * every step an int32.
  */
-function uint32Mod(hash: number, m: number): number {
+export function keyGroupOfHash(hash: number, m: number): number {
   return (((hash >>> 1) % m) * 2 + (hash & 1)) % m;
 }
 

@@ -24,7 +24,7 @@
  * earlier cut (`unchangedSince`) and write only their changed entries (`keyGroupDelta`).
  */
 import { NoCurrentKeyError, StateConflictError, KeyGroupOutOfRangeError } from './errors.js';
-import { keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
+import { keyGroupOfHash, keyGroupRangeContains, type KeyGroupRange } from './keygroups.js';
 import { encodeKey, murmur3, type Key } from './keyhash.js';
 import { keyGroupDeltaOf, keyGroupSnapshotOf, type ChangeLog, type FrozenKeyedState, type HeldState, type MapEntry, type Tombstone, type ValueEntry } from './state-snapshot.js';
 
@@ -200,14 +200,14 @@ export class HeapKeyedStateBackend {
         keyGroup = cached.keyGroup;
       } else {
         encoded = encodeKey(key);
-        keyGroup = murmur3(encoded) % this.maxParallelism;
+        keyGroup = keyGroupOfHash(murmur3(encoded), this.maxParallelism);
         if (cache.size >= KEY_CACHE_LIMIT) cache.clear();
         cached = { encoded, keyGroup };
         cache.set(key, cached);
       }
     } else {
       encoded = encodeKey(key);
-      keyGroup = murmur3(encoded) % this.maxParallelism;
+      keyGroup = keyGroupOfHash(murmur3(encoded), this.maxParallelism);
     }
     if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) {
       throw new KeyGroupOutOfRangeError(keyGroup, this.keyGroupRange.start, this.keyGroupRange.end);

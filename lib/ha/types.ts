@@ -23,6 +23,21 @@ export interface LeaderGuard {
   check(): void;
 }
 
+/**
+ * Whether `guard`'s term still vouches for itself (its `check` without the throw). For a leader
+ * about to act on something that reached it late: a process paused past its lease wakes up to
+ * answers and messages of its term before its election's timers run, and the check ends the
+ * term at once when the lease lapsed.
+ */
+export function termVouched(guard: LeaderGuard): boolean {
+  try {
+    guard.check();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What a leader publishes beside its address, for clients that follow it (LeaderInfo carries it). */
 export interface LeaderEndpoints {
   /** The leader's REST API (`host:port`), null when it serves none. */

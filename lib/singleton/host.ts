@@ -35,7 +35,7 @@ import type { ActorEnv, ActorSystem } from '../actor/system.js';
 import type { SupervisionPolicy } from '../actor/supervision.js';
 import type { Namespace } from 'etcd3';
 import type { EtcdLeaderElection } from '../ha/etcd-election.js';
-import type { LeaderContender } from '../ha/types.js';
+import { termVouched, type LeaderContender } from '../ha/types.js';
 import type { Logger } from '../logging.js';
 import { ActorPersistence } from '../persistence/actor-persistence.js';
 import type { SnapshotFence, SnapshotStore } from '../persistence/types.js';
@@ -145,13 +145,8 @@ export class SingletonHost implements LeaderContender {
       term.buffer.push(entry);
       return;
     }
-    try {
-      // Throws (and ends the term) if the lease is not vouched for: a host that wakes from
-      // a pause must not process a message before its election notices.
-      term.fence.guard.check();
-    } catch {
-      return this.deps.refuse(entry);
-    }
+    // A host that wakes from a pause must not process a message before its election notices.
+    if (!termVouched(term.fence.guard)) return this.deps.refuse(entry);
     this.handOver(term, entry);
   }
 

@@ -74,6 +74,14 @@ describe('taskexecutor - machine on a simulated clock', () => {
       reportUnhandled: true,
     });
 
+  /** A leader appears and its ResourceManager answers the registration with SESSION. */
+  async function registerWith(te: ReturnType<typeof spawnTaskExecutor>, rm: TestPeer<ResourceManagerMessage>): Promise<void> {
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
+    await clock.settle();
+  }
+
   it('registers again, its tasks cancelled, once the ResourceManager stops heartbeating it for the silence it was told', async () => {
     const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
@@ -152,10 +160,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
     const runtime = recordingRuntime();
     const te = spawnTaskExecutor(runtime);
-    te.tell({ type: 'te.leader.changed', masterNode: system.node });
-    await clock.settle();
-    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
-    await clock.settle();
+    await registerWith(te, rm);
     te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
     await clock.settle();
 
@@ -199,10 +204,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
     const runtime = recordingRuntime();
     const te = spawnTaskExecutor(runtime);
-    te.tell({ type: 'te.leader.changed', masterNode: system.node });
-    await clock.settle();
-    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
-    await clock.settle();
+    await registerWith(te, rm);
     te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
     await clock.settle();
     assert.equal(jobMaster.all('jm.slots.offer').length, 1);
@@ -236,10 +238,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const te = spawnTaskExecutor(recordingRuntime());
     const letters: DeadLetter[] = [];
     system.events.on('dead-letter', (letter) => letters.push(letter));
-    te.tell({ type: 'te.leader.changed', masterNode: system.node });
-    await clock.settle();
-    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
-    await clock.settle();
+    await registerWith(te, rm);
 
     const OLDER = '00000000000000000008';
     const NEWER = '00000000000000000010';
@@ -266,10 +265,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
     const runtime = recordingRuntime();
     const te = spawnTaskExecutor(runtime);
-    te.tell({ type: 'te.leader.changed', masterNode: system.node });
-    await clock.settle();
-    reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
-    await clock.settle();
+    await registerWith(te, rm);
     te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a1', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
     await clock.settle();
     const bytes = new TextEncoder().encode('export default () => 3;');
