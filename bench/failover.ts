@@ -166,7 +166,7 @@ async function pauseEtcdFollower(cluster: HaCluster, round: number, pauseMs: num
     const grants = () => cluster.masters.reduce((n, m) => n + m.output.filter((l) => l.includes('"msg":"leadership granted"') || l.includes('"msg":"leadership revoked"')).length, 0);
     const before = grants();
     const pausedAt = Date.now();
-    paused.pause();
+    await paused.pause();
     await waitFor('the pause to last', () => Date.now() - pausedAt >= pauseMs, { timeoutMs: pauseMs + 5000, intervalMs: 50 });
     paused.resume();
     paused = undefined;

@@ -118,6 +118,13 @@ export const REFUSE_SESSION = 'refuseSession';
 
 /** Taken first by every session command: one not of the current leader's session is refused. */
 const refusal = { guard: 'notFromCurrentLeader', actions: REFUSE_SESSION } as const;
+/**
+ * Outside `registered` (disconnected, registering, waiting to retry): a command of a session
+ * older than the newest accepted is refused (STALE_LEADER) as it is while registered, whatever
+ * the TaskExecutor is doing meanwhile. Others are not accepted there (UNHANDLED_IN_STATE names
+ * the state), except a newer session's, kept while registering.
+ */
+const unregisteredRefusal = { guard: 'fromStaleSession', actions: REFUSE_SESSION } as const;
 
 interface Context extends TaskExecutorInput {
   masterNode: string | null;
@@ -154,6 +161,9 @@ const SESSION_COMMANDS = [
   'te.checkpoint.notify',
   'te.shutdown',
 ] as const satisfies ReadonlyArray<TaskExecutorMessage['type']>;
+
+/** The session commands outside `registered`: stale ones refused. */
+const REFUSED_UNREGISTERED = Object.fromEntries(SESSION_COMMANDS.map((type) => [type, unregisteredRefusal]));
 
 export const taskExecutorMachine = setup({
   types: { context: {} as Context, events: {} as Event, input: {} as TaskExecutorInput },
@@ -196,6 +206,7 @@ export const taskExecutorMachine = setup({
       const output = (event as { output?: RegistrationSuccess }).output;
       return output !== undefined && !context.fence.isStale(output.leaderSessionId);
     },
+    fromStaleSession: ({ context, event }) => context.fence.isStale((event as Fenced).leaderSessionId),
     fromNewerSession: ({ context, event }) => {
       const session = (event as Fenced).leaderSessionId;
       return session !== undefined && (context.fence.session === null || compareSessions(session, context.fence.session) > 0);
@@ -469,6 +480,7 @@ export const taskExecutorMachine = setup({
         disconnected: {
           entry: assign({ early: [] }),
           on: {
+            ...REFUSED_UNREGISTERED,
             // Still no leader (leader retrieval's first answer when none leads) is taken, not reported.
             'te.leader.changed': [{ guard: 'hasLeader', target: 'registering', actions: 'setLeader' }, { actions: 'setLeader' }],
           },
@@ -509,7 +521,7 @@ export const taskExecutorMachine = setup({
             },
           },
           on: {
-            ...Object.fromEntries(SESSION_COMMANDS.map((type) => [type, { guard: 'fromNewerSession', actions: 'keepEarly' }])),
+            ...Object.fromEntries(SESSION_COMMANDS.map((type) => [type, [unregisteredRefusal, { guard: 'fromNewerSession', actions: 'keepEarly' }]])),
             'te.leader.changed': [
               { guard: 'hasLeader', target: 'registering', reenter: true, actions: 'setLeader' },
               { target: 'disconnected', actions: 'setLeader' },
@@ -521,6 +533,7 @@ export const taskExecutorMachine = setup({
           entry: assign({ early: [] }),
           after: { retry: 'registering' },
           on: {
+            ...REFUSED_UNREGISTERED,
             'te.leader.changed': [
               { guard: 'hasLeader', target: 'registering', actions: 'setLeader' },
               { target: 'disconnected', actions: 'setLeader' },

@@ -33,6 +33,7 @@ import type { Logger } from '../logging.js';
 import { EtcdStartError } from './errors.js';
 import { etcdSecurityOptions, type EtcdCredentials } from './etcd-auth.js';
 import { realClock, sleep, type TimerHandle } from '../util/clock.js';
+import { stopProcess } from '../util/process-stop.js';
 
 export const DEFAULT_ETCD_HEARTBEAT_MS = 100;
 export const DEFAULT_ETCD_ELECTION_TIMEOUT_MS = 1000;
@@ -96,7 +97,8 @@ export interface EtcdMember {
   readonly peerUrl: string;
   readonly running: boolean;
   kill(signal?: NodeJS.Signals): void;
-  pause(): void;
+  /** SIGSTOP; resolves once the process is stopped (see lib/util/process-stop.ts). */
+  pause(): Promise<void>;
   resume(): void;
   /** Kill (if running) and start again on the same ports and data dir; resolves once it serves. */
   restart(): Promise<void>;
@@ -216,8 +218,9 @@ class EtcdProcess implements EtcdMember {
     process.kill(pid, signal);
   }
 
-  pause(): void {
-    this.kill('SIGSTOP');
+  async pause(): Promise<void> {
+    const pid = this.pid;
+    if (pid !== undefined) await stopProcess(pid);
   }
 
   resume(): void {

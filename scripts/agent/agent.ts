@@ -23,6 +23,7 @@ import { AgentError, AgentErrorCode } from './errors.js';
 import { Firewall, MAX_RULE_MS } from './firewall.js';
 import { listFlinkishProcesses, verifiedProcess } from './processes.js';
 import { parseRequest, requestId, type AgentReply, type AgentRequest } from './protocol.js';
+import { stopProcess } from '../../lib/util/process-stop.js';
 
 export interface AgentOptions {
   clusterId: string;
@@ -142,8 +143,11 @@ export class Agent {
           });
         }
         try {
-          process.kill(request.pid, request.signal);
+          // "signaled" for a SIGSTOP means stopped: the kernel stops the threads when they next run.
+          if (request.signal === 'SIGSTOP') await stopProcess(request.pid);
+          else process.kill(request.pid, request.signal);
         } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
           throw new AgentError(AgentErrorCode.NotFlinkish, `pid ${request.pid} is gone`, { cause: err, details: { pid: request.pid } });
         }
         log.info({ peer, pid: request.pid, role, signal: request.signal }, 'signaled');

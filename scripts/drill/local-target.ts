@@ -41,7 +41,8 @@ export function procOf(process: DrillProcess): Proc {
 /** The operations of a target whose processes are child handles (local and hosts): signals and their output. */
 export const childProcessOperations: Pick<DrillTarget, 'signal' | 'hasLog' | 'waitForLine'> = {
   async signal(process, signal) {
-    procOf(process).kill(signal);
+    if (signal === 'SIGSTOP') await procOf(process).pause();
+    else procOf(process).kill(signal);
   },
   hasLog: () => true,
   async waitForLine(process, predicate, timeoutMs) {

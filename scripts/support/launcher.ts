@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { stopProcess } from '../../lib/util/process-stop.js';
 
 /** The compiled project root (dist/); scripts are given relative to it. */
 export const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -117,8 +118,9 @@ export class Proc {
     if (this.running) process.kill(this.pid, signal);
   }
 
-  pause(): void {
-    this.kill('SIGSTOP');
+  /** SIGSTOP; resolves once the process is stopped, not merely signalled (lib/util/process-stop.ts). */
+  async pause(): Promise<void> {
+    if (this.running) await stopProcess(this.pid);
   }
 
   resume(): void {

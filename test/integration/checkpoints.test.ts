@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { unpace, unpacedFileOf } from '../../scripts/support/unpace.js';
 import { distRoot } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
 import { haClusterPerTest } from '../support/ha-cluster.js';
@@ -25,7 +26,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
     const keys = 16;
     const jobId = await client.submitFile(job('keyed-count'), {
       parallelism: 2,
-      args: { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200 },
+      args: { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) },
     });
     for (let kill = 1; kill <= 3; kill++) {
       // Each kill after fresh progress: a checkpoint completed in the current attempt.
@@ -40,6 +41,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
       victim.kill('SIGKILL');
       await cluster.startTaskExecutor(); // the next spare
     }
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.ok(result.details.restarts >= 3, `restarted ${result.details.restarts} times`);
@@ -52,7 +54,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
     const output = path.join(cluster.workDir, 'out');
     const records = 20_000;
     const keys = 12;
-    const args = { records, keys, output, recordsPerSecond: 4000, checkpointMs: 200 };
+    const args = { records, keys, output, recordsPerSecond: 4000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) };
     const first = await client.submitFile(job('keyed-count'), { parallelism: 2, args: { ...args, sourceParallelism: 2 } });
     await waitFor('a checkpoint', async () => completed(await client.status(first)).length > 0, { timeoutMs: 30_000 });
     const { path: savepoint } = await client.savepoint(first, { stop: true });
@@ -60,6 +62,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
     const stopped = await client.waitForResult(first);
     assert.equal(stopped.state, 'finished', 'a stop-with-savepoint ends the job as asked');
     assert.equal(stopped.stoppedWithSavepoint, savepoint);
+    unpace(output); // the resumed run need not be paced
     const second = await client.submitFile(job('keyed-count'), { parallelism: 3, args: { ...args, sourceParallelism: 3 }, fromSavepoint: savepoint });
     const result = await client.waitForResult(second);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
@@ -88,10 +91,10 @@ describe('checkpoints - recovery with exactly-once output', function () {
     const client = await cluster.client();
     const output = path.join(cluster.workDir, 'out');
     const records = 40_000;
-    const jobId = await client.submitFile(job('keyed-count'), { args: { records, keys: 8, output, recordsPerSecond: 4000, checkpointMs: 200 } });
+    const jobId = await client.submitFile(job('keyed-count'), { args: { records, keys: 8, output, recordsPerSecond: 4000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) } });
     await waitFor('a checkpoint', async () => completed(await client.status(jobId)).length > 0, { timeoutMs: 30_000 });
     const etcd = cluster.etcd.members[0]!;
-    etcd.pause();
+    await etcd.pause();
     let before: number[] = [];
     try {
       before = completed(await client.status(jobId));
@@ -108,6 +111,7 @@ describe('checkpoints - recovery with exactly-once output', function () {
     await waitFor('a checkpoint after etcd returned', async () => completed(await client.status(jobId)).some((id) => !before.includes(id)), {
       timeoutMs: 30_000,
     });
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.equal(result.details.attempt, 0, 'the outage did not fail the job');

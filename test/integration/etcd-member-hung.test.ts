@@ -43,7 +43,7 @@ describe('ha election with a hung etcd member (real etcd, 3 members)', function 
     const [status, list] = await Promise.all([ha.client.maintenance.status(), ha.client.cluster.memberList({ linearizable: true })]);
     const leaderUrl = list.members.find((m) => m.ID === status.leader)!.clientURLs[0];
     const follower = etcd.cluster.members.find((m) => m.running && m.clientUrl !== leaderUrl)!;
-    follower.pause();
+    await follower.pause();
     paused = follower;
     return follower;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { unpace, unpacedFileOf } from '../../scripts/support/unpace.js';
 import { distRoot } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
 import { haClusterPerTest } from '../support/ha-cluster.js';
@@ -17,7 +18,7 @@ describe('ha - attempts across leaders', function () {
     const leader = await waitFor('a leader', () => cluster!.leader(client), { timeoutMs: 20_000 });
     const output = path.join(cluster.workDir, 'out');
     const records = 30_000;
-    const jobId = await client.submitFile(keyedCount, { parallelism: 2, args: { records, keys: 10, output, recordsPerSecond: 3000, checkpointMs: 200 } });
+    const jobId = await client.submitFile(keyedCount, { parallelism: 2, args: { records, keys: 10, output, recordsPerSecond: 3000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) } });
     const runningAt = (attempt: number) =>
       waitFor(`attempt ${attempt} running with a checkpoint`, async () => {
         const d = await client.status(jobId);
@@ -48,6 +49,7 @@ describe('ha - attempts across leaders', function () {
     assert.equal(third.attempt, 1, 'the new leader adopted the attempt recorded in etcd');
     assert.equal(third.restarts, 1);
 
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.equal(result.details.attempt, 1);

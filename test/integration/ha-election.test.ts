@@ -125,7 +125,7 @@ describe('ha election (real etcd)', function () {
     await child.waitForLine((l) => l.includes('"write","ok":true'), 5000);
     const b = contender(id, 'b').campaign();
     const pausedAt = Date.now();
-    child.pause();
+    await child.pause();
     await waitFor('b leads', () => b.sessionId, { timeoutMs: TTL * 1000 + 3000 });
     measured.push(`SIGSTOP ${b.grantedAt - pausedAt} ms`);
     assert.ok(b.sessionId! > childSession);
@@ -169,7 +169,7 @@ describe('ha election (real etcd)', function () {
     // The grant needs no time to pass: only etcd's answers.
     await waitFor('leadership granted', () => history.includes('granted'));
     const member = etcd.cluster.members[0]!;
-    member.pause();
+    await member.pause();
     try {
       // Its keepalives (every TTL/5 of the clock) now get no answer; it must not lead past 2/3 TTL of its last confirmation (the grant).
       const vouchedMs = (TTL * 1000 * 2) / 3;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ClusterClient } from '../../lib/client/cluster-client.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { unpace, unpacedFileOf } from '../../scripts/support/unpace.js';
 import { distRoot } from '../support/launcher.js';
 import { firstCheckpoint, haClusterPerTest, leaderOf } from '../support/ha-cluster.js';
 import { ActorSystem } from '../../lib/index.js';
@@ -20,11 +21,13 @@ describe('ha - Master failover', function () {
     const leader = await leaderOf(cluster, client);
     const output = path.join(cluster.workDir, 'out');
     const records = 30_000;
-    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 5000, checkpointMs: 200 } });
+    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 5000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) } });
     await firstCheckpoint(client, jobId);
     leader.kill('SIGKILL');
     const next = await leaderOf(cluster, client, leader);
     assert.notEqual(next, leader);
+    await waitFor('the new leader to adopt the job', async () => ((await client.status(jobId)).failovers?.length ?? 0) > 0, { timeoutMs: 20_000 });
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.equal(result.details.attempt, 0, 'the tasks ran on: no restart, no new attempt');
@@ -39,10 +42,10 @@ describe('ha - Master failover', function () {
     const zombie = await leaderOf(cluster, client);
     const output = path.join(cluster.workDir, 'out');
     const records = 30_000;
-    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 5000, checkpointMs: 200 } });
+    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 5000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) } });
     await firstCheckpoint(client, jobId);
     const { leaderSessionId: zombieSession } = await client.overview();
-    zombie.pause();
+    await zombie.pause();
     const next = await leaderOf(cluster, client, zombie);
     zombie.resume();
     // Awake again, it must find out it no longer leads before doing anything as leader.
@@ -85,6 +88,7 @@ describe('ha - Master failover', function () {
     } finally {
       await zombieNode.terminate();
     }
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.equal(result.details.attempt, 0, 'the new leader adopted the tasks that ran on, and nothing of the zombie stopped them');
@@ -114,7 +118,7 @@ describe('ha - Master failover', function () {
     const leader = await leaderOf(cluster, client);
     const output = path.join(cluster.workDir, 'out');
     const records = 30_000;
-    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 3000, checkpointMs: 200 } });
+    const jobId = await client.submitFile(keyedCount, { args: { records, keys: 10, output, recordsPerSecond: 3000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) } });
     await firstCheckpoint(client, jobId);
     const [a, b] = cluster.etcd.members;
     a!.kill('SIGKILL');
@@ -123,6 +127,7 @@ describe('ha - Master failover', function () {
     await leader.waitForLine((line) => line.includes('leadership revoked'), 15_000);
     await Promise.all([a!.restart(), b!.restart()]);
     await cluster.etcd.waitHealthy(20_000);
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     // Its tasks ran on through the outage: the leader of the next term adopts them (or, past

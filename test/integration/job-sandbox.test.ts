@@ -195,7 +195,7 @@ describe('master - a build in progress when leadership is lost', function () {
     );
     const submitted = client.submitFile(file, { args: { marker } });
     await waitFor('the first build to loop', () => existsSync(marker));
-    first.pause();
+    await first.pause();
     const next = await waitFor('a new leader', () => {
       const leader = cluster.leader(client);
       return leader && leader !== first ? leader : undefined;

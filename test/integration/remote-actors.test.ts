@@ -78,7 +78,7 @@ describe('actors - across processes', function () {
     const echo = system.ref<EchoMessage>(b.node, 'echo');
     await echo.ask({ type: 'echo', payload: 1 });
     const notice = new Promise<WatchNotice>((resolve) => system.watch(echo, resolve));
-    b.pause();
+    await b.pause();
     const n = await notice;
     assert.equal(n.type === 'actor.terminated' && n.reason, 'heartbeat-timeout');
     b.resume();

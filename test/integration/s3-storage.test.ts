@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { unpace, unpacedFileOf } from '../../scripts/support/unpace.js';
 import { startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import { createS3Client, PART_BYTES, S3Storage } from '../../lib/storage/s3-storage.js';
 import { StorageErrorCode, StorageFailedError } from '../../lib/storage/index.js';
@@ -110,7 +111,7 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     const output = path.join(cluster.workDir, 'out');
     const records = 20_000;
     const keys = 12;
-    const jobId = await client.submitFile(job('keyed-count'), { parallelism: 2, args: { records, keys, output, recordsPerSecond: 2500, checkpointMs: 200 } });
+    const jobId = await client.submitFile(job('keyed-count'), { parallelism: 2, args: { records, keys, output, recordsPerSecond: 2500, checkpointMs: 200, unpacedBy: unpacedFileOf(output) } });
     const details = await waitFor('a completed checkpoint with every subtask running', async () => {
       const d = await client.status(jobId);
       return d.state === 'running' && completed(d).length > 0 && d.subtasks.every((s) => s.state === 'running') ? d : undefined;
@@ -132,6 +133,7 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
       const inBucket = await checkpointPrefixes(jobId);
       return completed(d).length > 5 && inBucket.size <= 4 && inBucket.size > 0 ? true : undefined;
     }, { timeoutMs: 30_000 });
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.ok(result.details.restarts >= 1);
@@ -151,7 +153,7 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     const output = path.join(cluster.workDir, 'out');
     const records = 12_000;
     const keys = 8;
-    const args = { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200 };
+    const args = { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) };
     const first = await client.submitFile(job('keyed-count'), { parallelism: 2, args });
     await waitFor('a checkpoint', async () => completed(await client.status(first)).length > 0, { timeoutMs: 30_000 });
     const { path: savepoint } = await client.savepoint(first, { stop: true });
@@ -168,6 +170,7 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     await assert.rejects(client.submitFile(job('keyed-count'), { args, fromSavepoint: `s3://${BUCKET}/savepoints/interrupted` }), { code: 'SAVEPOINT_INCOMPLETE' });
     await assert.rejects(client.submitFile(job('keyed-count'), { args, fromSavepoint: `s3://${BUCKET}/savepoints/none` }), { code: 'SAVEPOINT_NOT_FOUND' });
 
+    unpace(output); // the resumed run need not be paced
     const second = await client.submitFile(job('keyed-count'), { parallelism: 3, args, fromSavepoint: savepoint });
     const result = await client.waitForResult(second);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
@@ -203,11 +206,11 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     const output = path.join(cluster.workDir, 'out');
     const records = 24_000;
     const keys = 6;
-    const jobId = await client.submitFile(job('keyed-count'), { args: { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200 } });
+    const jobId = await client.submitFile(job('keyed-count'), { args: { records, keys, output, recordsPerSecond: 3000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) } });
     await waitFor('a checkpoint', async () => completed(await client.status(jobId)).length > 0, { timeoutMs: 30_000 });
     const emitted = async () => (await client.status(jobId)).subtasks.reduce((sum, s) => sum + s.metrics.recordsOut, 0);
     const pausedAt = Date.now();
-    s3.proc.pause();
+    await s3.proc.pause();
     try {
       const before = await emitted();
       await waitFor('records processed while the store hangs', async () => (await emitted()) > before + 2000, { timeoutMs: 15_000 });
@@ -220,6 +223,7 @@ describe('storage - checkpoints and savepoints in an S3-compatible store', funct
     await waitFor('a checkpoint after the store resumed', async () => (await client.status(jobId)).checkpoints.some((c) => c.triggeredAt > resumedAt && c.status === 'completed'), {
       timeoutMs: 30_000,
     });
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.equal(result.details.attempt, 0, 'the outage did not fail the job');

@@ -22,6 +22,7 @@ import { createEtcdClient, haRoot } from '../../lib/ha/etcd-client.js';
 import { EtcdSavepointStore, SavepointKeys, type SavepointRecord } from '../../lib/ha/etcd-savepoints.js';
 import { EtcdJobResultStore } from '../../lib/ha/etcd-stores.js';
 import { checkExactlyOnce } from '../../scripts/support/exactly-once.js';
+import { unpace, unpacedFileOf } from '../../scripts/support/unpace.js';
 import { CLI, startHaCluster, type HaCluster } from '../../scripts/support/local-ha.js';
 import { distRoot, killAll } from '../support/launcher.js';
 import { waitFor } from '../support/wait.js';
@@ -52,7 +53,7 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
   let view: ReturnType<typeof etcdView> | undefined;
   const records = 16_000;
   const keys = 10;
-  const argsFor = (output: string) => ({ records, keys, output, recordsPerSecond: 4000, checkpointMs: 200 });
+  const argsFor = (output: string) => ({ records, keys, output, recordsPerSecond: 4000, checkpointMs: 200, unpacedBy: unpacedFileOf(output) });
 
   afterEach(async () => {
     view?.etcd.close();
@@ -74,14 +75,14 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     await firstCheckpoint(client, jobId);
     const subtasks = (await client.status(jobId)).subtasks.length;
 
-    for (const te of cluster.taskExecutors) te.pause();
+    await Promise.all(cluster.taskExecutors.map((te) => te.pause()));
     const outcome = settle(client.savepoint(jobId, { stop: true }));
     const record = await waitFor('the savepoint in progress in etcd', async () =>
       (await view!.savepoints.list(jobId)).find((r) => r.state === 'in-progress'),
     );
     // Recorded is not yet triggered: pause the leader only once its triggers are sent.
     await leader.waitForLine((line) => line.includes('savepoint triggered'), 20_000);
-    leader.pause();
+    await leader.pause();
     for (const te of cluster.taskExecutors) te.resume();
     const stateFiles = () => (existsSync(record.path) ? readdirSync(record.path).filter((f) => f.endsWith('.state')) : []);
     await waitFor('every subtask state file in the savepoint directory', () => stateFiles().length === subtasks, { timeoutMs: 20_000 });
@@ -117,6 +118,7 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     assert.equal(cli.stdout, '');
     assert.match(cli.stderr, /error \[SAVEPOINT_INCOMPLETE\]/);
 
+    unpace(output);
     const result = await client.waitForResult(jobId);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.equal(result.stoppedWithSavepoint, undefined, 'the job was not stopped: it ran to its end');
@@ -132,13 +134,15 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     const jobId = await client.submitFile(keyedCount, { args: argsFor(output) });
     await firstCheckpoint(client, jobId);
 
+    let seen: SavepointRecord | undefined;
     let completed: SavepointRecord | undefined;
     const watcher = await view.root.watch().prefix(SavepointKeys.jobPrefix(jobId)).create();
     watcher.on('put', (kv) => {
       const record = decodeValue<SavepointRecord>(kv.value);
-      if (record.state !== 'completed' || completed) return;
-      leader.pause();
-      completed = record;
+      if (record.state !== 'completed' || seen) return;
+      seen = record;
+      // The SIGSTOP goes out at once; `completed` is set once it has taken effect.
+      void leader.pause().then(() => (completed = record));
     });
     const outcome = settle(client.savepoint(jobId, { stop: true }));
     await waitFor('the leader paused on the completed record', () => completed, { timeoutMs: 30_000 });
@@ -157,6 +161,7 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     assert.equal((await client.list()).find((j) => j.jobId === jobId)?.stoppedWithSavepoint, told.path);
     assert.equal((await client.status(jobId)).stoppedWithSavepoint, told.path);
 
+    unpace(output); // the resumed run need not be paced
     const resumed = await client.submitFile(keyedCount, { args: argsFor(output), fromSavepoint: told.path! });
     const result = await client.waitForResult(resumed);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
@@ -196,6 +201,7 @@ describe('savepoints - stop-with-savepoint survives a leader SIGKILL at every st
     assert.ok(line?.includes('completed') && line.endsWith(`${savepoint} (stop)`), listed.stdout);
     const list = await run(process.execPath, [path.join(distRoot, CLI), 'list'], cliEnv);
     assert.ok(list.stdout.includes(`(stopped with savepoint ${savepoint})`), list.stdout);
+    unpace(output);
     const result = await client.waitForResult(resumed);
     assert.equal(result.state, 'finished', JSON.stringify(result.failure));
     assert.deepEqual(checkExactlyOnce(output, records, keys), []);

@@ -105,7 +105,7 @@ describe('singleton (real etcd, processes)', function () {
     const group = uniqueClusterId('singleton');
     const { host, other, ref } = await twoNodes(group);
     const before = await askInc(ref);
-    host.pause();
+    await host.pause();
     const after = await askInc(ref);
     assert.equal(after.node, other.node);
     assert.equal(after.n, before.n + 1);

@@ -135,7 +135,7 @@ describe('transport - backpressure', function () {
     try {
       const counter = system.ref<CounterMessage>(b.node, 'counter');
       await counter.ask({ type: 'get' });
-      b.pause();
+      await b.pause();
       const payload = { type: 'inc' as const, by: 1, pad: 'x'.repeat(1000) };
       let sent = 0;
       await assert.rejects(

@@ -259,6 +259,37 @@ describe('taskexecutor - machine on a simulated clock', () => {
     assert.equal(rm.all('rm.te.register').length, 2, 'it registers again after the silence of its session');
   });
 
+  it('refuses an older session as STALE_LEADER while it registers again and while it waits to retry, not as a message its state does not take', async () => {
+    const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
+    const te = spawnTaskExecutor(recordingRuntime());
+    const letters: DeadLetter[] = [];
+    system.events.on('dead-letter', (letter) => letters.push(letter));
+    await registerWith(te, rm);
+    const OLDER = '00000000000000000008';
+    const answer = async (sessionId: string): Promise<unknown> => {
+      const asked = te.ask({ type: 'te.heartbeat', leaderSessionId: sessionId }).then(
+        () => 'answered',
+        (err: { code?: string }) => err.code,
+      );
+      await clock.settle();
+      return asked;
+    };
+
+    // A leader change: registering with the new leader, its answer not in yet.
+    te.tell({ type: 'te.leader.changed', masterNode: system.node });
+    await clock.settle();
+    assert.equal(rm.all('rm.te.register').length, 2, 'registering again');
+    assert.equal(await answer(OLDER), 'STALE_LEADER', 'while registering');
+    // No answer within the registration timeout: it waits to retry.
+    await clock.advance(5000);
+    assert.equal(rm.all('rm.te.register').length, 2, 'waiting to retry');
+    assert.equal(await answer(OLDER), 'STALE_LEADER', 'while waiting to retry');
+    assert.deepEqual(letters, [], 'refusals are transitions, not messages the state does not take');
+    // The session it dropped is not stale, and not taken before the registration either: reported.
+    assert.equal(await answer(SESSION), 'UNHANDLED_IN_STATE');
+    assert.equal(letters.length, 1);
+  });
+
   it('cancels a task whose code is still on the way at once (its JobMaster hears canceled), and drops it with its slots: it never runs', async () => {
     const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
     const master = new TestPeer<MasterMessage>(system, 'master');
