@@ -21,12 +21,15 @@ export async function firstCheckpoint(client: ClusterClient, jobId: string): Pro
 
 /**
  * An HA cluster per test of the enclosing `describe`: `start` makes it, and after each test,
- * passed or failed, it is stopped and every process the test launched is killed.
+ * passed or failed, it is stopped and every process the test launched is killed. A failed
+ * test's work directory, with every process's log file, is kept and named.
  */
 export function haClusterPerTest(): { start(options?: HaClusterOptions): Promise<HaCluster> } {
   let cluster: HaCluster | undefined;
-  afterEach(async () => {
-    await cluster?.stop();
+  afterEach(async function () {
+    const failed = this.currentTest?.state === 'failed';
+    await cluster?.stop({ keepWorkDir: failed });
+    if (failed && cluster) console.error(`      logs kept in ${cluster.logsDir}`);
     cluster = undefined;
     await killAll();
   });
