@@ -104,6 +104,7 @@ export {
   CountTrigger,
   type Trigger,
   type TriggerContext,
+  type OnMergeContext,
   type TriggerResult,
   NO_TIMESTAMP,
   MIN_WATERMARK,

@@ -637,9 +637,11 @@ export class WindowedStream<T, K extends Key> {
     return this;
   }
 
-  /** When windows emit, instead of at their end (e.g. `CountTrigger.of(100)`); not for session windows. */
+  /** When windows emit, instead of at their end (e.g. `CountTrigger.of(100)`); on session windows a merging one (with `onMerge`). */
   trigger(trigger: Trigger): this {
-    if (this.assigner.kind === 'session') throw new InvalidJobGraphError(undefined, 'custom triggers on session windows are not supported (merging triggers): use the default trigger');
+    if (this.assigner.kind === 'session' && typeof trigger.onMerge !== 'function') {
+      throw new InvalidJobGraphError(undefined, 'a trigger on session windows must merge: give it onMerge(mergedFrom, ctx), which takes over the state of the sessions merged into ctx.window (CountTrigger does)');
+    }
     this.customTrigger = trigger;
     return this;
   }

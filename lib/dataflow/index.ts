@@ -38,6 +38,7 @@ export {
   CountTrigger,
   type Trigger,
   type TriggerContext,
+  type OnMergeContext,
   type TriggerResult,
   windowStart,
   maxTimestamp,

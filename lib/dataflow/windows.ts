@@ -143,16 +143,29 @@ export interface TriggerContext {
   getState<V>(name: string): { value(): V | undefined; update(value: V): void; clear(): void };
 }
 
+/** A merging trigger's view of the session window that others merged into. */
+export interface OnMergeContext extends TriggerContext {
+  /** The values of state `name` in the windows merged into this one (those that have one). */
+  mergedState<V>(name: string): V[];
+}
+
 /**
  * Flink's Trigger: when a window emits. Replaces the default (fire when the watermark or the
  * clock reaches the window's end); the window is still cleared at its end plus the allowed
  * lateness, a timer of the trigger at that time firing first.
+ *
+ * On session windows a trigger must merge (Flink's canMerge/onMerge): when sessions merge,
+ * `onMerge` is called for the resulting window, where it combines the state of the merged ones
+ * (`mergedState`) and registers the timers it needs; then `clear` for each merged window, whose
+ * state and cleanup timer are gone afterwards.
  */
 export interface Trigger {
   onElement(element: unknown, timestamp: number, ctx: TriggerContext): TriggerResult;
   onEventTime?(time: number, ctx: TriggerContext): TriggerResult;
   onProcessingTime?(time: number, ctx: TriggerContext): TriggerResult;
-  /** The window is cleared: drop what the trigger kept. */
+  /** Sessions `mergedFrom` became `ctx.window`: take their state over. Required on session windows. */
+  onMerge?(mergedFrom: readonly TimeWindow[], ctx: OnMergeContext): void;
+  /** The window is cleared (or merged into another): drop what the trigger kept, delete its timers. */
   clear?(ctx: TriggerContext): void;
 }
 
@@ -170,6 +183,11 @@ export const CountTrigger = {
         }
         seen.clear();
         return 'fire';
+      },
+      // Merged sessions count what each had counted (the next record fires if that reaches `count`).
+      onMerge(_from, ctx) {
+        const total = ctx.mergedState<number>('count').reduce((a, b) => a + b, ctx.getState<number>('count').value() ?? 0);
+        if (total > 0) ctx.getState<number>('count').update(total);
       },
       clear: (ctx) => ctx.getState('count').clear(),
     };
@@ -203,6 +221,11 @@ const TRIGGER = 't';
  * from the timer's time; session windows by `start:end`, in the timer namespace too.
  */
 type WindowId = number | string;
+
+/** Where a trigger's state `name` of window `w` is kept in the key's `trigger-state` map. */
+function triggerStateKey(w: TimeWindow, name: string): string {
+  return `${w.start}:${w.end}|${name}`;
+}
 
 function parseWindow(id: string): TimeWindow {
   const at = id.indexOf(':');
@@ -384,7 +407,7 @@ export class WindowOperator {
 
   private triggerContext(w: TimeWindow): TriggerContext {
     const ns = `${TRIGGER}${w.start}:${w.end}`;
-    const stateKey = (name: string) => `${w.start}:${w.end}|${name}`;
+    const stateKey = (name: string) => triggerStateKey(w, name);
     const state = this.triggerState;
     return {
       window: w,
@@ -473,9 +496,29 @@ export class WindowOperator {
       if (this.lateness > 0) this.timers.delete(this.domain(), this.namespaceOf(CLEANUP, old), maxTimestamp(old) + this.lateness);
     }
     if (contents !== undefined) this.contents.put(this.idOf(merged), contents);
+    // A window the new one fell into is the merged one itself: nothing of its trigger moves.
+    const mergedFrom = absorbed.filter((o) => this.idOf(o) !== this.idOf(merged));
+    if (this.spec.trigger !== undefined && mergedFrom.length > 0) this.mergeTrigger(this.spec.trigger, mergedFrom, merged);
     const kept = windows.filter((o) => !absorbed.includes(o));
     this.sessions.update([...kept, merged]);
     return merged;
+  }
+
+  /** Flink's order: the trigger merges into the new window, then each merged one is cleared. */
+  private mergeTrigger(trigger: Trigger, mergedFrom: readonly TimeWindow[], merged: TimeWindow): void {
+    const ctx: OnMergeContext = {
+      ...this.triggerContext(merged),
+      mergedState: <V>(name: string) => mergedFrom.map((o) => this.triggerState.get(triggerStateKey(o, name)) as V | undefined).filter((v): v is V => v !== undefined),
+    };
+    this.call(() => trigger.onMerge?.(mergedFrom, ctx));
+    for (const old of mergedFrom) {
+      const oldCtx = this.triggerContext(old);
+      if (trigger.clear !== undefined) this.call(() => trigger.clear?.(oldCtx));
+      this.timers.delete(this.domain(), `${TRIGGER}${old.start}:${old.end}`, this.cleanupTime(old));
+      // Whatever the trigger left of the merged window's state goes with it.
+      const prefix = triggerStateKey(old, '');
+      for (const key of [...this.triggerState.keys()]) if (String(key).startsWith(prefix)) this.triggerState.remove(key);
+    }
   }
 
   private dropSession(w: TimeWindow): void {

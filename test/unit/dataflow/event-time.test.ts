@@ -69,7 +69,7 @@ class RecordingOutput implements Output {
 }
 
 /** The keyed vertex (index 1, or `vertexIndex`) of a job `collection -> keyBy -> <keyed part> -> collect`, as a chain runner of subtask 0 of 1. */
-function keyedChain(build: (env: StreamEnvironment) => void, extra: Partial<ChainRunnerOptions> = {}, vertexIndex = 1): { runner: ChainRunner; output: RecordingOutput; sink: unknown[] } {
+function keyedChain(build: (env: StreamEnvironment) => void, extra: Partial<ChainRunnerOptions> = {}, vertexIndex = 1): { runner: ChainRunner; output: RecordingOutput; sink: unknown[]; operatorIds: readonly string[] } {
   const env = new StreamEnvironment({ parallelism: 1 });
   build(env);
   const graph = env.build();
@@ -79,7 +79,7 @@ function keyedChain(build: (env: StreamEnvironment) => void, extra: Partial<Chai
   const output = new RecordingOutput();
   const sink: unknown[] = [];
   const sinkWriter = (_ctx: SinkContext): SinkWriter => ({ write: (r) => sink.push(r) });
-  return { runner: ChainRunner.create(graph, vertex.operatorIds, { subtaskIndex: 0, output, sinkWriter, ...extra }), output, sink };
+  return { runner: ChainRunner.create(graph, vertex.operatorIds, { subtaskIndex: 0, output, sinkWriter, ...extra }), output, sink, operatorIds: vertex.operatorIds };
 }
 
 describe('dataflow - event time: watermarks', () => {
@@ -640,6 +640,36 @@ describe('dataflow - window triggers', () => {
     runner.push(5, 40);
     runner.processWatermark(99);
     assert.deepEqual(sink, [1, 3, 5, 5]);
-    assert.throws(() => new StreamEnvironment().fromSequence(1, 2).keyBy((n) => n).window(EventTimeSessionWindows.withGap(5)).trigger(CountTrigger.of(2)), /not supported/);
+    // On session windows a trigger must merge.
+    assert.throws(() => new StreamEnvironment().fromSequence(1, 2).keyBy((n) => n).window(EventTimeSessionWindows.withGap(5)).trigger({ onElement: () => 'fire' }), /must merge: give it onMerge/);
+  });
+
+  it('a merging trigger on session windows: CountTrigger counts across merged sessions; merged windows leave no trigger state or timers', () => {
+    const { runner, sink, operatorIds } = keyedChain((env) => {
+      env
+        .fromCollection<string>([])
+        .keyBy((s) => s)
+        .window(EventTimeSessionWindows.withGap(10))
+        .trigger(CountTrigger.of(3))
+        .process<[string, number, number, number]>((key, ctx, items, out) => out.collect([key, ctx.window.start, ctx.window.end, items.length]))
+        .collect();
+    });
+    runner.push('a', 0); // [0,10): 1
+    runner.push('a', 30); // [30,40): 1
+    runner.push('a', 5); // [0,15) from [0,10): 2
+    runner.push('a', 20); // [20,40) from [30,40): 2
+    assert.deepEqual(sink, [], 'no session has 3 records yet');
+    runner.push('a', 14); // [0,40) from both: 2 + 2 + 1 >= 3, fires with all five
+    assert.deepEqual(sink, [['a', 0, 40, 5]]);
+    runner.push('a', 35); // [0,45): counting from 0 again after the firing
+    runner.push('b', 100); // another key's session
+    const backend = runner.stateBackend(operatorIds[0] as string)!;
+    backend.setCurrentKey('a');
+    assert.deepEqual([...backend.getMapState<number, string[]>('__timers.event').entries()], [[44, ['t0:45']]], "only the live session's cleanup timer: the merged ones' are deleted");
+    runner.processWatermark(MAX_WATERMARK); // the sessions end: cleared, no final firing (as Flink's CountTrigger)
+    assert.deepEqual(sink, [['a', 0, 40, 5]]);
+    assert.equal(backend.numKeys('trigger-state'), 0, 'no trigger state is left of merged or cleared sessions');
+    assert.equal(backend.numKeys('window-contents'), 0);
+    assert.equal(backend.numKeys('session-windows'), 0);
   });
 });
