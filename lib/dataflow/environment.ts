@@ -28,6 +28,7 @@ import { IntervalJoin, JoinedStreams } from './joins.js';
 import type { OutputTag } from './side-outputs.js';
 import type { WatermarkStrategy } from './watermarks.js';
 import type { AggregateFunction, ProcessWindowFunction, Trigger, WindowAssigner, WindowFunctionSpec } from './windows.js';
+import type { Evictor } from './evictors.js';
 import { DEFAULT_MAX_PARALLELISM } from './keygroups.js';
 import type { Key } from './keyhash.js';
 import { collectionSource, generatorSource, sequenceSource, textFileSource, type SourceFunction } from './sources.js';
@@ -623,6 +624,7 @@ export class WindowedStream<T, K extends Key> {
   private allowedLatenessMs = 0;
   private lateTag: string | undefined;
   private customTrigger: Trigger | undefined;
+  private windowEvictor: Evictor | undefined;
 
   /** @internal */
   constructor(
@@ -643,6 +645,19 @@ export class WindowedStream<T, K extends Key> {
       throw new InvalidJobGraphError(undefined, 'a trigger on session windows must merge: give it onMerge(mergedFrom, ctx), which takes over the state of the sessions merged into ctx.window (CountTrigger does)');
     }
     this.customTrigger = trigger;
+    return this;
+  }
+
+  /**
+   * Removes records from a window before and/or after its function runs (`CountEvictor.of(n)`,
+   * `TimeEvictor.of(ms)`, `DeltaEvictor.of(threshold, fn)`, or your own). The window then keeps
+   * every record: a reduce or aggregate runs over them when it fires, not as they arrive.
+   */
+  evictor(evictor: Evictor): this {
+    if (typeof evictor.evictBefore !== 'function' && typeof evictor.evictAfter !== 'function') {
+      throw new InvalidJobGraphError(undefined, 'an evictor needs evictBefore(records, ctx) or evictAfter(records, ctx), returning the records to keep');
+    }
+    this.windowEvictor = evictor;
     return this;
   }
 
@@ -682,6 +697,7 @@ export class WindowedStream<T, K extends Key> {
       fn,
       ...(this.lateTag === undefined ? {} : { lateTag: this.lateTag }),
       ...(this.customTrigger === undefined ? {} : { trigger: this.customTrigger }),
+      ...(this.windowEvictor === undefined ? {} : { evictor: this.windowEvictor }),
     };
     const name = `Window(${a.kind}, ${a.eventTime ? 'event' : 'processing'} time)`;
     return this.keyed.keyedTransform<O>(OperatorKind.Window, name, { kind: 'window', spec });

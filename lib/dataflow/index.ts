@@ -50,6 +50,7 @@ export {
   type WindowSpec,
   type WindowFunctionSpec,
 } from './windows.js';
+export { CountEvictor, TimeEvictor, DeltaEvictor, type Evictor, type EvictorContext, type TimestampedValue } from './evictors.js';
 export { InternalTimerService, TimerQueue, TimeDomain, type TimerService, type ProcessingTimeService, type FiredTimer } from './timers.js';
 export { OutputTag } from './side-outputs.js';
 export { JoinedStreams, WindowJoin, IntervalJoin, type IntervalJoinContext } from './joins.js';

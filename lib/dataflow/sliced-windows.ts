@@ -43,7 +43,7 @@ function mod(x: number, m: number): number {
 /** Whether `spec` runs on slices: fixed-size event-time windows, default trigger, reduce or (mergeable, if sliding) aggregate. */
 export function runsOnSlices(spec: WindowSpec): boolean {
   const a = spec.assigner;
-  if (!a.eventTime || a.kind === 'session' || spec.trigger !== undefined) return false;
+  if (!a.eventTime || a.kind === 'session' || spec.trigger !== undefined || spec.evictor !== undefined) return false;
   const { size, slide, offset } = a;
   if (size === undefined || slide === undefined || offset === undefined) return false;
   if (!Number.isInteger(size) || !Number.isInteger(slide) || !Number.isInteger(offset) || slide > size) return false;

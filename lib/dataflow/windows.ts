@@ -12,6 +12,7 @@
  * merged with every window of its key that it overlaps.
  */
 import { InvalidJobGraphError } from './errors.js';
+import type { Evictor, EvictorContext, TimestampedValue } from './evictors.js';
 import type { Collector } from './functions.js';
 import type { Key } from './keyhash.js';
 import type { HeapKeyedStateBackend, MapState, ValueState } from './state.js';
@@ -199,6 +200,8 @@ export interface WindowSpec {
   readonly allowedLatenessMs: number;
   /** Instead of the default trigger. */
   readonly trigger?: Trigger;
+  /** Keeps every record (no incremental aggregation) and removes some before/after the function. */
+  readonly evictor?: Evictor;
   /** Side output tag id for records too late for every window. */
   readonly lateTag?: string;
   readonly fn: WindowFunctionSpec;
@@ -221,6 +224,17 @@ const TRIGGER = 't';
  * from the timer's time; session windows by `start:end`, in the timer namespace too.
  */
 type WindowId = number | string;
+
+/** A record of a window with an evictor, as its state keeps it: [value, timestamp]. */
+type KeptRecord = [unknown, number];
+
+/** `current` (a window's kept records, or nothing yet) with one more, in place (as process windows' lists). */
+function kept(current: unknown, value: unknown, timestamp: number): KeptRecord[] {
+  const record: KeptRecord = [value, timestamp];
+  if (current === undefined) return [record];
+  (current as KeptRecord[]).push(record);
+  return current as KeptRecord[];
+}
 
 /** Where a trigger's state `name` of window `w` is kept in the key's `trigger-state` map. */
 function triggerStateKey(w: TimeWindow, name: string): string {
@@ -301,7 +315,7 @@ export class WindowOperator {
   processElement(value: unknown, timestamp: number): void {
     const assigner = this.spec.assigner;
     const time = assigner.eventTime ? timestamp : this.now();
-    if (this.size !== undefined && this.spec.trigger === undefined) return this.addToFixedWindows(value, timestamp, time);
+    if (this.size !== undefined && this.spec.trigger === undefined && this.spec.evictor === undefined) return this.addToFixedWindows(value, timestamp, time);
     const watermark = this.timers.currentWatermark;
     let placed = false;
     for (const assigned of assigner.assign(time)) {
@@ -315,7 +329,7 @@ export class WindowOperator {
       }
       placed = true;
       const id = this.idOf(w);
-      this.contents.put(id, this.added(this.contents.get(id), value));
+      this.contents.put(id, this.spec.evictor === undefined ? this.added(this.contents.get(id), value) : kept(this.contents.get(id), value, timestamp));
       const trigger = this.spec.trigger;
       if (trigger !== undefined) {
         this.timers.register(this.domain(), `${TRIGGER}${w.start}:${w.end}`, this.cleanupTime(w));
@@ -468,6 +482,7 @@ export class WindowOperator {
   }
 
   private mergedContents(a: unknown, b: unknown): unknown {
+    if (this.spec.evictor !== undefined) return [...(a as unknown[]), ...(b as unknown[])];
     const fn = this.spec.fn;
     switch (fn.kind) {
       case 'reduce':
@@ -531,6 +546,7 @@ export class WindowOperator {
   private fire(w: TimeWindow): void {
     const contents = this.contents.get(this.idOf(w));
     if (contents === undefined) return;
+    if (this.spec.evictor !== undefined) return this.fireEvicting(this.spec.evictor, w, contents as KeptRecord[]);
     const key = this.backend.currentKey as Key;
     const ts = maxTimestamp(w);
     const fn = this.spec.fn;
@@ -553,6 +569,43 @@ export class WindowOperator {
         this.call(() => fn.process(key, ctx, (contents as unknown[]).slice(), collector));
         return;
     }
+  }
+
+  /**
+   * Flink's EvictingWindowOperator: evict before, apply the function to what stays (a reduce or
+   * aggregate over it, from scratch), evict after; the window keeps what stayed.
+   */
+  private fireEvicting(evictor: Evictor, w: TimeWindow, contents: KeptRecord[]): void {
+    const ctx: EvictorContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
+    let records: readonly TimestampedValue[] = contents.map(([value, timestamp]) => ({ value, timestamp }));
+    if (evictor.evictBefore !== undefined) records = this.call(() => (evictor.evictBefore as NonNullable<Evictor['evictBefore']>)(records, ctx));
+    const key = this.backend.currentKey as Key;
+    const ts = maxTimestamp(w);
+    this.firingAt = ts;
+    const values = records.map((r) => r.value);
+    const fn = this.spec.fn;
+    const windowCtx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
+    const apply = (result: unknown): void => {
+      if (fn.kind !== 'process' && fn.process !== undefined) this.call(() => (fn.process as ProcessWindowFunction<unknown, unknown, Key>)(key, windowCtx, [result], this.collector));
+      else this.out.emit(result, ts);
+    };
+    switch (fn.kind) {
+      case 'reduce':
+        // Nothing stayed: nothing to reduce, nothing emitted.
+        if (values.length > 0) apply(values.reduce((a, b) => this.call(() => fn.reduce(a, b))));
+        break;
+      case 'aggregate': {
+        const aggregate = fn.aggregate;
+        apply(this.call(() => aggregate.getResult(values.reduce((acc, v) => aggregate.add(v, acc), aggregate.createAccumulator()))));
+        break;
+      }
+      case 'process':
+        this.call(() => fn.process(key, windowCtx, values, this.collector));
+        break;
+    }
+    if (evictor.evictAfter !== undefined) records = this.call(() => (evictor.evictAfter as NonNullable<Evictor['evictAfter']>)(records, ctx));
+    if (records.length === contents.length) return; // nothing evicted: the state is what it was
+    this.contents.put(this.idOf(w), records.map((r): KeptRecord => [r.value, r.timestamp]));
   }
 
   private clear(w: TimeWindow): void {

@@ -9,6 +9,7 @@ import { OutputTag } from '../../../lib/dataflow/side-outputs.js';
 import { HeapKeyedStateBackend } from '../../../lib/dataflow/state.js';
 import { InternalTimerService, TimeDomain, TimerQueue, type FiredTimer, type ProcessingTimeService } from '../../../lib/dataflow/timers.js';
 import { BoundedOutOfOrdernessWatermarks, MAX_WATERMARK, NO_TIMESTAMP, WatermarkStrategy, WatermarkValve, type WatermarkOutput } from '../../../lib/dataflow/watermarks.js';
+import { CountEvictor, DeltaEvictor, TimeEvictor } from '../../../lib/dataflow/evictors.js';
 import {
   CountTrigger,
   EventTimeSessionWindows,
@@ -671,5 +672,79 @@ describe('dataflow - window triggers', () => {
     assert.equal(backend.numKeys('trigger-state'), 0, 'no trigger state is left of merged or cleared sessions');
     assert.equal(backend.numKeys('window-contents'), 0);
     assert.equal(backend.numKeys('session-windows'), 0);
+  });
+});
+
+describe('dataflow - window evictors', () => {
+  it('CountEvictor keeps the last n records for the function; evicted ones leave the window, so a late refiring sees only what stayed', () => {
+    const { runner, sink } = keyedChain((env) => {
+      env
+        .fromCollection<number>([])
+        .keyBy(() => 'k')
+        .window(TumblingEventTimeWindows.of(10))
+        .allowedLateness(100)
+        .evictor(CountEvictor.of(2))
+        .process<number[]>((_key, _ctx, items, out) => out.collect([...items]))
+        .collect();
+    });
+    for (const [n, ts] of [[1, 1], [2, 2], [3, 3], [4, 4]] as const) runner.push(n, ts);
+    runner.processWatermark(9);
+    runner.push(5, 5); // late, within the lateness: fires again over the 2 kept and this one
+    assert.deepEqual(sink, [[3, 4], [4, 5]]);
+  });
+
+  it('TimeEvictor keeps what is within its span of the newest record; a reduce and an aggregate run over what stays, on sliding windows too', () => {
+    const summed = keyedChain((env) => {
+      env.fromCollection<number>([]).keyBy(() => 'k').window(TumblingEventTimeWindows.of(10)).evictor(TimeEvictor.of(5)).reduce((a, b) => a + b).collect();
+    });
+    const counted = keyedChain((env) => {
+      env
+        .fromCollection<number>([])
+        .keyBy(() => 'k')
+        .window(SlidingEventTimeWindows.of(10, 5))
+        .evictor(CountEvictor.of(1))
+        .aggregate({ createAccumulator: () => 0, add: (_v, acc: number) => acc + 1, getResult: (acc) => acc })
+        .collect();
+    });
+    for (const { runner } of [summed, counted]) {
+      for (const ts of [1, 2, 8, 9]) runner.push(ts, ts);
+      runner.processWatermark(MAX_WATERMARK);
+    }
+    assert.deepEqual(summed.sink, [17], 'ts 1 and 2 are at or before 9 - 5: evicted; 8 + 9');
+    assert.deepEqual(counted.sink, [1, 1, 1], 'each of the three sliding windows counts the one record left');
+  });
+
+  it('evicts after the function when asked, and on merging session windows with a trigger: the merged records are one list', () => {
+    const { runner, sink } = keyedChain((env) => {
+      env
+        .fromCollection<number>([])
+        .keyBy(() => 'k')
+        .window(EventTimeSessionWindows.withGap(10))
+        .trigger(CountTrigger.of(2))
+        .evictor(CountEvictor.of(1, true))
+        .process<number[]>((_key, _ctx, items, out) => out.collect([...items]))
+        .collect();
+    });
+    runner.push(1, 0); // [0,10)
+    runner.push(2, 30); // [30,40)
+    runner.push(3, 15); // [15,25): no merge yet (touching needs 10..15 or 25..30)
+    runner.push(4, 22); // merges [15,25) and [30,40) into [15,40): 2 counted, fires over all 3, keeps the last
+    assert.deepEqual(sink, [[3, 2, 4]]);
+    runner.push(5, 5); // merges [0,10) into [0,15) and with [15,40): count 1 + 0 + 1 = 2: fires over [1, 4, 5]
+    assert.equal(sink.length, 2);
+    assert.deepEqual([...(sink[1] as number[])].sort(), [1, 4, 5]);
+  });
+
+  it('an evictor must have a hook, and the built-ins check their arguments', () => {
+    const windowed = new StreamEnvironment().fromSequence(1, 2).keyBy((n) => n).window(TumblingEventTimeWindows.of(10));
+    assert.throws(() => windowed.evictor({}), /evictBefore\(records, ctx\) or evictAfter/);
+    assert.throws(() => CountEvictor.of(0), /count >= 1/);
+    assert.throws(() => TimeEvictor.of(-1), /duration >= 0/);
+    // DeltaEvictor: records whose delta to the last one reaches the threshold go.
+    const ctx = { window: { start: 0, end: 10 }, currentWatermark: () => 0, currentProcessingTime: () => 0 };
+    const records = [1, 5, 8, 9].map((value, timestamp) => ({ value, timestamp }));
+    const delta = DeltaEvictor.of(4, (r: number, last: number) => last - r);
+    assert.deepEqual(delta.evictBefore?.(records, ctx).map((r) => r.value), [8, 9]);
+    assert.equal(DeltaEvictor.of(4, () => 0, true).evictBefore, undefined, 'after the function when asked');
   });
 });
