@@ -19,7 +19,7 @@ function threadStates(pid: number): string[] {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       // The command name, in parentheses, may hold spaces: the state follows its last ')'.
-      return [stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)];
+      return [stat.charAt(stat.lastIndexOf(')') + 2)];
     } catch {
       return [];
     }
