@@ -28,6 +28,7 @@ import { waitFor } from '../support/wait.js';
 import type { ClusterFile, ClusterFileHost, ClusterFileProcess } from './cluster-file.js';
 import { ClusterFileError, DrillErrorCode } from './errors.js';
 import type { DrillPartition, DrillProcess, DrillTarget, MasterLog } from './target.js';
+import { unpace } from '../support/unpace.js';
 
 /** Partitions outlive no drill by much: each rule expires by itself after this, if never healed. */
 const PARTITION_EXPIRY_MS = 5 * 60_000;
@@ -180,7 +181,12 @@ export async function agentTarget(file: ClusterFile, options: AgentTargetOptions
 
   // An interrupted drill (Ctrl-C, a supervisor's SIGTERM) heals and resumes before it exits.
   const onSignal = (signal: NodeJS.Signals): void => {
-    options.log(`${signal}: healing every cut and resuming every paused process before exiting`);
+    options.log(`${signal}: healing every cut and resuming every paused process before exiting; the job runs on alone, unpaced`);
+    try {
+      unpace(outputDir);
+    } catch (err) {
+      options.log(`could not unpace the job: ${(err as Error).message}`);
+    }
     void restore().then((problems) => {
       for (const problem of problems) options.log(`could not restore: ${problem}`);
       process.exit(problems.length > 0 ? 1 : 130);

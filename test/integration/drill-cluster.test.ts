@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { etcdCredentialEnv } from '../../lib/ha/etcd-auth.js';
@@ -154,6 +154,9 @@ describe('drill --cluster - a running cluster drilled through its hosts’ agent
     await interrupted.waitForExit(20_000);
     assert.equal(interrupted.exitCode, 130, interrupted.tail());
     assert.equal(await anyRule(), false, 'healed on SIGINT');
+    // Its job runs on alone, no longer paced for the faults that will not come.
+    const unpaced = readdirSync(cluster.workDir, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(path.join(cluster!.workDir, d.name, '_unpaced')));
+    assert.equal(unpaced.length, 1, `the interrupted drill's output directory holds _unpaced: ${interrupted.tail()}`);
   });
 
   it('refuses a cluster file that does not describe a cluster, and faults its agents cannot inject, before touching anything', async () => {
