@@ -9,7 +9,7 @@
  */
 import { InvalidJobGraphError } from './errors.js';
 import { NO_TIMESTAMP } from './watermarks.js';
-import type { TimeWindow } from './windows.js';
+import type { ProcessWindowContext } from './windows.js';
 
 /** A record of a window with its timestamp (NO_TIMESTAMP in a processing-time job without one). */
 export interface TimestampedValue<T = unknown> {
@@ -17,11 +17,8 @@ export interface TimestampedValue<T = unknown> {
   readonly timestamp: number;
 }
 
-export interface EvictorContext {
-  readonly window: TimeWindow;
-  currentWatermark(): number;
-  currentProcessingTime(): number;
-}
+/** The window and the times, as a process window function sees them. */
+export type EvictorContext = ProcessWindowContext;
 
 /** Returns the records to keep, in their order. Either hook may be left out. */
 export interface Evictor {

@@ -12,7 +12,7 @@
  * merged with every window of its key that it overlaps.
  */
 import { InvalidJobGraphError } from './errors.js';
-import type { Evictor, EvictorContext, TimestampedValue } from './evictors.js';
+import type { Evictor, TimestampedValue } from './evictors.js';
 import type { Collector } from './functions.js';
 import type { Key } from './keyhash.js';
 import type { HeapKeyedStateBackend, MapState, ValueState } from './state.js';
@@ -229,7 +229,7 @@ type WindowId = number | string;
 type KeptRecord = [unknown, number];
 
 /** `current` (a window's kept records, or nothing yet) with one more, in place (as process windows' lists). */
-function kept(current: unknown, value: unknown, timestamp: number): KeptRecord[] {
+function withKept(current: unknown, value: unknown, timestamp: number): KeptRecord[] {
   const record: KeptRecord = [value, timestamp];
   if (current === undefined) return [record];
   (current as KeptRecord[]).push(record);
@@ -329,7 +329,7 @@ export class WindowOperator {
       }
       placed = true;
       const id = this.idOf(w);
-      this.contents.put(id, this.spec.evictor === undefined ? this.added(this.contents.get(id), value) : kept(this.contents.get(id), value, timestamp));
+      this.contents.put(id, this.spec.evictor === undefined ? this.added(this.contents.get(id), value) : withKept(this.contents.get(id), value, timestamp));
       const trigger = this.spec.trigger;
       if (trigger !== undefined) {
         this.timers.register(this.domain(), `${TRIGGER}${w.start}:${w.end}`, this.cleanupTime(w));
@@ -576,7 +576,7 @@ export class WindowOperator {
    * aggregate over it, from scratch), evict after; the window keeps what stayed.
    */
   private fireEvicting(evictor: Evictor, w: TimeWindow, contents: KeptRecord[]): void {
-    const ctx: EvictorContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
+    const ctx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
     let records: readonly TimestampedValue[] = contents.map(([value, timestamp]) => ({ value, timestamp }));
     if (evictor.evictBefore !== undefined) records = this.call(() => (evictor.evictBefore as NonNullable<Evictor['evictBefore']>)(records, ctx));
     const key = this.backend.currentKey as Key;
@@ -584,9 +584,8 @@ export class WindowOperator {
     this.firingAt = ts;
     const values = records.map((r) => r.value);
     const fn = this.spec.fn;
-    const windowCtx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
     const apply = (result: unknown): void => {
-      if (fn.kind !== 'process' && fn.process !== undefined) this.call(() => (fn.process as ProcessWindowFunction<unknown, unknown, Key>)(key, windowCtx, [result], this.collector));
+      if (fn.kind !== 'process' && fn.process !== undefined) this.call(() => (fn.process as ProcessWindowFunction<unknown, unknown, Key>)(key, ctx, [result], this.collector));
       else this.out.emit(result, ts);
     };
     switch (fn.kind) {
@@ -600,7 +599,7 @@ export class WindowOperator {
         break;
       }
       case 'process':
-        this.call(() => fn.process(key, windowCtx, values, this.collector));
+        this.call(() => fn.process(key, ctx, values, this.collector));
         break;
     }
     if (evictor.evictAfter !== undefined) records = this.call(() => (evictor.evictAfter as NonNullable<Evictor['evictAfter']>)(records, ctx));
