@@ -254,14 +254,20 @@ describe('jobmaster - machine on a simulated clock', () => {
       return held;
     }
 
-    it('acts on no checkpoint whose store answers after its term ended (a paused leader waking up)', async () => {
-      h = await JobMasterHarness.start({ restartStrategy, checkpointing });
+    /** A running attempt whose checkpoint 1 is fully acknowledged, its metadata store held in flight. */
+    async function storingFirstCheckpoint(options: Parameters<typeof JobMasterHarness.start>[0]) {
+      h = await JobMasterHarness.start(options);
       await h.clock.settle();
       await h.runAttempt(0);
       const held = h.gate.hold('checkpoints.add');
       await h.clock.advance(1000);
       await h.acknowledge(0, 1);
       assert.ok(held.entered, 'checkpoint 1 is being stored');
+      return held;
+    }
+
+    it('acts on no checkpoint whose store answers after its term ended (a paused leader waking up)', async () => {
+      const held = await storingFirstCheckpoint({ restartStrategy, checkpointing });
       held.release(); // the record lands within the term...
       h.election.revoke(); // ...and its answer is seen only after the term ended
       await h.clock.settle();
@@ -301,15 +307,9 @@ describe('jobmaster - machine on a simulated clock', () => {
     });
 
     it('once suspended, starts no checkpoint store still queued and reports nothing of the one in flight', async () => {
-      h = await JobMasterHarness.start({ restartStrategy, checkpointing: { ...checkpointing, maxConcurrent: 2 } });
+      const held = await storingFirstCheckpoint({ restartStrategy, checkpointing: { ...checkpointing, maxConcurrent: 2 } });
       const letters: Array<{ target: string; messageType: string }> = [];
       h.system.events.on('dead-letter', (letter) => letters.push(letter));
-      await h.clock.settle();
-      await h.runAttempt(0);
-      const held = h.gate.hold('checkpoints.add');
-      await h.clock.advance(1000);
-      await h.acknowledge(0, 1);
-      assert.ok(held.entered, 'checkpoint 1 is being stored');
       await h.clock.advance(1000);
       assert.deepEqual(h.triggered(), [1, 2]);
       await h.acknowledge(0, 2);
