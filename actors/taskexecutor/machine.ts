@@ -164,6 +164,8 @@ const SESSION_COMMANDS = [
 
 /** The session commands outside `registered`: stale ones refused. */
 const REFUSED_UNREGISTERED = Object.fromEntries(SESSION_COMMANDS.map((type) => [type, unregisteredRefusal]));
+/** While registering, besides: a newer session's commands are kept for when it answers. */
+const KEPT_WHILE_REGISTERING = Object.fromEntries(SESSION_COMMANDS.map((type) => [type, [unregisteredRefusal, { guard: 'fromNewerSession', actions: 'keepEarly' }]]));
 
 export const taskExecutorMachine = setup({
   types: { context: {} as Context, events: {} as Event, input: {} as TaskExecutorInput },
@@ -521,7 +523,7 @@ export const taskExecutorMachine = setup({
             },
           },
           on: {
-            ...Object.fromEntries(SESSION_COMMANDS.map((type) => [type, [unregisteredRefusal, { guard: 'fromNewerSession', actions: 'keepEarly' }]])),
+            ...KEPT_WHILE_REGISTERING,
             'te.leader.changed': [
               { guard: 'hasLeader', target: 'registering', reenter: true, actions: 'setLeader' },
               { target: 'disconnected', actions: 'setLeader' },

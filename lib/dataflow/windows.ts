@@ -285,6 +285,8 @@ export class WindowOperator {
   private readonly collector: Collector<unknown> = { collect: (r) => this.out.emit(r, this.firingAt) };
   /** Fixed-size windows: their size; undefined for sessions. */
   private readonly size: number | undefined;
+  /** Fixed-size windows with the default trigger and no evictor: records take addToFixedWindows. */
+  private readonly onFixedPath: boolean;
 
   constructor(
     private readonly spec: WindowSpec,
@@ -300,6 +302,7 @@ export class WindowOperator {
     this.triggerState = backend.getMapState('trigger-state');
     this.lateness = spec.assigner.eventTime ? spec.allowedLatenessMs : 0;
     this.size = spec.assigner.kind === 'session' ? undefined : spec.assigner.size;
+    this.onFixedPath = this.size !== undefined && spec.trigger === undefined && spec.evictor === undefined;
   }
 
   private idOf(w: TimeWindow): WindowId {
@@ -315,7 +318,7 @@ export class WindowOperator {
   processElement(value: unknown, timestamp: number): void {
     const assigner = this.spec.assigner;
     const time = assigner.eventTime ? timestamp : this.now();
-    if (this.size !== undefined && this.spec.trigger === undefined && this.spec.evictor === undefined) return this.addToFixedWindows(value, timestamp, time);
+    if (this.onFixedPath) return this.addToFixedWindows(value, timestamp, time);
     const watermark = this.timers.currentWatermark;
     let placed = false;
     for (const assigned of assigner.assign(time)) {
@@ -546,13 +549,18 @@ export class WindowOperator {
   private fire(w: TimeWindow): void {
     const contents = this.contents.get(this.idOf(w));
     if (contents === undefined) return;
-    if (this.spec.evictor !== undefined) return this.fireEvicting(this.spec.evictor, w, contents as KeptRecord[]);
+    const ctx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
+    if (this.spec.evictor !== undefined) return this.fireEvicting(this.spec.evictor, w, contents as KeptRecord[], ctx);
+    this.emitWindow(w, contents, ctx);
+  }
+
+  /** The window function over `contents` (a reduced value, an accumulator or the record list). */
+  private emitWindow(w: TimeWindow, contents: unknown, ctx: ProcessWindowContext): void {
     const key = this.backend.currentKey as Key;
     const ts = maxTimestamp(w);
     const fn = this.spec.fn;
     this.firingAt = ts;
     const collector = this.collector;
-    const ctx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
     switch (fn.kind) {
       case 'reduce':
         if (fn.process === undefined) this.out.emit(contents, ts);
@@ -572,39 +580,26 @@ export class WindowOperator {
   }
 
   /**
-   * Flink's EvictingWindowOperator: evict before, apply the function to what stays (a reduce or
-   * aggregate over it, from scratch), evict after; the window keeps what stayed.
+   * Flink's EvictingWindowOperator: evict before, apply the function to what stays (its
+   * contents built anew from those records), evict after; the window keeps what stayed.
    */
-  private fireEvicting(evictor: Evictor, w: TimeWindow, contents: KeptRecord[]): void {
-    const ctx: ProcessWindowContext = { window: w, currentWatermark: () => this.timers.currentWatermark, currentProcessingTime: this.now };
+  private fireEvicting(evictor: Evictor, w: TimeWindow, contents: KeptRecord[], ctx: ProcessWindowContext): void {
     let records: readonly TimestampedValue[] = contents.map(([value, timestamp]) => ({ value, timestamp }));
     if (evictor.evictBefore !== undefined) records = this.call(() => (evictor.evictBefore as NonNullable<Evictor['evictBefore']>)(records, ctx));
-    const key = this.backend.currentKey as Key;
-    const ts = maxTimestamp(w);
-    this.firingAt = ts;
-    const values = records.map((r) => r.value);
-    const fn = this.spec.fn;
-    const apply = (result: unknown): void => {
-      if (fn.kind !== 'process' && fn.process !== undefined) this.call(() => (fn.process as ProcessWindowFunction<unknown, unknown, Key>)(key, ctx, [result], this.collector));
-      else this.out.emit(result, ts);
-    };
-    switch (fn.kind) {
-      case 'reduce':
-        // Nothing stayed: nothing to reduce, nothing emitted.
-        if (values.length > 0) apply(values.reduce((a, b) => this.call(() => fn.reduce(a, b))));
-        break;
-      case 'aggregate': {
-        const aggregate = fn.aggregate;
-        apply(this.call(() => aggregate.getResult(values.reduce((acc, v) => aggregate.add(v, acc), aggregate.createAccumulator()))));
-        break;
-      }
-      case 'process':
-        this.call(() => fn.process(key, ctx, values, this.collector));
-        break;
-    }
+    const rebuilt = this.contentsOf(records.map((r) => r.value));
+    if (rebuilt !== undefined) this.emitWindow(w, rebuilt, ctx);
     if (evictor.evictAfter !== undefined) records = this.call(() => (evictor.evictAfter as NonNullable<Evictor['evictAfter']>)(records, ctx));
     if (records.length === contents.length) return; // nothing evicted: the state is what it was
     this.contents.put(this.idOf(w), records.map((r): KeptRecord => [r.value, r.timestamp]));
+  }
+
+  /** What the window function gets for `values`, added one by one; of none, an empty accumulator or list, and nothing to reduce. */
+  private contentsOf(values: readonly unknown[]): unknown {
+    const fn = this.spec.fn;
+    if (values.length === 0) return fn.kind === 'reduce' ? undefined : fn.kind === 'aggregate' ? this.call(() => fn.aggregate.createAccumulator()) : [];
+    let contents: unknown;
+    for (const value of values) contents = this.added(contents, value);
+    return contents;
   }
 
   private clear(w: TimeWindow): void {

@@ -30,6 +30,18 @@ describe('jobmaster - lifetimes of its checkpoint effects, on a simulated clock'
     return { outcome: () => outcome };
   }
 
+  /** A running attempt (no periodic checkpoint soon) asked for a savepoint, its `operation` on the HA stores held in flight. */
+  async function savepointHolding(operation: string, what: string) {
+    h = await JobMasterHarness.start({ restartStrategy, checkpointing: { ...checkpointing, intervalMs: 60_000 } });
+    await h.clock.settle();
+    await h.runAttempt(0);
+    const held = h.gate.hold(operation);
+    const savepoint = askSavepoint();
+    await h.clock.settle();
+    assert.ok(held.entered, what);
+    return { held, savepoint };
+  }
+
   it('cancels the id draw of a trigger when the job restarts: the late id is never used, and the next attempt has one trigger in flight', async () => {
     h = await JobMasterHarness.start({ restartStrategy, checkpointing });
     await h.clock.settle();
@@ -61,13 +73,7 @@ describe('jobmaster - lifetimes of its checkpoint effects, on a simulated clock'
   });
 
   it('answers a savepoint still drawing its id when leadership is lost, with LEADERSHIP_LOST', async () => {
-    h = await JobMasterHarness.start({ restartStrategy, checkpointing: { ...checkpointing, intervalMs: 60_000 } });
-    await h.clock.settle();
-    await h.runAttempt(0);
-    const held = h.gate.hold('checkpointIds.getAndIncrement');
-    const savepoint = askSavepoint();
-    await h.clock.settle();
-    assert.ok(held.entered, 'the savepoint draws its checkpoint id');
+    const { held, savepoint } = await savepointHolding('checkpointIds.getAndIncrement', 'the savepoint draws its checkpoint id');
 
     await h.send({ type: 'jm.suspend' });
     assert.equal(h.state(), 'stopped');
@@ -79,13 +85,7 @@ describe('jobmaster - lifetimes of its checkpoint effects, on a simulated clock'
   });
 
   it('fails a savepoint whose record was being written when the job restarted, once that write landed, and then tells its requester', async () => {
-    h = await JobMasterHarness.start({ restartStrategy, checkpointing: { ...checkpointing, intervalMs: 60_000 } });
-    await h.clock.settle();
-    await h.runAttempt(0);
-    const recording = h.gate.hold('savepoints.begin');
-    const savepoint = askSavepoint();
-    await h.clock.settle();
-    assert.ok(recording.entered, 'the savepoint writes its in-progress record');
+    const { held: recording, savepoint } = await savepointHolding('savepoints.begin', 'the savepoint writes its in-progress record');
 
     await h.failOnce(0);
     assert.equal(h.state(), 'restarting.waitingToRestart');

@@ -87,6 +87,15 @@ describe('master - machine on a simulated clock', () => {
     });
   };
 
+  /** A Master granted leadership over stores whose operations `gate` can hold. */
+  async function leadingMaster(gate: OperationGate): Promise<ReturnType<typeof leaderStores>> {
+    const term = leaderStores(gate, clock);
+    spawnMaster({ storesForCurrentTerm: () => term.stores });
+    master.tell({ type: 'master.leadership.granted', sessionId: term.sessionId });
+    await clock.settle();
+    return term;
+  }
+
   it('reports a message its state does not take as a dead letter naming the state (a revocation while standby)', async () => {
     spawnMaster();
     master.tell({ type: 'master.leadership.revoked' });
@@ -133,10 +142,7 @@ describe('master - machine on a simulated clock', () => {
 
   it('answers a relayed request whatever its state meanwhile, and at once with an error when the Master stops first', async () => {
     const gate = new OperationGate();
-    const { election, sessionId, stores } = leaderStores(gate, clock);
-    spawnMaster({ storesForCurrentTerm: () => stores });
-    master.tell({ type: 'master.leadership.granted', sessionId });
-    await clock.settle();
+    const { election } = await leadingMaster(gate);
     const childrenOf = () => Object.keys((system.snapshotOf(master) as { children: Record<string, unknown> }).children).filter((id) => id.startsWith('relay-'));
 
     // A listing held in its store while the leadership ends: the requester still gets it.
@@ -178,10 +184,7 @@ describe('master - machine on a simulated clock', () => {
 
   it("stops retrying an ended job's result write when its leadership ends, and writes a result that lands", async () => {
     const gate = new OperationGate();
-    const { election, sessionId, stores } = leaderStores(gate, clock);
-    spawnMaster({ storesForCurrentTerm: () => stores });
-    master.tell({ type: 'master.leadership.granted', sessionId });
-    await clock.settle();
+    const { election, sessionId } = await leadingMaster(gate);
     const ended = (jobId: string) =>
       master.tell({ type: 'master.job.ended', leaderSessionId: sessionId, result: resultWithoutReport({ jobId, name: jobId, submittedAt: clock.now() }, { state: 'finished', endedAt: clock.now() }) });
 

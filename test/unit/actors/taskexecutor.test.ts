@@ -82,6 +82,16 @@ describe('taskexecutor - machine on a simulated clock', () => {
     await clock.settle();
   }
 
+  /** A heartbeat of `sessionId`, once the machine took it: the slot report, or the error's code. */
+  async function heartbeatAnswer(te: ReturnType<typeof spawnTaskExecutor>, sessionId: string): Promise<unknown> {
+    const asked = te.ask({ type: 'te.heartbeat', leaderSessionId: sessionId }).then(
+      (report) => report,
+      (err: { code?: string }) => err.code,
+    );
+    await clock.settle();
+    return asked;
+  }
+
   it('registers again, its tasks cancelled, once the ResourceManager stops heartbeating it for the silence it was told', async () => {
     const rm = new TestPeer<ResourceManagerMessage>(system, 'resourcemanager');
     const jobMaster = new TestPeer<JobMasterMessage>(system, 'jobmaster-j');
@@ -218,15 +228,8 @@ describe('taskexecutor - machine on a simulated clock', () => {
     reply(rm.last('rm.te.register')!.replyTo, { leaderSessionId: NEW_SESSION, resourceManagerId: rm.ref.path, heartbeatSilenceMs: 60_000 });
     await clock.settle();
 
-    const answer = (sessionId: string) => {
-      const asked = te.ask({ type: 'te.heartbeat', leaderSessionId: sessionId }).then(
-        (report) => report,
-        (err: { code?: string }) => err.code,
-      );
-      return clock.settle().then(() => asked);
-    };
-    assert.equal(await answer(SESSION), 'STALE_LEADER', 'the old session is refused at once');
-    assert.deepEqual(await answer(NEW_SESSION), { taskExecutorId: 'te-1', slots: [{ index: 0, allocationId: null, jobId: null }] }, 'its slot is free for the new leader');
+    assert.equal(await heartbeatAnswer(te, SESSION), 'STALE_LEADER', 'the old session is refused at once');
+    assert.deepEqual(await heartbeatAnswer(te, NEW_SESSION), { taskExecutorId: 'te-1', slots: [{ index: 0, allocationId: null, jobId: null }] }, 'its slot is free for the new leader');
     te.tell({ type: 'te.slots.request', leaderSessionId: SESSION, allocationId: 'a-stale', jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
     await clock.settle();
     assert.equal(jobMaster.all('jm.slots.offer').length, 1, "the old session's slot request is not taken");
@@ -243,12 +246,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
     const OLDER = '00000000000000000008';
     const NEWER = '00000000000000000010';
     for (const session of [OLDER, NEWER]) {
-      const refused = te.ask({ type: 'te.heartbeat', leaderSessionId: session }).then(
-        () => 'answered',
-        (err: { code?: string }) => err.code,
-      );
-      await clock.settle();
-      assert.equal(await refused, 'STALE_LEADER', `session ${session}`);
+      assert.equal(await heartbeatAnswer(te, session), 'STALE_LEADER', `session ${session}`);
       te.tell({ type: 'te.slots.request', leaderSessionId: session, allocationId: `a-${session}`, jobId: 'j', slotIndex: 0, group: 'default', jobMaster: jobMaster.ref });
       await clock.settle();
     }
@@ -266,14 +264,7 @@ describe('taskexecutor - machine on a simulated clock', () => {
     system.events.on('dead-letter', (letter) => letters.push(letter));
     await registerWith(te, rm);
     const OLDER = '00000000000000000008';
-    const answer = async (sessionId: string): Promise<unknown> => {
-      const asked = te.ask({ type: 'te.heartbeat', leaderSessionId: sessionId }).then(
-        () => 'answered',
-        (err: { code?: string }) => err.code,
-      );
-      await clock.settle();
-      return asked;
-    };
+    const answer = (sessionId: string) => heartbeatAnswer(te, sessionId);
 
     // A leader change: registering with the new leader, its answer not in yet.
     te.tell({ type: 'te.leader.changed', masterNode: system.node });
